@@ -12,6 +12,7 @@ INSTALL_REQUIRES = [
     "apache-beam>=2.77,<3",
     "tensorflow==2.21.*",
     "protobuf>=6.31.1,<7",
+    "google-crc32c>=1.5",
     "tokenizers>=0.20,<1",
     "sentencepiece>=0.2",
     "pypinyin>=0.50",
