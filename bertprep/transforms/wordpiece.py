@@ -1,0 +1,193 @@
+"""Pure-Python WordPiece with the semantics of google-research/bert's FullTokenizer.
+
+Basic tokenization, in the reference's order: drop NUL, U+FFFD and control characters (Cc/Cf except
+tab/newline/CR); turn whitespace (tab, newline, CR, Zs) into spaces; put spaces around CJK
+ideographs (the reference's code-point ranges); split on whitespace; per word lower-case, then NFD
+and drop Mn marks (`strip_accents`, which by default follows lower-casing, as the reference ties
+them); split off every punctuation character (Unicode P* plus all ASCII non-alphanumeric symbols).
+Each word then goes through greedy longest-match-first WordPiece with `##` continuations; a word
+of more than 200 characters, or one with any part not in the vocabulary, becomes a single [UNK].
+
+Speed comes from per-character lookups cached in dicts (`str.translate` does the cleaning in C)
+and a bounded cache of words already split; the output is the reference's, character for
+character. This module is the fallback and the definition; `fast_wordpiece` is the fast path.
+"""
+import unicodedata
+
+MAX_INPUT_CHARS_PER_WORD = 200
+CONTINUATION_PREFIX = "##"
+
+# The reference's "Chinese character" ranges (CJK Unified Ideographs and extensions, compatibility
+# ideographs). Hangul, kana and CJK punctuation are deliberately not in them.
+CJK_RANGES = (
+    (0x4E00, 0x9FFF),
+    (0x3400, 0x4DBF),
+    (0x20000, 0x2A6DF),
+    (0x2A700, 0x2B73F),
+    (0x2B740, 0x2B81F),
+    (0x2B820, 0x2CEAF),
+    (0xF900, 0xFAFF),
+    (0x2F800, 0x2FA1F),
+)
+
+
+def is_cjk_codepoint(cp):
+    return any(low <= cp <= high for low, high in CJK_RANGES)
+
+
+def is_whitespace_char(char):
+    return char in " \t\n\r" or unicodedata.category(char) == "Zs"
+
+
+def is_control_char(char):
+    if char in "\t\n\r":
+        return False
+    return unicodedata.category(char) in ("Cc", "Cf")
+
+
+def is_punctuation_char(char):
+    cp = ord(char)
+    if 33 <= cp <= 47 or 58 <= cp <= 64 or 91 <= cp <= 96 or 123 <= cp <= 126:
+        return True  # every ASCII symbol counts, even $ ^ ` which Unicode files elsewhere
+    return unicodedata.category(char).startswith("P")
+
+
+class _CleanTable(dict):
+    """`str.translate` table for text cleaning and CJK spacing, filled on first sight of a char."""
+
+    def __missing__(self, cp):
+        char = chr(cp)
+        if cp == 0 or cp == 0xFFFD or is_control_char(char):
+            value = None
+        elif is_whitespace_char(char):
+            value = " "
+        elif is_cjk_codepoint(cp):
+            value = f" {char} "
+        else:
+            value = char
+        self[cp] = value
+        return value
+
+
+class _MarkTable(dict):
+    """`str.translate` table deleting nonspacing marks (category Mn) after NFD."""
+
+    def __missing__(self, cp):
+        char = chr(cp)
+        value = None if unicodedata.category(char) == "Mn" else char
+        self[cp] = value
+        return value
+
+
+class _PunctuationSet(dict):
+    def __missing__(self, char):
+        value = is_punctuation_char(char)
+        self[char] = value
+        return value
+
+
+_CLEAN_TABLE = _CleanTable()
+_MARK_TABLE = _MarkTable()
+_PUNCTUATION = _PunctuationSet()
+
+
+def strip_accents(text):
+    """NFD then drop Mn marks; pure-ASCII text has none and is returned as is."""
+    if text.isascii():
+        return text
+    return unicodedata.normalize("NFD", text).translate(_MARK_TABLE)
+
+
+def split_on_punctuation(word, out):
+    """Appends to `out` the runs of `word` between punctuation characters and each one alone."""
+    punctuation = _PUNCTUATION
+    start = 0
+    for index, char in enumerate(word):
+        if punctuation[char]:
+            if start < index:
+                out.append(word[start:index])
+            out.append(char)
+            start = index + 1
+    if start < len(word):
+        out.append(word[start:])
+
+
+def basic_tokenize(text, lower=True, strip_accents_=None):
+    """Words before WordPiece, exactly as the reference BasicTokenizer makes them."""
+    if strip_accents_ is None:
+        strip_accents_ = lower
+    words = []
+    for word in text.translate(_CLEAN_TABLE).split():
+        if lower:
+            word = word.lower()
+        if strip_accents_:
+            word = strip_accents(word)
+        if word.isalnum():  # letters and digits only: nothing to split (and the common case)
+            words.append(word)
+        else:
+            split_on_punctuation(word, words)
+    return words
+
+
+class WordPieceModel:
+    """Greedy longest-match-first WordPiece over a token -> id dict."""
+
+    CACHE_LIMIT = 200_000
+
+    def __init__(self, token_to_id, unk_token="[UNK]", max_input_chars_per_word=MAX_INPUT_CHARS_PER_WORD):
+        self.token_to_id = token_to_id
+        self.unk_token = unk_token
+        self.max_input_chars_per_word = max_input_chars_per_word
+        # No vocabulary entry is longer than this, so longer candidates need not be looked up.
+        lengths = [len(token) - (2 if token.startswith(CONTINUATION_PREFIX) else 0) for token in token_to_id]
+        self.longest_piece = max(lengths + [1])
+        self._cache = {}
+
+    def split(self, word):
+        pieces = self._cache.get(word)
+        if pieces is None:
+            pieces = self._split_uncached(word)
+            if len(self._cache) >= self.CACHE_LIMIT:
+                self._cache.clear()
+            self._cache[word] = pieces
+        return pieces
+
+    def _split_uncached(self, word):
+        length = len(word)
+        if length > self.max_input_chars_per_word:
+            return (self.unk_token,)
+        vocab = self.token_to_id
+        longest = self.longest_piece
+        pieces = []
+        start = 0
+        while start < length:
+            end = min(length, start + longest)
+            while end > start:
+                piece = word[start:end] if start == 0 else CONTINUATION_PREFIX + word[start:end]
+                if piece in vocab:
+                    break
+                end -= 1
+            else:
+                return (self.unk_token,)  # one part matches nothing: the whole word is unknown
+            pieces.append(piece)
+            start = end
+        return tuple(pieces)
+
+
+class PureWordPieceTokenizer:
+    """Basic tokenization + WordPiece, the reference pipeline in plain Python."""
+
+    def __init__(self, token_to_id, lower=True, strip_accents=None, unk_token="[UNK]"):
+        self.lower = lower
+        self.strip_accents = lower if strip_accents is None else strip_accents
+        self.model = WordPieceModel(token_to_id, unk_token)
+
+    def basic_tokenize(self, text):
+        return basic_tokenize(text, self.lower, self.strip_accents)
+
+    def tokenize(self, text):
+        split = self.model.split
+        tokens = []
+        for word in basic_tokenize(text, self.lower, self.strip_accents):
+            tokens.extend(split(word))
+        return tokens
