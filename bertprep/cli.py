@@ -1,0 +1,68 @@
+"""The `bertprep` command: one subcommand per job or tool.
+
+A command module exposes COMMAND, HELP, `add_arguments(parser)` and `run(args) -> int`. Jobs accept
+unknown `--beam_options` and pass them to Beam; other commands reject them.
+"""
+import argparse
+import importlib
+import sys
+
+from bertprep import __version__
+from bertprep.errors import BertprepError
+
+COMMANDS = [
+    "bertprep.pipelines.inspect_command",
+]
+
+DESCRIPTION = """Turn raw corpora into BERT training data with Apache Beam, and train on it.
+
+Runs locally (FnApiRunner; --workers N for N processes) or on Dataflow (--runner DataflowRunner
+--project ... --region ... --temp_location gs://...). `bertprep COMMAND --help` shows each command's
+options with their defaults."""
+
+
+def build_parser(modules):
+    from bertprep.pipelines.common import HelpFormatter
+
+    parser = argparse.ArgumentParser(prog="bertprep", description=DESCRIPTION, formatter_class=HelpFormatter)
+    parser.add_argument("--version", action="version", version="bertprep " + __version__)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in modules:
+        sub = subparsers.add_parser(module.COMMAND, help=module.HELP, description=getattr(module, "DESCRIPTION",
+                                    module.HELP), formatter_class=HelpFormatter)
+        module.add_arguments(sub)
+        sub.set_defaults(func=module.run, accepts_beam_args=getattr(module, "ACCEPTS_BEAM_ARGS", False))
+    return parser
+
+
+def main(argv=None) -> int:
+    from bertprep.pipelines.common import quiet_beam_logging
+
+    quiet_beam_logging()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    modules = [importlib.import_module(name) for name in COMMANDS]
+    parser = build_parser(modules)
+    args, unknown = parser.parse_known_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    if unknown and not args.accepts_beam_args:
+        parser.error("unrecognized arguments: %s" % " ".join(unknown))
+    args.beam_args = unknown
+    try:
+        return int(args.func(args) or 0)
+    except BertprepError as error:
+        print("bertprep: error: %s" % error, file=sys.stderr)
+        return 2
+    except OSError as error:
+        # Disk full, permission denied: one line naming the path, not a traceback.
+        path = getattr(error, "filename", None) or ""
+        print("bertprep: error: %s%s" % (path + ": " if path else "", error.strerror or error), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("bertprep: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,269 @@
+"""Beam transforms for reading inputs and publishing outputs, shared by every job.
+
+Shard assignment and ordering depend only on record keys, never on which worker saw a record
+first, so a job's output bytes are the same with one worker or many.
+"""
+import json
+import time
+from typing import Callable, Dict, Optional
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from bertprep import __version__
+from bertprep.errors import BertprepError
+from bertprep.io import output as output_lib
+from bertprep.io import readers
+from bertprep.seeding import stable_hash
+
+RECORDS = "records"
+DEAD_LETTERS = "dead_letters"
+
+
+def match_files(pattern: str):
+    """All files matching a path or glob (comma-separated patterns allowed), sorted; error if none."""
+    paths = []
+    for single in [p for p in pattern.split(",") if p]:
+        try:
+            result = FileSystems.match([single])[0]
+        except Exception as error:  # Beam raises BeamIOError with nested details
+            raise BertprepError("cannot list %s: %s" % (single, error)) from None
+        found = sorted(m.path for m in result.metadata_list)
+        if not found:
+            raise BertprepError("no input file matches %s" % single)
+        paths.extend(found)
+    return paths
+
+
+def total_size(paths) -> int:
+    return sum(m.size_in_bytes for r in FileSystems.match(list(paths)) for m in r.metadata_list)
+
+
+class _ReadFile(beam.DoFn):
+    def __init__(self, read_fn: Callable):
+        self._read_fn = read_fn
+        self._read = beam.metrics.Metrics.counter("bertprep", "records_read")
+        self._dead = beam.metrics.Metrics.counter("bertprep", "records_dead_lettered_on_read")
+
+    def process(self, path):
+        for item in self._read_fn(path):
+            if isinstance(item, readers.DeadLetter):
+                self._dead.inc()
+                yield beam.pvalue.TaggedOutput(DEAD_LETTERS, item)
+            else:
+                self._read.inc()
+                yield item
+
+
+class ReadRecords(beam.PTransform):
+    """Files matching `pattern` → tagged outputs `records` (Record) and `dead_letters` (DeadLetter).
+
+    `read_fn(path)` yields Records and DeadLetters (see bertprep.io.readers). Files are spread over
+    workers with a Reshuffle; one file is read by one worker, as a stream.
+    """
+
+    def __init__(self, pattern: str, read_fn: Callable, label_hint: str = ""):
+        super().__init__()
+        self._paths = match_files(pattern)
+        self._read_fn = read_fn
+
+    def expand(self, pipeline):
+        return (
+            pipeline
+            | "ListFiles" >> beam.Create(self._paths)
+            | "SpreadFiles" >> beam.Reshuffle()
+            | "ReadFile" >> beam.ParDo(_ReadFile(self._read_fn)).with_outputs(DEAD_LETTERS, main=RECORDS)
+        )
+
+
+def shard_of(sort_key: bytes, num_shards: int) -> int:
+    return stable_hash(b"shard", sort_key) % num_shards
+
+
+class _WriteShard(beam.DoFn):
+    def __init__(self, directory, prefix, num_shards, suffix, compression):
+        self._args = (directory, prefix, num_shards, suffix, compression)
+
+    def process(self, shard_and_records):
+        directory, prefix, num_shards, suffix, compression = self._args
+        index, keyed = shard_and_records
+        path = output_lib.join(directory, output_lib.shard_name(prefix, index, num_shards, suffix))
+        with output_lib.ShardWriter(path, compression) as writer:
+            for _, record in sorted(keyed):
+                writer.write(record)
+        yield dict(writer.result, shard=index)
+
+
+class WriteShardedRecords(beam.PTransform):
+    """(sort_key: bytes, serialized record: bytes) → TFRecord shards; yields one result dict per shard.
+
+    The shard is chosen by a stable hash of the sort key and records are sorted inside their shard, so
+    the files do not depend on worker count or arrival order. Memory: one shard is sorted in one worker,
+    so pick `num_shards` to keep shards to tens of MB.
+    """
+
+    def __init__(self, directory: str, prefix: str, num_shards: int, compression: str = "none"):
+        super().__init__()
+        self._directory = directory
+        self._prefix = prefix
+        self._num_shards = num_shards
+        self._compression = compression
+
+    def expand(self, keyed_records):
+        num_shards = self._num_shards
+        return (
+            keyed_records
+            | "AssignShard" >> beam.Map(lambda kv: (shard_of(kv[0], num_shards), kv))
+            | "GroupShard" >> beam.GroupByKey()
+            | "WriteShard" >> beam.ParDo(_WriteShard(self._directory, self._prefix, num_shards,
+                                                     output_lib.tfrecord_suffix(self._compression), self._compression))
+        )
+
+
+class _WriteDeadLetterFile(beam.DoFn):
+    def __init__(self, directory):
+        self._directory = directory
+
+    def process(self, keyed):
+        _, letters = keyed
+        rows = sorted((letter.source, letter.line, letter.reason, json.dumps(letter.to_json(), ensure_ascii=False,
+                                                                            sort_keys=True, default=str))
+                      for letter in letters)
+        path = output_lib.join(self._directory, output_lib.DEAD_LETTER_DIR,
+                               output_lib.shard_name("dead_letters", 0, 1, ".jsonl"))
+        with output_lib.ShardWriter(path, framing="lines") as writer:
+            for row in rows:
+                writer.write((row[3] + "\n").encode("utf-8"))
+        yield dict(writer.result, shard=0)
+
+
+class WriteDeadLetters(beam.PTransform):
+    """DeadLetters → one sorted JSONL file under dead_letters/; yields {reason_kind: count}.
+
+    Dead letters are expected to be rare, so one file (written by one worker) keeps them easy to read.
+    """
+
+    def __init__(self, directory: str):
+        super().__init__()
+        self._directory = directory
+
+    def expand(self, letters):
+        (letters
+         | "KeyAll" >> beam.Map(lambda letter: (None, letter))
+         | "GroupAll" >> beam.GroupByKey()
+         | "WriteFile" >> beam.ParDo(_WriteDeadLetterFile(self._directory)))
+        return (letters
+                | "ReasonKind" >> beam.Map(lambda letter: (letter.reason_kind, 1))
+                | "CountByReason" >> beam.CombinePerKey(sum)
+                | "AsDict" >> beam.combiners.ToDict())
+
+
+def count(pcollection, label: str):
+    """A one-element PCollection holding the number of elements (0 for an empty input)."""
+    return pcollection | label >> beam.combiners.Count.Globally()
+
+
+def count_inputs(read, label: str = "CountInputs"):
+    """Inputs read, readable or not: the left side of the accounting check."""
+    return (read[RECORDS], read[DEAD_LETTERS]) | label + "Flatten" >> beam.Flatten() | label >> beam.combiners.Count.Globally()
+
+
+class _Finalize(beam.DoFn):
+    def __init__(self, directory, kind, shard_prefix, num_shards, compression, info, accounting, publish_hooks):
+        self._directory = directory
+        self._kind = kind
+        self._shard_prefix = shard_prefix
+        self._num_shards = num_shards
+        self._compression = compression
+        self._info = info
+        self._accounting = accounting
+        self._publish_hooks = publish_hooks
+
+    def process(self, _, shard_results, dead_letter_counts, counts, stats):
+        shard_results = list(shard_results)
+        written_shards = {result["shard"] for result in shard_results}
+        if self._num_shards:
+            # Shards that received no record still exist, so the -of-NNNNN names always add up.
+            suffix = output_lib.tfrecord_suffix(self._compression)
+            for index in range(self._num_shards):
+                if index not in written_shards:
+                    path = output_lib.join(self._directory,
+                                           output_lib.shard_name(self._shard_prefix, index, self._num_shards, suffix))
+                    with output_lib.ShardWriter(path, self._compression) as writer:
+                        pass
+                    shard_results.append(dict(writer.result, shard=index))
+        shard_results.sort(key=lambda result: result["shard"])
+        counts = dict(counts)
+        counts["dead_lettered"] = int(sum(dead_letter_counts.values())) if dead_letter_counts else 0
+        counts["records_out"] = int(sum(result["records"] for result in shard_results))
+        info = dict(self._info)
+        info.update({
+            "kind": self._kind,
+            "tool_version": __version__,
+            "counts": counts,
+            "dead_letters_by_reason": dict(sorted((dead_letter_counts or {}).items())),
+            "shards": [{"file": result["path"].rsplit("/", 1)[-1], "records": result["records"]}
+                       for result in shard_results],
+            "stats": stats,
+        })
+        check_accounting(counts, self._accounting)
+        directory = output_lib.OutputDirectory(self._directory)
+        directory.write_json(output_lib.INFO_FILE, info)
+        for hook in self._publish_hooks:
+            hook(self._directory, info)
+        directory.mark_complete({"kind": self._kind, "counts": counts, "finished_at": time.time()})
+        yield info
+
+
+def check_accounting(counts: Dict[str, int], accounting: Optional[tuple]) -> None:
+    """`read == written + dead_lettered`, or the run fails loudly: no input may vanish."""
+    if not accounting:
+        return
+    read_name, *parts = accounting
+    read = counts.get(read_name, 0)
+    accounted = sum(counts.get(name, 0) for name in parts)
+    if read != accounted:
+        detail = " + ".join("%s %d" % (name, counts.get(name, 0)) for name in parts)
+        raise BertprepError("accounting mismatch: %s %d != %s; records were lost" % (read_name, read, detail))
+
+
+class Finalize(beam.PTransform):
+    """Write info.json, then the completion marker, after every shard and dead letter is written.
+
+    Inputs (a dict of PCollections): `shards` (results of WriteShardedRecords), `dead_letter_counts`
+    (from WriteDeadLetters), `counts` {name: one-element count PCollection}, and `stats`
+    {name: one-element PCollection of a JSON-able value} for reports. `accounting` names the counts
+    that must balance, e.g. ("read", "written", "dead_lettered").
+    """
+
+    def __init__(self, directory: str, kind: str, info: dict, num_shards: int = 0, compression: str = "none",
+                 shard_prefix: Optional[str] = None, accounting=("read", "written", "dead_lettered"),
+                 publish_hooks=()):
+        super().__init__()
+        self._args = (directory, kind, shard_prefix or kind, num_shards, compression, info, accounting,
+                      tuple(publish_hooks))
+
+    def expand(self, inputs):
+        pipeline = inputs["shards"].pipeline
+        counts = inputs.get("counts", {})
+        stats = inputs.get("stats", {})
+        count_items = [(counts[name] | "Name_%s" % name >> beam.Map(lambda value, n=name: (n, int(value))))
+                       for name in sorted(counts)]
+        stat_items = [(stats[name] | "Stat_%s" % name >> beam.Map(lambda value, n=name: (n, value)))
+                      for name in sorted(stats)]
+        empty = pipeline | "NoItems" >> beam.Create([])
+        counts_dict = (tuple(count_items) or (empty,)) | "FlattenCounts" >> beam.Flatten()
+        stats_dict = (tuple(stat_items) or (empty,)) | "FlattenStats" >> beam.Flatten()
+        dead = inputs.get("dead_letter_counts")
+        if dead is None:
+            dead = pipeline | "NoDeadLetters" >> beam.Create([{}])
+        return (
+            pipeline
+            | "Trigger" >> beam.Create([None])
+            | "Publish" >> beam.ParDo(
+                _Finalize(*self._args),
+                beam.pvalue.AsList(inputs["shards"]),
+                beam.pvalue.AsSingleton(dead, default_value={}),
+                beam.pvalue.AsDict(counts_dict),
+                beam.pvalue.AsDict(stats_dict))
+        )

@@ -1,0 +1,192 @@
+"""The output-directory protocol every job follows.
+
+    <output>/<kind>-00000-of-00004.tfrecord[.gz]   records, sorted inside each shard
+    <output>/dead_letters/dead_letters-00000-of-00001.jsonl
+    <output>/info.json                              kind, feature spec, config, counts, version
+    <output>/_COMPLETE                              written last: the output is whole
+
+Every file is written under a temporary name and renamed into place, and the marker comes last, so a
+reader that sees `_COMPLETE` never reads a half-written run. Paths go through Beam's FileSystems, so
+`gs://` outputs work the same way as local ones.
+"""
+import json
+import os
+import uuid
+
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+
+from bertprep.errors import BertprepError
+from bertprep.io import tfrecord
+
+COMPLETE_MARKER = "_COMPLETE"
+INFO_FILE = "info.json"
+DEAD_LETTER_DIR = "dead_letters"
+TEMP_INFIX = ".tmp-"
+
+
+def join(directory: str, *names: str) -> str:
+    return FileSystems.join(directory, *names)
+
+
+def shard_name(prefix: str, index: int, num_shards: int, suffix: str) -> str:
+    return "%s-%05d-of-%05d%s" % (prefix, index, num_shards, suffix)
+
+
+def tfrecord_suffix(compression: str) -> str:
+    return ".tfrecord.gz" if compression == "gzip" else ".tfrecord"
+
+
+def _exists(path: str) -> bool:
+    try:
+        return FileSystems.exists(path)
+    except Exception:  # a remote filesystem error reads as "not there"; the write step reports the real one
+        return False
+
+
+def describe_os_error(error: OSError, path: str) -> str:
+    """One line for disk-full and permission errors, naming the path."""
+    reason = error.strerror or str(error)
+    return "cannot write %s: %s" % (getattr(error, "filename", None) or path, reason)
+
+
+class OutputDirectory:
+    """Guards one job's output directory: refuse to clobber, stage, publish with a marker last."""
+
+    def __init__(self, path: str, overwrite: bool = False):
+        self.path = path
+        self.overwrite = overwrite
+
+    def file(self, *names: str) -> str:
+        return join(self.path, *names)
+
+    def is_complete(self) -> bool:
+        return _exists(self.file(COMPLETE_MARKER))
+
+    def prepare(self) -> None:
+        """Check the directory before the pipeline starts; with overwrite, withdraw the old output."""
+        if self.is_complete():
+            if not self.overwrite:
+                raise BertprepError("%s already holds a complete output; pass --overwrite to replace it" % self.path)
+            # Withdraw the marker first: if the rerun dies, nobody mistakes the leftovers for a whole output.
+            FileSystems.delete([self.file(COMPLETE_MARKER)])
+        if "://" not in self.path:
+            try:
+                os.makedirs(os.path.join(self.path, DEAD_LETTER_DIR), exist_ok=True)
+                probe = os.path.join(self.path, ".write-probe-%s" % uuid.uuid4().hex)
+                with open(probe, "w") as handle:
+                    handle.write("ok")
+                os.remove(probe)
+            except OSError as error:
+                raise BertprepError(describe_os_error(error, self.path)) from None
+        if self.overwrite:
+            self.remove_outputs()
+
+    def remove_outputs(self) -> None:
+        """Delete files an earlier run of ours left (shards, dead letters, info, reports, temporaries)."""
+        patterns = [self.file("*.tfrecord*"), self.file("*.parquet"), self.file("*" + TEMP_INFIX + "*"),
+                    self.file(DEAD_LETTER_DIR, "*.jsonl*"), self.file(INFO_FILE)]
+        paths = []
+        for result in FileSystems.match(patterns):
+            paths.extend(metadata.path for metadata in result.metadata_list)
+        if paths:
+            FileSystems.delete(paths)
+
+    def read_info(self) -> dict:
+        return read_json(self.file(INFO_FILE))
+
+    def write_json(self, name: str, data: dict) -> str:
+        return write_json_atomically(self.file(name), data)
+
+    def mark_complete(self, summary: dict) -> None:
+        write_json_atomically(self.file(COMPLETE_MARKER), summary)
+
+
+def write_bytes_atomically(path: str, data: bytes) -> str:
+    temporary = path + TEMP_INFIX + uuid.uuid4().hex
+    try:
+        with FileSystems.create(temporary, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+            handle.write(data)
+        _rename(temporary, path)
+    except OSError as error:
+        raise BertprepError(describe_os_error(error, path)) from None
+    return path
+
+
+def write_json_atomically(path: str, data: dict) -> str:
+    text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False, default=_json_default) + "\n"
+    return write_bytes_atomically(path, text.encode("utf-8"))
+
+
+def _json_default(value):
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    return str(value)
+
+
+def read_json(path: str) -> dict:
+    try:
+        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+            return json.loads(handle.read().decode("utf-8"))
+    except (OSError, IOError) as error:
+        raise BertprepError("cannot read %s: %s" % (path, error)) from None
+    except ValueError as error:
+        raise BertprepError("%s is not valid JSON: %s" % (path, error)) from None
+
+
+def _rename(source: str, destination: str) -> None:
+    if _exists(destination):
+        FileSystems.delete([destination])
+    FileSystems.rename([source], [destination])
+
+
+class ShardWriter:
+    """Writes one shard under a temporary name; `close()` renames it into place, `abort()` removes it."""
+
+    def __init__(self, path: str, compression: str = "none", framing: str = "tfrecord"):
+        self.path = path
+        self.framing = framing
+        self.records = 0
+        self.bytes = 0
+        self._temporary = path + TEMP_INFIX + uuid.uuid4().hex
+        compression_type = CompressionTypes.GZIP if compression == "gzip" else CompressionTypes.UNCOMPRESSED
+        try:
+            self._handle = FileSystems.create(self._temporary, compression_type=compression_type)
+        except OSError as error:
+            raise BertprepError(describe_os_error(error, path)) from None
+
+    def write(self, record: bytes) -> None:
+        data = tfrecord.frame(record) if self.framing == "tfrecord" else record
+        try:
+            self._handle.write(data)
+        except OSError as error:
+            raise BertprepError(describe_os_error(error, self.path)) from None
+        self.records += 1
+        self.bytes += len(data)
+
+    def close(self) -> dict:
+        try:
+            self._handle.close()
+            _rename(self._temporary, self.path)
+        except OSError as error:
+            raise BertprepError(describe_os_error(error, self.path)) from None
+        return {"path": self.path, "records": self.records, "bytes": self.bytes}
+
+    def abort(self) -> None:
+        try:
+            self._handle.close()
+        finally:
+            if _exists(self._temporary):
+                FileSystems.delete([self._temporary])
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, traceback):
+        if exc_type is None:
+            self.result = self.close()
+        else:
+            self.abort()
+        return False

@@ -1,0 +1,126 @@
+"""What every job's command line shares: common options, Beam options, running and summarising.
+
+Local runs use FnApiRunner, never DirectRunner, because since Beam 2.68 DirectRunner first tries to
+download the Prism runner. `--workers N` maps to FnApiRunner's multi_processing mode with N worker
+processes. Any other `--beam_option` on the command line passes to Beam unchanged, so
+`--runner DataflowRunner --project P --region R --temp_location gs://...` runs the same job on Dataflow.
+"""
+import argparse
+import logging
+import math
+import time
+from typing import Callable, List, Optional
+
+from bertprep.errors import BertprepError
+
+LOCAL_RUNNER = "FnApiRunner"
+DEFAULT_SEED = 12345
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows defaults and keeps the description's line breaks."""
+
+
+def add_common_job_arguments(parser: argparse.ArgumentParser, vocab: bool = True, input_help: str = None,
+                             shards: bool = True) -> None:
+    """--input --output [--vocab --spm-model --lower --strip-accents] --seed --workers --num-shards ..."""
+    group = parser.add_argument_group("common job options")
+    group.add_argument("--input", required=True, help=input_help or "input file, glob, or comma-separated list "
+                       "(local or gs://)")
+    group.add_argument("--output", required=True, help="output directory (local or gs://)")
+    if vocab:
+        group.add_argument("--vocab", help="WordPiece vocabulary file (vocab.txt)")
+        group.add_argument("--spm-model", help="SentencePiece model (.model, with its .vocab beside it) instead of "
+                           "--vocab")
+        group.add_argument("--lower", action=argparse.BooleanOptionalAction, default=True,
+                           help="lower-case input (the original --do_lower_case)")
+        group.add_argument("--strip-accents", action=argparse.BooleanOptionalAction, default=None,
+                           help="strip accents (default: same as --lower)")
+    group.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed; with the same seed the output "
+                       "bytes are the same whatever the worker count")
+    group.add_argument("--workers", type=int, default=1, help="local worker processes (FnApiRunner "
+                       "multi_processing); ignored by remote runners")
+    if shards:
+        group.add_argument("--num-shards", type=int, default=0, help="output shards (0: from the input size)")
+        group.add_argument("--compression", choices=("none", "gzip"), default="none", help="TFRecord compression")
+    group.add_argument("--overwrite", action="store_true", help="replace an existing complete output")
+    group.add_argument("--runner", default=LOCAL_RUNNER, help="Beam runner (DataflowRunner for Dataflow); other "
+                       "--beam_options pass through unchanged")
+
+
+def load_job_tokenizer(config: dict):
+    """The tokenizer named by a job's --vocab / --spm-model options."""
+    from bertprep.transforms.tokenization import load_tokenizer
+
+    if not config.get("vocab") and not config.get("spm_model"):
+        raise BertprepError("give --vocab (WordPiece vocab.txt) or --spm-model (SentencePiece .model)")
+    return load_tokenizer(vocab=config.get("vocab"), spm_model=config.get("spm_model"),
+                          lower=config.get("lower", True), strip_accents=config.get("strip_accents"))
+
+
+def config_from_args(args: argparse.Namespace) -> dict:
+    """The job configuration as a JSON-able dict (stored whole in info.json)."""
+    skip = {"func", "command", "beam_args"}
+    return {key: value for key, value in sorted(vars(args).items()) if key not in skip and not callable(value)}
+
+
+def beam_arguments(config: dict, extra: Optional[List[str]] = None) -> List[str]:
+    """Beam flags for this run: FnApiRunner locally with --workers processes, else passed through."""
+    flags = ["--runner=%s" % config.get("runner", LOCAL_RUNNER)]
+    workers = int(config.get("workers") or 1)
+    if config.get("runner", LOCAL_RUNNER) in (LOCAL_RUNNER, "DirectRunner"):
+        if workers > 1:
+            flags += ["--direct_running_mode=multi_processing", "--direct_num_workers=%d" % workers]
+        else:
+            flags += ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+    return flags + list(extra or [])
+
+
+def make_pipeline_options(config: dict, extra: Optional[List[str]] = None):
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    return PipelineOptions(beam_arguments(config, extra))
+
+
+def default_num_shards(input_bytes: int, bytes_per_shard: int = 32 << 20) -> int:
+    """Shards from the input size only (never the worker count), so output names are reproducible."""
+    return max(1, int(math.ceil(input_bytes / float(bytes_per_shard))))
+
+
+def run_job(build_pipeline: Callable, config: dict, extra_beam_args: Optional[List[str]] = None):
+    """Build and run one job's pipeline to completion; returns (result, elapsed seconds)."""
+    import apache_beam as beam
+
+    options = make_pipeline_options(config, extra_beam_args)
+    started = time.time()
+    pipeline = beam.Pipeline(options=options)
+    build_pipeline(pipeline, config)
+    try:
+        result = pipeline.run()
+        result.wait_until_finish()
+    except BertprepError:
+        raise
+    except Exception as error:  # Beam wraps worker errors; surface our one-line message when it is ours
+        message = _find_bertprep_message(error)
+        if message:
+            raise BertprepError(message) from None
+        raise
+    return result, time.time() - started
+
+
+def _find_bertprep_message(error: BaseException) -> Optional[str]:
+    text = str(error)
+    marker = "BertprepError: "
+    if marker in text:
+        return text.split(marker, 1)[1].splitlines()[0].strip().strip("'\"[]")
+    seen = error.__cause__ or error.__context__
+    if isinstance(seen, BertprepError):
+        return str(seen)
+    return None
+
+
+def quiet_beam_logging() -> None:
+    """Beam logs a warning per missing GCP client at import; users of local runs don't need it."""
+    logging.getLogger().setLevel(logging.ERROR)
+    for name in ("apache_beam", "root"):
+        logging.getLogger(name).setLevel(logging.ERROR)

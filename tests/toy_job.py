@@ -1,0 +1,39 @@
+"""A minimal job over the shared output protocol, used by the foundation tests.
+
+Each non-empty line becomes one record holding its length; lines starting with "!" are dead-lettered.
+"""
+import apache_beam as beam
+
+from bertprep import schemas
+from bertprep.io import beam_io, readers
+from bertprep.io import output as output_lib
+
+KIND = "classifier"
+
+
+def _to_record(record, schema):
+    text = record.value
+    if text.startswith("!"):
+        yield beam.pvalue.TaggedOutput("dead", readers.DeadLetter(record.source, record.line, "bang: starts with !",
+                                                                  text))
+        return
+    length = len(text)
+    values = {"input_ids": [length] + [0] * 3, "input_mask": [1, 0, 0, 0], "segment_ids": [0] * 4,
+              "label_ids": length % 2, "is_real_example": 1, "example_id": record.line}
+    yield (record.key.encode("utf-8"), schema.encode(values))
+
+
+def build_pipeline(pipeline, config):
+    schema = schemas.for_kind(KIND, {"max_seq_length": 4})
+    read = pipeline | "Read" >> beam_io.ReadRecords(config["input"], lambda path: readers.iter_file(path, "text"))
+    converted = read.records | "Convert" >> beam.FlatMap(_to_record, schema).with_outputs("dead", main="records")
+    dead = (read.dead_letters, converted.dead) | "AllDead" >> beam.Flatten()
+    shards = converted.records | "Write" >> beam_io.WriteShardedRecords(config["output"], KIND, config["num_shards"],
+                                                                       config.get("compression", "none"))
+    dead_counts = dead | "WriteDead" >> beam_io.WriteDeadLetters(config["output"])
+    info = {"config": config, "schema": schema.to_json()}
+    _ = {"shards": shards, "dead_letter_counts": dead_counts,
+         "counts": {"read": beam_io.count_inputs(read),
+                    "written": beam_io.count(converted.records, "CountWritten")},
+         } | "Finalize" >> beam_io.Finalize(config["output"], KIND, info, config["num_shards"],
+                                            config.get("compression", "none"))
