@@ -1,0 +1,196 @@
+"""tf.data input for the trainer: our TFRecord directories, parsed with the spec from `schemas/`.
+
+A dataset directory is what a bertprep job writes: shards, `info.json` (record kind, schema,
+config, vocabulary fingerprint, labels) and `_COMPLETE`. Before any training step the dataset is
+checked against the model (sequence length, predictions per sequence, label count, vocabulary)
+and a mismatch is refused with a one-line message naming both values.
+"""
+import dataclasses
+import glob
+import json
+import os
+from typing import List, Optional
+
+from bertprep import schemas
+from bertprep.errors import BertprepError
+
+INFO_FILE = "info.json"
+COMPLETE_MARKER = "_COMPLETE"
+
+# Record kinds each task trains (first) or predicts on.
+TASK_KINDS = {
+    "pretraining": ("pretraining",),
+    "classifier": ("classifier",),
+    "squad": ("squad_train", "squad_eval"),
+    "tagging": ("tagging",),
+}
+
+
+@dataclasses.dataclass
+class DatasetInfo:
+    """What the trainer needs from a dataset directory's info.json."""
+
+    path: str
+    kind: str
+    schema: object
+    config: dict
+    files: List[str]
+    compression: str
+    vocab_fingerprint: Optional[str] = None
+    vocab_size: Optional[int] = None
+    labels: Optional[list] = None
+    num_records: Optional[int] = None
+
+    @property
+    def max_seq_length(self) -> int:
+        return int(self.schema.feature("input_ids").shape[0])
+
+    @property
+    def max_predictions_per_seq(self) -> Optional[int]:
+        if "masked_lm_positions" not in self.schema.names:
+            return None
+        return int(self.schema.feature("masked_lm_positions").shape[0])
+
+    @property
+    def multi_label(self) -> bool:
+        return bool(self.config.get("multi_label"))
+
+    @property
+    def regression(self) -> bool:
+        return self.kind == "classifier" and "label_ids" in self.schema.names and \
+            self.schema.feature("label_ids").dtype == schemas.FLOAT32
+
+    @property
+    def num_labels(self) -> Optional[int]:
+        if self.regression:
+            return 1
+        if self.labels:
+            return len(self.labels)
+        value = self.config.get("num_labels")
+        return int(value) if value else None
+
+
+def _first(mapping: dict, *keys):
+    for key in keys:
+        if mapping.get(key) is not None:
+            return mapping[key]
+    return None
+
+
+def read_dataset_info(path) -> DatasetInfo:
+    """Read and check `path`/info.json; the directory must be a complete bertprep output."""
+    path = os.fspath(path)
+    info_path = os.path.join(path, INFO_FILE)
+    if not os.path.isdir(path):
+        raise BertprepError(f"{path}: dataset directory not found")
+    if not os.path.exists(info_path):
+        raise BertprepError(f"{path}: no info.json; is this a bertprep output directory?")
+    if not os.path.exists(os.path.join(path, COMPLETE_MARKER)):
+        raise BertprepError(f"{path}: no {COMPLETE_MARKER} marker; the job that writes it did not finish")
+    try:
+        with open(info_path, encoding="utf-8") as handle:
+            info = json.load(handle)
+    except json.JSONDecodeError as exc:
+        raise BertprepError(f"{info_path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    config = dict(info.get("config") or {})
+    if isinstance(info.get("schema"), dict):
+        schema = schemas.RecordSchema.from_json(info["schema"])
+        config = {**dict(schema.config), **config}
+        kind = schema.kind
+    else:
+        kind = info.get("kind")
+        if not kind:
+            raise BertprepError(f"{info_path}: no record kind ('kind' or 'schema')")
+        schema = schemas.for_kind(kind, config)
+    prefix = info.get("shard_prefix") or kind
+    shard_names = [shard["file"] for shard in info.get("shards", []) if shard.get("records", 1)]
+    if shard_names:
+        files = [os.path.join(path, name) for name in shard_names]
+    else:
+        files = sorted(glob.glob(os.path.join(path, f"{prefix}-*.tfrecord")) +
+                       glob.glob(os.path.join(path, f"{prefix}-*.tfrecord.gz")))
+    if not files:
+        raise BertprepError(f"{path}: no {prefix}-*.tfrecord shards")
+    missing = [name for name in files if not os.path.exists(name)]
+    if missing:
+        raise BertprepError(f"{path}: shard {os.path.basename(missing[0])} listed in info.json is missing")
+    compression = "gzip" if files[0].endswith(".gz") else "none"
+    counts = info.get("counts") or {}
+    return DatasetInfo(
+        path=path, kind=kind, schema=schema, config=config, files=files, compression=compression,
+        vocab_fingerprint=_first(info, "vocab_fingerprint") or config.get("vocab_fingerprint"),
+        vocab_size=_first(info, "vocab_size") or config.get("vocab_size"),
+        labels=_first(info, "labels", "label_list", "tags", "tag_list") or config.get("labels"),
+        num_records=_first(counts, "records_out", "written"),
+    )
+
+
+def check_compatible(info: DatasetInfo, task: str, bert_config, max_seq_length=None, max_predictions_per_seq=None,
+                     num_labels=None, vocab_fingerprint=None, kinds=None) -> None:
+    """Refuse a model/data mismatch before training, naming both values."""
+    allowed = kinds or TASK_KINDS[task]
+    if info.kind not in allowed:
+        raise BertprepError(f"{info.path} holds {info.kind!r} records but --task {task} needs {' or '.join(allowed)}")
+    seq = info.max_seq_length
+    if max_seq_length is not None and int(max_seq_length) != seq:
+        raise BertprepError(f"--max-seq-length {max_seq_length} but {info.path} was written with max_seq_length {seq}")
+    if seq > bert_config.max_position_embeddings:
+        raise BertprepError(f"{info.path} has max_seq_length {seq} but the model's max_position_embeddings is "
+                            f"{bert_config.max_position_embeddings}")
+    predictions = info.max_predictions_per_seq
+    if max_predictions_per_seq is not None and predictions is not None and int(max_predictions_per_seq) != predictions:
+        raise BertprepError(f"--max-predictions-per-seq {max_predictions_per_seq} but {info.path} was written with "
+                            f"max_predictions_per_seq {predictions}")
+    if num_labels is not None and info.num_labels is not None and int(num_labels) != info.num_labels:
+        raise BertprepError(f"--num-labels {num_labels} but {info.path} has {info.num_labels} labels")
+    if info.vocab_size is not None and int(info.vocab_size) != bert_config.vocab_size:
+        raise BertprepError(f"{info.path} was made with a vocabulary of {info.vocab_size} entries but the model's "
+                            f"vocab_size is {bert_config.vocab_size}")
+    if vocab_fingerprint and info.vocab_fingerprint and vocab_fingerprint != info.vocab_fingerprint:
+        raise BertprepError(f"{info.path} was made with vocabulary {info.vocab_fingerprint[:12]} but the model's "
+                            f"vocab.txt is {vocab_fingerprint[:12]}")
+
+
+def parse_fn(schema):
+    """Parse a batch of serialized Examples into int32/float32 tensors (TPUs want int32)."""
+    import tensorflow as tf
+
+    spec = schema.tf_feature_spec()
+
+    def parse(serialized):
+        features = tf.io.parse_example(serialized, spec)
+        return {name: tf.cast(value, tf.int32) if value.dtype == tf.int64 else value
+                for name, value in features.items()}
+
+    return parse
+
+
+def make_dataset(info: DatasetInfo, batch_size: int, training: bool, seed: int = 12345, skip_records: int = 0,
+                 input_context=None, shuffle_buffer: int = 10000, drop_remainder: Optional[bool] = None):
+    """Batched feature dicts. Training: repeated, shuffled with `seed` (deterministic, so a resumed run
+    that skips `skip_records` sees what the interrupted one would have seen next)."""
+    import tensorflow as tf
+
+    files = list(info.files)
+    if input_context is not None and input_context.num_input_pipelines > 1:
+        files = files[input_context.input_pipeline_id::input_context.num_input_pipelines]
+        if not files:
+            raise BertprepError(f"{info.path}: fewer shards ({len(info.files)}) than input pipelines "
+                                f"({input_context.num_input_pipelines})")
+    compression = "GZIP" if info.compression == "gzip" else ""
+    dataset = tf.data.Dataset.from_tensor_slices(files)
+    if training:
+        dataset = dataset.shuffle(len(files), seed=seed, reshuffle_each_iteration=True).repeat()
+    dataset = dataset.interleave(
+        lambda name: tf.data.TFRecordDataset(name, compression_type=compression),
+        cycle_length=min(len(files), 8), block_length=1, deterministic=True,
+        num_parallel_calls=tf.data.AUTOTUNE)
+    if training:
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        if skip_records:
+            dataset = dataset.skip(skip_records)
+    if drop_remainder is None:
+        drop_remainder = training
+    dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    dataset = dataset.map(parse_fn(info.schema), num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,321 @@
+"""The training loop: a custom loop under tf.distribute, several steps per tf.function call.
+
+Checkpoints (model + optimizer, step = optimizer iterations) are written every
+`save_checkpoints_steps` to `<output>/checkpoints`; a rerun with the same output resumes from the
+latest one and skips the records already consumed, so it continues where the stopped run was.
+TensorBoard scalars go to `<output>/tensorboard/{train,eval}`.
+"""
+import dataclasses
+import json
+import os
+import time
+from typing import Optional
+
+from bertprep.errors import BertprepError
+from bertprep.trainer import data as data_lib
+from bertprep.trainer import tasks
+from bertprep.trainer.config import BertConfig
+
+STRATEGIES = ("one_device", "mirrored", "multi_worker_mirrored", "tpu")
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    task: str
+    data: str
+    bert_config: str
+    output: str
+    init_checkpoint: Optional[str] = None
+    eval_data: Optional[str] = None
+    do_train: bool = True
+    train_batch_size: int = 32
+    eval_batch_size: int = 32
+    learning_rate: float = 5e-5
+    num_train_steps: int = 0
+    num_train_epochs: float = 3.0
+    warmup_proportion: float = 0.1
+    weight_decay: float = 0.01
+    steps_per_loop: int = 100
+    save_checkpoints_steps: int = 1000
+    keep_checkpoints: int = 5
+    strategy: str = "one_device"
+    tpu: Optional[str] = None
+    precision: str = "auto"
+    seed: int = 12345
+    max_seq_length: Optional[int] = None
+    max_predictions_per_seq: Optional[int] = None
+    num_labels: Optional[int] = None
+    classifier_dropout: float = 0.1
+    next_sentence: bool = True
+    max_steps_this_run: Optional[int] = None  # stop early (tests, preemptible jobs); the schedule is unchanged
+    verbose: bool = True
+
+
+def create_strategy(name: str, tpu: Optional[str] = None):
+    import tensorflow as tf
+
+    if name == "one_device":
+        device = "/gpu:0" if tf.config.list_logical_devices("GPU") else "/cpu:0"
+        return tf.distribute.OneDeviceStrategy(device)
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker_mirrored":
+        return tf.distribute.MultiWorkerMirroredStrategy()  # cluster from TF_CONFIG
+    if name == "tpu":
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "")
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    raise BertprepError(f"unknown --strategy {name!r}; expected one of {', '.join(STRATEGIES)}")
+
+
+def resolve_precision(precision: str, strategy_name: str) -> str:
+    """auto: mixed_bfloat16 on TPU, mixed_float16 on GPU, float32 on CPU."""
+    if precision != "auto":
+        if precision not in PRECISIONS:
+            raise BertprepError(f"unknown --precision {precision!r}; expected one of {', '.join(PRECISIONS)}")
+        return precision
+    if strategy_name == "tpu":
+        return "mixed_bfloat16"
+    import tensorflow as tf
+
+    return "mixed_float16" if tf.config.list_physical_devices("GPU") else "float32"
+
+
+def _log(config, message):
+    if config.verbose:
+        print(message, flush=True)
+
+
+def prepare(config: TrainConfig):
+    """Read the BERT config and dataset info and check they agree (before any TF work)."""
+    bert_config = BertConfig.from_json_file(config.bert_config)
+    vocab_fingerprint = _checkpoint_vocab_fingerprint(config.init_checkpoint)
+    infos = {}
+    if config.do_train:
+        infos["train"] = data_lib.read_dataset_info(config.data)
+        kinds = data_lib.TASK_KINDS[config.task][:1]
+        data_lib.check_compatible(infos["train"], config.task, bert_config, config.max_seq_length,
+                                  config.max_predictions_per_seq, config.num_labels, vocab_fingerprint, kinds)
+    if config.eval_data:
+        infos["eval"] = data_lib.read_dataset_info(config.eval_data)
+        kinds = data_lib.TASK_KINDS[config.task][-1:] if config.task == "squad" else None
+        data_lib.check_compatible(infos["eval"], config.task, bert_config, config.max_seq_length,
+                                  config.max_predictions_per_seq, config.num_labels, vocab_fingerprint, kinds)
+    if not infos:
+        raise BertprepError("nothing to do: give training data (--data) or --eval-data")
+    return bert_config, infos
+
+
+def _checkpoint_vocab_fingerprint(init_checkpoint):
+    """Fingerprint of vocab.txt beside the initial checkpoint, if there is one."""
+    if not init_checkpoint:
+        return None
+    directory = init_checkpoint if os.path.isdir(init_checkpoint) else os.path.dirname(init_checkpoint)
+    path = os.path.join(directory, "vocab.txt")
+    if not os.path.exists(path):
+        return None
+    from bertprep.transforms.vocabulary import Vocabulary
+
+    return Vocabulary.from_file(path, require=()).fingerprint
+
+
+def _model_options(config, infos):
+    info = infos.get("train") or infos["eval"]
+    num_labels = config.num_labels or info.num_labels
+    if config.task in ("classifier", "tagging") and not num_labels:
+        raise BertprepError(f"{info.path}: info.json names no labels; pass --num-labels")
+    return {"num_labels": num_labels or 2, "multi_label": info.multi_label, "regression": info.regression,
+            "labels": info.labels}
+
+
+def train(config: TrainConfig) -> dict:
+    """Train (and/or evaluate); returns a summary with the loss history and final metrics."""
+    bert_config, infos = prepare(config)
+    import keras
+    import tensorflow as tf
+
+    from bertprep.trainer import checkpoint_import, optimization
+    from bertprep.trainer.heads import build_task_model
+
+    os.makedirs(config.output, exist_ok=True)
+    strategy = create_strategy(config.strategy, config.tpu)
+    precision = resolve_precision(config.precision, config.strategy)
+    options = _model_options(config, infos)
+    previous_policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(precision)
+    summary = {"precision": precision, "replicas": strategy.num_replicas_in_sync, "losses": []}
+    try:
+        total_steps = _total_steps(config, infos.get("train"))
+        with strategy.scope():
+            model = build_task_model(config.task, bert_config, num_labels=options["num_labels"],
+                                     use_next_sentence=config.next_sentence,
+                                     classifier_dropout=config.classifier_dropout)
+            optimizer = optimization.create_optimizer(
+                model, config.learning_rate, max(total_steps, 1), int(total_steps * config.warmup_proportion),
+                config.weight_decay, loss_scale=precision == "mixed_float16")
+            optimizer.build(model.trainable_variables)
+        checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+        manager = tf.train.CheckpointManager(checkpoint, os.path.join(config.output, "checkpoints"),
+                                             max_to_keep=config.keep_checkpoints, checkpoint_name="ckpt")
+        bert_config.to_json_file(os.path.join(config.output, "bert_config.json"))
+        if manager.latest_checkpoint:
+            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
+            _log(config, f"resumed from {manager.latest_checkpoint} at step {int(optimizer.iterations.numpy())}")
+            summary["resumed_from_step"] = int(optimizer.iterations.numpy())
+        elif config.init_checkpoint:
+            report = checkpoint_import.load_pretrained(model, config.init_checkpoint)
+            _log(config, report.summary())
+            summary["import"] = {"loaded": len(report.loaded), "missing": report.missing, "unused": report.unused}
+        if config.do_train:
+            _train_loop(config, strategy, model, optimizer, manager, infos["train"], total_steps, options, summary)
+        if config.eval_data:
+            summary["eval"] = evaluate(config, strategy, model, infos["eval"], options)
+            summary["eval"]["step"] = int(optimizer.iterations.numpy())
+            with open(os.path.join(config.output, "eval_results.json"), "w", encoding="utf-8") as handle:
+                json.dump(summary["eval"], handle, indent=2, sort_keys=True)
+            _write_scalars(os.path.join(config.output, "tensorboard", "eval"), summary["eval"],
+                           int(optimizer.iterations.numpy()))
+            _log(config, "eval: " + json.dumps(summary["eval"], sort_keys=True))
+        summary["step"] = int(optimizer.iterations.numpy())
+        return summary
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+
+
+def _total_steps(config, info):
+    if info is None:
+        return 0
+    if config.num_train_steps:
+        return int(config.num_train_steps)
+    if not info.num_records:
+        raise BertprepError(f"{info.path}: info.json has no record count; pass --num-train-steps")
+    return max(1, int(info.num_records * config.num_train_epochs / config.train_batch_size))
+
+
+def _scalar(name, value, step):
+    """A TensorBoard scalar without needing the `tensorboard` package (it is only needed to view them)."""
+    import tensorflow as tf
+    from tensorflow.core.framework import summary_pb2
+
+    metadata = summary_pb2.SummaryMetadata()
+    metadata.plugin_data.plugin_name = "scalars"
+    tf.summary.write(name, tf.constant(float(value), tf.float32), step=step, metadata=metadata)
+
+
+def _write_scalars(directory, values, step):
+    import tensorflow as tf
+
+    writer = tf.summary.create_file_writer(directory)
+    with writer.as_default():
+        for name, value in values.items():
+            if isinstance(value, (int, float)):
+                _scalar(name, value, step)
+    writer.flush()
+
+
+def _train_loop(config, strategy, model, optimizer, manager, info, total_steps, options, summary):
+    import tensorflow as tf
+
+    replicas = strategy.num_replicas_in_sync
+    if config.train_batch_size % replicas:
+        raise BertprepError(f"--train-batch-size {config.train_batch_size} is not a multiple of the "
+                            f"{replicas} replicas")
+    per_replica_batch = config.train_batch_size // replicas
+    start_step = int(optimizer.iterations.numpy())
+
+    def dataset_fn(input_context):
+        skip = start_step * per_replica_batch  # this pipeline's share of what was already consumed
+        return data_lib.make_dataset(info, per_replica_batch, training=True, seed=config.seed,
+                                     skip_records=skip, input_context=input_context)
+
+    iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
+    loss_scaling = hasattr(optimizer, "scale_loss") and optimizer.__class__.__name__ == "LossScaleOptimizer"
+
+    def step_fn(features):
+        with tf.GradientTape() as tape:
+            outputs = model(features, training=True)
+            loss = tasks.compute_loss(config.task, outputs, features, options["multi_label"], options["regression"])
+            scaled = loss / replicas  # gradients are summed across replicas
+            if loss_scaling:
+                scaled = optimizer.scale_loss(scaled)
+        gradients = tape.gradient(scaled, model.trainable_variables)
+        optimizer.apply(gradients, model.trainable_variables)
+        return loss / replicas
+
+    @tf.function
+    def train_steps(iterator, steps):
+        total = tf.constant(0.0)
+        for _ in tf.range(steps):
+            per_replica = strategy.run(step_fn, args=(next(iterator),))
+            total += strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+        return total / tf.cast(steps, tf.float32)
+
+    writer = tf.summary.create_file_writer(os.path.join(config.output, "tensorboard", "train"))
+    end_step = total_steps if config.max_steps_this_run is None else min(total_steps, start_step + config.max_steps_this_run)
+    step = start_step
+    _log(config, f"training {config.task} from step {step} to {end_step} of {total_steps} "
+                 f"(batch {config.train_batch_size}, {replicas} replica(s))")
+    while step < end_step:
+        next_save = (step // config.save_checkpoints_steps + 1) * config.save_checkpoints_steps
+        steps = min(config.steps_per_loop, end_step - step, next_save - step)
+        started = time.time()
+        loss = float(train_steps(iterator, tf.constant(steps)).numpy())
+        elapsed = time.time() - started
+        step = int(optimizer.iterations.numpy())
+        learning_rate = float(optimizer.learning_rate.numpy()) if hasattr(optimizer.learning_rate, "numpy") else \
+            float(optimizer.learning_rate)
+        summary["losses"].append({"step": step, "loss": loss})
+        with writer.as_default():
+            _scalar("loss", loss, step)
+            _scalar("learning_rate", learning_rate, step)
+            _scalar("sequences_per_second", steps * config.train_batch_size / elapsed, step)
+        _log(config, f"step {step}: loss {loss:.4f}, learning rate {learning_rate:.3g}, "
+                     f"{steps * config.train_batch_size / elapsed:.1f} sequences/s")
+        if step % config.save_checkpoints_steps == 0 or step >= end_step:
+            path = manager.save(checkpoint_number=step)
+            _log(config, f"saved {path}")
+    writer.flush()
+
+
+def evaluate(config, strategy, model, info, options) -> dict:
+    """Metrics over one pass of the evaluation data (SQuAD: logits written for `squad-predict`)."""
+    import numpy as np
+    import tensorflow as tf
+
+    dataset = data_lib.make_dataset(info, config.eval_batch_size, training=False)
+    dataset = strategy.experimental_distribute_dataset(dataset)
+
+    @tf.function
+    def eval_step(features):
+        def replica_fn(features):
+            outputs = model(features, training=False)
+            return tasks.eval_outputs(config.task, outputs, features, options["multi_label"], options["regression"])
+        return strategy.run(replica_fn, args=(features,))
+
+    batches = []
+    for features in dataset:
+        per_replica = eval_step(features)
+        local = {name: [np.asarray(t) for t in strategy.experimental_local_results(value)]
+                 for name, value in per_replica.items()}
+        batches.append({name: np.concatenate(parts, axis=0) for name, parts in local.items()})
+    if config.task == "squad":
+        return _write_squad_logits(config, batches)
+    return tasks.summarize(config.task, batches, labels=options["labels"], multi_label=options["multi_label"],
+                           regression=options["regression"])
+
+
+def _write_squad_logits(config, batches) -> dict:
+    """One JSON line per feature: unique_id, start_logits, end_logits over the real tokens' window."""
+    path = os.path.join(config.output, "squad_logits.jsonl")
+    count = 0
+    with open(path, "w", encoding="utf-8") as handle:
+        for batch in batches:
+            for unique_id, start, end in zip(batch["unique_id"], batch["start_logits"], batch["end_logits"]):
+                handle.write(json.dumps({"unique_id": int(unique_id),
+                                         "start_logits": [round(float(x), 6) for x in start],
+                                         "end_logits": [round(float(x), 6) for x in end]}) + "\n")
+                count += 1
+    _log(config, f"wrote {count} feature logits to {path}; run `bertprep squad-predict` with the side file for EM/F1")
+    return {"features": count, "logits_file": path}

@@ -1,0 +1,179 @@
+"""Per-task losses (in the training step) and evaluation statistics (accumulated on the host).
+
+Losses follow the original scripts: masked LM cross entropy weighted by `masked_lm_weights` and
+divided by their sum (+1e-5), plus NSP/SOP cross entropy; classifier softmax cross entropy (sigmoid
+for multi-label, squared error for regression); SQuAD mean of start and end cross entropy; tagging
+cross entropy weighted by `label_weights`. All in keras.ops so the benchmark can run them on JAX.
+"""
+import numpy as np
+from keras import ops
+
+
+def _sparse_cross_entropy(logits, labels):
+    """−log softmax(logits)[label] per row (float32)."""
+    log_probs = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
+    one_hot = ops.one_hot(ops.cast(labels, "int32"), ops.shape(logits)[-1], dtype="float32")
+    return -ops.sum(log_probs * one_hot, axis=-1)
+
+
+def _weighted_mean(values, weights):
+    weights = ops.cast(weights, "float32")
+    return ops.sum(values * weights) / (ops.sum(weights) + 1e-5)
+
+
+def compute_loss(task, outputs, features, multi_label=False, regression=False):
+    """The scalar training loss for one (per-replica) batch."""
+    if task == "pretraining":
+        per_position = _sparse_cross_entropy(outputs["masked_lm_logits"], features["masked_lm_ids"])
+        loss = _weighted_mean(per_position, features["masked_lm_weights"])
+        if "next_sentence_logits" in outputs:
+            labels = ops.reshape(features["next_sentence_labels"], (-1,))
+            loss = loss + ops.mean(_sparse_cross_entropy(outputs["next_sentence_logits"], labels))
+        return loss
+    if task == "classifier":
+        logits = outputs["logits"]
+        weights = ops.cast(features["is_real_example"], "float32") if "is_real_example" in features \
+            else ops.ones_like(logits[:, 0])
+        if regression:
+            per_example = ops.square(logits[:, 0] - ops.cast(features["label_ids"], "float32"))
+        elif multi_label:
+            labels = ops.cast(features["label_ids"], "float32")
+            # Numerically stable sigmoid cross entropy, averaged over labels.
+            per_label = ops.maximum(logits, 0.0) - logits * labels + ops.log1p(ops.exp(-ops.abs(logits)))
+            per_example = ops.mean(per_label, axis=-1)
+        else:
+            per_example = _sparse_cross_entropy(logits, features["label_ids"])
+        return _weighted_mean(per_example, weights)
+    if task == "squad":
+        start = _sparse_cross_entropy(outputs["start_logits"], features["start_positions"])
+        end = _sparse_cross_entropy(outputs["end_logits"], features["end_positions"])
+        return (ops.mean(start) + ops.mean(end)) / 2.0
+    if task == "tagging":
+        per_token = _sparse_cross_entropy(outputs["logits"], features["label_ids"])
+        return _weighted_mean(per_token, features["label_weights"])
+    raise ValueError(f"unknown task {task!r}")
+
+
+def eval_outputs(task, outputs, features, multi_label=False, regression=False):
+    """Small per-batch tensors the host accumulates (never the full MLM logits)."""
+    if task == "pretraining":
+        weights = ops.cast(features["masked_lm_weights"], "float32")
+        predicted = ops.argmax(outputs["masked_lm_logits"], axis=-1)
+        correct = ops.cast(ops.equal(ops.cast(predicted, "int32"), ops.cast(features["masked_lm_ids"], "int32")),
+                           "float32")
+        per_position = _sparse_cross_entropy(outputs["masked_lm_logits"], features["masked_lm_ids"])
+        result = {
+            "mlm_correct": ops.sum(correct * weights, axis=-1),
+            "mlm_weight": ops.sum(weights, axis=-1),
+            "mlm_loss_sum": ops.sum(per_position * weights, axis=-1),
+        }
+        if "next_sentence_logits" in outputs:
+            result["nsp_predicted"] = ops.cast(ops.argmax(outputs["next_sentence_logits"], axis=-1), "int32")
+            result["nsp_label"] = ops.cast(ops.reshape(features["next_sentence_labels"], (-1,)), "int32")
+        return result
+    if task == "classifier":
+        logits = outputs["logits"]
+        if regression:
+            predicted = logits[:, 0]
+        elif multi_label:
+            predicted = ops.cast(logits > 0.0, "int32")
+        else:
+            predicted = ops.cast(ops.argmax(logits, axis=-1), "int32")
+        result = {"predicted": predicted, "label": features["label_ids"]}
+        if "is_real_example" in features:
+            result["weight"] = features["is_real_example"]
+        return result
+    if task == "tagging":
+        return {"predicted": ops.cast(ops.argmax(outputs["logits"], axis=-1), "int32"),
+                "label": features["label_ids"], "weight": features["label_weights"]}
+    if task == "squad":
+        return {"unique_id": features["unique_id"], "start_logits": outputs["start_logits"],
+                "end_logits": outputs["end_logits"], "input_mask": features["input_mask"]}
+    raise ValueError(f"unknown task {task!r}")
+
+
+def _f1(true_positive, predicted, actual):
+    precision = true_positive / predicted if predicted else 0.0
+    recall = true_positive / actual if actual else 0.0
+    return 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+
+
+def multi_label_f1(predicted: np.ndarray, labels: np.ndarray) -> dict:
+    """Micro and macro F1 over multi-hot rows."""
+    predicted, labels = predicted.astype(bool), labels.astype(bool)
+    tp = (predicted & labels).sum(axis=0)
+    micro = _f1(float(tp.sum()), float(predicted.sum()), float(labels.sum()))
+    per_label = [_f1(float(tp[i]), float(predicted[:, i].sum()), float(labels[:, i].sum()))
+                 for i in range(labels.shape[1])]
+    return {"micro_f1": micro, "macro_f1": float(np.mean(per_label)) if per_label else 0.0,
+            "exact_match": float(np.mean(np.all(predicted == labels, axis=1))) if len(labels) else 0.0}
+
+
+def bio_entities(tags):
+    """(type, start, end) spans from a BIO (or IOB2/BIOES-ish) tag sequence; stray I- starts an entity."""
+    entities, current = [], None
+    for index, tag in enumerate(list(tags) + ["O"]):
+        prefix, _, kind = str(tag).partition("-")
+        if prefix in ("B", "S") or (prefix in ("I", "E", "M") and (current is None or current[0] != kind)):
+            if current:
+                entities.append((current[0], current[1], index))
+            current = (kind, index)
+        elif prefix not in ("I", "E", "M"):
+            if current:
+                entities.append((current[0], current[1], index))
+            current = None
+    return set(entities)
+
+
+def entity_f1(predicted_sequences, label_sequences) -> dict:
+    """Entity-level precision/recall/F1 (an entity counts when type and both ends match)."""
+    tp = n_predicted = n_actual = 0
+    for predicted, actual in zip(predicted_sequences, label_sequences):
+        predicted_entities, actual_entities = bio_entities(predicted), bio_entities(actual)
+        tp += len(predicted_entities & actual_entities)
+        n_predicted += len(predicted_entities)
+        n_actual += len(actual_entities)
+    return {"entity_precision": tp / n_predicted if n_predicted else 0.0,
+            "entity_recall": tp / n_actual if n_actual else 0.0,
+            "entity_f1": _f1(float(tp), float(n_predicted), float(n_actual))}
+
+
+def summarize(task, batches, labels=None, multi_label=False, regression=False) -> dict:
+    """Metrics from the list of per-batch `eval_outputs` (numpy)."""
+    def stack(name):
+        return np.concatenate([np.asarray(batch[name]) for batch in batches], axis=0) if batches else np.zeros(0)
+
+    if task == "pretraining":
+        weight = float(stack("mlm_weight").sum())
+        metrics = {"masked_lm_accuracy": float(stack("mlm_correct").sum()) / max(weight, 1e-9),
+                   "masked_lm_loss": float(stack("mlm_loss_sum").sum()) / max(weight, 1e-9)}
+        if batches and "nsp_label" in batches[0]:
+            metrics["next_sentence_accuracy"] = float(np.mean(stack("nsp_predicted") == stack("nsp_label")))
+        metrics["examples"] = int(len(stack("mlm_weight")))
+        return metrics
+    if task == "classifier":
+        predicted, actual = stack("predicted"), stack("label")
+        keep = stack("weight").astype(bool) if batches and "weight" in batches[0] else np.ones(len(actual), bool)
+        predicted, actual = predicted[keep], actual[keep]
+        if regression:
+            metrics = {"mse": float(np.mean((predicted - actual) ** 2)) if len(actual) else 0.0}
+            if len(actual) > 1 and np.std(predicted) > 0 and np.std(actual) > 0:
+                metrics["pearson"] = float(np.corrcoef(predicted, actual)[0, 1])
+        elif multi_label:
+            metrics = multi_label_f1(predicted, actual)
+        else:
+            metrics = {"accuracy": float(np.mean(predicted == actual)) if len(actual) else 0.0}
+        metrics["examples"] = int(len(actual))
+        return metrics
+    if task == "tagging":
+        predicted, actual, weight = stack("predicted"), stack("label"), stack("weight")
+        mask = weight > 0
+        metrics = {"token_accuracy": float(np.mean(predicted[mask] == actual[mask])) if mask.any() else 0.0}
+        if labels:
+            names = list(labels)
+            predicted_tags = [[names[i] for i in row[m]] for row, m in zip(predicted, mask)]
+            actual_tags = [[names[i] for i in row[m]] for row, m in zip(actual, mask)]
+            metrics.update(entity_f1(predicted_tags, actual_tags))
+        metrics["examples"] = int(len(actual))
+        return metrics
+    raise ValueError(f"no summary for task {task!r}")
