@@ -51,9 +51,13 @@ def _length_delimited(field_tag: bytes, payload: bytes) -> bytes:
 
 def encode_int64_list(values) -> bytes:
     table = _table()
-    try:
-        packed = b"".join([table[v] for v in values])
-    except (IndexError, TypeError):
+    packed = None
+    if values and min(values) >= 0:  # negative indexes would silently read the table from its end
+        try:
+            packed = b"".join([table[v] for v in values])
+        except (IndexError, TypeError):
+            packed = None
+    if packed is None:
         packed = b"".join([encode_varint(int(v)) for v in values])
     # Int64List { repeated int64 value = 1 [packed] }, inside Feature field 3.
     return _length_delimited(b"\x1a", _length_delimited(b"\x0a", packed) if values else b"")

@@ -1,0 +1,30 @@
+"""Shared fixtures: paths to ../shared data and a quiet Beam."""
+import logging
+import os
+import pathlib
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+SHARED = pathlib.Path(os.environ.get("BERTPREP_SHARED", REPO.parent / "shared"))
+
+logging.getLogger("apache_beam").setLevel(logging.ERROR)
+# Worker subprocesses of multi-process runs import test helper modules from here.
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO / "tests"), os.environ.get("PYTHONPATH")) if p)
+
+
+@pytest.fixture(scope="session")
+def shared():
+    if not SHARED.is_dir():
+        pytest.skip("../shared is not present")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def zh_vocab(shared):
+    return str(shared / "data" / "vocab" / "zh_vocab.txt")
+
+
+@pytest.fixture(scope="session")
+def en_vocab(shared):
+    return str(shared / "data" / "vocab" / "en_uncased_vocab.txt")
