@@ -1,0 +1,208 @@
+"""How well do our confusion sets cover real spelling errors they were not built from?
+
+Splits the shared CSC data (SIGHAN 2015 TSV, SIGHAN 2014/2015 SGML; duplicates removed, split by a
+seeded hash of the wrong sentence so a sentence and its duplicates land on one side) into train and
+held-out parts; builds confusion sets from the train part only (phonetic + glyph + observed, with
+the frequency prior from jieba's dictionary and the train corpus); reports, on the held-out
+`correct -> wrong` substitutions, the share whose wrong character is in the correct character's set
+at top-5, top-10 and in the full set, and the mean set size. The published OCR/ASR confusion set
+(`confusion_ocr_asr.txt`) is scored on the same held-out pairs.
+
+`--tune` searches score weights on a second split *inside the train part* (never the held-out part)
+and prints the best; the library defaults are the result of that search.
+
+Usage: .venv/bin/python benchmarks/confusion_coverage.py [--shared ../shared] [--top-k 15] [--tune]
+"""
+import argparse
+import itertools
+import os
+import sys
+import time
+from collections import Counter, defaultdict
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from bertprep.seeding import stable_hash  # noqa: E402
+from bertprep.transforms.alignment import AlignmentError, align_checked  # noqa: E402
+from bertprep.transforms.confusion import (ConfusionScorer, ConfusionWeights, FrequencyPrior,  # noqa: E402
+                                           jieba_char_frequency, load_published_confusion_set,
+                                           merge_frequencies)
+from bertprep.transforms.csc_readers import CscPair, iter_file_pairs  # noqa: E402
+from bertprep.transforms.glyph import GlyphIndex  # noqa: E402
+from bertprep.transforms.mask_probability import is_cjk_char, vocabulary_characters  # noqa: E402
+from bertprep.transforms.phonetic import PhoneticIndex  # noqa: E402
+
+CSC_FILES = ("sighan15_train.tsv", "sighan15_train.sgml", "sighan14_train.sgml")
+
+
+def load_pairs(shared):
+    seen = set()
+    pairs = []
+    for name in CSC_FILES:
+        for item in iter_file_pairs(os.path.join(shared, "data", "csc", name)):
+            if not isinstance(item, CscPair):
+                continue
+            if (item.wrong, item.correct) in seen:
+                continue
+            seen.add((item.wrong, item.correct))
+            try:
+                alignment = align_checked(item.correct, item.wrong)
+            except AlignmentError:
+                continue
+            pairs.append((item.wrong, item.correct, alignment))
+    return pairs
+
+
+def split(pairs, seed, held_out_share, salt="held-out"):
+    train, held_out = [], []
+    for pair in pairs:
+        bucket = stable_hash(seed, salt, pair[0]) % 10_000
+        (held_out if bucket < held_out_share * 10_000 else train).append(pair)
+    return train, held_out
+
+
+def substitution_counts(pairs):
+    counts = Counter()
+    for _, _, alignment in pairs:
+        for sub in alignment.substitutions:
+            counts[(sub.correct, sub.wrong)] += 1
+    return counts
+
+
+class SetBuilder:
+    """Confusion sets from a training part, with indexes shared across weight settings."""
+
+    def __init__(self, train, vocab_chars, base_frequency):
+        self.observed = defaultdict(dict)
+        for (c, w), n in substitution_counts(train).items():
+            self.observed[c][w] = n
+        corpus = Counter()
+        for _, correct, _ in train:
+            corpus.update(ch for ch in correct if is_cjk_char(ch))
+        for wrong, _, _ in train:
+            corpus.update(ch for ch in wrong if is_cjk_char(ch))
+        self.universe = sorted(set(vocab_chars) | set(corpus))
+        self.prior = FrequencyPrior(merge_frequencies(base_frequency, corpus))
+        self.phonetic = PhoneticIndex(self.universe)
+        self.glyph = GlyphIndex(self.universe)
+        self._cache = {}
+
+    def raw(self, char):
+        """Unscored candidate facts for a character (cached; scoring is redone per weight setting)."""
+        if char not in self._cache:
+            scorer = ConfusionScorer(["phonetic", "glyph", "observed"], ConfusionWeights(), self.prior,
+                                     self.phonetic, self.glyph)
+            self._cache[char] = scorer.score_candidates(char, self.observed.get(char))
+        return self._cache[char]
+
+    def ranked(self, char, weights, sources, top_k):
+        scorer = ConfusionScorer(sources, weights, self.prior)
+        items = []
+        for item in self.raw(char):
+            if not any(s in sources for s in item.sources):
+                continue
+            score = (weights.frequency * self.prior(item.candidate)
+                     + (weights.phonetic * item.phonetic if "phonetic" in sources else 0.0)
+                     + (weights.glyph * item.glyph if "glyph" in sources else 0.0)
+                     + (weights.observed * scorer.observed_score(item.observed) if "observed" in sources else 0.0))
+            if score >= weights.min_score:
+                items.append((score, item.candidate))
+        items.sort(key=lambda x: (-x[0], x[1]))
+        return [c for _, c in items[:top_k]]
+
+
+def evaluate(builder, held_out_counts, weights, sources, top_k):
+    hits = {5: 0, 10: 0, "full": 0}
+    total = 0
+    sizes = {}
+    for (c, w), n in held_out_counts.items():
+        if c not in sizes:
+            ranked = builder.ranked(c, weights, sources, top_k)
+            sizes[c] = ranked
+        ranked = sizes[c]
+        total += n
+        if w in ranked[:5]:
+            hits[5] += n
+        if w in ranked[:10]:
+            hits[10] += n
+        if w in ranked:
+            hits["full"] += n
+    mean_size = sum(len(r) for r in sizes.values()) / max(len(sizes), 1)
+    return {k: v / max(total, 1) for k, v in hits.items()}, mean_size, total
+
+
+def evaluate_published(table, held_out_counts):
+    total = sum(held_out_counts.values())
+    hit = sum(n for (c, w), n in held_out_counts.items() if w in table.get(c, ()))
+    chars = {c for c, _ in held_out_counts}
+    mean_queried = sum(len(table.get(c, ())) for c in chars) / max(len(chars), 1)
+    mean_all = sum(len(v) for v in table.values()) / max(len(table), 1)
+    return hit / max(total, 1), mean_queried, mean_all
+
+
+def tune(train, vocab_chars, base_frequency, seed, top_k):
+    inner_train, inner_dev = split(train, seed, 0.25, salt="tune")
+    builder = SetBuilder(inner_train, vocab_chars, base_frequency)
+    dev_counts = substitution_counts(inner_dev)
+    grid = itertools.product([0.5, 1.0, 1.5], [0.0, 0.3, 0.6, 1.0], [1.0, 2.0, 4.0], [0.4, 0.8, 1.2, 1.6])
+    results = []
+    for phonetic, glyph, observed, frequency in grid:
+        weights = ConfusionWeights(phonetic=phonetic, glyph=glyph, observed=observed, frequency=frequency)
+        coverage, mean_size, _ = evaluate(builder, dev_counts, weights, ["phonetic", "glyph", "observed"], top_k)
+        results.append((coverage["full"], coverage[10], coverage[5], weights))
+    results.sort(key=lambda r: (r[0], r[1], r[2]), reverse=True)
+    print(f"tuning on {len(inner_train)} inner-train / {len(inner_dev)} inner-dev sentences (train part only):")
+    for full, top10, top5, weights in results[:8]:
+        print(f"  full {full:.4f} top10 {top10:.4f} top5 {top5:.4f}  phonetic={weights.phonetic} glyph={weights.glyph}"
+              f" observed={weights.observed} frequency={weights.frequency}")
+    return results[0][3]
+
+
+def main(argv=None):
+    here = os.path.dirname(os.path.abspath(__file__))
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shared", default=os.path.join(here, "..", "..", "shared"))
+    parser.add_argument("--seed", type=int, default=12345)
+    parser.add_argument("--held-out-share", type=float, default=0.2)
+    parser.add_argument("--top-k", type=int, default=15)
+    parser.add_argument("--tune", action="store_true", help="search weights on a split inside the train part")
+    args = parser.parse_args(argv)
+
+    started = time.time()
+    pairs = load_pairs(args.shared)
+    train, held_out = split(pairs, args.seed, args.held_out_share)
+    held_out_counts = substitution_counts(held_out)
+    vocab_chars = vocabulary_characters(os.path.join(args.shared, "data", "vocab", "zh_vocab.txt"))
+    base_frequency = jieba_char_frequency()
+    print(f"pairs: {len(pairs)} distinct sentences; train {len(train)}, held-out {len(held_out)}; "
+          f"held-out substitutions: {sum(held_out_counts.values())} ({len(held_out_counts)} distinct pairs)")
+
+    weights = ConfusionWeights()
+    if args.tune:
+        weights = tune(train, vocab_chars, base_frequency, args.seed, args.top_k)
+
+    builder = SetBuilder(train, vocab_chars, base_frequency)
+    print(f"universe: {len(builder.universe)} characters (vocabulary CJK + train corpus)")
+    train_pairs = substitution_counts(train)
+    seen = sum(n for key, n in held_out_counts.items() if key in train_pairs)
+    print(f"held-out substitutions whose exact pair occurs in train: {seen / sum(held_out_counts.values()):.4f}")
+    print(f"weights: {weights}")
+    print(f"{'sources':<26} {'top-5':>7} {'top-10':>7} {'full':>7} {'mean size':>10}")
+    for sources in (["phonetic"], ["glyph"], ["observed"], ["phonetic", "glyph"],
+                    ["phonetic", "glyph", "observed"]):
+        coverage, mean_size, _ = evaluate(builder, held_out_counts, weights, sources, args.top_k)
+        print(f"{'+'.join(sources):<26} {coverage[5]:7.4f} {coverage[10]:7.4f} {coverage['full']:7.4f} {mean_size:10.2f}")
+    published_path = os.path.join(args.shared, "data", "csc", "confusion_ocr_asr.txt")
+    with open(published_path, encoding="utf-8") as handle:
+        table = load_published_confusion_set(handle)
+    coverage, mean_queried, mean_all = evaluate_published(table, held_out_counts)
+    print(f"{'confusion_ocr_asr.txt':<26} {'-':>7} {'-':>7} {coverage:7.4f} {mean_queried:10.2f}"
+          f"  (mean over all {len(table)} entries: {mean_all:.2f})")
+    full_sizes = [len(builder.ranked(c, weights, ["phonetic", "glyph", "observed"], args.top_k))
+                  for c in builder.universe]
+    print(f"mean set size over the whole universe: {sum(full_sizes) / len(full_sizes):.2f}")
+    print(f"elapsed {time.time() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
