@@ -159,6 +159,8 @@ def resolve_tf_checkpoint(path) -> str:
             if os.path.exists(local + ".index"):
                 return local
         indexes = sorted(glob.glob(os.path.join(path, "*.index")))
+        if not indexes and os.path.isdir(os.path.join(path, "checkpoints")):  # a `bertprep train` output
+            return resolve_tf_checkpoint(os.path.join(path, "checkpoints"))
         if len(indexes) == 1:
             return indexes[0][: -len(".index")]
         if not indexes:
@@ -237,12 +239,30 @@ def load_hf_weights(model, directory) -> ImportReport:
     return assign_tensors(model, tensors, HF, source)
 
 
-def load_object_checkpoint(model, prefix) -> str:
-    """Restore one of our own checkpoints (training or export) into `model`; returns the prefix."""
+def load_object_checkpoint(model, prefix) -> ImportReport:
+    """Restore one of our own checkpoints (training or export) into `model`.
+
+    The encoder must match completely; task heads are restored when the checkpoint has the same
+    head (a pretraining checkpoint loaded into a classifier leaves the classifier as initialised).
+    """
     import tensorflow as tf
 
-    tf.train.Checkpoint(model=model).read(prefix).expect_partial()
-    return prefix
+    encoder = _encoder_of(model)
+    status = tf.train.Checkpoint(model=tf.train.Checkpoint(encoder=encoder)).read(prefix).expect_partial()
+    try:
+        status.assert_existing_objects_matched()
+    except AssertionError:
+        raise BertprepError(f"{prefix}: the checkpoint's encoder does not match the BERT config "
+                            f"(some encoder variables were not found)") from None
+    missing = []
+    if encoder is not model:
+        status = tf.train.Checkpoint(model=model).read(prefix).expect_partial()
+        try:
+            status.assert_existing_objects_matched()
+        except AssertionError:
+            encoder_ids = {id(v) for v in encoder.weights}
+            missing = [v.path for v in model.weights if id(v) not in encoder_ids]
+    return ImportReport(source=prefix, loaded=[v.path for v in encoder.weights], missing=missing, unused=[])
 
 
 def detect_format(path) -> str:
@@ -263,5 +283,4 @@ def load_pretrained(model, path) -> ImportReport:
         return load_hf_weights(model, path)
     if kind == GOOGLE:
         return load_google_checkpoint(model, path)
-    prefix = load_object_checkpoint(model, resolve_tf_checkpoint(path))
-    return ImportReport(source=prefix, loaded=["(bertprep checkpoint, restored by object)"], missing=[], unused=[])
+    return load_object_checkpoint(model, resolve_tf_checkpoint(path))

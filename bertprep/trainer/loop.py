@@ -160,6 +160,7 @@ def train(config: TrainConfig) -> dict:
         manager = tf.train.CheckpointManager(checkpoint, os.path.join(config.output, "checkpoints"),
                                              max_to_keep=config.keep_checkpoints, checkpoint_name="ckpt")
         bert_config.to_json_file(os.path.join(config.output, "bert_config.json"))
+        write_model_description(config.output, config.task, options, config.next_sentence)
         if manager.latest_checkpoint:
             checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
             _log(config, f"resumed from {manager.latest_checkpoint} at step {int(optimizer.iterations.numpy())}")
@@ -182,6 +183,26 @@ def train(config: TrainConfig) -> dict:
         return summary
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
+
+
+MODEL_FILE = "model.json"
+
+
+def write_model_description(directory, task, options, next_sentence=True):
+    """model.json: what `export` and `embed` need to rebuild the model that a checkpoint holds."""
+    description = {"task": task, "num_labels": options["num_labels"], "use_next_sentence": bool(next_sentence),
+                   "multi_label": options["multi_label"], "regression": options["regression"],
+                   "labels": options["labels"]}
+    with open(os.path.join(directory, MODEL_FILE), "w", encoding="utf-8") as handle:
+        json.dump(description, handle, indent=2, sort_keys=True)
+
+
+def read_model_description(directory) -> Optional[dict]:
+    path = os.path.join(directory, MODEL_FILE)
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
 
 
 def _total_steps(config, info):

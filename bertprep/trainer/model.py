@@ -159,10 +159,16 @@ class BertEncoder(layers.Layer):
         super().__init__(**kwargs)
         self.config = config
         self.embeddings = BertEmbeddings(config, name="embeddings")
-        self.blocks = [TransformerBlock(config, name=f"layer_{index}") for index in range(config.num_hidden_layers)]
+        # One attribute per block (not a list): TF checkpoints track attributes, not list members.
+        for index in range(config.num_hidden_layers):
+            setattr(self, f"layer_{index}", TransformerBlock(config, name=f"layer_{index}"))
         self.pooler = layers.Dense(
             config.hidden_size, activation="tanh", kernel_initializer=initializer(config), name="pooler"
         )
+
+    @property
+    def blocks(self):
+        return [getattr(self, f"layer_{index}") for index in range(self.config.num_hidden_layers)]
 
     def build(self, input_shape=None):
         shape = (None, None, self.config.hidden_size)

@@ -1,0 +1,138 @@
+"""`bertprep export`: a training checkpoint → weights without optimizer state, plus a SavedModel.
+
+Written to the output directory:
+  model.ckpt.*        the task model's weights only (Adam slots and step counters dropped)
+  bert_config.json, model.json, vocab.txt (when known)
+  saved_model/        serving signature `serving_default(input_ids, input_mask, segment_ids)` →
+                      `sequence_output`, `pooled_output`, `encoder_outputs` [batch, layers, length, hidden]
+Optionally `bert_model.ckpt.*` with Google's variable names, for tools that read original checkpoints.
+"""
+import glob
+import os
+import shutil
+
+from bertprep.errors import BertprepError
+from bertprep.trainer import checkpoint_import, loop
+from bertprep.trainer.config import BertConfig
+
+WEIGHTS_PREFIX = "model.ckpt"
+GOOGLE_PREFIX = "bert_model.ckpt"
+
+
+def checkpoint_size(prefix) -> int:
+    """Bytes in a checkpoint's .index and .data-* files."""
+    return sum(os.path.getsize(name) for name in glob.glob(prefix + ".index") + glob.glob(prefix + ".data-*"))
+
+
+def human_size(size: int) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:.1f} {unit}" if unit != "B" else f"{size} B"
+        size /= 1024.0
+    return f"{size:.1f} GB"
+
+
+def _find_beside(prefix, start_dir, name):
+    """`name` in the checkpoint's directory or the training output above it."""
+    for directory in (start_dir, os.path.dirname(prefix), os.path.dirname(os.path.dirname(prefix))):
+        if directory and os.path.exists(os.path.join(directory, name)):
+            return os.path.join(directory, name)
+    return None
+
+
+def build_model_for(directory_or_prefix, bert_config_path=None, description=None):
+    """(model, BertConfig, description, checkpoint prefix) for a `bertprep train` output or export."""
+    from bertprep.trainer.heads import build_task_model
+
+    prefix = checkpoint_import.resolve_tf_checkpoint(directory_or_prefix)
+    start = directory_or_prefix if os.path.isdir(directory_or_prefix) else os.path.dirname(directory_or_prefix)
+    bert_config_path = bert_config_path or _find_beside(prefix, start, "bert_config.json")
+    if not bert_config_path:
+        raise BertprepError(f"{directory_or_prefix}: no bert_config.json beside the checkpoint; pass --bert-config")
+    bert_config = BertConfig.from_json_file(bert_config_path)
+    if description is None:
+        model_file = _find_beside(prefix, start, loop.MODEL_FILE)
+        description = loop.read_model_description(os.path.dirname(model_file)) if model_file else None
+    description = description or {"task": "pretraining", "use_next_sentence": True, "num_labels": 2}
+    model = build_task_model(description["task"], bert_config, num_labels=description.get("num_labels") or 2,
+                             use_next_sentence=description.get("use_next_sentence", True))
+    return model, bert_config, description, prefix
+
+
+def export(checkpoint, output, bert_config_path=None, vocab=None, saved_model=True, google_format=False,
+           overwrite=False, log=print) -> dict:
+    """Write the slim export; returns sizes and paths."""
+    import tensorflow as tf
+
+    if os.path.exists(os.path.join(output, WEIGHTS_PREFIX + ".index")) and not overwrite:
+        raise BertprepError(f"{output} already holds an export; pass --overwrite to replace it")
+    model, bert_config, description, prefix = build_model_for(checkpoint, bert_config_path)
+    if checkpoint_import.is_object_checkpoint(prefix):
+        status = tf.train.Checkpoint(model=model).read(prefix).expect_partial()
+        try:
+            status.assert_existing_objects_matched()
+        except AssertionError:
+            raise BertprepError(f"{prefix}: the checkpoint does not match the {description['task']} model "
+                                f"described by model.json / bert_config.json") from None
+    else:  # an original Google checkpoint: exporting it drops its Adam slots the same way
+        report = checkpoint_import.load_google_checkpoint(model, prefix)
+        log(report.summary())
+    os.makedirs(output, exist_ok=True)
+    weights = os.path.join(output, WEIGHTS_PREFIX)
+    tf.train.Checkpoint(model=model).write(weights)
+    old_size, new_size = checkpoint_size(prefix), checkpoint_size(weights)
+    log(f"checkpoint {prefix}: {human_size(old_size)} → weights only {weights}: {human_size(new_size)}")
+    bert_config.to_json_file(os.path.join(output, "bert_config.json"))
+    loop.write_model_description(output, description["task"], {
+        "num_labels": description.get("num_labels"), "multi_label": description.get("multi_label", False),
+        "regression": description.get("regression", False), "labels": description.get("labels")},
+        description.get("use_next_sentence", True))
+    vocab = vocab or _find_beside(prefix, os.path.dirname(prefix), "vocab.txt")
+    if vocab:
+        shutil.copyfile(vocab, os.path.join(output, "vocab.txt"))
+    result = {"old_bytes": old_size, "new_bytes": new_size, "weights": weights}
+    if google_format:
+        result["google_checkpoint"] = write_google_checkpoint(model, os.path.join(output, GOOGLE_PREFIX))
+    if saved_model:
+        result["saved_model"] = write_saved_model(model.encoder, os.path.join(output, "saved_model"))
+        log(f"SavedModel with serving signature: {result['saved_model']}")
+    return result
+
+
+def write_google_checkpoint(model, prefix) -> str:
+    """Weights under the original TF1 variable names (read by google-research/bert's scripts)."""
+    import tensorflow as tf
+
+    mapping = checkpoint_import.variable_map(model, checkpoint_import.GOOGLE)
+    names = sorted(mapping)
+    tensors = []
+    for name in names:
+        variable, transpose = mapping[name]
+        value = tf.convert_to_tensor(variable.numpy())
+        tensors.append(tf.transpose(value) if transpose else value)
+    tf.raw_ops.SaveV2(prefix=prefix, tensor_names=names, shape_and_slices=[""] * len(names), tensors=tensors)
+    return prefix
+
+
+def write_saved_model(encoder, directory) -> str:
+    import tensorflow as tf
+
+    class Serving(tf.Module):
+        def __init__(self, encoder):
+            super().__init__()
+            self.encoder = encoder
+
+        @tf.function(input_signature=[tf.TensorSpec([None, None], tf.int32, name="input_ids"),
+                                      tf.TensorSpec([None, None], tf.int32, name="input_mask"),
+                                      tf.TensorSpec([None, None], tf.int32, name="segment_ids")])
+        def serve(self, input_ids, input_mask, segment_ids):
+            outputs = self.encoder(input_ids, input_mask, segment_ids, training=False)
+            return {"sequence_output": tf.cast(outputs["sequence_output"], tf.float32),
+                    "pooled_output": tf.cast(outputs["pooled_output"], tf.float32),
+                    "encoder_outputs": tf.cast(tf.stack(outputs["encoder_outputs"], axis=1), tf.float32)}
+
+    module = Serving(encoder)
+    if os.path.exists(directory):
+        shutil.rmtree(directory)
+    tf.saved_model.save(module, directory, signatures={"serving_default": module.serve})
+    return directory
