@@ -1,0 +1,244 @@
+"""Progress for local runs, and the one-screen summary a job's command ends with.
+
+A local Beam run (FnApiRunner) only reports its metrics once it has finished, and with `--workers N`
+the readers run in worker subprocesses. So the readers count records here (`note_read`), and each
+process publishes its running total as a small file in a per-run progress directory named by the
+environment variable below (worker subprocesses inherit it). A monitor thread in the launching process
+sums those files: with rich on a terminal, as plain log lines otherwise. It also keeps a timeline of
+(seconds, records) samples that the run report plots as throughput.
+"""
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from typing import List, Optional
+
+PROGRESS_DIR_ENV = "BERTPREP_PROGRESS_DIR"
+# Seconds between plain log lines when stderr is not a terminal (tests set it lower).
+LOG_INTERVAL_ENV = "BERTPREP_PROGRESS_LOG_SECONDS"
+DEFAULT_LOG_INTERVAL = 10.0
+RUN_FILE = "run.json"
+_COUNT_PREFIX = "read-"
+_FLUSH_EVERY_RECORDS = 512
+_FLUSH_EVERY_SECONDS = 0.5
+_MAX_SAMPLES = 600
+
+# Worker side: this process's running total for the current progress directory.
+_worker = {"dir": None, "count": 0, "pending": 0, "flushed_at": 0.0}
+_worker_lock = threading.Lock()
+
+
+def note_read(records: int = 1) -> None:
+    """Count records read in this process; cheap enough to call once per record."""
+    _worker["pending"] += records
+    if _worker["pending"] >= _FLUSH_EVERY_RECORDS:
+        flush()
+
+
+def flush(force: bool = False) -> None:
+    """Publish this process's total, at most twice a second unless forced."""
+    directory = os.environ.get(PROGRESS_DIR_ENV)
+    with _worker_lock:
+        if directory != _worker["dir"]:  # a new run in this process starts from zero
+            _worker.update(dir=directory, count=0, flushed_at=0.0)
+        _worker["count"] += _worker["pending"]
+        _worker["pending"] = 0
+        now = time.monotonic()
+        if not directory or (not force and now - _worker["flushed_at"] < _FLUSH_EVERY_SECONDS):
+            return
+        _worker["flushed_at"] = now
+        total = _worker["count"]
+    _write_atomically(os.path.join(directory, "%s%d" % (_COUNT_PREFIX, os.getpid())), str(total))
+
+
+def _write_atomically(path: str, text: str) -> None:
+    temporary = "%s.%d.tmp" % (path, threading.get_ident())
+    try:
+        with open(temporary, "w") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except OSError:
+        pass  # progress is best effort: a vanished directory must not fail the run
+
+
+def records_read(directory: str) -> int:
+    """Sum of the totals every process has published in `directory`."""
+    total = 0
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return 0
+    for name in names:
+        if name.startswith(_COUNT_PREFIX) and not name.endswith(".tmp"):
+            try:
+                with open(os.path.join(directory, name)) as handle:
+                    total += int(handle.read().strip() or 0)
+            except (OSError, ValueError):
+                continue
+    return total
+
+
+def read_run_timeline(directory: Optional[str] = None) -> Optional[dict]:
+    """{"started_at": epoch seconds, "samples": [[seconds, records], ...]} of the current local run."""
+    directory = directory or os.environ.get(PROGRESS_DIR_ENV)
+    if not directory:
+        return None
+    try:
+        with open(os.path.join(directory, RUN_FILE)) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def format_duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return "%d:%02d:%02d" % (seconds // 3600, seconds // 60 % 60, seconds % 60)
+
+
+def format_progress_line(records: int, elapsed: float) -> str:
+    rate = records / elapsed if elapsed > 0 else 0.0
+    return "%s records read, %s records/s, %s elapsed" % (format(records, ","), format(int(rate), ","),
+                                                         format_duration(elapsed))
+
+
+class ProgressMonitor:
+    """Context manager around a local pipeline run: shows progress, records the throughput timeline.
+
+    `mode` is "rich" (a live line on a terminal), "log" (a plain line every few seconds) or "off"
+    (still records the timeline); by default rich when stderr is a terminal, else log.
+    """
+
+    def __init__(self, mode: Optional[str] = None, stream=None, poll_seconds: float = 0.5,
+                 log_seconds: Optional[float] = None):
+        self.stream = stream or sys.stderr
+        if mode is None:
+            mode = "rich" if getattr(self.stream, "isatty", lambda: False)() else "log"
+        self.mode = mode
+        self.poll_seconds = poll_seconds
+        self.log_seconds = log_seconds if log_seconds is not None else float(
+            os.environ.get(LOG_INTERVAL_ENV, DEFAULT_LOG_INTERVAL))
+        self.directory = None
+        self.samples: List[List[float]] = []
+        self.records = 0
+        self._previous_env = None
+        self._stop = threading.Event()
+        self._thread = None
+        self._started = 0.0
+        self._started_at = 0.0
+
+    def __enter__(self):
+        self.directory = tempfile.mkdtemp(prefix="bertprep-progress-")
+        self._previous_env = os.environ.get(PROGRESS_DIR_ENV)
+        os.environ[PROGRESS_DIR_ENV] = self.directory
+        self._started = time.monotonic()
+        self._started_at = time.time()
+        self._save_timeline()
+        self._thread = threading.Thread(target=self._watch, name="bertprep-progress", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type, exc, traceback):
+        self._stop.set()
+        self._thread.join()
+        if self._previous_env is None:
+            os.environ.pop(PROGRESS_DIR_ENV, None)
+        else:
+            os.environ[PROGRESS_DIR_ENV] = self._previous_env
+        shutil.rmtree(self.directory, ignore_errors=True)
+        return False
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self._started
+
+    def _sample(self) -> None:
+        flush(force=True)  # this process's own readers (in-memory runs read in the launching process)
+        self.records = records_read(self.directory)
+        self.samples.append([round(self.elapsed(), 3), self.records])
+        if len(self.samples) > _MAX_SAMPLES:  # keep the first, thin the rest
+            self.samples = self.samples[:1] + self.samples[2::2]
+        self._save_timeline()
+
+    def _save_timeline(self) -> None:
+        _write_atomically(os.path.join(self.directory, RUN_FILE),
+                          json.dumps({"started_at": self._started_at, "samples": self.samples}))
+
+    def _watch(self) -> None:
+        if self.mode == "rich":
+            self._watch_rich()
+            return
+        next_log = self.log_seconds
+        while not self._stop.wait(self.poll_seconds):
+            self._sample()
+            if self.mode == "log" and self.elapsed() >= next_log:
+                print("bertprep: " + format_progress_line(self.records, self.elapsed()), file=self.stream,
+                      flush=True)
+                next_log += self.log_seconds
+        self._sample()
+
+    def _watch_rich(self) -> None:
+        from rich.console import Console
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        console = Console(file=self.stream)
+        columns = (SpinnerColumn(), TextColumn("[bold]{task.description}"),
+                   TextColumn("{task.completed:,.0f} records read"), TextColumn("{task.fields[rate]:,.0f} records/s"),
+                   TimeElapsedColumn())
+        with Progress(*columns, console=console, transient=True) as progress:
+            task = progress.add_task("bertprep", total=None, rate=0.0)
+            while not self._stop.wait(self.poll_seconds):
+                self._sample()
+                elapsed = self.elapsed()
+                progress.update(task, completed=self.records, rate=self.records / elapsed if elapsed else 0.0)
+        self._sample()
+
+
+# ---------------------------------------------------------------- the summary a job's command ends with
+
+def format_summary(output_dir: str, elapsed: Optional[float] = None, max_files: int = 6) -> str:
+    """One screen: what was read, written and dead-lettered, how fast, and the paths written."""
+    from apache_beam.io.filesystems import FileSystems
+
+    from bertprep.io import output as output_lib
+
+    directory = output_lib.OutputDirectory(output_dir)
+    info = directory.read_info()
+    counts = info.get("counts", {})
+    lines = []
+    headline = "bertprep %s: %s" % (info.get("kind", "job"), "complete" if directory.is_complete() else "INCOMPLETE")
+    if elapsed:
+        read = counts.get("read")
+        headline += " in %.1f s" % elapsed
+        if read:
+            headline += " (%s records/s)" % format(int(read / elapsed), ",")
+    lines.append(headline)
+    first = [name for name in ("read", "written", "dead_lettered") if name in counts]
+    for name in first + sorted(set(counts) - set(first)):
+        lines.append("  %-22s %s" % (name, format(counts[name], ",") if isinstance(counts[name], int) else counts[name]))
+    reasons = info.get("dead_letters_by_reason") or {}
+    for reason, number in sorted(reasons.items(), key=lambda item: (-item[1], item[0]))[:5]:
+        lines.append("    dead letter: %-40s %s" % (reason[:40], format(number, ",")))
+    if len(reasons) > 5:
+        lines.append("    … %d more reasons (see report.html)" % (len(reasons) - 5))
+    lines.append("wrote %s:" % output_dir)
+    shards = info.get("shards") or []
+    for shard in shards[:max_files]:
+        lines.append("  %s  (%s records)" % (shard["file"], format(shard.get("records", 0), ",")))
+    if len(shards) > max_files:
+        lines.append("  … %d more shards" % (len(shards) - max_files))
+    extra = [output_lib.INFO_FILE, "report.html", "report.json", output_lib.COMPLETE_MARKER]
+    for name in extra:
+        if FileSystems.exists(directory.file(name)):
+            lines.append("  %s" % name)
+    dead_dir = directory.file(output_lib.DEAD_LETTER_DIR, "*.jsonl*")
+    for result in FileSystems.match([dead_dir]):
+        for metadata in sorted(result.metadata_list, key=lambda m: m.path):
+            if metadata.size_in_bytes:
+                lines.append("  %s/%s" % (output_lib.DEAD_LETTER_DIR, metadata.path.rsplit("/", 1)[-1]))
+    return "\n".join(lines)
+
+
+def print_summary(output_dir: str, elapsed: Optional[float] = None, stream=None) -> None:
+    print(format_summary(output_dir, elapsed), file=stream or sys.stdout)

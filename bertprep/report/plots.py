@@ -1,0 +1,159 @@
+"""Matplotlib drawings for the run report, each returned as PNG bytes.
+
+Figures are made with the object API and rendered by the Agg canvas directly, so drawing never touches
+pyplot's global state or the user's display backend (workers and headless machines alike).
+"""
+import io
+import logging
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+# Fonts tried in order for each glyph, so Chinese labels render where a CJK font is installed.
+FONT_FAMILIES = ["DejaVu Sans", "Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "Droid Sans Fallback",
+                 "AR PL UMing CN", "sans-serif"]
+BAR_COLOR = "#4C72B0"
+ACCENT_COLOR = "#DD8452"
+MAX_BARS = 40
+
+logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
+
+
+def _figure(width: float = 7.0, height: float = 3.4):
+    import matplotlib
+
+    figure = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(figure)
+    with matplotlib.rc_context({"font.family": FONT_FAMILIES}):
+        axes = figure.subplots()
+    return figure, axes
+
+
+def _png(figure) -> bytes:
+    import warnings
+
+    import matplotlib
+
+    buffer = io.BytesIO()
+    with matplotlib.rc_context({"font.family": FONT_FAMILIES}), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Glyph missing from font": the label still says what it is
+        figure.tight_layout()
+        figure.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _style(axes, title: str, xlabel: str = "", ylabel: str = "") -> None:
+    axes.set_title(title, fontsize=11)
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.grid(axis="y", alpha=0.3)
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+
+
+def histogram(values: Dict[float, float], title: str, xlabel: str, ylabel: str = "count",
+              mark: Optional[float] = None, mark_label: str = "") -> bytes:
+    """Bars of a {value: count} histogram over a numeric axis, with an optional vertical marker."""
+    figure, axes = _figure()
+    xs = sorted(values)
+    widths = min((b - a for a, b in zip(xs, xs[1:])), default=1.0) * 0.9 or 0.9
+    axes.bar(xs, [values[x] for x in xs], width=widths, color=BAR_COLOR)
+    if mark is not None:
+        axes.axvline(mark, color=ACCENT_COLOR, linestyle="--", linewidth=1.5, label=mark_label)
+        axes.legend(frameon=False)
+    _style(axes, title, xlabel, ylabel)
+    return _png(figure)
+
+
+def bars(items: Sequence[Tuple[str, float]], title: str, ylabel: str = "count", shares: bool = True,
+         horizontal: bool = False) -> bytes:
+    """One bar per (label, value); with `shares` each bar is annotated with its share of the total."""
+    items = list(items)[:MAX_BARS]
+    labels = [str(label) for label, _ in items]
+    values = [float(value) for _, value in items]
+    total = sum(values)
+    figure, axes = _figure(7.0, max(3.0, 0.28 * len(items) + 1.0) if horizontal else 3.4)
+    positions = list(range(len(items)))
+    if horizontal:
+        axes.barh(positions, values, color=BAR_COLOR)
+        axes.set_yticks(positions, labels)
+        axes.invert_yaxis()
+        _style(axes, title, ylabel, "")
+        axes.grid(axis="x", alpha=0.3)
+    else:
+        axes.bar(positions, values, color=BAR_COLOR)
+        axes.set_xticks(positions, labels, rotation=30 if max((len(x) for x in labels), default=0) > 8 else 0,
+                        ha="right" if max((len(x) for x in labels), default=0) > 8 else "center")
+        _style(axes, title, "", ylabel)
+    if shares and total > 0:
+        for position, value in zip(positions, values):
+            text = "%.1f%%" % (100.0 * value / total)
+            if horizontal:
+                axes.annotate(text, (value, position), xytext=(3, 0), textcoords="offset points", va="center",
+                              fontsize=8)
+            else:
+                axes.annotate(text, (position, value), xytext=(0, 2), textcoords="offset points", ha="center",
+                              fontsize=8)
+    return _png(figure)
+
+
+def share_bar(parts: Sequence[Tuple[str, float]], title: str) -> bytes:
+    """One horizontal stacked bar of shares, e.g. known tokens vs [UNK]."""
+    figure, axes = _figure(7.0, 1.9)
+    total = float(sum(value for _, value in parts)) or 1.0
+    left = 0.0
+    colors = [BAR_COLOR, ACCENT_COLOR, "#55A868", "#C44E52", "#8172B3", "#937860"]
+    for index, (label, value) in enumerate(parts):
+        share = value / total
+        axes.barh([0], [share], left=left, color=colors[index % len(colors)], label="%s %.2f%%" % (label, 100 * share))
+        left += share
+    axes.set_xlim(0, 1)
+    axes.set_yticks([])
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=min(len(parts), 4), frameon=False)
+    axes.set_title(title, fontsize=11)
+    for side in ("top", "right", "left"):
+        axes.spines[side].set_visible(False)
+    return _png(figure)
+
+
+def throughput(samples: List[Sequence[float]], title: str = "Records read over time") -> bytes:
+    """Records read against elapsed seconds, with the rate between samples on a second axis."""
+    figure, axes = _figure()
+    times = [float(t) for t, _ in samples]
+    records = [float(n) for _, n in samples]
+    axes.plot(times, records, color=BAR_COLOR, linewidth=2, label="records read")
+    _style(axes, title, "elapsed seconds", "records read")
+    rates = []
+    for (t0, n0), (t1, n1) in zip(zip(times, records), list(zip(times, records))[1:]):
+        rates.append((t1, (n1 - n0) / (t1 - t0) if t1 > t0 else 0.0))
+    if rates:
+        other = axes.twinx()
+        other.plot([t for t, _ in rates], [r for _, r in rates], color=ACCENT_COLOR, linewidth=1, alpha=0.8,
+                   label="records/s")
+        other.set_ylabel("records/s")
+        other.spines["top"].set_visible(False)
+        lines = axes.get_legend_handles_labels()[0] + other.get_legend_handles_labels()[0]
+        axes.legend(lines, [line.get_label() for line in lines], frameon=False, loc="upper left")
+    return _png(figure)
+
+
+def timing_bars(elapsed: float, rates: Sequence[Tuple[str, float]], title: str) -> bytes:
+    """Elapsed time and records/s side by side, for runs without a progress timeline."""
+    import matplotlib
+
+    with matplotlib.rc_context({"font.family": FONT_FAMILIES}):
+        figure = Figure(figsize=(7.0, 3.0), dpi=100)
+        FigureCanvasAgg(figure)
+        left, right = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 2]})
+    left.bar([0], [elapsed], color=ACCENT_COLOR)
+    left.set_xticks([0], ["elapsed"])
+    _style(left, "Elapsed %.1f s" % elapsed, "", "seconds")
+    positions = list(range(len(rates)))
+    right.bar(positions, [value for _, value in rates], color=BAR_COLOR)
+    right.set_xticks(positions, [label for label, _ in rates])
+    _style(right, title, "", "records/s")
+    for position, (_, value) in zip(positions, rates):
+        right.annotate(format(int(value), ","), (position, value), xytext=(0, 2), textcoords="offset points",
+                       ha="center", fontsize=8)
+    return _png(figure)

@@ -1,0 +1,406 @@
+"""The run report: `report.json` (figures) and a self-contained `report.html` (tables and PNG plots).
+
+It is built from an output directory's info.json — its "counts", "dead_letters_by_reason", "config"
+and "stats" — plus the table files a job wrote (mask-probs TSVs) and the run's timing. Every plot is
+optional: it is drawn only when its statistic is present. Stats are looked up by the names below (a
+job may use any of the spellings); any other stat that is a number or a {label: number} mapping is
+still shown, in a generic table or bar chart, so nothing a job records is hidden.
+
+Stat shapes a job can put in info.json["stats"] (all JSON):
+    sequence_length_histogram   {length: instances}      (real tokens per instance)
+    tokens_per_instance         {tokens: instances}
+    unk_rate                    fraction, or {"unk": n, "tokens": n}, or {rate bucket: instances}
+    masked_position_kinds       {"mask"|"keep"|"random"|"phonetic"|"glyph"|"real_error": predictions}
+    next_sentence_labels        {"0": n, "1": n}         (1 = random next / swapped)
+    label_distribution          {label: examples}
+    answers                     {"kept": n, "dropped": n} (or dropped reasons as more keys)
+    top_confusion_pairs         [[correct, wrong, count], ...]   (else confusion_pairs.tsv is read)
+    mask_probability_histogram  {bin start: characters}          (else mask_probability.tsv is read)
+"""
+import dataclasses
+import time
+from typing import Callable, Dict, List, Optional
+
+from bertprep.io import output as output_lib
+from bertprep.report import plots, tables
+
+REPORT_JSON = "report.json"
+REPORT_HTML = "report.html"
+REPORT_VERSION = 1
+
+SEQUENCE_LENGTH = ("sequence_length_histogram", "sequence_lengths", "seq_length_histogram", "real_length_histogram",
+                   "sequence_length")
+TOKENS_PER_INSTANCE = ("tokens_per_instance", "tokens_per_instance_histogram", "instance_tokens")
+UNK_RATE = ("unk_rate", "unk_rate_histogram", "unk")
+MASKED_KINDS = ("masked_position_kinds", "masked_lm_kinds", "prediction_kinds", "masked_kinds", "masking_kinds")
+NSP_LABELS = ("next_sentence_labels", "nsp_labels", "nsp_label_balance", "sentence_order_labels")
+LABELS = ("label_distribution", "label_counts", "labels")
+ANSWERS = ("answers", "squad_answers", "answers_kept_dropped")
+CONFUSION_PAIRS = ("top_confusion_pairs", "confusion_pairs_top", "confusion_pairs")
+MASK_PROBABILITIES = ("mask_probability_histogram", "mask_probabilities", "mask_probability")
+KIND_ORDER = ("mask", "keep", "random", "phonetic", "glyph", "real_error")
+CONFUSION_TABLE = "confusion_pairs.tsv"
+MASK_PROBABILITY_TABLE = "mask_probability.tsv"
+
+
+@dataclasses.dataclass
+class Plot:
+    id: str
+    title: str
+    description: str
+    png: bytes = b""
+    error: str = ""
+
+
+def _number(value) -> Optional[float]:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float)):
+        return float(value)
+    return None
+
+
+def as_histogram(value) -> Optional[Dict[float, float]]:
+    """{numeric key: number} from a dict or a list of pairs, else None."""
+    pairs = value.items() if isinstance(value, dict) else value if isinstance(value, list) else None
+    if pairs is None:
+        return None
+    result = {}
+    try:
+        for key, count in pairs:
+            result[float(key)] = float(count)
+    except (TypeError, ValueError):
+        return None
+    return result or None
+
+
+def as_counts(value) -> Optional[List[tuple]]:
+    """[(label, number)] from a {label: number} dict, else None."""
+    if not isinstance(value, dict) or not value:
+        return None
+    items = [(str(key), _number(count)) for key, count in value.items()]
+    if any(count is None for _, count in items):
+        return None
+    return items
+
+
+def histogram_mean(histogram: Dict[float, float]) -> float:
+    total = sum(histogram.values())
+    return sum(key * count for key, count in histogram.items()) / total if total else 0.0
+
+
+def _find(stats: dict, names) -> tuple:
+    for name in names:
+        if name in stats:
+            return name, stats[name]
+    return None, None
+
+
+class ReportBuilder:
+    """Collects summary figures and plots from one output directory's info and tables."""
+
+    def __init__(self, directory: str, info: dict, timing: Optional[dict] = None):
+        self.directory = directory
+        self.info = info
+        self.stats = dict(info.get("stats") or {})
+        self.config = dict(info.get("config") or {})
+        self.timing = dict(timing or {})
+        self.summary: Dict[str, object] = {}
+        self.plots: List[Plot] = []
+        self.notes: List[str] = []
+        self.used_stats = set()
+
+    def add_plot(self, plot_id: str, title: str, description: str, draw: Callable[[], bytes]) -> None:
+        plot = Plot(plot_id, title, description)
+        try:
+            plot.png = draw()
+        except Exception as error:  # a drawing bug must not cost the user the run's output
+            plot.error = "%s: %s" % (type(error).__name__, error)
+            self.notes.append("plot %r could not be drawn (%s)" % (plot_id, plot.error))
+        self.plots.append(plot)
+
+    def stat(self, names) -> tuple:
+        name, value = _find(self.stats, names)
+        if name is not None:
+            self.used_stats.add(name)
+        return name, value
+
+    # ------------------------------------------------------------------ sections, in report order
+    def build(self) -> None:
+        for section in (self.counts, self.timing_section, self.sequence_length, self.tokens_per_instance,
+                        self.unk_rate, self.masked_kinds, self.nsp_labels, self.labels, self.answers,
+                        self.confusion_pairs, self.mask_probabilities, self.other_stats):
+            section()
+
+    def counts(self) -> None:
+        counts = self.info.get("counts") or {}
+        read = counts.get("read")
+        written = counts.get("written", counts.get("records_out"))
+        dead = counts.get("dead_lettered", 0)
+        if read is not None:
+            self.summary["accounting"] = {"read": read, "written": written, "dead_lettered": dead,
+                                          "balanced": read == (written or 0) + (dead or 0)}
+        items = [(name, counts[name]) for name in ("read", "written", "dead_lettered") if name in counts]
+        if items:
+            self.add_plot("counts", "Records read, written and dead-lettered",
+                          "Every record read is either written or dead-lettered.",
+                          lambda: plots.bars(items, "Records read, written and dead-lettered", shares=False))
+        reasons = sorted((self.info.get("dead_letters_by_reason") or {}).items(), key=lambda item: (-item[1], item[0]))
+        if reasons:
+            self.add_plot("dead_letters", "Dead letters by reason",
+                          "Records that did not become output, by reason (details in dead_letters/).",
+                          lambda: plots.bars(reasons, "Dead letters by reason", horizontal=True))
+
+    def timing_section(self) -> None:
+        counts = self.info.get("counts") or {}
+        started, finished = self.timing.get("started_at"), self.timing.get("finished_at")
+        elapsed = self.timing.get("elapsed_seconds")
+        if elapsed is None and started and finished:
+            elapsed = max(0.0, float(finished) - float(started))
+        if not elapsed:
+            return
+        timing = {"elapsed_seconds": round(elapsed, 3)}
+        rates = []
+        for name, label in (("read", "read"), ("written", "written")):
+            if counts.get(name) is not None:
+                timing["%s_per_second" % name] = round(counts[name] / elapsed, 3)
+                rates.append((label, counts[name] / elapsed))
+        self.summary["timing"] = timing
+        samples = self.timing.get("samples") or []
+        if len(samples) >= 2:
+            self.add_plot("throughput", "Throughput and elapsed time",
+                          "Records read over the run (elapsed %.1f s) and the read rate between samples." % elapsed,
+                          lambda: plots.throughput(samples, "Records read over time (%.1f s elapsed)" % elapsed))
+        elif rates:
+            self.add_plot("throughput", "Throughput and elapsed time", "Elapsed time and average records/s.",
+                          lambda: plots.timing_bars(elapsed, rates, "Average throughput"))
+
+    def sequence_length(self) -> None:
+        name, value = self.stat(SEQUENCE_LENGTH)
+        histogram = as_histogram(value)
+        if not histogram:
+            return
+        total = sum(histogram.values())
+        maximum = self.config.get("max_seq_length")
+        summary = {"instances": total, "mean": round(histogram_mean(histogram), 3)}
+        if maximum:
+            summary["share_at_max_seq_length"] = round(histogram.get(float(maximum), 0) / total, 4) if total else 0
+        self.summary["sequence_length"] = summary
+        self.add_plot("sequence_length", "Sequence length", "Real tokens per instance (mean %.2f)." % summary["mean"],
+                      lambda: plots.histogram(histogram, "Sequence length (real tokens)", "tokens", "instances",
+                                              mark=maximum, mark_label="max_seq_length %s" % maximum))
+
+    def tokens_per_instance(self) -> None:
+        name, value = self.stat(TOKENS_PER_INSTANCE)
+        histogram = as_histogram(value)
+        if histogram:
+            mean = histogram_mean(histogram)
+            self.summary["tokens_per_instance_mean"] = round(mean, 3)
+            self.add_plot("tokens_per_instance", "Tokens per instance", "Mean %.2f tokens per instance." % mean,
+                          lambda: plots.histogram(histogram, "Tokens per instance", "tokens", "instances"))
+        elif _number(value) is not None:
+            self.summary["tokens_per_instance_mean"] = _number(value)
+
+    def unk_rate(self) -> None:
+        name, value = self.stat(UNK_RATE)
+        rate = None
+        if _number(value) is not None:
+            rate = _number(value)
+        elif isinstance(value, dict) and ("unk" in value or "unk_tokens" in value):
+            unk = _number(value.get("unk", value.get("unk_tokens"))) or 0.0
+            tokens = _number(value.get("tokens", value.get("total_tokens", value.get("total")))) or 0.0
+            rate = unk / tokens if tokens else 0.0
+        else:
+            histogram = as_histogram(value)
+            if histogram:
+                self.summary["unk_rate_mean_per_instance"] = round(histogram_mean(histogram), 6)
+                self.add_plot("unk_rate", "[UNK] rate", "Share of [UNK] tokens per instance.",
+                              lambda: plots.histogram(histogram, "[UNK] rate per instance", "[UNK] share",
+                                                      "instances"))
+            return
+        if rate is None:
+            return
+        self.summary["unk_rate"] = rate
+        self.add_plot("unk_rate", "[UNK] rate", "%.3f%% of tokens are [UNK]." % (100 * rate),
+                      lambda: plots.share_bar([("known tokens", 1.0 - rate), ("[UNK]", rate)], "[UNK] rate"))
+
+    def masked_kinds(self) -> None:
+        name, value = self.stat(MASKED_KINDS)
+        counts = as_counts(value)
+        if not counts:
+            return
+        order = {kind: index for index, kind in enumerate(KIND_ORDER)}
+        counts.sort(key=lambda item: (order.get(item[0], len(order)), item[0]))
+        total = sum(count for _, count in counts)
+        self.summary["masked_position_kinds"] = {kind: round(count / total, 4) if total else 0 for kind, count in counts}
+        self.add_plot("masked_position_kinds", "Masked-position kinds",
+                      "How the %s predicted positions were replaced." % format(int(total), ","),
+                      lambda: plots.bars(counts, "Masked positions by kind", "predictions"))
+
+    def nsp_labels(self) -> None:
+        name, value = self.stat(NSP_LABELS)
+        counts = as_counts(value)
+        if not counts:
+            return
+        sop = self.config.get("next_sentence") == "sop" or name == "sentence_order_labels"
+        # The label numbers are the job's; the bars say what they mean (1 = the unusual case in both).
+        meaning = {"0": "0: in order", "1": "1: swapped"} if sop else {"0": "0: actual next", "1": "1: random next"}
+        counts.sort()
+        labelled = [(meaning.get(label, label), count) for label, count in counts]
+        total = sum(count for _, count in counts)
+        self.summary["next_sentence_labels"] = {label: round(count / total, 4) if total else 0 for label, count in counts}
+        self.add_plot("next_sentence_labels", "NSP label balance" if not sop else "SOP label balance",
+                      "Share of each next-sentence label over %s instances." % format(int(total), ","),
+                      lambda: plots.bars(labelled, "Next-sentence labels", "instances"))
+
+    def labels(self) -> None:
+        name, value = self.stat(LABELS)
+        counts = as_counts(value)
+        if not counts:
+            return
+        counts.sort(key=lambda item: (-item[1], item[0]) if len(counts) > 12 else (item[0], 0))
+        total = sum(count for _, count in counts)
+        self.summary["label_distribution"] = {label: round(count / total, 4) if total else 0 for label, count in counts}
+        self.add_plot("label_distribution", "Label distribution", "%d labels." % len(counts),
+                      lambda: plots.bars(counts, "Label distribution", "examples", horizontal=len(counts) > 12))
+
+    def answers(self) -> None:
+        name, value = self.stat(ANSWERS)
+        items = []
+        if isinstance(value, dict):
+            for key, count in value.items():
+                if isinstance(count, dict):  # {"dropped": {reason: n}} → one bar per reason
+                    items.extend(("dropped: %s" % reason, n) for reason, n in sorted(count.items())
+                                 if _number(n) is not None)
+                elif _number(count) is not None:
+                    items.append((str(key), _number(count)))
+        for key in ("answers_kept", "answers_dropped"):
+            if key in self.stats and _number(self.stats[key]) is not None:
+                self.used_stats.add(key)
+                items.append((key.split("_")[1], _number(self.stats[key])))
+        if not items:
+            return
+        items.sort(key=lambda item: (item[0] != "kept", item[0]))
+        total = sum(count for _, count in items)
+        kept = sum(count for label, count in items if label == "kept")
+        self.summary["answers"] = {"kept": kept, "total": total, "kept_share": round(kept / total, 4) if total else 0}
+        self.add_plot("answers", "Answers kept vs dropped", "%s of %s answers kept." % (format(int(kept), ","),
+                                                                                    format(int(total), ",")),
+                      lambda: plots.bars(items, "Answers kept vs dropped", "answers"))
+
+    def confusion_pairs(self) -> None:
+        name, value = self.stat(CONFUSION_PAIRS)
+        pairs = []
+        if isinstance(value, list):
+            for item in value:
+                if isinstance(item, dict):
+                    item = (item.get("correct"), item.get("wrong"), item.get("count"))
+                if isinstance(item, (list, tuple)) and len(item) == 3 and _number(item[2]) is not None:
+                    pairs.append((str(item[0]), str(item[1]), _number(item[2])))
+        elif isinstance(value, dict):
+            pairs = [(str(key), "", _number(count)) for key, count in value.items() if _number(count) is not None]
+        if not pairs:
+            pairs = tables.top_confusion_pairs(output_lib.join(self.directory, CONFUSION_TABLE)) or []
+        if not pairs:
+            return
+        pairs.sort(key=lambda item: (-item[2], item[0], item[1]))
+        pairs = pairs[:20]
+        self.summary["top_confusion_pairs"] = [list(pair) for pair in pairs]
+        labelled = [("%s → %s" % (c, w) if w else c, n) for c, w, n in pairs]
+        self.add_plot("confusion_pairs", "Top confusion pairs", "The most frequent correct → wrong substitutions.",
+                      lambda: plots.bars(labelled, "Top confusion pairs (correct → wrong)", "times", shares=False,
+                                         horizontal=True))
+
+    def mask_probabilities(self) -> None:
+        name, value = self.stat(MASK_PROBABILITIES)
+        histogram = as_histogram(value)
+        top_chars = []
+        column = name
+        if not histogram:
+            found = tables.mask_probability_summary(output_lib.join(self.directory, MASK_PROBABILITY_TABLE))
+            if not found:
+                return
+            histogram, top_chars, column = found
+        self.summary["mask_probability"] = {"characters": sum(histogram.values()),
+                                            "mean": round(histogram_mean(histogram), 4)}
+        if top_chars:
+            self.summary["mask_probability"]["top"] = [[c, p] for c, p in top_chars]
+        self.add_plot("mask_probabilities", "Mask probabilities", "Distribution of %s over characters." % column,
+                      lambda: plots.histogram(histogram, "Mask probability per character", "probability",
+                                              "characters"))
+
+    def other_stats(self) -> None:
+        """Stats the sections above do not know: numbers go to the summary, mappings get a bar chart."""
+        for name in sorted(set(self.stats) - self.used_stats):
+            value = self.stats[name]
+            if _number(value) is not None:
+                self.summary.setdefault("other", {})[name] = value
+                continue
+            histogram = as_histogram(value) if isinstance(value, dict) else None
+            counts = as_counts(value)
+            title = name.replace("_", " ").capitalize()
+            if histogram and len(histogram) > 12:
+                self.add_plot(name, title, "Statistic %r recorded by the job." % name,
+                              lambda h=histogram, t=title, n=name: plots.histogram(h, t, n, "count"))
+            elif counts:
+                self.add_plot(name, title, "Statistic %r recorded by the job." % name,
+                              lambda c=counts, t=title: plots.bars(c, t))
+            else:
+                self.summary.setdefault("other", {})[name] = value
+
+
+def timing_from_timeline(started_at: Optional[float], timeline: Optional[dict]) -> dict:
+    """Timing for a report written now: from the progress timeline if there is one, else `started_at`."""
+    finished = time.time()
+    if timeline and timeline.get("started_at"):
+        return {"started_at": timeline["started_at"], "finished_at": finished,
+                "elapsed_seconds": finished - timeline["started_at"], "samples": timeline.get("samples") or []}
+    if started_at:
+        return {"started_at": started_at, "finished_at": finished, "elapsed_seconds": finished - started_at}
+    return {}
+
+
+def build_report(directory: str, info: dict, timing: Optional[dict] = None) -> tuple:
+    """(report dict for report.json, list of Plot) for one output directory."""
+    builder = ReportBuilder(directory, info, timing)
+    builder.build()
+    report = {
+        "report_version": REPORT_VERSION,
+        "path": directory,
+        "kind": info.get("kind"),
+        "tool_version": info.get("tool_version"),
+        "counts": info.get("counts") or {},
+        "dead_letters_by_reason": info.get("dead_letters_by_reason") or {},
+        "timing": {key: value for key, value in (timing or {}).items()},
+        "summary": builder.summary,
+        "plots": [{"id": plot.id, "title": plot.title, "description": plot.description,
+                   **({"error": plot.error} if plot.error else {})} for plot in builder.plots],
+        "notes": builder.notes,
+    }
+    return report, builder.plots
+
+
+def write_report(directory: str, info: dict, timing: Optional[dict] = None) -> Dict[str, str]:
+    """Write report.json and report.html into `directory` (atomically); return their paths."""
+    from bertprep.report import html
+
+    report, drawn = build_report(directory, info, timing)
+    page = html.render(report, drawn, info)
+    paths = {"json": output_lib.write_json_atomically(output_lib.join(directory, REPORT_JSON), report),
+             "html": output_lib.write_bytes_atomically(output_lib.join(directory, REPORT_HTML), page.encode("utf-8"))}
+    return paths
+
+
+def regenerate(directory: str) -> Dict[str, str]:
+    """Rebuild the report of an existing output directory, keeping the timing the run recorded."""
+    from apache_beam.io.filesystems import FileSystems
+
+    info = output_lib.read_json(output_lib.join(directory, output_lib.INFO_FILE))
+    timing = {}
+    previous = output_lib.join(directory, REPORT_JSON)
+    if FileSystems.exists(previous):
+        try:
+            timing = output_lib.read_json(previous).get("timing") or {}
+        except Exception:  # an unreadable old report is replaced, its timing lost
+            timing = {}
+    return write_report(directory, info, timing)

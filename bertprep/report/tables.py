@@ -1,0 +1,96 @@
+"""Read the table files a job wrote (mask-probs TSVs) in one streaming pass, for the run report.
+
+Column names are looked up from a few accepted spellings, so the report keeps working if a job names
+a column `count` or `frequency`; a table whose columns cannot be recognised is skipped with a note.
+"""
+import csv
+import heapq
+import io
+from typing import List, Optional, Tuple
+
+from apache_beam.io.filesystems import FileSystems
+
+CORRECT_COLUMNS = ("correct", "char", "character", "source", "from")
+WRONG_COLUMNS = ("wrong", "candidate", "target", "to", "confused")
+COUNT_COLUMNS = ("count", "confusion_count", "pair_count", "n", "frequency", "times")
+CHAR_COLUMNS = ("char", "character", "wrong", "token")
+PROBABILITY_COLUMNS = ("mask_probability", "faspell_probability", "faspell_mask_probability", "probability",
+                       "smoothed_probability", "smoothed_error_rate", "error_rate", "smoothed")
+MAX_ROWS = 2_000_000
+PROBABILITY_BINS = 20
+
+
+def _pick(header: List[str], names) -> Optional[int]:
+    lowered = [name.strip().lower() for name in header]
+    for name in names:
+        if name in lowered:
+            return lowered.index(name)
+    return None
+
+
+def _rows(path: str):
+    """Header and rows of a UTF-8 TSV file; nothing if it does not exist."""
+    if not FileSystems.exists(path):
+        return None, iter(())
+    handle = io.TextIOWrapper(FileSystems.open(path, compression_type="auto"), encoding="utf-8", errors="replace")
+    reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+    header = next(reader, None)
+
+    def rows():
+        try:
+            for number, row in enumerate(reader):
+                if number >= MAX_ROWS:
+                    return
+                yield row
+        finally:
+            handle.close()
+    return header, rows()
+
+
+def top_confusion_pairs(path: str, top: int = 20) -> Optional[List[Tuple[str, str, float]]]:
+    """The `top` (correct, wrong, count) rows by count from a confusion-pairs TSV, or None."""
+    header, rows = _rows(path)
+    if not header:
+        return None
+    correct, wrong, number = _pick(header, CORRECT_COLUMNS), _pick(header, WRONG_COLUMNS), _pick(header, COUNT_COLUMNS)
+    if correct is None or wrong is None or number is None or correct == wrong:
+        return None
+    best: List[Tuple[float, str, str]] = []
+    for row in rows:
+        try:
+            item = (float(row[number]), row[correct], row[wrong])
+        except (IndexError, ValueError):
+            continue
+        if len(best) < top:
+            heapq.heappush(best, item)
+        elif item > best[0]:
+            heapq.heapreplace(best, item)
+    return [(c, w, n) for n, c, w in sorted(best, key=lambda item: (-item[0], item[1], item[2]))]
+
+
+def mask_probability_summary(path: str, top: int = 20):
+    """(histogram {bin start: count}, top characters [(char, probability)], column name) or None."""
+    header, rows = _rows(path)
+    if not header:
+        return None
+    probability = _pick(header, PROBABILITY_COLUMNS)
+    char = _pick(header, CHAR_COLUMNS)
+    if probability is None:
+        return None
+    histogram = {round(index / PROBABILITY_BINS, 4): 0 for index in range(PROBABILITY_BINS)}
+    best: List[Tuple[float, str]] = []
+    for row in rows:
+        try:
+            value = float(row[probability])
+        except (IndexError, ValueError):
+            continue
+        index = min(PROBABILITY_BINS - 1, max(0, int(value * PROBABILITY_BINS)))
+        histogram[round(index / PROBABILITY_BINS, 4)] += 1
+        if char is not None and char < len(row):
+            item = (value, row[char])
+            if len(best) < top:
+                heapq.heappush(best, item)
+            elif item > best[0]:
+                heapq.heapreplace(best, item)
+    top_chars = [(c, p) for p, c in sorted(best, key=lambda item: (-item[0], item[1]))]
+    return histogram, top_chars, header[probability]
