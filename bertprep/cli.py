@@ -13,6 +13,7 @@ from bertprep.errors import BertprepError
 COMMANDS = [
     "bertprep.pipelines.inspect_command",
     "bertprep.pipelines.demo_command",
+    "bertprep.pipelines.report_command",
 ]
 
 DESCRIPTION = """Turn raw corpora into BERT training data with Apache Beam, and train on it.

@@ -10,7 +10,7 @@ from typing import Callable, Dict, Optional
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from bertprep import __version__
+from bertprep import __version__, progress
 from bertprep.errors import BertprepError
 from bertprep.io import output as output_lib
 from bertprep.io import readers
@@ -47,12 +47,14 @@ class _ReadFile(beam.DoFn):
 
     def process(self, path):
         for item in self._read_fn(path):
+            progress.note_read()
             if isinstance(item, readers.DeadLetter):
                 self._dead.inc()
                 yield beam.pvalue.TaggedOutput(DEAD_LETTERS, item)
             else:
                 self._read.inc()
                 yield item
+        progress.flush(force=True)
 
 
 class ReadRecords(beam.PTransform):
@@ -169,7 +171,8 @@ def count_inputs(read, label: str = "CountInputs"):
 
 
 class _Finalize(beam.DoFn):
-    def __init__(self, directory, kind, shard_prefix, num_shards, compression, info, accounting, publish_hooks):
+    def __init__(self, directory, kind, shard_prefix, num_shards, compression, info, accounting, publish_hooks,
+                 started_at=None):
         self._directory = directory
         self._kind = kind
         self._shard_prefix = shard_prefix
@@ -178,6 +181,7 @@ class _Finalize(beam.DoFn):
         self._info = info
         self._accounting = accounting
         self._publish_hooks = publish_hooks
+        self._started_at = started_at
 
     def process(self, _, shard_results, dead_letter_counts, counts, stats):
         shard_results = list(shard_results)
@@ -209,6 +213,10 @@ class _Finalize(beam.DoFn):
         check_accounting(counts, self._accounting)
         directory = output_lib.OutputDirectory(self._directory)
         directory.write_json(output_lib.INFO_FILE, info)
+        from bertprep.report import report  # matplotlib is imported only where a run is published
+
+        report.write_report(self._directory, info,
+                            report.timing_from_timeline(self._started_at, progress.read_run_timeline()))
         for hook in self._publish_hooks:
             hook(self._directory, info)
         directory.mark_complete({"kind": self._kind, "counts": counts, "finished_at": time.time()})
@@ -241,7 +249,7 @@ class Finalize(beam.PTransform):
                  publish_hooks=()):
         super().__init__()
         self._args = (directory, kind, shard_prefix or kind, num_shards, compression, info, accounting,
-                      tuple(publish_hooks))
+                      tuple(publish_hooks), time.time())
 
     def expand(self, inputs):
         pipeline = inputs["shards"].pipeline

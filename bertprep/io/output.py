@@ -85,7 +85,7 @@ class OutputDirectory:
     def remove_outputs(self) -> None:
         """Delete files an earlier run of ours left (shards, dead letters, info, reports, temporaries)."""
         patterns = [self.file("*.tfrecord*"), self.file("*.parquet"), self.file("*" + TEMP_INFIX + "*"),
-                    self.file(DEAD_LETTER_DIR, "*.jsonl*"), self.file(INFO_FILE)]
+                    self.file(DEAD_LETTER_DIR, "*.jsonl*"), self.file(INFO_FILE), self.file("report.*")]
         paths = []
         for result in FileSystems.match(patterns):
             paths.extend(metadata.path for metadata in result.metadata_list)

@@ -91,13 +91,18 @@ def run_job(build_pipeline: Callable, config: dict, extra_beam_args: Optional[Li
     """Build and run one job's pipeline to completion; returns (result, elapsed seconds)."""
     import apache_beam as beam
 
+    from bertprep import progress
+
     options = make_pipeline_options(config, extra_beam_args)
     started = time.time()
-    pipeline = beam.Pipeline(options=options)
-    build_pipeline(pipeline, config)
+    local = config.get("runner", LOCAL_RUNNER) in (LOCAL_RUNNER, "DirectRunner")
     try:
-        result = pipeline.run()
-        result.wait_until_finish()
+        # Progress for local runs (rich on a terminal, log lines otherwise); remote runners have their own UI.
+        with progress.ProgressMonitor(mode=None if local and config.get("progress", True) else "off"):
+            pipeline = beam.Pipeline(options=options)
+            build_pipeline(pipeline, config)
+            result = pipeline.run()
+            result.wait_until_finish()
     except BertprepError:
         raise
     except Exception as error:  # Beam wraps worker errors; surface our one-line message when it is ours
@@ -105,7 +110,13 @@ def run_job(build_pipeline: Callable, config: dict, extra_beam_args: Optional[Li
         if message:
             raise BertprepError(message) from None
         raise
-    return result, time.time() - started
+    elapsed = time.time() - started
+    if config.get("output") and config.get("summary", True):
+        try:
+            progress.print_summary(config["output"], elapsed)
+        except BertprepError:  # e.g. a remote run that has not written info.json where we can read it
+            pass
+    return result, elapsed
 
 
 def _find_bertprep_message(error: BaseException) -> Optional[str]:
