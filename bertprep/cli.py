@@ -14,6 +14,9 @@ COMMANDS = [
     "bertprep.pipelines.inspect_command",
     "bertprep.pipelines.demo_command",
     "bertprep.pipelines.report_command",
+    "bertprep.pipelines.train_command",
+    "bertprep.pipelines.export_command",
+    "bertprep.pipelines.embed",
 ]
 
 DESCRIPTION = """Turn raw corpora into BERT training data with Apache Beam, and train on it.

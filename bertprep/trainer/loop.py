@@ -13,7 +13,6 @@ from typing import Optional
 
 from bertprep.errors import BertprepError
 from bertprep.trainer import data as data_lib
-from bertprep.trainer import tasks
 from bertprep.trainer.config import BertConfig
 
 STRATEGIES = ("one_device", "mirrored", "multi_worker_mirrored", "tpu")
@@ -239,6 +238,8 @@ def _write_scalars(directory, values, step):
 def _train_loop(config, strategy, model, optimizer, manager, info, total_steps, options, summary):
     import tensorflow as tf
 
+    from bertprep.trainer import tasks
+
     replicas = strategy.num_replicas_in_sync
     if config.train_batch_size % replicas:
         raise BertprepError(f"--train-batch-size {config.train_batch_size} is not a multiple of the "
@@ -304,6 +305,8 @@ def evaluate(config, strategy, model, info, options) -> dict:
     """Metrics over one pass of the evaluation data (SQuAD: logits written for `squad-predict`)."""
     import numpy as np
     import tensorflow as tf
+
+    from bertprep.trainer import tasks
 
     dataset = data_lib.make_dataset(info, config.eval_batch_size, training=False)
     dataset = strategy.experimental_distribute_dataset(dataset)
