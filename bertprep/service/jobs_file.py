@@ -1,0 +1,437 @@
+"""The jobs file: named pipeline jobs, their arguments, schedules and dependencies (YAML).
+
+    output_root: /srv/bertprep/outputs     # required; each run writes <output_root>/<job>/<run_id>/
+    registry: runs.sqlite                  # optional; default bertprep-runs.sqlite beside this file
+    max_parallel_runs: 2                   # optional; runs of different jobs at the same time
+    defaults: {timezone: UTC, retries: 2}  # optional; any job key, merged under every job
+    jobs:
+      confusions-nightly:
+        pipeline: mask-probs               # a job command of the CLI
+        schedule: "0 2 * * *"              # cron (croniter), in `timezone`
+        timezone: Asia/Shanghai
+        args: {input: /data/csc/*.tsv, vocab: /data/vocab.txt}
+      pretraining-nightly:
+        pipeline: pretraining
+        after: confusions-nightly          # uses that job's latest successful output
+        args: {input: /data/corpus/*.txt, vocab: /data/vocab.txt, mask-probability: "${after}"}
+
+Every problem is reported as `FILE:LINE: jobs.NAME.KEY: what is wrong`, using the YAML node marks.
+"""
+import dataclasses
+import os
+import re
+from typing import Dict, List, Optional, Tuple
+
+import yaml
+
+from bertprep.errors import BertprepError
+
+TOP_KEYS = {"output_root", "registry", "logs", "max_parallel_runs", "defaults", "jobs"}
+JOB_KEYS = {"pipeline", "description", "schedule", "timezone", "args", "runner_options", "after", "inputs",
+            "content_hash", "retries", "retry_backoff_seconds", "timeout_seconds", "enabled"}
+DEFAULTABLE_KEYS = JOB_KEYS - {"pipeline", "description", "after", "schedule"}
+JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
+DEFAULT_REGISTRY = "bertprep-runs.sqlite"
+
+
+@dataclasses.dataclass
+class JobSpec:
+    """One job as the service runs it; stored whole with every run so a retry needs no jobs file."""
+    name: str
+    pipeline: str
+    args: dict
+    runner_options: dict = dataclasses.field(default_factory=dict)
+    schedule: Optional[str] = None
+    timezone: str = "UTC"
+    after: List[str] = dataclasses.field(default_factory=list)
+    inputs: List[str] = dataclasses.field(default_factory=list)
+    content_hash: bool = False
+    retries: int = 0
+    retry_backoff_seconds: float = 60.0
+    timeout_seconds: Optional[float] = None
+    enabled: bool = True
+    description: str = ""
+    workdir: str = "."  # the jobs file's directory: relative paths in args are relative to it
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "JobSpec":
+        known = {field.name for field in dataclasses.fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+
+@dataclasses.dataclass
+class JobsConfig:
+    path: str
+    output_root: str
+    registry: str
+    logs: str
+    max_parallel_runs: int
+    jobs: Dict[str, JobSpec]
+
+    def job(self, name: str) -> JobSpec:
+        if name not in self.jobs:
+            raise BertprepError("%s: no job named %r (jobs: %s)" % (self.path, name, ", ".join(sorted(self.jobs))))
+        return self.jobs[name]
+
+    def downstream_of(self, name: str) -> List[str]:
+        """Jobs that name `name` in `after`, in file order."""
+        return [job.name for job in self.jobs.values() if name in job.after]
+
+
+class _Located:
+    """A YAML value with the line of its node, and the lines of a mapping's keys."""
+
+    def __init__(self, value, line: int, key_lines: Optional[Dict[str, int]] = None):
+        self.value = value
+        self.line = line
+        self.key_lines = key_lines or {}
+
+
+def _compose(text: str, path: str):
+    loader = yaml.SafeLoader(text)
+    try:
+        return loader.get_single_node()
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise BertprepError("%s:%d: invalid YAML: %s" % (path, line, problem)) from None
+    finally:
+        loader.dispose()
+
+
+def _locate(node, path: str, constructor) -> _Located:
+    """Turn a composed node into plain values, keeping lines; duplicate keys are an error."""
+    line = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        constructor.flatten_mapping(node)
+        items, key_lines = {}, {}
+        for key_node, value_node in node.value:
+            key = constructor.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)):
+                raise BertprepError("%s:%d: mapping keys must be plain text" % (path, key_node.start_mark.line + 1))
+            key = str(key)
+            if key in items:
+                raise BertprepError("%s:%d: duplicate key %r (first at line %d)"
+                                    % (path, key_node.start_mark.line + 1, key, key_lines[key]))
+            key_lines[key] = key_node.start_mark.line + 1
+            items[key] = _locate(value_node, path, constructor)
+        return _Located(items, line, key_lines)
+    if isinstance(node, yaml.SequenceNode):
+        return _Located([_locate(item, path, constructor) for item in node.value], line)
+    return _Located(constructor.construct_object(node, deep=True), line)
+
+
+def _plain(located: _Located):
+    if isinstance(located.value, dict):
+        return {key: _plain(value) for key, value in located.value.items()}
+    if isinstance(located.value, list):
+        return [_plain(item) for item in located.value]
+    return located.value
+
+
+class _Checker:
+    def __init__(self, path: str):
+        self.path = path
+
+    def fail(self, line: int, key: str, message: str):
+        raise BertprepError("%s:%d: %s: %s" % (self.path, line, key, message))
+
+    def mapping(self, located: _Located, key: str) -> Dict[str, _Located]:
+        if not isinstance(located.value, dict):
+            self.fail(located.line, key, "expected a mapping, got %s" % _kind(located.value))
+        return located.value
+
+    def known_keys(self, mapping: _Located, allowed, key: str):
+        for name, line in mapping.key_lines.items():
+            if name not in allowed:
+                self.fail(line, "%s.%s" % (key, name) if key else name,
+                          "unknown key (allowed: %s)" % ", ".join(sorted(allowed)))
+
+    def string(self, located: _Located, key: str, allow_empty=False) -> str:
+        if not isinstance(located.value, str) or (not allow_empty and not located.value.strip()):
+            self.fail(located.line, key, "expected text, got %s" % _kind(located.value))
+        return located.value
+
+    def number(self, located: _Located, key: str, integer=False, minimum=0):
+        value = located.value
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
+            self.fail(located.line, key, "expected %s, got %s" % ("an integer" if integer else "a number", _kind(value)))
+        if value < minimum:
+            self.fail(located.line, key, "must be at least %s, got %s" % (minimum, value))
+        return value
+
+    def boolean(self, located: _Located, key: str) -> bool:
+        if not isinstance(located.value, bool):
+            self.fail(located.line, key, "expected true or false, got %s" % _kind(located.value))
+        return located.value
+
+    def string_list(self, located: _Located, key: str) -> List[str]:
+        if isinstance(located.value, str):
+            return [located.value]
+        if not isinstance(located.value, list):
+            self.fail(located.line, key, "expected text or a list of text, got %s" % _kind(located.value))
+        return [self.string(item, "%s[%d]" % (key, index)) for index, item in enumerate(located.value)]
+
+
+def _kind(value) -> str:
+    if value is None:
+        return "nothing"
+    return {dict: "a mapping", list: "a list", bool: "true/false", str: "text %r" % value}.get(
+        type(value), "%s %r" % (type(value).__name__, value))
+
+
+def load_jobs_file(path: str, check_pipelines: bool = True) -> JobsConfig:
+    """Read and validate a jobs file; raises BertprepError naming the file, line and key at fault."""
+    try:
+        with open(path, encoding="utf-8-sig") as handle:
+            text = handle.read()
+    except OSError as error:
+        raise BertprepError("cannot read jobs file %s: %s" % (path, error.strerror or error)) from None
+    return parse_jobs(text, path, check_pipelines=check_pipelines)
+
+
+def parse_jobs(text: str, path: str = "<jobs>", check_pipelines: bool = True) -> JobsConfig:
+    node = _compose(text, path)
+    if node is None:
+        raise BertprepError("%s:1: the jobs file is empty" % path)
+    root = _locate(node, path, yaml.SafeLoader(""))
+    check = _Checker(path)
+    top = check.mapping(root, "(top level)")
+    check.known_keys(root, TOP_KEYS, "")
+    base = os.path.dirname(os.path.abspath(path)) if not path.startswith("<") else os.getcwd()
+    if "output_root" not in top:
+        check.fail(root.line, "output_root", "missing (the directory runs write under, local or gs://)")
+    output_root = _resolve(check.string(top["output_root"], "output_root"), base)
+    registry = _resolve(check.string(top["registry"], "registry"), base) if "registry" in top else \
+        os.path.join(base, DEFAULT_REGISTRY)
+    if "://" in registry:
+        check.fail(top["registry"].line, "registry", "must be a local file (SQLite)")
+    logs = _resolve(check.string(top["logs"], "logs"), base) if "logs" in top else \
+        os.path.join(os.path.dirname(registry), "bertprep-logs")
+    max_parallel = check.number(top["max_parallel_runs"], "max_parallel_runs", integer=True, minimum=1) \
+        if "max_parallel_runs" in top else 2
+    defaults = {}
+    if "defaults" in top:
+        check.mapping(top["defaults"], "defaults")
+        check.known_keys(top["defaults"], DEFAULTABLE_KEYS, "defaults")
+        defaults = top["defaults"].value
+    if "jobs" not in top:
+        check.fail(root.line, "jobs", "missing (a mapping of job names to jobs)")
+    jobs_node = top["jobs"]
+    jobs_map = check.mapping(jobs_node, "jobs")
+    if not jobs_map:
+        check.fail(jobs_node.line, "jobs", "no jobs defined")
+    pipelines = None
+    if check_pipelines:
+        from bertprep.service import catalog
+        pipelines = catalog.available_pipelines()
+    jobs = {}
+    for name, job_node in jobs_map.items():
+        key = "jobs.%s" % name
+        if not JOB_NAME.match(name):
+            check.fail(jobs_node.key_lines[name], key, "job names are letters, digits, '.', '_' and '-' "
+                       "(they become directory names)")
+        jobs[name] = _job(check, name, job_node, defaults, pipelines)
+        jobs[name].workdir = base
+    _check_dependencies(check, jobs, jobs_map)
+    return JobsConfig(path=path, output_root=output_root, registry=registry, logs=logs,
+                      max_parallel_runs=max_parallel, jobs=jobs)
+
+
+def _resolve(value: str, base: str) -> str:
+    value = os.path.expanduser(value)
+    if "://" in value or os.path.isabs(value):
+        return value
+    return os.path.normpath(os.path.join(base, value))
+
+
+def _job(check: _Checker, name: str, job_node: _Located, defaults: Dict[str, _Located], pipelines) -> JobSpec:
+    key = "jobs.%s" % name
+    fields = dict(check.mapping(job_node, key))
+    check.known_keys(job_node, JOB_KEYS, key)
+    merged = dict(defaults)
+    for field, value in fields.items():
+        if field in ("args", "runner_options") and field in defaults:
+            base = dict(check.mapping(defaults[field], "defaults.%s" % field))
+            base.update(check.mapping(value, "%s.%s" % (key, field)))
+            merged[field] = _Located(base, value.line, dict(defaults[field].key_lines, **value.key_lines))
+        else:
+            merged[field] = value
+    if "pipeline" not in merged:
+        check.fail(job_node.line, key + ".pipeline", "missing (one of the pipelines: mask-probs, pretraining, "
+                   "classifier, squad, tagging, embed)")
+    pipeline = check.string(merged["pipeline"], key + ".pipeline")
+    if pipelines is not None and pipeline not in pipelines:
+        check.fail(merged["pipeline"].line, key + ".pipeline", "unknown pipeline %r (available: %s)"
+                   % (pipeline, ", ".join(sorted(pipelines)) or "none"))
+    spec = JobSpec(name=name, pipeline=pipeline, args={})
+    if "description" in merged:
+        spec.description = check.string(merged["description"], key + ".description", allow_empty=True)
+    if "timezone" in merged:
+        spec.timezone = check.string(merged["timezone"], key + ".timezone")
+        _check_timezone(check, merged["timezone"], key + ".timezone")
+    if "schedule" in merged and merged["schedule"].value is not None:
+        spec.schedule = check.string(merged["schedule"], key + ".schedule")
+        _check_cron(check, merged["schedule"], key + ".schedule")
+    if "after" in merged and merged["after"].value is not None:
+        spec.after = check.string_list(merged["after"], key + ".after")
+    if "inputs" in merged:
+        spec.inputs = check.string_list(merged["inputs"], key + ".inputs")
+    for field, integer in (("retries", True), ("retry_backoff_seconds", False), ("timeout_seconds", False)):
+        if field in merged and merged[field].value is not None:
+            setattr(spec, field, check.number(merged[field], "%s.%s" % (key, field), integer=integer))
+    for field in ("content_hash", "enabled"):
+        if field in merged:
+            setattr(spec, field, check.boolean(merged[field], "%s.%s" % (key, field)))
+    if "runner_options" in merged:
+        spec.runner_options = _plain(_Located(check.mapping(merged["runner_options"], key + ".runner_options"), 0))
+    args_node = merged.get("args")
+    if args_node is not None:
+        spec.args = _plain(_Located(check.mapping(args_node, key + ".args"), 0))
+    _check_args(check, spec, args_node, job_node, pipelines is not None)
+    return spec
+
+
+def _check_timezone(check: _Checker, located: _Located, key: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(located.value)
+    except (ZoneInfoNotFoundError, ValueError):
+        check.fail(located.line, key, "unknown time zone %r (an IANA name such as UTC or Asia/Shanghai)"
+                   % located.value)
+
+
+def _check_cron(check: _Checker, located: _Located, key: str) -> None:
+    from croniter import croniter
+
+    if not croniter.is_valid(located.value):
+        check.fail(located.line, key, "%r is not a valid cron expression (minute hour day month weekday)"
+                   % located.value)
+
+
+def _check_args(check: _Checker, spec: JobSpec, args_node: Optional[_Located], job_node: _Located,
+                with_parser: bool) -> None:
+    from bertprep.service import catalog
+
+    key = "jobs.%s.args" % spec.name
+    lines = args_node.key_lines if args_node is not None else {}
+    args_line = args_node.line if args_node is not None else job_node.line
+    parser = catalog.pipeline_parser(spec.pipeline) if with_parser else None
+    for arg, value in spec.args.items():
+        line = lines.get(arg, args_line)
+        if catalog.option_for_key(arg) == "--output":
+            check.fail(line, "%s.%s" % (key, arg), "set by the service (<output_root>/<job>/<run_id>); "
+                       "remove it")
+        try:
+            catalog.args_to_argv({arg: value}, parser)
+        except BertprepError as error:
+            check.fail(line, "%s.%s" % (key, arg), "%s for pipeline %s" % (error, spec.pipeline))
+        for text in _strings(value):
+            for placeholder in PLACEHOLDER.findall(text):
+                problem = placeholder_problem(placeholder, spec.after)
+                if problem:
+                    check.fail(line, "%s.%s" % (key, arg), problem)
+    if parser is not None:
+        given = {catalog.option_for_key(arg) for arg in spec.args}
+        for action in parser._actions:
+            if action.required and action.option_strings and "--output" not in action.option_strings:
+                if not given.intersection(action.option_strings):
+                    check.fail(args_line, key, "missing required option %s for pipeline %s"
+                               % (action.option_strings[-1], spec.pipeline))
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            if isinstance(item, str):
+                yield item
+
+
+def placeholder_problem(placeholder: str, after: List[str]) -> Optional[str]:
+    """None if `${placeholder}` can be resolved for a job with these `after` dependencies."""
+    if placeholder == "after":
+        if len(after) != 1:
+            return "${after} needs exactly one job in `after` (use ${latest:JOB} with several)"
+        return None
+    if placeholder.startswith("latest:"):
+        upstream = placeholder[len("latest:"):]
+        if upstream not in after:
+            return "${latest:%s} names a job that is not in `after`" % upstream
+        return None
+    return "unknown placeholder ${%s} (known: ${after}, ${latest:JOB})" % placeholder
+
+
+def _check_dependencies(check: _Checker, jobs: Dict[str, JobSpec], jobs_map: Dict[str, _Located]) -> None:
+    for name, spec in jobs.items():
+        line = jobs_map[name].key_lines.get("after", jobs_map[name].line)
+        for upstream in spec.after:
+            if upstream not in jobs:
+                check.fail(line, "jobs.%s.after" % name, "no job named %r" % upstream)
+            if upstream == name:
+                check.fail(line, "jobs.%s.after" % name, "a job cannot depend on itself")
+    cycle = _find_cycle({name: spec.after for name, spec in jobs.items()})
+    if cycle:
+        first = cycle[0]
+        check.fail(jobs_map[first].key_lines.get("after", jobs_map[first].line), "jobs.%s.after" % first,
+                   "dependency cycle: %s" % " -> ".join(cycle + [first]))
+
+
+def _find_cycle(graph: Dict[str, List[str]]) -> Optional[List[str]]:
+    state: Dict[str, int] = {}
+    stack: List[str] = []
+
+    def visit(node) -> Optional[List[str]]:
+        state[node] = 1
+        stack.append(node)
+        for upstream in graph.get(node, []):
+            if state.get(upstream) == 1:
+                return stack[stack.index(upstream):]
+            if upstream not in state:
+                found = visit(upstream)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in graph:
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def resolve_placeholders(args: dict, latest_outputs: Dict[str, str]) -> Tuple[dict, List[str]]:
+    """Replace ${after} / ${latest:JOB} with upstream output paths; returns (args, missing jobs)."""
+    missing: List[str] = []
+
+    def substitute(text: str) -> str:
+        def one(match):
+            placeholder = match.group(1)
+            upstream = placeholder[len("latest:"):] if placeholder.startswith("latest:") else None
+            if placeholder == "after":
+                upstream = next(iter(latest_outputs), None) if len(latest_outputs) == 1 else None
+            if upstream is None or latest_outputs.get(upstream) is None:
+                missing.append(upstream or placeholder)
+                return match.group(0)
+            return latest_outputs[upstream]
+        return PLACEHOLDER.sub(one, text)
+
+    resolved = {}
+    for key, value in args.items():
+        if isinstance(value, str):
+            resolved[key] = substitute(value)
+        elif isinstance(value, list):
+            resolved[key] = [substitute(item) if isinstance(item, str) else item for item in value]
+        else:
+            resolved[key] = value
+    return resolved, missing

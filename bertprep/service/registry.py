@@ -1,0 +1,239 @@
+"""The run registry: one SQLite table of runs, which is also the queue the scheduler works from.
+
+Schema (version 1), table `runs`, one row per run attempt:
+
+    run_id            TEXT PRIMARY KEY   sortable: 20250101T020000Z-1a2b3c
+    job               TEXT               job name from the jobs file
+    pipeline          TEXT               the pipeline command (pretraining, mask-probs, ...)
+    status            TEXT               queued | running | succeeded | failed | skipped | interrupted
+    trigger           TEXT               schedule | api | cli | retry | after:<job>
+    attempt           INTEGER            1 for a first try, 2.. for automatic retries
+    retry_of          TEXT               the run this one retries, if any
+    force             INTEGER            1: run even when inputs and parameters are unchanged
+    spec              TEXT (JSON)        the job definition the run executes (so retries need no jobs file)
+    parameters        TEXT (JSON)        the resolved arguments and the full command line
+    parameters_hash   TEXT               sha256 of the resolved arguments and runner options
+    input_fingerprint TEXT (JSON)        the matched input files with sizes and mtimes, or content hashes
+    fingerprint_hash  TEXT               sha256 of the fingerprint
+    output_path       TEXT               <output_root>/<job>/<run_id>
+    published         INTEGER            1 once LATEST named this run
+    counters          TEXT (JSON)        the pipeline's counts from info.json (read, written, dead letters...)
+    error             TEXT               why a run failed, was skipped or was interrupted
+    queued_at, not_before, started_at, ended_at   REAL  seconds since the epoch (UTC)
+    pid               INTEGER            the pipeline subprocess while running
+    owner             TEXT               host:pid of the scheduler process that claimed the run
+    log_path          TEXT               the run's combined stdout/stderr
+
+Every operation opens its own connection (WAL mode, busy timeout), so the scheduler's threads, the
+HTTP API and `bertprep runs` can share one file. Claiming a queued run is one IMMEDIATE transaction
+that also checks no run of the same job is running: two runs of a job never overlap, even across
+processes.
+"""
+import contextlib
+import json
+import os
+import socket
+import sqlite3
+import time
+import uuid
+from typing import Dict, Iterable, List, Optional
+
+from bertprep.errors import BertprepError
+
+SCHEMA_VERSION = 1
+STATUSES = ("queued", "running", "succeeded", "failed", "skipped", "interrupted")
+FINISHED = ("succeeded", "failed", "skipped", "interrupted")
+JSON_COLUMNS = ("spec", "parameters", "input_fingerprint", "counters")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    job TEXT NOT NULL,
+    pipeline TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('queued','running','succeeded','failed','skipped','interrupted')),
+    trigger TEXT NOT NULL,
+    attempt INTEGER NOT NULL DEFAULT 1,
+    retry_of TEXT,
+    force INTEGER NOT NULL DEFAULT 0,
+    spec TEXT NOT NULL,
+    parameters TEXT,
+    parameters_hash TEXT,
+    input_fingerprint TEXT,
+    fingerprint_hash TEXT,
+    output_path TEXT,
+    published INTEGER NOT NULL DEFAULT 0,
+    counters TEXT,
+    error TEXT,
+    queued_at REAL NOT NULL,
+    not_before REAL NOT NULL,
+    started_at REAL,
+    ended_at REAL,
+    pid INTEGER,
+    owner TEXT,
+    log_path TEXT
+);
+CREATE INDEX IF NOT EXISTS runs_by_job ON runs (job, queued_at);
+CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, not_before);
+CREATE TABLE IF NOT EXISTS registry_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def new_run_id(now: float) -> str:
+    """Time-sortable and unique: 20250101T020000Z-1a2b3c."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)) + "-" + uuid.uuid4().hex[:6]
+
+
+def process_owner() -> str:
+    return "%s:%d" % (socket.gethostname(), os.getpid())
+
+
+class Registry:
+    def __init__(self, path: str):
+        self.path = path
+        directory = os.path.dirname(os.path.abspath(path))
+        try:
+            os.makedirs(directory, exist_ok=True)
+            connection = sqlite3.connect(self.path, timeout=30)
+            try:
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.executescript(SCHEMA)
+                connection.execute("INSERT OR IGNORE INTO registry_info VALUES ('schema_version', ?)",
+                                   (str(SCHEMA_VERSION),))
+                connection.commit()
+            finally:
+                connection.close()
+        except (OSError, sqlite3.Error) as error:
+            raise BertprepError("cannot open run registry %s: %s" % (path, error)) from None
+
+    @contextlib.contextmanager
+    def _connect(self, immediate: bool = False):
+        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        connection.row_factory = sqlite3.Row
+        try:
+            connection.execute("PRAGMA busy_timeout=30000")
+            connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+        finally:
+            connection.close()
+
+    # --- writing -------------------------------------------------------------------------------
+
+    def enqueue(self, spec: dict, trigger: str, now: float, not_before: Optional[float] = None, attempt: int = 1,
+                retry_of: Optional[str] = None, force: bool = False, coalesce: bool = False) -> Optional[str]:
+        """Add a queued run; with `coalesce`, return None instead when the job already has one queued."""
+        run_id = new_run_id(now)
+        with self._connect(immediate=True) as connection:
+            if coalesce:
+                waiting = connection.execute("SELECT run_id FROM runs WHERE job = ? AND status = 'queued'",
+                                             (spec["name"],)).fetchone()
+                if waiting:
+                    return None
+            connection.execute(
+                "INSERT INTO runs (run_id, job, pipeline, status, trigger, attempt, retry_of, force, spec, "
+                "queued_at, not_before) VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, spec["name"], spec["pipeline"], trigger, attempt, retry_of, int(bool(force)),
+                 json.dumps(spec, sort_keys=True), now, now if not_before is None else not_before))
+        return run_id
+
+    def claim_next(self, now: float, owner: str, busy_jobs: Iterable[str] = ()) -> Optional[dict]:
+        """Mark the oldest due queued run `running` and return it, skipping jobs with a running run."""
+        busy = set(busy_jobs)
+        with self._connect(immediate=True) as connection:
+            running = {row["job"] for row in connection.execute("SELECT job FROM runs WHERE status = 'running'")}
+            rows = connection.execute("SELECT * FROM runs WHERE status = 'queued' AND not_before <= ? "
+                                      "ORDER BY not_before, queued_at, run_id", (now,)).fetchall()
+            for row in rows:
+                if row["job"] in running or row["job"] in busy:
+                    continue
+                connection.execute("UPDATE runs SET status = 'running', started_at = ?, owner = ? "
+                                   "WHERE run_id = ? AND status = 'queued'", (now, owner, row["run_id"]))
+                claimed = dict(row)
+                claimed.update(status="running", started_at=now, owner=owner)
+                return _decode(claimed)
+        return None
+
+    def update(self, run_id: str, **fields) -> None:
+        if not fields:
+            return
+        for name in fields:
+            if name not in _COLUMNS:
+                raise ValueError("unknown run column %s" % name)
+        if "status" in fields and fields["status"] not in STATUSES:
+            raise ValueError("unknown status %s" % fields["status"])
+        values = [json.dumps(value, sort_keys=True, default=str) if name in JSON_COLUMNS and value is not None
+                  else value for name, value in fields.items()]
+        with self._connect() as connection:
+            connection.execute("UPDATE runs SET %s WHERE run_id = ?" % ", ".join("%s = ?" % name for name in fields),
+                               values + [run_id])
+
+    def finish(self, run_id: str, status: str, now: float, **fields) -> None:
+        if status not in FINISHED:
+            raise ValueError("not a finished status: %s" % status)
+        self.update(run_id, status=status, ended_at=now, pid=None, **fields)
+
+    def delete(self, run_ids: Iterable[str]) -> None:
+        with self._connect() as connection:
+            connection.executemany("DELETE FROM runs WHERE run_id = ?", [(run_id,) for run_id in run_ids])
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def get(self, run_id: str) -> dict:
+        with self._connect() as connection:
+            row = connection.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            if row is None:  # a unique prefix is enough, as with git hashes
+                rows = connection.execute("SELECT * FROM runs WHERE run_id LIKE ? LIMIT 2",
+                                          (run_id.replace("%", "") + "%",)).fetchall()
+                row = rows[0] if len(rows) == 1 else None
+        if row is None:
+            raise BertprepError("no run %s in %s" % (run_id, self.path))
+        return _decode(dict(row))
+
+    def list(self, job: Optional[str] = None, status: Optional[str] = None, limit: Optional[int] = None) -> List[dict]:
+        """Newest first."""
+        query, values = "SELECT * FROM runs", []
+        conditions = []
+        if job:
+            conditions.append("job = ?")
+            values.append(job)
+        if status:
+            conditions.append("status = ?")
+            values.append(status)
+        if conditions:
+            query += " WHERE " + " AND ".join(conditions)
+        query += " ORDER BY queued_at DESC, run_id DESC"
+        if limit:
+            query += " LIMIT %d" % int(limit)
+        with self._connect() as connection:
+            return [_decode(dict(row)) for row in connection.execute(query, values)]
+
+    def last_succeeded(self, job: str) -> Optional[dict]:
+        with self._connect() as connection:
+            row = connection.execute("SELECT * FROM runs WHERE job = ? AND status = 'succeeded' "
+                                     "ORDER BY ended_at DESC, run_id DESC LIMIT 1", (job,)).fetchone()
+        return _decode(dict(row)) if row else None
+
+    def running(self) -> List[dict]:
+        return self.list(status="running")
+
+    def counts_by_status(self) -> Dict[str, int]:
+        with self._connect() as connection:
+            return {row[0]: row[1] for row in connection.execute("SELECT status, COUNT(*) FROM runs GROUP BY status")}
+
+
+_COLUMNS = {"run_id", "job", "pipeline", "status", "trigger", "attempt", "retry_of", "force", "spec", "parameters",
+            "parameters_hash", "input_fingerprint", "fingerprint_hash", "output_path", "published", "counters",
+            "error", "queued_at", "not_before", "started_at", "ended_at", "pid", "owner", "log_path"}
+
+
+def _decode(row: dict) -> dict:
+    for name in JSON_COLUMNS:
+        if row.get(name):
+            row[name] = json.loads(row[name])
+    row["force"] = bool(row.get("force"))
+    row["published"] = bool(row.get("published"))
+    return row

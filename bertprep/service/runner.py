@@ -1,0 +1,290 @@
+"""One run of a job: resolve its arguments, skip it if nothing changed, run the pipeline, publish.
+
+The pipeline runs in its own process (`python -m bertprep.cli <pipeline> ... --output
+<output_root>/<job>/<run_id>/`), in its own session so a signal to the scheduler does not reach it
+by accident. The run succeeds only when the process exits 0 *and* its output carries the
+completion marker; only then is `<output_root>/<job>/LATEST` rewritten (atomically: a temporary
+file renamed into place) to name the run. A killed, failed or interrupted run never moves LATEST.
+"""
+import os
+import signal
+import subprocess
+import threading
+import time
+from typing import Optional
+
+from bertprep.errors import BertprepError
+from bertprep.service import catalog, fingerprint
+from bertprep.service.jobs_file import JobSpec, resolve_placeholders
+from bertprep.service.registry import Registry
+
+LATEST = "LATEST"
+POLL_SECONDS = 0.1
+KILL_GRACE_SECONDS = 10.0
+ERROR_PREFIX = "bertprep: error:"
+
+
+def join(*parts: str) -> str:
+    if "://" in parts[0]:
+        from apache_beam.io.filesystems import FileSystems
+        return FileSystems.join(*parts)
+    return os.path.join(*parts)
+
+
+def latest_path(output_root: str, job: str) -> str:
+    return join(output_root, job, LATEST)
+
+
+def read_latest(output_root: str, job: str) -> Optional[str]:
+    """The run id LATEST names for `job`, or None before its first successful run."""
+    path = latest_path(output_root, job)
+    try:
+        if "://" in path:
+            from apache_beam.io.filesystem import CompressionTypes
+            from apache_beam.io.filesystems import FileSystems
+            if not FileSystems.exists(path):
+                return None
+            with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+                text = handle.read().decode("utf-8")
+        else:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+    except FileNotFoundError:
+        return None
+    return text.strip() or None
+
+
+def latest_output(output_root: str, job: str) -> Optional[str]:
+    run_id = read_latest(output_root, job)
+    return join(output_root, job, run_id) if run_id else None
+
+
+def publish_latest(output_root: str, job: str, run_id: str) -> None:
+    from bertprep.io.output import write_bytes_atomically
+
+    write_bytes_atomically(latest_path(output_root, job), (run_id + "\n").encode("utf-8"))
+
+
+def is_complete(output_path: str) -> bool:
+    from bertprep.io import output as output_lib
+
+    return output_lib.OutputDirectory(output_path).is_complete()
+
+
+def read_info(output_path: str) -> dict:
+    from bertprep.io import output as output_lib
+
+    try:
+        return output_lib.OutputDirectory(output_path).read_info()
+    except BertprepError:
+        return {}
+
+
+def read_report(output_path: str) -> Optional[dict]:
+    """report.json (issue 8) when the run wrote one, else the stats info.json carries."""
+    from bertprep.io import output as output_lib
+
+    report_path = join(output_path, "report.json")
+    try:
+        return output_lib.read_json(report_path)
+    except BertprepError:
+        info = read_info(output_path)
+        if not info:
+            return None
+        return {"kind": info.get("kind"), "counts": info.get("counts"), "stats": info.get("stats", {}),
+                "dead_letters_by_reason": info.get("dead_letters_by_reason", {}), "source": "info.json"}
+
+
+def counters_from_info(info: dict) -> dict:
+    counters = dict(info.get("counts") or {})
+    if info.get("dead_letters_by_reason"):
+        counters["dead_letters_by_reason"] = info["dead_letters_by_reason"]
+    return counters
+
+
+class Runner:
+    """Executes claimed runs; one Runner serves many threads (it holds no per-run state)."""
+
+    def __init__(self, registry: Registry, output_root: str, logs_dir: str, clock, env: Optional[dict] = None,
+                 kill_grace_seconds: float = KILL_GRACE_SECONDS):
+        self.registry = registry
+        self.output_root = output_root
+        self.logs_dir = logs_dir
+        self.clock = clock
+        self.env = env
+        self.kill_grace_seconds = kill_grace_seconds
+
+    def execute(self, run: dict, interrupt: Optional[threading.Event] = None) -> str:
+        """Run a claimed (status running) run to its end; returns the final status."""
+        interrupt = interrupt or threading.Event()
+        try:
+            return self._execute(run, interrupt)
+        except BertprepError as error:
+            self.registry.finish(run["run_id"], "failed", self.clock.time(), error=str(error))
+            return "failed"
+        except Exception as error:  # the registry must never be left saying `running`
+            self.registry.finish(run["run_id"], "failed", self.clock.time(),
+                                 error="%s: %s" % (type(error).__name__, error))
+            return "failed"
+
+    def _execute(self, run: dict, interrupt: threading.Event) -> str:
+        run_id = run["run_id"]
+        spec = JobSpec.from_json(run["spec"])
+        upstream = {job: latest_output(self.output_root, job) for job in spec.after}
+        waiting = sorted(job for job, path in upstream.items() if path is None)
+        if waiting:
+            self.registry.finish(run_id, "skipped", self.clock.time(),
+                                 error="upstream job(s) %s have no successful output yet" % ", ".join(waiting))
+            return "skipped"
+        args, missing = resolve_placeholders(spec.args, upstream)
+        if missing:
+            raise BertprepError("cannot resolve ${...} for %s" % ", ".join(missing))
+        parameters = {"pipeline": spec.pipeline, "args": args, "runner_options": spec.runner_options}
+        parameters_hash = fingerprint.fingerprint_hash(parameters)
+        inputs = fingerprint.fingerprint(fingerprint.input_patterns(args, spec.inputs, spec.workdir), spec.content_hash)
+        inputs["upstream_runs"] = {job: path.rstrip("/").rsplit("/", 1)[-1] for job, path in upstream.items()}
+        inputs_hash = fingerprint.fingerprint_hash(inputs)
+        self.registry.update(run_id, parameters=parameters, parameters_hash=parameters_hash,
+                             input_fingerprint=inputs, fingerprint_hash=inputs_hash)
+        if not run.get("force"):
+            last = self.registry.last_succeeded(spec.name)
+            if last and last["parameters_hash"] == parameters_hash and last["fingerprint_hash"] == inputs_hash:
+                self.registry.finish(run_id, "skipped", self.clock.time(),
+                                     error="inputs and parameters unchanged since run %s" % last["run_id"])
+                return "skipped"
+        if interrupt.is_set():
+            self.registry.finish(run_id, "interrupted", self.clock.time(), error="shutdown before the run started")
+            return "interrupted"
+        output_path = join(self.output_root, spec.name, run_id)
+        argv = (catalog.command_prefix() + [spec.pipeline]
+                + catalog.args_to_argv(args, catalog.pipeline_parser(spec.pipeline))
+                + ["--output", output_path] + catalog.beam_options_to_argv(spec.runner_options))
+        parameters["argv"] = argv
+        log_path = os.path.join(self.logs_dir, spec.name, run_id + ".log")
+        os.makedirs(os.path.dirname(log_path), exist_ok=True)
+        self.registry.update(run_id, parameters=parameters, output_path=output_path, log_path=log_path)
+        status, error = self._run_process(run_id, argv, log_path, spec.timeout_seconds, interrupt, spec.workdir)
+        if status != "succeeded":
+            self.registry.finish(run_id, status, self.clock.time(), error=error)
+            return status
+        if not is_complete(output_path):
+            self.registry.finish(run_id, "failed", self.clock.time(),
+                                 error="the pipeline exited 0 but %s has no completion marker" % output_path)
+            return "failed"
+        counters = counters_from_info(read_info(output_path))
+        publish_latest(self.output_root, spec.name, run_id)
+        self.registry.finish(run_id, "succeeded", self.clock.time(), counters=counters, published=1)
+        return "succeeded"
+
+    def _run_process(self, run_id: str, argv, log_path: str, timeout: Optional[float],
+                     interrupt: threading.Event, workdir: str):
+        started = time.monotonic()
+        with open(log_path, "ab") as log:
+            log.write(("$ %s\n" % " ".join(argv)).encode("utf-8"))
+            log.flush()
+            process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                       env=self.env, cwd=workdir if os.path.isdir(workdir) else None,
+                                       start_new_session=True)
+            self.registry.update(run_id, pid=process.pid)
+            reason = None
+            while process.poll() is None:
+                if interrupt.is_set():
+                    reason = "interrupted"
+                elif timeout and time.monotonic() - started > timeout:
+                    reason = "timeout"
+                if reason:
+                    stop_process_group(process, self.kill_grace_seconds)
+                    break
+                time.sleep(POLL_SECONDS)
+        code = process.wait()
+        if reason == "interrupted":
+            return "interrupted", "stopped by scheduler shutdown (exit status %s); nothing was published" % code
+        if reason == "timeout":
+            return "failed", "timed out after %s s" % timeout
+        if code == 0:
+            return "succeeded", None
+        if code < 0:
+            return "failed", "the pipeline was killed by signal %d (%s)" % (-code, _signal_name(-code))
+        return "failed", "exit status %d: %s" % (code, error_from_log(log_path))
+
+
+def stop_process_group(process: subprocess.Popen, grace: float) -> None:
+    """SIGTERM the pipeline's process group (it has its own session), then SIGKILL after `grace`."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return "signal %d" % number
+
+
+def error_from_log(log_path: str, max_chars: int = 2000) -> str:
+    """The CLI's one-line `bertprep: error:` message if there is one, else the log's last lines."""
+    try:
+        with open(log_path, "rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            size = handle.tell()
+            handle.seek(max(0, size - 64 * 1024))
+            lines = handle.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return "(no log)"
+    for line in reversed(lines):
+        if line.startswith(ERROR_PREFIX):
+            return line[len(ERROR_PREFIX):].strip()
+    tail = [line for line in lines if line.strip() and not line.startswith("$ ")][-5:]
+    return "\n".join(tail)[-max_chars:] or "(empty log)"
+
+
+def recover_stale_runs(registry: Registry, clock) -> list:
+    """Runs left `running` by a scheduler process on this host that no longer exists → interrupted.
+
+    If the orphaned pipeline process is still alive (its command line names the run), it is
+    stopped: its output was never published and the run will be retried or rerun.
+    """
+    import socket
+
+    recovered = []
+    host = socket.gethostname()
+    for run in registry.running():
+        owner_host, _, owner_pid = (run.get("owner") or "").rpartition(":")
+        if owner_host != host or not owner_pid.isdigit() or _alive(int(owner_pid)):
+            continue
+        if run.get("pid") and _alive(run["pid"]) and _cmdline_mentions(run["pid"], run["run_id"]):
+            try:
+                os.killpg(run["pid"], signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        registry.finish(run["run_id"], "interrupted", clock.time(),
+                        error="the scheduler process %s stopped while the run was running; nothing was published"
+                        % run["owner"])
+        recovered.append(run["run_id"])
+    return recovered
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _cmdline_mentions(pid: int, text: str) -> bool:
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as handle:
+            return text.encode("utf-8") in handle.read()
+    except OSError:
+        return False
