@@ -13,6 +13,7 @@ from bertprep.errors import BertprepError
 COMMANDS = [
     "bertprep.pipelines.inspect_command",
     "bertprep.pipelines.demo_command",
+    "bertprep.pipelines.mask_probs",
     "bertprep.pipelines.report_command",
     "bertprep.pipelines.train_command",
     "bertprep.pipelines.export_command",

@@ -67,15 +67,15 @@ def align(correct: str, wrong: str) -> Alignment:
 def align_checked(correct: str, wrong: str, max_edit_rate: float = DEFAULT_MAX_EDIT_RATE) -> Alignment:
     """Align and refuse empty pairs and pairs edited beyond `max_edit_rate` (raises AlignmentError)."""
     if not correct and not wrong:
-        raise AlignmentError("empty pair: both the correct and the wrong sentence are empty")
+        raise AlignmentError("empty pair: both sentences are empty")
     if not correct:
-        raise AlignmentError("empty correct sentence")
+        raise AlignmentError("empty pair: the correct sentence is empty")
     if not wrong:
-        raise AlignmentError("empty wrong sentence")
+        raise AlignmentError("empty pair: the wrong sentence is empty")
     alignment = align(correct, wrong)
     if alignment.edit_rate > max_edit_rate:
         raise AlignmentError(
-            f"edit rate {alignment.edit_rate:.3f} over the threshold {max_edit_rate} "
+            f"edit rate over threshold: {alignment.edit_rate:.3f} > {max_edit_rate} "
             f"({len(alignment.substitutions)} substitutions, {len(alignment.deletions)} deletions, "
             f"{len(alignment.insertions)} insertions in {len(correct)} characters)"
         )

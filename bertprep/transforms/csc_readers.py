@@ -61,7 +61,7 @@ def _decoded_lines(lines: Iterable[bytes], source: str) -> Iterator[tuple]:
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
-                yield number, None, f"not UTF-8 ({exc.reason} at byte {exc.start})", raw
+                yield number, None, f"undecodable: not UTF-8 ({exc.reason} at byte {exc.start})", raw
                 continue
         if number == 1 and text.startswith("\ufeff"):
             text = text[1:]
@@ -77,16 +77,16 @@ def _raw_text(raw) -> str:
 def _parse_tsv(text: str) -> tuple:
     fields = text.split("\t")
     if len(fields) != 2:
-        raise ValueError(f"expected 2 tab-separated fields (wrong, correct), found {len(fields)}")
+        raise ValueError(f"bad TSV line: expected 2 tab-separated fields (wrong, correct), found {len(fields)}")
     return fields[0].strip(), fields[1].strip()
 
 
 def _parse_faspell(text: str) -> tuple:
     fields = text.split("\t")
     if len(fields) != 3:
-        raise ValueError(f"expected 3 tab-separated fields (num, wrong, correct), found {len(fields)}")
+        raise ValueError(f"bad FASPell line: expected 3 tab-separated fields (num, wrong, correct), found {len(fields)}")
     if not fields[0].strip().lstrip("-").isdigit():
-        raise ValueError(f"first field {fields[0][:20]!r} is not an error count")
+        raise ValueError(f"bad FASPell line: first field {fields[0][:20]!r} is not an error count")
     return fields[1].strip(), fields[2].strip()
 
 
@@ -94,14 +94,14 @@ def _parse_jsonl(text: str, wrong_field: str = "source", correct_field: str = "t
     try:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ValueError(f"invalid JSON ({exc.msg} at column {exc.colno})") from None
+        raise ValueError(f"bad JSONL line: invalid JSON ({exc.msg} at column {exc.colno})") from None
     if not isinstance(obj, dict):
-        raise ValueError("JSON value is not an object")
+        raise ValueError("bad JSONL line: the JSON value is not an object")
     for name in (wrong_field, correct_field):
         if name not in obj:
-            raise ValueError(f"missing field {name!r}")
+            raise ValueError(f"bad JSONL line: missing field {name!r}")
         if not isinstance(obj[name], str):
-            raise ValueError(f"field {name!r} is not a string")
+            raise ValueError(f"bad JSONL line: field {name!r} is not a string")
     return obj[wrong_field].strip(), obj[correct_field].strip()
 
 
@@ -135,20 +135,20 @@ def iter_parallel_pairs(correct_lines: Iterable[bytes], wrong_lines: Iterable[by
             number, text, error, raw = w_item
             if text is not None and not text.strip():
                 continue
-            yield CscDeadLetter(wrong_source, number, f"no line {number} in the correct file {correct_source}",
+            yield CscDeadLetter(wrong_source, number, f"unpaired line: no line {number} in the correct file {correct_source}",
                                 _raw_text(raw))
             continue
         if w_item is None:
             number, text, error, raw = c_item
             if text is not None and not text.strip():
                 continue
-            yield CscDeadLetter(correct_source, number, f"no line {number} in the wrong file {wrong_source}",
+            yield CscDeadLetter(correct_source, number, f"unpaired line: no line {number} in the wrong file {wrong_source}",
                                 _raw_text(raw))
             continue
         number, c_text, c_error, c_raw = c_item
         _, w_text, w_error, w_raw = w_item
         if c_error or w_error:
-            which = f"correct file: {c_error}" if c_error else f"wrong file: {w_error}"
+            which = f"{c_error} (correct file)" if c_error else f"{w_error} (wrong file)"
             yield CscDeadLetter(correct_source, number, which, _raw_text(w_raw) + "\t" + _raw_text(c_raw))
             continue
         c_text, w_text = c_text.strip(), w_text.strip()
@@ -156,7 +156,7 @@ def iter_parallel_pairs(correct_lines: Iterable[bytes], wrong_lines: Iterable[by
             continue
         if not c_text or not w_text:
             side = "correct" if not c_text else "wrong"
-            yield CscDeadLetter(correct_source, number, f"blank line in the {side} file only", w_text + "\t" + c_text)
+            yield CscDeadLetter(correct_source, number, f"unpaired line: blank line in the {side} file only", w_text + "\t" + c_text)
             continue
         yield CscPair(correct_source, number, w_text, c_text)
 
@@ -187,7 +187,7 @@ def _sgml_blocks(lines: Iterable[bytes], source: str) -> Iterator[tuple]:
             match = _BLOCK_OPEN.search(text)
             if not match:
                 if text.strip() and not text.strip().startswith("<?") and not re.fullmatch(r"\s*</?\w+[^>]*>\s*", text):
-                    yield number, None, "text outside a <SENTENCE> or <ESSAY> block", text
+                    yield number, None, "bad SGML: text outside a <SENTENCE> or <ESSAY> block", text
                 continue
             block, start, close_tag = [text[match.start():]], number, f"</{match.group(1)}>"
         else:
@@ -196,17 +196,17 @@ def _sgml_blocks(lines: Iterable[bytes], source: str) -> Iterator[tuple]:
             yield start, "\n".join(block), None, None
             block = None
     if block is not None:
-        yield start, None, f"unterminated block: no {close_tag} before the end of the file", "\n".join(block)
+        yield start, None, f"bad SGML: unterminated block, no {close_tag} before the end of the file", "\n".join(block)
 
 
 def _apply_mistakes(text: str, mistakes: list) -> str:
     """The corrected text: each (1-based location, wrong, correction) checked, then applied right to left."""
     for location, wrong, correction in mistakes:
         if location < 1 or location + len(wrong) - 1 > len(text):
-            raise ValueError(f"LOCATION {location} outside the text of {len(text)} characters")
+            raise ValueError(f"SGML mistake mismatch: LOCATION {location} outside the text of {len(text)} characters")
         found = text[location - 1:location - 1 + len(wrong)]
         if found != wrong:
-            raise ValueError(f"LOCATION {location} holds {found!r}, not the WRONG text {wrong!r}")
+            raise ValueError(f"SGML mistake mismatch: LOCATION {location} holds {found!r}, not the WRONG text {wrong!r}")
     corrected = text
     seen = set()
     for location, wrong, correction in sorted(mistakes, key=lambda m: m[0], reverse=True):
@@ -221,10 +221,10 @@ def _parse_mistake(attrs: str, body: str) -> tuple:
     attributes = dict(_ATTR.findall(attrs))
     fields = {name: pattern.search(body) for name, pattern in _FIELD.items()}
     if fields["WRONG"] is None or fields["CORRECTION"] is None:
-        raise ValueError("MISTAKE without WRONG or CORRECTION")
+        raise ValueError("bad SGML: MISTAKE without WRONG or CORRECTION")
     location_text = fields["LOCATION"].group(1) if fields["LOCATION"] else attributes.get("location")
     if location_text is None or not location_text.strip().isdigit():
-        raise ValueError(f"MISTAKE with a missing or non-numeric LOCATION {location_text!r}")
+        raise ValueError(f"bad SGML: MISTAKE with a missing or non-numeric LOCATION {location_text!r}")
     return (attributes.get("id"), int(location_text.strip()),
             fields["WRONG"].group(1).strip(), fields["CORRECTION"].group(1).strip())
 
@@ -232,7 +232,7 @@ def _parse_mistake(attrs: str, body: str) -> tuple:
 def _pairs_from_block(block: str, source: str, line: int) -> Iterator[PairOrDeadLetter]:
     text_match = _TEXT.search(block)
     if text_match is None:
-        yield CscDeadLetter(source, line, "block without <TEXT>", block)
+        yield CscDeadLetter(source, line, "bad SGML: block without <TEXT>", block)
         return
     try:
         mistakes = [_parse_mistake(attrs, body) for attrs, body in _MISTAKE.findall(block)]
@@ -263,12 +263,12 @@ def _pairs_from_block(block: str, source: str, line: int) -> Iterator[PairOrDead
         try:
             correct = _apply_mistakes(wrong, by_passage.get(passage_id, []))
         except ValueError as exc:
-            yield CscDeadLetter(source, pair_line, f"passage {passage_id}: {exc}", passage_text)
+            yield CscDeadLetter(source, pair_line, f"{exc} (passage {passage_id})", passage_text)
             continue
         yield CscPair(source, pair_line, wrong, correct)
     for passage_id in by_passage:
         if passage_id not in known:
-            yield CscDeadLetter(source, line, f"MISTAKE names passage {passage_id!r}, which the essay lacks", block)
+            yield CscDeadLetter(source, line, f"bad SGML: MISTAKE names passage {passage_id!r}, which the essay lacks", block)
 
 
 def iter_sgml_pairs(lines: Iterable[bytes], source: str) -> Iterator[PairOrDeadLetter]:

