@@ -121,7 +121,7 @@ class ProgressMonitor:
         self.log_seconds = log_seconds if log_seconds is not None else float(
             os.environ.get(LOG_INTERVAL_ENV, DEFAULT_LOG_INTERVAL))
         self.directory = None
-        self.samples: List[List[float]] = []
+        self.samples: List[List[float]] = [[0.0, 0]]
         self.records = 0
         self._previous_env = None
         self._stop = threading.Event()
@@ -177,12 +177,15 @@ class ProgressMonitor:
                       flush=True)
                 next_log += self.log_seconds
         self._sample()
+        if self.mode == "log" and self.elapsed() >= self.log_seconds:  # short runs stay quiet
+            print("bertprep: done: " + format_progress_line(self.records, self.elapsed()), file=self.stream,
+                  flush=True)
 
     def _watch_rich(self) -> None:
         from rich.console import Console
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        console = Console(file=self.stream)
+        console = Console(file=self.stream, force_terminal=True)
         columns = (SpinnerColumn(), TextColumn("[bold]{task.description}"),
                    TextColumn("{task.completed:,.0f} records read"), TextColumn("{task.fields[rate]:,.0f} records/s"),
                    TimeElapsedColumn())

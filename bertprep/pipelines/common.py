@@ -103,12 +103,12 @@ def run_job(build_pipeline: Callable, config: dict, extra_beam_args: Optional[Li
             build_pipeline(pipeline, config)
             result = pipeline.run()
             result.wait_until_finish()
-    except BertprepError:
-        raise
+    except BertprepError as error:  # raised in this process; Beam may have appended the step's name
+        raise BertprepError(_without_beam_step(str(error))) from None
     except Exception as error:  # Beam wraps worker errors; surface our one-line message when it is ours
         message = _find_bertprep_message(error)
         if message:
-            raise BertprepError(message) from None
+            raise BertprepError(_without_beam_step(message)) from None
         raise
     elapsed = time.time() - started
     if config.get("output") and config.get("summary", True):
@@ -117,6 +117,13 @@ def run_job(build_pipeline: Callable, config: dict, extra_beam_args: Optional[Li
         except BertprepError:  # e.g. a remote run that has not written info.json where we can read it
             pass
     return result, elapsed
+
+
+def _without_beam_step(message: str) -> str:
+    """Drop the " [while running 'Step/Name']" Beam appends, keeping the message one plain line."""
+    import re
+
+    return re.sub(r"\s*\[while running '[^']*'\]", "", message).strip()
 
 
 def _find_bertprep_message(error: BaseException) -> Optional[str]:

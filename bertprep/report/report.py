@@ -166,7 +166,9 @@ class ReportBuilder:
                 timing["%s_per_second" % name] = round(counts[name] / elapsed, 3)
                 rates.append((label, counts[name] / elapsed))
         self.summary["timing"] = timing
-        samples = self.timing.get("samples") or []
+        samples = [list(sample) for sample in self.timing.get("samples") or []]
+        if samples and counts.get("read") is not None and counts["read"] > samples[-1][1]:
+            samples.append([round(elapsed, 3), counts["read"]])  # the last reads finished after the last sample
         if len(samples) >= 2:
             self.add_plot("throughput", "Throughput and elapsed time",
                           "Records read over the run (elapsed %.1f s) and the read rate between samples." % elapsed,
