@@ -14,6 +14,7 @@ COMMANDS = [
     "bertprep.pipelines.inspect_command",
     "bertprep.pipelines.demo_command",
     "bertprep.pipelines.mask_probs",
+    "bertprep.pipelines.pretraining",
     "bertprep.pipelines.report_command",
     "bertprep.pipelines.train_command",
     "bertprep.pipelines.export_command",

@@ -306,19 +306,37 @@ class DocumentTokenizer:
         self._masking = masking
 
     def __call__(self, key: str, sentences: Sequence[str]) -> TokenizedDocument:
-        tokenizer = self.tokenizer
         if self._segmenter is None:
-            token_lists = tokenizer.tokenize_batch(list(sentences))
-            flags = None
-            if self.grouping == "pieces":
-                flags = [self._masking.piece_flags(tokens, tokenizer.is_word_start) for tokens in token_lists]
-        else:
-            token_lists, flags = [], []
-            for sentence in sentences:
-                tokens, sentence_flags = self._masking.segmented_flags(
-                    sentence, self._segmenter.words(sentence), tokenizer)
-                token_lists.append(tokens)
-                flags.append(sentence_flags)
+            return self._from_tokens(key, self.tokenizer.tokenize_batch(list(sentences)))
+        token_lists, flags = [], []
+        for sentence in sentences:
+            tokens, sentence_flags = self._masking.segmented_flags(sentence, self._segmenter.words(sentence),
+                                                                   self.tokenizer)
+            token_lists.append(tokens)
+            flags.append(sentence_flags)
+        ids = [self.tokenizer.convert_tokens_to_ids(tokens) for tokens in token_lists]
+        keep = [k for k, sentence in enumerate(ids) if sentence]
+        return TokenizedDocument(key, [ids[k] for k in keep], [flags[k] for k in keep])
+
+    def many(self, items: Sequence[tuple]) -> List[TokenizedDocument]:
+        """Several (key, sentences) at once: one tokenize_batch call over all their sentences."""
+        if self._segmenter is not None or not items:
+            return [self(key, sentences) for key, sentences in items]
+        flat = [sentence for _, sentences in items for sentence in sentences]
+        token_lists = self.tokenizer.tokenize_batch(flat)
+        documents = []
+        start = 0
+        for key, sentences in items:
+            chunk = token_lists[start:start + len(sentences)]
+            start += len(sentences)
+            documents.append(self._from_tokens(key, chunk))
+        return documents
+
+    def _from_tokens(self, key: str, token_lists) -> TokenizedDocument:
+        tokenizer = self.tokenizer
+        flags = None
+        if self.grouping == "pieces":
+            flags = [self._masking.piece_flags(tokens, tokenizer.is_word_start) for tokens in token_lists]
         ids = [tokenizer.convert_tokens_to_ids(tokens) for tokens in token_lists]
         keep = [k for k, sentence in enumerate(ids) if sentence]
         if len(keep) != len(ids):  # sentences with no token are dropped, as the reference drops them

@@ -1,0 +1,336 @@
+"""`bertprep pretraining`: masked-LM / next-sentence TFRecords with create_pretraining_data.py semantics.
+
+Wiring: read documents → key each by a stable hash of its key into a bucket → GroupByKey → one worker
+builds all passes of a bucket (NSP negatives come from the other documents of the same bucket) and
+writes that bucket's shard directly (bucket == shard) → dead letters → info.json and the marker.
+The bucket count comes from the input size (or --num-shards), never from the worker count, and every
+random choice is seeded by (seed, document key, pass), so the bytes do not depend on --workers.
+"""
+import argparse
+import math
+
+import apache_beam as beam
+
+from bertprep import schemas
+from bertprep.errors import BertprepError
+from bertprep.io import beam_io, readers
+from bertprep.io import output as output_lib
+from bertprep.pipelines import common
+from bertprep.seeding import stable_hash
+
+COMMAND = "pretraining"
+HELP = "masked-LM/next-sentence pre-training TFRecords (create_pretraining_data.py semantics, at scale)"
+ACCEPTS_BEAM_ARGS = True
+KIND = "pretraining"
+DESCRIPTION = """Turn documents (one sentence a line, a blank line between documents) into BERT pre-training
+TFRecords: input_ids, input_mask, segment_ids, masked_lm_positions, masked_lm_ids, masked_lm_weights,
+next_sentence_labels (1 = B is random, or swapped with --next-sentence sop).
+
+Documents are spread over buckets by a stable hash of their key (about 1 MiB of input each; --num-shards
+sets the count); negatives for next-sentence prediction are drawn from the same bucket, not the whole
+corpus. Each bucket becomes one shard, so memory per worker does not grow with the corpus, and the same
+--seed gives the same bytes whatever --workers is.
+
+--reference-compatible reproduces the original's per-piece 80/10/10 decisions and lets random
+replacements draw any vocabulary entry; by default the decision is made once per word and special or
+[unused] entries are never drawn. Confusion-aware masking (--confusion-sets, --mask-probability,
+--wrong-input) takes the outputs of `bertprep mask-probs`."""
+
+BYTES_PER_BUCKET = 1 << 20
+SMALL_BUCKET_BYTES = 64 << 10
+MIN_BUCKETS = 16
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    common.add_common_job_arguments(parser, input_help="documents: text files with one sentence a line and a blank "
+                                    "line between documents (or see --input-format); file, glob or list")
+    group = parser.add_argument_group("input")
+    group.add_argument("--input-format", choices=("documents",) + tuple(f for f in readers.FORMATS if f != "documents"),
+                       default="documents", help="documents: blank-line separated; text/jsonl/tsv/csv/parquet: one "
+                       "document a record, split into sentences at line breaks and sentence-final punctuation")
+    group.add_argument("--field", default="text", help="JSONL field / Parquet column holding the document")
+    group.add_argument("--column", default="0", help="TSV/CSV column holding the document (index or header name)")
+    group.add_argument("--header", action=argparse.BooleanOptionalAction, default=False,
+                       help="TSV/CSV files start with a header row")
+    group = parser.add_argument_group("instances (defaults are the original's)")
+    group.add_argument("--max-seq-length", type=int, default=128, help="tokens per instance, [CLS]/[SEP] included")
+    group.add_argument("--max-predictions-per-seq", type=int, default=20, help="masked-LM predictions per instance")
+    group.add_argument("--masked-lm-prob", type=float, default=0.15, help="share of tokens predicted")
+    group.add_argument("--short-seq-prob", type=float, default=0.1,
+                       help="probability of a shorter random target length")
+    group.add_argument("--dupe-factor", type=int, default=10, help="passes over the data, each with new masks")
+    group.add_argument("--next-sentence", choices=("nsp", "sop", "none"), default="nsp",
+                       help="pair task: next-sentence prediction, sentence-order prediction, or single segments")
+    group.add_argument("--packing", choices=("segment_pair", "full_sentences"), default="segment_pair",
+                       help="full_sentences: RoBERTa-style packing across documents joined by [SEP] (no pair task)")
+    group = parser.add_argument_group("masking")
+    group.add_argument("--whole-word-mask", action="store_true",
+                       help="mask whole words (WordPiece ## groups, SentencePiece ▁ starts, or --segmenter words)")
+    group.add_argument("--segmenter", choices=("none", "jieba", "presegmented"), default="none",
+                       help="Chinese words for --whole-word-mask: jieba, or the spaces of a pre-segmented corpus")
+    group.add_argument("--max-ngram", type=int, default=1, help="mask spans of up to N words (p(n) ∝ 1/n)")
+    group.add_argument("--reference-compatible", action="store_true",
+                       help="80/10/10 per piece and random draws from the whole vocabulary, as the original")
+    group = parser.add_argument_group("confusion-aware masking (outputs of `bertprep mask-probs`)")
+    group.add_argument("--mask-probability", help="mask-probs output directory, its mask_probability.parquet, or a "
+                       "FASPell mask_probability.sav: weights the choice of characters to predict")
+    group.add_argument("--mask-probability-column", default=None,
+                       help="column of mask_probability.parquet (default: smoothed_probability, else "
+                       "faspell_probability)")
+    group.add_argument("--confusion-sets", help="mask-probs output directory or confusion_sets.parquet (or a "
+                       "char:candidates text file): replace chosen characters by confusable ones")
+    group.add_argument("--confusion-mix", default="same_pinyin=0.3,similar_pinyin=0.3,glyph=0.15,random=0.1,keep=0.15",
+                       help="replacement shares with --confusion-sets (kinds: same_pinyin, similar_pinyin, glyph, "
+                       "random, keep, mask)")
+    group.add_argument("--wrong-input", help="FASPell mode: wrong/correct sentence pairs (tsv, faspell, jsonl or "
+                       "sgml; see mask-probs) added as instances whose errors are predicted")
+
+
+def validate(config: dict) -> dict:
+    """Check option values; returns the config with derived settings filled in."""
+    config = dict(config)
+    if config["max_seq_length"] < 5:
+        raise BertprepError("--max-seq-length must be at least 5, got %d" % config["max_seq_length"])
+    if config["max_predictions_per_seq"] < 1:
+        raise BertprepError("--max-predictions-per-seq must be at least 1")
+    if not 0 < config["masked_lm_prob"] <= 1:
+        raise BertprepError("--masked-lm-prob must be in (0, 1], got %g" % config["masked_lm_prob"])
+    if not 0 <= config["short_seq_prob"] <= 1:
+        raise BertprepError("--short-seq-prob must be in [0, 1], got %g" % config["short_seq_prob"])
+    if config["dupe_factor"] < 1:
+        raise BertprepError("--dupe-factor must be at least 1")
+    if config.get("max_ngram", 1) < 1:
+        raise BertprepError("--max-ngram must be at least 1")
+    if config.get("packing") == "full_sentences":
+        config["next_sentence"] = "none"  # packed sequences have no segment pair
+    if config.get("segmenter", "none") != "none" and not config.get("whole_word_mask"):
+        raise BertprepError("--segmenter only matters with --whole-word-mask")
+    if config.get("confusion_sets") and config.get("whole_word_mask"):
+        raise BertprepError("--confusion-sets masks single characters; drop --whole-word-mask")
+    return config
+
+
+def num_buckets(input_bytes: int) -> int:
+    """About 1 MiB of input a bucket, at least 16 for inputs over 1 MiB (so 2+ workers balance), fewer
+    for tiny inputs so that every bucket still has documents to draw negatives from."""
+    by_size = int(math.ceil(input_bytes / float(BYTES_PER_BUCKET)))
+    small = min(MIN_BUCKETS, int(math.ceil(input_bytes / float(SMALL_BUCKET_BYTES))))
+    return max(1, by_size, small)
+
+
+def _document_reader(config):
+    fmt = config.get("input_format", "documents")
+    field = config.get("field", "text")
+    column = config.get("column", "0")
+    header = bool(config.get("header", False))
+
+    def read(path):
+        return readers.iter_file(path, fmt, field=field, columns={field: field} if fmt == "parquet" else
+                                 {"text": int(column) if str(column).isdigit() else column}, header=header)
+    return read
+
+
+def _pair_reader(path):
+    from bertprep.pipelines.mask_probs import read_csc_source
+
+    for item in read_csc_source(("auto", path)):
+        if isinstance(item, readers.DeadLetter):
+            yield item
+        else:
+            yield readers.Record(item.source, item.line, ("pair", item.wrong, item.correct))
+
+
+def _special_id(tokenizer, name):
+    special = getattr(tokenizer, "special_ids", None) or {}
+    if name in special:
+        return special[name]
+    if name in tokenizer.vocab:
+        return tokenizer.vocab[name]
+    raise BertprepError("the vocabulary has no %s entry" % name)
+
+
+class JobParts:
+    """Everything a worker builds once from the config: tokenizer, masker, encoder, bucket builder."""
+
+    def __init__(self, config: dict):
+        from bertprep.transforms import confusion_masking, masking
+        from bertprep.transforms.instances import DocumentTokenizer, InstanceOptions
+        from bertprep.transforms.pretraining_records import BucketBuilder, PretrainingEncoder
+
+        tokenizer = common.load_job_tokenizer(config)
+        self.tokenizer = tokenizer
+        vocab = tokenizer.vocab
+        self.cls_id, self.sep_id = _special_id(tokenizer, "[CLS]"), _special_id(tokenizer, "[SEP]")
+        mask_id, self.unk_id = _special_id(tokenizer, "[MASK]"), _special_id(tokenizer, "[UNK]")
+        whole_word = bool(config.get("whole_word_mask"))
+        segmenter = config.get("segmenter", "none")
+        grouping = segmenter if whole_word and segmenter != "none" else ("pieces" if whole_word else "none")
+        self.documents = DocumentTokenizer(tokenizer, grouping)
+        options = masking.MaskingOptions(config["masked_lm_prob"], config["max_predictions_per_seq"], whole_word,
+                                         config.get("max_ngram", 1), bool(config.get("reference_compatible")))
+        vocab_tokens = [None] * tokenizer.vocab_size
+        for token, token_id in vocab.items():
+            if 0 <= token_id < len(vocab_tokens):
+                vocab_tokens[token_id] = token
+        vocab_tokens = [token if token is not None else "[]" for token in vocab_tokens]
+        specials = [_special_id(tokenizer, name) for name in ("[CLS]", "[SEP]", "[MASK]", "[PAD]", "[UNK]")
+                    if name in vocab or name in (getattr(tokenizer, "special_ids", None) or {})]
+        random_ids = masking.random_replacement_ids(vocab_tokens, specials)
+        weights, default_weight = None, 0.0
+        probabilities = {}
+        if config.get("mask_probability"):
+            by_char = confusion_masking.load_mask_probability(config["mask_probability"],
+                                                              config.get("mask_probability_column"))
+            probabilities = {vocab[char]: p for char, p in by_char.items() if char in vocab}
+            positive = [p for p in probabilities.values() if p > 0]
+            weights, default_weight = probabilities, (min(positive) if positive else 0.0)
+        excluded = (self.cls_id, self.sep_id)
+        if config.get("confusion_sets"):
+            table = confusion_masking.ConfusionTable(
+                confusion_masking.load_confusion_sets(config["confusion_sets"]), vocab)
+            masker = confusion_masking.ConfusionMasker(
+                options, mask_id, excluded, tokenizer.vocab_size, random_ids, table,
+                confusion_masking.parse_mix(config.get("confusion_mix")), weights, default_weight)
+        else:
+            masker = masking.Masker(options, mask_id, excluded, tokenizer.vocab_size, random_ids, weights,
+                                    default_weight)
+        instance_options = InstanceOptions(config["max_seq_length"], config["short_seq_prob"],
+                                           config.get("next_sentence", "nsp"), config.get("packing", "segment_pair"))
+        encoder = PretrainingEncoder(config["max_seq_length"], config["max_predictions_per_seq"])
+        self.builder = BucketBuilder(config["seed"], config["dupe_factor"], instance_options, masker, encoder,
+                                     self.cls_id, self.sep_id, self.unk_id, config["max_predictions_per_seq"],
+                                     probabilities)
+
+    def tokenize(self, records):
+        """Records → (tokenized documents, FASPell pairs as (key, wrong ids, correct ids), dead letters)."""
+        from bertprep.transforms.instances import sentences_of
+
+        documents, pairs, dead = [], [], []
+        doc_records, doc_sentences = [], []
+        for record in records:
+            value = record.value
+            if isinstance(value, tuple) and value and value[0] == "pair":
+                self._pair(record, value[1], value[2], pairs, dead)
+                continue
+            if isinstance(value, dict) and len(value) == 1:
+                value = next(iter(value.values()))
+            try:
+                sentences = value if isinstance(value, list) and all(isinstance(v, str) for v in value) \
+                    else sentences_of(value)
+            except ValueError as error:
+                dead.append(readers.DeadLetter(record.source, record.line, "bad document: %s" % error, str(value)))
+                continue
+            doc_records.append(record)
+            doc_sentences.append(sentences)
+        tokenized = self.documents.many([(r.key, s) for r, s in zip(doc_records, doc_sentences)])
+        for record, sentences, document in zip(doc_records, doc_sentences, tokenized):
+            if document.num_tokens == 0:
+                dead.append(readers.DeadLetter(record.source, record.line, "no tokens: the document is empty after "
+                                               "tokenization", "\n".join(sentences)))
+            else:
+                documents.append(document)
+        return documents, pairs, dead
+
+    def _pair(self, record, wrong, correct, pairs, dead):
+        tokenizer = self.tokenizer
+        wrong_ids, correct_ids = (tokenizer.convert_tokens_to_ids(tokens)
+                                  for tokens in tokenizer.tokenize_batch([wrong, correct]))
+        if not wrong_ids:
+            dead.append(readers.DeadLetter(record.source, record.line, "no tokens: empty sentence pair", wrong))
+        elif len(wrong_ids) != len(correct_ids):
+            dead.append(readers.DeadLetter(record.source, record.line, "unaligned pair: the wrong and correct "
+                                           "sentences tokenize to %d and %d tokens" % (len(wrong_ids),
+                                                                                        len(correct_ids)),
+                                           wrong + "\t" + correct))
+        else:
+            pairs.append((record.key, wrong_ids, correct_ids))
+
+
+class _BuildShard(beam.DoFn):
+    """(bucket, records) → the bucket's shard on disk; side outputs: stats, used count, dead letters."""
+
+    def __init__(self, config, shards):
+        self._config = config
+        self._shards = shards
+
+    def setup(self):
+        self._parts = JobParts(self._config)
+
+    def process(self, keyed):
+        from bertprep.transforms.pretraining_records import PretrainingStats
+
+        bucket, items = keyed
+        parts = self._parts
+        documents, pairs, dead = parts.tokenize(sorted(items, key=lambda item: item.key))
+        for letter in dead:
+            yield beam.pvalue.TaggedOutput("dead", letter)
+        config = self._config
+        suffix = output_lib.tfrecord_suffix(config.get("compression", "none"))
+        path = output_lib.join(config["output"], output_lib.shard_name(KIND, bucket, self._shards, suffix))
+        stats = PretrainingStats(config["max_seq_length"])
+        with output_lib.ShardWriter(path, config.get("compression", "none")) as writer:
+            for records in parts.builder.passes(bucket, documents, pairs, stats):
+                for record in records:
+                    writer.write(record)
+        yield dict(writer.result, shard=bucket)
+        yield beam.pvalue.TaggedOutput("stats", stats.to_dict())
+        yield beam.pvalue.TaggedOutput("used", len(documents) + len(pairs))
+
+
+def _stat_field(pipeline_stats, name):
+    return pipeline_stats | "Stat_" + name >> beam.Map(lambda stats, n=name: stats.get(n, {}))
+
+
+def build_pipeline(pipeline, config: dict) -> None:
+    from bertprep.transforms.pretraining_records import merge_stats
+
+    config = validate(config)
+    shards = config.get("num_shards") or 0
+    if not shards:
+        patterns = [config["input"]] + ([config["wrong_input"]] if config.get("wrong_input") else [])
+        shards = num_buckets(sum(beam_io.total_size(beam_io.match_files(p)) for p in patterns))
+    config["num_shards"] = shards
+    compression = config.get("compression", "none")
+    schema = schemas.for_kind(KIND, config)
+
+    read = pipeline | "Read" >> beam_io.ReadRecords(config["input"], _document_reader(config))
+    inputs = [read.records]
+    dead = [read.dead_letters]
+    counted = [read]
+    if config.get("wrong_input"):
+        pairs = pipeline | "ReadPairs" >> beam_io.ReadRecords(config["wrong_input"], _pair_reader)
+        inputs.append(pairs.records)
+        dead.append(pairs.dead_letters)
+        counted.append(pairs)
+    records = tuple(inputs) | "AllRecords" >> beam.Flatten()
+    built = (records
+             | "Bucket" >> beam.Map(lambda record: (stable_hash("bucket", record.key) % shards, record))
+             | "GroupBucket" >> beam.GroupByKey()
+             | "BuildShards" >> beam.ParDo(_BuildShard(config, shards)).with_outputs("stats", "used", "dead",
+                                                                                   main="shards"))
+    dead.append(built.dead)
+    all_dead = tuple(dead) | "AllDead" >> beam.Flatten()
+    dead_counts = all_dead | "WriteDead" >> beam_io.WriteDeadLetters(config["output"])
+    read_counts = [beam_io.count_inputs(item, "CountInputs%d" % k) for k, item in enumerate(counted)]
+    read_total = tuple(read_counts) | "FlattenRead" >> beam.Flatten() | "SumRead" >> beam.CombineGlobally(sum)
+    used = built.used | "SumUsed" >> beam.CombineGlobally(sum)
+    merged = built.stats | "MergeStats" >> beam.CombineGlobally(merge_stats)
+    stat_names = ("sequence_length_histogram", "tokens_per_instance", "predictions_per_instance",
+                  "masked_position_kinds", "next_sentence_labels", "unk_rate", "mean_sequence_length",
+                  "full_length_share", "mean_segment_a_tokens", "mean_predictions_per_instance")
+    info = {"config": config, "schema": schema.to_json(),
+            "vocab_fingerprint": common.load_job_tokenizer(config).fingerprint,
+            "scope": {"nsp_negatives": "documents of the same hash bucket (%d buckets)" % shards}}
+    _ = {"shards": built.shards, "dead_letter_counts": dead_counts,
+         "counts": {"read": read_total, "used": used},
+         "stats": {name: _stat_field(merged, name) for name in stat_names},
+         } | "Finalize" >> beam_io.Finalize(config["output"], KIND, info, shards, compression,
+                                            accounting=("read", "used", "dead_lettered"))
+
+
+def run(args) -> int:
+    config = validate(common.config_from_args(args))
+    common.load_job_tokenizer(config)  # a bad vocabulary fails here with one line, before Beam starts
+    output_lib.OutputDirectory(config["output"], overwrite=config.get("overwrite", False)).prepare()
+    common.run_job(build_pipeline, config, args.beam_args)
+    return 0

@@ -1,0 +1,253 @@
+"""One bucket of documents → serialized pre-training records, and the statistics the run report shows.
+
+A bucket is a set of documents chosen by a stable hash of their keys. Inside it, documents are sorted by
+key; each pass (`dupe_factor` of them) builds instances for every document with a generator seeded by
+(seed, document key, pass), masks them with the same generator, encodes them, and shuffles the pass's
+records with a generator seeded by (seed, bucket, pass). The output therefore depends on the seed, the
+inputs and the bucket count, never on the worker count or on arrival order. Memory holds one bucket's
+token ids and one pass of its encoded records.
+"""
+import struct
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence
+
+from bertprep.schemas import example_codec
+from bertprep.seeding import rng_for
+from bertprep.transforms import confusion_masking
+from bertprep.transforms.instances import InstanceOptions, TokenizedDocument, document_instances, pack_full_sentences
+from bertprep.transforms.masking import KIND_NAMES, MaskedInstance
+
+# ---------------------------------------------------------------- encoding
+
+
+def _entry_prefix(name: str) -> bytes:
+    return b"\x0a" + example_codec.encode_varint(len(name)) + name.encode("utf-8")
+
+
+class PretrainingEncoder:
+    """Serializes pre-training features exactly as `schemas.for_kind("pretraining", ...).encode()` does.
+
+    The feature layout is fixed, so masks, segment ids and weights are built as byte strings (0 and 1 are
+    one-byte varints) and token ids go through the codec's varint table; a test checks equality with the
+    schema's encoder on every kind of instance.
+    """
+
+    def __init__(self, max_seq_length: int, max_predictions_per_seq: int):
+        self.max_seq_length = max_seq_length
+        self.max_predictions = max_predictions_per_seq
+        self._table = example_codec._table()
+        self._names = {name: _entry_prefix(name) for name in (
+            "input_ids", "input_mask", "masked_lm_ids", "masked_lm_positions", "masked_lm_weights",
+            "next_sentence_labels", "segment_ids")}
+        self._weights = [self._float_feature([1.0] * n + [0.0] * (max_predictions_per_seq - n))
+                         for n in range(max_predictions_per_seq + 1)]
+        self._masks = [self._packed_feature(b"\x01" * n + b"\x00" * (max_seq_length - n))
+                       for n in range(max_seq_length + 1)]
+        self._labels = [self._packed_feature(example_codec.encode_varint(label)) for label in (0, 1)]
+
+    @staticmethod
+    def _packed_feature(packed: bytes) -> bytes:
+        varint = example_codec.encode_varint
+        inner = b"\x0a" + varint(len(packed)) + packed
+        return b"\x1a" + varint(len(inner)) + inner
+
+    @staticmethod
+    def _float_feature(values) -> bytes:
+        varint = example_codec.encode_varint
+        packed = struct.pack("<%df" % len(values), *values)
+        inner = b"\x0a" + varint(len(packed)) + packed
+        return b"\x12" + varint(len(inner)) + inner
+
+    def _ids(self, values: Sequence[int], length: int) -> bytes:
+        table = self._table
+        try:
+            packed = b"".join(map(table.__getitem__, values))
+        except (IndexError, TypeError):
+            packed = b"".join(example_codec.encode_varint(int(v)) for v in values)
+        return packed + b"\x00" * (length - len(values))
+
+    def _entry(self, name: str, feature: bytes) -> bytes:
+        varint = example_codec.encode_varint
+        inner = self._names[name] + b"\x12" + varint(len(feature)) + feature
+        return b"\x0a" + varint(len(inner)) + inner
+
+    def encode(self, tokens: Sequence[int], len_a: int, label: int, masked: MaskedInstance) -> bytes:
+        length = len(tokens)
+        if length > self.max_seq_length or len(masked.positions) > self.max_predictions:
+            raise ValueError("instance longer than the schema allows")
+        pad = self.max_seq_length - length
+        if len_a + 2 >= length:
+            segments = b"\x00" * self.max_seq_length
+        else:
+            segments = b"\x00" * (len_a + 2) + b"\x01" * (length - len_a - 2) + b"\x00" * pad
+        count = len(masked.positions)
+        body = b"".join((
+            self._entry("input_ids", self._packed_feature(self._ids(masked.tokens, self.max_seq_length))),
+            self._entry("input_mask", self._masks[length]),
+            self._entry("masked_lm_ids", self._packed_feature(self._ids(masked.labels, self.max_predictions))),
+            self._entry("masked_lm_positions", self._packed_feature(self._ids(masked.positions, self.max_predictions))),
+            self._entry("masked_lm_weights", self._weights[count]),
+            self._entry("next_sentence_labels", self._labels[label]),
+            self._entry("segment_ids", self._packed_feature(segments)),
+        ))
+        return b"\x0a" + example_codec.encode_varint(len(body)) + body
+
+
+def features_of(tokens: Sequence[int], len_a: int, label: int, masked: MaskedInstance, max_seq_length: int,
+                max_predictions: int) -> Dict[str, list]:
+    """The feature dict of one instance (the slow, obvious form; tests compare the encoder with it)."""
+    length = len(tokens)
+    pad = max_seq_length - length
+    segments = [0] * (len_a + 2) + [1] * (length - len_a - 2) if len_a + 2 < length else [0] * length
+    count = len(masked.positions)
+    extra = max_predictions - count
+    return {
+        "input_ids": list(masked.tokens) + [0] * pad,
+        "input_mask": [1] * length + [0] * pad,
+        "segment_ids": segments + [0] * pad,
+        "masked_lm_positions": list(masked.positions) + [0] * extra,
+        "masked_lm_ids": list(masked.labels) + [0] * extra,
+        "masked_lm_weights": [1.0] * count + [0.0] * extra,
+        "next_sentence_labels": [label],
+    }
+
+
+# ---------------------------------------------------------------- statistics
+
+
+class PretrainingStats:
+    """Counts for info.json["stats"]; buckets' stats are merged with `merge`."""
+
+    def __init__(self, max_seq_length: int = 128):
+        self.length_histogram = [0] * (max_seq_length + 1)
+        self.text_token_histogram = [0] * (max_seq_length + 1)
+        self.predictions_histogram: Dict[int, int] = {}
+        self.kinds = [0] * len(KIND_NAMES)
+        self.labels = [0, 0]
+        self.unk = 0
+        self.text_tokens = 0
+        self.segment_a_tokens = 0
+
+    def add(self, tokens: Sequence[int], len_a: int, label: int, masked: MaskedInstance, specials: int,
+            unk_id: int) -> None:
+        length = len(tokens)
+        self.length_histogram[length] += 1
+        self.text_token_histogram[length - specials] += 1
+        self.text_tokens += length - specials
+        self.segment_a_tokens += len_a
+        self.unk += tokens.count(unk_id)
+        self.labels[label] += 1
+        count = len(masked.positions)
+        self.predictions_histogram[count] = self.predictions_histogram.get(count, 0) + 1
+        kinds = self.kinds
+        for kind in masked.kinds:
+            kinds[kind] += 1
+
+    def to_dict(self) -> dict:
+        instances = sum(self.labels)
+        real = sum(length * n for length, n in enumerate(self.length_histogram))
+        predictions = sum(self.kinds)
+        full = self.length_histogram[-1]
+        return {
+            "instances": instances,
+            "sequence_length_histogram": {str(k): n for k, n in enumerate(self.length_histogram) if n},
+            "tokens_per_instance": {str(k): n for k, n in enumerate(self.text_token_histogram) if n},
+            "predictions_per_instance": {str(k): n for k, n in sorted(self.predictions_histogram.items())},
+            "masked_position_kinds": {name: self.kinds[k] for k, name in enumerate(KIND_NAMES)},
+            "next_sentence_labels": {"0": self.labels[0], "1": self.labels[1]},
+            "unk_rate": {"unk": self.unk, "tokens": self.text_tokens},
+            "mean_sequence_length": real / instances if instances else 0.0,
+            "full_length_share": full / instances if instances else 0.0,
+            "mean_segment_a_tokens": self.segment_a_tokens / instances if instances else 0.0,
+            "mean_predictions_per_instance": predictions / instances if instances else 0.0,
+        }
+
+
+def merge_stats(dicts: Iterable[dict]) -> dict:
+    """Sum the count fields of several `to_dict()` results and recompute the means."""
+    total: dict = {}
+    weighted = {"mean_sequence_length": 0.0, "full_length_share": 0.0, "mean_segment_a_tokens": 0.0,
+                "mean_predictions_per_instance": 0.0}
+    instances = 0
+    for stats in dicts:
+        n = stats.get("instances", 0)
+        instances += n
+        for name, value in stats.items():
+            if name in weighted:
+                weighted[name] += value * n
+            elif isinstance(value, dict):
+                into = total.setdefault(name, {})
+                for key, count in value.items():
+                    into[key] = into.get(key, 0) + count
+        if not stats:
+            continue
+    result = {name: dict(sorted(value.items(), key=lambda kv: _sort_key(kv[0]))) for name, value in total.items()}
+    result["instances"] = instances
+    for name, value in weighted.items():
+        result[name] = value / instances if instances else 0.0
+    return result
+
+
+def _sort_key(key: str):
+    return (0, int(key), "") if key.isdigit() else (1, 0, key)
+
+
+# ---------------------------------------------------------------- one bucket
+
+
+class BucketBuilder:
+    """Turns one bucket's tokenized documents (and FASPell pairs) into records, pass by pass."""
+
+    def __init__(self, seed: int, dupe_factor: int, instance_options: InstanceOptions, masker, encoder,
+                 cls_id: int, sep_id: int, unk_id: int, max_predictions: int,
+                 pair_probabilities: Optional[Dict[int, float]] = None):
+        self.seed = seed
+        self.dupe_factor = dupe_factor
+        self.options = instance_options
+        self.masker = masker
+        self.encoder = encoder
+        self.cls_id = cls_id
+        self.sep_id = sep_id
+        self.unk_id = unk_id
+        self.max_predictions = max_predictions
+        self.pair_probabilities = pair_probabilities or {}
+
+    def passes(self, bucket: int, documents: List[TokenizedDocument], pairs: Sequence[tuple],
+               stats: PretrainingStats) -> Iterator[List[bytes]]:
+        """One list of encoded records per pass, already in their shuffled output order."""
+        documents = sorted(documents, key=lambda document: document.key)
+        for pass_index in range(self.dupe_factor):
+            records: List[bytes] = []
+            self._documents(bucket, pass_index, documents, records, stats)
+            for key, wrong_ids, correct_ids in pairs:
+                rng = rng_for(self.seed, key, pass_index)
+                tokens, masked = confusion_masking.faspell_instance(
+                    wrong_ids, correct_ids, self.pair_probabilities, self.options.max_seq_length,
+                    self.max_predictions, self.cls_id, self.sep_id, rng)
+                self._emit(tokens, len(tokens) - 2, 0, masked, records, stats)
+            rng_for(self.seed, "order", bucket, pass_index).shuffle(records)
+            yield records
+
+    def _documents(self, bucket, pass_index, documents, records, stats):
+        if not documents:
+            return
+        mask = self.masker.mask
+        if self.options.packing == "full_sentences":
+            order = list(documents)
+            rng = rng_for(self.seed, "full_sentences", bucket, pass_index)
+            rng.shuffle(order)
+            for instance in pack_full_sentences(order, self.options, self.cls_id, self.sep_id):
+                self._emit(instance.tokens, instance.len_a, 0, mask(instance.tokens, instance.flags, rng), records,
+                           stats)
+            return
+        for index, document in enumerate(documents):
+            rng = rng_for(self.seed, document.key, pass_index)
+            for instance in document_instances(documents, index, self.options, rng, self.cls_id, self.sep_id):
+                self._emit(instance.tokens, instance.len_a, instance.label, mask(instance.tokens, instance.flags, rng),
+                           records, stats)
+
+    def _emit(self, tokens, len_a, label, masked, records, stats):
+        specials = 3 if len_a + 2 < len(tokens) else 2
+        if self.options.packing == "full_sentences":
+            specials = tokens.count(self.sep_id) + 1
+        stats.add(tokens, len_a, label, masked, specials, self.unk_id)
+        records.append(self.encoder.encode(tokens, len_a, label, masked))
