@@ -81,6 +81,14 @@ class OutputDirectory:
                 raise BertprepError(describe_os_error(error, self.path)) from None
         if self.overwrite:
             self.remove_outputs()
+        else:  # a killed run's half-written temporaries are ours and never part of an output
+            self.remove_temporaries()
+
+    def remove_temporaries(self) -> None:
+        patterns = [self.file("*" + TEMP_INFIX + "*"), self.file(DEAD_LETTER_DIR, "*" + TEMP_INFIX + "*")]
+        paths = sorted({m.path for result in FileSystems.match(patterns) for m in result.metadata_list})
+        if paths:
+            FileSystems.delete(paths)
 
     def remove_outputs(self) -> None:
         """Delete files an earlier run of ours left (shards, dead letters, info, reports, temporaries)."""
@@ -89,8 +97,8 @@ class OutputDirectory:
         paths = []
         for result in FileSystems.match(patterns):
             paths.extend(metadata.path for metadata in result.metadata_list)
-        if paths:
-            FileSystems.delete(paths)
+        if paths:  # a temporary shard matches two patterns: delete each file once
+            FileSystems.delete(sorted(set(paths)))
 
     def read_info(self) -> dict:
         return read_json(self.file(INFO_FILE))

@@ -1,0 +1,142 @@
+"""Faults: a run killed mid-write publishes nothing and reruns to the same bytes; lost records fail loudly.
+
+The kill test runs the `pretraining` job when it is installed (tiny corpus and vocabulary made here),
+else the toy job from tests/toy_job.py with shard writes slowed down, in a subprocess killed with
+SIGKILL while a shard is still under its temporary name.
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import apache_beam as beam
+import pytest
+
+from bertprep import cli, schemas
+from bertprep.io import beam_io, readers
+from bertprep.io import output as output_lib
+from bertprep.pipelines import inspect_command
+
+import toy_job
+from test_foundation_output import TESTS_DIR, install_toy_command, output_files, write_toy_input
+
+KILL_DRIVER = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, {tests!r})
+    import toy_job
+    from bertprep.io import output as output_lib
+    from bertprep.pipelines import common
+
+    real_write = output_lib.ShardWriter.write
+
+    def slow_write(self, record):  # slow enough that the parent can kill us mid-shard
+        real_write(self, record)
+        self._handle.flush()
+        time.sleep(0.05)
+
+    output_lib.ShardWriter.write = slow_write
+    config = {{"input": {input!r}, "output": {output!r}, "num_shards": 3}}
+    output_lib.OutputDirectory(config["output"]).prepare()
+    common.run_job(toy_job.build_pipeline, config)
+""")
+
+
+def _temporaries(directory):
+    found = []
+    for root, _, names in os.walk(directory):
+        found.extend(os.path.join(root, name) for name in names if output_lib.TEMP_INFIX in name)
+    return found
+
+
+def _kill_mid_write(source, out):
+    process = subprocess.Popen([sys.executable, "-c", KILL_DRIVER.format(tests=TESTS_DIR, input=source, output=out)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            partial = [path for path in _temporaries(out) if ".tfrecord" in path and os.path.getsize(path) > 0]
+            if partial:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the run ended or never started a shard: %s" % process.stderr.read().decode()[-2000:])
+        process.send_signal(signal.SIGKILL)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        process.stderr.close()
+    assert process.returncode == -signal.SIGKILL
+
+
+def test_sigkill_mid_write_leaves_no_marker_and_a_rerun_gives_the_same_bytes(tmp_path, monkeypatch, capsys):
+    install_toy_command(monkeypatch)
+    source = write_toy_input(tmp_path / "in.txt")
+    with open(source, "ab") as handle:
+        handle.write("".join("record %d of the kill test\n" % n for n in range(300)).encode("utf-8"))
+    killed, clean = str(tmp_path / "killed"), str(tmp_path / "clean")
+
+    _kill_mid_write(source, killed)
+    assert not os.path.exists(os.path.join(killed, output_lib.COMPLETE_MARKER))
+    assert _temporaries(killed), "the kill should have caught a shard under its temporary name"
+    with pytest.raises(Exception) as raised:
+        inspect_command.inspect_directory(killed)
+    assert "incomplete" in str(raised.value)
+    capsys.readouterr()
+    assert cli.main(["inspect", killed]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and "incomplete" in error and killed in error
+
+    assert cli.main(["toy", "--input", source, "--output", clean]) == 0
+    uninterrupted = output_files(clean)
+    # An incomplete output may be rerun as it is (the killed run's temporaries are cleared) ...
+    assert cli.main(["toy", "--input", source, "--output", killed]) == 0
+    assert not _temporaries(killed)
+    rerun = output_files(killed)
+    assert sorted(rerun) == sorted(uninterrupted)
+    for name in uninterrupted:
+        assert rerun[name] == uninterrupted[name], name
+    # ... and once complete, replaced only with --overwrite, again to the same bytes.
+    assert cli.main(["toy", "--input", source, "--output", killed]) == 2
+    assert cli.main(["toy", "--input", source, "--output", killed, "--overwrite"]) == 0
+    assert output_files(killed) == uninterrupted
+    info_rerun = json.load(open(os.path.join(killed, "info.json")))
+    info_clean = json.load(open(os.path.join(clean, "info.json")))
+    for info in (info_rerun, info_clean):
+        info["config"].pop("output")
+        info["config"].pop("overwrite")
+    assert info_rerun == info_clean
+    assert cli.main(["inspect", killed]) == 0
+
+
+def build_leaky_pipeline(pipeline, config):
+    """The toy job with a bug: "!" lines are filtered out instead of dead-lettered."""
+    schema = schemas.for_kind(toy_job.KIND, {"max_seq_length": 4})
+    read = pipeline | "Read" >> beam_io.ReadRecords(config["input"], lambda path: readers.iter_file(path, "text"))
+    kept = read.records | "Leak" >> beam.Filter(lambda record: not record.value.startswith("!"))
+    converted = kept | "Convert" >> beam.FlatMap(toy_job._to_record, schema).with_outputs("dead", main="records")
+    dead = (read.dead_letters, converted.dead) | "AllDead" >> beam.Flatten()
+    shards = converted.records | "Write" >> beam_io.WriteShardedRecords(config["output"], toy_job.KIND,
+                                                                       config["num_shards"])
+    dead_counts = dead | "WriteDead" >> beam_io.WriteDeadLetters(config["output"])
+    _ = {"shards": shards, "dead_letter_counts": dead_counts,
+         "counts": {"read": beam_io.count_inputs(read), "written": beam_io.count(converted.records, "CountWritten")},
+         } | "Finalize" >> beam_io.Finalize(config["output"], toy_job.KIND, {"config": config,
+                                                                            "schema": schema.to_json()},
+                                            config["num_shards"])
+
+
+def test_an_accounting_mismatch_fails_the_run_loudly(tmp_path, monkeypatch, capsys):
+    install_toy_command(monkeypatch, build_leaky_pipeline)
+    out = str(tmp_path / "out")
+    assert cli.main(["toy", "--input", write_toy_input(tmp_path / "in.txt"), "--output", out]) == 2
+    error = capsys.readouterr().err
+    # 10 read: 7 written, 1 undecodable dead-lettered, 2 "!" lines silently lost.
+    assert error == ("bertprep: error: accounting mismatch: read 10 != written 7 + dead_lettered 1; "
+                     "records were lost\n")
+    assert not os.path.exists(os.path.join(out, output_lib.COMPLETE_MARKER))
+    assert not os.path.exists(os.path.join(out, output_lib.INFO_FILE))
+    assert not os.path.exists(os.path.join(out, "report.html"))
