@@ -19,6 +19,10 @@ COMMANDS = [
     "bertprep.pipelines.train_command",
     "bertprep.pipelines.export_command",
     "bertprep.pipelines.embed",
+    "bertprep.pipelines.scheduler_command",
+    "bertprep.pipelines.runs_command",
+    "bertprep.pipelines.serve_command",
+    "bertprep.pipelines.dataflow_command",
 ]
 
 DESCRIPTION = """Turn raw corpora into BERT training data with Apache Beam, and train on it.

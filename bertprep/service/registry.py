@@ -157,6 +157,22 @@ class Registry:
                 return _decode(claimed)
         return None
 
+    def claim(self, run_id: str, now: float, owner: str) -> dict:
+        """Mark one queued run `running` (for `bertprep runs retry --now`); error if its job is busy."""
+        with self._connect(immediate=True) as connection:
+            row = connection.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+            if row is None or row["status"] != "queued":
+                raise BertprepError("run %s is not queued" % run_id)
+            busy = connection.execute("SELECT run_id FROM runs WHERE job = ? AND status = 'running'",
+                                      (row["job"],)).fetchone()
+            if busy:
+                raise BertprepError("job %s is already running (run %s)" % (row["job"], busy["run_id"]))
+            connection.execute("UPDATE runs SET status = 'running', started_at = ?, owner = ? WHERE run_id = ?",
+                               (now, owner, run_id))
+            claimed = dict(row)
+        claimed.update(status="running", started_at=now, owner=owner)
+        return _decode(claimed)
+
     def update(self, run_id: str, **fields) -> None:
         if not fields:
             return
@@ -237,3 +253,24 @@ def _decode(row: dict) -> dict:
     row["force"] = bool(row.get("force"))
     row["published"] = bool(row.get("published"))
     return row
+
+
+def iso_time(seconds: Optional[float]) -> Optional[str]:
+    if seconds is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def public_view(run: dict, with_spec: bool = False) -> dict:
+    """A run as the API and `bertprep runs` show it: ISO times, duration, no internal columns."""
+    view = {key: value for key, value in run.items() if key not in ("spec", "owner", "force", "not_before")}
+    for key in ("queued_at", "started_at", "ended_at"):
+        view[key] = iso_time(run.get(key))
+    if run.get("not_before") and run.get("status") == "queued" and run["not_before"] > run["queued_at"]:
+        view["not_before"] = iso_time(run["not_before"])
+    view["forced"] = bool(run.get("force"))
+    started, ended = run.get("started_at"), run.get("ended_at")
+    view["duration_seconds"] = round(ended - started, 3) if started is not None and ended is not None else None
+    if with_spec:
+        view["spec"] = run.get("spec")
+    return view

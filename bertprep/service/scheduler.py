@@ -56,6 +56,7 @@ class Scheduler:
         self._active_jobs: Dict[str, str] = {}
         self._interrupt = threading.Event()
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._next_fire: Dict[str, datetime.datetime] = {}
         self._schedules_started = False
 
@@ -127,6 +128,7 @@ class Scheduler:
                 self._threads.pop(run["run_id"], None)
                 if self._active_jobs.get(run["job"]) == run["run_id"]:
                     del self._active_jobs[run["job"]]
+            self._wake.set()  # a finished run may have queued a retry or a dependent job
 
     def _after_run(self, run: dict, status: str) -> None:
         spec = JobSpec.from_json(run["spec"])
@@ -166,6 +168,16 @@ class Scheduler:
 
     def request_stop(self) -> None:
         self._stop.set()
+        self._wake.set()
+
+    def interrupt_now(self) -> None:
+        """Stop running pipelines at once (a second SIGTERM); they end `interrupted`."""
+        self.request_stop()
+        self._interrupt.set()
+
+    def wake(self) -> None:
+        """Make the loop tick now (the API calls this after queuing a run)."""
+        self._wake.set()
 
     @property
     def stopping(self) -> bool:
@@ -182,7 +194,8 @@ class Scheduler:
             started = self.tick()
             if once and not started and not self.active_runs() and not self.registry.list(status="queued"):
                 break
-            self.clock.wait(poll_seconds if not once else 0.2, self._stop)
+            self.clock.wait(poll_seconds if not once else 0.2, self._wake)
+            self._wake.clear()
         self.shutdown(grace_seconds)
 
     def shutdown(self, grace_seconds: float) -> None:

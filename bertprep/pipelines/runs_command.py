@@ -1,0 +1,200 @@
+"""`bertprep runs list|show RUN_ID|retry RUN_ID|prune --keep N`: read and manage the run registry.
+
+The registry is found from --registry, else the jobs file's `registry` (--jobs), else the
+BERTPREP_REGISTRY environment variable. A retry queues a new run with the same job definition
+(forced: it runs even if nothing changed); the scheduler starts it, or `--now` runs it here.
+"""
+import json
+import os
+import shutil
+
+from bertprep.errors import BertprepError
+
+COMMAND = "runs"
+HELP = "list, show, retry and prune runs recorded in the run registry"
+DESCRIPTION = __doc__
+REGISTRY_ENV = "BERTPREP_REGISTRY"
+
+
+def add_arguments(parser):
+    actions = parser.add_subparsers(dest="runs_action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="runs, newest first")
+    _where(listing)
+    listing.add_argument("--job", help="only this job's runs")
+    listing.add_argument("--status", choices=("queued", "running", "succeeded", "failed", "skipped", "interrupted"),
+                         help="only runs with this status")
+    listing.add_argument("--limit", type=int, default=20, help="at most this many runs")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    show = actions.add_parser("show", help="one run with its parameters, fingerprint, counters and error")
+    _where(show)
+    show.add_argument("run_id", metavar="RUN_ID", help="a run id (a unique prefix is enough)")
+    show.add_argument("--json", action="store_true", help="print JSON")
+    retry = actions.add_parser("retry", help="queue a new run with the same job definition as RUN_ID")
+    _where(retry)
+    retry.add_argument("run_id", metavar="RUN_ID", help="the run to retry")
+    retry.add_argument("--now", action="store_true", help="run it here and wait, instead of leaving it to the "
+                       "scheduler")
+    prune = actions.add_parser("prune", help="delete old runs' outputs, logs and records")
+    _where(prune)
+    prune.add_argument("--keep", type=int, required=True, help="runs to keep per job (newest first); the run "
+                       "LATEST names and queued or running runs are always kept")
+    prune.add_argument("--job", help="only prune this job")
+    prune.add_argument("--dry-run", action="store_true", help="print what would be deleted")
+
+
+def _where(parser):
+    parser.add_argument("--registry", help="SQLite run registry file")
+    parser.add_argument("--jobs", help="a jobs file, to find the registry it names")
+
+
+def open_registry(args):
+    from bertprep.service.registry import Registry
+
+    path = args.registry
+    if not path and args.jobs:
+        from bertprep.service.jobs_file import load_jobs_file
+        path = load_jobs_file(args.jobs, check_pipelines=False).registry
+    path = path or os.environ.get(REGISTRY_ENV)
+    if not path:
+        raise BertprepError("give --registry PATH or --jobs FILE (or set %s)" % REGISTRY_ENV)
+    if not os.path.exists(path):
+        raise BertprepError("no run registry at %s" % path)
+    return Registry(path)
+
+
+def run(args) -> int:
+    registry = open_registry(args)
+    return {"list": _list, "show": _show, "retry": _retry, "prune": _prune}[args.runs_action](registry, args)
+
+
+def _list(registry, args) -> int:
+    from bertprep.service.registry import public_view
+
+    runs = [public_view(run) for run in registry.list(job=args.job, status=args.status, limit=args.limit)]
+    if args.json:
+        print(json.dumps(runs, indent=2, sort_keys=True, ensure_ascii=False))
+        return 0
+    if not runs:
+        print("no runs")
+        return 0
+    print("%-24s %-24s %-11s %-9s %-20s %9s  %s" % ("RUN", "JOB", "STATUS", "TRIGGER", "STARTED", "SECONDS", "NOTE"))
+    for run in runs:
+        note = "LATEST" if run["published"] else ""
+        if run.get("error"):
+            note = (run["error"].splitlines() or [""])[0][:60]
+        elif run.get("counters"):
+            note = (note + " " if note else "") + " ".join(
+                "%s=%s" % item for item in sorted(run["counters"].items()) if not isinstance(item[1], dict))[:60]
+        print("%-24s %-24s %-11s %-9s %-20s %9s  %s" % (
+            run["run_id"], run["job"][:24], run["status"], run["trigger"][:9], run["started_at"] or "-",
+            "%.1f" % run["duration_seconds"] if run["duration_seconds"] is not None else "-", note))
+    return 0
+
+
+def _show(registry, args) -> int:
+    from bertprep.service import runner as runner_lib
+    from bertprep.service.registry import public_view
+
+    run = registry.get(args.run_id)
+    view = public_view(run, with_spec=True)
+    view["report"] = runner_lib.read_report(run["output_path"]) if run.get("output_path") else None
+    if args.json:
+        print(json.dumps(view, indent=2, sort_keys=True, ensure_ascii=False, default=str))
+        return 0
+    for key in ("run_id", "job", "pipeline", "status", "trigger", "attempt", "retry_of", "forced", "queued_at",
+                "started_at", "ended_at", "duration_seconds", "output_path", "published", "log_path", "error"):
+        if view.get(key) not in (None, ""):
+            print("%-17s %s" % (key + ":", view[key]))
+    if view.get("counters"):
+        print("counters:")
+        for name, value in sorted(view["counters"].items()):
+            print("  %-20s %s" % (name, json.dumps(value, ensure_ascii=False, sort_keys=True)))
+    if view.get("parameters", {}).get("argv"):
+        print("command:          %s" % " ".join(view["parameters"]["argv"]))
+    fingerprint = view.get("input_fingerprint") or {}
+    if fingerprint.get("files") is not None:
+        print("inputs:           %d file(s), %s bytes (%s)" % (len(fingerprint["files"]),
+              sum(entry.get("size", 0) for entry in fingerprint["files"]), fingerprint.get("mode")))
+    return 0
+
+
+def _retry(registry, args) -> int:
+    from bertprep.service.registry import process_owner
+    from bertprep.service.clock import SystemClock
+
+    original = registry.get(args.run_id)
+    if original["status"] in ("queued", "running"):
+        raise BertprepError("run %s is %s; retry a finished run" % (original["run_id"], original["status"]))
+    clock = SystemClock()
+    run_id = registry.enqueue(original["spec"], "retry", clock.time(), retry_of=original["run_id"], force=True)
+    print("queued %s (retry of %s, job %s)" % (run_id, original["run_id"], original["job"]))
+    if not args.now:
+        return 0
+    from bertprep.service.runner import Runner
+
+    output_root, logs_dir = _roots(original, registry.path)
+    runner = Runner(registry, output_root, logs_dir, clock)
+    status = runner.execute(registry.claim(run_id, clock.time(), process_owner()))
+    run = registry.get(run_id)
+    print("%s %s%s" % (run_id, status, (": " + run["error"]) if run.get("error") else ""))
+    return 0 if status in ("succeeded", "skipped") else 1
+
+
+def _roots(run: dict, registry_path: str):
+    """The output root and log directory the original run used (<root>/<job>/<run_id>)."""
+    if not run.get("output_path"):
+        raise BertprepError("run %s never started, so its output root is unknown; let the scheduler run the retry"
+                            % run["run_id"])
+    output_root = run["output_path"].rstrip("/").rsplit("/", 2)[0]
+    logs_dir = os.path.dirname(os.path.dirname(run["log_path"])) if run.get("log_path") else \
+        os.path.join(os.path.dirname(os.path.abspath(registry_path)), "bertprep-logs")
+    return output_root, logs_dir
+
+
+def _prune(registry, args) -> int:
+    from bertprep.service import runner as runner_lib
+
+    if args.keep < 0:
+        raise BertprepError("--keep must be 0 or more")
+    runs = registry.list(job=args.job)
+    by_job = {}
+    for run in runs:  # newest first
+        by_job.setdefault(run["job"], []).append(run)
+    doomed = []
+    for job, job_runs in sorted(by_job.items()):
+        kept = 0
+        for run in job_runs:
+            protected = run["status"] in ("queued", "running")
+            if run.get("output_path"):
+                output_root = run["output_path"].rstrip("/").rsplit("/", 2)[0]
+                protected = protected or runner_lib.read_latest(output_root, job) == run["run_id"]
+            if protected:
+                continue
+            if kept < args.keep:
+                kept += 1
+                continue
+            doomed.append(run)
+    for run in doomed:
+        print("%s %s %s %s" % ("would delete" if args.dry_run else "deleting", run["run_id"], run["job"],
+                                run.get("output_path") or ""))
+        if not args.dry_run:
+            _delete_run_files(run)
+    if not args.dry_run:
+        registry.delete(run["run_id"] for run in doomed)
+    print("%d run(s) %s" % (len(doomed), "to delete" if args.dry_run else "deleted"))
+    return 0
+
+
+def _delete_run_files(run: dict) -> None:
+    path = run.get("output_path")
+    if path and path.rstrip("/").endswith(run["run_id"]):
+        if "://" in path:
+            from apache_beam.io.filesystems import FileSystems
+            if FileSystems.exists(path.rstrip("/") + "/"):
+                FileSystems.delete([path.rstrip("/") + "/"])
+        elif os.path.isdir(path):
+            shutil.rmtree(path)
+    log = run.get("log_path")
+    if log and os.path.exists(log):
+        os.remove(log)
+

@@ -1,0 +1,105 @@
+"""`bertprep scheduler run --jobs jobs.yaml`: the long-running scheduler; `scheduler check` validates.
+
+SIGTERM (or Ctrl-C) stops it cleanly: no new run starts, running pipelines get --grace-seconds to
+finish and are then stopped and marked `interrupted`; a second signal stops them at once. Nothing
+half-written is ever published: LATEST moves only after a run's completion marker exists.
+"""
+import logging
+import signal
+import sys
+
+COMMAND = "scheduler"
+HELP = "run scheduled pipeline jobs from a jobs file (cron, retries, dependencies, run registry)"
+DESCRIPTION = __doc__
+
+
+def add_arguments(parser):
+    actions = parser.add_subparsers(dest="scheduler_action", metavar="ACTION", required=True)
+    run = actions.add_parser("run", help="start the scheduler loop", description=__doc__)
+    _common(run)
+    run.add_argument("--trigger", action="append", default=[], metavar="JOB",
+                     help="queue a run of JOB at start-up (repeatable)")
+    run.add_argument("--once", action="store_true", help="run what is queued (see --trigger), wait for it, its "
+                     "retries and the jobs depending on it, then exit")
+    run.add_argument("--force", action="store_true", help="run even when inputs and parameters equal the last "
+                     "successful run's (otherwise such runs are `skipped`)")
+    run.add_argument("--poll-seconds", type=float, default=5.0, help="how often the loop looks for due runs")
+    run.add_argument("--grace-seconds", type=float, default=30.0, help="on SIGTERM, how long running pipelines "
+                     "may take to finish before they are stopped and marked interrupted")
+    check = actions.add_parser("check", help="validate the jobs file and print each job's next run time")
+    _common(check)
+
+
+def _common(parser):
+    parser.add_argument("--jobs", required=True, help="the YAML jobs file")
+    parser.add_argument("--registry", default=None, help="SQLite run registry (default: the jobs file's "
+                        "`registry`, else bertprep-runs.sqlite beside it)")
+
+
+def load_config(args):
+    from bertprep.service.jobs_file import load_jobs_file
+
+    config = load_jobs_file(args.jobs)
+    if args.registry:
+        config.registry = args.registry
+    return config
+
+
+def run(args) -> int:
+    from bertprep.service.scheduler import Scheduler
+
+    config = load_config(args)
+    scheduler = Scheduler(config, force=getattr(args, "force", False))
+    if args.scheduler_action == "check":
+        return _check(config, scheduler)
+    _log_to_stderr()
+    for job in args.trigger:
+        run_id = scheduler.trigger(job, trigger="cli")
+        print("queued %s (%s)" % (run_id, job), flush=True)
+    received = []
+
+    def on_signal(number, _frame):
+        received.append(number)
+        if len(received) == 1:
+            print("bertprep scheduler: %s received; finishing running pipelines (up to %.0f s)"
+                  % (signal.Signals(number).name, args.grace_seconds), file=sys.stderr, flush=True)
+            scheduler.request_stop()
+        else:
+            print("bertprep scheduler: stopping running pipelines now", file=sys.stderr, flush=True)
+            scheduler.interrupt_now()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        print("bertprep scheduler: %d job(s) from %s; registry %s; outputs under %s"
+              % (len(config.jobs), config.path, config.registry, config.output_root), flush=True)
+        scheduler.run_forever(poll_seconds=args.poll_seconds, grace_seconds=args.grace_seconds, once=args.once)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    counts = scheduler.registry.counts_by_status()
+    print("bertprep scheduler: stopped; runs by status: %s"
+          % ", ".join("%s %d" % item for item in sorted(counts.items())), flush=True)
+    return 0
+
+
+def _check(config, scheduler) -> int:
+    scheduler.start_schedules()
+    next_times = scheduler.next_fire_times()
+    print("%s: %d job(s), outputs under %s, registry %s" % (config.path, len(config.jobs), config.output_root,
+                                                           config.registry))
+    for spec in config.jobs.values():
+        when = next_times.get(spec.name)
+        timing = "next %s (%s, %s)" % (when.isoformat(), spec.schedule, spec.timezone) if when else \
+            ("after %s" % ", ".join(spec.after) if spec.after else "on trigger only")
+        print("  %-28s %-12s %s%s" % (spec.name, spec.pipeline, timing, "" if spec.enabled else "  [disabled]"))
+    return 0
+
+
+def _log_to_stderr():
+    logger = logging.getLogger("bertprep.scheduler")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False

@@ -1,0 +1,64 @@
+"""`bertprep serve --jobs jobs.yaml`: the HTTP API (FastAPI on uvicorn), with the scheduler in-process.
+
+Endpoints: GET /health, GET /jobs, POST /jobs/{job}/trigger (token), GET /runs, GET /runs/{run_id}.
+The trigger token is read from the environment variable named by --token-env (BERTPREP_API_TOKEN);
+send it as `Authorization: Bearer <token>`. Without a token configured, triggers answer 401.
+SIGTERM stops the server, then the scheduler shuts down as `bertprep scheduler run` does.
+"""
+import sys
+import threading
+
+COMMAND = "serve"
+HELP = "serve the HTTP API (health, jobs, trigger, runs) and run the scheduler"
+DESCRIPTION = __doc__
+
+
+def add_arguments(parser):
+    parser.add_argument("--jobs", required=True, help="the YAML jobs file")
+    parser.add_argument("--registry", default=None, help="SQLite run registry (default: from the jobs file)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 in a container)")
+    parser.add_argument("--port", type=int, default=8080, help="port to listen on")
+    parser.add_argument("--token-env", default="BERTPREP_API_TOKEN", help="environment variable holding the "
+                        "trigger token")
+    parser.add_argument("--scheduler", action=__import__("argparse").BooleanOptionalAction, default=True,
+                        help="also run the scheduler loop in this process (--no-scheduler: API only; triggered "
+                        "runs then wait for a `bertprep scheduler run` sharing the registry)")
+    parser.add_argument("--poll-seconds", type=float, default=5.0, help="scheduler loop interval")
+    parser.add_argument("--grace-seconds", type=float, default=30.0, help="on shutdown, how long running "
+                        "pipelines may take to finish before they are stopped and marked interrupted")
+
+
+def run(args) -> int:
+    import uvicorn
+
+    from bertprep.pipelines.scheduler_command import _log_to_stderr
+    from bertprep.service.api import create_app
+    from bertprep.service.jobs_file import load_jobs_file
+    from bertprep.service.scheduler import Scheduler
+
+    config = load_jobs_file(args.jobs)
+    if args.registry:
+        config.registry = args.registry
+    scheduler = Scheduler(config) if args.scheduler else None
+    app = create_app(config, registry=scheduler.registry if scheduler else None, scheduler=scheduler,
+                     token_env=args.token_env)
+    loop = None
+    if scheduler is not None:
+        _log_to_stderr()
+        scheduler.start_schedules()
+        loop = threading.Thread(target=scheduler.run_forever, name="scheduler",
+                                kwargs={"poll_seconds": args.poll_seconds, "grace_seconds": args.grace_seconds},
+                                daemon=True)
+        loop.start()
+    server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
+                                           access_log=False))
+    print("bertprep serve: http://%s:%d (jobs %s, registry %s, scheduler %s)"
+          % (args.host, args.port, config.path, config.registry, "on" if scheduler else "off"), flush=True)
+    try:
+        server.run()
+    finally:
+        if scheduler is not None:
+            scheduler.request_stop()
+            loop.join()
+    print("bertprep serve: stopped", file=sys.stderr, flush=True)
+    return 0

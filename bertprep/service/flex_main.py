@@ -1,0 +1,112 @@
+"""The Python file the Dataflow Flex Template launcher runs (FLEX_TEMPLATE_PYTHON_PY_FILE).
+
+The launcher calls it with the template parameters as `--name=value` (names are the job options'
+dests, as in the template metadata) followed by Dataflow's own pipeline options (project, region,
+temp_location, job name, ...). This turns the parameters back into the job's command line,
+`bertprep <pipeline> --max-seq-length 128 ... --runner DataflowRunner`, and passes every other
+option to Beam unchanged. It may be run by path (`python /.../flex_main.py`) or as
+`python -m bertprep.service.flex_main`.
+"""
+import os
+import sys
+
+if __name__ == "__main__" and sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+    # Run by path: don't let this directory's modules shadow top-level ones.
+    sys.path.pop(0)
+
+import argparse  # noqa: E402
+
+PIPELINE_PARAMETER = "pipeline"
+PIPELINE_ENV = "BERTPREP_PIPELINE"
+DATAFLOW_RUNNER = "DataflowRunner"
+
+
+def translate(argv, environ=None):
+    """Launcher argv → (pipeline, bertprep CLI argv)."""
+    from bertprep.errors import BertprepError
+    from bertprep.service import catalog
+
+    environ = os.environ if environ is None else environ
+    rest = []
+    pipeline = environ.get(PIPELINE_ENV)
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        if arg.startswith("--%s=" % PIPELINE_PARAMETER):
+            pipeline = arg.split("=", 1)[1]
+        elif arg == "--" + PIPELINE_PARAMETER and index + 1 < len(argv):
+            pipeline = argv[index + 1]
+            index += 1
+        else:
+            rest.append(arg)
+        index += 1
+    if not pipeline:
+        raise BertprepError("no pipeline: the template must pass --%s=NAME (or set %s)"
+                            % (PIPELINE_PARAMETER, PIPELINE_ENV))
+    parser = catalog.pipeline_parser(pipeline)
+    by_dest = {}
+    for action in parser._actions:
+        if action.option_strings:
+            by_dest.setdefault(action.dest, action)
+    out = [pipeline]
+    index = 0
+    has_runner = False
+    while index < len(rest):
+        arg = rest[index]
+        name, has_value, value = arg[2:].partition("=") if arg.startswith("--") else ("", False, "")
+        action = by_dest.get(name) if arg.startswith("--") else None
+        if action is None:
+            out.append(arg)
+            index += 1
+            continue
+        takes_value = not isinstance(action, (argparse.BooleanOptionalAction, argparse._StoreTrueAction,
+                                              argparse._StoreFalseAction))
+        if not has_value and takes_value and index + 1 < len(rest):
+            value = rest[index + 1]
+            index += 1
+        index += 1
+        option = max(action.option_strings, key=len)
+        if name == "runner":
+            has_runner = True
+        if isinstance(action, argparse.BooleanOptionalAction):
+            flag = _boolean(value if has_value else "true", name)
+            out.append(option if flag else "--no-" + option[2:])
+        elif isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+            if _boolean(value if has_value else "true", name):
+                out.append(option)
+        else:
+            out.extend([option, value])
+    if not has_runner:
+        out.append("--runner=" + DATAFLOW_RUNNER)
+    return pipeline, out
+
+
+def _boolean(text: str, name: str) -> bool:
+    from bertprep.errors import BertprepError
+
+    lowered = str(text).strip().lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no", ""):
+        return False
+    raise BertprepError("template parameter %s takes true or false, not %r" % (name, text))
+
+
+def main(argv=None) -> int:
+    import importlib
+
+    from bertprep.errors import BertprepError
+    from bertprep.service import catalog
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        _, cli_argv = translate(argv)
+    except BertprepError as error:
+        print("bertprep: error: %s" % error, file=sys.stderr)
+        return 2
+    print("bertprep flex launcher: bertprep %s" % " ".join(cli_argv), file=sys.stderr, flush=True)
+    return importlib.import_module(catalog.cli_module_name()).main(cli_argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
