@@ -79,7 +79,7 @@ def _list(registry, args) -> int:
         return 0
     print("%-24s %-24s %-11s %-9s %-20s %9s  %s" % ("RUN", "JOB", "STATUS", "TRIGGER", "STARTED", "SECONDS", "NOTE"))
     for run in runs:
-        note = "LATEST" if run["published"] else ""
+        note = "published" if run["published"] else ""
         if run.get("error"):
             note = (run["error"].splitlines() or [""])[0][:60]
         elif run.get("counters"):
@@ -145,7 +145,9 @@ def _roots(run: dict, registry_path: str):
     if not run.get("output_path"):
         raise BertprepError("run %s never started, so its output root is unknown; let the scheduler run the retry"
                             % run["run_id"])
-    output_root = run["output_path"].rstrip("/").rsplit("/", 2)[0]
+    from bertprep.service.runner import output_root_of
+
+    output_root = output_root_of(run)
     logs_dir = os.path.dirname(os.path.dirname(run["log_path"])) if run.get("log_path") else \
         os.path.join(os.path.dirname(os.path.abspath(registry_path)), "bertprep-logs")
     return output_root, logs_dir
@@ -164,10 +166,7 @@ def _prune(registry, args) -> int:
     for job, job_runs in sorted(by_job.items()):
         kept = 0
         for run in job_runs:
-            protected = run["status"] in ("queued", "running")
-            if run.get("output_path"):
-                output_root = run["output_path"].rstrip("/").rsplit("/", 2)[0]
-                protected = protected or runner_lib.read_latest(output_root, job) == run["run_id"]
+            protected = run["status"] in ("queued", "running") or runner_lib.is_published(run)
             if protected:
                 continue
             if kept < args.keep:

@@ -49,9 +49,9 @@ def run(args) -> int:
     from bertprep.service.scheduler import Scheduler
 
     config = load_config(args)
-    scheduler = Scheduler(config, force=getattr(args, "force", False))
     if args.scheduler_action == "check":
-        return _check(config, scheduler)
+        return _check(config)
+    scheduler = Scheduler(config, force=args.force)
     _log_to_stderr()
     for job in args.trigger:
         run_id = scheduler.trigger(job, trigger="cli")
@@ -82,9 +82,14 @@ def run(args) -> int:
     return 0
 
 
-def _check(config, scheduler) -> int:
-    scheduler.start_schedules()
-    next_times = scheduler.next_fire_times()
+def _check(config) -> int:
+    """Validation happened while loading; show what will run when (the registry is not touched)."""
+    from bertprep.service.clock import SystemClock
+    from bertprep.service.scheduler import next_fire_time
+
+    now = SystemClock().now()
+    next_times = {spec.name: next_fire_time(spec.schedule, spec.timezone, now)
+                  for spec in config.jobs.values() if spec.schedule and spec.enabled}
     print("%s: %d job(s), outputs under %s, registry %s" % (config.path, len(config.jobs), config.output_root,
                                                            config.registry))
     for spec in config.jobs.values():

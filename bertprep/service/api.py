@@ -67,7 +67,7 @@ def create_app(config: JobsConfig, registry: Optional[Registry] = None, schedule
                 "schedule": spec.schedule, "timezone": spec.timezone, "after": spec.after, "enabled": spec.enabled,
                 "retries": spec.retries,
                 "next_run": next_times[spec.name].isoformat() if spec.name in next_times else None,
-                "latest": runner_lib.read_latest(config.output_root, spec.name),
+                "latest": runner_lib.read_latest(spec.output_root or config.output_root, spec.name),
                 "last_run": {"run_id": last[0]["run_id"], "status": last[0]["status"],
                              "ended_at": iso_time(last[0]["ended_at"])} if last else None,
             })
@@ -100,7 +100,7 @@ def create_app(config: JobsConfig, registry: Optional[Registry] = None, schedule
         view = public_view(run, with_spec=True)
         view["report"] = runner_lib.read_report(run["output_path"]) if run.get("output_path") else None
         view["log_tail"] = log_tail(run.get("log_path"))
-        view["is_latest"] = runner_lib.read_latest(config.output_root, run["job"]) == run["run_id"]
+        view["is_latest"] = runner_lib.is_published(run)
         return view
 
     @app.exception_handler(BertprepError)

@@ -68,6 +68,14 @@ def option_actions(parser: argparse.ArgumentParser) -> Dict[str, argparse.Action
     return actions
 
 
+def long_option(action: argparse.Action) -> str:
+    """The option's canonical spelling: `--lower` (not `--no-lower`), the longest `--` form otherwise."""
+    longs = [option for option in action.option_strings if option.startswith("--")] or action.option_strings
+    if isinstance(action, argparse.BooleanOptionalAction):
+        return longs[0]
+    return max(longs, key=len)
+
+
 def option_for_key(key: str) -> str:
     """`max_seq_length` and `max-seq-length` both name `--max-seq-length`."""
     return "--" + str(key).strip().lstrip("-").replace("_", "-")

@@ -53,7 +53,7 @@ def template_parameters(pipeline: str) -> List[dict]:
 
 
 def _parameter(action: argparse.Action) -> dict:
-    option = max(action.option_strings, key=len)
+    option = catalog.long_option(action)
     parameter = {
         "name": action.dest,
         "label": "%s (%s)" % (action.dest.replace("_", " ").capitalize(), option),
@@ -75,8 +75,10 @@ def _help_text(action: argparse.Action, option: str) -> str:
         pass
     text = " ".join(text.split())
     if isinstance(action, BOOLEAN_ACTIONS):
-        default = action.default if not isinstance(action, argparse._StoreFalseAction) else not action.default
-        text += " (true or false; default %s)" % ("true" if default else "false")
+        if action.default is None:
+            text += " (true or false)"
+        else:
+            text += " (true or false; default %s)" % ("true" if action.default else "false")
     elif action.default not in (None, argparse.SUPPRESS, ""):
         text += " (default %s)" % (action.default,)
     return text
@@ -136,6 +138,8 @@ def parameters_from_args(pipeline: str, args: dict) -> Dict[str, str]:
         if value is None or action.dest in NOT_TEMPLATE_PARAMETERS:
             continue
         if isinstance(value, bool):
+            if isinstance(action, argparse._StoreFalseAction):  # `no-x: true` in a jobs file means x = false
+                value = not value
             text = "true" if value else "false"
         elif isinstance(value, (list, tuple)):
             text = ",".join(str(item) for item in value)

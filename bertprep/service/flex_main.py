@@ -65,14 +65,17 @@ def translate(argv, environ=None):
             value = rest[index + 1]
             index += 1
         index += 1
-        option = max(action.option_strings, key=len)
+        option = catalog.long_option(action)
         if name == "runner":
             has_runner = True
         if isinstance(action, argparse.BooleanOptionalAction):
             flag = _boolean(value if has_value else "true", name)
             out.append(option if flag else "--no-" + option[2:])
-        elif isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+        elif isinstance(action, argparse._StoreTrueAction):
             if _boolean(value if has_value else "true", name):
+                out.append(option)
+        elif isinstance(action, argparse._StoreFalseAction):  # the parameter is the dest: false → the flag
+            if not _boolean(value if has_value else "true", name):
                 out.append(option)
         else:
             out.extend([option, value])

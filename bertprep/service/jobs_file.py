@@ -28,7 +28,7 @@ from bertprep.errors import BertprepError
 
 TOP_KEYS = {"output_root", "registry", "logs", "max_parallel_runs", "defaults", "jobs"}
 JOB_KEYS = {"pipeline", "description", "schedule", "timezone", "args", "runner_options", "after", "inputs",
-            "content_hash", "retries", "retry_backoff_seconds", "timeout_seconds", "enabled"}
+            "content_hash", "retries", "retry_backoff_seconds", "timeout_seconds", "enabled", "output_root"}
 DEFAULTABLE_KEYS = JOB_KEYS - {"pipeline", "description", "after", "schedule"}
 JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
@@ -53,6 +53,8 @@ class JobSpec:
     enabled: bool = True
     description: str = ""
     workdir: str = "."  # the jobs file's directory: relative paths in args are relative to it
+    output_root: str = ""  # where this job's runs go (the file's output_root unless the job sets its own)
+    after_roots: Dict[str, str] = dataclasses.field(default_factory=dict)  # upstream job → its output_root
 
     def to_json(self) -> dict:
         return dataclasses.asdict(self)
@@ -238,7 +240,14 @@ def parse_jobs(text: str, path: str = "<jobs>", check_pipelines: bool = True) ->
                        "(they become directory names)")
         jobs[name] = _job(check, name, job_node, defaults, pipelines)
         jobs[name].workdir = base
+        if "output_root" in job_node.value:
+            jobs[name].output_root = _resolve(check.string(job_node.value["output_root"], "jobs.%s.output_root"
+                                                           % name), base)
+        else:
+            jobs[name].output_root = output_root
     _check_dependencies(check, jobs, jobs_map)
+    for spec in jobs.values():
+        spec.after_roots = {upstream: jobs[upstream].output_root for upstream in spec.after}
     return JobsConfig(path=path, output_root=output_root, registry=registry, logs=logs,
                       max_parallel_runs=max_parallel, jobs=jobs)
 

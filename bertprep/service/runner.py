@@ -95,6 +95,19 @@ def read_report(output_path: str) -> Optional[dict]:
                 "dead_letters_by_reason": info.get("dead_letters_by_reason", {}), "source": "info.json"}
 
 
+def output_root_of(run: dict) -> Optional[str]:
+    """The output root a run wrote under (<root>/<job>/<run_id>), or its job's root before it started."""
+    if run.get("output_path"):
+        return run["output_path"].rstrip("/").rsplit("/", 2)[0]
+    return (run.get("spec") or {}).get("output_root") or None
+
+
+def is_published(run: dict) -> bool:
+    """True while LATEST names this run."""
+    root = output_root_of(run)
+    return bool(root) and read_latest(root, run["job"]) == run["run_id"]
+
+
 def counters_from_info(info: dict) -> dict:
     counters = dict(info.get("counts") or {})
     if info.get("dead_letters_by_reason"):
@@ -130,7 +143,8 @@ class Runner:
     def _execute(self, run: dict, interrupt: threading.Event) -> str:
         run_id = run["run_id"]
         spec = JobSpec.from_json(run["spec"])
-        upstream = {job: latest_output(self.output_root, job) for job in spec.after}
+        output_root = spec.output_root or self.output_root
+        upstream = {job: latest_output(spec.after_roots.get(job) or self.output_root, job) for job in spec.after}
         waiting = sorted(job for job, path in upstream.items() if path is None)
         if waiting:
             self.registry.finish(run_id, "skipped", self.clock.time(),
@@ -155,7 +169,7 @@ class Runner:
         if interrupt.is_set():
             self.registry.finish(run_id, "interrupted", self.clock.time(), error="shutdown before the run started")
             return "interrupted"
-        output_path = join(self.output_root, spec.name, run_id)
+        output_path = join(output_root, spec.name, run_id)
         argv = (catalog.command_prefix() + [spec.pipeline]
                 + catalog.args_to_argv(args, catalog.pipeline_parser(spec.pipeline))
                 + ["--output", output_path] + catalog.beam_options_to_argv(spec.runner_options))
@@ -172,7 +186,7 @@ class Runner:
                                  error="the pipeline exited 0 but %s has no completion marker" % output_path)
             return "failed"
         counters = counters_from_info(read_info(output_path))
-        publish_latest(self.output_root, spec.name, run_id)
+        publish_latest(output_root, spec.name, run_id)
         self.registry.finish(run_id, "succeeded", self.clock.time(), counters=counters, published=1)
         return "succeeded"
 
