@@ -15,6 +15,7 @@ COMMANDS = [
     "bertprep.pipelines.demo_command",
     "bertprep.pipelines.mask_probs",
     "bertprep.pipelines.pretraining",
+    "bertprep.pipelines.classifier",
     "bertprep.pipelines.report_command",
     "bertprep.pipelines.train_command",
     "bertprep.pipelines.export_command",

@@ -1,0 +1,158 @@
+"""Wiring shared by the fine-tuning jobs (classifier, squad, tagging): ids, labels, statistics, run().
+
+Record ids depend only on the input (the file's position among the sorted input files and the
+record's line), never on workers, so the same input gives the same ids and bytes on any runner.
+"""
+import functools
+from typing import Dict, List, Optional
+
+import apache_beam as beam
+
+from bertprep.errors import BertprepError
+from bertprep.io import beam_io
+from bertprep.io import output as output_lib
+from bertprep.pipelines import common
+
+LINE_BITS = 32
+
+
+def file_indexes(pattern: str) -> Dict[str, int]:
+    """Each matched input file → its position in sorted order."""
+    return {path: index for index, path in enumerate(beam_io.match_files(pattern))}
+
+
+def example_id(file_index: int, line: int) -> int:
+    """`file_index * 2**32 + line`: the input file (sorted order) in the high bits, its line below."""
+    return (int(file_index) << LINE_BITS) | int(line)
+
+
+def id_key(value: int) -> bytes:
+    """Sort key of an integer id: big-endian bytes sort like the numbers."""
+    return int(value).to_bytes(8, "big")
+
+
+def read_labels_option(value: Optional[str]) -> Optional[List[str]]:
+    """`--labels a,b,c`, or a file path (local or gs://) with one label a line; None when not given."""
+    if not value:
+        return None
+    from apache_beam.io.filesystems import FileSystems
+
+    if "," not in value and FileSystems.exists(value):
+        from bertprep.io import readers
+
+        labels = [item.value.strip() for item in readers.iter_text_lines(value)
+                  if isinstance(item, readers.Record) and item.value.strip()]
+        source = value
+    else:
+        labels = [label.strip() for label in value.split(",") if label.strip()]
+        source = "--labels"
+    if not labels:
+        raise BertprepError("%s gives no labels" % source)
+    if len(set(labels)) != len(labels):
+        raise BertprepError("%s repeats a label: %s" % (source, ", ".join(labels)))
+    return labels
+
+
+class SumStats(beam.CombineFn):
+    """Adds up nested dicts of counts: numbers are summed, dicts are summed key by key."""
+
+    def create_accumulator(self):
+        return {}
+
+    def add_input(self, accumulator, facts):
+        return add_into(accumulator, facts)
+
+    def merge_accumulators(self, accumulators):
+        merged = {}
+        for accumulator in accumulators:
+            add_into(merged, accumulator)
+        return merged
+
+    def extract_output(self, accumulator):
+        return accumulator
+
+
+def add_into(total: dict, facts: dict) -> dict:
+    for name, value in facts.items():
+        if isinstance(value, dict):
+            add_into(total.setdefault(name, {}), value)
+        else:
+            total[name] = total.get(name, 0) + value
+    return total
+
+
+class _LabelSet(beam.CombineFn):
+    def create_accumulator(self):
+        return set()
+
+    def add_input(self, labels, names):
+        labels.update(names)
+        return labels
+
+    def merge_accumulators(self, accumulators):
+        return set().union(*accumulators)
+
+    def extract_output(self, labels):
+        return sorted(labels)
+
+
+class DiscoverLabels(beam.PTransform):
+    """PCollection of label-name lists → one element: the sorted label list (see `sort_labels`)."""
+
+    def expand(self, names):
+        from bertprep.transforms.classifier_features import sort_labels
+
+        return (names
+                | "LabelSet" >> beam.CombineGlobally(_LabelSet())
+                | "SortLabels" >> beam.Map(sort_labels))
+
+
+def stat_fields(stats, names, label: str = "Stat"):
+    """{name: one-element PCollection of stats[name]} for Finalize, from one combined stats dict."""
+    return {name: stats | "%s_%s" % (label, name) >> beam.Map(lambda value, n=name: value.get(n, {}))
+            for name in names}
+
+
+def histogram(values) -> Dict[str, int]:
+    counts: Dict[str, int] = {}
+    for value in values:
+        counts[str(value)] = counts.get(str(value), 0) + 1
+    return counts
+
+
+def _rewrite_info(directory: str, info: dict, updates: dict) -> None:
+    """A publish hook: add what only the run itself learns (discovered labels) to info.json."""
+    info.update(updates(info) if callable(updates) else updates)
+    output_lib.OutputDirectory(directory).write_json(output_lib.INFO_FILE, info)
+
+
+def info_hook(updates) -> functools.partial:
+    """A picklable publish hook that merges `updates(info)` into info.json before the marker."""
+    return functools.partial(_rewrite_info, updates=updates)
+
+
+def resolve_num_shards(config: dict) -> int:
+    if config.get("num_shards"):
+        return int(config["num_shards"])
+    return common.default_num_shards(beam_io.total_size(beam_io.match_files(config["input"])))
+
+
+def run_finetune_job(build_pipeline, config: dict, beam_args, extra_outputs=()) -> int:
+    """Check the vocabulary and the output directory, then run the pipeline to completion.
+
+    `extra_outputs` are glob patterns (relative to the output directory) of files this job writes
+    beside the protocol's own, removed with --overwrite so an old run's side files never linger.
+    """
+    common.load_job_tokenizer(config)  # a bad vocabulary fails here with one line, before Beam starts
+    directory = output_lib.OutputDirectory(config["output"], overwrite=config.get("overwrite", False))
+    directory.prepare()
+    if config.get("overwrite") and extra_outputs:
+        from apache_beam.io.filesystems import FileSystems
+
+        paths = [metadata.path for result in FileSystems.match([directory.file(p) for p in extra_outputs])
+                 for metadata in result.metadata_list]
+        if paths:
+            FileSystems.delete(sorted(set(paths)))
+    config["num_shards"] = resolve_num_shards(config)
+    common.run_job(build_pipeline, config, beam_args)
+    return 0
