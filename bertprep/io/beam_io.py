@@ -209,6 +209,7 @@ class _Finalize(beam.DoFn):
             "shards": [{"file": result["path"].rsplit("/", 1)[-1], "records": result["records"]}
                        for result in shard_results],
             "stats": stats,
+            "accounting": list(self._accounting or ()),
         })
         check_accounting(counts, self._accounting)
         directory = output_lib.OutputDirectory(self._directory)

@@ -1,5 +1,6 @@
 """report.html: one self-contained page (inline CSS, plots as base64 PNG data URLs, no scripts)."""
 import base64
+import copy
 import datetime
 import html
 import json
@@ -99,8 +100,26 @@ def render(report: dict, drawn: List, info: dict) -> str:
                             _escape(plot.description)))
         parts.append("</div>")
 
+    summary = copy.deepcopy(report.get("summary") or {})  # the tables below take parts out
+    pairs = summary.pop("top_confusion_pairs", None)
+    if pairs:
+        parts.append("<h2>Top confusion pairs</h2>")
+        parts.append(_table([tuple(pair) for pair in pairs], ["correct", "wrong", "count"]))
+    probabilities = summary.get("mask_probability") or {}
+    tops = [(column, values.pop("top")) for column, values in probabilities.items()
+            if isinstance(values, dict) and values.get("top")]
+    if tops:
+        parts.append("<h2>Highest mask probabilities</h2>")
+        rows = []
+        for rank in range(max(len(top) for _, top in tops)):
+            row = [rank + 1]
+            for _, top in tops:
+                row.extend(top[rank] if rank < len(top) else ("", ""))
+            rows.append(row)
+        header = ["rank"] + [name for column, _ in tops for name in ("character", column)]
+        parts.append(_table(rows, header))
     summary_rows = []
-    _flatten("", {key: value for key, value in (report.get("summary") or {}).items()}, summary_rows)
+    _flatten("", summary, summary_rows)
     if summary_rows:
         parts.append("<h2>Summary figures</h2>")
         parts.append(_table(summary_rows, ["figure", "value"]))

@@ -11,13 +11,40 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 # Fonts tried in order for each glyph, so Chinese labels render where a CJK font is installed.
-FONT_FAMILIES = ["DejaVu Sans", "Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "Droid Sans Fallback",
+FONT_FAMILIES = ["DejaVu Sans", "Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
+                 "Droid Sans Fallback",
                  "AR PL UMing CN", "sans-serif"]
 BAR_COLOR = "#4C72B0"
 ACCENT_COLOR = "#DD8452"
 MAX_BARS = 40
 
 logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
+_covered_codepoints = None
+
+
+def _available_codepoints() -> set:
+    """Code points some installed font of FONT_FAMILIES can draw (computed once)."""
+    global _covered_codepoints
+    if _covered_codepoints is None:
+        from matplotlib import font_manager
+        from matplotlib.ft2font import FT2Font
+
+        covered = set()
+        for family in FONT_FAMILIES[:-1]:
+            try:
+                covered.update(FT2Font(font_manager.findfont(family, fallback_to_default=False)).get_charmap())
+            except Exception:  # that family is not installed
+                continue
+        _covered_codepoints = covered
+    return _covered_codepoints
+
+
+def drawable(label: str) -> str:
+    """`label` itself, or with each character no installed font has written as U+XXXX (no empty boxes)."""
+    covered = _available_codepoints()
+    if all(ord(c) in covered or c.isspace() for c in label):
+        return label
+    return "".join(c if ord(c) in covered or c.isspace() else "U+%04X" % ord(c) for c in label)
 
 
 def _figure(width: float = 7.0, height: float = 3.4):
@@ -70,7 +97,7 @@ def bars(items: Sequence[Tuple[str, float]], title: str, ylabel: str = "count", 
          horizontal: bool = False) -> bytes:
     """One bar per (label, value); with `shares` each bar is annotated with its share of the total."""
     items = list(items)[:MAX_BARS]
-    labels = [str(label) for label, _ in items]
+    labels = [drawable(str(label)) for label, _ in items]
     values = [float(value) for _, value in items]
     total = sum(values)
     figure, axes = _figure(7.0, max(3.0, 0.28 * len(items) + 1.0) if horizontal else 3.4)

@@ -134,17 +134,20 @@ class ReportBuilder:
 
     def counts(self) -> None:
         counts = self.info.get("counts") or {}
-        read = counts.get("read")
-        written = counts.get("written", counts.get("records_out"))
-        dead = counts.get("dead_lettered", 0)
-        if read is not None:
-            self.summary["accounting"] = {"read": read, "written": written, "dead_lettered": dead,
-                                          "balanced": read == (written or 0) + (dead or 0)}
-        items = [(name, counts[name]) for name in ("read", "written", "dead_lettered") if name in counts]
+        # The names that must balance, as the job gave them to Finalize (pretraining: read = used + dead).
+        accounting = list(self.info.get("accounting") or ("read", "written", "dead_lettered"))
+        names = [name for name in accounting if name in counts]
+        if accounting and accounting[0] in counts:
+            read, parts = accounting[0], accounting[1:]
+            self.summary["accounting"] = dict({name: counts.get(name, 0) for name in accounting},
+                                              balanced=counts[read] == sum(counts.get(name, 0) for name in parts),
+                                              equation="%s = %s" % (read, " + ".join(parts)))
+        items = [(name, counts[name]) for name in names]
         if items:
-            self.add_plot("counts", "Records read, written and dead-lettered",
-                          "Every record read is either written or dead-lettered.",
-                          lambda: plots.bars(items, "Records read, written and dead-lettered", shares=False))
+            title = "Records: %s" % ", ".join(names)
+            self.add_plot("counts", title, "Accounting: %s; every input is accounted for."
+                          % self.summary.get("accounting", {}).get("equation", ""),
+                          lambda: plots.bars(items, title, shares=False))
         reasons = sorted((self.info.get("dead_letters_by_reason") or {}).items(), key=lambda item: (-item[1], item[0]))
         if reasons:
             self.add_plot("dead_letters", "Dead letters by reason",
@@ -316,20 +319,17 @@ class ReportBuilder:
     def mask_probabilities(self) -> None:
         name, value = self.stat(MASK_PROBABILITIES)
         histogram = as_histogram(value)
-        top_chars = []
-        column = name
-        if not histogram:
-            found = tables.mask_probability_summary(output_lib.join(self.directory, MASK_PROBABILITY_TABLE))
-            if not found:
-                return
-            histogram, top_chars, column = found
-        self.summary["mask_probability"] = {"characters": sum(histogram.values()),
-                                            "mean": round(histogram_mean(histogram), 4)}
-        if top_chars:
-            self.summary["mask_probability"]["top"] = [[c, p] for c, p in top_chars]
-        self.add_plot("mask_probabilities", "Mask probabilities", "Distribution of %s over characters." % column,
-                      lambda: plots.histogram(histogram, "Mask probability per character", "probability",
-                                              "characters"))
+        found = [(name, histogram, [])] if histogram else tables.mask_probability_summary(
+            output_lib.join(self.directory, MASK_PROBABILITY_TABLE))
+        for column, histogram, top_chars in found or []:
+            summary = {"characters": sum(histogram.values()), "mean": round(histogram_mean(histogram), 4)}
+            if top_chars:
+                summary["top"] = [[c, p] for c, p in top_chars]
+            self.summary.setdefault("mask_probability", {})[column] = summary
+            self.add_plot("mask_probabilities_%s" % column, "Mask probabilities (%s)" % column,
+                          "Distribution of %s over %s characters." % (column, format(int(summary["characters"]), ",")),
+                          lambda h=histogram, c=column: plots.histogram(h, "Mask probability per character (%s)" % c,
+                                                                        "probability (bins of 0.05)", "characters"))
 
     def other_stats(self) -> None:
         """Stats the sections above do not know: numbers go to the summary, mappings get a bar chart."""
@@ -346,7 +346,7 @@ class ReportBuilder:
                               lambda h=histogram, t=title, n=name: plots.histogram(h, t, n, "count"))
             elif counts:
                 self.add_plot(name, title, "Statistic %r recorded by the job." % name,
-                              lambda c=counts, t=title: plots.bars(c, t))
+                              lambda c=counts, t=title: plots.bars(c, t, shares=False))
             else:
                 self.summary.setdefault("other", {})[name] = value
 

@@ -68,29 +68,32 @@ def top_confusion_pairs(path: str, top: int = 20) -> Optional[List[Tuple[str, st
     return [(c, w, n) for n, c, w in sorted(best, key=lambda item: (-item[0], item[1], item[2]))]
 
 
-def mask_probability_summary(path: str, top: int = 20):
-    """(histogram {bin start: count}, top characters [(char, probability)], column name) or None."""
+def mask_probability_summary(path: str, top: int = 20, columns: int = 2):
+    """[(column, histogram {bin start: characters}, top [(char, probability)])] for up to `columns`
+    probability columns of a mask-probability TSV, or None."""
     header, rows = _rows(path)
     if not header:
         return None
-    probability = _pick(header, PROBABILITY_COLUMNS)
+    lowered = [name.strip().lower() for name in header]
+    picked = [lowered.index(name) for name in PROBABILITY_COLUMNS if name in lowered][:columns]
     char = _pick(header, CHAR_COLUMNS)
-    if probability is None:
+    if not picked:
         return None
-    histogram = {round(index / PROBABILITY_BINS, 4): 0 for index in range(PROBABILITY_BINS)}
-    best: List[Tuple[float, str]] = []
+    histograms = {index: {round(b / PROBABILITY_BINS, 4): 0 for b in range(PROBABILITY_BINS)} for index in picked}
+    best = {index: [] for index in picked}
     for row in rows:
-        try:
-            value = float(row[probability])
-        except (IndexError, ValueError):
-            continue
-        index = min(PROBABILITY_BINS - 1, max(0, int(value * PROBABILITY_BINS)))
-        histogram[round(index / PROBABILITY_BINS, 4)] += 1
-        if char is not None and char < len(row):
-            item = (value, row[char])
-            if len(best) < top:
-                heapq.heappush(best, item)
-            elif item > best[0]:
-                heapq.heapreplace(best, item)
-    top_chars = [(c, p) for p, c in sorted(best, key=lambda item: (-item[0], item[1]))]
-    return histogram, top_chars, header[probability]
+        for index in picked:
+            try:
+                value = float(row[index])
+            except (IndexError, ValueError):
+                continue
+            bin_index = min(PROBABILITY_BINS - 1, max(0, int(value * PROBABILITY_BINS)))
+            histograms[index][round(bin_index / PROBABILITY_BINS, 4)] += 1
+            if char is not None and char < len(row):
+                item = (value, row[char])
+                if len(best[index]) < top:
+                    heapq.heappush(best[index], item)
+                elif item > best[index][0]:
+                    heapq.heapreplace(best[index], item)
+    return [(header[index], histograms[index], [(c, p) for p, c in sorted(best[index], key=lambda i: (-i[0], i[1]))])
+            for index in picked]
