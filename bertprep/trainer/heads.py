@@ -7,7 +7,7 @@ import keras
 from keras import layers, ops
 
 from bertprep.trainer.config import BertConfig
-from bertprep.trainer.model import build_encoder, get_activation, initializer
+from bertprep.trainer.model import build_encoder, derive_seed, get_activation, initializer
 
 TASKS = ("pretraining", "classifier", "squad", "tagging")
 
@@ -26,11 +26,11 @@ def gather_positions(sequence, positions):
 class MaskedLMHead(layers.Layer):
     """Transform (dense + activation + LayerNorm), then the decoder tied to the word embeddings plus a bias."""
 
-    def __init__(self, config: BertConfig, embeddings, **kwargs):
+    def __init__(self, config: BertConfig, embeddings, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.config = config
         self.embeddings = embeddings
-        self.transform = layers.Dense(config.hidden_size, kernel_initializer=initializer(config), name="transform")
+        self.transform = layers.Dense(config.hidden_size, kernel_initializer=initializer(config, seed), name="transform")
         self.activation = get_activation(config.hidden_act)
         self.layer_norm = layers.LayerNormalization(epsilon=config.layer_norm_eps, name="layer_norm")
 
@@ -56,10 +56,14 @@ class _BertTaskModel(keras.Model):
 
     task = None
 
-    def __init__(self, config: BertConfig, **kwargs):
+    def __init__(self, config: BertConfig, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.config = config
-        self.encoder = build_encoder(config)
+        self.seed = seed
+        self.encoder = build_encoder(config, seed=derive_seed(seed, "encoder"))
+
+    def head_seed(self, name):
+        return derive_seed(self.seed, "head", name)
 
     def encode(self, features, training=False):
         return self.encoder(
@@ -75,9 +79,11 @@ class PretrainingModel(_BertTaskModel):
     def __init__(self, config: BertConfig, use_next_sentence: bool = True, **kwargs):
         super().__init__(config, **kwargs)
         self.use_next_sentence = use_next_sentence
-        self.masked_lm = MaskedLMHead(config, self.encoder.embeddings, name="masked_lm")
+        self.masked_lm = MaskedLMHead(config, self.encoder.embeddings, seed=self.head_seed("masked_lm"),
+                                      name="masked_lm")
         self.masked_lm.build()
-        self.next_sentence = layers.Dense(2, kernel_initializer=initializer(config), name="next_sentence")
+        self.next_sentence = layers.Dense(2, kernel_initializer=initializer(config, self.head_seed("next_sentence")),
+                                          name="next_sentence")
         self.next_sentence.build((None, config.hidden_size))
 
     def call(self, features, training=False):
@@ -98,8 +104,9 @@ class ClassifierModel(_BertTaskModel):
     def __init__(self, config: BertConfig, num_labels: int, dropout: float = 0.1, **kwargs):
         super().__init__(config, **kwargs)
         self.num_labels = num_labels
-        self.dropout = layers.Dropout(dropout)
-        self.classifier = layers.Dense(num_labels, kernel_initializer=initializer(config), name="classifier")
+        self.dropout = layers.Dropout(dropout, seed=self.head_seed("dropout"))
+        self.classifier = layers.Dense(num_labels, kernel_initializer=initializer(config, self.head_seed("classifier")),
+                                       name="classifier")
         self.classifier.build((None, config.hidden_size))
 
     def call(self, features, training=False):
@@ -115,7 +122,7 @@ class SquadModel(_BertTaskModel):
 
     def __init__(self, config: BertConfig, **kwargs):
         super().__init__(config, **kwargs)
-        self.span = layers.Dense(2, kernel_initializer=initializer(config), name="span")
+        self.span = layers.Dense(2, kernel_initializer=initializer(config, self.head_seed("span")), name="span")
         self.span.build((None, None, config.hidden_size))
 
     def call(self, features, training=False):
@@ -131,8 +138,9 @@ class TaggingModel(_BertTaskModel):
     def __init__(self, config: BertConfig, num_labels: int, dropout: float = 0.1, **kwargs):
         super().__init__(config, **kwargs)
         self.num_labels = num_labels
-        self.dropout = layers.Dropout(dropout)
-        self.classifier = layers.Dense(num_labels, kernel_initializer=initializer(config), name="classifier")
+        self.dropout = layers.Dropout(dropout, seed=self.head_seed("dropout"))
+        self.classifier = layers.Dense(num_labels, kernel_initializer=initializer(config, self.head_seed("classifier")),
+                                       name="classifier")
         self.classifier.build((None, None, config.hidden_size))
 
     def call(self, features, training=False):
@@ -142,14 +150,14 @@ class TaggingModel(_BertTaskModel):
 
 
 def build_task_model(task: str, config: BertConfig, num_labels: int = 2, use_next_sentence: bool = True,
-                     classifier_dropout: float = 0.1):
-    """The model for `task` (one of TASKS), variables created."""
+                     classifier_dropout: float = 0.1, seed=None):
+    """The model for `task` (one of TASKS), variables created; `seed` makes initial weights reproducible."""
     if task == "pretraining":
-        return PretrainingModel(config, use_next_sentence=use_next_sentence, name="pretraining")
+        return PretrainingModel(config, use_next_sentence=use_next_sentence, seed=seed, name="pretraining")
     if task == "classifier":
-        return ClassifierModel(config, num_labels, dropout=classifier_dropout, name="classifier_model")
+        return ClassifierModel(config, num_labels, dropout=classifier_dropout, seed=seed, name="classifier_model")
     if task == "squad":
-        return SquadModel(config, name="squad_model")
+        return SquadModel(config, seed=seed, name="squad_model")
     if task == "tagging":
-        return TaggingModel(config, num_labels, dropout=classifier_dropout, name="tagging_model")
+        return TaggingModel(config, num_labels, dropout=classifier_dropout, seed=seed, name="tagging_model")
     raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")

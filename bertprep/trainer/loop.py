@@ -150,7 +150,7 @@ def train(config: TrainConfig) -> dict:
         with strategy.scope():
             model = build_task_model(config.task, bert_config, num_labels=options["num_labels"],
                                      use_next_sentence=config.next_sentence,
-                                     classifier_dropout=config.classifier_dropout)
+                                     classifier_dropout=config.classifier_dropout, seed=config.seed)
             optimizer = optimization.create_optimizer(
                 model, config.learning_rate, max(total_steps, 1), int(total_steps * config.warmup_proportion),
                 config.weight_decay, loss_scale=precision == "mixed_float16")

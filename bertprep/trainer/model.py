@@ -10,6 +10,7 @@ import math
 import keras
 from keras import layers, ops
 
+from bertprep.seeding import stable_hash
 from bertprep.trainer.config import GELU_ERF, GELU_TANH, BertConfig
 
 
@@ -35,30 +36,39 @@ def get_activation(name: str):
     }[name]
 
 
-def initializer(config: BertConfig):
-    return keras.initializers.TruncatedNormal(stddev=config.initializer_range)
+def derive_seed(seed, *key):
+    """A layer's own seed from the model seed and the layer's name (None: unseeded)."""
+    return None if seed is None else stable_hash(seed, *key) % (2 ** 31)
+
+
+def initializer(config: BertConfig, seed=None):
+    """Truncated normal with the config's initializer_range; `seed` makes initial weights reproducible."""
+    return keras.initializers.TruncatedNormal(stddev=config.initializer_range, seed=seed)
 
 
 class BertEmbeddings(layers.Layer):
     """Word + position + token-type embeddings, then LayerNorm and dropout."""
 
-    def __init__(self, config: BertConfig, **kwargs):
+    def __init__(self, config: BertConfig, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.config = config
+        self.seed = seed
         self.layer_norm = layers.LayerNormalization(epsilon=config.layer_norm_eps, name="layer_norm")
-        self.dropout = layers.Dropout(config.hidden_dropout_prob)
+        self.dropout = layers.Dropout(config.hidden_dropout_prob, seed=derive_seed(seed, "dropout"))
 
     def build(self, input_shape=None):
-        config = self.config
-        init = initializer(config)
+        config, seed = self.config, self.seed
         self.word_embeddings = self.add_weight(
-            shape=(config.vocab_size, config.hidden_size), initializer=init, name="word_embeddings"
+            shape=(config.vocab_size, config.hidden_size), initializer=initializer(config, derive_seed(seed, "word")),
+            name="word_embeddings"
         )
         self.token_type_embeddings = self.add_weight(
-            shape=(config.type_vocab_size, config.hidden_size), initializer=init, name="token_type_embeddings"
+            shape=(config.type_vocab_size, config.hidden_size),
+            initializer=initializer(config, derive_seed(seed, "token_type")), name="token_type_embeddings"
         )
         self.position_embeddings = self.add_weight(
-            shape=(config.max_position_embeddings, config.hidden_size), initializer=init, name="position_embeddings"
+            shape=(config.max_position_embeddings, config.hidden_size),
+            initializer=initializer(config, derive_seed(seed, "position")), name="position_embeddings"
         )
         self.layer_norm.build((None, None, config.hidden_size))
         self.built = True
@@ -76,17 +86,20 @@ class BertEmbeddings(layers.Layer):
 class SelfAttention(layers.Layer):
     """Multi-head self-attention, output projection, dropout, residual and LayerNorm."""
 
-    def __init__(self, config: BertConfig, **kwargs):
+    def __init__(self, config: BertConfig, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.config = config
-        hidden, init = config.hidden_size, initializer(config)
-        self.query = layers.Dense(hidden, kernel_initializer=init, name="query")
-        self.key = layers.Dense(hidden, kernel_initializer=init, name="key")
-        self.value = layers.Dense(hidden, kernel_initializer=init, name="value")
-        self.output_dense = layers.Dense(hidden, kernel_initializer=init, name="output_dense")
+        hidden = config.hidden_size
+
+        def dense(name):
+            return layers.Dense(hidden, kernel_initializer=initializer(config, derive_seed(seed, name)), name=name)
+
+        self.query, self.key, self.value = dense("query"), dense("key"), dense("value")
+        self.output_dense = dense("output_dense")
         self.layer_norm = layers.LayerNormalization(epsilon=config.layer_norm_eps, name="layer_norm")
-        self.attention_dropout = layers.Dropout(config.attention_probs_dropout_prob)
-        self.output_dropout = layers.Dropout(config.hidden_dropout_prob)
+        self.attention_dropout = layers.Dropout(config.attention_probs_dropout_prob,
+                                                seed=derive_seed(seed, "attention_dropout"))
+        self.output_dropout = layers.Dropout(config.hidden_dropout_prob, seed=derive_seed(seed, "output_dropout"))
 
     def build(self, input_shape):
         for dense in (self.query, self.key, self.value, self.output_dense):
@@ -118,17 +131,18 @@ class SelfAttention(layers.Layer):
 class TransformerBlock(layers.Layer):
     """One encoder layer: attention, then the feed-forward block with its own residual LayerNorm."""
 
-    def __init__(self, config: BertConfig, **kwargs):
+    def __init__(self, config: BertConfig, seed=None, **kwargs):
         super().__init__(**kwargs)
-        init = initializer(config)
-        self.attention = SelfAttention(config, name="attention")
+        self.attention = SelfAttention(config, seed=derive_seed(seed, "attention"), name="attention")
         self.intermediate = layers.Dense(
-            config.intermediate_size, kernel_initializer=init, name="intermediate"
+            config.intermediate_size, kernel_initializer=initializer(config, derive_seed(seed, "intermediate")),
+            name="intermediate"
         )
         self.activation = get_activation(config.hidden_act)
-        self.output_dense = layers.Dense(config.hidden_size, kernel_initializer=init, name="output_dense")
+        self.output_dense = layers.Dense(config.hidden_size, name="output_dense",
+                                         kernel_initializer=initializer(config, derive_seed(seed, "output_dense")))
         self.layer_norm = layers.LayerNormalization(epsilon=config.layer_norm_eps, name="layer_norm")
-        self.dropout = layers.Dropout(config.hidden_dropout_prob)
+        self.dropout = layers.Dropout(config.hidden_dropout_prob, seed=derive_seed(seed, "dropout"))
         self.config = config
 
     def build(self, input_shape):
@@ -155,15 +169,17 @@ class BertEncoder(layers.Layer):
     `encoder_outputs`, the list of every block's output.
     """
 
-    def __init__(self, config: BertConfig, **kwargs):
+    def __init__(self, config: BertConfig, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.config = config
-        self.embeddings = BertEmbeddings(config, name="embeddings")
+        self.embeddings = BertEmbeddings(config, seed=derive_seed(seed, "embeddings"), name="embeddings")
         # One attribute per block (not a list): TF checkpoints track attributes, not list members.
         for index in range(config.num_hidden_layers):
-            setattr(self, f"layer_{index}", TransformerBlock(config, name=f"layer_{index}"))
+            block = TransformerBlock(config, seed=derive_seed(seed, "layer", index), name=f"layer_{index}")
+            setattr(self, f"layer_{index}", block)
         self.pooler = layers.Dense(
-            config.hidden_size, activation="tanh", kernel_initializer=initializer(config), name="pooler"
+            config.hidden_size, activation="tanh", kernel_initializer=initializer(config, derive_seed(seed, "pooler")),
+            name="pooler"
         )
 
     @property
@@ -193,8 +209,11 @@ class BertEncoder(layers.Layer):
         return {"sequence_output": hidden, "pooled_output": pooled, "encoder_outputs": outputs}
 
 
-def build_encoder(config: BertConfig, name: str = "bert") -> BertEncoder:
-    """An encoder with its variables created (so weights can be assigned before any call)."""
-    encoder = BertEncoder(config, name=name)
+def build_encoder(config: BertConfig, name: str = "bert", seed=None) -> BertEncoder:
+    """An encoder with its variables created (so weights can be assigned before any call).
+
+    With `seed`, initial weights and dropout masks are reproducible (each layer derives its own seed).
+    """
+    encoder = BertEncoder(config, seed=seed, name=name)
     encoder.build()
     return encoder
