@@ -120,10 +120,11 @@ class ReportBuilder:
         self.plots.append(plot)
 
     def stat(self, names) -> tuple:
-        name, value = _find(self.stats, names)
-        if name is not None:
-            self.used_stats.add(name)
-        return name, value
+        """(name, value) of the first of `names` in the stats; a section that can use it calls `used`."""
+        return _find(self.stats, names)
+
+    def used(self, name) -> None:
+        self.used_stats.add(name)
 
     # ------------------------------------------------------------------ sections, in report order
     def build(self) -> None:
@@ -185,6 +186,7 @@ class ReportBuilder:
         histogram = as_histogram(value)
         if not histogram:
             return
+        self.used(name)
         total = sum(histogram.values())
         maximum = self.config.get("max_seq_length")
         summary = {"instances": total, "mean": round(histogram_mean(histogram), 3)}
@@ -199,11 +201,13 @@ class ReportBuilder:
         name, value = self.stat(TOKENS_PER_INSTANCE)
         histogram = as_histogram(value)
         if histogram:
+            self.used(name)
             mean = histogram_mean(histogram)
             self.summary["tokens_per_instance_mean"] = round(mean, 3)
             self.add_plot("tokens_per_instance", "Tokens per instance", "Mean %.2f tokens per instance." % mean,
                           lambda: plots.histogram(histogram, "Tokens per instance", "tokens", "instances"))
         elif _number(value) is not None:
+            self.used(name)
             self.summary["tokens_per_instance_mean"] = _number(value)
 
     def unk_rate(self) -> None:
@@ -218,6 +222,7 @@ class ReportBuilder:
         else:
             histogram = as_histogram(value)
             if histogram:
+                self.used(name)
                 self.summary["unk_rate_mean_per_instance"] = round(histogram_mean(histogram), 6)
                 self.add_plot("unk_rate", "[UNK] rate", "Share of [UNK] tokens per instance.",
                               lambda: plots.histogram(histogram, "[UNK] rate per instance", "[UNK] share",
@@ -225,6 +230,7 @@ class ReportBuilder:
             return
         if rate is None:
             return
+        self.used(name)
         self.summary["unk_rate"] = rate
         self.add_plot("unk_rate", "[UNK] rate", "%.3f%% of tokens are [UNK]." % (100 * rate),
                       lambda: plots.share_bar([("known tokens", 1.0 - rate), ("[UNK]", rate)], "[UNK] rate"))
@@ -234,6 +240,7 @@ class ReportBuilder:
         counts = as_counts(value)
         if not counts:
             return
+        self.used(name)
         order = {kind: index for index, kind in enumerate(KIND_ORDER)}
         counts.sort(key=lambda item: (order.get(item[0], len(order)), item[0]))
         total = sum(count for _, count in counts)
@@ -247,6 +254,7 @@ class ReportBuilder:
         counts = as_counts(value)
         if not counts:
             return
+        self.used(name)
         sop = self.config.get("next_sentence") == "sop" or name == "sentence_order_labels"
         # The label numbers are the job's; the bars say what they mean (1 = the unusual case in both).
         meaning = {"0": "0: in order", "1": "1: swapped"} if sop else {"0": "0: actual next", "1": "1: random next"}
@@ -263,6 +271,7 @@ class ReportBuilder:
         counts = as_counts(value)
         if not counts:
             return
+        self.used(name)
         counts.sort(key=lambda item: (-item[1], item[0]) if len(counts) > 12 else (item[0], 0))
         total = sum(count for _, count in counts)
         self.summary["label_distribution"] = {label: round(count / total, 4) if total else 0 for label, count in counts}
@@ -285,6 +294,8 @@ class ReportBuilder:
                 items.append((key.split("_")[1], _number(self.stats[key])))
         if not items:
             return
+        if name is not None:
+            self.used(name)
         items.sort(key=lambda item: (item[0] != "kept", item[0]))
         total = sum(count for _, count in items)
         kept = sum(count for label, count in items if label == "kept")
@@ -304,7 +315,9 @@ class ReportBuilder:
                     pairs.append((str(item[0]), str(item[1]), _number(item[2])))
         elif isinstance(value, dict):
             pairs = [(str(key), "", _number(count)) for key, count in value.items() if _number(count) is not None]
-        if not pairs:
+        if pairs:
+            self.used(name)
+        else:
             pairs = tables.top_confusion_pairs(output_lib.join(self.directory, CONFUSION_TABLE)) or []
         if not pairs:
             return
@@ -319,17 +332,22 @@ class ReportBuilder:
     def mask_probabilities(self) -> None:
         name, value = self.stat(MASK_PROBABILITIES)
         histogram = as_histogram(value)
-        found = [(name, histogram, [])] if histogram else tables.mask_probability_summary(
-            output_lib.join(self.directory, MASK_PROBABILITY_TABLE))
-        for column, histogram, top_chars in found or []:
-            summary = {"characters": sum(histogram.values()), "mean": round(histogram_mean(histogram), 4)}
-            if top_chars:
-                summary["top"] = [[c, p] for c, p in top_chars]
-            self.summary.setdefault("mask_probability", {})[column] = summary
-            self.add_plot("mask_probabilities_%s" % column, "Mask probabilities (%s)" % column,
-                          "Distribution of %s over %s characters." % (column, format(int(summary["characters"]), ",")),
-                          lambda h=histogram, c=column: plots.histogram(h, "Mask probability per character (%s)" % c,
-                                                                        "probability (bins of 0.05)", "characters"))
+        if histogram:
+            self.used(name)
+            found = [{"column": name, "histogram": histogram, "top": [], "mean": histogram_mean(histogram),
+                      "characters": sum(histogram.values())}]
+        else:
+            found = tables.mask_probability_summary(output_lib.join(self.directory, MASK_PROBABILITY_TABLE)) or []
+        for column in found:
+            summary = {"characters": column["characters"], "mean": round(column["mean"], 4)}
+            if column["top"]:
+                summary["top"] = [[c, p] for c, p in column["top"]]
+            self.summary.setdefault("mask_probability", {})[column["column"]] = summary
+            self.add_plot("mask_probabilities_%s" % column["column"], "Mask probabilities (%s)" % column["column"],
+                          "Distribution of %s over %s characters (mean %.4f)."
+                          % (column["column"], format(int(summary["characters"]), ","), summary["mean"]),
+                          lambda h=column["histogram"], c=column["column"]: plots.histogram(
+                              h, "Mask probability per character (%s)" % c, "probability", "characters"))
 
     def other_stats(self) -> None:
         """Stats the sections above do not know: numbers go to the summary, mappings get a bar chart."""

@@ -69,8 +69,8 @@ def top_confusion_pairs(path: str, top: int = 20) -> Optional[List[Tuple[str, st
 
 
 def mask_probability_summary(path: str, top: int = 20, columns: int = 2):
-    """[(column, histogram {bin start: characters}, top [(char, probability)])] for up to `columns`
-    probability columns of a mask-probability TSV, or None."""
+    """For up to `columns` probability columns of a mask-probability TSV: a list of {"column",
+    "histogram" {bin start: characters}, "top" [(char, probability)], "mean", "characters"}; or None."""
     header, rows = _rows(path)
     if not header:
         return None
@@ -79,21 +79,26 @@ def mask_probability_summary(path: str, top: int = 20, columns: int = 2):
     char = _pick(header, CHAR_COLUMNS)
     if not picked:
         return None
-    histograms = {index: {round(b / PROBABILITY_BINS, 4): 0 for b in range(PROBABILITY_BINS)} for index in picked}
-    best = {index: [] for index in picked}
+    found = {index: {"column": header[index], "histogram": {round(b / PROBABILITY_BINS, 4): 0
+                                                             for b in range(PROBABILITY_BINS)},
+                     "best": [], "total": 0.0, "characters": 0} for index in picked}
     for row in rows:
-        for index in picked:
+        for index, column in found.items():
             try:
                 value = float(row[index])
             except (IndexError, ValueError):
                 continue
             bin_index = min(PROBABILITY_BINS - 1, max(0, int(value * PROBABILITY_BINS)))
-            histograms[index][round(bin_index / PROBABILITY_BINS, 4)] += 1
+            column["histogram"][round(bin_index / PROBABILITY_BINS, 4)] += 1
+            column["total"] += value
+            column["characters"] += 1
             if char is not None and char < len(row):
                 item = (value, row[char])
-                if len(best[index]) < top:
-                    heapq.heappush(best[index], item)
-                elif item > best[index][0]:
-                    heapq.heapreplace(best[index], item)
-    return [(header[index], histograms[index], [(c, p) for p, c in sorted(best[index], key=lambda i: (-i[0], i[1]))])
-            for index in picked]
+                if len(column["best"]) < top:
+                    heapq.heappush(column["best"], item)
+                elif item > column["best"][0]:
+                    heapq.heapreplace(column["best"], item)
+    return [{"column": column["column"], "histogram": column["histogram"],
+             "top": [(c, p) for p, c in sorted(column["best"], key=lambda item: (-item[0], item[1]))],
+             "mean": column["total"] / column["characters"] if column["characters"] else 0.0,
+             "characters": column["characters"]} for column in (found[index] for index in picked)]
