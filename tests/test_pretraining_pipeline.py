@@ -1,0 +1,187 @@
+"""The `pretraining` job end to end: same bytes with 1 or 2 workers, tf.data parsing with the schema's spec,
+dead letters and accounting, gzip, confusion/FASPell inputs, option errors, and the record encoder."""
+import glob
+import gzip
+import json
+import os
+import random
+
+import pytest
+
+from bertprep import cli, schemas
+from bertprep.io import tfrecord
+from bertprep.transforms.masking import MaskedInstance
+from bertprep.transforms.pretraining_records import PretrainingEncoder, features_of
+
+SLICE_DOCUMENTS = 300
+
+
+@pytest.fixture(scope="module")
+def corpus_slice(shared, tmp_path_factory):
+    """The first 300 documents of the shared People's Daily corpus."""
+    source = shared / "data" / "corpus" / "zh_peopledaily_docs.txt"
+    path = tmp_path_factory.mktemp("corpus") / "slice.txt"
+    documents = 0
+    with open(source, encoding="utf-8") as reader, open(path, "w", encoding="utf-8") as writer:
+        for line in reader:
+            writer.write(line)
+            if not line.strip():
+                documents += 1
+                if documents == SLICE_DOCUMENTS:
+                    break
+    return str(path)
+
+
+def run_job(*args):
+    return cli.main(["pretraining", *args])
+
+
+def shard_bytes(directory):
+    return {os.path.basename(path): open(path, "rb").read()
+            for path in sorted(glob.glob(os.path.join(directory, "pretraining-*")))}
+
+
+def test_same_bytes_with_one_or_two_workers(corpus_slice, zh_vocab, tmp_path):
+    outputs = {}
+    for workers in (1, 2):
+        out = str(tmp_path / ("w%d" % workers))
+        assert run_job("--input", corpus_slice, "--vocab", zh_vocab, "--output", out, "--dupe-factor", "2",
+                       "--workers", str(workers)) == 0
+        outputs[workers] = out
+    one, two = shard_bytes(outputs[1]), shard_bytes(outputs[2])
+    assert len(one) > 1 and one == two
+    info = json.load(open(os.path.join(outputs[1], "info.json")))
+    assert info["counts"]["read"] == SLICE_DOCUMENTS == info["counts"]["used"]
+    assert info["counts"]["records_out"] == sum(shard["records"] for shard in info["shards"]) > 1000
+    assert info["config"]["num_shards"] == len(one)
+    stats = info["stats"]
+    assert set(stats["masked_position_kinds"]) >= {"mask", "keep", "random"}
+    assert sum(stats["sequence_length_histogram"].values()) == info["counts"]["records_out"]
+    assert 110 < stats["mean_sequence_length"] <= 128
+    assert stats["unk_rate"]["tokens"] > 0
+    from bertprep.pipelines.inspect_command import inspect_directory
+
+    assert inspect_directory(outputs[1])["records"] == info["counts"]["records_out"]
+
+
+def test_features_parse_with_the_schema_spec_in_tf_data(corpus_slice, zh_vocab, tmp_path):
+    import tensorflow as tf
+
+    out = str(tmp_path / "out")
+    assert run_job("--input", corpus_slice, "--vocab", zh_vocab, "--output", out, "--dupe-factor", "1",
+                   "--whole-word-mask", "--max-seq-length", "64", "--max-predictions-per-seq", "10") == 0
+    schema = schemas.for_kind("pretraining", {"max_seq_length": 64, "max_predictions_per_seq": 10})
+    files = sorted(glob.glob(os.path.join(out, "pretraining-*.tfrecord")))
+    dataset = tf.data.TFRecordDataset(files).batch(32).map(lambda x: tf.io.parse_example(x, schema.tf_feature_spec()))
+    batch = next(iter(dataset))
+    assert batch["input_ids"].shape == (32, 64) and batch["masked_lm_weights"].dtype == tf.float32
+    first = schema.decode(next(iter(tfrecord.read_file(files[0])))[1])
+    assert batch["input_ids"][0].numpy().tolist() == first["input_ids"].tolist()
+    mask = batch["input_mask"].numpy()
+    ids = batch["input_ids"].numpy()
+    assert ((ids != 0) == (mask == 1)).all()  # padding is zeros exactly where the mask is 0
+    assert (ids[:, 0] == 101).all()  # [CLS]
+
+
+def test_dead_letters_accounting_and_gzip(zh_vocab, tmp_path):
+    source = tmp_path / "docs.txt"
+    lines = ["第一篇文章的第一句。", "第一篇的第二句。", "", "\x07\x07", "", "第三篇只有一句。", "",
+             "第四篇。", "还有一句。", ""]
+    source.write_bytes(("\n".join(lines)).encode("utf-8") + b"\n\xff\xfe broken\n")
+    out = str(tmp_path / "out")
+    assert run_job("--input", str(source), "--vocab", zh_vocab, "--output", out, "--dupe-factor", "3",
+                   "--compression", "gzip", "--seed", "7") == 0
+    info = json.load(open(os.path.join(out, "info.json")))
+    counts = info["counts"]
+    assert counts["read"] == counts["used"] + counts["dead_lettered"] == 5
+    assert info["dead_letters_by_reason"] == {"no tokens": 1, "undecodable": 1}
+    letters = [json.loads(line) for line in open(glob.glob(os.path.join(out, "dead_letters", "*.jsonl"))[0])]
+    assert {letter["line"] for letter in letters} == {4, 11}
+    shards = sorted(glob.glob(os.path.join(out, "pretraining-*.tfrecord.gz")))
+    assert shards and not glob.glob(os.path.join(out, "pretraining-*.tfrecord"))
+    records = 0
+    for path in shards:
+        with gzip.open(path) as handle:
+            records += sum(1 for _ in tfrecord.iter_records(handle, path))
+    assert records == counts["records_out"]
+    from bertprep.pipelines.inspect_command import inspect_directory
+
+    assert inspect_directory(out)["records"] == counts["records_out"] >= 3 * 3
+
+
+def test_confusion_masking_and_faspell_pairs_through_the_job(shared, corpus_slice, zh_vocab, tmp_path):
+    import pickle
+
+    wrong = tmp_path / "pairs.tsv"
+    with open(shared / "data" / "csc" / "sighan15_train.tsv", encoding="utf-8") as handle:
+        wrong.write_text("".join(line for _, line in zip(range(60), handle)), encoding="utf-8")
+    small = tmp_path / "docs.txt"
+    small.write_text("".join(open(corpus_slice, encoding="utf-8").readlines()[:400]), encoding="utf-8")
+    sav = tmp_path / "mask_probability.sav"
+    with open(sav, "wb") as handle:
+        pickle.dump({"的": 0.5, "是": 0.9, "在": 0.3}, handle)
+    out = str(tmp_path / "out")
+    assert run_job("--input", str(small), "--vocab", zh_vocab, "--output", out, "--dupe-factor", "2",
+                   "--confusion-sets", str(shared / "data" / "csc" / "confusion_ocr_asr.txt"),
+                   "--mask-probability", str(sav), "--wrong-input", str(wrong), "--workers", "1") == 0
+    info = json.load(open(os.path.join(out, "info.json")))
+    kinds = info["stats"]["masked_position_kinds"]
+    assert kinds["real_error"] > 0 and kinds["phonetic"] > 0 and kinds["mask"] == 0
+    counts = info["counts"]
+    assert counts["read"] == counts["used"] + counts["dead_lettered"]
+    assert counts["read"] >= 60
+
+
+@pytest.mark.parametrize("options", [
+    ["--whole-word-mask", "--segmenter", "jieba", "--next-sentence", "sop", "--max-ngram", "3"],
+    ["--packing", "full_sentences", "--whole-word-mask"],
+    ["--next-sentence", "none", "--input-format", "text"],
+])
+def test_other_modes_run_and_validate(options, corpus_slice, zh_vocab, tmp_path):
+    small = tmp_path / "docs.txt"
+    small.write_text("".join(open(corpus_slice, encoding="utf-8").readlines()[:300]), encoding="utf-8")
+    out = str(tmp_path / "out")
+    assert run_job("--input", str(small), "--vocab", zh_vocab, "--output", out, "--dupe-factor", "1",
+                   *options) == 0
+    from bertprep.pipelines.inspect_command import inspect_directory
+
+    summary = inspect_directory(out, examples=3)
+    assert summary["records"] > 0
+    info = json.load(open(os.path.join(out, "info.json")))
+    labels = info["stats"]["next_sentence_labels"]
+    if "sop" in options:
+        assert labels["1"] > 0 and labels["0"] > 0
+    else:
+        assert labels["1"] == 0
+
+
+def test_bad_options_are_one_line_errors(corpus_slice, zh_vocab, tmp_path, capsys):
+    assert run_job("--input", corpus_slice, "--vocab", zh_vocab, "--output", str(tmp_path / "o"),
+                   "--masked-lm-prob", "1.5") == 2
+    assert "--masked-lm-prob" in capsys.readouterr().err
+    assert run_job("--input", corpus_slice, "--vocab", str(tmp_path / "missing.txt"), "--output",
+                   str(tmp_path / "o")) == 2
+    assert "missing.txt" in capsys.readouterr().err
+    assert run_job("--input", corpus_slice, "--vocab", zh_vocab, "--output", str(tmp_path / "o"),
+                   "--mask-probability", str(tmp_path / "nowhere.sav")) == 2
+    assert "nowhere.sav" in capsys.readouterr().err
+
+
+def test_encoder_equals_the_schema_encoder():
+    rng = random.Random(5)
+    for max_seq_length, max_predictions in ((128, 20), (16, 3), (512, 80)):
+        schema = schemas.for_kind("pretraining", {"max_seq_length": max_seq_length,
+                                                  "max_predictions_per_seq": max_predictions})
+        encoder = PretrainingEncoder(max_seq_length, max_predictions)
+        for _ in range(200):
+            length = rng.randint(3, max_seq_length)
+            tokens = [rng.choice([rng.randint(0, 127), rng.randint(0, 30000), rng.randint(0, 200000)])
+                      for _ in range(length)]
+            len_a = rng.randint(1, length - 2)
+            count = rng.randint(0, min(max_predictions, length))
+            positions = sorted(rng.sample(range(length), count))
+            masked = MaskedInstance([rng.randint(0, 70000) for _ in tokens], positions,
+                                    [rng.randint(0, 70000) for _ in positions], [0] * count)
+            label = rng.randint(0, 1)
+            expected = schema.encode(features_of(tokens, len_a, label, masked, max_seq_length, max_predictions))
+            assert encoder.encode(tokens, len_a, label, masked) == expected
