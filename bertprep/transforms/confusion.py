@@ -5,31 +5,47 @@ Three sources, each optional (`--sources phonetic,glyph,observed`):
 - glyph: similarity of character structure (see `glyph.py`),
 - observed: how often the character was written as the candidate in the wrong corpus.
 
-A candidate's score is a weighted sum of the source scores plus a frequency prior (common characters
-are the ones people actually write by mistake; rare look-alikes are not), and the set is cut at
-`top_k` and at `min_score`. Weights default to values chosen on training data only
-(`benchmarks/confusion_coverage.py`).
+A candidate's score estimates P(wrong = candidate | correct = char, an error): see ConfusionModel.
+Common characters are the ones people actually write by mistake, so inside each similarity
+neighbourhood mass follows character frequency; how much each neighbourhood matters is fitted on the
+corpus's own confusion pairs. The set is cut at `top_k` and at `min_score`.
 """
-import math
 import os
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
 SOURCES = ("phonetic", "glyph", "observed")
+# Mixture components of the candidate model, with the source each belongs to.
+COMPONENTS = ("same_syllable_tone", "same_syllable", "fuzzy_pinyin", "near_pinyin", "glyph", "other")
+COMPONENT_SOURCE = {"same_syllable_tone": "phonetic", "same_syllable": "phonetic", "fuzzy_pinyin": "phonetic",
+                    "near_pinyin": "phonetic", "glyph": "glyph", "other": None}
+# Mixture weights estimated by `fit_mixture` on the train part of the shared SIGHAN data
+# (benchmarks/confusion_coverage.py --tune); used as the Dirichlet prior of every fit.
+DEFAULT_MIXTURE = {"same_syllable_tone": 0.50, "same_syllable": 0.22, "fuzzy_pinyin": 0.09, "near_pinyin": 0.07,
+                   "glyph": 0.05, "other": 0.07}
+GLYPH_THRESHOLD = 0.3
 
 
 @dataclass(frozen=True)
 class ConfusionWeights:
-    """Weights of the score terms; a term whose source is not enabled contributes nothing."""
+    """Knobs of the candidate model (the `--weights` option).
+
+    phonetic, glyph: multiply the fitted mixture weights of the phonetic components and of the glyph
+    component; observed: multiplies the corpus's own confusion counts (0 ignores them); frequency: the
+    exponent of a candidate's corpus frequency; glyph_similarity: the exponent of glyph similarity
+    inside the glyph component; prior_strength: pseudo-count of the model against observed counts;
+    near_limit: how many of the most frequent members of each same-initial / same-final group are
+    candidates; min_score: the least probability a candidate needs.
+    """
 
     phonetic: float = 1.0
-    glyph: float = 0.6
-    observed: float = 2.0
-    frequency: float = 0.8
-    # Observed counts saturate: count / (count + observed_half) reaches 0.5 at `observed_half`.
-    observed_half: float = 1.0
-    # A candidate needs at least this score to enter a set.
+    glyph: float = 1.0
+    observed: float = 1.0
+    frequency: float = 1.0
+    glyph_similarity: float = 2.0
+    prior_strength: float = 3.0
+    near_limit: float = 40
     min_score: float = 0.0
 
     @classmethod
@@ -51,6 +67,8 @@ class ConfusionWeights:
                 values[name] = float(value)
             except ValueError:
                 raise ValueError(f"bad weight {item!r}: {value!r} is not a number") from None
+            if values[name] < 0:
+                raise ValueError(f"bad weight {item!r}: weights are not negative")
         return cls(**values)
 
 
@@ -98,85 +116,180 @@ def jieba_char_frequency() -> Dict[str, float]:
     return dict(counts)
 
 
-class FrequencyPrior:
-    """log-frequency of a character scaled to 0..1 over the characters given."""
-
-    def __init__(self, frequencies: Mapping[str, float]):
-        self.frequencies = dict(frequencies)
-        top = max(self.frequencies.values(), default=0.0)
-        self.log_top = math.log1p(top) if top > 0 else 1.0
-
-    def __call__(self, char: str) -> float:
-        return math.log1p(self.frequencies.get(char, 0.0)) / self.log_top
-
-
 def merge_frequencies(*tables: Mapping[str, float]) -> Dict[str, float]:
-    """Sum several frequency tables after scaling each to the same total (so neither dominates)."""
+    """Sum frequency tables after scaling each to one million (so neither dominates)."""
     merged: Counter = Counter()
     for table in tables:
         total = float(sum(table.values()))
         if total <= 0:
             continue
         for char, value in table.items():
-            merged[char] += value / total * 1e9
+            merged[char] += value / total * 1e6
     return dict(merged)
 
 
-class ConfusionScorer:
-    """Scores candidates for one character from the enabled sources; indexes are built by the caller."""
+class ConfusionModel:
+    """P(wrong = w | correct = c, an error happened): a mixture over similarity neighbourhoods.
 
-    def __init__(self, sources: Sequence[str], weights: ConfusionWeights, prior: FrequencyPrior,
-                 phonetic_index=None, glyph_index=None, universe: Optional[Iterable[str]] = None):
+    Inside each neighbourhood of `c` (same syllable and tone, same syllable, one fuzzy edit, same
+    initial or final, similar glyph) a candidate gets mass in proportion to its frequency raised to
+    `weights.frequency` (for glyphs also times similarity**`weights.glyph_similarity`); the
+    neighbourhoods are mixed with weights fitted by EM on the corpus's own confusion pairs
+    (`fit_mixture`). Observed counts are then combined as a Dirichlet-smoothed estimate:
+    `(m*n(c,w) + k*P_model(w|c)) / (m*n(c) + k)` with `m = weights.observed`, `k = weights.prior_strength`.
+    """
+
+    def __init__(self, universe: Iterable[str], frequencies: Mapping[str, float], sources: Sequence[str],
+                 weights: ConfusionWeights, phonetic_index=None, glyph_index=None,
+                 mixture: Optional[Mapping[str, float]] = None):
+        self.universe = sorted(set(universe))
         self.sources = list(sources)
         self.weights = weights
-        self.prior = prior
         self.phonetic_index = phonetic_index if "phonetic" in self.sources else None
         self.glyph_index = glyph_index if "glyph" in self.sources else None
-        self.universe = set(universe) if universe is not None else None
+        beta = weights.frequency
+        # Frequencies per million, floored so unseen characters keep a little mass.
+        self.mass = {c: (frequencies.get(c, 0.0) + 0.05) ** beta for c in self.universe}
+        self.total_mass = sum(self.mass.values()) or 1.0
+        self._group_cache: Dict[tuple, tuple] = {}
+        self._glyph_cache: Dict[str, tuple] = {}
+        self.mixture = dict(mixture or DEFAULT_MIXTURE)
 
-    def observed_score(self, count: int) -> float:
-        return count / (count + self.weights.observed_half) if count > 0 else 0.0
+    # -- neighbourhoods ------------------------------------------------------------------------------
+    def _mass(self, char: str) -> float:
+        return self.mass.get(char, 0.05 ** self.weights.frequency)
 
+    def _near_group(self, group: tuple) -> tuple:
+        """(total mass, members sorted by mass, as a set) of a same-initial or same-final group."""
+        if group not in self._group_cache:
+            members = self.phonetic_index.group(group)
+            ranked = sorted(members, key=lambda c: (-self._mass(c), c))
+            self._group_cache[group] = (sum(self._mass(c) for c in members), ranked, set(members))
+        return self._group_cache[group]
+
+    def _glyph(self, char: str) -> tuple:
+        """({candidate: similarity}, total glyph mass) for a character."""
+        if char not in self._glyph_cache:
+            similar = self.glyph_index.candidates(char, GLYPH_THRESHOLD) if self.glyph_index else {}
+            gamma = self.weights.glyph_similarity
+            total = sum(self._mass(c) * s ** gamma for c, s in similar.items())
+            self._glyph_cache[char] = (similar, total)
+        return self._glyph_cache[char]
+
+    def components(self, char: str, candidate: Optional[str] = None) -> Dict[str, Dict[str, float]]:
+        """{component: {candidate: probability inside the component}}; one candidate only if given."""
+        result: Dict[str, Dict[str, float]] = {}
+        tight_members = set()
+        if self.phonetic_index is not None:
+            for name, members in self.phonetic_index.neighbourhoods(char).items():
+                tight_members |= set(members)
+                total = sum(self._mass(c) * weight for c, weight in members.items())
+                chosen = [candidate] if candidate is not None else members
+                result[name] = {c: self._mass(c) * members[c] / total for c in chosen if c in members and total > 0}
+            groups = [self._near_group(g) for g in self.phonetic_index.near_groups(char)]
+            total = sum(g[0] for g in groups)
+            near: Dict[str, float] = {}
+            if total > 0:
+                if candidate is not None:
+                    if candidate not in tight_members and any(candidate in g[2] for g in groups):
+                        near[candidate] = self._mass(candidate) / total
+                else:
+                    limit = int(self.weights.near_limit)
+                    for _, ranked, _ in groups:
+                        for c in ranked[:limit]:
+                            if c != char and c not in tight_members:
+                                near[c] = self._mass(c) / total
+            result["near_pinyin"] = near
+        if self.glyph_index is not None:
+            similar, total = self._glyph(char)
+            gamma = self.weights.glyph_similarity
+            chosen = [candidate] if candidate is not None else similar
+            result["glyph"] = {c: self._mass(c) * similar[c] ** gamma / total
+                               for c in chosen if c in similar and total > 0}
+        if candidate is not None and candidate != char:
+            result["other"] = {candidate: self._mass(candidate) / self.total_mass}
+        return result
+
+    # -- mixture -------------------------------------------------------------------------------------
+    def effective_mixture(self) -> Dict[str, float]:
+        """Fitted weights scaled by the phonetic/glyph weights, only for enabled sources, summing to 1."""
+        scaled = {}
+        for name, value in self.mixture.items():
+            source = COMPONENT_SOURCE.get(name)
+            if source == "phonetic":
+                value *= self.weights.phonetic if self.phonetic_index is not None else 0.0
+            elif source == "glyph":
+                value *= self.weights.glyph if self.glyph_index is not None else 0.0
+            scaled[name] = value
+        total = sum(scaled.values())
+        return {k: v / total for k, v in scaled.items()} if total > 0 else scaled
+
+    def fit_mixture(self, pair_counts: Mapping[tuple, int], iterations: int = 50,
+                    prior_strength: float = 20.0) -> Dict[str, float]:
+        """MAP-EM of the component weights on observed (correct, wrong) counts, DEFAULT_MIXTURE as prior."""
+        likelihoods = []
+        for (correct, wrong), count in sorted(pair_counts.items()):
+            if correct == wrong or count <= 0:
+                continue
+            parts = {name: probs.get(wrong, 0.0) for name, probs in self.components(correct, wrong).items()}
+            if any(parts.values()):
+                likelihoods.append((parts, count))
+        names = [n for n in COMPONENTS if n in DEFAULT_MIXTURE]
+        mixture = dict(DEFAULT_MIXTURE)
+        for _ in range(iterations):
+            totals = {name: prior_strength * DEFAULT_MIXTURE[name] for name in names}
+            for parts, count in likelihoods:
+                weighted = {name: mixture[name] * parts.get(name, 0.0) for name in names}
+                norm = sum(weighted.values())
+                if norm <= 0:
+                    continue
+                for name in names:
+                    totals[name] += count * weighted[name] / norm
+            grand = sum(totals.values())
+            mixture = {name: totals[name] / grand for name in names}
+        self.mixture = mixture
+        return mixture
+
+    # -- scoring -------------------------------------------------------------------------------------
     def score_candidates(self, char: str, observed: Optional[Mapping[str, int]] = None,
                          top_k: Optional[int] = None) -> List[ScoredCandidate]:
         """Ranked candidates for `char`, best first; ties broken by code point so order is stable."""
+        from .phonetic import char_similarity, same_syllable
+
+        mixture = self.effective_mixture()
         found: Dict[str, ScoredCandidate] = {}
-
-        def entry(candidate: str) -> ScoredCandidate:
-            if candidate not in found:
-                found[candidate] = ScoredCandidate(candidate, 0.0)
-            return found[candidate]
-
-        if self.phonetic_index is not None:
-            from .phonetic import same_syllable
-
-            for candidate, value in self.phonetic_index.candidates(char).items():
-                item = entry(candidate)
-                item.phonetic = value
-                item.same_pinyin = same_syllable(char, candidate)
-                item.sources.append("phonetic")
-        if self.glyph_index is not None:
-            for candidate, value in self.glyph_index.candidates(char).items():
-                item = entry(candidate)
-                item.glyph = value
-                item.sources.append("glyph")
-        if "observed" in self.sources and observed:
-            for candidate, count in observed.items():
-                if candidate == char or count <= 0:
+        model: Dict[str, float] = {}
+        for name, probs in self.components(char).items():
+            for candidate, probability in probs.items():
+                if candidate == char:
                     continue
-                item = entry(candidate)
-                item.observed = int(count)
-                item.sources.append("observed")
-        w = self.weights
+                model[candidate] = model.get(candidate, 0.0) + mixture.get(name, 0.0) * probability
+                item = found.setdefault(candidate, ScoredCandidate(candidate, 0.0))
+                source = COMPONENT_SOURCE[name]
+                if source not in item.sources:
+                    item.sources.append(source)
+        use_observed = "observed" in self.sources and self.weights.observed > 0
+        observed = {w: n for w, n in (observed or {}).items() if w != char and n > 0} if use_observed else {}
+        for candidate in observed:
+            item = found.setdefault(candidate, ScoredCandidate(candidate, 0.0))
+            item.sources.append("observed")
+        m, k = self.weights.observed, self.weights.prior_strength
+        denominator = m * sum(observed.values()) + k
         ranked = []
-        for item in found.values():
-            item.score = (w.phonetic * item.phonetic + w.glyph * item.glyph
-                          + w.observed * self.observed_score(item.observed)
-                          + w.frequency * self.prior(item.candidate))
-            if item.score >= w.min_score:
-                ranked.append(item)
-        ranked.sort(key=lambda c: (-c.score, ord(c.candidate[0]), c.candidate))
-        return ranked[:top_k] if top_k else ranked
+        for candidate, item in found.items():
+            item.observed = int(observed.get(candidate, 0))
+            item.score = (m * item.observed + k * model.get(candidate, 0.0)) / denominator if denominator else 0.0
+            if item.score < self.weights.min_score or item.score <= 0:
+                continue
+            ranked.append(item)
+        ranked.sort(key=lambda c: (-c.score, c.candidate))
+        ranked = ranked[:top_k] if top_k else ranked
+        for item in ranked:
+            item.phonetic = char_similarity(char, item.candidate)
+            item.same_pinyin = same_syllable(char, item.candidate)
+            if self.glyph_index is not None:
+                item.glyph = self._glyph(char)[0].get(item.candidate, 0.0)
+        return ranked
 
 
 def load_published_confusion_set(lines: Iterable[str]) -> Dict[str, List[str]]:

@@ -44,6 +44,9 @@ _Y_W_FINALS = {
 }
 
 
+_APICAL_INITIALS = ("zh", "ch", "sh", "r", "z", "c", "s")
+
+
 @dataclass(frozen=True)
 class Syllable:
     """A Mandarin syllable: `toneless` is the pinyin spelling without tone (ü written v)."""
@@ -87,6 +90,8 @@ def parse_syllable(marked: str) -> Optional[Syllable]:
         final = "uei"
     elif final == "un" and initial not in ("j", "q", "x"):
         final = "uen"
+    elif final == "i" and initial in _APICAL_INITIALS:
+        final = "-i"  # the apical vowel of zhi/chi/shi/ri/zi/ci/si is not the i of bi/di/yi
     return Syllable(toneless, initial, final, tone)
 
 
@@ -172,6 +177,8 @@ def _spelling(initial: str, final: str) -> Optional[str]:
                 return spelled
         return final or None
     body = final
+    if body == "-i":
+        body = "i"
     if initial in ("j", "q", "x") and body.startswith("v"):
         body = "u" + body[1:]
     body = {"iou": "iu", "uei": "ui", "uen": "un"}.get(body, body)
@@ -193,28 +200,89 @@ def neighbour_keys(syllable: Syllable, include_aspiration: bool = True) -> Set[s
     return keys
 
 
+SECONDARY_READING_WEIGHT = 0.3
+
+
+@lru_cache(maxsize=None)
+def neighour_keys_cached(syllable: Syllable) -> FrozenSet[str]:
+    return frozenset(neighbour_keys(syllable))
+
+
+def _reading_weight(own, other, holds) -> float:
+    best = 0.0
+    for i, a in enumerate(own):
+        for j, b in enumerate(other):
+            weight = (1.0 if i == 0 else SECONDARY_READING_WEIGHT) * (1.0 if j == 0 else SECONDARY_READING_WEIGHT)
+            if weight > best and holds(a, b):
+                best = weight
+    return best
+
+
 class PhoneticIndex:
-    """Characters of a universe indexed by toneless syllable, for fast candidate look-up."""
+    """Characters of a universe indexed by syllable, toneless syllable, initial and final.
+
+    Neighbourhoods of a character, from closest to loosest (each excludes the closer ones):
+    `same_syllable_tone` (同音同调), `same_syllable` (同音异调), `fuzzy_pinyin` (one cheap edit: fuzzy
+    initial/final or aspiration), `near_pinyin` (same initial or same final, the other part different).
+    """
 
     def __init__(self, universe: Iterable[str]):
         self.by_syllable: Dict[str, List[str]] = {}
+        self.by_tone: Dict[Tuple[str, int], List[str]] = {}
+        self.by_initial: Dict[str, List[str]] = {}
+        self.by_final: Dict[str, List[str]] = {}
         for char in sorted(set(universe)):
             for reading in readings(char):
-                bucket = self.by_syllable.setdefault(reading.toneless, [])
-                if not bucket or bucket[-1] != char:
-                    bucket.append(char)
+                for table, key in ((self.by_syllable, reading.toneless), (self.by_tone, (reading.toneless, reading.tone)),
+                                   (self.by_initial, reading.initial), (self.by_final, reading.final)):
+                    bucket = table.setdefault(key, [])
+                    if not bucket or bucket[-1] != char:
+                        bucket.append(char)
+
+    def neighbourhoods(self, char: str) -> Dict[str, Dict[str, float]]:
+        """The three tight neighbourhoods: {name: {candidate: reading weight}}.
+
+        The reading weight is 1 when the relation holds between the two characters' main readings
+        (pypinyin lists the most common first) and SECONDARY_READING_WEIGHT per rare reading involved,
+        so 台 (tái, rarely yí) is not a homophone of 一 as much as 以 is.
+        """
+        own = readings(char)
+        tone = {c for r in own for c in self.by_tone.get((r.toneless, r.tone), ())}
+        syllable = {c for r in own for c in self.by_syllable.get(r.toneless, ())} - tone
+        fuzzy_keys: Set[str] = set()
+        for reading in own:
+            fuzzy_keys |= neighour_keys_cached(reading)
+        fuzzy_keys -= {r.toneless for r in own}
+        fuzzy = {c for key in fuzzy_keys for c in self.by_syllable.get(key, ())} - tone - syllable
+        relations = (
+            ("same_syllable_tone", tone, lambda a, b: a.toneless == b.toneless and a.tone == b.tone),
+            ("same_syllable", syllable, lambda a, b: a.toneless == b.toneless),
+            ("fuzzy_pinyin", fuzzy, lambda a, b: b.toneless in neighour_keys_cached(a)),
+        )
+        result = {}
+        for name, members, holds in relations:
+            members.discard(char)
+            result[name] = {other: _reading_weight(own, readings(other), holds) for other in members}
+        return result
+
+    def near_groups(self, char: str) -> List[Tuple[str, str]]:
+        """The ("initial", x) and ("final", y) groups a character's readings belong to."""
+        groups = set()
+        for reading in readings(char):
+            if reading.initial:
+                groups.add(("initial", reading.initial))
+            groups.add(("final", reading.final))
+        return sorted(groups)
+
+    def group(self, group: Tuple[str, str]) -> List[str]:
+        kind, key = group
+        return (self.by_initial if kind == "initial" else self.by_final).get(key, [])
 
     def candidates(self, char: str, min_similarity: float = 0.0) -> Dict[str, float]:
-        """Characters (other than `char`) reachable by cheap syllable edits, with their similarity."""
+        """Characters (other than `char`) in the tight neighbourhoods, with their similarity."""
         scores: Dict[str, float] = {}
-        own = readings(char)
-        keys: Set[str] = set()
-        for reading in own:
-            keys |= neighbour_keys(reading)
-        for key in keys:
-            for other in self.by_syllable.get(key, ()):
-                if other == char or other in scores:
-                    continue
+        for members in self.neighbourhoods(char).values():
+            for other in members:
                 similarity = char_similarity(char, other)
                 if similarity > min_similarity:
                     scores[other] = similarity
