@@ -6,10 +6,13 @@ disappears: it ends in the dead-letter output with the file name, line number an
 Files are opened through Beam's FileSystems, so local paths and `gs://` behave alike, and
 `.gz`/`.bz2` files are decompressed by their extension.
 """
+import bz2
 import csv
 import dataclasses
+import gzip
 import io
 import json
+import zlib
 from typing import Dict, Iterator, List, Optional, Union
 
 from bertprep.errors import BertprepError
@@ -17,6 +20,8 @@ from bertprep.errors import BertprepError
 BOM = "\ufeff"
 # Dead-letter copies of huge lines are cut to this many characters; the reason says so.
 MAX_DEAD_LETTER_CHARS = 10_000
+# Longest CSV/TSV cell accepted (the csv module's default is 128 KiB); longer rows are dead-lettered.
+MAX_FIELD_CHARS = 64 << 20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,10 +60,31 @@ class DeadLetter:
         return self.reason.split(":")[0]
 
 
+class _Decompressed(io.BufferedReader):
+    """gzip/bz2 over a raw Beam file, closing both. Unlike Beam's own decompressing reader, Python's
+    raises on a truncated stream (EOFError) instead of ending quietly, so no input is silently lost."""
+
+    def __init__(self, raw, decompressor):
+        super().__init__(decompressor)
+        self._raw = raw
+
+    def close(self):
+        try:
+            super().close()
+        finally:
+            self._raw.close()
+
+
 def open_binary(path: str):
+    from apache_beam.io.filesystem import CompressionTypes
     from apache_beam.io.filesystems import FileSystems
 
     try:
+        if path.lower().endswith((".gz", ".bz2")):
+            raw = FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+            decompressor = gzip.GzipFile(fileobj=raw, mode="rb") if path.lower().endswith(".gz") \
+                else bz2.BZ2File(raw, mode="rb")
+            return _Decompressed(raw, decompressor)
         return FileSystems.open(path)
     except (OSError, IOError) as error:
         raise BertprepError("cannot open %s: %s" % (path, error)) from None
@@ -66,9 +92,19 @@ def open_binary(path: str):
 
 def _raw_lines(path: str) -> Iterator[bytes]:
     handle = open_binary(path)
+    number = 0
     try:
         # Beam's file objects support readline; wrap them so iteration is buffered.
-        for raw in io.BufferedReader(handle) if not hasattr(handle, "readline") else iter(handle.readline, b""):
+        lines = io.BufferedReader(handle) if not hasattr(handle, "readline") else iter(handle.readline, b"")
+        while True:
+            try:
+                raw = next(lines)
+            except StopIteration:
+                return
+            except (EOFError, OSError, zlib.error) as error:  # truncated or corrupt compressed input
+                raise BertprepError("%s: truncated or corrupt compressed file after line %d (%s)"
+                                    % (path, number, error)) from None
+            number += 1
             yield raw
     finally:
         handle.close()
@@ -157,6 +193,7 @@ def iter_table(path: str, columns: Dict[str, Union[str, int]], delimiter: str = 
     """Rows of a CSV/TSV file as {logical_name: cell}. TSV has no quoting, as in run_classifier.py."""
     good_lines = []
     dead = []
+    last_text = [None]
 
     def decoded_lines():
         for item in iter_text_lines(path):
@@ -164,13 +201,26 @@ def iter_table(path: str, columns: Dict[str, Union[str, int]], delimiter: str = 
                 dead.append(item)
                 continue
             good_lines.append(item.line)
+            last_text[0] = item.value
             yield item.value + "\n"
 
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+    if csv.field_size_limit() < MAX_FIELD_CHARS:  # the default 128 KiB stops at one long document
+        csv.field_size_limit(MAX_FIELD_CHARS)
     reader = csv.reader(decoded_lines(), delimiter=delimiter, quoting=quoting)
     resolved = None
     header_row = None
-    for row in reader:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as error:  # a bare CR inside a line, an over-long field: that row, not the run
+            while dead:
+                yield dead.pop(0)
+            line = good_lines[reader.line_num - 1] if 0 < reader.line_num <= len(good_lines) else reader.line_num
+            yield DeadLetter(path, line, "bad row: %s" % error, last_text[0])
+            continue
         while dead:
             yield dead.pop(0)
         line = good_lines[reader.line_num - 1] if reader.line_num - 1 < len(good_lines) else reader.line_num
