@@ -1,0 +1,123 @@
+"""Phonetic and glyph similarity, the candidate model and confusion-set ranking."""
+import pytest
+
+from bertprep.transforms import confusion, glyph, phonetic
+from bertprep.transforms.confusion import ConfusionModel, ConfusionWeights
+
+
+def test_syllables_split_into_initial_final_tone():
+    assert phonetic.parse_syllable("zhōng") == phonetic.Syllable("zhong", "zh", "ong", 1)
+    assert phonetic.parse_syllable("lǜ") == phonetic.Syllable("lv", "l", "v", 4)
+    assert phonetic.parse_syllable("yú").final == "v"
+    assert phonetic.parse_syllable("qù").final == "v"
+    assert phonetic.parse_syllable("shí").final == "-i" and phonetic.parse_syllable("yī").final == "i"
+    assert phonetic.parse_syllable("de").tone == 5
+    assert phonetic.parse_syllable("a1") is None
+
+
+def test_heteronyms_are_all_readings():
+    tonelesses = {r.toneless for r in phonetic.readings("的")}
+    assert {"de", "di"} <= tonelesses
+    assert phonetic.same_syllable("地", "的")  # dì is a reading of 的
+    assert not phonetic.same_syllable("在", "的")
+
+
+def test_fuzzy_pairs_cost_less_than_other_edits():
+    zh, z, d = (phonetic.parse_syllable(s) for s in ("zhāng", "zāng", "dāng"))
+    assert phonetic.syllable_distance(zh, z) < phonetic.syllable_distance(zh, d)
+    an, ang, ong = (phonetic.parse_syllable(s) for s in ("bān", "bāng", "bōng"))
+    assert phonetic.syllable_distance(an, ang) < phonetic.syllable_distance(ang, ong)
+    assert phonetic.char_similarity("在", "再") == 1.0  # zài / zài
+    assert phonetic.char_similarity("因", "应") > phonetic.char_similarity("因", "大") == 0.0
+
+
+def test_phonetic_index_neighbourhoods():
+    index = phonetic.PhoneticIndex("再在载灾应因英音大")
+    hoods = index.neighbourhoods("在")
+    assert "再" in hoods["same_syllable_tone"] and "载" in hoods["same_syllable_tone"]
+    assert "灾" in hoods["same_syllable"]
+    assert "应" in index.neighbourhoods("因")["fuzzy_pinyin"]
+    assert "大" not in index.candidates("在")
+    assert "在" not in index.candidates("在")
+
+
+@pytest.fixture(scope="module")
+def glyph_data():
+    return glyph.GlyphData()
+
+
+def test_glyph_similarity_follows_structure(glyph_data):
+    assert glyph.similarity(glyph_data, "请", "清") > 0.8  # share 青
+    assert glyph.similarity(glyph_data, "未", "末") > 0.9  # same parts
+    assert glyph.similarity(glyph_data, "问", "间") > 0.6
+    assert glyph.similarity(glyph_data, "请", "的") < 0.3
+    index = glyph.GlyphIndex("请清情晴精青的地", data=glyph_data)
+    found = index.candidates("请")
+    assert {"清", "情", "晴", "精"} <= set(found)
+    assert "的" not in found
+
+
+def test_weights_and_sources_parse_and_reject_bad_values():
+    weights = ConfusionWeights.parse("glyph=0.5, frequency=0.8")
+    assert weights.glyph == 0.5 and weights.frequency == 0.8 and weights.phonetic == 1.0
+    with pytest.raises(ValueError, match="bad weight"):
+        ConfusionWeights.parse("colour=1")
+    with pytest.raises(ValueError, match="not a number"):
+        ConfusionWeights.parse("glyph=abc")
+    assert confusion.parse_sources("observed,phonetic") == ["phonetic", "observed"]
+    with pytest.raises(ValueError):
+        confusion.parse_sources("phonetic,sound")
+
+
+UNIVERSE = "在再载灾仔的地得底请清情晴精青是事市时十实"
+FREQUENCIES = {"在": 100.0, "再": 50.0, "载": 5.0, "灾": 3.0, "是": 200.0, "事": 40.0, "市": 10.0, "时": 80.0,
+               "的": 300.0, "地": 60.0, "得": 50.0, "清": 20.0, "情": 30.0, "晴": 4.0, "精": 10.0}
+
+
+def _model(sources=("phonetic", "glyph", "observed"), **weights):
+    universe = list(UNIVERSE)
+    return ConfusionModel(universe, FREQUENCIES, list(sources), ConfusionWeights(**weights),
+                          phonetic.PhoneticIndex(universe), glyph.GlyphIndex(universe))
+
+
+def test_frequent_homophones_rank_first_and_scores_are_probabilities():
+    ranked = _model().score_candidates("在")
+    assert ranked[0].candidate == "再"
+    assert "phonetic" in ranked[0].source.split("+") and ranked[0].same_pinyin
+    assert [r.score for r in ranked] == sorted((r.score for r in ranked), reverse=True)
+    assert 0 < sum(r.score for r in ranked) <= 1.0 + 1e-9
+    assert "在" not in [r.candidate for r in ranked]
+
+
+def test_observed_counts_move_a_candidate_up_and_top_k_cuts():
+    model = _model()
+    plain = [r.candidate for r in model.score_candidates("是")]
+    observed = [r.candidate for r in model.score_candidates("是", {"市": 5})]
+    assert observed.index("市") < plain.index("市")
+    assert observed[0] == "市"
+    top = model.score_candidates("是", {"市": 5}, top_k=2)
+    assert len(top) == 2 and top[0].observed == 5 and top[0].source == "phonetic+observed"
+
+
+def test_sources_switch_components_off():
+    glyph_only = _model(sources=("glyph",)).score_candidates("请")
+    assert glyph_only and all(r.source == "glyph" for r in glyph_only)
+    assert "清" in [r.candidate for r in glyph_only]
+    observed_only = _model(sources=("observed",)).score_candidates("的", {"地": 3, "得": 1})
+    assert [(r.candidate, r.observed) for r in observed_only] == [("地", 3), ("得", 1)]
+    assert _model(sources=("observed",)).score_candidates("的") == []
+
+
+def test_fit_mixture_moves_weight_to_the_components_that_explain_the_pairs():
+    model = _model(sources=("phonetic", "glyph"))
+    homophones = model.fit_mixture({("在", "再"): 50, ("是", "事"): 50, ("的", "地"): 40})
+    model_glyph = _model(sources=("phonetic", "glyph"))
+    look_alikes = model_glyph.fit_mixture({("请", "清"): 50, ("清", "精"): 50, ("晴", "请"): 40})
+    assert abs(sum(homophones.values()) - 1.0) < 1e-9
+    assert homophones["same_syllable_tone"] > confusion.DEFAULT_MIXTURE["same_syllable_tone"]
+    assert look_alikes["glyph"] > confusion.DEFAULT_MIXTURE["glyph"]
+
+
+def test_published_confusion_set_loader():
+    table = confusion.load_published_confusion_set(["在:再载在\n", "bad line\n", "是:事\n"])
+    assert table == {"在": ["再", "载"], "是": ["事"]}
