@@ -23,8 +23,10 @@ def add_arguments(parser):
     parser.add_argument("--fail", action="store_true", help="always fail")
     parser.add_argument("--fail-times", type=int, default=0, help="fail this many runs (counted in --state-file)")
     parser.add_argument("--state-file", default=None, help="where --fail-times counts runs")
-    parser.add_argument("--sleep", type=float, default=0.0, help="pause this long halfway through the shard")
-    parser.add_argument("--ready-file", default=None, help="created when the pause starts")
+    parser.add_argument("--pause-flag", default=None, help="while this file exists, pause halfway through the "
+                        "shard (up to --sleep seconds)")
+    parser.add_argument("--sleep", type=float, default=60.0, help="longest pause")
+    parser.add_argument("--ready-file", default=None, help="created (with the pid) when the pause starts")
     parser.add_argument("--lock-file", default=None, help="created exclusively for the run; a second run "
                         "finding it records an overlap")
     parser.add_argument("--upstream", default=None, help="an upstream output directory to read LATEST data from")
@@ -72,12 +74,14 @@ def _run(args) -> int:
     with output_lib.ShardWriter(shard) as writer:
         for index, line in enumerate(lines):
             writer.write(line.encode("utf-8"))
-            if index == len(lines) // 2 and args.sleep:
+            if index == len(lines) // 2 and args.pause_flag and os.path.exists(args.pause_flag):
                 writer._handle.flush()
                 if args.ready_file:
                     with open(args.ready_file, "w") as handle:
                         handle.write(str(os.getpid()))
-                time.sleep(args.sleep)
+                end = time.monotonic() + args.sleep
+                while os.path.exists(args.pause_flag) and time.monotonic() < end:
+                    time.sleep(0.05)
     counts = {"read": len(lines), "written": len(lines), "dead_lettered": 0}
     directory.write_json(output_lib.INFO_FILE, {"kind": "fake", "counts": counts, "label": args.label,
                                                 "upstream": args.upstream,

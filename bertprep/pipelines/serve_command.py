@@ -45,7 +45,6 @@ def run(args) -> int:
     loop = None
     if scheduler is not None:
         _log_to_stderr()
-        scheduler.start_schedules()
         loop = threading.Thread(target=scheduler.run_forever, name="scheduler",
                                 kwargs={"poll_seconds": args.poll_seconds, "grace_seconds": args.grace_seconds},
                                 daemon=True)

@@ -146,7 +146,7 @@ class Registry:
         with self._connect(immediate=True) as connection:
             running = {row["job"] for row in connection.execute("SELECT job FROM runs WHERE status = 'running'")}
             rows = connection.execute("SELECT * FROM runs WHERE status = 'queued' AND not_before <= ? "
-                                      "ORDER BY not_before, queued_at, run_id", (now,)).fetchall()
+                                      "ORDER BY not_before, queued_at, rowid", (now,)).fetchall()
             for row in rows:
                 if row["job"] in running or row["job"] in busy:
                     continue
@@ -221,7 +221,7 @@ class Registry:
             values.append(status)
         if conditions:
             query += " WHERE " + " AND ".join(conditions)
-        query += " ORDER BY queued_at DESC, run_id DESC"
+        query += " ORDER BY queued_at DESC, rowid DESC"
         if limit:
             query += " LIMIT %d" % int(limit)
         with self._connect() as connection:
@@ -230,7 +230,7 @@ class Registry:
     def last_succeeded(self, job: str) -> Optional[dict]:
         with self._connect() as connection:
             row = connection.execute("SELECT * FROM runs WHERE job = ? AND status = 'succeeded' "
-                                     "ORDER BY ended_at DESC, run_id DESC LIMIT 1", (job,)).fetchone()
+                                     "ORDER BY ended_at DESC, rowid DESC LIMIT 1", (job,)).fetchone()
         return _decode(dict(row)) if row else None
 
     def running(self) -> List[dict]:

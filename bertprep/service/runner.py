@@ -219,7 +219,7 @@ class Runner:
             return "succeeded", None
         if code < 0:
             return "failed", "the pipeline was killed by signal %d (%s)" % (-code, _signal_name(-code))
-        return "failed", "exit status %d: %s" % (code, error_from_log(log_path))
+        return "failed", "%s (exit status %d)" % (error_from_log(log_path), code)
 
 
 def stop_process_group(process: subprocess.Popen, grace: float) -> None:

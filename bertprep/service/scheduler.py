@@ -58,7 +58,7 @@ class Scheduler:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._next_fire: Dict[str, datetime.datetime] = {}
-        self._schedules_started = False
+        self.start_schedules()
 
     # --- triggering ----------------------------------------------------------------------------
 
@@ -67,7 +67,6 @@ class Scheduler:
         for spec in self.config.jobs.values():
             if spec.enabled and spec.schedule:
                 self._next_fire[spec.name] = next_fire_time(spec.schedule, spec.timezone, now)
-        self._schedules_started = True
 
     def next_fire_times(self) -> Dict[str, datetime.datetime]:
         return dict(self._next_fire)
@@ -78,8 +77,6 @@ class Scheduler:
         return self.registry.enqueue(spec.to_json(), trigger, self.clock.time(), force=force or self.force)
 
     def _queue_due(self) -> List[str]:
-        if not self._schedules_started:
-            self.start_schedules()
         now = self.clock.now()
         queued = []
         for name, due in sorted(self._next_fire.items()):
@@ -189,7 +186,6 @@ class Scheduler:
         With `once`, start what is due or queued, wait for it (and for what it triggers), and return.
         """
         self.recover()
-        self.start_schedules()
         while not self._stop.is_set():
             started = self.tick()
             if once and not started and not self.active_runs() and not self.registry.list(status="queued"):
