@@ -16,7 +16,7 @@ from typing import Dict, List, Sequence, Tuple
 from bertprep.transforms.classifier_features import pad
 from bertprep.transforms.squad_examples import AnswerError, SquadExample, shorten
 
-UNALIGNED_ANSWER_POLICIES = ("dead-letter", "keep")
+UNUSABLE_ANSWER_POLICIES = ("dead-letter", "keep")
 
 
 def tokenize_document(words: Sequence[str], tokenizer):
@@ -78,13 +78,14 @@ def max_context_windows(windows: Sequence[Tuple[int, int]], num_pieces: int) -> 
 
 
 def convert_example(example: SquadExample, tokenizer, max_seq_length: int, doc_stride: int, max_query_length: int,
-                    is_training: bool, unaligned_answers: str = "dead-letter") -> Tuple[List[Dict], Dict]:
+                    is_training: bool, unusable_answers: str = "dead-letter") -> Tuple[List[Dict], Dict]:
     """Features of one example (without unique_id/example_index) and facts for the run's stats.
 
-    An answer that starts or ends inside a piece ("Japan" annotated inside "Japanese") cannot be
-    spelled by the pieces; the reference then labels the whole words. With
-    `unaligned_answers="dead-letter"` such a training question raises AnswerError instead, so that
-    every label spells its answer; "keep" is the reference behaviour.
+    Two kinds of training answer cannot be learnt as labelled: one that starts or ends inside a
+    piece ("Japan" annotated inside "Japanese"; the reference labels the whole words instead), and
+    one that no window holds whole (too long for the window and stride; every window gets 0). With
+    `unusable_answers="dead-letter"` such a question raises AnswerError, so that every label spells
+    its answer and every kept answer is inside some window; "keep" is the reference behaviour.
     """
     query_tokens = tokenizer.tokenize(example.question_text)[:max_query_length]
     pieces, piece_to_word, word_to_piece = tokenize_document(example.doc_tokens, tokenizer)
@@ -98,7 +99,7 @@ def convert_example(example: SquadExample, tokenizer, max_seq_length: int, doc_s
             answer_end = len(pieces) - 1
         answer_start, answer_end = improve_answer_span(pieces, answer_start, answer_end, tokenizer,
                                                        example.orig_answer_text)
-        if unaligned_answers != "keep" and list(pieces[answer_start:answer_end + 1]) != tokenizer.tokenize(
+        if unusable_answers != "keep" and list(pieces[answer_start:answer_end + 1]) != tokenizer.tokenize(
                 example.orig_answer_text):
             raise AnswerError("answer not token-aligned: %r starts or ends inside a word piece of %r"
                               % (shorten(example.orig_answer_text),
@@ -121,6 +122,7 @@ def convert_example(example: SquadExample, tokenizer, max_seq_length: int, doc_s
         input_ids = tokenizer.convert_tokens_to_ids(tokens)
         feature = {
             "doc_span_index": window_index,
+            "doc_span_start": start,
             "tokens": tokens,
             "token_to_orig_map": token_to_orig_map,
             "token_is_max_context": token_is_max_context,
@@ -137,6 +139,9 @@ def convert_example(example: SquadExample, tokenizer, max_seq_length: int, doc_s
             feature.update({"start_position": start_position, "end_position": end_position,
                             "is_impossible": int(example.is_impossible)})
         features.append(feature)
+    if answer_start is not None and not answers_in_window and unusable_answers != "keep":
+        raise AnswerError("answer in no window: no window holds all %d pieces of the answer (windows of %d pieces "
+                          "every %d)" % (answer_end - answer_start + 1, max_tokens_for_doc, doc_stride))
     facts = {
         "features": len(features),
         "lengths": [len(feature["tokens"]) for feature in features],

@@ -142,18 +142,49 @@ def final_text(pred_text: str, orig_text: str, lower: bool = True, strip_accents
 
 
 Candidate = collections.namedtuple("Candidate", "feature_index start_index end_index start_logit end_logit")
+MAX_CONTEXT_RULES = ("span", "start")
+
+
+def _best_windows(features: Sequence[Dict]) -> Optional[Dict[int, Tuple[int, int]]]:
+    """Document piece → (first, last) piece of its max-context window; None without `doc_span_start`."""
+    best = {}
+    for feature in features:
+        start = feature.get("doc_span_start")
+        if start is None or not feature["token_to_orig_map"]:
+            return None
+        offset = min(feature["token_to_orig_map"])
+        last = start + len(feature["token_to_orig_map"]) - 1
+        for position, is_max in feature["token_is_max_context"].items():
+            if is_max:
+                best[start + position - offset] = (start, last)
+    return best
+
+
+def _start_allowed(feature: Dict, start: int, end: int, best_windows) -> bool:
+    """The reference keeps a span only where its start has the most context. Under the "span" rule
+    a span is also kept where the start's max-context window does not hold the span's end (a long
+    answer), since no window could ever predict it otherwise; short spans are treated identically."""
+    if feature["token_is_max_context"].get(start, False):
+        return True
+    if best_windows is None:
+        return False
+    offset = feature["doc_span_start"] - min(feature["token_to_orig_map"])
+    window = best_windows.get(start + offset)
+    return window is not None and not window[0] <= end + offset <= window[1]
 
 
 def predict_example(example: Dict, features: Sequence[Dict], results: Dict[int, Dict], n_best_size: int = 20,
                     max_answer_length: int = 30, version_2_with_negative: bool = False,
                     null_score_diff_threshold: float = 0.0, lower: bool = True,
-                    strip_accents: Optional[bool] = None):
+                    strip_accents: Optional[bool] = None, max_context_rule: str = "span"):
     """(prediction text, n-best list of dicts, null score difference or None) for one question.
 
     `example` has `context` and `word_spans` (character spans of its words); each feature has
     `unique_id`, `tokens`, `token_to_orig_map` and `token_is_max_context` with integer keys;
-    `results` maps unique_id to {"start_logits": [...], "end_logits": [...]}.
+    `results` maps unique_id to {"start_logits": [...], "end_logits": [...]}. `max_context_rule`
+    "start" is the reference's filter; "span" (see `_start_allowed`) needs `doc_span_start`.
     """
+    best_windows = _best_windows(features) if max_context_rule == "span" else None
     candidates = []
     score_null = None
     null_feature = 0
@@ -167,13 +198,14 @@ def predict_example(example: Dict, features: Sequence[Dict], results: Dict[int, 
                 score_null, null_feature = feature_null, feature_index
                 null_start, null_end = start_logits[0], end_logits[0]
         to_word = feature["token_to_orig_map"]
-        max_context = feature["token_is_max_context"]
         num_tokens = len(feature["tokens"])
         for start in best_indexes(start_logits, n_best_size):
             for end in best_indexes(end_logits, n_best_size):
                 if start >= num_tokens or end >= num_tokens or start not in to_word or end not in to_word:
                     continue
-                if not max_context.get(start, False) or end < start or end - start + 1 > max_answer_length:
+                if end < start or end - start + 1 > max_answer_length:
+                    continue
+                if not _start_allowed(feature, start, end, best_windows):
                     continue
                 candidates.append(Candidate(feature_index, start, end, start_logits[start], end_logits[end]))
     if version_2_with_negative:

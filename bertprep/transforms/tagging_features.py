@@ -13,14 +13,15 @@ from bertprep.transforms.classifier_features import ExampleError, pad
 
 
 def parse_conll(lines: Sequence[str]) -> Tuple[List[str], List[str]]:
-    """`token tag` lines (whitespace-separated; the tag is the last field) → (tokens, tags)."""
+    """`token ... tag` lines → (tokens, tags): the token is the first field, the tag the last (CoNLL 2003
+    files carry POS and chunk columns between them)."""
     tokens, tags = [], []
     for number, line in enumerate(lines, start=1):
         fields = line.split()
         if len(fields) < 2:
             raise ExampleError("bad line: line %d of the sentence has %d field(s), expected `token tag`: %r"
                                % (number, len(fields), line[:40]))
-        tokens.append(" ".join(fields[:-1]))
+        tokens.append(fields[0])
         tags.append(fields[-1])
     return tokens, tags
 
