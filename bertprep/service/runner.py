@@ -287,13 +287,18 @@ def recover_stale_runs(registry: Registry, clock) -> list:
 
 
 def _alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie (an unreaped dead process)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def _cmdline_mentions(pid: int, text: str) -> bool:
