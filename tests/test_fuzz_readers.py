@@ -1,0 +1,275 @@
+"""Property tests: every reader survives hostile bytes, and every input line is accounted for.
+
+Inputs mix random bytes with the usual troublemakers: CRLF and bare CR, a UTF-8 BOM, NUL bytes, lone
+surrogates encoded in UTF-8 (ED A0 80), JSON escapes of lone surrogates, quotes, tabs, blank lines
+(empty documents), and a 10 MB single line. A reader may only yield Records and DeadLetters (or raise
+BertprepError for a file that is not of its format at all), and every dead letter must be writable
+as UTF-8 JSON. Through Beam, the toy job's `read = written + dead_lettered` holds on fuzzed files.
+"""
+import gzip
+import io
+import json
+import os
+import tempfile
+
+import apache_beam as beam
+import pyarrow as pa
+import pyarrow.parquet as parquet
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bertprep.errors import BertprepError
+from bertprep.io import output as output_lib
+from bertprep.io import readers
+from bertprep.pipelines import common
+
+import toy_job
+
+NASTY_PIECES = [b"\x00", b"\r", b"\r\n", b"\n", b"\n\n", b"\xef\xbb\xbf", b"\xed\xa0\x80", b"\xed\xbf\xbf", b"\xff",
+                b"\xc3", b'"', b"\t", b",", b"{", b"}", b'{"text": "ok"}', b'{"text": "\\ud800"}', b'"\\udc00"',
+                b"[1, 2]", b"null", b" ", b"\xe4\xb8\xad\xe6\x96\x87", b"\x1c", b"\xc2\x85", b"\xe2\x80\xa8"]
+SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                           HealthCheck.too_slow])
+
+hostile_bytes = st.one_of(
+    st.binary(max_size=400),
+    st.lists(st.one_of(st.sampled_from(NASTY_PIECES), st.binary(max_size=12),
+                       st.text(max_size=12).map(lambda text: text.encode("utf-8", "surrogatepass"))),
+             max_size=60).map(b"".join),
+)
+
+
+def write_temp(data: bytes, suffix: str = ".txt") -> str:
+    handle, path = tempfile.mkstemp(suffix=suffix, prefix="bertprep-fuzz-")
+    with os.fdopen(handle, "wb") as stream:
+        stream.write(data)
+    return path
+
+
+def physical_lines(data: bytes):
+    """The file's lines as the readers number them: split on LF, no phantom line after a final LF."""
+    if not data:
+        return []
+    pieces = data.split(b"\n")
+    return pieces[:-1] if data.endswith(b"\n") else pieces
+
+
+def decoded(number: int, raw: bytes):
+    """The reader's view of one line: its text, or None when it is not UTF-8."""
+    if raw.endswith(b"\r"):
+        raw = raw[:-1]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return text[1:] if number == 1 and text.startswith(readers.BOM) else text
+
+
+def check_items(items, path, line_count):
+    """Only Records and DeadLetters, from this file, with line numbers in range, dead letters writable."""
+    for item in items:
+        assert isinstance(item, (readers.Record, readers.DeadLetter)), item
+        assert item.source == path
+        assert 1 <= item.line <= max(line_count, 1)
+        if isinstance(item, readers.DeadLetter):
+            json.dumps(item.to_json(), ensure_ascii=False, default=str).encode("utf-8")
+            assert item.reason and item.reason_kind
+
+
+def read_all(reader, path, *args):
+    try:
+        return list(reader(path, *args))
+    finally:
+        os.remove(path)
+
+
+@SETTINGS
+@given(hostile_bytes)
+def test_text_lines_one_item_per_line(data):
+    path = write_temp(data)
+    lines = physical_lines(data)
+    items = read_all(readers.iter_text_lines, path)
+    check_items(items, path, len(lines))
+    assert [item.line for item in items] == list(range(1, len(lines) + 1))
+    for number, (item, raw) in enumerate(zip(items, lines), start=1):
+        text = decoded(number, raw)
+        if text is None:
+            assert isinstance(item, readers.DeadLetter) and item.reason_kind == "undecodable"
+        else:
+            assert isinstance(item, readers.Record) and item.value == text
+
+
+@SETTINGS
+@given(hostile_bytes)
+def test_text_format_skips_only_blank_lines(data):
+    path = write_temp(data)
+    lines = physical_lines(data)
+    items = read_all(lambda p: readers.iter_file(p, "text"), path)
+    check_items(items, path, len(lines))
+    blank = sum(1 for n, raw in enumerate(lines, 1) if decoded(n, raw) is not None and not decoded(n, raw).strip())
+    assert len(items) + blank == len(lines)
+
+
+@SETTINGS
+@given(hostile_bytes)
+def test_documents_account_for_every_line(data):
+    path = write_temp(data)
+    lines = physical_lines(data)
+    items = read_all(readers.iter_documents, path)
+    check_items(items, path, len(lines))
+    sentences = sum(len(item.value) for item in items if isinstance(item, readers.Record))
+    dead = sum(1 for item in items if isinstance(item, readers.DeadLetter))
+    blank = sum(1 for n, raw in enumerate(lines, 1) if decoded(n, raw) is not None and not decoded(n, raw).strip())
+    assert sentences + dead + blank == len(lines)
+    assert all(item.value and all(sentence.strip() for sentence in item.value)
+               for item in items if isinstance(item, readers.Record))  # no empty documents
+
+
+@SETTINGS
+@given(hostile_bytes, st.sampled_from([None, "text"]))
+def test_jsonl_accounts_for_every_line(data, field):
+    path = write_temp(data, ".jsonl")
+    lines = physical_lines(data)
+    items = read_all(readers.iter_jsonl, path, field)
+    check_items(items, path, len(lines))
+    blank = sum(1 for n, raw in enumerate(lines, 1) if decoded(n, raw) is not None and not decoded(n, raw).strip())
+    assert len(items) + blank == len(lines)
+    assert len({item.line for item in items}) == len(items)
+
+
+@SETTINGS
+@given(hostile_bytes, st.booleans())
+def test_tsv_accounts_for_every_line(data, header):
+    path = write_temp(data, ".tsv")
+    lines = physical_lines(data)
+    items = read_all(readers.iter_table, path, {"a": 0, "b": 1}, "\t", header)
+    check_items(items, path, len(lines))
+    texts = [decoded(n, raw) for n, raw in enumerate(lines, 1)]
+    header_lines = 1 if header and any(text is not None for text in texts) else 0
+    blank = sum(1 for text in texts if text is not None and all(not cell.strip() for cell in text.split("\t")))
+    with_cr = sum(1 for text in texts if text is not None and "\r" in text)
+    # With no quoting each line is one row or one dead letter (a bare CR makes a bad row); the header is one row.
+    assert len(items) <= len(lines) - header_lines
+    assert len({(type(item), item.line) for item in items}) == len(items)
+    rows = [item for item in items if isinstance(item, readers.Record)]
+    assert all(set(row.value) == {"a", "b"} for row in rows)
+    assert len(items) + blank + header_lines + with_cr >= len(lines)
+
+
+@SETTINGS
+@given(hostile_bytes, st.booleans())
+def test_csv_never_crashes_and_keeps_lines_in_order(data, header):
+    path = write_temp(data, ".csv")
+    lines = physical_lines(data)
+    items = read_all(readers.iter_table, path, {"a": 0}, ",", header)
+    check_items(items, path, len(lines))
+    # Quoted cells may span lines, so a record stands for one or more lines: never more items than lines.
+    assert len(items) <= len(lines)
+
+
+def test_csv_quoted_newline_is_one_record():
+    path = write_temp(b'a,b\n"one\ntwo",x\nthree,y\n', ".csv")
+    items = read_all(readers.iter_table, path, {"a": "a", "b": "b"}, ",", True)
+    assert [(item.line, item.value) for item in items] == [(3, {"a": "one\ntwo", "b": "x"}),
+                                                           (4, {"a": "three", "b": "y"})]
+
+
+HUGE = 10 * 1024 * 1024
+
+
+@pytest.mark.parametrize("fmt", ["text", "documents", "jsonl", "tsv", "csv"])
+def test_a_10_mb_single_line(fmt):
+    data = b"\xef\xbb\xbf" + (b"x" * HUGE) + b"\r\nshort\r\n"
+    path = write_temp(data, "." + fmt)
+    columns = {"a": 0} if fmt in ("tsv", "csv") else None
+    items = read_all(lambda p: readers.iter_file(p, fmt, columns=columns, header=False), path)
+    check_items(items, path, 2)
+    if fmt == "jsonl":  # not JSON: both lines dead-lettered, the huge copy cut short
+        assert [item.line for item in items] == [1, 2]
+        record = items[0].to_json()["record"]
+        assert len(record) < readers.MAX_DEAD_LETTER_CHARS + 100 and "cut from %d characters" % HUGE in record
+    elif fmt == "documents":
+        assert len(items) == 1 and [len(s) for s in items[0].value] == [HUGE, 5]
+    else:
+        values = [item.value if fmt == "text" else item.value["a"] for item in items]
+        assert [len(value) for value in values] == [HUGE, 5]
+
+
+@SETTINGS
+@given(st.binary(max_size=300))
+def test_compressed_garbage_fails_with_one_line_naming_the_file(data):
+    path = write_temp(data, ".txt.gz")
+    try:
+        items = read_all(readers.iter_text_lines, path)
+    except BertprepError as error:
+        assert path in str(error) and "\n" not in str(error)
+        return
+    check_items(items, path, 10 ** 6)
+
+
+def test_truncated_gzip_is_not_silently_short():
+    data = gzip.compress("".join("line %d\n" % n for n in range(5000)).encode())
+    path = write_temp(data[: len(data) // 2], ".txt.gz")
+    with pytest.raises(BertprepError, match="truncated or corrupt compressed file"):
+        read_all(readers.iter_text_lines, path)
+
+
+@SETTINGS
+@given(st.binary(max_size=300))
+def test_parquet_reader_refuses_non_parquet_bytes_with_one_line(data):
+    path = write_temp(data, ".parquet")
+    with pytest.raises(BertprepError) as raised:
+        read_all(readers.iter_parquet, path)
+    assert path in str(raised.value) and "\n" not in str(raised.value)
+
+
+parquet_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(parquet_text, st.one_of(st.none(), st.integers(-5, 5))), max_size=30))
+def test_parquet_rows_all_arrive_with_nul_bom_and_crlf_inside(rows):
+    rows = [("\x00\ufeff" + text + "\r\n", number) for text, number in rows]
+    buffer = io.BytesIO()
+    parquet.write_table(pa.table({"text": [t for t, _ in rows], "n": pa.array([n for _, n in rows], pa.int64())}),
+                        buffer)
+    path = write_temp(buffer.getvalue(), ".parquet")
+    items = read_all(readers.iter_parquet, path, ["text", "n"])
+    check_items(items, path, len(rows))
+    assert [(item.value["text"], item.value["n"]) for item in items] == rows
+    assert [item.line for item in items] == list(range(1, len(rows) + 1))
+
+
+# ------------------------------------------------------------------ through Beam: the toy job
+
+def _toy_run(data: bytes, directory: str) -> dict:
+    source = os.path.join(directory, "in.txt")
+    with open(source, "wb") as handle:
+        handle.write(data)
+    config = {"input": source, "output": os.path.join(directory, "out"), "num_shards": 2, "summary": False,
+              "progress": False, "overwrite": True}
+    output_lib.OutputDirectory(config["output"], overwrite=True).prepare()
+    common.run_job(toy_job.build_pipeline, config)
+    with open(os.path.join(config["output"], "info.json")) as handle:
+        return json.load(handle)
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(hostile_bytes)
+def test_toy_job_accounting_holds_on_fuzzed_input(tmp_path, data):
+    info = _toy_run(data, str(tmp_path))
+    counts = info["counts"]
+    assert counts["read"] == counts["written"] + counts["dead_lettered"]
+    lines = physical_lines(data)
+    texts = [decoded(n, raw) for n, raw in enumerate(lines, 1)]
+    assert counts["read"] == sum(1 for text in texts if text is None or text.strip())
+    assert counts["written"] == sum(1 for text in texts if text is not None and text.strip()
+                                    and not text.startswith("!"))
+    letters = os.path.join(str(tmp_path), "out", output_lib.DEAD_LETTER_DIR, "dead_letters-00000-of-00001.jsonl")
+    if counts["dead_lettered"]:  # the file is written only when there is something to write
+        with open(letters, encoding="utf-8") as handle:
+            assert [json.loads(line)["line"] for line in handle] == sorted(
+                n for n, text in enumerate(texts, 1) if text is None or text.startswith("!"))
+    else:
+        assert not os.path.exists(letters)
