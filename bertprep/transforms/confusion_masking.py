@@ -169,9 +169,9 @@ class ConfusionMasker(Masker):
         self.table = table
         self.mix = mix
 
-    def choose(self, tokens, flags, rng):
+    def choose(self, tokens, flags, rng, stops=None):
         by_id = self.table.by_id
-        groups = [[i] for i in self.candidate_positions(tokens) if tokens[i] in by_id]
+        groups = [[i] for i in self.candidate_positions(tokens, stops) if tokens[i] in by_id]
         budget = min(num_to_predict(len(tokens), self.options), len(groups))
         return self._order(tokens, groups, rng)[:budget]
 
@@ -186,8 +186,8 @@ class ConfusionMasker(Masker):
                 return kind
         return available[-1][0]
 
-    def mask(self, tokens, flags, rng) -> MaskedInstance:
-        chosen = sorted(group[0] for group in self.choose(tokens, flags, rng))
+    def mask(self, tokens, flags, rng, stops=None) -> MaskedInstance:
+        chosen = sorted(group[0] for group in self.choose(tokens, flags, rng, stops))
         output = list(tokens)
         kinds = []
         for position in chosen:

@@ -48,13 +48,22 @@ class Instance:
     `flags[i]` is True where token i starts a whole word (None when whole-word grouping is off).
     """
 
-    __slots__ = ("tokens", "flags", "len_a", "label")
+    __slots__ = ("tokens", "flags", "len_a", "label", "stops")
 
-    def __init__(self, tokens: List[int], flags: Optional[List[bool]], len_a: int, label: int):
+    def __init__(self, tokens: List[int], flags: Optional[List[bool]], len_a: int, label: int,
+                 stops: Optional[tuple] = None):
         self.tokens = tokens
         self.flags = flags
         self.len_a = len_a
         self.label = label
+        self.stops = stops  # positions of [CLS] and [SEP]
+
+    def special_positions(self) -> tuple:
+        if self.stops is not None:
+            return self.stops
+        if self.len_a + 2 >= len(self.tokens):
+            return (0, len(self.tokens) - 1)
+        return (0, self.len_a + 1, len(self.tokens) - 1)
 
     def segment_ids(self) -> List[int]:
         return [0] * (self.len_a + 2) + [1] * (len(self.tokens) - self.len_a - 2)
@@ -262,6 +271,7 @@ def pack_full_sentences(documents: Sequence[TokenizedDocument], options: Instanc
         instance = None
         if body:
             instance = _make_instance(body, None, body_flags, None, 0, cls_id, sep_id)
+            instance.stops = (0,) + tuple(k + 1 for k, token in enumerate(body) if token == sep_id) + (len(body) + 1,)
         tokens = []
         flags = [] if with_flags else None
         return instance

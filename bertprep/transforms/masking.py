@@ -70,6 +70,7 @@ class Masker:
         self.options = options
         self.mask_id = mask_id
         self.excluded = frozenset(excluded_ids)
+        self._layouts: Dict[tuple, List[int]] = {}
         self.vocab_size = vocab_size
         self.random_ids = list(range(vocab_size)) if options.reference_compatible else list(random_ids)
         self.weights = weights
@@ -85,25 +86,24 @@ class Masker:
 
     # ------------------------------------------------------------ candidates
 
-    def candidate_positions(self, tokens: List[int]) -> List[int]:
-        """Positions that may be predicted: all but [CLS]/[SEP] (found with list.index, in C)."""
-        stops = []
-        for excluded in self.excluded:
-            start = 0
-            while True:
-                try:
-                    start = tokens.index(excluded, start)
-                except ValueError:
-                    break
-                stops.append(start)
-                start += 1
-        stops.sort()
-        positions = []
-        previous = -1
-        for stop in stops:
-            positions.extend(range(previous + 1, stop))
-            previous = stop
-        positions.extend(range(previous + 1, len(tokens)))
+    def candidate_positions(self, tokens: List[int], stops: Optional[Sequence[int]] = None) -> List[int]:
+        """Positions that may be predicted: all but [CLS]/[SEP]. `stops` (their positions, when the caller
+        knows them) saves a scan; layouts are cached since pair instances share few of them."""
+        if stops is None:
+            excluded = self.excluded
+            stops = [i for i, token in enumerate(tokens) if token in excluded]
+        key = (len(tokens), *stops)
+        positions = self._layouts.get(key)
+        if positions is None:
+            positions = []
+            previous = -1
+            for stop in sorted(stops):
+                positions.extend(range(previous + 1, stop))
+                previous = stop
+            positions.extend(range(previous + 1, len(tokens)))
+            if len(self._layouts) > 20_000:
+                self._layouts.clear()
+            self._layouts[key] = positions
         return positions
 
     def groups(self, tokens: List[int], flags: Optional[List[bool]]) -> List[List[int]]:
@@ -143,16 +143,16 @@ class Masker:
 
     # ------------------------------------------------------------ choosing
 
-    def choose(self, tokens: List[int], flags: Optional[List[bool]], rng) -> List[List[int]]:
+    def choose(self, tokens: List[int], flags: Optional[List[bool]], rng, stops=None) -> List[List[int]]:
         """The groups to predict, each a list of positions, within the prediction budget."""
         budget = num_to_predict(len(tokens), self.options)
         if self.weights is None and self.options.max_ngram <= 1 and not (self.options.whole_word and flags):
             # Single positions never overflow or overlap: a uniform subset equals the first `budget` of a
             # shuffle, and drawing it with random() and a set is several times faster than shuffling.
-            positions = self.candidate_positions(tokens)
+            positions = self.candidate_positions(tokens, stops)
             count = len(positions)
             if budget >= count:
-                return [[i] for i in positions]
+                return [[i] for i in positions]  # new lists: the cached layout is never handed out
             picked = set()
             random = rng.random
             while len(picked) < budget:
@@ -214,8 +214,11 @@ class Masker:
 
     # ------------------------------------------------------------ replacing
 
-    def mask(self, tokens: List[int], flags: Optional[List[bool]], rng) -> MaskedInstance:
-        chosen = self.choose(tokens, flags, rng)
+    def mask(self, tokens: List[int], flags: Optional[List[bool]], rng, stops=None) -> MaskedInstance:
+        """Predictions for one instance; `stops` optionally lists the [CLS]/[SEP] positions."""
+        if self.weights is None and self.options.max_ngram <= 1 and not (self.options.whole_word and flags):
+            return self._mask_single_positions(tokens, rng, stops)
+        chosen = self.choose(tokens, flags, rng, stops)
         output = list(tokens)
         positions: List[int] = []
         labels: List[int] = []
@@ -248,6 +251,36 @@ class Masker:
             positions.append(position)
             labels.append(label)
             kinds.append(decision)
+        return MaskedInstance(output, positions, labels, kinds)
+
+    def _mask_single_positions(self, tokens: List[int], rng, stops) -> MaskedInstance:
+        """The common case (no words, n-grams or weights), inlined: it is the job's hot loop."""
+        budget = num_to_predict(len(tokens), self.options)
+        candidates = self.candidate_positions(tokens, stops)
+        count = len(candidates)
+        random = rng.random
+        if budget >= count:
+            positions = list(candidates)
+        else:
+            picked = set()
+            while len(picked) < budget:
+                picked.add(int(random() * count))
+            positions = [candidates[j] for j in sorted(picked)]
+        output = list(tokens)
+        labels = [tokens[p] for p in positions]
+        kinds = []
+        random_ids = self.random_ids
+        vocabulary = len(random_ids)
+        mask_id = self.mask_id
+        for position in positions:
+            if random() < 0.8:
+                output[position] = mask_id
+                kinds.append(MASK)
+            elif random() < 0.5:
+                kinds.append(KEEP)
+            else:
+                output[position] = random_ids[int(random() * vocabulary)]
+                kinds.append(RANDOM)
         return MaskedInstance(output, positions, labels, kinds)
 
 

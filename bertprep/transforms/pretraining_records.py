@@ -43,6 +43,11 @@ class PretrainingEncoder:
         self._masks = [self._packed_feature(b"\x01" * n + b"\x00" * (max_seq_length - n))
                        for n in range(max_seq_length + 1)]
         self._labels = [self._packed_feature(example_codec.encode_varint(label)) for label in (0, 1)]
+        # Whole entries for the features that depend on a length or a count only.
+        self._mask_entries = [self._entry("input_mask", feature) for feature in self._masks]
+        self._weight_entries = [self._entry("masked_lm_weights", feature) for feature in self._weights]
+        self._label_entries = [self._entry("next_sentence_labels", feature) for feature in self._labels]
+        self._segment_entries: Dict[tuple, bytes] = {}
 
     @staticmethod
     def _packed_feature(packed: bytes) -> bytes:
@@ -70,24 +75,36 @@ class PretrainingEncoder:
         inner = self._names[name] + b"\x12" + varint(len(feature)) + feature
         return b"\x0a" + varint(len(inner)) + inner
 
+    def _segment_entry(self, len_a: int, length: int) -> bytes:
+        key = (len_a, length)
+        entry = self._segment_entries.get(key)
+        if entry is None:
+            if len_a + 2 >= length:
+                segments = b"\x00" * self.max_seq_length
+            else:
+                segments = (b"\x00" * (len_a + 2) + b"\x01" * (length - len_a - 2)
+                            + b"\x00" * (self.max_seq_length - length))
+            entry = self._entry("segment_ids", self._packed_feature(segments))
+            self._segment_entries[key] = entry
+        return entry
+
     def encode(self, tokens: Sequence[int], len_a: int, label: int, masked: MaskedInstance) -> bytes:
         length = len(tokens)
-        if length > self.max_seq_length or len(masked.positions) > self.max_predictions:
-            raise ValueError("instance longer than the schema allows")
-        pad = self.max_seq_length - length
-        if len_a + 2 >= length:
-            segments = b"\x00" * self.max_seq_length
-        else:
-            segments = b"\x00" * (len_a + 2) + b"\x01" * (length - len_a - 2) + b"\x00" * pad
         count = len(masked.positions)
+        if length > self.max_seq_length or count > self.max_predictions:
+            raise ValueError("instance longer than the schema allows")
+        if masked.positions and masked.positions[-1] < 128:
+            positions = bytes(masked.positions) + b"\x00" * (self.max_predictions - count)  # one-byte varints
+        else:
+            positions = self._ids(masked.positions, self.max_predictions)
         body = b"".join((
             self._entry("input_ids", self._packed_feature(self._ids(masked.tokens, self.max_seq_length))),
-            self._entry("input_mask", self._masks[length]),
+            self._mask_entries[length],
             self._entry("masked_lm_ids", self._packed_feature(self._ids(masked.labels, self.max_predictions))),
-            self._entry("masked_lm_positions", self._packed_feature(self._ids(masked.positions, self.max_predictions))),
-            self._entry("masked_lm_weights", self._weights[count]),
-            self._entry("next_sentence_labels", self._labels[label]),
-            self._entry("segment_ids", self._packed_feature(segments)),
+            self._entry("masked_lm_positions", self._packed_feature(positions)),
+            self._weight_entries[count],
+            self._label_entries[label],
+            self._segment_entry(len_a, length),
         ))
         return b"\x0a" + example_codec.encode_varint(len(body)) + body
 
@@ -236,14 +253,14 @@ class BucketBuilder:
             rng = rng_for(self.seed, "full_sentences", bucket, pass_index)
             rng.shuffle(order)
             for instance in pack_full_sentences(order, self.options, self.cls_id, self.sep_id):
-                self._emit(instance.tokens, instance.len_a, 0, mask(instance.tokens, instance.flags, rng), records,
-                           stats)
+                self._emit(instance.tokens, instance.len_a, 0,
+                           mask(instance.tokens, instance.flags, rng, instance.special_positions()), records, stats)
             return
         for index, document in enumerate(documents):
             rng = rng_for(self.seed, document.key, pass_index)
             for instance in document_instances(documents, index, self.options, rng, self.cls_id, self.sep_id):
-                self._emit(instance.tokens, instance.len_a, instance.label, mask(instance.tokens, instance.flags, rng),
-                           records, stats)
+                self._emit(instance.tokens, instance.len_a, instance.label,
+                           mask(instance.tokens, instance.flags, rng, instance.special_positions()), records, stats)
 
     def _emit(self, tokens, len_a, label, masked, records, stats):
         specials = 3 if len_a + 2 < len(tokens) else 2
