@@ -5,6 +5,7 @@ The trigger token is read from the environment variable named by --token-env (BE
 send it as `Authorization: Bearer <token>`. Without a token configured, triggers answer 401.
 SIGTERM stops the server, then the scheduler shuts down as `bertprep scheduler run` does.
 """
+import signal
 import sys
 import threading
 
@@ -53,11 +54,26 @@ def run(args) -> int:
                                            access_log=False))
     print("bertprep serve: http://%s:%d (jobs %s, registry %s, scheduler %s)"
           % (args.host, args.port, config.path, config.registry, "on" if scheduler else "off"), flush=True)
+    received = []
+
+    def on_signal(number, _frame):
+        # uvicorn handles SIGTERM/SIGINT while serving and re-raises them once it has stopped; this
+        # handler takes them then, so the scheduler below still shuts down gracefully.
+        received.append(number)
+        if scheduler is not None:
+            if len(received) > 1:
+                scheduler.interrupt_now()
+            scheduler.request_stop()
+        server.should_exit = True
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         server.run()
-    finally:
         if scheduler is not None:
             scheduler.request_stop()
             loop.join()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     print("bertprep serve: stopped", file=sys.stderr, flush=True)
     return 0
