@@ -273,3 +273,100 @@ def test_toy_job_accounting_holds_on_fuzzed_input(tmp_path, data):
                 n for n, text in enumerate(texts, 1) if text is None or text.startswith("!"))
     else:
         assert not os.path.exists(letters)
+
+
+# ------------------------------------------------------------------ every job's CLI on a fuzzed input
+
+def _tiny_vocab(directory: str) -> str:
+    tokens = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + list("abcdefghijklmnopqrstuvwxyz0123456789.,!?")
+    tokens += ["##" + c for c in "abcdefghijklmnopqrstuvwxyz"] + list("我今天去学校了中文的地在再他她是好不")
+    path = os.path.join(directory, "vocab.txt")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("\n".join(tokens) + "\n")
+    return path
+
+
+GOOD_SENTENCES = ["我今天去学校了", "the cat sat on the mat.", "他是好学生", "中文的地在再", "a b c d e f g"]
+
+# job: (file suffix, good content before/after the fuzz, extra arguments, needs a tokenizer)
+JOB_INPUTS = {
+    "mask-probs": (".tsv", "".join("%s\t%s\n" % (s, s) for s in GOOD_SENTENCES) + "我今天去学校\t我今天去学校了\n",
+                   ["--format", "tsv"], False),
+    "pretraining": (".txt", "\n".join(GOOD_SENTENCES) + "\n\n" + "\n".join(reversed(GOOD_SENTENCES)) + "\n\n",
+                    ["--max-seq-length", "32", "--max-predictions-per-seq", "5", "--dupe-factor", "1"], True),
+    "classifier": (".tsv", "".join("%d\t%s\n" % (n % 2, s) for n, s in enumerate(GOOD_SENTENCES)),
+                   ["--format", "tsv", "--no-header", "--label", "0", "--text-a", "1", "--labels", "0,1",
+                    "--max-seq-length", "32"], True),
+    "tagging": (".bio", "".join("%s O\n" % c for c in "我今天去学校") + "\n" + "他 B-PER\n是 O\n\n",
+                ["--format", "conll", "--max-seq-length", "32"], True),
+    "squad": (".json", "", ["--max-seq-length", "64", "--doc-stride", "32", "--max-query-length", "16"], True),
+}
+
+SQUAD_GOOD = {"version": "v2.0", "data": [{"title": "t", "paragraphs": [{
+    "context": "我今天去学校了。他是好学生。",
+    "qas": [{"id": "q1", "question": "他是什么？", "is_impossible": False,
+             "answers": [{"text": "好学生", "answer_start": 9}]}]}]}]}
+
+
+def _job_input(job: str, fuzz: bytes) -> bytes:
+    suffix, good, _, _ = JOB_INPUTS[job]
+    if job == "squad":  # fuzz the strings of a SQuAD file: the JSON stays parseable, its text is hostile
+        text = fuzz.decode("utf-8", "replace")
+        data = json.loads(json.dumps(SQUAD_GOOD))
+        paragraph = data["data"][0]["paragraphs"][0]
+        paragraph["qas"].append({"id": "fuzz", "question": text, "answers": [{"text": text[:5], "answer_start": 3}]})
+        data["data"].append({"title": text, "paragraphs": [{"context": text, "qas": [
+            {"id": "fuzz2", "question": "x", "answers": [{"text": text[2:9], "answer_start": 2}]}]}]})
+        return json.dumps(data, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    return good.encode("utf-8") + fuzz + b"\n" + good.encode("utf-8")
+
+
+def _job_available(job: str) -> bool:
+    import importlib
+
+    module = "bertprep.pipelines." + job.replace("-", "_")
+    try:
+        importlib.import_module(module)
+        if JOB_INPUTS[job][3]:
+            importlib.import_module("bertprep.transforms.tokenization")
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("job", sorted(JOB_INPUTS))
+def test_every_job_survives_a_fuzzed_input_and_accounts_for_it(job, tmp_path_factory, capsys):
+    if not _job_available(job):
+        pytest.skip("the %s job (or the tokenizer it needs) is not in this tree yet" % job)
+    from bertprep import cli
+
+    suffix, _, extra, needs_vocab = JOB_INPUTS[job]
+    directory = str(tmp_path_factory.mktemp("fuzzjob"))
+    vocab = ["--vocab", _tiny_vocab(directory)] if needs_vocab else []
+
+    @settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(hostile_bytes)
+    def run_once(fuzz):
+        source = os.path.join(directory, "input" + suffix)
+        with open(source, "wb") as handle:
+            handle.write(_job_input(job, fuzz))
+        out = os.path.join(directory, "out")
+        status = cli.main([job, "--input", source, "--output", out, "--overwrite"] + vocab + extra)
+        captured = capsys.readouterr()
+        if status == 2:  # refused as a whole: one line naming what is wrong, never a traceback
+            assert captured.err.startswith("bertprep: error: ") and captured.err.count("\n") == 1, captured.err
+            return
+        assert status == 0, captured.err[-3000:]
+        info = json.load(open(os.path.join(out, output_lib.INFO_FILE), encoding="utf-8"))
+        accounting = info.get("accounting") or ["read", "written", "dead_lettered"]
+        counts = info["counts"]
+        assert counts[accounting[0]] == sum(counts.get(name, 0) for name in accounting[1:]), counts
+        assert counts[accounting[0]] > 0
+        built = json.load(open(os.path.join(out, "report.json"), encoding="utf-8"))
+        assert built["summary"]["accounting"]["balanced"] is True
+        assert os.path.exists(os.path.join(out, output_lib.COMPLETE_MARKER))
+        if "schema" in info:
+            assert cli.main(["inspect", out]) == 0
+        capsys.readouterr()
+
+    run_once()
