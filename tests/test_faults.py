@@ -16,6 +16,7 @@ import apache_beam as beam
 import pytest
 
 from bertprep import cli, schemas
+from bertprep.errors import BertprepError
 from bertprep.io import beam_io, readers
 from bertprep.io import output as output_lib
 from bertprep.pipelines import inspect_command
@@ -26,21 +27,21 @@ from test_foundation_output import TESTS_DIR, install_toy_command, output_files,
 KILL_DRIVER = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {tests!r})
-    import toy_job
+    from bertprep import cli
     from bertprep.io import output as output_lib
-    from bertprep.pipelines import common
+    import test_foundation_output as helpers
 
+    sys.modules[helpers.TOY_MODULE] = helpers.make_toy_command()
+    cli.COMMANDS.append(helpers.TOY_MODULE)
     real_write = output_lib.ShardWriter.write
 
     def slow_write(self, record):  # slow enough that the parent can kill us mid-shard
         real_write(self, record)
         self._handle.flush()
-        time.sleep(0.05)
+        time.sleep({delay!r})
 
     output_lib.ShardWriter.write = slow_write
-    config = {{"input": {input!r}, "output": {output!r}, "num_shards": 3}}
-    output_lib.OutputDirectory(config["output"]).prepare()
-    common.run_job(toy_job.build_pipeline, config)
+    sys.exit(cli.main({argv!r}))
 """)
 
 
@@ -51,11 +52,12 @@ def _temporaries(directory):
     return found
 
 
-def _kill_mid_write(source, out):
-    process = subprocess.Popen([sys.executable, "-c", KILL_DRIVER.format(tests=TESTS_DIR, input=source, output=out)],
+def _kill_mid_write(argv, out, delay):
+    """Run `bertprep ARGV` with slowed shard writes; SIGKILL it once a shard has bytes under its temporary name."""
+    process = subprocess.Popen([sys.executable, "-c", KILL_DRIVER.format(tests=TESTS_DIR, argv=argv, delay=delay)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 180
         while time.monotonic() < deadline and process.poll() is None:
             partial = [path for path in _temporaries(out) if ".tfrecord" in path and os.path.getsize(path) > 0]
             if partial:
@@ -72,36 +74,63 @@ def _kill_mid_write(source, out):
     assert process.returncode == -signal.SIGKILL
 
 
-def test_sigkill_mid_write_leaves_no_marker_and_a_rerun_gives_the_same_bytes(tmp_path, monkeypatch, capsys):
-    install_toy_command(monkeypatch)
+def _toy_case(tmp_path, shared):
     source = write_toy_input(tmp_path / "in.txt")
     with open(source, "ab") as handle:
         handle.write("".join("record %d of the kill test\n" % n for n in range(300)).encode("utf-8"))
+    return ["toy", "--input", source], 0.05
+
+
+def _pretraining_case(tmp_path, shared):
+    pytest.importorskip("bertprep.pipelines.pretraining")
+    pytest.importorskip("bertprep.transforms.tokenization")
+    if shared is None:
+        pytest.skip("../shared is not present")
+    corpus = tmp_path / "docs.txt"
+    with open(shared / "data" / "corpus" / "zh_peopledaily_docs.txt", encoding="utf-8") as handle:
+        corpus.write_text("".join(handle.readline() for _ in range(400)), encoding="utf-8")
+    return ["pretraining", "--input", str(corpus), "--vocab", str(shared / "data" / "vocab" / "zh_vocab.txt"),
+            "--max-seq-length", "64", "--max-predictions-per-seq", "10", "--dupe-factor", "2",
+            "--num-shards", "2"], 0.01
+
+
+@pytest.fixture
+def shared_or_none():
+    from conftest import SHARED
+
+    return SHARED if SHARED.is_dir() else None
+
+
+@pytest.mark.parametrize("case", [_toy_case, _pretraining_case], ids=["toy", "pretraining"])
+def test_sigkill_mid_write_leaves_no_marker_and_a_rerun_gives_the_same_bytes(case, tmp_path, monkeypatch, capsys,
+                                                                             shared_or_none):
+    install_toy_command(monkeypatch)
+    argv, delay = case(tmp_path, shared_or_none)
     killed, clean = str(tmp_path / "killed"), str(tmp_path / "clean")
 
-    _kill_mid_write(source, killed)
+    _kill_mid_write(argv + ["--output", killed], killed, delay)
     assert not os.path.exists(os.path.join(killed, output_lib.COMPLETE_MARKER))
     assert _temporaries(killed), "the kill should have caught a shard under its temporary name"
-    with pytest.raises(Exception) as raised:
+    with pytest.raises(BertprepError, match="incomplete"):
         inspect_command.inspect_directory(killed)
-    assert "incomplete" in str(raised.value)
     capsys.readouterr()
     assert cli.main(["inspect", killed]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "incomplete" in error and killed in error
 
-    assert cli.main(["toy", "--input", source, "--output", clean]) == 0
+    assert cli.main(argv + ["--output", clean]) == 0
     uninterrupted = output_files(clean)
+    assert any(name.endswith(".tfrecord") and data for name, data in uninterrupted.items())
     # An incomplete output may be rerun as it is (the killed run's temporaries are cleared) ...
-    assert cli.main(["toy", "--input", source, "--output", killed]) == 0
+    assert cli.main(argv + ["--output", killed]) == 0
     assert not _temporaries(killed)
     rerun = output_files(killed)
     assert sorted(rerun) == sorted(uninterrupted)
     for name in uninterrupted:
         assert rerun[name] == uninterrupted[name], name
     # ... and once complete, replaced only with --overwrite, again to the same bytes.
-    assert cli.main(["toy", "--input", source, "--output", killed]) == 2
-    assert cli.main(["toy", "--input", source, "--output", killed, "--overwrite"]) == 0
+    assert cli.main(argv + ["--output", killed]) == 2
+    assert cli.main(argv + ["--output", killed, "--overwrite"]) == 0
     assert output_files(killed) == uninterrupted
     info_rerun = json.load(open(os.path.join(killed, "info.json")))
     info_clean = json.load(open(os.path.join(clean, "info.json")))
