@@ -1,0 +1,187 @@
+"""classifier: run_classifier.py parity on the goldens, presets, labels, multi-label round trip, bad rows."""
+import json
+
+import numpy as np
+import pytest
+
+from bertprep.io import tfrecord
+from bertprep.pipelines import classifier
+from bertprep.transforms import classifier_features as cf
+from bertprep.transforms.tokenization import load_tokenizer
+from test_classifier_helpers import assert_accounting, dead_letters, read_output, run_cli
+
+
+def _golden(shared, name):
+    with open(shared / "golden" / name, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle]
+
+
+@pytest.fixture(scope="module")
+def zh_tokenizer(zh_vocab):
+    return load_tokenizer(vocab=zh_vocab, lower=True)
+
+
+@pytest.mark.parametrize("name,max_seq_length", [("classifier_single_zh_128.jsonl", 128),
+                                                 ("classifier_pair_zh_48.jsonl", 48)])
+def test_transform_matches_every_golden_record(shared, zh_tokenizer, name, max_seq_length):
+    rows = _golden(shared, name)
+    for index, row in enumerate(rows):
+        features, _ = cf.convert_example(row, ["0", "1"], cf.LabelSpec(), zh_tokenizer, max_seq_length, index)
+        assert features["input_ids"] == row["input_ids"], index
+        assert features["input_mask"] == row["input_mask"], index
+        assert features["segment_ids"] == row["segment_ids"], index
+        assert features["label_ids"] == row["label_id"], index
+        assert features["is_real_example"] == 1 and features["example_id"] == index
+
+
+def test_pair_truncation_takes_from_the_longer_side_b_on_ties():
+    a, b = list("abcdef"), list("xyz")
+    cf.truncate_pair(a, b, 6)
+    assert (a, b) == (list("abc"), list("xyz"))
+    a, b = list("ab"), list("xy")
+    cf.truncate_pair(a, b, 3)
+    assert (a, b) == (list("ab"), list("x"))
+    tokens, segments = cf.assemble(["a"], [], 8)  # an empty B is a single sentence, as the reference
+    assert tokens == ["[CLS]", "a", "[SEP]"] and segments == [0, 0, 0]
+
+
+def test_labels_multi_hot_float_and_errors():
+    spec = cf.LabelSpec(multi_label=True, delimiter="|")
+    assert spec.encode("b| c", ["a", "b", "c"]) == [0, 1, 1]
+    assert spec.encode(["a"], ["a", "b", "c"]) == [1, 0, 0]
+    with pytest.raises(cf.ExampleError, match="unknown label: 'z'"):
+        spec.encode("a|z", ["a", "b", "c"])
+    assert cf.LabelSpec(label_type="float").encode(" 3.5 ", []) == 3.5
+    with pytest.raises(cf.ExampleError, match="bad label"):
+        cf.LabelSpec(label_type="float").encode("nan", [])
+    assert cf.LabelSpec(rename=(("contradictory", "contradiction"),)).encode(
+        "contradictory", ["contradiction", "entailment", "neutral"]) == 0
+    assert cf.sort_labels(["10", "2", "1"]) == ["1", "2", "10"]
+    assert cf.sort_labels(["b", "a", "10"]) == ["10", "a", "b"]
+
+
+def test_beam_single_preset_matches_golden(shared, zh_vocab, tmp_path):
+    out = tmp_path / "single"
+    run_cli("classifier", "--input", shared / "data" / "classifier" / "chnsenticorp" / "dev.tsv",
+            "--preset", "chnsenticorp", "--vocab", zh_vocab, "--output", out, "--num-shards", 2)
+    info, records = read_output(out)
+    gold = _golden(shared, "classifier_single_zh_128.jsonl")
+    assert len(records) == len(gold) == 1200
+    by_line = {int(record["example_id"]): record for record in records}
+    for index, row in enumerate(gold):
+        record = by_line[index + 2]  # line 1 is the header; file index 0
+        assert record["input_ids"].tolist() == row["input_ids"]
+        assert record["input_mask"].tolist() == row["input_mask"]
+        assert record["segment_ids"].tolist() == row["segment_ids"]
+        assert int(record["label_ids"]) == row["label_id"] and int(record["is_real_example"]) == 1
+    assert info["labels"] == ["0", "1"] and info["num_labels"] == 2
+    assert info["stats"]["label_distribution"] == {"0": 607, "1": 593}
+    assert sum(info["stats"]["sequence_length_histogram"].values()) == 1200
+    assert info["stats"]["unk_rate"]["tokens"] > 0
+    assert_accounting(info)
+
+
+def test_beam_pairs_from_jsonl_discover_labels_and_match_golden(shared, zh_vocab, tmp_path):
+    gold = _golden(shared, "classifier_pair_zh_48.jsonl")
+    source = tmp_path / "pairs.jsonl"
+    with open(source, "w", encoding="utf-8") as handle:
+        for row in gold:
+            handle.write(json.dumps({"s1": row["text_a"], "s2": row["text_b"], "y": row["label"]},
+                                    ensure_ascii=False) + "\n")
+    out = tmp_path / "pairs"
+    run_cli("classifier", "--input", source, "--text-a", "s1", "--text-b", "s2", "--label", "y",
+            "--max-seq-length", 48, "--vocab", zh_vocab, "--output", out, "--workers", 2, "--num-shards", 3)
+    info, records = read_output(out)
+    assert info["labels"] == ["0", "1"]  # discovered, sorted
+    by_line = {int(record["example_id"]): record for record in records}
+    assert len(by_line) == len(gold)
+    for index, row in enumerate(gold):
+        record = by_line[index + 1]
+        assert record["input_ids"].tolist() == row["input_ids"]
+        assert record["segment_ids"].tolist() == row["segment_ids"]
+        assert record["input_mask"].tolist() == row["input_mask"]
+        assert int(record["label_ids"]) == row["label_id"]
+
+
+def test_multi_label_round_trips_through_the_trainer_parser(zh_vocab, tmp_path):
+    import tensorflow as tf
+
+    from bertprep import schemas
+
+    rows = [("今天天气很好", "sunny|warm"), ("下雨了", "rain"), ("又冷又下雨", "cold|rain"), ("热", "warm")]
+    source = tmp_path / "multi.csv"
+    source.write_text("text,tags\n" + "".join("%s,%s\n" % row for row in rows), encoding="utf-8")
+    out = tmp_path / "multi"
+    run_cli("classifier", "--input", source, "--text-a", "text", "--label", "tags", "--multi-label",
+            "--label-delimiter", "|", "--max-seq-length", 16, "--vocab", zh_vocab, "--output", out)
+    info, records = read_output(out)
+    labels = ["cold", "rain", "sunny", "warm"]
+    assert info["labels"] == labels and info["num_labels"] == 4
+    spec = schemas.for_kind("classifier", {"max_seq_length": 16, "multi_label": True, "num_labels": 4})
+    assert schemas.RecordSchema.from_json(info["schema"]).features == spec.features
+    serialized = [data for shard in info["shards"] for _, data in tfrecord.read_file(str(out / shard["file"]))]
+    parsed = tf.io.parse_example(tf.constant(serialized), spec.tf_feature_spec())
+    assert parsed["label_ids"].shape == (len(rows), 4)
+    expected = {line: [int(name in tags.split("|")) for name in labels] for line, (_, tags) in enumerate(rows, 2)}
+    for example_id, hot in zip(parsed["example_id"].numpy(), parsed["label_ids"].numpy()):
+        assert hot.tolist() == expected[int(example_id)]
+
+
+def test_bad_rows_are_dead_lettered_with_reasons_and_counted(zh_vocab, tmp_path):
+    source = tmp_path / "bad.tsv"
+    source.write_text("label\ttext\n"
+                      "pos\t很好\n"
+                      "neg\t\n"              # empty text
+                      "meh\t一般\n"           # unknown label
+                      "pos\n"                 # missing column
+                      "neg\t很差\n", encoding="utf-8")
+    out = tmp_path / "bad"
+    run_cli("classifier", "--input", source, "--text-a", "text", "--label", "label", "--labels", "neg,pos",
+            "--vocab", zh_vocab, "--output", out, "--max-seq-length", 16)
+    info, records = read_output(out)
+    assert sorted(int(r["label_ids"]) for r in records) == [0, 1]
+    assert info["counts"]["read"] == 5 and info["counts"]["written"] == 2 and info["counts"]["dead_lettered"] == 3
+    assert info["dead_letters_by_reason"] == {"empty text": 1, "missing column": 1, "unknown label": 1}
+    reasons = {row["line"]: row["reason"] for row in dead_letters(out)}
+    assert reasons[3].startswith("empty text") and "'meh'" in reasons[4] and reasons[5].startswith("missing column")
+    assert_accounting(info)
+
+
+def test_xnli_preset_keeps_one_language_and_renames_labels(zh_vocab, tmp_path):
+    header = ["language", "gold_label", "s1bp", "s2bp", "s1p", "s2p", "sentence1", "sentence2", "promptID"]
+    rows = [["zh", "contradictory", "", "", "", "", "他来了", "他没来", "1"],
+            ["en", "entailment", "", "", "", "", "he came", "he is here", "2"],
+            ["zh", "neutral", "", "", "", "", "下雨", "天很冷", "3"]]
+    source = tmp_path / "xnli.dev.tsv"
+    source.write_text("\n".join("\t".join(row) for row in [header] + rows) + "\n", encoding="utf-8")
+    out = tmp_path / "xnli"
+    run_cli("classifier", "--input", source, "--preset", "xnli", "--vocab", zh_vocab, "--output", out,
+            "--max-seq-length", 16)
+    info, records = read_output(out)
+    assert info["counts"]["filtered"] == 1 and info["counts"]["written"] == 2
+    assert {int(r["example_id"]): int(r["label_ids"]) for r in records} == {2: 0, 4: 2}
+    assert all(1 in r["segment_ids"].tolist() for r in records)
+    assert_accounting(info)
+
+
+def test_regression_and_plain_text_pairs(zh_vocab, tmp_path):
+    config = classifier.validate({"input": "x.txt", "max_seq_length": 16, "format": "auto"})
+    assert config["format"] == "text" and config["unlabeled"] and "label" not in config["columns"]
+    assert cf.split_plain_text("我来 ||| 你走") == ("我来", "你走")
+    source = tmp_path / "scores.jsonl"
+    source.write_text('{"text_a": "好", "label": 4.5}\n{"text_a": "差", "label": "x"}\n', encoding="utf-8")
+    out = tmp_path / "regression"
+    run_cli("classifier", "--input", source, "--label-type", "float", "--vocab", zh_vocab, "--output", out,
+            "--max-seq-length", 8)
+    info, records = read_output(out)
+    assert len(records) == 1 and np.isclose(float(records[0]["label_ids"]), 4.5)
+    assert info["dead_letters_by_reason"] == {"bad label": 1}
+
+
+def test_help_lists_options_with_defaults(capsys):
+    with pytest.raises(SystemExit):
+        run_cli("classifier", "--help")
+    text = capsys.readouterr().out
+    for option in ("--preset", "--text-a", "--text-b", "--multi-label", "--label-type", "--max-seq-length"):
+        assert option in text
+    assert "default: 128" in text
