@@ -330,7 +330,7 @@ def _check_args(check: _Checker, spec: JobSpec, args_node: Optional[_Located], j
 
     key = "jobs.%s.args" % spec.name
     lines = args_node.key_lines if args_node is not None else {}
-    args_line = args_node.line if args_node is not None else job_node.line
+    args_line = job_node.key_lines.get("args", args_node.line if args_node is not None else job_node.line)
     parser = catalog.pipeline_parser(spec.pipeline) if with_parser else None
     for arg, value in spec.args.items():
         line = lines.get(arg, args_line)
