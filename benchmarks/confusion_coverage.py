@@ -24,9 +24,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from bertprep.seeding import stable_hash  # noqa: E402
 from bertprep.transforms.alignment import AlignmentError, align_checked  # noqa: E402
-from bertprep.transforms.confusion import (ConfusionScorer, ConfusionWeights, FrequencyPrior,  # noqa: E402
-                                           jieba_char_frequency, load_published_confusion_set,
-                                           merge_frequencies)
+from bertprep.transforms.confusion import (ConfusionModel, ConfusionWeights, jieba_char_frequency,  # noqa: E402
+                                           load_published_confusion_set, merge_frequencies)
 from bertprep.transforms.csc_readers import CscPair, iter_file_pairs  # noqa: E402
 from bertprep.transforms.glyph import GlyphIndex  # noqa: E402
 from bertprep.transforms.mask_probability import is_cjk_char, vocabulary_characters  # noqa: E402
@@ -70,56 +69,37 @@ def substitution_counts(pairs):
 
 
 class SetBuilder:
-    """Confusion sets from a training part, with indexes shared across weight settings."""
+    """Confusion sets from a training part: indexes built once, a model per weight setting."""
 
     def __init__(self, train, vocab_chars, base_frequency):
+        self.pair_counts = substitution_counts(train)
         self.observed = defaultdict(dict)
-        for (c, w), n in substitution_counts(train).items():
+        for (c, w), n in self.pair_counts.items():
             self.observed[c][w] = n
         corpus = Counter()
-        for _, correct, _ in train:
+        for wrong, correct, _ in train:
             corpus.update(ch for ch in correct if is_cjk_char(ch))
-        for wrong, _, _ in train:
             corpus.update(ch for ch in wrong if is_cjk_char(ch))
         self.universe = sorted(set(vocab_chars) | set(corpus))
-        self.prior = FrequencyPrior(merge_frequencies(base_frequency, corpus))
+        self.frequencies = merge_frequencies(base_frequency, corpus)
         self.phonetic = PhoneticIndex(self.universe)
         self.glyph = GlyphIndex(self.universe)
-        self._cache = {}
 
-    def raw(self, char):
-        """Unscored candidate facts for a character (cached; scoring is redone per weight setting)."""
-        if char not in self._cache:
-            scorer = ConfusionScorer(["phonetic", "glyph", "observed"], ConfusionWeights(), self.prior,
-                                     self.phonetic, self.glyph)
-            self._cache[char] = scorer.score_candidates(char, self.observed.get(char))
-        return self._cache[char]
-
-    def ranked(self, char, weights, sources, top_k):
-        scorer = ConfusionScorer(sources, weights, self.prior)
-        items = []
-        for item in self.raw(char):
-            if not any(s in sources for s in item.sources):
-                continue
-            score = (weights.frequency * self.prior(item.candidate)
-                     + (weights.phonetic * item.phonetic if "phonetic" in sources else 0.0)
-                     + (weights.glyph * item.glyph if "glyph" in sources else 0.0)
-                     + (weights.observed * scorer.observed_score(item.observed) if "observed" in sources else 0.0))
-            if score >= weights.min_score:
-                items.append((score, item.candidate))
-        items.sort(key=lambda x: (-x[0], x[1]))
-        return [c for _, c in items[:top_k]]
+    def model(self, weights, sources):
+        model = ConfusionModel(self.universe, self.frequencies, sources, weights, self.phonetic, self.glyph)
+        model.fit_mixture(self.pair_counts)
+        return model
 
 
 def evaluate(builder, held_out_counts, weights, sources, top_k):
+    model = builder.model(weights, sources)
     hits = {5: 0, 10: 0, "full": 0}
     total = 0
-    sizes = {}
+    sets = {}
     for (c, w), n in held_out_counts.items():
-        if c not in sizes:
-            ranked = builder.ranked(c, weights, sources, top_k)
-            sizes[c] = ranked
-        ranked = sizes[c]
+        if c not in sets:
+            sets[c] = [item.candidate for item in model.score_candidates(c, builder.observed.get(c), top_k)]
+        ranked = sets[c]
         total += n
         if w in ranked[:5]:
             hits[5] += n
@@ -127,8 +107,8 @@ def evaluate(builder, held_out_counts, weights, sources, top_k):
             hits[10] += n
         if w in ranked:
             hits["full"] += n
-    mean_size = sum(len(r) for r in sizes.values()) / max(len(sizes), 1)
-    return {k: v / max(total, 1) for k, v in hits.items()}, mean_size, total
+    mean_size = sum(len(r) for r in sets.values()) / max(len(sets), 1)
+    return {k: v / max(total, 1) for k, v in hits.items()}, mean_size, model
 
 
 def evaluate_published(table, held_out_counts):
@@ -144,17 +124,19 @@ def tune(train, vocab_chars, base_frequency, seed, top_k):
     inner_train, inner_dev = split(train, seed, 0.25, salt="tune")
     builder = SetBuilder(inner_train, vocab_chars, base_frequency)
     dev_counts = substitution_counts(inner_dev)
-    grid = itertools.product([0.5, 1.0, 1.5], [0.0, 0.3, 0.6, 1.0], [1.0, 2.0, 4.0], [0.4, 0.8, 1.2, 1.6])
+    grid = itertools.product([0.6, 0.8, 1.0], [1.0, 2.0, 4.0], [1.0, 3.0, 6.0], [40])
     results = []
-    for phonetic, glyph, observed, frequency in grid:
-        weights = ConfusionWeights(phonetic=phonetic, glyph=glyph, observed=observed, frequency=frequency)
+    for frequency, glyph_similarity, prior_strength, near_limit in grid:
+        weights = ConfusionWeights(frequency=frequency, glyph_similarity=glyph_similarity,
+                                   prior_strength=prior_strength, near_limit=near_limit)
         coverage, mean_size, _ = evaluate(builder, dev_counts, weights, ["phonetic", "glyph", "observed"], top_k)
         results.append((coverage["full"], coverage[10], coverage[5], weights))
     results.sort(key=lambda r: (r[0], r[1], r[2]), reverse=True)
     print(f"tuning on {len(inner_train)} inner-train / {len(inner_dev)} inner-dev sentences (train part only):")
     for full, top10, top5, weights in results[:8]:
-        print(f"  full {full:.4f} top10 {top10:.4f} top5 {top5:.4f}  phonetic={weights.phonetic} glyph={weights.glyph}"
-              f" observed={weights.observed} frequency={weights.frequency}")
+        print(f"  full {full:.4f} top10 {top10:.4f} top5 {top5:.4f}  frequency={weights.frequency} "
+              f"glyph_similarity={weights.glyph_similarity} prior_strength={weights.prior_strength} "
+              f"near_limit={weights.near_limit}")
     return results[0][3]
 
 
@@ -190,17 +172,18 @@ def main(argv=None):
     print(f"{'sources':<26} {'top-5':>7} {'top-10':>7} {'full':>7} {'mean size':>10}")
     for sources in (["phonetic"], ["glyph"], ["observed"], ["phonetic", "glyph"],
                     ["phonetic", "glyph", "observed"]):
-        coverage, mean_size, _ = evaluate(builder, held_out_counts, weights, sources, args.top_k)
+        coverage, mean_size, model = evaluate(builder, held_out_counts, weights, sources, args.top_k)
         print(f"{'+'.join(sources):<26} {coverage[5]:7.4f} {coverage[10]:7.4f} {coverage['full']:7.4f} {mean_size:10.2f}")
+    print("mixture fitted on train: " + ", ".join(f"{k}={v:.3f}" for k, v in model.mixture.items()))
     published_path = os.path.join(args.shared, "data", "csc", "confusion_ocr_asr.txt")
     with open(published_path, encoding="utf-8") as handle:
         table = load_published_confusion_set(handle)
     coverage, mean_queried, mean_all = evaluate_published(table, held_out_counts)
     print(f"{'confusion_ocr_asr.txt':<26} {'-':>7} {'-':>7} {coverage:7.4f} {mean_queried:10.2f}"
           f"  (mean over all {len(table)} entries: {mean_all:.2f})")
-    full_sizes = [len(builder.ranked(c, weights, ["phonetic", "glyph", "observed"], args.top_k))
-                  for c in builder.universe]
-    print(f"mean set size over the whole universe: {sum(full_sizes) / len(full_sizes):.2f}")
+    sample = builder.universe[::10]
+    full_sizes = [len(model.score_candidates(c, builder.observed.get(c), args.top_k)) for c in sample]
+    print(f"mean set size over every 10th universe character: {sum(full_sizes) / len(full_sizes):.2f}")
     print(f"elapsed {time.time() - started:.1f} s")
 
 

@@ -22,8 +22,8 @@ COMPONENT_SOURCE = {"same_syllable_tone": "phonetic", "same_syllable": "phonetic
                     "near_pinyin": "phonetic", "glyph": "glyph", "other": None}
 # Mixture weights estimated by `fit_mixture` on the train part of the shared SIGHAN data
 # (benchmarks/confusion_coverage.py --tune); used as the Dirichlet prior of every fit.
-DEFAULT_MIXTURE = {"same_syllable_tone": 0.50, "same_syllable": 0.22, "fuzzy_pinyin": 0.09, "near_pinyin": 0.07,
-                   "glyph": 0.05, "other": 0.07}
+DEFAULT_MIXTURE = {"same_syllable_tone": 0.51, "same_syllable": 0.225, "fuzzy_pinyin": 0.099, "near_pinyin": 0.072,
+                   "glyph": 0.041, "other": 0.053}
 GLYPH_THRESHOLD = 0.3
 
 
@@ -42,7 +42,7 @@ class ConfusionWeights:
     phonetic: float = 1.0
     glyph: float = 1.0
     observed: float = 1.0
-    frequency: float = 1.0
+    frequency: float = 0.8
     glyph_similarity: float = 2.0
     prior_strength: float = 3.0
     near_limit: float = 40
