@@ -26,7 +26,7 @@ DESCRIPTION = """Turn documents (one sentence a line, a blank line between docum
 TFRecords: input_ids, input_mask, segment_ids, masked_lm_positions, masked_lm_ids, masked_lm_weights,
 next_sentence_labels (1 = B is random, or swapped with --next-sentence sop).
 
-Documents are spread over buckets by a stable hash of their key (about 1 MiB of input each; --num-shards
+Documents are spread over buckets by a stable hash of their key (about 512 KiB of input each; --num-shards
 sets the count); negatives for next-sentence prediction are drawn from the same bucket, not the whole
 corpus. Each bucket becomes one shard, so memory per worker does not grow with the corpus, and the same
 --seed gives the same bytes whatever --workers is.
@@ -36,7 +36,7 @@ replacements draw any vocabulary entry; by default the decision is made once per
 [unused] entries are never drawn. Confusion-aware masking (--confusion-sets, --mask-probability,
 --wrong-input) takes the outputs of `bertprep mask-probs`."""
 
-BYTES_PER_BUCKET = 1 << 20
+BYTES_PER_BUCKET = 512 << 10
 SMALL_BUCKET_BYTES = 64 << 10
 MIN_BUCKETS = 16
 
@@ -111,7 +111,7 @@ def validate(config: dict) -> dict:
 
 
 def num_buckets(input_bytes: int) -> int:
-    """About 1 MiB of input a bucket, at least 16 for inputs over 1 MiB (so 2+ workers balance), fewer
+    """About 512 KiB of input a bucket, at least 16 for inputs over 1 MiB (so 2+ workers balance), fewer
     for tiny inputs so that every bucket still has documents to draw negatives from."""
     by_size = int(math.ceil(input_bytes / float(BYTES_PER_BUCKET)))
     small = min(MIN_BUCKETS, int(math.ceil(input_bytes / float(SMALL_BUCKET_BYTES))))
