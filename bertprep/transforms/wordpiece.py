@@ -191,3 +191,9 @@ class PureWordPieceTokenizer:
         for word in basic_tokenize(text, self.lower, self.strip_accents):
             tokens.extend(split(word))
         return tokens
+
+    def encode(self, text):
+        """(tokens, ids); every piece WordPiece emits is in the vocabulary, [UNK] included."""
+        tokens = self.tokenize(text)
+        lookup = self.model.token_to_id
+        return tokens, [lookup[token] for token in tokens]
