@@ -166,11 +166,12 @@ def _prune(registry, args) -> int:
     for job, job_runs in sorted(by_job.items()):
         kept = 0
         for run in job_runs:
-            protected = run["status"] in ("queued", "running") or runner_lib.is_published(run)
-            if protected:
+            if run["status"] in ("queued", "running"):
                 continue
             if kept < args.keep:
                 kept += 1
+                continue
+            if runner_lib.is_published(run):  # LATEST's run stays, whatever --keep says
                 continue
             doomed.append(run)
     for run in doomed:
