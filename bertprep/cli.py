@@ -12,6 +12,7 @@ from bertprep.errors import BertprepError
 
 COMMANDS = [
     "bertprep.pipelines.inspect_command",
+    "bertprep.pipelines.tokenize_command",
     "bertprep.pipelines.demo_command",
     "bertprep.pipelines.mask_probs",
     "bertprep.pipelines.pretraining",
