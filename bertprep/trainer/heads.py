@@ -13,14 +13,14 @@ TASKS = ("pretraining", "classifier", "squad", "tagging")
 
 
 def gather_positions(sequence, positions):
-    """Rows of `sequence` [batch, length, hidden] at `positions` [batch, count] → [batch, count, hidden]."""
-    batch, length, hidden = ops.shape(sequence)[0], ops.shape(sequence)[1], ops.shape(sequence)[2]
-    positions = ops.cast(positions, "int32")
-    offsets = ops.expand_dims(ops.multiply(ops.arange(batch, dtype="int32"), length), 1)
-    flat_positions = ops.reshape(ops.add(positions, offsets), (-1,))
-    flat_sequence = ops.reshape(sequence, (-1, hidden))
-    gathered = ops.take(flat_sequence, flat_positions, axis=0)
-    return ops.reshape(gathered, (batch, ops.shape(positions)[1], hidden))
+    """Rows of `sequence` [batch, length, hidden] at `positions` [batch, count] → [batch, count, hidden].
+
+    A one-hot matmul rather than index arithmetic: exact, cheap next to the encoder, and it avoids
+    keras.ops.add on TensorFlow, which turns `x [B, P] + offsets [B, 1]` into a bias add over the
+    last axis when B == P (Keras 3.15), silently gathering the wrong rows.
+    """
+    selector = ops.one_hot(ops.cast(positions, "int32"), ops.shape(sequence)[1], dtype=sequence.dtype)
+    return ops.matmul(selector, sequence)
 
 
 class MaskedLMHead(layers.Layer):
@@ -153,11 +153,14 @@ def build_task_model(task: str, config: BertConfig, num_labels: int = 2, use_nex
                      classifier_dropout: float = 0.1, seed=None):
     """The model for `task` (one of TASKS), variables created; `seed` makes initial weights reproducible."""
     if task == "pretraining":
-        return PretrainingModel(config, use_next_sentence=use_next_sentence, seed=seed, name="pretraining")
-    if task == "classifier":
-        return ClassifierModel(config, num_labels, dropout=classifier_dropout, seed=seed, name="classifier_model")
-    if task == "squad":
-        return SquadModel(config, seed=seed, name="squad_model")
-    if task == "tagging":
-        return TaggingModel(config, num_labels, dropout=classifier_dropout, seed=seed, name="tagging_model")
-    raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+        model = PretrainingModel(config, use_next_sentence=use_next_sentence, seed=seed, name="pretraining")
+    elif task == "classifier":
+        model = ClassifierModel(config, num_labels, dropout=classifier_dropout, seed=seed, name="classifier_model")
+    elif task == "squad":
+        model = SquadModel(config, seed=seed, name="squad_model")
+    elif task == "tagging":
+        model = TaggingModel(config, num_labels, dropout=classifier_dropout, seed=seed, name="tagging_model")
+    else:
+        raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    model.built = True  # every variable exists already (stateless_call on JAX requires this)
+    return model

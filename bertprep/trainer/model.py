@@ -77,7 +77,7 @@ class BertEmbeddings(layers.Layer):
         seq_length = ops.shape(input_ids)[1]
         words = ops.take(self.word_embeddings, input_ids, axis=0)
         types = ops.take(self.token_type_embeddings, segment_ids, axis=0)
-        positions = ops.slice(self.position_embeddings, (0, 0), (seq_length, self.config.hidden_size))
+        positions = self.position_embeddings[:seq_length]
         x = ops.add(ops.add(words, types), ops.expand_dims(ops.cast(positions, words.dtype), 0))
         x = self.layer_norm(x)
         return self.dropout(x, training=training)
@@ -119,7 +119,8 @@ class SelfAttention(layers.Layer):
         scores = ops.matmul(query, ops.transpose(key, (0, 1, 3, 2)))
         scores = ops.multiply(scores, 1.0 / math.sqrt(self.config.head_size))
         # Softmax in float32 so that float16 scores with the -10000 bias neither overflow nor lose mass.
-        scores = ops.add(ops.cast(scores, "float32"), attention_bias)
+        # `+`, not ops.add: Keras' TF backend may rewrite a broadcasting ops.add as a bias add.
+        scores = ops.cast(scores, "float32") + attention_bias
         probs = ops.cast(ops.softmax(scores, axis=-1), hidden_states.dtype)
         probs = self.attention_dropout(probs, training=training)
         context = ops.transpose(ops.matmul(probs, value), (0, 2, 1, 3))
