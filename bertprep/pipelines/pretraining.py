@@ -330,7 +330,7 @@ def build_pipeline(pipeline, config: dict) -> None:
 
 def run(args) -> int:
     config = validate(common.config_from_args(args))
-    common.load_job_tokenizer(config)  # a bad vocabulary fails here with one line, before Beam starts
+    JobParts(config)  # a bad vocabulary or mask-probs table fails here with one line, before Beam starts
     output_lib.OutputDirectory(config["output"], overwrite=config.get("overwrite", False)).prepare()
     common.run_job(build_pipeline, config, args.beam_args)
     return 0
