@@ -257,33 +257,34 @@ class ConfusionModel:
         from .phonetic import char_similarity, same_syllable
 
         mixture = self.effective_mixture()
-        found: Dict[str, ScoredCandidate] = {}
         model: Dict[str, float] = {}
+        sources: Dict[str, set] = {}
         for name, probs in self.components(char).items():
+            weight = mixture.get(name, 0.0)
+            source = COMPONENT_SOURCE[name]
             for candidate, probability in probs.items():
-                if candidate == char:
-                    continue
-                model[candidate] = model.get(candidate, 0.0) + mixture.get(name, 0.0) * probability
-                item = found.setdefault(candidate, ScoredCandidate(candidate, 0.0))
-                source = COMPONENT_SOURCE[name]
-                if source not in item.sources:
-                    item.sources.append(source)
+                model[candidate] = model.get(candidate, 0.0) + weight * probability
+                sources.setdefault(candidate, set()).add(source)
         use_observed = "observed" in self.sources and self.weights.observed > 0
-        observed = {w: n for w, n in (observed or {}).items() if w != char and n > 0} if use_observed else {}
+        observed = {w: int(n) for w, n in (observed or {}).items() if w != char and n > 0} if use_observed else {}
         for candidate in observed:
-            item = found.setdefault(candidate, ScoredCandidate(candidate, 0.0))
-            item.sources.append("observed")
+            sources.setdefault(candidate, set()).add("observed")
+        sources.pop(char, None)
         m, k = self.weights.observed, self.weights.prior_strength
         denominator = m * sum(observed.values()) + k
-        ranked = []
-        for candidate, item in found.items():
-            item.observed = int(observed.get(candidate, 0))
-            item.score = (m * item.observed + k * model.get(candidate, 0.0)) / denominator if denominator else 0.0
-            if item.score < self.weights.min_score or item.score <= 0:
-                continue
-            ranked.append(item)
-        ranked.sort(key=lambda c: (-c.score, c.candidate))
-        ranked = ranked[:top_k] if top_k else ranked
+        if denominator <= 0:
+            return []
+        scored = []
+        for candidate in sources:
+            score = (m * observed.get(candidate, 0) + k * model.get(candidate, 0.0)) / denominator
+            if score > 0 and score >= self.weights.min_score:
+                scored.append((-score, candidate))
+        scored.sort()
+        if top_k:
+            scored = scored[:top_k]
+        ranked = [ScoredCandidate(candidate, -negative, observed=observed.get(candidate, 0),
+                                  sources=[s for s in SOURCES if s in sources[candidate]])
+                  for negative, candidate in scored]
         for item in ranked:
             item.phonetic = char_similarity(char, item.candidate)
             item.same_pinyin = same_syllable(char, item.candidate)

@@ -108,6 +108,7 @@ class GlyphData:
                     code, _, value = line.rstrip("\n").split("\t")
                     self.strokes[chr(int(code[2:], 16))] = int(value.split()[0])
 
+    @lru_cache(maxsize=None)
     def stroke_count(self, component: str) -> int:
         if len(component) == 1:
             return self.strokes.get(component, DEFAULT_STROKES)
@@ -148,6 +149,14 @@ class GlyphData:
         return tuple(found)
 
     @lru_cache(maxsize=None)
+    def parts(self, char: str) -> Tuple[Dict[str, int], int, int]:
+        """(weighted parts without the character itself, their total weight, the character's own weight)."""
+        weights: Counter = Counter()
+        for part in self.features(char):
+            weights[part] += self.stroke_count(part)
+        return dict(weights), sum(weights.values()), self.stroke_count(char)
+
+    @lru_cache(maxsize=None)
     def profile(self, char: str) -> Tuple[Counter, float]:
         """(weighted component multiset, total weight); the character itself is a feature too."""
         weights: Counter = Counter()
@@ -161,21 +170,27 @@ def similarity(data: GlyphData, a: str, b: str) -> float:
     """Weighted Dice overlap of the two characters' parts, containment, plus a same-layout bonus; 0..1."""
     if a == b:
         return 1.0
-    profile_a, total_a = data.profile(a)
-    profile_b, total_b = data.profile(b)
-    own_a, own_b = data.stroke_count(a), data.stroke_count(b)
+    parts_a, total_a, own_a = data.parts(a)
+    parts_b, total_b, own_b = data.parts(b)
     # Overlap of the parts (the characters themselves excluded), so identical decompositions
     # (未 and 末 are both 木 crossed by 一) score 1.
-    parts_total = (total_a - own_a) + (total_b - own_b)
-    shared = sum(min(weight, profile_b[part]) for part, weight in profile_a.items()
-                 if part in profile_b and part not in (a, b))
+    if len(parts_b) < len(parts_a):
+        parts_a, parts_b = parts_b, parts_a
+    shared = 0
+    for part, weight in parts_a.items():
+        other = parts_b.get(part)
+        if other is not None and part != a and part != b:
+            shared += weight if weight < other else other
+    parts_total = total_a + total_b
     score = 2.0 * shared / parts_total if parts_total > 0 else 0.0
     # Containment (青 inside 请, 大 inside 太): the closer their sizes, the more alike.
-    if a in profile_b or b in profile_a:
+    if a in data.parts(b)[0] or b in data.parts(a)[0]:
         small, big = sorted((own_a, own_b))
         score = max(score, CONTAINMENT_WEIGHT * 2.0 * small / (small + big))
-    if score > 0 and data.layout(a) is not None and data.layout(a) == data.layout(b):
-        score += SAME_LAYOUT_BONUS
+    if score > 0:
+        layout = data.layout(a)
+        if layout is not None and layout == data.layout(b):
+            score += SAME_LAYOUT_BONUS
     return min(score, 1.0)
 
 
