@@ -317,7 +317,7 @@ class DocumentTokenizer:
 
     def __call__(self, key: str, sentences: Sequence[str]) -> TokenizedDocument:
         if self._segmenter is None:
-            return self._from_tokens(key, self.tokenizer.tokenize_batch(list(sentences)))
+            return self.many([(key, sentences)])[0]
         token_lists, flags = [], []
         for sentence in sentences:
             tokens, sentence_flags = self._masking.segmented_flags(sentence, self._segmenter.words(sentence),
@@ -329,28 +329,28 @@ class DocumentTokenizer:
         return TokenizedDocument(key, [ids[k] for k in keep], [flags[k] for k in keep])
 
     def many(self, items: Sequence[tuple]) -> List[TokenizedDocument]:
-        """Several (key, sentences) at once: one tokenize_batch call over all their sentences."""
+        """Several (key, sentences) at once: one batch call to the tokenizer over all their sentences."""
         if self._segmenter is not None or not items:
             return [self(key, sentences) for key, sentences in items]
         flat = [sentence for _, sentences in items for sentence in sentences]
-        token_lists = self.tokenizer.tokenize_batch(flat)
+        tokenizer = self.tokenizer
+        if hasattr(tokenizer, "encode_batch"):
+            encoded = tokenizer.encode_batch(flat)  # (tokens, ids) pairs: no second vocabulary look-up
+        else:
+            encoded = [(tokens, tokenizer.convert_tokens_to_ids(tokens)) for tokens in tokenizer.tokenize_batch(flat)]
         documents = []
         start = 0
         for key, sentences in items:
-            chunk = token_lists[start:start + len(sentences)]
+            chunk = encoded[start:start + len(sentences)]
             start += len(sentences)
-            documents.append(self._from_tokens(key, chunk))
+            documents.append(self._from_encoded(key, chunk))
         return documents
 
-    def _from_tokens(self, key: str, token_lists) -> TokenizedDocument:
-        tokenizer = self.tokenizer
+    def _from_encoded(self, key: str, encoded) -> TokenizedDocument:
+        ids = [list(sentence_ids) for _, sentence_ids in encoded if len(sentence_ids)]
         flags = None
         if self.grouping == "pieces":
-            flags = [self._masking.piece_flags(tokens, tokenizer.is_word_start) for tokens in token_lists]
-        ids = [tokenizer.convert_tokens_to_ids(tokens) for tokens in token_lists]
-        keep = [k for k, sentence in enumerate(ids) if sentence]
-        if len(keep) != len(ids):  # sentences with no token are dropped, as the reference drops them
-            ids = [ids[k] for k in keep]
-            if flags is not None:
-                flags = [flags[k] for k in keep]
+            is_word_start = self.tokenizer.is_word_start
+            flags = [self._masking.piece_flags(tokens, is_word_start) for tokens, sentence_ids in encoded
+                     if len(sentence_ids)]
         return TokenizedDocument(key, ids, flags)
