@@ -254,8 +254,8 @@ def train_spm(directory, name, control_symbols=("[PAD]", "[CLS]", "[SEP]", "[MAS
     corpus.write_text(SPM_TEXT, encoding="utf-8")
     prefix = directory / name
     sentencepiece.SentencePieceTrainer.train(
-        input=str(corpus), model_prefix=str(prefix), vocab_size=50, control_symbols=list(control_symbols),
-        minloglevel=2)
+        input=str(corpus), model_prefix=str(prefix), vocab_size=60, hard_vocab_limit=False,
+        control_symbols=list(control_symbols), minloglevel=2)
     return str(prefix) + ".model"
 
 

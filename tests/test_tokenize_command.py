@@ -115,8 +115,9 @@ def test_sentencepiece_model_through_the_command(tmp_path, capsys):
 
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("the quick brown fox jumps over the lazy dog\nshe sells sea shells\n" * 5, encoding="utf-8")
-    sentencepiece.SentencePieceTrainer.train(input=str(corpus), model_prefix=str(tmp_path / "sp"), vocab_size=40,
-                                             control_symbols=["[PAD]", "[CLS]", "[SEP]", "[MASK]"], minloglevel=2)
+    sentencepiece.SentencePieceTrainer.train(
+        input=str(corpus), model_prefix=str(tmp_path / "sp"), vocab_size=60, hard_vocab_limit=False,
+        control_symbols=["[PAD]", "[CLS]", "[SEP]", "[MASK]"], minloglevel=2)
     source = tmp_path / "in.txt"
     source.write_text("The fox\n", encoding="utf-8")
     code, out, err = run_cli(capsys, "--spm-model", str(tmp_path / "sp.model"), "--input", str(source))
