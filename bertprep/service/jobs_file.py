@@ -25,6 +25,7 @@ from typing import Dict, List, Optional, Tuple
 import yaml
 
 from bertprep.errors import BertprepError
+from bertprep.service.yaml_lines import Checker, Located, compose, locate, plain
 
 TOP_KEYS = {"output_root", "registry", "logs", "max_parallel_runs", "defaults", "jobs"}
 JOB_KEYS = {"pipeline", "description", "schedule", "timezone", "args", "runner_options", "after", "inputs",
@@ -84,109 +85,6 @@ class JobsConfig:
         return [job.name for job in self.jobs.values() if name in job.after]
 
 
-class _Located:
-    """A YAML value with the line of its node, and the lines of a mapping's keys."""
-
-    def __init__(self, value, line: int, key_lines: Optional[Dict[str, int]] = None):
-        self.value = value
-        self.line = line
-        self.key_lines = key_lines or {}
-
-
-def _compose(text: str, path: str):
-    loader = yaml.SafeLoader(text)
-    try:
-        return loader.get_single_node()
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = mark.line + 1 if mark else 1
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise BertprepError("%s:%d: invalid YAML: %s" % (path, line, problem)) from None
-    finally:
-        loader.dispose()
-
-
-def _locate(node, path: str, constructor) -> _Located:
-    """Turn a composed node into plain values, keeping lines; duplicate keys are an error."""
-    line = node.start_mark.line + 1
-    if isinstance(node, yaml.MappingNode):
-        constructor.flatten_mapping(node)
-        items, key_lines = {}, {}
-        for key_node, value_node in node.value:
-            key = constructor.construct_object(key_node, deep=True)
-            if not isinstance(key, (str, int, float, bool)):
-                raise BertprepError("%s:%d: mapping keys must be plain text" % (path, key_node.start_mark.line + 1))
-            key = str(key)
-            if key in items:
-                raise BertprepError("%s:%d: duplicate key %r (first at line %d)"
-                                    % (path, key_node.start_mark.line + 1, key, key_lines[key]))
-            key_lines[key] = key_node.start_mark.line + 1
-            items[key] = _locate(value_node, path, constructor)
-        return _Located(items, line, key_lines)
-    if isinstance(node, yaml.SequenceNode):
-        return _Located([_locate(item, path, constructor) for item in node.value], line)
-    return _Located(constructor.construct_object(node, deep=True), line)
-
-
-def _plain(located: _Located):
-    if isinstance(located.value, dict):
-        return {key: _plain(value) for key, value in located.value.items()}
-    if isinstance(located.value, list):
-        return [_plain(item) for item in located.value]
-    return located.value
-
-
-class _Checker:
-    def __init__(self, path: str):
-        self.path = path
-
-    def fail(self, line: int, key: str, message: str):
-        raise BertprepError("%s:%d: %s: %s" % (self.path, line, key, message))
-
-    def mapping(self, located: _Located, key: str) -> Dict[str, _Located]:
-        if not isinstance(located.value, dict):
-            self.fail(located.line, key, "expected a mapping, got %s" % _kind(located.value))
-        return located.value
-
-    def known_keys(self, mapping: _Located, allowed, key: str):
-        for name, line in mapping.key_lines.items():
-            if name not in allowed:
-                self.fail(line, "%s.%s" % (key, name) if key else name,
-                          "unknown key (allowed: %s)" % ", ".join(sorted(allowed)))
-
-    def string(self, located: _Located, key: str, allow_empty=False) -> str:
-        if not isinstance(located.value, str) or (not allow_empty and not located.value.strip()):
-            self.fail(located.line, key, "expected text, got %s" % _kind(located.value))
-        return located.value
-
-    def number(self, located: _Located, key: str, integer=False, minimum=0):
-        value = located.value
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
-            self.fail(located.line, key, "expected %s, got %s" % ("an integer" if integer else "a number", _kind(value)))
-        if value < minimum:
-            self.fail(located.line, key, "must be at least %s, got %s" % (minimum, value))
-        return value
-
-    def boolean(self, located: _Located, key: str) -> bool:
-        if not isinstance(located.value, bool):
-            self.fail(located.line, key, "expected true or false, got %s" % _kind(located.value))
-        return located.value
-
-    def string_list(self, located: _Located, key: str) -> List[str]:
-        if isinstance(located.value, str):
-            return [located.value]
-        if not isinstance(located.value, list):
-            self.fail(located.line, key, "expected text or a list of text, got %s" % _kind(located.value))
-        return [self.string(item, "%s[%d]" % (key, index)) for index, item in enumerate(located.value)]
-
-
-def _kind(value) -> str:
-    if value is None:
-        return "nothing"
-    return {dict: "a mapping", list: "a list", bool: "true/false", str: "text %r" % value}.get(
-        type(value), "%s %r" % (type(value).__name__, value))
-
-
 def load_jobs_file(path: str, check_pipelines: bool = True) -> JobsConfig:
     """Read and validate a jobs file; raises BertprepError naming the file, line and key at fault."""
     try:
@@ -198,11 +96,11 @@ def load_jobs_file(path: str, check_pipelines: bool = True) -> JobsConfig:
 
 
 def parse_jobs(text: str, path: str = "<jobs>", check_pipelines: bool = True) -> JobsConfig:
-    node = _compose(text, path)
+    node = compose(text, path)
     if node is None:
         raise BertprepError("%s:1: the jobs file is empty" % path)
-    root = _locate(node, path, yaml.SafeLoader(""))
-    check = _Checker(path)
+    root = locate(node, path, yaml.SafeLoader(""))
+    check = Checker(path)
     top = check.mapping(root, "(top level)")
     check.known_keys(root, TOP_KEYS, "")
     base = os.path.dirname(os.path.abspath(path)) if not path.startswith("<") else os.getcwd()
@@ -259,7 +157,7 @@ def _resolve(value: str, base: str) -> str:
     return os.path.normpath(os.path.join(base, value))
 
 
-def _job(check: _Checker, name: str, job_node: _Located, defaults: Dict[str, _Located], pipelines) -> JobSpec:
+def _job(check: Checker, name: str, job_node: Located, defaults: Dict[str, Located], pipelines) -> JobSpec:
     key = "jobs.%s" % name
     fields = dict(check.mapping(job_node, key))
     check.known_keys(job_node, JOB_KEYS, key)
@@ -268,7 +166,7 @@ def _job(check: _Checker, name: str, job_node: _Located, defaults: Dict[str, _Lo
         if field in ("args", "runner_options") and field in defaults:
             base = dict(check.mapping(defaults[field], "defaults.%s" % field))
             base.update(check.mapping(value, "%s.%s" % (key, field)))
-            merged[field] = _Located(base, value.line, dict(defaults[field].key_lines, **value.key_lines))
+            merged[field] = Located(base, value.line, dict(defaults[field].key_lines, **value.key_lines))
         else:
             merged[field] = value
     if "pipeline" not in merged:
@@ -298,15 +196,15 @@ def _job(check: _Checker, name: str, job_node: _Located, defaults: Dict[str, _Lo
         if field in merged:
             setattr(spec, field, check.boolean(merged[field], "%s.%s" % (key, field)))
     if "runner_options" in merged:
-        spec.runner_options = _plain(_Located(check.mapping(merged["runner_options"], key + ".runner_options"), 0))
+        spec.runner_options = plain(Located(check.mapping(merged["runner_options"], key + ".runner_options"), 0))
     args_node = merged.get("args")
     if args_node is not None:
-        spec.args = _plain(_Located(check.mapping(args_node, key + ".args"), 0))
+        spec.args = plain(Located(check.mapping(args_node, key + ".args"), 0))
     _check_args(check, spec, args_node, job_node, pipelines is not None)
     return spec
 
 
-def _check_timezone(check: _Checker, located: _Located, key: str) -> None:
+def _check_timezone(check: Checker, located: Located, key: str) -> None:
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
     try:
@@ -316,7 +214,7 @@ def _check_timezone(check: _Checker, located: _Located, key: str) -> None:
                    % located.value)
 
 
-def _check_cron(check: _Checker, located: _Located, key: str) -> None:
+def _check_cron(check: Checker, located: Located, key: str) -> None:
     from croniter import croniter
 
     if not croniter.is_valid(located.value):
@@ -324,7 +222,7 @@ def _check_cron(check: _Checker, located: _Located, key: str) -> None:
                    % located.value)
 
 
-def _check_args(check: _Checker, spec: JobSpec, args_node: Optional[_Located], job_node: _Located,
+def _check_args(check: Checker, spec: JobSpec, args_node: Optional[Located], job_node: Located,
                 with_parser: bool) -> None:
     from bertprep.service import catalog
 
@@ -378,7 +276,7 @@ def placeholder_problem(placeholder: str, after: List[str]) -> Optional[str]:
     return "unknown placeholder ${%s} (known: ${after}, ${latest:JOB})" % placeholder
 
 
-def _check_dependencies(check: _Checker, jobs: Dict[str, JobSpec], jobs_map: Dict[str, _Located]) -> None:
+def _check_dependencies(check: Checker, jobs: Dict[str, JobSpec], jobs_map: Dict[str, Located]) -> None:
     for name, spec in jobs.items():
         line = jobs_map[name].key_lines.get("after", jobs_map[name].line)
         for upstream in spec.after:

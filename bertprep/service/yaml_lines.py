@@ -1,0 +1,115 @@
+"""YAML read with line numbers kept, so configuration errors can say `FILE:LINE: key: problem`.
+
+`compose(text, path)` parses to PyYAML nodes; `locate(node)` turns them into plain values wrapped
+in `Located` (value, line, lines of a mapping's keys); `Checker` type-checks values and raises
+BertprepError with the file, line and dotted key. Duplicate keys, which PyYAML silently
+collapses, are errors here.
+"""
+from typing import Dict, List, Optional
+
+import yaml
+
+from bertprep.errors import BertprepError
+
+
+class Located:
+    """A YAML value with the line of its node, and the lines of a mapping's keys."""
+
+    def __init__(self, value, line: int, key_lines: Optional[Dict[str, int]] = None):
+        self.value = value
+        self.line = line
+        self.key_lines = key_lines or {}
+
+
+def compose(text: str, path: str):
+    loader = yaml.SafeLoader(text)
+    try:
+        return loader.get_single_node()
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise BertprepError("%s:%d: invalid YAML: %s" % (path, line, problem)) from None
+    finally:
+        loader.dispose()
+
+
+def locate(node, path: str, constructor) -> Located:
+    """Turn a composed node into plain values, keeping lines; duplicate keys are an error."""
+    line = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        constructor.flatten_mapping(node)
+        items, key_lines = {}, {}
+        for key_node, value_node in node.value:
+            key = constructor.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)):
+                raise BertprepError("%s:%d: mapping keys must be plain text" % (path, key_node.start_mark.line + 1))
+            key = str(key)
+            if key in items:
+                raise BertprepError("%s:%d: duplicate key %r (first at line %d)"
+                                    % (path, key_node.start_mark.line + 1, key, key_lines[key]))
+            key_lines[key] = key_node.start_mark.line + 1
+            items[key] = locate(value_node, path, constructor)
+        return Located(items, line, key_lines)
+    if isinstance(node, yaml.SequenceNode):
+        return Located([locate(item, path, constructor) for item in node.value], line)
+    return Located(constructor.construct_object(node, deep=True), line)
+
+
+def plain(located: Located):
+    if isinstance(located.value, dict):
+        return {key: plain(value) for key, value in located.value.items()}
+    if isinstance(located.value, list):
+        return [plain(item) for item in located.value]
+    return located.value
+
+
+class Checker:
+    def __init__(self, path: str):
+        self.path = path
+
+    def fail(self, line: int, key: str, message: str):
+        raise BertprepError("%s:%d: %s: %s" % (self.path, line, key, message))
+
+    def mapping(self, located: Located, key: str) -> Dict[str, Located]:
+        if not isinstance(located.value, dict):
+            self.fail(located.line, key, "expected a mapping, got %s" % kind(located.value))
+        return located.value
+
+    def known_keys(self, mapping: Located, allowed, key: str):
+        for name, line in mapping.key_lines.items():
+            if name not in allowed:
+                self.fail(line, "%s.%s" % (key, name) if key else name,
+                          "unknown key (allowed: %s)" % ", ".join(sorted(allowed)))
+
+    def string(self, located: Located, key: str, allow_empty=False) -> str:
+        if not isinstance(located.value, str) or (not allow_empty and not located.value.strip()):
+            self.fail(located.line, key, "expected text, got %s" % kind(located.value))
+        return located.value
+
+    def number(self, located: Located, key: str, integer=False, minimum=0):
+        value = located.value
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
+            self.fail(located.line, key, "expected %s, got %s" % ("an integer" if integer else "a number", kind(value)))
+        if value < minimum:
+            self.fail(located.line, key, "must be at least %s, got %s" % (minimum, value))
+        return value
+
+    def boolean(self, located: Located, key: str) -> bool:
+        if not isinstance(located.value, bool):
+            self.fail(located.line, key, "expected true or false, got %s" % kind(located.value))
+        return located.value
+
+    def string_list(self, located: Located, key: str) -> List[str]:
+        if isinstance(located.value, str):
+            return [located.value]
+        if not isinstance(located.value, list):
+            self.fail(located.line, key, "expected text or a list of text, got %s" % kind(located.value))
+        return [self.string(item, "%s[%d]" % (key, index)) for index, item in enumerate(located.value)]
+
+
+def kind(value) -> str:
+    if value is None:
+        return "nothing"
+    return {dict: "a mapping", list: "a list", bool: "true/false", str: "text %r" % value}.get(
+        type(value), "%s %r" % (type(value).__name__, value))
