@@ -292,3 +292,27 @@ def test_trigger_of_an_unknown_job_names_the_jobs(tmp_path, fake_cli):
     """)
     with pytest.raises(BertprepError, match="no job named 'nope'.*only"):
         make_scheduler(jobs).trigger("nope")
+
+
+def test_scheduler_once_runs_a_trigger_and_its_dependents_then_exits(tmp_path, fake_cli):
+    from service_helpers import bertprep_process
+
+    write_input(tmp_path, ["a", "b", "c"])
+    jobs = write_jobs(tmp_path, """
+        upstream:
+          pipeline: fake-count
+          args: {input: in.txt}
+        downstream:
+          pipeline: fake-count
+          after: upstream
+          args: {input: in.txt, upstream: "${after}"}
+    """)
+    process = bertprep_process(["scheduler", "run", "--jobs", str(jobs), "--trigger", "upstream", "--once"],
+                               cwd=tmp_path)
+    output, _ = process.communicate(timeout=180)
+    assert process.returncode == 0, output
+    assert "runs by status: succeeded 2" in output
+    upstream_run = latest(tmp_path / "out", "upstream")
+    info = json.loads((tmp_path / "out" / "downstream" / latest(tmp_path / "out", "downstream") / "info.json")
+                      .read_text())
+    assert info["upstream"] == str(tmp_path / "out" / "upstream" / upstream_run)
