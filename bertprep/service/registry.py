@@ -137,7 +137,7 @@ class Registry:
                 "INSERT INTO runs (run_id, job, pipeline, status, trigger, attempt, retry_of, force, spec, "
                 "queued_at, not_before) VALUES (?, ?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)",
                 (run_id, spec["name"], spec["pipeline"], trigger, attempt, retry_of, int(bool(force)),
-                 json.dumps(spec, sort_keys=True), now, now if not_before is None else not_before))
+                 json.dumps(spec, sort_keys=True, default=str), now, now if not_before is None else not_before))
         return run_id
 
     def claim_next(self, now: float, owner: str, busy_jobs: Iterable[str] = ()) -> Optional[dict]:
