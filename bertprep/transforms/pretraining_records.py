@@ -195,8 +195,6 @@ def merge_stats(dicts: Iterable[dict]) -> dict:
                 into = total.setdefault(name, {})
                 for key, count in value.items():
                     into[key] = into.get(key, 0) + count
-        if not stats:
-            continue
     result = {name: dict(sorted(value.items(), key=lambda kv: _sort_key(kv[0]))) for name, value in total.items()}
     result["instances"] = instances
     for name, value in weighted.items():
