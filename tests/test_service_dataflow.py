@@ -7,7 +7,10 @@ Nothing contacts Google.
 """
 import argparse
 import json
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -257,3 +260,20 @@ def test_dataflow_job_names_are_valid():
         dataflow.launch_body("Bad_Name", "gs://b/t.json", {})
     with pytest.raises(BertprepError, match="gs://"):
         dataflow.launch_body("ok", "/local/t.json", {})
+
+
+def test_the_launcher_file_runs_by_path_and_reaches_the_jobs_parser(tmp_path):
+    """As the Flex Template launcher runs it: `python .../flex_main.py --pipeline=... --name=value ...`."""
+    registered("pretraining")
+    script = flex_main.__file__
+    bad_value = subprocess.run([sys.executable, script, "--pipeline=pretraining", "--input=gs://b/in.txt",
+                                "--output=gs://b/out", "--max_seq_length=lots", "--project=p"],
+                               capture_output=True, text=True, cwd=str(tmp_path), timeout=120)
+    assert bad_value.returncode == 2
+    assert "argument --max-seq-length: invalid int value: 'lots'" in bad_value.stderr
+    assert "bertprep pretraining --input gs://b/in.txt --output gs://b/out --max-seq-length lots --project=p " \
+           "--runner=DataflowRunner" in bad_value.stderr
+    environment = {key: value for key, value in os.environ.items() if key != flex_main.PIPELINE_ENV}
+    no_pipeline = subprocess.run([sys.executable, script, "--input=x"], capture_output=True, text=True,
+                                 cwd=str(tmp_path), timeout=120, env=environment)
+    assert no_pipeline.returncode == 2 and "no pipeline" in no_pipeline.stderr
