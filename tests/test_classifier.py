@@ -185,3 +185,27 @@ def test_help_lists_options_with_defaults(capsys):
     for option in ("--preset", "--text-a", "--text-b", "--multi-label", "--label-type", "--max-seq-length"):
         assert option in text
     assert "default: 128" in text
+
+
+def test_row_readers_for_parquet_and_headerless_cola(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as parquet
+
+    path = tmp_path / "rows.parquet"
+    parquet.write_table(pa.table({"sentence": ["好", "差"], "score": [1, 0]}), str(path))
+    config = classifier.validate({"input": str(path), "text_a": "sentence", "label": "1", "max_seq_length": 8})
+    rows = list(classifier.RowReader(config)(str(path)))
+    assert config["format"] == "parquet"
+    assert [(r.line, r.value) for r in rows] == [(1, {"text_a": "好", "label": 1}), (2, {"text_a": "差", "label": 0})]
+    cola = tmp_path / "train.tsv"
+    cola.write_text("gj04\t1\t\tOur friends won't buy this analysis.\ngj04\t0\t*\tThey drank the pub.\n")
+    config = classifier.validate({"input": str(cola), "preset": "cola", "max_seq_length": 8})
+    rows = list(classifier.RowReader(config)(str(cola)))
+    assert [r.value for r in rows] == [{"text_a": "Our friends won't buy this analysis.", "label": "1"},
+                                       {"text_a": "They drank the pub.", "label": "0"}]
+    mnli = tmp_path / "dev_matched.tsv"
+    mnli.write_text("\t".join("h%d" % i for i in range(12)) + "\n" + "\t".join(
+        ["1", "", "", "", "", "", "", "", "A man.", "A person.", "x", "entailment"]) + "\n")
+    config = classifier.validate({"input": str(mnli), "preset": "mnli", "max_seq_length": 8})
+    assert [r.value for r in classifier.RowReader(config)(str(mnli))] == [
+        {"text_a": "A man.", "text_b": "A person.", "label": "entailment"}]

@@ -102,6 +102,19 @@ def test_beam_eval_records_and_side_file_match_golden(shared, en_vocab, tmp_path
     for row in examples:  # the words can be cut back out of the context
         assert [row["context"][a:b] for a, b in row["word_spans"]] == row["doc_tokens"]
 
+    # SQuAD 2.0 post-processing on these side files: logits favouring [CLS] predict "" everywhere.
+    logits = tmp_path / "logits.jsonl"
+    with open(logits, "w") as handle:
+        for row in side:
+            start = [5.0] + [1.0 if str(i) in row["token_to_orig_map"] else 0.0 for i in range(1, 128)]
+            handle.write(json.dumps({"unique_id": row["unique_id"], "start_logits": start, "end_logits": start}) + "\n")
+    run_cli("squad-predict", "--eval-output", out, "--logits", logits, "--output", tmp_path / "pred")
+    scores = json.load(open(tmp_path / "pred" / "eval.json"))
+    null_odds = json.load(open(tmp_path / "pred" / "null_odds.json"))
+    assert scores["metric"] == "squad" and scores["predicted"] == 388
+    assert scores["no_ans_total"] == 228 and scores["no_ans_exact"] == 100.0 and scores["has_ans_exact"] == 0.0
+    assert len(null_odds) == 388 and all(value == 8.0 for value in null_odds.values())
+
 
 def test_cjk_characters_are_words_in_text_without_spaces():
     words, char_to_word, spans = se.split_words("基于《跑跑》，由Nexon 开发。", True)

@@ -57,7 +57,7 @@ def squad_train(config):
     return [Feature("unique_id", INT64, (), "feature id")] + _sequence_features(_require(config, "max_seq_length")) + [
         Feature("start_positions", INT64, (), "answer start token, 0 when outside the window"),
         Feature("end_positions", INT64, (), "answer end token, 0 when outside the window"),
-        Feature("is_impossible", INT64, (), "1 when the question has no answer in this window"),
+        Feature("is_impossible", INT64, (), "1 when the question has no answer (SQuAD 2.0), in every window"),
     ]
 
 
