@@ -1,4 +1,6 @@
-"""Helpers shared by the classifier, squad and tagging job tests (no tests here): run a command in-process, read an output back."""
+"""Helpers shared by the classifier, squad and tagging job tests (no tests here).
+
+They run a command in-process and read an output directory back with its own schema."""
 import glob
 import json
 import os

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from bertprep.transforms import squad_postprocess as sp
-from test_classifier_helpers import dead_letters, read_jsonl, read_output, run_cli
+from test_classifier_helpers import dead_letters, read_output, run_cli
 
 
 @pytest.fixture(scope="module")

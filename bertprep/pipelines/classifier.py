@@ -33,8 +33,8 @@ multi-hot vector of num_labels (cells split on --label-delimiter); --label-type 
 Rows with an unknown label, a missing column or empty text go to dead_letters/ with the reason."""
 
 FORMATS = ("auto", "tsv", "csv", "jsonl", "parquet", "text")
-STAT_NAMES = ("sequence_length_histogram", "tokens_per_instance", "unk_rate", "label_distribution", "truncated_examples",
-              "label_list")
+STAT_NAMES = ("sequence_length_histogram", "tokens_per_instance", "unk_rate", "label_distribution",
+              "truncated_examples", "label_list")
 SIDE_FILES = ()
 
 
@@ -120,7 +120,8 @@ def _as_column(value):
 
 
 def label_spec(config: dict) -> features_lib.LabelSpec:
-    return features_lib.LabelSpec(label_type=config.get("label_type", "int"), multi_label=bool(config.get("multi_label")),
+    return features_lib.LabelSpec(label_type=config.get("label_type", "int"),
+                                  multi_label=bool(config.get("multi_label")),
                                   delimiter=config.get("label_delimiter", ","),
                                   rename=tuple(tuple(pair) for pair in config.get("label_rename", [])),
                                   unlabeled=bool(config.get("unlabeled")))

@@ -33,9 +33,10 @@ DESCRIPTION = """Turn SQuAD-format JSON into the features run_squad.py writes. -
 is_training) gives unique_id, input_ids, input_mask, segment_ids, start_positions, end_positions and
 is_impossible (positions 0 when the answer is not inside the window, or the question has none);
 --split eval gives unique_id, input_ids, input_mask, segment_ids and side files (JSONL, or Parquet with
---side-file-format parquet): squad_features-* (unique_id, example_index, qas_id, doc_span_index, tokens,
-token_to_orig_map, token_is_max_context) and squad_examples-* (qas_id, question, context, doc_tokens,
-word character spans, gold answers) — what `bertprep squad-predict` needs to turn logits into text.
+--side-file-format parquet): squad_features-* (unique_id, example_index, qas_id, doc_span_index,
+doc_span_start, tokens, token_to_orig_map, token_is_max_context) and squad_examples-* (qas_id,
+question, context, doc_tokens, word character spans, gold answers) — what `bertprep squad-predict` needs
+to turn logits into text.
 
 unique_id counts from 1000000000 and example_index from 0 in input order (files sorted by name, then
 article, paragraph and question), exactly as the reference numbers them, whatever the worker count.
@@ -112,7 +113,8 @@ class _ConvertQuestion(beam.DoFn):
         config = self._config
         is_training = config.get("split", "train") == "train"
         try:
-            example = squad_examples.make_example(record.value, is_training, bool(config.get("version_2_with_negative")),
+            example = squad_examples.make_example(record.value, is_training,
+                                                  bool(config.get("version_2_with_negative")),
                                                   config.get("cjk_words", "auto"))
             features, facts = squad_features.convert_example(
                 example, self._tokenizer, config["max_seq_length"], config["doc_stride"], config["max_query_length"],
@@ -126,7 +128,8 @@ class _ConvertQuestion(beam.DoFn):
             "qas_id": example.qas_id, "question_text": example.question_text, "context": example.context,
             "doc_tokens": example.doc_tokens, "word_spans": [list(span) for span in example.word_spans],
             "answers": list(example.answers),
-            "is_impossible": bool(config.get("version_2_with_negative")) and bool(record.value["qa"].get("is_impossible")),
+            "is_impossible": bool(config.get("version_2_with_negative"))
+            and bool(record.value["qa"].get("is_impossible")),
             "title": record.value.get("title") or "", "source": record.source, "line": record.line,
         }
         yield position, (example_row, features)

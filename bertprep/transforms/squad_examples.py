@@ -169,7 +169,8 @@ def _answers(qa: Dict) -> List[Dict]:
     return [answer for answer in answers if isinstance(answer, dict)]
 
 
-def make_example(value: Dict, is_training: bool, version_2_with_negative: bool, cjk_words: str = "auto") -> SquadExample:
+def make_example(value: Dict, is_training: bool, version_2_with_negative: bool,
+                 cjk_words: str = "auto") -> SquadExample:
     """A SquadExample from one question record; AnswerError when training data is unusable."""
     qa = value["qa"]
     context = value["context"]
