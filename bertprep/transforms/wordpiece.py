@@ -175,25 +175,51 @@ class WordPieceModel:
 
 
 class PureWordPieceTokenizer:
-    """Basic tokenization + WordPiece, the reference pipeline in plain Python."""
+    """Basic tokenization + WordPiece, the reference pipeline in plain Python.
+
+    Everything after the whitespace split (lower-casing, accents, punctuation, WordPiece) depends
+    only on the whitespace-separated chunk, so each chunk's pieces and ids are cached: in Chinese
+    text every ideograph is such a chunk, and most lines become a `translate`, a `split` and dict
+    lookups.
+    """
+
+    CACHE_LIMIT = 200_000
 
     def __init__(self, token_to_id, lower=True, strip_accents=None, unk_token="[UNK]"):
         self.lower = lower
         self.strip_accents = lower if strip_accents is None else strip_accents
         self.model = WordPieceModel(token_to_id, unk_token)
+        self._chunk_cache = {}
 
     def basic_tokenize(self, text):
         return basic_tokenize(text, self.lower, self.strip_accents)
 
-    def tokenize(self, text):
+    def _chunk(self, chunk):
+        """(pieces, ids) of one whitespace-separated chunk of cleaned text."""
+        words = basic_tokenize(chunk, self.lower, self.strip_accents)
         split = self.model.split
-        tokens = []
-        for word in basic_tokenize(text, self.lower, self.strip_accents):
-            tokens.extend(split(word))
-        return tokens
+        pieces = tuple(piece for word in words for piece in split(word))
+        lookup = self.model.token_to_id
+        entry = (pieces, tuple(lookup[piece] for piece in pieces))  # [UNK] included: all in the vocabulary
+        if len(self._chunk_cache) >= self.CACHE_LIMIT:
+            self._chunk_cache.clear()
+        self._chunk_cache[chunk] = entry
+        return entry
 
     def encode(self, text):
-        """(tokens, ids); every piece WordPiece emits is in the vocabulary, [UNK] included."""
-        tokens = self.tokenize(text)
-        lookup = self.model.token_to_id
-        return tokens, [lookup[token] for token in tokens]
+        """(tokens, ids) of one text."""
+        cache = self._chunk_cache
+        tokens, ids = [], []
+        for chunk in text.translate(_CLEAN_TABLE).split():
+            entry = cache.get(chunk) or self._chunk(chunk)
+            tokens.extend(entry[0])
+            ids.extend(entry[1])
+        return tokens, ids
+
+    def tokenize(self, text):
+        cache = self._chunk_cache
+        tokens = []
+        for chunk in text.translate(_CLEAN_TABLE).split():
+            entry = cache.get(chunk) or self._chunk(chunk)
+            tokens.extend(entry[0])
+        return tokens
