@@ -174,6 +174,10 @@ def main(argv=None):
                     ["phonetic", "glyph", "observed"]):
         coverage, mean_size, model = evaluate(builder, held_out_counts, weights, sources, args.top_k)
         print(f"{'+'.join(sources):<26} {coverage[5]:7.4f} {coverage[10]:7.4f} {coverage['full']:7.4f} {mean_size:10.2f}")
+    for larger in (20, 30, 50, 100):
+        coverage, mean_size, _ = evaluate(builder, held_out_counts, weights, ["phonetic", "glyph", "observed"], larger)
+        print(f"{'  same, top-k=%d' % larger:<26} {coverage[5]:7.4f} {coverage[10]:7.4f} {coverage['full']:7.4f}"
+              f" {mean_size:10.2f}")
     print("mixture fitted on train: " + ", ".join(f"{k}={v:.3f}" for k, v in model.mixture.items()))
     published_path = os.path.join(args.shared, "data", "csc", "confusion_ocr_asr.txt")
     with open(published_path, encoding="utf-8") as handle:
