@@ -326,3 +326,25 @@ def test_sentencepiece_accent_stripping_only_when_asked(spm_model):
     assert plain.basic_tokenize("Fóx") == ["fóx"]
     assert stripped.basic_tokenize("Fóx") == ["fox"]
     assert stripped.tokenize("Fóx") == plain.tokenize("fox")
+
+
+def test_remote_vocabulary_is_read_through_beam_filesystems(monkeypatch, zh_vocab):
+    import io
+
+    from apache_beam.io.filesystems import FileSystems
+
+    opened = []
+    data = open(zh_vocab, "rb").read()
+
+    def fake_open(path, *args, **kwargs):
+        opened.append(path)
+        if path.endswith("missing.txt"):
+            raise OSError("404 Not Found")
+        return io.BytesIO(data)
+
+    monkeypatch.setattr(FileSystems, "open", staticmethod(fake_open))
+    tokenizer = load_tokenizer(vocab="gs://bucket/zh_vocab.txt")
+    assert opened == ["gs://bucket/zh_vocab.txt"]
+    assert tokenizer.fingerprint == load_tokenizer(vocab=zh_vocab).fingerprint
+    with pytest.raises(BertprepError, match="gs://bucket/missing.txt"):
+        load_tokenizer(vocab="gs://bucket/missing.txt")

@@ -7,19 +7,23 @@ False keeps Japanese dakuten and Vietnamese diacritics while lower-casing).
 `load_tokenizer(spm_model=...)` gives SentencePiece pieces (see `sentencepiece_tokenizer.py`).
 
 Two WordPiece backends give identical output (checked on every golden line and on random Unicode):
-- "python" (the default): `wordpiece.py`, plain Python with per-character tables and a cache of
-  words already split;
+- "python" (the default): `wordpiece.py`, plain Python with per-character `str.translate` tables
+  and a cache of pieces and ids per whitespace-separated chunk;
 - "compiled": HF `tokenizers` (BertNormalizer + BertPreTokenizer + WordPiece) for every line whose
-  characters it provably handles like the reference, pure Python for the rest (`fast_wordpiece.py`
-  says which characters and why: private-use and code points newer than its Unicode tables,
-  CJK Extension E/F start, capital sigma, surrogates).
-Measured with `benchmarks/bench_tokenize.py` on the shared zh_peopledaily_docs.txt (50,658 lines,
-6.4 MB; one process, CPU seconds, on a shared 2-core machine): the pure-Python path ran about
-38,000 lines/s (4.4 MB/s), the compiled path about 15,000 lines/s (1.8 MB/s); on English text the
-pure path was also the faster (about 90,000 against 25,000 lines/s). The compiled pipeline pays for
-per-character alignment bookkeeping and Encoding objects that we do not need, while the Python
-path hits its word cache for almost every word. So "python" is the default and "compiled" stays
-available (`backend="compiled"`) for machines where it measures faster.
+  characters it provably handles like the reference, pure Python for the rest. `fast_wordpiece.py`
+  says which characters go to Python and why: private-use and code points newer than its Unicode
+  tables, the start of CJK Extension E, capital sigma (final-sigma rule), lone surrogates. None of
+  the 388,925 lines under ../shared/data nor any golden line needs the fallback.
+Measured with `benchmarks/bench_tokenize.py` (one process, CPU seconds, HF single-threaded, on a
+shared and busy 2-core machine; best of 2 passes):
+  zh_peopledaily_docs.txt (55,724 lines, 6.4 MB): python 57,000-63,000 lines/s (6.6-7.3 MB/s),
+  compiled 13,600 lines/s (1.6 MB/s), raw HF alone the same 13,600;
+  16,452 lines of English package descriptions (1.3 MB): python 43,000 lines/s on the first (cold-cache) pass and
+  156,000 once warm, compiled 19,000.
+The compiled pipeline pays for per-character alignment bookkeeping and Encoding objects that we do
+not need, while the Python path is one `translate`, one `split` and dict hits for almost every
+chunk. So "python" is the default; "compiled" stays available (`backend="compiled"` or
+BERTPREP_TOKENIZER_BACKEND=compiled) for machines where the benchmark says otherwise.
 """
 import os
 
