@@ -209,3 +209,16 @@ def test_row_readers_for_parquet_and_headerless_cola(tmp_path):
     config = classifier.validate({"input": str(mnli), "preset": "mnli", "max_seq_length": 8})
     assert [r.value for r in classifier.RowReader(config)(str(mnli))] == [
         {"text_a": "A man.", "text_b": "A person.", "label": "entailment"}]
+
+
+def test_labels_option_takes_a_list_or_a_file(tmp_path):
+    from bertprep.errors import BertprepError
+    from bertprep.pipelines import finetune_common
+
+    assert finetune_common.read_labels_option("b, a,c") == ["b", "a", "c"]
+    path = tmp_path / "labels.txt"
+    path.write_text("neutral\nentailment\n\ncontradiction\n", encoding="utf-8")
+    assert finetune_common.read_labels_option(str(path)) == ["neutral", "entailment", "contradiction"]
+    with pytest.raises(BertprepError, match="repeats a label"):
+        finetune_common.read_labels_option("a,b,a")
+    assert finetune_common.example_id(2, 7) == 2 * 2 ** 32 + 7
