@@ -120,7 +120,7 @@ class SelfAttention(layers.Layer):
         scores = ops.multiply(scores, 1.0 / math.sqrt(self.config.head_size))
         # Softmax in float32 so that float16 scores with the -10000 bias neither overflow nor lose mass.
         # `+`, not ops.add: Keras' TF backend may rewrite a broadcasting ops.add as a bias add.
-        scores = ops.cast(scores, "float32") + attention_bias
+        scores = ops.cast(scores, "float32") + ops.cast(attention_bias, "float32")
         probs = ops.cast(ops.softmax(scores, axis=-1), hidden_states.dtype)
         probs = self.attention_dropout(probs, training=training)
         context = ops.transpose(ops.matmul(probs, value), (0, 2, 1, 3))
