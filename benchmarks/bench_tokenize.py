@@ -79,9 +79,9 @@ def main():
             fallback = sum(1 for line in lines if not routed.is_exact(line))
             note = f"  ({fallback:,} lines routed to pure Python; characters HF gets wrong: " \
                    f"{''.join(sorted(routed.unsafe_chars))!r})"
-        print(f"{backend:9s} first pass {len(lines) / first_cpu:9,.0f} lines/s {megabytes / first_cpu:6.2f} MB/s (CPU), "
-              f"wall {first_wall:6.2f} s | best {len(lines) / best_cpu:9,.0f} lines/s {megabytes / best_cpu:6.2f} MB/s "
-              f"(CPU), wall {best_wall:6.2f} s{note}")
+        first = f"{len(lines) / first_cpu:9,.0f} lines/s {megabytes / first_cpu:6.2f} MB/s (CPU), wall {first_wall:6.2f} s"
+        best = f"{len(lines) / best_cpu:9,.0f} lines/s {megabytes / best_cpu:6.2f} MB/s (CPU), wall {best_wall:6.2f} s"
+        print(f"{backend:9s} first pass {first} | best {best}{note}")
     same = results["python"] == results["compiled"]
     raw_diff = sum(1 for a, b in zip(results["python"], results["raw HF"]) if a != b)
     print(f"python == compiled on every line: {same}; raw HF differs from the reference on {raw_diff:,} lines")

@@ -95,8 +95,8 @@ def test_strip_accents_apart_from_lower(en_vocab):
 @pytest.mark.parametrize("backend", ["python", "compiled"])
 def test_strip_accents_false_keeps_dakuten_and_diacritics_in_pieces(tmp_path, backend):
     vocab = tmp_path / "vocab.txt"
-    vocab.write_text("\n".join(["[PAD]", "[UNK]", "が", "##ん", "##ば", "##る", "か", "##は", "ti", "##ế", "##e",
-                                "##ng"]) + "\n", encoding="utf-8")
+    entries = ["[PAD]", "[UNK]", "が", "##ん", "##ば", "##る", "か", "##は", "ti", "##ế", "##e", "##ng"]
+    vocab.write_text("\n".join(entries) + "\n", encoding="utf-8")
     keep = load_tokenizer(vocab=str(vocab), lower=True, strip_accents=False, backend=backend)
     assert keep.tokenize("がんばる TIẾNG") == ["が", "##ん", "##ば", "##る", "ti", "##ế", "##ng"]
     strip = load_tokenizer(vocab=str(vocab), lower=True, backend=backend)

@@ -18,7 +18,8 @@ BATCH_LINES = 2048
 
 def add_arguments(parser):
     parser.add_argument("--vocab", help="WordPiece vocabulary file (vocab.txt)")
-    parser.add_argument("--spm-model", help="SentencePiece model (.model, with its .vocab beside it) instead of --vocab")
+    parser.add_argument("--spm-model", help="SentencePiece model (.model, with its .vocab beside it) instead of "
+                        "--vocab")
     parser.add_argument("--lower", action=argparse.BooleanOptionalAction, default=True,
                         help="lower-case input (the original --do_lower_case)")
     parser.add_argument("--strip-accents", action=argparse.BooleanOptionalAction, default=None,

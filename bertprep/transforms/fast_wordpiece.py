@@ -3,11 +3,12 @@
 The compiled pipeline (BertNormalizer + BertPreTokenizer + WordPiece, max 200 characters a word)
 disagrees with google-research/bert on some characters, because its Unicode tables are not
 Python's `unicodedata` and its steps run in another order:
-- private-use (Co) and some unassigned code points: it deletes them as "other", the reference keeps
-  them (they become [UNK]);
-- about 760 assigned characters newer than its tables (Unicode 14 in Python 3.11): new Mn marks it
-  does not strip, new Po punctuation it does not split, new letters it deletes, a few Cf it keeps;
-- CJK Extension E/F start (U+2B820-U+2B91F): outside its CJK ranges, inside the reference's;
+- private-use (Co) characters: it deletes them as "other", the reference keeps them ([UNK]);
+- about 500 more characters where its Unicode tables and Python's `unicodedata` (Unicode 14 in
+  Python 3.11) disagree: newer Mn marks it does not strip, newer Po punctuation it does not split,
+  a few Cf it keeps, and code points unassigned for Python that it treats as assigned;
+- the start of CJK Extension E (U+2B820-U+2B91F, 256 characters): outside its CJK ranges, inside
+  the reference's;
 - capital sigma when lower-casing: Python's `str.lower` writes a final `ς` at a word end, it
   always writes `σ`;
 - lone surrogates, which it cannot take at all.
@@ -20,21 +21,15 @@ reference code. Since every step of either pipeline is per character except the 
 (covered by the "A?" context) and NFD reordering (identical in both), this is exact; the tests
 also check it on random Unicode text.
 """
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+
 from bertprep.transforms.wordpiece import MAX_INPUT_CHARS_PER_WORD, basic_tokenize
 
 _CONTEXTS = ("{}", "a{}b", "A{}", "{}B", " {} ")
 
 
-def compiled_available():
-    try:
-        import tokenizers  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def build_hf_tokenizer(token_to_id, lower, strip_accents, unk_token="[UNK]"):
-    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+    """The BERT WordPiece pipeline of HF tokenizers, with no special tokens added."""
 
     tokenizer = Tokenizer(
         models.WordPiece(

@@ -18,8 +18,8 @@ Measured with `benchmarks/bench_tokenize.py` (one process, CPU seconds, HF singl
 shared and busy 2-core machine; best of 2 passes):
   zh_peopledaily_docs.txt (55,724 lines, 6.4 MB): python 57,000-63,000 lines/s (6.6-7.3 MB/s),
   compiled 13,600 lines/s (1.6 MB/s), raw HF alone the same 13,600;
-  16,452 lines of English package descriptions (1.3 MB): python 43,000 lines/s on the first (cold-cache) pass and
-  156,000 once warm, compiled 19,000.
+  16,452 lines of English package descriptions (1.3 MB): python 43,000 lines/s on the first
+  (cold-cache) pass and 156,000 once warm, compiled 19,000.
 The compiled pipeline pays for per-character alignment bookkeeping and Encoding objects that we do
 not need, while the Python path is one `translate`, one `split` and dict hits for almost every
 chunk. So "python" is the default; "compiled" stays available (`backend="compiled"` or
@@ -87,7 +87,10 @@ class WordPieceTokenizer:
     # --- tokenization ------------------------------------------------------------------------------
     def _compiled_backend(self):
         if self._compiled is None:
-            from bertprep.transforms.fast_wordpiece import CompiledWordPiece
+            try:
+                from bertprep.transforms.fast_wordpiece import CompiledWordPiece
+            except ImportError as error:
+                raise BertprepError(f"the compiled tokenizer backend needs HF tokenizers: {error}") from None
 
             self._compiled = CompiledWordPiece(self.vocabulary.token_to_id, self.vocabulary.tokens, self.lower,
                                                self.strip_accents, self._pure, UNK_TOKEN)
@@ -149,6 +152,7 @@ def load_tokenizer(vocab=None, spm_model=None, lower=True, strip_accents=None, b
 
         return SentencePieceTokenizer.from_file(spm_model, lower=lower, strip_accents=strip_accents)
     if not vocab:
-        raise BertprepError("no vocabulary: give a WordPiece vocab.txt (--vocab) or a SentencePiece model (--spm-model)")
+        raise BertprepError("no vocabulary: give a WordPiece vocab.txt (--vocab) or a SentencePiece model "
+                            "(--spm-model)")
     backend = backend or os.environ.get("BERTPREP_TOKENIZER_BACKEND") or DEFAULT_BACKEND
     return WordPieceTokenizer(Vocabulary.from_file(vocab), lower=lower, strip_accents=strip_accents, backend=backend)
