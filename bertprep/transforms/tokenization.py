@@ -15,9 +15,9 @@ Two WordPiece backends give identical output (checked on every golden line and o
   tables, the start of CJK Extension E, capital sigma (final-sigma rule), lone surrogates. None of
   the 388,925 lines under ../shared/data nor any golden line needs the fallback.
 Measured with `benchmarks/bench_tokenize.py` (one process, CPU seconds, HF single-threaded, on a
-shared and busy 2-core machine; best of 2 passes):
-  zh_peopledaily_docs.txt (55,724 lines, 6.4 MB): python 57,000-63,000 lines/s (6.6-7.3 MB/s),
-  compiled 13,600 lines/s (1.6 MB/s), raw HF alone the same 13,600;
+shared 2-core machine whose load varied between runs; best of 2 passes):
+  zh_peopledaily_docs.txt (55,724 lines, 6.4 MB): python 57,000-77,000 lines/s (6.6-8.9 MB/s),
+  compiled 13,600-15,800 lines/s (1.6-1.8 MB/s), raw HF alone 12,300-13,600;
   16,452 lines of English package descriptions (1.3 MB): python 43,000 lines/s on the first
   (cold-cache) pass and 156,000 once warm, compiled 19,000.
 The compiled pipeline pays for per-character alignment bookkeeping and Encoding objects that we do
