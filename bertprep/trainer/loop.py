@@ -156,7 +156,7 @@ def train(config: TrainConfig) -> dict:
                 config.weight_decay, loss_scale=precision == "mixed_float16")
             optimizer.build(model.trainable_variables)
         checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
-        manager = tf.train.CheckpointManager(checkpoint, os.path.join(config.output, "checkpoints"),
+        manager = tf.train.CheckpointManager(checkpoint, _checkpoint_directory(config.output, strategy),
                                              max_to_keep=config.keep_checkpoints, checkpoint_name="ckpt")
         bert_config.to_json_file(os.path.join(config.output, "bert_config.json"))
         write_model_description(config.output, config.task, options, config.next_sentence)
@@ -185,6 +185,24 @@ def train(config: TrainConfig) -> dict:
 
 
 MODEL_FILE = "model.json"
+
+
+def is_chief(strategy) -> bool:
+    """Multi-worker training: only the chief (or worker 0 without a chief) owns the real checkpoints."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    task_type = getattr(resolver, "task_type", None)
+    if task_type in (None, "chief"):
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
+def _checkpoint_directory(output, strategy):
+    """Every worker must take part in saving; non-chief workers write to a scratch directory of their own."""
+    if is_chief(strategy):
+        return os.path.join(output, "checkpoints")
+    resolver = strategy.cluster_resolver
+    return os.path.join(output, "worker_scratch", f"{resolver.task_type}_{resolver.task_id}")
 
 
 def write_model_description(directory, task, options, next_sentence=True):
