@@ -100,6 +100,9 @@ class WordPieceTokenizer:
         return self._pure.tokenize(_as_text(text)) if self.backend == "python" else self.tokenize_batch([text])[0]
 
     def tokenize_batch(self, texts):
+        if self.backend == "python":
+            tokenize = self._pure.tokenize
+            return [tokenize(_as_text(text)) for text in texts]
         return [tokens for tokens, _ in self.encode_batch(texts)]
 
     def encode(self, text):
