@@ -130,6 +130,72 @@ def _document_reader(config):
     return read
 
 
+SPAN = "span"
+
+
+def spans_usable(config: dict) -> bool:
+    """Local, uncompressed documents files are shuffled as byte ranges, not text (see iter_document_spans)."""
+    if config.get("input_format", "documents") != "documents":
+        return False
+    paths = beam_io.match_files(config["input"])
+    return all("://" not in path and not path.endswith((".gz", ".bz2")) for path in paths)
+
+
+def iter_document_spans(path: str):
+    """Documents of a local text file as byte ranges: Record(value=("span", start, end)) or DeadLetter.
+
+    Local runs hold a GroupByKey in memory (FnApiRunner), so shuffling byte ranges instead of text keeps
+    a run's memory nearly flat as the corpus grows; the bucket re-reads its documents by offset. Keys,
+    line numbers and dead letters are those of bertprep.io.readers.iter_documents.
+    """
+    start = None
+    first = end = offset = 0
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            line_start = offset
+            offset += len(raw)
+            body = raw.rstrip(b"\n")
+            if body.endswith(b"\r"):
+                body = body[:-1]
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError as error:
+                yield readers.DeadLetter(path, number, "undecodable: invalid UTF-8 at byte %d" % error.start, body)
+                continue
+            if number == 1 and text.startswith(readers.BOM):
+                text = text[1:]
+            if not text.strip():
+                if start is not None:
+                    yield readers.Record(path, first, (SPAN, start, end))
+                    start = None
+                continue
+            if start is None:
+                start, first = line_start, number
+            end = offset
+    if start is not None:
+        yield readers.Record(path, first, (SPAN, start, end))
+
+
+def read_span(handles: dict, path: str, start: int, end: int):
+    """The sentences of one document span (undecodable lines were dead-lettered when the span was made)."""
+    handle = handles.get(path)
+    if handle is None:
+        handle = handles[path] = open(path, "rb")
+    handle.seek(start)
+    sentences = []
+    for number, raw in enumerate(handle.read(end - start).split(b"\n")):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        if number == 0 and start == 0 and text.startswith(readers.BOM):
+            text = text[1:]
+        text = text.strip()
+        if text:
+            sentences.append(text)
+    return sentences
+
+
 def _pair_reader(path):
     from bertprep.pipelines.mask_probs import read_csc_source
 
@@ -203,25 +269,20 @@ class JobParts:
 
     def tokenize(self, records):
         """Records → (tokenized documents, FASPell pairs as (key, wrong ids, correct ids), dead letters)."""
-        from bertprep.transforms.instances import sentences_of
-
         documents, pairs, dead = [], [], []
         doc_records, doc_sentences = [], []
-        for record in records:
-            value = record.value
-            if isinstance(value, tuple) and value and value[0] == "pair":
-                self._pair(record, value[1], value[2], pairs, dead)
-                continue
-            if isinstance(value, dict) and len(value) == 1:
-                value = next(iter(value.values()))
-            try:
-                sentences = value if isinstance(value, list) and all(isinstance(v, str) for v in value) \
-                    else sentences_of(value)
-            except ValueError as error:
-                dead.append(readers.DeadLetter(record.source, record.line, "bad document: %s" % error, str(value)))
-                continue
-            doc_records.append(record)
-            doc_sentences.append(sentences)
+        handles = {}
+        try:
+            for record in records:
+                value = record.value
+                if isinstance(value, tuple) and value and value[0] == SPAN:
+                    doc_records.append(record)
+                    doc_sentences.append(read_span(handles, record.source, value[1], value[2]))
+                    continue
+                self._record(record, value, pairs, dead, doc_records, doc_sentences)
+        finally:
+            for handle in handles.values():
+                handle.close()
         tokenized = self.documents.many([(r.key, s) for r, s in zip(doc_records, doc_sentences)])
         for record, sentences, document in zip(doc_records, doc_sentences, tokenized):
             if document.num_tokens == 0:
@@ -230,6 +291,23 @@ class JobParts:
             else:
                 documents.append(document)
         return documents, pairs, dead
+
+    def _record(self, record, value, pairs, dead, doc_records, doc_sentences):
+        from bertprep.transforms.instances import sentences_of
+
+        if isinstance(value, tuple) and value and value[0] == "pair":
+            self._pair(record, value[1], value[2], pairs, dead)
+            return
+        if isinstance(value, dict) and len(value) == 1:
+            value = next(iter(value.values()))
+        try:
+            sentences = value if isinstance(value, list) and all(isinstance(v, str) for v in value) \
+                else sentences_of(value)
+        except ValueError as error:
+            dead.append(readers.DeadLetter(record.source, record.line, "bad document: %s" % error, str(value)))
+            return
+        doc_records.append(record)
+        doc_sentences.append(sentences)
 
     def _pair(self, record, wrong, correct, pairs, dead):
         tokenizer = self.tokenizer
@@ -293,7 +371,8 @@ def build_pipeline(pipeline, config: dict) -> None:
     compression = config.get("compression", "none")
     schema = schemas.for_kind(KIND, config)
 
-    read = pipeline | "Read" >> beam_io.ReadRecords(config["input"], _document_reader(config))
+    reader = iter_document_spans if spans_usable(config) else _document_reader(config)
+    read = pipeline | "Read" >> beam_io.ReadRecords(config["input"], reader)
     inputs = [read.records]
     dead = [read.dead_letters]
     counted = [read]
