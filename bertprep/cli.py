@@ -51,12 +51,36 @@ def build_parser(modules):
     return parser
 
 
+def _conventional_name(module_path: str) -> str:
+    """`bertprep.pipelines.squad_predict` → `squad-predict`; `..._command` modules drop the suffix."""
+    name = module_path.rsplit(".", 1)[-1]
+    if name.endswith("_command"):
+        name = name[: -len("_command")]
+    return name.replace("_", "-")
+
+
+def _modules_for(argv):
+    """Import only the module of the command asked for, when its name follows the convention.
+
+    Importing every command pulls in Beam and TensorFlow pieces and costs seconds; a run of one job
+    (often started by the scheduler) needs just its own module. `--help` and unknown names import all.
+    """
+    wanted = next((arg for arg in argv if not arg.startswith("-")), None)
+    if wanted:
+        for path in COMMANDS:
+            if _conventional_name(path) == wanted:
+                module = importlib.import_module(path)
+                if module.COMMAND == wanted:
+                    return [module]
+    return [importlib.import_module(name) for name in COMMANDS]
+
+
 def main(argv=None) -> int:
     from bertprep.pipelines.common import quiet_beam_logging
 
     quiet_beam_logging()
     argv = list(sys.argv[1:] if argv is None else argv)
-    modules = [importlib.import_module(name) for name in COMMANDS]
+    modules = _modules_for(argv)
     parser = build_parser(modules)
     args, unknown = parser.parse_known_args(argv)
     if not getattr(args, "command", None):
