@@ -116,12 +116,17 @@ def main():
                 copy = os.path.join(scratch, "copy%d.txt" % k)  # distinct names → distinct document keys
                 shutil.copyfile(args.corpus, copy)
                 copies.append(copy)
-            result = job(copies, args.vocab, os.path.join(scratch, "x4"), 1, args.dupe_factor)
-            print("job, 4x corpus (%.1f MB), 1 worker: %d instances, %.1f s wall, %d instances/s, peak RSS %.0f MB "
-                  "(1x: %.0f MB; growth %.1f MB per MB of input; the reference grows about 80 MB per MB)"
-                  % (result["input_mb"], result["instances"], result["wall"], result["instances"] / result["wall"],
-                     result["rss"], results[1]["rss"],
-                     (result["rss"] - results[1]["rss"]) / (result["input_mb"] - results[1]["input_mb"])))
+            big = {}
+            for workers in (1, 2):
+                result = job(copies, args.vocab, os.path.join(scratch, "x4w%d" % workers), workers, args.dupe_factor)
+                big[workers] = result
+                print("job, 4x corpus (%.1f MB), %d worker(s): %d instances, %.1f s wall, %.1f CPU s, %d instances/s "
+                      "wall, peak RSS %.0f MB (1x: %.0f MB; growth %.1f MB per MB of input; the reference grows "
+                      "about 80 MB per MB)"
+                      % (result["input_mb"], workers, result["instances"], result["wall"], result["cpu"],
+                         result["instances"] / result["wall"], result["rss"], results[workers]["rss"],
+                         (result["rss"] - results[workers]["rss"]) / (result["input_mb"] - results[1]["input_mb"])))
+            print("2 workers vs 1 on the 4x corpus: %.2fx (wall)" % (big[1]["wall"] / big[2]["wall"]))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
