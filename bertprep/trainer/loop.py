@@ -281,7 +281,9 @@ def _train_loop(config, strategy, model, optimizer, manager, info, total_steps, 
             if loss_scaling:
                 scaled = optimizer.scale_loss(scaled)
         gradients = tape.gradient(scaled, model.trainable_variables)
-        optimizer.apply(gradients, model.trainable_variables)
+        # Heads that ignore the pooler (SQuAD, tagging) leave it without a gradient: skip, don't warn.
+        pairs = [(g, v) for g, v in zip(gradients, model.trainable_variables) if g is not None]
+        optimizer.apply([g for g, _ in pairs], [v for _, v in pairs])
         return loss / replicas
 
     @tf.function
