@@ -12,7 +12,6 @@ from trainer_data import tiny_config  # noqa: E402
 tf = pytest.importorskip("tensorflow")
 
 from bertprep.cli import main  # noqa: E402
-from bertprep.pipelines import embed  # noqa: E402
 from bertprep.trainer.inference import pool  # noqa: E402
 
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "on", "mat", "a", "dog", "ran", "##s",

@@ -151,7 +151,6 @@ class _WriteParquetShard(beam.DoFn):
         import numpy as np
         import pyarrow as pa
         import pyarrow.parquet as pq
-        from apache_beam.io.filesystems import FileSystems
 
         directory, num_shards, hidden_size, token_vectors = self._args
         index, rows = shard_rows
@@ -171,10 +170,10 @@ class _WriteParquetShard(beam.DoFn):
             columns["token_embeddings"] = pa.ListArray.from_arrays(pa.array(offsets), per_token).cast(value_type)
         table = pa.Table.from_pydict(columns, schema=schema)
         path = output_lib.join(directory, output_lib.shard_name(KIND, index, num_shards, ".parquet"))
-        temporary = path + output_lib.TEMP_INFIX + "%d" % os.getpid()
-        with FileSystems.create(temporary) as handle:
-            pq.write_table(table, handle)
-        output_lib._rename(temporary, path)
+        buffer = pa.BufferOutputStream()
+        pq.write_table(table, buffer)
+        with output_lib.ShardWriter(path, framing="raw") as writer:  # temporary name, renamed on close
+            writer.write(buffer.getvalue().to_pybytes())
         yield {"path": path, "records": len(rows), "shard": index}
 
 
