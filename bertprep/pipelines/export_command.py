@@ -14,8 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, help="a `bertprep train` output directory, its checkpoints/ "
                         "directory or one checkpoint prefix (ckpt-N); a Google checkpoint works too")
     parser.add_argument("--output", required=True, help="export directory")
-    parser.add_argument("--bert-config", help="BERT config (default: bert_config.json beside the checkpoint)")
-    parser.add_argument("--vocab", help="vocab.txt to copy into the export (default: one beside the checkpoint)")
+    parser.add_argument("--bert-config", help="BERT config; when omitted, bert_config.json beside the checkpoint")
+    parser.add_argument("--vocab", help="vocab.txt to copy into the export; when omitted, one beside the checkpoint")
     parser.add_argument("--saved-model", action=argparse.BooleanOptionalAction, default=True,
                         help="also write a SavedModel with a serving signature")
     parser.add_argument("--google-format", action="store_true",
