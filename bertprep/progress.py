@@ -212,12 +212,14 @@ def format_summary(output_dir: str, elapsed: Optional[float] = None, max_files: 
     lines = []
     headline = "bertprep %s: %s" % (info.get("kind", "job"), "complete" if directory.is_complete() else "INCOMPLETE")
     if elapsed:
-        read = counts.get("read")
         headline += " in %.1f s" % elapsed
-        if read:
-            headline += " (%s records/s)" % format(int(read / elapsed), ",")
+        rates = ["%s %s/s" % (format(int(counts[name] / elapsed), ","), label)
+                 for name, label in (("read", "read"), ("records_out", "written")) if counts.get(name)]
+        if rates:
+            headline += " (%s)" % ", ".join(rates)
     lines.append(headline)
-    first = [name for name in ("read", "written", "dead_lettered") if name in counts]
+    accounting = info.get("accounting") or ["read", "written", "dead_lettered"]
+    first = [name for name in accounting if name in counts]
     for name in first + sorted(set(counts) - set(first)):
         lines.append("  %-22s %s" % (name, format(counts[name], ",") if isinstance(counts[name], int) else counts[name]))
     reasons = info.get("dead_letters_by_reason") or {}

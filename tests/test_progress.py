@@ -121,7 +121,7 @@ def test_summary_fits_one_screen_and_names_the_paths(tmp_path):
     text = progress.format_summary(config["output"], elapsed=2.0)
     lines = text.splitlines()
     assert len(lines) <= 25
-    assert lines[0] == "bertprep classifier: complete in 2.0 s (5 records/s)"
+    assert lines[0] == "bertprep classifier: complete in 2.0 s (5 read/s, 3 written/s)"
     assert lines[1].split() == ["read", "10"] and lines[2].split() == ["written", "7"]
     assert lines[3].split() == ["dead_lettered", "3"]
     assert "classifier-00000-of-00012.tfrecord  (" in text

@@ -85,7 +85,12 @@ def histogram(values: Dict[float, float], title: str, xlabel: str, ylabel: str =
     figure, axes = _figure()
     xs = sorted(values)
     widths = min((b - a for a, b in zip(xs, xs[1:])), default=1.0) * 0.9 or 0.9
-    axes.bar(xs, [values[x] for x in xs], width=widths, color=BAR_COLOR)
+    counts = [values[x] for x in xs]
+    axes.bar(xs, counts, width=widths, color=BAR_COLOR)
+    positive = sorted(count for count in counts if count > 0)
+    if len(positive) > 2 and positive[-1] > 50 * positive[len(positive) // 2]:
+        axes.set_yscale("log")  # one dominant bar (e.g. every full-length sequence) would hide the rest
+        ylabel = "%s (log scale)" % ylabel
     if mark is not None:
         axes.axvline(mark, color=ACCENT_COLOR, linestyle="--", linewidth=1.5, label=mark_label)
         axes.legend(frameon=False)
