@@ -221,7 +221,8 @@ def format_summary(output_dir: str, elapsed: Optional[float] = None, max_files: 
     accounting = info.get("accounting") or ["read", "written", "dead_lettered"]
     first = [name for name in accounting if name in counts]
     for name in first + sorted(set(counts) - set(first)):
-        lines.append("  %-22s %s" % (name, format(counts[name], ",") if isinstance(counts[name], int) else counts[name]))
+        value = counts[name]
+        lines.append("  %-22s %s" % (name, format(value, ",") if isinstance(value, int) else value))
     reasons = info.get("dead_letters_by_reason") or {}
     for reason, number in sorted(reasons.items(), key=lambda item: (-item[1], item[0]))[:5]:
         lines.append("    dead letter: %-40s %s" % (reason[:40], format(number, ",")))

@@ -12,7 +12,6 @@ import json
 import os
 import tempfile
 
-import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as parquet
 import pytest

@@ -9,7 +9,8 @@ from typing import List
 STYLE = """
 body { font-family: -apple-system, "Segoe UI", "DejaVu Sans", "Noto Sans CJK SC", sans-serif; margin: 2em auto;
        max-width: 1100px; color: #222; padding: 0 1em; }
-h1 { font-size: 1.5em; margin-bottom: 0.2em; } h2 { font-size: 1.15em; margin-top: 1.6em; border-bottom: 1px solid #ddd; }
+h1 { font-size: 1.5em; margin-bottom: 0.2em; }
+h2 { font-size: 1.15em; margin-top: 1.6em; border-bottom: 1px solid #ddd; }
 .status { display: inline-block; padding: 0.1em 0.6em; border-radius: 4px; color: white; font-weight: bold; }
 .ok { background: #2e7d32; } .bad { background: #c62828; }
 table { border-collapse: collapse; margin: 0.5em 0; } td, th { padding: 0.2em 0.8em; border-bottom: 1px solid #eee;

@@ -2,20 +2,10 @@
 
 It is built from an output directory's info.json — its "counts", "dead_letters_by_reason", "config"
 and "stats" — plus the table files a job wrote (mask-probs TSVs) and the run's timing. Every plot is
-optional: it is drawn only when its statistic is present. Stats are looked up by the names below (a
-job may use any of the spellings); any other stat that is a number or a {label: number} mapping is
-still shown, in a generic table or bar chart, so nothing a job records is hidden.
-
-Stat shapes a job can put in info.json["stats"] (all JSON):
-    sequence_length_histogram   {length: instances}      (real tokens per instance)
-    tokens_per_instance         {tokens: instances}
-    unk_rate                    fraction, or {"unk": n, "tokens": n}, or {rate bucket: instances}
-    masked_position_kinds       {"mask"|"keep"|"random"|"phonetic"|"glyph"|"real_error": predictions}
-    next_sentence_labels        {"0": n, "1": n}         (1 = random next / swapped)
-    label_distribution          {label: examples}
-    answers                     {"kept": n, "dropped": n} (or dropped reasons as more keys)
-    top_confusion_pairs         [[correct, wrong, count], ...]   (else confusion_pairs.tsv is read)
-    mask_probability_histogram  {bin start: characters}          (else mask_probability.tsv is read)
+optional: it is drawn only when its statistic is present. Stats are looked up by the names and shapes
+listed in bertprep/report/stats.py (a job may use any of the spellings); any other stat that is a
+number or a {label: number} mapping is still shown, in a generic table or bar chart, so nothing a job
+records is hidden.
 """
 import dataclasses
 import time
@@ -23,22 +13,14 @@ from typing import Callable, Dict, List, Optional
 
 from bertprep.io import output as output_lib
 from bertprep.report import plots, tables
+from bertprep.report.stats import (ANSWERS, CONFUSION_PAIRS, KIND_ORDER, LABELS, MASK_PROBABILITIES, MASKED_KINDS,
+                                   NSP_LABELS, SEQUENCE_LENGTH, TOKENS_PER_INSTANCE, UNK_RATE, as_counts,
+                                   as_histogram, find, histogram_mean, number)
 
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
 REPORT_VERSION = 1
 
-SEQUENCE_LENGTH = ("sequence_length_histogram", "sequence_lengths", "seq_length_histogram", "real_length_histogram",
-                   "sequence_length")
-TOKENS_PER_INSTANCE = ("tokens_per_instance", "tokens_per_instance_histogram", "instance_tokens")
-UNK_RATE = ("unk_rate", "unk_rate_histogram", "unk")
-MASKED_KINDS = ("masked_position_kinds", "masked_lm_kinds", "prediction_kinds", "masked_kinds", "masking_kinds")
-NSP_LABELS = ("next_sentence_labels", "nsp_labels", "nsp_label_balance", "sentence_order_labels")
-LABELS = ("label_distribution", "label_counts", "labels")
-ANSWERS = ("answers", "squad_answers", "answers_kept_dropped")
-CONFUSION_PAIRS = ("top_confusion_pairs", "confusion_pairs_top", "confusion_pairs")
-MASK_PROBABILITIES = ("mask_probability_histogram", "mask_probabilities", "mask_probability")
-KIND_ORDER = ("mask", "keep", "random", "phonetic", "glyph", "real_error")
 CONFUSION_TABLE = "confusion_pairs.tsv"
 MASK_PROBABILITY_TABLE = "mask_probability.tsv"
 
@@ -50,50 +32,6 @@ class Plot:
     description: str
     png: bytes = b""
     error: str = ""
-
-
-def _number(value) -> Optional[float]:
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, (int, float)):
-        return float(value)
-    return None
-
-
-def as_histogram(value) -> Optional[Dict[float, float]]:
-    """{numeric key: number} from a dict or a list of pairs, else None."""
-    pairs = value.items() if isinstance(value, dict) else value if isinstance(value, list) else None
-    if pairs is None:
-        return None
-    result = {}
-    try:
-        for key, count in pairs:
-            result[float(key)] = float(count)
-    except (TypeError, ValueError):
-        return None
-    return result or None
-
-
-def as_counts(value) -> Optional[List[tuple]]:
-    """[(label, number)] from a {label: number} dict, else None."""
-    if not isinstance(value, dict) or not value:
-        return None
-    items = [(str(key), _number(count)) for key, count in value.items()]
-    if any(count is None for _, count in items):
-        return None
-    return items
-
-
-def histogram_mean(histogram: Dict[float, float]) -> float:
-    total = sum(histogram.values())
-    return sum(key * count for key, count in histogram.items()) / total if total else 0.0
-
-
-def _find(stats: dict, names) -> tuple:
-    for name in names:
-        if name in stats:
-            return name, stats[name]
-    return None, None
 
 
 class ReportBuilder:
@@ -121,7 +59,7 @@ class ReportBuilder:
 
     def stat(self, names) -> tuple:
         """(name, value) of the first of `names` in the stats; a section that can use it calls `used`."""
-        return _find(self.stats, names)
+        return find(self.stats, names)
 
     def used(self, name) -> None:
         self.used_stats.add(name)
@@ -206,18 +144,18 @@ class ReportBuilder:
             self.summary["tokens_per_instance_mean"] = round(mean, 3)
             self.add_plot("tokens_per_instance", "Tokens per instance", "Mean %.2f tokens per instance." % mean,
                           lambda: plots.histogram(histogram, "Tokens per instance", "tokens", "instances"))
-        elif _number(value) is not None:
+        elif number(value) is not None:
             self.used(name)
-            self.summary["tokens_per_instance_mean"] = _number(value)
+            self.summary["tokens_per_instance_mean"] = number(value)
 
     def unk_rate(self) -> None:
         name, value = self.stat(UNK_RATE)
         rate = None
-        if _number(value) is not None:
-            rate = _number(value)
+        if number(value) is not None:
+            rate = number(value)
         elif isinstance(value, dict) and ("unk" in value or "unk_tokens" in value):
-            unk = _number(value.get("unk", value.get("unk_tokens"))) or 0.0
-            tokens = _number(value.get("tokens", value.get("total_tokens", value.get("total")))) or 0.0
+            unk = number(value.get("unk", value.get("unk_tokens"))) or 0.0
+            tokens = number(value.get("tokens", value.get("total_tokens", value.get("total")))) or 0.0
             rate = unk / tokens if tokens else 0.0
         else:
             histogram = as_histogram(value)
@@ -244,7 +182,8 @@ class ReportBuilder:
         order = {kind: index for index, kind in enumerate(KIND_ORDER)}
         counts.sort(key=lambda item: (order.get(item[0], len(order)), item[0]))
         total = sum(count for _, count in counts)
-        self.summary["masked_position_kinds"] = {kind: round(count / total, 4) if total else 0 for kind, count in counts}
+        self.summary["masked_position_kinds"] = {kind: round(count / total, 4) if total else 0
+                                                 for kind, count in counts}
         self.add_plot("masked_position_kinds", "Masked-position kinds",
                       "How the %s predicted positions were replaced." % format(int(total), ","),
                       lambda: plots.bars(counts, "Masked positions by kind", "predictions"))
@@ -261,7 +200,8 @@ class ReportBuilder:
         counts.sort()
         labelled = [(meaning.get(label, label), count) for label, count in counts]
         total = sum(count for _, count in counts)
-        self.summary["next_sentence_labels"] = {label: round(count / total, 4) if total else 0 for label, count in counts}
+        self.summary["next_sentence_labels"] = {label: round(count / total, 4) if total else 0
+                                                for label, count in counts}
         self.add_plot("next_sentence_labels", "NSP label balance" if not sop else "SOP label balance",
                       "Share of each next-sentence label over %s instances." % format(int(total), ","),
                       lambda: plots.bars(labelled, "Next-sentence labels", "instances"))
@@ -285,13 +225,13 @@ class ReportBuilder:
             for key, count in value.items():
                 if isinstance(count, dict):  # {"dropped": {reason: n}} → one bar per reason
                     items.extend(("dropped: %s" % reason, n) for reason, n in sorted(count.items())
-                                 if _number(n) is not None)
-                elif _number(count) is not None:
-                    items.append((str(key), _number(count)))
+                                 if number(n) is not None)
+                elif number(count) is not None:
+                    items.append((str(key), number(count)))
         for key in ("answers_kept", "answers_dropped"):
-            if key in self.stats and _number(self.stats[key]) is not None:
+            if key in self.stats and number(self.stats[key]) is not None:
                 self.used_stats.add(key)
-                items.append((key.split("_")[1], _number(self.stats[key])))
+                items.append((key.split("_")[1], number(self.stats[key])))
         if not items:
             return
         if name is not None:
@@ -311,10 +251,10 @@ class ReportBuilder:
             for item in value:
                 if isinstance(item, dict):
                     item = (item.get("correct"), item.get("wrong"), item.get("count"))
-                if isinstance(item, (list, tuple)) and len(item) == 3 and _number(item[2]) is not None:
-                    pairs.append((str(item[0]), str(item[1]), _number(item[2])))
+                if isinstance(item, (list, tuple)) and len(item) == 3 and number(item[2]) is not None:
+                    pairs.append((str(item[0]), str(item[1]), number(item[2])))
         elif isinstance(value, dict):
-            pairs = [(str(key), "", _number(count)) for key, count in value.items() if _number(count) is not None]
+            pairs = [(str(key), "", number(count)) for key, count in value.items() if number(count) is not None]
         if pairs:
             self.used(name)
         else:
@@ -353,7 +293,7 @@ class ReportBuilder:
         """Stats the sections above do not know: numbers go to the summary, mappings get a bar chart."""
         for name in sorted(set(self.stats) - self.used_stats):
             value = self.stats[name]
-            if _number(value) is not None:
+            if number(value) is not None:
                 self.summary.setdefault("other", {})[name] = value
                 continue
             histogram = as_histogram(value) if isinstance(value, dict) else None
