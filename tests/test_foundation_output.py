@@ -288,3 +288,17 @@ def test_unwritable_system_path_ends_with_one_line_naming_the_path(toy, tmp_path
     error = capsys.readouterr().err
     assert error.count("\n") == 1
     assert error.startswith("bertprep: error: cannot write /sys/bertprep-test-output")
+
+
+def test_beam_metrics_count_read_written_and_dead_letters_by_reason(tmp_path):
+    config = {"input": write_toy_input(tmp_path / "in.txt"), "output": str(tmp_path / "out"), "num_shards": 2,
+              "summary": False}
+    output_lib.OutputDirectory(config["output"]).prepare()
+    result, _ = common.run_job(toy_job.build_pipeline, config)
+    counters = {}
+    for counter in result.metrics().query()["counters"]:
+        if counter.key.metric.namespace == "bertprep":
+            counters[counter.key.metric.name] = counters.get(counter.key.metric.name, 0) + counter.committed
+    assert counters["records_read"] + counters["records_dead_lettered_on_read"] == 10
+    assert counters["records_written"] == 7
+    assert counters["dead_lettered.bang"] == 2 and counters["dead_lettered.undecodable"] == 1

@@ -93,6 +93,7 @@ class _WriteShard(beam.DoFn):
         with output_lib.ShardWriter(path, compression) as writer:
             for _, record in sorted(keyed):
                 writer.write(record)
+        beam.metrics.Metrics.counter("bertprep", "records_written").inc(writer.records)
         yield dict(writer.result, shard=index)
 
 
@@ -139,6 +140,12 @@ class _WriteDeadLetterFile(beam.DoFn):
         yield dict(writer.result, shard=0)
 
 
+def _count_dead_letter(letter):
+    """(reason kind, 1), counting it in the Beam metrics too: "bertprep" / "dead_lettered.<reason kind>"."""
+    beam.metrics.Metrics.counter("bertprep", "dead_lettered.%s" % letter.reason_kind).inc()
+    return letter.reason_kind, 1
+
+
 class WriteDeadLetters(beam.PTransform):
     """DeadLetters → one sorted JSONL file under dead_letters/; yields {reason_kind: count}.
 
@@ -155,7 +162,7 @@ class WriteDeadLetters(beam.PTransform):
          | "GroupAll" >> beam.GroupByKey()
          | "WriteFile" >> beam.ParDo(_WriteDeadLetterFile(self._directory)))
         return (letters
-                | "ReasonKind" >> beam.Map(lambda letter: (letter.reason_kind, 1))
+                | "ReasonKind" >> beam.Map(_count_dead_letter)
                 | "CountByReason" >> beam.CombinePerKey(sum)
                 | "AsDict" >> beam.combiners.ToDict())
 
