@@ -79,10 +79,24 @@ def _style(axes, title: str, xlabel: str = "", ylabel: str = "") -> None:
         axes.spines[side].set_visible(False)
 
 
+def _rebinned(values: Dict[float, float], most: int = 80, bins: int = 60) -> Dict[float, float]:
+    """More than `most` distinct values become `bins` equal bins (keyed by their start), to stay readable."""
+    if len(values) <= most:
+        return values
+    low, high = min(values), max(values)
+    width = (high - low) / bins or 1.0
+    merged: Dict[float, float] = {}
+    for value, count in values.items():
+        start = low + min(bins - 1, int((value - low) / width)) * width
+        merged[start] = merged.get(start, 0) + count
+    return merged
+
+
 def histogram(values: Dict[float, float], title: str, xlabel: str, ylabel: str = "count",
               mark: Optional[float] = None, mark_label: str = "") -> bytes:
     """Bars of a {value: count} histogram over a numeric axis, with an optional vertical marker."""
     figure, axes = _figure()
+    values = _rebinned(values)
     xs = sorted(values)
     widths = min((b - a for a, b in zip(xs, xs[1:])), default=1.0) * 0.9 or 0.9
     counts = [values[x] for x in xs]

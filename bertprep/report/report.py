@@ -215,8 +215,10 @@ class ReportBuilder:
         counts.sort(key=lambda item: (-item[1], item[0]) if len(counts) > 12 else (item[0], 0))
         total = sum(count for _, count in counts)
         self.summary["label_distribution"] = {label: round(count / total, 4) if total else 0 for label, count in counts}
-        self.add_plot("label_distribution", "Label distribution", "%d labels." % len(counts),
-                      lambda: plots.bars(counts, "Label distribution", "examples", horizontal=len(counts) > 12))
+        what = "Tag" if name.startswith("tag") else "Label"
+        self.add_plot("label_distribution", "%s distribution" % what, "%d %ss." % (len(counts), what.lower()),
+                      lambda: plots.bars(counts, "%s distribution" % what, "tokens" if what == "Tag" else "examples",
+                                         horizontal=len(counts) > 12))
 
     def answers(self) -> None:
         name, value = self.stat(ANSWERS)
