@@ -233,3 +233,12 @@ def test_report_opens_in_headless_chromium_and_shows_its_plots(tmp_path):
     pixels = (image[:, :, :3] * 255).round()
     bar = (abs(pixels[:, :, 0] - 76) <= 3) & (abs(pixels[:, :, 1] - 114) <= 3) & (abs(pixels[:, :, 2] - 176) <= 3)
     assert bar.sum() > 5000  # the bars of the plots were drawn, not just text or broken images
+
+
+def test_histograms_with_many_values_are_binned_without_losing_counts():
+    values = {float(n): float(n % 7) for n in range(300, 1000)}
+    binned = plots._rebinned(values)
+    assert len(binned) == 60 and sum(binned.values()) == sum(values.values())
+    assert min(binned) == 300.0 and max(binned) < 999.0
+    few = {1.0: 2.0, 5.0: 3.0}
+    assert plots._rebinned(few) == few
