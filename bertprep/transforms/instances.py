@@ -334,6 +334,16 @@ class DocumentTokenizer:
             return [self(key, sentences) for key, sentences in items]
         flat = [sentence for _, sentences in items for sentence in sentences]
         tokenizer = self.tokenizer
+        if self.grouping != "pieces" and hasattr(tokenizer, "encode_ids_batch"):
+            # No word flags to derive from the tokens: ids alone, with empty sentences dropped.
+            sentence_ids = tokenizer.encode_ids_batch(flat)
+            documents = []
+            start = 0
+            for key, sentences in items:
+                end = start + len(sentences)
+                documents.append(TokenizedDocument(key, [ids for ids in sentence_ids[start:end] if ids]))
+                start = end
+            return documents
         if hasattr(tokenizer, "encode_batch"):
             encoded = tokenizer.encode_batch(flat)  # (tokens, ids) pairs: no second vocabulary look-up
         else:

@@ -75,6 +75,7 @@ class Masker:
         self.random_ids = list(range(vocab_size)) if options.reference_compatible else list(random_ids)
         self.weights = weights
         self.default_weight = default_weight
+        self._budgets = [num_to_predict(length, options) for length in range(1025)]
         if options.max_ngram > 1:
             ngrams = range(1, options.max_ngram + 1)
             total = sum(1.0 / n for n in ngrams)
@@ -255,33 +256,53 @@ class Masker:
 
     def _mask_single_positions(self, tokens: List[int], rng, stops) -> MaskedInstance:
         """The common case (no words, n-grams or weights), inlined: it is the job's hot loop."""
-        budget = num_to_predict(len(tokens), self.options)
+        return MaskedInstance(*self.mask_lists(tokens, rng, stops))
+
+    def mask_lists(self, tokens: List[int], rng, stops=None):
+        """`_mask_single_positions` as a tuple (tokens, positions, labels, kinds), without the object.
+
+        The draws are the reference's: distinct candidate indexes `int(random() * count)` until the
+        budget is met, then per position [MASK] below 0.8, else kept below 0.5, else a random id.
+        """
+        length = len(tokens)
+        budgets = self._budgets
+        budget = budgets[length] if length < len(budgets) else num_to_predict(length, self.options)
         candidates = self.candidate_positions(tokens, stops)
         count = len(candidates)
         random = rng.random
         if budget >= count:
             positions = list(candidates)
         else:
-            picked = set()
+            # The first `budget` draws at once (a set comprehension), then one by one while any collided:
+            # the same draws, in the same order, as drawing until `budget` distinct indexes are held.
+            picked = {int(random() * count) for _ in range(budget)}
             while len(picked) < budget:
                 picked.add(int(random() * count))
-            positions = [candidates[j] for j in sorted(picked)]
+            positions = list(map(candidates.__getitem__, sorted(picked)))
         output = list(tokens)
-        labels = [tokens[p] for p in positions]
+        labels = list(map(tokens.__getitem__, positions))
         kinds = []
+        add_kind = kinds.append
         random_ids = self.random_ids
         vocabulary = len(random_ids)
         mask_id = self.mask_id
         for position in positions:
             if random() < 0.8:
                 output[position] = mask_id
-                kinds.append(MASK)
+                add_kind(MASK)
             elif random() < 0.5:
-                kinds.append(KEEP)
+                add_kind(KEEP)
             else:
                 output[position] = random_ids[int(random() * vocabulary)]
-                kinds.append(RANDOM)
-        return MaskedInstance(output, positions, labels, kinds)
+                add_kind(RANDOM)
+        return output, positions, labels, kinds
+
+    @property
+    def single_positions(self) -> bool:
+        """True when every `mask` call takes the plain path, so `mask_lists` gives the same draws and result
+        (no weights, n-grams or whole words, and `mask` not overridden by a subclass)."""
+        return (type(self).mask is Masker.mask and self.weights is None and self.options.max_ngram <= 1
+                and not self.options.whole_word)
 
 
 # ---------------------------------------------------------------- word groups

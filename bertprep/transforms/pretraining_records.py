@@ -26,9 +26,11 @@ def _entry_prefix(name: str) -> bytes:
 class PretrainingEncoder:
     """Serializes pre-training features exactly as `schemas.for_kind("pretraining", ...).encode()` does.
 
-    The feature layout is fixed, so masks, segment ids and weights are built as byte strings (0 and 1 are
-    one-byte varints) and token ids go through the codec's varint table; a test checks equality with the
-    schema's encoder on every kind of instance.
+    The feature layout is fixed, so everything but the token ids is a cached byte string: the header of a
+    packed id list depends only on its byte length, masks and segment ids only on lengths, weights only on
+    the prediction count. A record is then one `join` of cached headers, the ids' varints (a table
+    look-up each) and zero padding; a test checks equality with the schema's encoder on every kind of
+    instance.
     """
 
     def __init__(self, max_seq_length: int, max_predictions_per_seq: int):
@@ -38,16 +40,20 @@ class PretrainingEncoder:
         self._names = {name: _entry_prefix(name) for name in (
             "input_ids", "input_mask", "masked_lm_ids", "masked_lm_positions", "masked_lm_weights",
             "next_sentence_labels", "segment_ids")}
-        self._weights = [self._float_feature([1.0] * n + [0.0] * (max_predictions_per_seq - n))
-                         for n in range(max_predictions_per_seq + 1)]
-        self._masks = [self._packed_feature(b"\x01" * n + b"\x00" * (max_seq_length - n))
-                       for n in range(max_seq_length + 1)]
-        self._labels = [self._packed_feature(example_codec.encode_varint(label)) for label in (0, 1)]
+        self._zeros = [b"\x00" * n for n in range(max(max_seq_length, max_predictions_per_seq) + 1)]
+        weights = [self._float_feature([1.0] * n + [0.0] * (max_predictions_per_seq - n))
+                   for n in range(max_predictions_per_seq + 1)]
+        masks = [self._packed_feature(b"\x01" * n + b"\x00" * (max_seq_length - n))
+                 for n in range(max_seq_length + 1)]
+        labels = [self._packed_feature(example_codec.encode_varint(label)) for label in (0, 1)]
         # Whole entries for the features that depend on a length or a count only.
-        self._mask_entries = [self._entry("input_mask", feature) for feature in self._masks]
-        self._weight_entries = [self._entry("masked_lm_weights", feature) for feature in self._weights]
-        self._label_entries = [self._entry("next_sentence_labels", feature) for feature in self._labels]
+        self._mask_entries = [self._entry("input_mask", feature) for feature in masks]
+        self._weight_entries = [self._entry("masked_lm_weights", feature) for feature in weights]
+        self._label_entries = [self._entry("next_sentence_labels", feature) for feature in labels]
         self._segment_entries: Dict[tuple, bytes] = {}
+        # Entry headers (everything before the packed varints) by packed byte length, filled on demand.
+        self._headers = {name: {} for name in ("input_ids", "masked_lm_ids", "masked_lm_positions")}
+        self._record_prefixes: Dict[int, bytes] = {}
 
     @staticmethod
     def _packed_feature(packed: bytes) -> bytes:
@@ -62,18 +68,25 @@ class PretrainingEncoder:
         inner = b"\x0a" + varint(len(packed)) + packed
         return b"\x12" + varint(len(inner)) + inner
 
-    def _ids(self, values: Sequence[int], length: int) -> bytes:
-        table = self._table
-        try:
-            packed = b"".join(map(table.__getitem__, values))
-        except (IndexError, TypeError):
-            packed = b"".join(example_codec.encode_varint(int(v)) for v in values)
-        return packed + b"\x00" * (length - len(values))
-
     def _entry(self, name: str, feature: bytes) -> bytes:
         varint = example_codec.encode_varint
         inner = self._names[name] + b"\x12" + varint(len(feature)) + feature
         return b"\x0a" + varint(len(inner)) + inner
+
+    def _header(self, name: str, size: int) -> bytes:
+        """The bytes of an int64 entry that come before its `size` bytes of packed varints."""
+        headers = self._headers[name]
+        header = headers.get(size)
+        if header is None:
+            header = self._entry(name, self._packed_feature(b"\x00" * size))[:-size]
+            headers[size] = header
+        return header
+
+    def _varints(self, values: Sequence[int]) -> bytes:
+        try:
+            return b"".join(map(self._table.__getitem__, values))
+        except (IndexError, TypeError):
+            return b"".join(example_codec.encode_varint(int(v)) for v in values)
 
     def _segment_entry(self, len_a: int, length: int) -> bytes:
         key = (len_a, length)
@@ -89,24 +102,39 @@ class PretrainingEncoder:
         return entry
 
     def encode(self, tokens: Sequence[int], len_a: int, label: int, masked: MaskedInstance) -> bytes:
-        length = len(tokens)
-        count = len(masked.positions)
-        if length > self.max_seq_length or count > self.max_predictions:
+        return self.encode_lists(masked.tokens, len(tokens), len_a, label, masked.positions, masked.labels)
+
+    def encode_lists(self, output: Sequence[int], length: int, len_a: int, label: int, positions: Sequence[int],
+                     labels: Sequence[int]) -> bytes:
+        """One record from the masked token ids (`length` of them), the pair layout and the predictions."""
+        count = len(positions)
+        max_seq_length, max_predictions = self.max_seq_length, self.max_predictions
+        if length > max_seq_length or count > max_predictions or len(output) != length:
             raise ValueError("instance longer than the schema allows")
-        if masked.positions and masked.positions[-1] < 128:
-            positions = bytes(masked.positions) + b"\x00" * (self.max_predictions - count)  # one-byte varints
+        zeros = self._zeros
+        ids = self._varints(output)
+        size = len(ids) + max_seq_length - length
+        ids_header = self._headers["input_ids"].get(size) or self._header("input_ids", size)
+        label_ids = self._varints(labels)
+        size = len(label_ids) + max_predictions - count
+        labels_header = self._headers["masked_lm_ids"].get(size) or self._header("masked_lm_ids", size)
+        if count and 0 <= positions[0] and positions[-1] < 128:
+            position_bytes = bytes(positions)  # sorted, so all are one-byte varints
         else:
-            positions = self._ids(masked.positions, self.max_predictions)
-        body = b"".join((
-            self._entry("input_ids", self._packed_feature(self._ids(masked.tokens, self.max_seq_length))),
-            self._mask_entries[length],
-            self._entry("masked_lm_ids", self._packed_feature(self._ids(masked.labels, self.max_predictions))),
-            self._entry("masked_lm_positions", self._packed_feature(positions)),
-            self._weight_entries[count],
-            self._label_entries[label],
-            self._segment_entry(len_a, length),
-        ))
-        return b"\x0a" + example_codec.encode_varint(len(body)) + body
+            position_bytes = self._varints(positions)
+        size = len(position_bytes) + max_predictions - count
+        positions_header = (self._headers["masked_lm_positions"].get(size)
+                            or self._header("masked_lm_positions", size))
+        segments = self._segment_entries.get((len_a, length)) or self._segment_entry(len_a, length)
+        body = b"".join((ids_header, ids, zeros[max_seq_length - length], self._mask_entries[length],
+                         labels_header, label_ids, zeros[max_predictions - count],
+                         positions_header, position_bytes, zeros[max_predictions - count],
+                         self._weight_entries[count], self._label_entries[label], segments))
+        size = len(body)
+        prefix = self._record_prefixes.get(size)
+        if prefix is None:
+            prefix = self._record_prefixes[size] = b"\x0a" + example_codec.encode_varint(size)
+        return prefix + body
 
 
 def features_of(tokens: Sequence[int], len_a: int, label: int, masked: MaskedInstance, max_seq_length: int,
@@ -146,18 +174,24 @@ class PretrainingStats:
 
     def add(self, tokens: Sequence[int], len_a: int, label: int, masked: MaskedInstance, specials: int,
             unk_id: int) -> None:
-        length = len(tokens)
+        self.add_counts(len(tokens), len_a, label, specials, tokens.count(unk_id), masked.kinds)
+
+    def add_counts(self, length: int, len_a: int, label: int, specials: int, unk: int, kinds: Sequence[int]) -> None:
+        """One instance: its length, segment A length, pair label, [CLS]/[SEP] count, [UNK] count and the
+        kind of each prediction."""
         self.length_histogram[length] += 1
         self.text_token_histogram[length - specials] += 1
         self.text_tokens += length - specials
         self.segment_a_tokens += len_a
-        self.unk += tokens.count(unk_id)
+        self.unk += unk
         self.labels[label] += 1
-        count = len(masked.positions)
-        self.predictions_histogram[count] = self.predictions_histogram.get(count, 0) + 1
-        kinds = self.kinds
-        for kind in masked.kinds:
-            kinds[kind] += 1
+        count = len(kinds)
+        histogram = self.predictions_histogram
+        histogram[count] = histogram.get(count, 0) + 1
+        totals = self.kinds
+        if count:
+            for kind in set(kinds):
+                totals[kind] += kinds.count(kind)
 
     def to_dict(self) -> dict:
         instances = sum(self.labels)
@@ -254,11 +288,31 @@ class BucketBuilder:
                 self._emit(instance.tokens, instance.len_a, 0,
                            mask(instance.tokens, instance.flags, rng, instance.special_positions()), records, stats)
             return
+        if self.masker.single_positions:
+            self._documents_single_positions(pass_index, documents, records, stats)
+            return
         for index, document in enumerate(documents):
             rng = rng_for(self.seed, document.key, pass_index)
             for instance in document_instances(documents, index, self.options, rng, self.cls_id, self.sep_id):
                 self._emit(instance.tokens, instance.len_a, instance.label,
                            mask(instance.tokens, instance.flags, rng, instance.special_positions()), records, stats)
+
+    def _documents_single_positions(self, pass_index, documents, records, stats):
+        """`_documents` for the plain masker (the common case), with masking, statistics and encoding
+        inlined: the same draws, records and counts, less per-instance overhead."""
+        mask_lists = self.masker.mask_lists
+        encode = self.encoder.encode_lists
+        add_counts = stats.add_counts
+        append = records.append
+        options, cls_id, sep_id, unk_id, seed = self.options, self.cls_id, self.sep_id, self.unk_id, self.seed
+        for index, document in enumerate(documents):
+            rng = rng_for(seed, document.key, pass_index)
+            for instance in document_instances(documents, index, options, rng, cls_id, sep_id):
+                tokens, len_a, label = instance.tokens, instance.len_a, instance.label
+                length = len(tokens)
+                output, positions, labels, kinds = mask_lists(tokens, rng, instance.special_positions())
+                add_counts(length, len_a, label, 3 if len_a + 2 < length else 2, tokens.count(unk_id), kinds)
+                append(encode(output, length, len_a, label, positions, labels))
 
     def _emit(self, tokens, len_a, label, masked, records, stats):
         specials = 3 if len_a + 2 < len(tokens) else 2

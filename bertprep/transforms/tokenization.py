@@ -117,6 +117,13 @@ class WordPieceTokenizer:
         encode = self._pure.encode
         return [encode(text) for text in texts]
 
+    def encode_ids_batch(self, texts):
+        """The ids of `encode_batch(texts)` alone (the python backend skips building token lists)."""
+        if self.backend == "compiled":
+            return [list(ids) for _, ids in self.encode_batch(texts)]
+        encode_ids = self._pure.encode_ids
+        return [encode_ids(_as_text(text)) for text in texts]
+
     def basic_tokenize(self, text):
         """Words before WordPiece, as the reference BasicTokenizer makes them."""
         return self._pure.basic_tokenize(_as_text(text))

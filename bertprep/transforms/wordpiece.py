@@ -91,11 +91,22 @@ _MARK_TABLE = _MarkTable()
 _PUNCTUATION = _PunctuationSet()
 
 
+_STRIPPED = {}
+_STRIPPED_LIMIT = 100_000
+
+
 def strip_accents(text):
-    """NFD then drop Mn marks; pure-ASCII text has none and is returned as is."""
+    """NFD then drop Mn marks; pure-ASCII text has none and is returned as is. Results for other words
+    are cached (basic tokenization of CJK text calls this once per ideograph)."""
     if text.isascii():
         return text
-    return unicodedata.normalize("NFD", text).translate(_MARK_TABLE)
+    stripped = _STRIPPED.get(text)
+    if stripped is None:
+        stripped = unicodedata.normalize("NFD", text).translate(_MARK_TABLE)
+        if len(_STRIPPED) >= _STRIPPED_LIMIT:
+            _STRIPPED.clear()
+        _STRIPPED[text] = stripped
+    return stripped
 
 
 def split_on_punctuation(word, out):
@@ -190,6 +201,9 @@ class PureWordPieceTokenizer:
         self.strip_accents = lower if strip_accents is None else strip_accents
         self.model = WordPieceModel(token_to_id, unk_token)
         self._chunk_cache = {}
+        # Chunks that are exactly one piece (every ideograph, most short words): chunk -> id, so a line
+        # of them becomes one `map` over its chunks.
+        self._single_ids = {}
 
     def basic_tokenize(self, text):
         return basic_tokenize(text, self.lower, self.strip_accents)
@@ -203,8 +217,24 @@ class PureWordPieceTokenizer:
         entry = (pieces, tuple(lookup[piece] for piece in pieces))  # [UNK] included: all in the vocabulary
         if len(self._chunk_cache) >= self.CACHE_LIMIT:
             self._chunk_cache.clear()
+            self._single_ids.clear()
         self._chunk_cache[chunk] = entry
+        if len(pieces) == 1:
+            self._single_ids[chunk] = entry[1][0]
         return entry
+
+    def encode_ids(self, text):
+        """The ids of `encode(text)` alone: for a line whose chunks are all known single pieces (most
+        Chinese lines), one `map` over the chunks; otherwise chunk by chunk."""
+        chunks = text.translate(_CLEAN_TABLE).split()
+        ids = list(map(self._single_ids.get, chunks))
+        if None in ids:
+            cache = self._chunk_cache
+            ids = []
+            for chunk in chunks:
+                entry = cache.get(chunk) or self._chunk(chunk)
+                ids.extend(entry[1])
+        return ids
 
     def encode(self, text):
         """(tokens, ids) of one text."""
