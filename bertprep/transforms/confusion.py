@@ -6,14 +6,19 @@ Three sources, each optional (`--sources phonetic,glyph,observed`):
 - observed: how often the character was written as the candidate in the wrong corpus.
 
 A candidate's score estimates P(wrong = candidate | correct = char, an error): see ConfusionModel.
-Common characters are the ones people actually write by mistake, so inside each similarity
-neighbourhood mass follows character frequency; how much each neighbourhood matters is fitted on the
-corpus's own confusion pairs. The set is cut at `top_k` and at `min_score`.
+Once fitted on a corpus's confusion pairs (`fit_mixture`), candidates come from broad pools ranked by
+a learned conditional logit (`confusion_ranker.py`); before that, and with `ranker=0`, from a
+hand-set mixture of similarity neighbourhoods whose weights are fitted on the same pairs. The set is
+cut at `top_k` (or at a per-character size when `mean_size` is set) and at `min_score`.
 """
 import os
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence
+
+import numpy as np
+
+from . import confusion_ranker
 
 SOURCES = ("phonetic", "glyph", "observed")
 # Mixture components of the candidate model, with the source each belongs to.
@@ -37,6 +42,11 @@ class ConfusionWeights:
     inside the glyph component; prior_strength: pseudo-count of the model against observed counts;
     near_limit: how many of the most frequent members of each same-initial / same-final group are
     candidates; min_score: the least probability a candidate needs.
+    ranker: 1 ranks with the learned ranker once fitted, 0 keeps the mixture; group_limit: how many
+    of the most frequent characters per initial / final / first letter enter the ranker's pools;
+    ranker_l2: its L2 penalty. mean_size: when > 0, per-character set sizes (more candidates for
+    characters that err often) averaging mean_size over the universe, between min_size and max_size;
+    0 keeps `top_k` for every character.
     """
 
     phonetic: float = 1.0
@@ -47,6 +57,12 @@ class ConfusionWeights:
     prior_strength: float = 3.0
     near_limit: float = 40
     min_score: float = 0.0
+    ranker: float = 1.0
+    group_limit: float = 60
+    ranker_l2: float = 3.0
+    mean_size: float = 0.0
+    min_size: float = 3
+    max_size: float = 200
 
     @classmethod
     def parse(cls, text: Optional[str]) -> "ConfusionWeights":
@@ -153,7 +169,64 @@ class ConfusionModel:
         self.total_mass = sum(self.mass.values()) or 1.0
         self._group_cache: Dict[tuple, tuple] = {}
         self._glyph_cache: Dict[str, tuple] = {}
+        frequency_total = sum(frequencies.get(c, 0.0) for c in self.universe) or 1.0
+        self.frequency_share = {c: frequencies.get(c, 0.0) / frequency_total for c in self.universe}
+        self._frequencies = frequencies
+        self._pools = None
+        self.theta = None  # learned ranker weights (numpy), set by fit_mixture or the mixture setter
+        self.size_scale = 0.0
+        self.total_errors = 0.0
         self.mixture = dict(mixture or DEFAULT_MIXTURE)
+
+    # -- fitted state --------------------------------------------------------------------------------
+    @property
+    def mixture(self) -> Dict[str, float]:
+        """The fitted state as one flat JSON-able dict: mixture weights, `ranker.<feature>`, `size.*`."""
+        state = dict(self._mixture)
+        if self.theta is not None:
+            state.update({"ranker." + name: float(v) for name, v in zip(confusion_ranker.FEATURE_NAMES, self.theta)})
+        if self.size_scale:
+            state.update({"size.scale": self.size_scale, "size.total_errors": self.total_errors})
+        return state
+
+    @mixture.setter
+    def mixture(self, state: Mapping[str, float]) -> None:
+        self._mixture = {k: float(v) for k, v in state.items() if "." not in k}
+        ranker = {k[len("ranker."):]: float(v) for k, v in state.items() if k.startswith("ranker.")}
+        if ranker:
+            self.theta = np.array([ranker.get(name, 0.0) for name in confusion_ranker.FEATURE_NAMES])
+        self.size_scale = float(state.get("size.scale", 0.0))
+        self.total_errors = float(state.get("size.total_errors", 0.0))
+
+    def pools(self) -> "confusion_ranker.CandidatePools":
+        if self._pools is None:
+            self._pools = confusion_ranker.CandidatePools(
+                self.universe, self._frequencies, self.sources, self.phonetic_index, self.glyph_index,
+                group_limit=int(self.weights.group_limit))
+        return self._pools
+
+    def fit_ranker(self, pair_counts: Mapping[tuple, int]) -> None:
+        """Fit the ranker's weights on the pairs (leave-one-out count features) and the set-size scale."""
+        counts = confusion_ranker.ErrorCounts(pair_counts)
+        groups, _ = confusion_ranker.training_groups(self.pools(), counts)
+        self.theta = confusion_ranker.fit_conditional_logit(groups, l2=self.weights.ranker_l2)
+        self.total_errors = float(sum(sum(o.values()) for o in counts.pairs.values()))
+        self.size_scale = 0.0
+        if self.weights.mean_size > 0:
+            expected = [self._expected_errors(c, counts.observed(c)) for c in self.universe]
+            self.size_scale = confusion_ranker.solve_size_scale(
+                expected, self.weights.mean_size, int(self.weights.min_size), int(self.weights.max_size))
+
+    def _expected_errors(self, char: str, observed: Optional[Mapping[str, int]]) -> float:
+        errors = sum(n for w, n in (observed or {}).items() if w != char)
+        return confusion_ranker.expected_errors(errors, self.frequency_share.get(char, 0.0), self.total_errors)
+
+    def set_size(self, char: str, observed: Optional[Mapping[str, int]], top_k: Optional[int]) -> Optional[int]:
+        """How many candidates `char` gets: per-character when mean_size is set and fitted, else top_k."""
+        if self.weights.mean_size > 0 and self.size_scale > 0:
+            return confusion_ranker.set_size(self._expected_errors(char, observed), self.size_scale,
+                                             int(self.weights.min_size), int(self.weights.max_size))
+        return top_k
 
     # -- neighbourhoods ------------------------------------------------------------------------------
     def _mass(self, char: str) -> float:
@@ -214,7 +287,7 @@ class ConfusionModel:
     def effective_mixture(self) -> Dict[str, float]:
         """Fitted weights scaled by the phonetic/glyph weights, only for enabled sources, summing to 1."""
         scaled = {}
-        for name, value in self.mixture.items():
+        for name, value in self._mixture.items():
             source = COMPONENT_SOURCE.get(name)
             if source == "phonetic":
                 value *= self.weights.phonetic if self.phonetic_index is not None else 0.0
@@ -226,7 +299,11 @@ class ConfusionModel:
 
     def fit_mixture(self, pair_counts: Mapping[tuple, int], iterations: int = 50,
                     prior_strength: float = 20.0) -> Dict[str, float]:
-        """MAP-EM of the component weights on observed (correct, wrong) counts, DEFAULT_MIXTURE as prior."""
+        """Fit on observed (correct, wrong) counts; returns the fitted state (see `mixture`).
+
+        MAP-EM of the component weights with DEFAULT_MIXTURE as prior; then, unless `ranker=0`, the
+        learned ranker and (with `mean_size`) the set-size scale.
+        """
         likelihoods = []
         for (correct, wrong), count in sorted(pair_counts.items()):
             if correct == wrong or count <= 0:
@@ -247,14 +324,20 @@ class ConfusionModel:
                     totals[name] += count * weighted[name] / norm
             grand = sum(totals.values())
             mixture = {name: totals[name] / grand for name in names}
-        self.mixture = mixture
-        return mixture
+        self._mixture = mixture
+        if self.weights.ranker > 0 and self.sources:
+            self.fit_ranker(pair_counts)
+        return self.mixture
 
     # -- scoring -------------------------------------------------------------------------------------
     def score_candidates(self, char: str, observed: Optional[Mapping[str, int]] = None,
                          top_k: Optional[int] = None) -> List[ScoredCandidate]:
         """Ranked candidates for `char`, best first; ties broken by code point so order is stable."""
         from .phonetic import char_similarity, same_syllable
+
+        top_k = self.set_size(char, observed, top_k)
+        if self.theta is not None and self.weights.ranker > 0:
+            return self._ranked(char, observed, top_k)
 
         mixture = self.effective_mixture()
         model: Dict[str, float] = {}
@@ -291,6 +374,36 @@ class ConfusionModel:
             if self.glyph_index is not None:
                 item.glyph = self._glyph(char)[0].get(item.candidate, 0.0)
         return ranked
+
+
+    def _ranked(self, char: str, observed: Optional[Mapping[str, int]], top_k: Optional[int]
+                ) -> List[ScoredCandidate]:
+        """Candidates from the learned ranker's pool, with the sources whose relation they hold."""
+        from .phonetic import char_similarity, same_syllable
+
+        observed = {w: int(n) for w, n in (observed or {}).items() if w != char and n > 0}
+        ranked = confusion_ranker.rank(self.pools(), self.theta, char, observed)
+        result = []
+        for candidate, probability, row in ranked:
+            if top_k and len(result) >= top_k:
+                break
+            if probability <= 0 or probability < self.weights.min_score:
+                break
+            sources = []
+            if self.phonetic_index is not None and confusion_ranker.is_phonetic(row):
+                sources.append("phonetic")
+            glyph_score = row[confusion_ranker.FEATURE_INDEX["glyph_similarity"]]
+            if self.glyph_index is not None and glyph_score >= GLYPH_THRESHOLD:
+                sources.append("glyph")
+            count = observed.get(candidate, 0) if "observed" in self.sources else 0
+            if count:
+                sources.append("observed")
+            if not sources:  # in the pool through a looser relation (shared initial letter, low glyph overlap)
+                sources.append("phonetic" if self.phonetic_index is not None else "glyph")
+            result.append(ScoredCandidate(candidate, probability, phonetic=char_similarity(char, candidate),
+                                          glyph=float(glyph_score), observed=count,
+                                          same_pinyin=same_syllable(char, candidate), sources=sources))
+        return result
 
 
 def load_published_confusion_set(lines: Iterable[str]) -> Dict[str, List[str]]:
