@@ -121,3 +121,66 @@ def test_fit_mixture_moves_weight_to_the_components_that_explain_the_pairs():
 def test_published_confusion_set_loader():
     table = confusion.load_published_confusion_set(["在:再载在\n", "bad line\n", "是:事\n"])
     assert table == {"在": ["再", "载"], "是": ["事"]}
+
+
+PAIRS = {("在", "再"): 6, ("再", "在"): 4, ("的", "地"): 8, ("的", "得"): 5, ("是", "事"): 3, ("请", "清"): 3,
+         ("情", "请"): 2, ("时", "十"): 2, ("实", "十"): 1}
+
+
+def test_fitted_ranker_ranks_observed_and_similar_candidates_with_probabilities():
+    model = _model()
+    state = model.fit_mixture(PAIRS)
+    assert model.theta is not None and any(key.startswith("ranker.") for key in state)
+    # Fitted weights favour a shared syllable and observed pairs.
+    assert state["ranker.observed_any"] > 0 and state["ranker.same_syllable"] > 0
+    ranked = model.score_candidates("的", {"地": 8, "得": 5})
+    assert [r.candidate for r in ranked[:2]] == ["地", "得"]
+    assert ranked[0].source == "phonetic+observed" and ranked[0].observed == 8
+    assert [r.score for r in ranked] == sorted((r.score for r in ranked), reverse=True)
+    assert 0 < sum(r.score for r in ranked) <= 1.0 + 1e-9
+    assert "的" not in [r.candidate for r in ranked]
+    # Without observations a homophone still comes before an unrelated character.
+    unseen = [r.candidate for r in model.score_candidates("市")]
+    assert unseen.index("是") < unseen.index("请")
+    assert len(model.score_candidates("市", top_k=3)) == 3
+
+
+def test_fitted_state_round_trips_through_the_mixture_dict():
+    fitted = _model()
+    state = fitted.fit_mixture(PAIRS)
+    restored = _model()
+    restored.mixture = dict(state)
+    assert restored.mixture == state
+    expected = [(r.candidate, r.score) for r in fitted.score_candidates("在", {"再": 6})]
+    assert [(r.candidate, r.score) for r in restored.score_candidates("在", {"再": 6})] == expected
+    assert _model(ranker=0).fit_mixture(PAIRS).keys() == set(confusion.COMPONENTS)
+
+
+def test_per_character_sizes_average_the_budget_and_favour_characters_that_err():
+    model = _model(mean_size=4, min_size=1, max_size=12)
+    model.fit_mixture(PAIRS)
+    observed = {}
+    for (c, w), n in PAIRS.items():
+        observed.setdefault(c, {})[w] = n
+    sizes = {c: model.set_size(c, observed.get(c), 15) for c in model.universe}
+    assert sum(sizes.values()) / len(sizes) <= 4
+    assert all(1 <= s <= 12 for s in sizes.values())
+    assert sizes["的"] > sizes["晴"]  # 的 erred 13 times, 晴 never
+    assert len(model.score_candidates("的", observed["的"], 15)) == min(sizes["的"], len(model.pools().pool("的")[0]))
+
+
+def test_ranker_pools_reach_loose_pinyin_relations_and_leave_one_out_counts():
+    from bertprep.transforms import confusion_ranker
+
+    universe = list("有也和很合河在")
+    pools = confusion_ranker.CandidatePools(universe, {}, ["phonetic", "glyph", "observed"],
+                                            phonetic.PhoneticIndex(universe), glyph.GlyphIndex(universe))
+    candidates, rows = pools.pool("有")
+    assert "也" in candidates  # yǒu / yě: the y- glide
+    row = rows[candidates.index("也")]
+    assert row[confusion_ranker.FEATURE_INDEX["same_first_letter"]] == 1.0
+    assert "很" in pools.pool("和")[0]  # hé / hěn: the initial
+    candidates, rows = pools.pool("有", {"河": 1}, leave_out="河")
+    assert "河" not in candidates  # its only observation left out, and no pinyin or glyph relation
+    candidates, rows = pools.pool("有", {"河": 2}, leave_out="河")
+    assert rows[candidates.index("河")][confusion_ranker.FEATURE_INDEX["observed_log"]] > 0
