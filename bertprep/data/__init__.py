@@ -1,0 +1,1 @@
+"""Data files that ship with bertprep: the demo corpus and an example jobs file."""
