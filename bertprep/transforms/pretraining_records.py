@@ -8,6 +8,7 @@ inputs and the bucket count, never on the worker count or on arrival order. Memo
 token ids and one pass of its encoded records.
 """
 import struct
+from collections import Counter
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence
 
 from bertprep.schemas import example_codec
@@ -104,18 +105,27 @@ class PretrainingEncoder:
     def encode(self, tokens: Sequence[int], len_a: int, label: int, masked: MaskedInstance) -> bytes:
         return self.encode_lists(masked.tokens, len(tokens), len_a, label, masked.positions, masked.labels)
 
-    def encode_lists(self, output: Sequence[int], length: int, len_a: int, label: int, positions: Sequence[int],
-                     labels: Sequence[int]) -> bytes:
-        """One record from the masked token ids (`length` of them), the pair layout and the predictions."""
+    @property
+    def varint_symbols(self) -> List[bytes]:
+        """The varint of every id below 65536, indexed by id: token lists made of these (see
+        `encode_lists(..., varints=True)`) are encoded by one `join`, without a look-up per token."""
+        return self._table
+
+    def encode_lists(self, output: Sequence, length: int, len_a: int, label: int, positions: Sequence[int],
+                     labels: Sequence, varints: bool = False) -> bytes:
+        """One record from the masked token ids (`length` of them), the pair layout and the predictions.
+
+        With `varints`, `output` and `labels` hold each id's varint (`varint_symbols[id]`), not the id.
+        """
         count = len(positions)
         max_seq_length, max_predictions = self.max_seq_length, self.max_predictions
         if length > max_seq_length or count > max_predictions or len(output) != length:
             raise ValueError("instance longer than the schema allows")
         zeros = self._zeros
-        ids = self._varints(output)
+        ids = b"".join(output) if varints else self._varints(output)
         size = len(ids) + max_seq_length - length
         ids_header = self._headers["input_ids"].get(size) or self._header("input_ids", size)
-        label_ids = self._varints(labels)
+        label_ids = b"".join(labels) if varints else self._varints(labels)
         size = len(label_ids) + max_predictions - count
         labels_header = self._headers["masked_lm_ids"].get(size) or self._header("masked_lm_ids", size)
         if count and 0 <= positions[0] and positions[-1] < 128:
@@ -193,6 +203,27 @@ class PretrainingStats:
             for kind in set(kinds):
                 totals[kind] += kinds.count(kind)
 
+    def add_many(self, lengths: Sequence[int], a_lengths: Sequence[int], labels: Sequence[int], unk: int,
+                 kinds: Sequence[int], counts: Sequence[int]) -> None:
+        """Several pair instances at once (two or three [CLS]/[SEP] each, as `add` counts them): their
+        lengths, segment A lengths, labels, total [UNK]s, all their predictions' kinds, predictions each."""
+        for length, n in Counter(lengths).items():
+            self.length_histogram[length] += n
+        text_lengths = [length - (3 if len_a + 2 < length else 2) for length, len_a in zip(lengths, a_lengths)]
+        for length, n in Counter(text_lengths).items():
+            self.text_token_histogram[length] += n
+        self.text_tokens += sum(text_lengths)
+        self.segment_a_tokens += sum(a_lengths)
+        self.unk += unk
+        ones = sum(labels)
+        self.labels[0] += len(labels) - ones
+        self.labels[1] += ones
+        histogram = self.predictions_histogram
+        for count, n in Counter(counts).items():
+            histogram[count] = histogram.get(count, 0) + n
+        for kind, n in Counter(kinds).items():
+            self.kinds[kind] += n
+
     def to_dict(self) -> dict:
         instances = sum(self.labels)
         real = sum(length * n for length, n in enumerate(self.length_histogram))
@@ -264,9 +295,12 @@ class BucketBuilder:
                stats: PretrainingStats) -> Iterator[List[bytes]]:
         """One list of encoded records per pass, already in their shuffled output order."""
         documents = sorted(documents, key=lambda document: document.key)
+        plain = None
+        if documents and self.options.packing != "full_sentences" and self.masker.single_positions:
+            plain = self._plain_bucket(documents)
         for pass_index in range(self.dupe_factor):
             records: List[bytes] = []
-            self._documents(bucket, pass_index, documents, records, stats)
+            self._documents(bucket, pass_index, documents, records, stats, plain)
             for key, wrong_ids, correct_ids in pairs:
                 rng = rng_for(self.seed, key, pass_index)
                 tokens, masked = confusion_masking.faspell_instance(
@@ -276,7 +310,7 @@ class BucketBuilder:
             rng_for(self.seed, "order", bucket, pass_index).shuffle(records)
             yield records
 
-    def _documents(self, bucket, pass_index, documents, records, stats):
+    def _documents(self, bucket, pass_index, documents, records, stats, plain=None):
         if not documents:
             return
         mask = self.masker.mask
@@ -288,8 +322,8 @@ class BucketBuilder:
                 self._emit(instance.tokens, instance.len_a, 0,
                            mask(instance.tokens, instance.flags, rng, instance.special_positions()), records, stats)
             return
-        if self.masker.single_positions:
-            self._documents_single_positions(pass_index, documents, records, stats)
+        if plain is not None:
+            self._documents_single_positions(pass_index, plain, records, stats)
             return
         for index, document in enumerate(documents):
             rng = rng_for(self.seed, document.key, pass_index)
@@ -297,22 +331,58 @@ class BucketBuilder:
                 self._emit(instance.tokens, instance.len_a, instance.label,
                            mask(instance.tokens, instance.flags, rng, instance.special_positions()), records, stats)
 
-    def _documents_single_positions(self, pass_index, documents, records, stats):
-        """`_documents` for the plain masker (the common case), with masking, statistics and encoding
-        inlined: the same draws, records and counts, less per-instance overhead."""
+    def _plain_bucket(self, documents):
+        """What `_documents_single_positions` needs once per bucket: (documents, cls, sep, unk, symbols,
+        which documents hold an [UNK]).
+
+        Tokens travel as their varints when every id has one in the encoder's table (instances and masking
+        never look at a token's value, only at positions), so encoding an instance is a `join`.
+        """
+        cls_id, sep_id, unk_id = self.cls_id, self.sep_id, self.unk_id
+        with_unk = [any(unk_id in sentence for sentence in document.sentences) for document in documents]
+        symbols = self.encoder.varint_symbols
+        limit = len(symbols)
+        fits = (all(0 <= token < limit for token in (cls_id, sep_id, unk_id, self.masker.mask_id))
+                and all(0 <= token < limit for token in self.masker.random_ids)
+                and all(sentence and 0 <= min(sentence) and max(sentence) < limit
+                        for document in documents for sentence in document.sentences))
+        if not fits:
+            return documents, cls_id, sep_id, unk_id, None, with_unk
+        symbol_of = symbols.__getitem__
+        documents = [TokenizedDocument(document.key, [list(map(symbol_of, sentence)) for sentence in document.sentences])
+                     for document in documents]
+        return documents, symbols[cls_id], symbols[sep_id], symbols[unk_id], symbols, with_unk
+
+    def _documents_single_positions(self, pass_index, plain, records, stats):
+        """`_documents` for the plain masker (the common case), with masking and encoding inlined and the
+        statistics counted once per pass: the same draws, records and counts, less per-instance work."""
         mask_lists = self.masker.mask_lists
         encode = self.encoder.encode_lists
-        add_counts = stats.add_counts
         append = records.append
-        options, cls_id, sep_id, unk_id, seed = self.options, self.cls_id, self.sep_id, self.unk_id, self.seed
+        options, seed = self.options, self.seed
+        documents, cls_id, sep_id, unk_id, symbols, with_unk = plain
+        varints = symbols is not None
+        # [UNK]s are counted only in instances that can hold one: from a document with an [UNK], or with a
+        # random next segment (from another document) when any document of the bucket has one.
+        foreign = options.next_sentence == "nsp" and any(with_unk)
+        lengths, a_lengths, labels_seen, kinds_seen, counts = [], [], [], [], []
+        unk = 0
         for index, document in enumerate(documents):
             rng = rng_for(seed, document.key, pass_index)
+            own_unk = with_unk[index]
             for instance in document_instances(documents, index, options, rng, cls_id, sep_id):
                 tokens, len_a, label = instance.tokens, instance.len_a, instance.label
                 length = len(tokens)
-                output, positions, labels, kinds = mask_lists(tokens, rng, instance.special_positions())
-                add_counts(length, len_a, label, 3 if len_a + 2 < length else 2, tokens.count(unk_id), kinds)
-                append(encode(output, length, len_a, label, positions, labels))
+                output, positions, labels, kinds = mask_lists(tokens, rng, instance.special_positions(), symbols)
+                lengths.append(length)
+                a_lengths.append(len_a)
+                labels_seen.append(label)
+                counts.append(len(kinds))
+                kinds_seen += kinds
+                if own_unk or (foreign and label):
+                    unk += tokens.count(unk_id)
+                append(encode(output, length, len_a, label, positions, labels, varints))
+        stats.add_many(lengths, a_lengths, labels_seen, unk, kinds_seen, counts)
 
     def _emit(self, tokens, len_a, label, masked, records, stats):
         specials = 3 if len_a + 2 < len(tokens) else 2
