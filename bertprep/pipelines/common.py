@@ -18,7 +18,17 @@ DEFAULT_SEED = 12345
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Shows defaults and keeps the description's line breaks."""
+    """Shows defaults and keeps the description's line breaks.
+
+    A help text that already explains its default, and an option whose default is None, get no
+    "(default: ...)" suffix, so `--help` never says a default twice or calls it "None".
+    """
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default is None:
+            return text
+        return super()._get_help_string(action)
 
 
 def add_common_job_arguments(parser: argparse.ArgumentParser, vocab: bool = True, input_help: str = None,
@@ -29,13 +39,7 @@ def add_common_job_arguments(parser: argparse.ArgumentParser, vocab: bool = True
                        "(local or gs://)")
     group.add_argument("--output", required=True, help="output directory (local or gs://)")
     if vocab:
-        group.add_argument("--vocab", help="WordPiece vocabulary file (vocab.txt)")
-        group.add_argument("--spm-model", help="SentencePiece model (.model, with its .vocab beside it) instead of "
-                           "--vocab")
-        group.add_argument("--lower", action=argparse.BooleanOptionalAction, default=True,
-                           help="lower-case input (the original --do_lower_case)")
-        group.add_argument("--strip-accents", action=argparse.BooleanOptionalAction, default=None,
-                           help="strip accents (default: same as --lower)")
+        add_tokenizer_arguments(group)
     group.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed; with the same seed the output "
                        "bytes are the same whatever the worker count")
     group.add_argument("--workers", type=int, default=1, help="local worker processes (FnApiRunner "
@@ -46,6 +50,17 @@ def add_common_job_arguments(parser: argparse.ArgumentParser, vocab: bool = True
     group.add_argument("--overwrite", action="store_true", help="replace an existing complete output")
     group.add_argument("--runner", default=LOCAL_RUNNER, help="Beam runner (DataflowRunner for Dataflow); other "
                        "--beam_options pass through unchanged")
+
+
+def add_tokenizer_arguments(parser) -> None:
+    """--vocab / --spm-model / --lower / --strip-accents, shared by every command that tokenizes."""
+    parser.add_argument("--vocab", help="WordPiece vocabulary file (vocab.txt)")
+    parser.add_argument("--spm-model", help="SentencePiece model (.model, with its .vocab beside it) instead of "
+                        "--vocab")
+    parser.add_argument("--lower", action=argparse.BooleanOptionalAction, default=True,
+                        help="lower-case input (the original --do_lower_case)")
+    parser.add_argument("--strip-accents", action=argparse.BooleanOptionalAction, default=None,
+                        help="strip accents (default: same as --lower for WordPiece, off for SentencePiece)")
 
 
 def load_job_tokenizer(config: dict):

@@ -4,11 +4,11 @@ Reads UTF-8 lines from stdin or --input (local or gs://), in batches so memory s
 writes to stdout. A line that is not valid UTF-8 stops the run with a one-line error naming the
 line (the lines before it are already written); an empty input writes nothing.
 """
-import argparse
 import json
 import sys
 
 from bertprep.errors import BertprepError
+from bertprep.pipelines import common
 
 COMMAND = "tokenize"
 HELP = "tokenize lines (stdin or --input) with WordPiece or SentencePiece; one JSON object a line"
@@ -17,13 +17,7 @@ BATCH_LINES = 2048
 
 
 def add_arguments(parser):
-    parser.add_argument("--vocab", help="WordPiece vocabulary file (vocab.txt)")
-    parser.add_argument("--spm-model", help="SentencePiece model (.model, with its .vocab beside it) instead of "
-                        "--vocab")
-    parser.add_argument("--lower", action=argparse.BooleanOptionalAction, default=True,
-                        help="lower-case input (the original --do_lower_case)")
-    parser.add_argument("--strip-accents", action=argparse.BooleanOptionalAction, default=None,
-                        help="strip accents (default: same as --lower for WordPiece, off for SentencePiece)")
+    common.add_tokenizer_arguments(parser)
     parser.add_argument("--input", default=None, help="file of lines to tokenize (local or gs://; default: stdin)")
 
 
