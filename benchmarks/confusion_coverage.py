@@ -8,8 +8,8 @@ the frequency prior from jieba's dictionary and the train corpus); reports, on t
 at top-5, top-10 and in the full set, and the mean set size. The published OCR/ASR confusion set
 (`confusion_ocr_asr.txt`) is scored on the same held-out pairs.
 
-Sets are ranked by the learned ranker (`confusion_ranker.py`, fitted on the train part's pairs with
-leave-one-out count features); the hand-set mixture it replaced is scored too, as "before". Mean set
+Sets are ranked by the learned ranker (`confusion_ranker.py`, fitted on the train part's pairs, its
+probabilities smoothed with the observed counts); the hand-set mixture it replaced is scored too, as "before". Mean set
 size is reported two ways: over the held-out correct characters (the sets the coverage is measured
 on) and over every character of the universe (vocabulary CJK characters + train corpus, the sets the
 pipeline writes). With fixed top-k both are about k; per-character sizes (`mean_size`) spend the
@@ -142,18 +142,18 @@ def tune(train, vocab_chars, base_frequency, seed, top_k):
     builder = SetBuilder(inner_train, vocab_chars, base_frequency)
     dev_counts = substitution_counts(inner_dev)
     results = []
-    for group_limit, ranker_l2 in itertools.product([25, 40, 60], [0.3, 1.0, 3.0]):
-        weights = ConfusionWeights(group_limit=group_limit, ranker_l2=ranker_l2)
+    for group_limit, ranker_l2, prior_strength in itertools.product([40, 60], [1.0, 3.0], [1.0, 3.0, 10.0]):
+        weights = ConfusionWeights(group_limit=group_limit, ranker_l2=ranker_l2, prior_strength=prior_strength)
         coverage, mean_size, _ = evaluate(builder, dev_counts, weights, ["phonetic", "glyph", "observed"], top_k)
         results.append((coverage["full"], coverage[10], coverage[5], weights))
     results.sort(key=lambda r: (r[0], r[1], r[2]), reverse=True)
     print(f"tuning on {len(inner_train)} inner-train / {len(inner_dev)} inner-dev sentences (train part only):")
     for full, top10, top5, weights in results:
         print(f"  full {full:.4f} top10 {top10:.4f} top5 {top5:.4f}  group_limit={weights.group_limit} "
-              f"ranker_l2={weights.ranker_l2}")
+              f"ranker_l2={weights.ranker_l2} prior_strength={weights.prior_strength}")
     best = results[0][3]
     for mean_size in (15,):
-        weights = ConfusionWeights(group_limit=best.group_limit, ranker_l2=best.ranker_l2, mean_size=mean_size)
+        weights = replace(best, mean_size=mean_size)
         coverage, held_mean, model = evaluate(builder, dev_counts, weights, ["phonetic", "glyph", "observed"], top_k)
         print(f"  per-character sizes, mean {mean_size} over the universe: full {coverage['full']:.4f} "
               f"(mean over dev correct characters {held_mean:.1f})")

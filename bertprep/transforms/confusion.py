@@ -206,7 +206,7 @@ class ConfusionModel:
         return self._pools
 
     def fit_ranker(self, pair_counts: Mapping[tuple, int]) -> None:
-        """Fit the ranker's weights on the pairs (leave-one-out count features) and the set-size scale."""
+        """Fit the ranker's weights on the pairs and, with mean_size, the set-size scale."""
         counts = confusion_ranker.ErrorCounts(pair_counts)
         groups, _ = confusion_ranker.training_groups(self.pools(), counts)
         self.theta = confusion_ranker.fit_conditional_logit(groups, l2=self.weights.ranker_l2)
@@ -378,13 +378,22 @@ class ConfusionModel:
 
     def _ranked(self, char: str, observed: Optional[Mapping[str, int]], top_k: Optional[int]
                 ) -> List[ScoredCandidate]:
-        """Candidates from the learned ranker's pool, with the sources whose relation they hold."""
+        """The learned ranker's pool, scored `(m*n(c,w) + k*P_ranker(w|c)) / (m*n(c) + k)` as the mixture is."""
         from .phonetic import char_similarity, same_syllable
 
-        observed = {w: int(n) for w, n in (observed or {}).items() if w != char and n > 0}
-        ranked = confusion_ranker.rank(self.pools(), self.theta, char, observed)
+        use_observed = "observed" in self.sources and self.weights.observed > 0
+        observed = ({w: int(n) for w, n in (observed or {}).items() if w != char and n > 0}
+                    if use_observed else {})
+        m, k = self.weights.observed, self.weights.prior_strength
+        denominator = m * sum(observed.values()) + k
+        scored = []
+        for candidate, probability, row in confusion_ranker.rank(self.pools(), self.theta, char, observed):
+            score = (m * observed.get(candidate, 0) + k * probability) / denominator if denominator > 0 else 0.0
+            scored.append((-score, candidate, row))
+        scored.sort(key=lambda item: (item[0], item[1]))
         result = []
-        for candidate, probability, row in ranked:
+        for negative, candidate, row in scored:
+            probability = -negative
             if top_k and len(result) >= top_k:
                 break
             if probability <= 0 or probability < self.weights.min_score:
@@ -395,7 +404,7 @@ class ConfusionModel:
             glyph_score = row[confusion_ranker.FEATURE_INDEX["glyph_similarity"]]
             if self.glyph_index is not None and glyph_score >= GLYPH_THRESHOLD:
                 sources.append("glyph")
-            count = observed.get(candidate, 0) if "observed" in self.sources else 0
+            count = observed.get(candidate, 0)
             if count:
                 sources.append("observed")
             if not sources:  # in the pool through a looser relation (shared initial letter, low glyph overlap)

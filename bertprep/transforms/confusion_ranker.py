@@ -5,13 +5,14 @@ the y- glide, 和→很 hé/hěn share the initial) or that go to the few charac
 (的/地/得, 在/再, 做/作). So for a correct character `c` we gather a broad pool (homophones, one cheap
 pinyin edit, the most frequent characters sharing an initial, a final or a spelling's first letter,
 look-alike glyphs, characters seen written for `c`) and rank it by P(w | c) = softmax over the pool
-of θ·f(c, w), with θ fitted by maximum likelihood on the corpus's own `correct → wrong` pairs. Count features of a training pair are computed with that pair
-left out (its own occurrence removed), so the fit sees pairs as they look when they are new.
+of θ·f(c, w), with θ fitted by maximum likelihood on the corpus's own `correct → wrong` pairs. The features hold no corpus counts: a pair's own count would
+leak into its fit (the shared SIGHAN files repeat the same sentences), so ConfusionModel combines the
+ranker's probability with observed counts by Dirichlet smoothing instead.
 
 Features (FEATURE_NAMES): pinyin relations weighted by how common the readings are, pinyin similarity,
-glyph similarity, the candidate's frequency and how often `c` was written as `w`. (We also tried how
-often `w` is written wrongly for any character, how often `w` was written as `c`, shared word slots in
-jieba's dictionary and the hand-set mixture's own score: none moved coverage on the dev split.)
+glyph similarity and the candidate's frequency. (We also tried how often `w` is written wrongly for
+any character, how often `w` was written as `c`, shared word slots in jieba's dictionary and the
+hand-set mixture's own score: none moved coverage on the dev split.)
 
 Set sizes can follow where errors are (`set_size`): a character's expected errors (its own error
 count smoothed by its frequency) decide its size, scaled so the mean over the universe is a budget.
@@ -28,11 +29,9 @@ FEATURE_NAMES = (
     "same_first_letter", "same_tone", "pinyin_similarity",
     "glyph_similarity", "glyph_similarity_sq",
     "log_frequency",
-    "observed_log", "observed_any", "observed_share",
 )
 PHONETIC_FEATURES = FEATURE_NAMES[:9]
 GLYPH_FEATURES = ("glyph_similarity", "glyph_similarity_sq")
-COUNT_FEATURES = ("observed_log", "observed_any", "observed_share")
 _INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
 FEATURE_INDEX = _INDEX
 # Relations that make a candidate a phonetic one (a shared tone alone does not).
@@ -165,32 +164,16 @@ class CandidatePools:
             rows[r, _INDEX["log_frequency"]] = self.log_frequency.get(candidate, math.log(0.05))
         return rows
 
-    def pool(self, char: str, observed: Optional[Mapping[str, int]] = None, leave_out: Optional[str] = None
-             ) -> Tuple[List[str], np.ndarray]:
-        """(candidates, feature matrix) for `char` given its observed `{wrong: count}`.
-
-        `leave_out` removes one occurrence of `char → leave_out` (for fitting on the corpus itself).
-        """
+    def pool(self, char: str, observed: Optional[Mapping[str, int]] = None) -> Tuple[List[str], np.ndarray]:
+        """(candidates, feature matrix) for `char`; characters observed written for it join the pool."""
         candidates, rows = self._base_rows(char)
         observed = dict(observed or {}) if "observed" in self.sources else {}
-        if leave_out is not None and leave_out in observed:
-            observed[leave_out] -= 1
         observed = {w: n for w, n in observed.items() if n > 0 and w != char}
         known = set(candidates)
         extra = [w for w in sorted(observed) if w not in known]
         if extra:
             candidates = list(candidates) + extra
             rows = np.vstack([rows, self._rows(char, extra)])
-        else:
-            rows = rows.copy()
-        if observed:
-            total = float(sum(observed.values()))
-            for r, candidate in enumerate(candidates):
-                n = observed.get(candidate, 0)
-                if n:
-                    rows[r, _INDEX["observed_log"]] = math.log1p(n)
-                    rows[r, _INDEX["observed_any"]] = 1.0
-                    rows[r, _INDEX["observed_share"]] = n / (total + 1.0)
         return candidates, rows
 
 
@@ -235,13 +218,12 @@ def fit_conditional_logit(groups: List[Tuple[np.ndarray, int, float]], l2: float
 
 
 def training_groups(pools: CandidatePools, counts: ErrorCounts) -> Tuple[List[Tuple[np.ndarray, int, float]], int]:
-    """Leave-one-out groups for every observed pair whose wrong character is in its pool; and the misses."""
+    """A group for every observed pair whose wrong character is in its corpus-free pool; and the misses."""
     groups = []
     missed = 0
     for correct in sorted(counts.pairs):
-        observed = counts.observed(correct)
-        for wrong, n in sorted(observed.items()):
-            candidates, rows = pools.pool(correct, observed, leave_out=wrong)
+        candidates, rows = pools.pool(correct)
+        for wrong, n in sorted(counts.observed(correct).items()):
             try:
                 position = candidates.index(wrong)
             except ValueError:
