@@ -204,6 +204,11 @@ class PureWordPieceTokenizer:
         # Chunks that are exactly one piece (every ideograph, most short words): chunk -> id, so a line
         # of them becomes one `map` over its chunks.
         self._single_ids = {}
+        # Characters that are one word wherever they stand (CJK ideographs, punctuation) and one piece:
+        # char -> id. A line made of them only (most Chinese lines) needs no cleaning or splitting: one
+        # `map` over its characters (faster than `str.translate` with a table, which is not cached).
+        self._char_ids = {}
+        self._chars_seen = set()
 
     def basic_tokenize(self, text):
         return basic_tokenize(text, self.lower, self.strip_accents)
@@ -224,8 +229,12 @@ class PureWordPieceTokenizer:
         return entry
 
     def encode_ids(self, text):
-        """The ids of `encode(text)` alone: for a line whose chunks are all known single pieces (most
-        Chinese lines), one `map` over the chunks; otherwise chunk by chunk."""
+        """The ids of `encode(text)` alone. A line of standalone characters only (see `_learn_chars`) is
+        one `map` over its characters; else a line whose chunks are all known single pieces is one `map`
+        over the chunks; otherwise chunk by chunk."""
+        ids = list(map(self._char_ids.get, text))
+        if None not in ids:
+            return ids
         chunks = text.translate(_CLEAN_TABLE).split()
         ids = list(map(self._single_ids.get, chunks))
         if None in ids:
@@ -234,7 +243,28 @@ class PureWordPieceTokenizer:
             for chunk in chunks:
                 entry = cache.get(chunk) or self._chunk(chunk)
                 ids.extend(entry[1])
+        if not self._chars_seen.issuperset(text):
+            self._learn_chars(text)
         return ids
+
+    def _learn_chars(self, text):
+        """Record which new characters of `text` are standalone: a CJK ideograph (the cleaning step spaces
+        it), or a punctuation character that basic tokenization turns into one punctuation character
+        (so it is a word of its own next to anything) — and in both cases a single piece."""
+        for char in set(text).difference(self._chars_seen):
+            self._chars_seen.add(char)
+            cleaned = _CLEAN_TABLE[ord(char)]
+            if cleaned is None or not cleaned.strip():
+                continue  # dropped or whitespace: not a token of its own
+            if not is_cjk_codepoint(ord(char)):
+                if not _PUNCTUATION[char]:
+                    continue
+                words = basic_tokenize(char, self.lower, self.strip_accents)
+                if len(words) != 1 or len(words[0]) != 1 or not _PUNCTUATION[words[0]]:
+                    continue
+            entry = self._chunk_cache.get(char) or self._chunk(char)
+            if len(entry[1]) == 1:
+                self._char_ids[char] = entry[1][0]
 
     def encode(self, text):
         """(tokens, ids) of one text."""
