@@ -349,7 +349,8 @@ class BucketBuilder:
         if not fits:
             return documents, cls_id, sep_id, unk_id, None, with_unk
         symbol_of = symbols.__getitem__
-        documents = [TokenizedDocument(document.key, [list(map(symbol_of, sentence)) for sentence in document.sentences])
+        documents = [TokenizedDocument(document.key, [list(map(symbol_of, sentence))
+                                                      for sentence in document.sentences])
                      for document in documents]
         return documents, symbols[cls_id], symbols[sep_id], symbols[unk_id], symbols, with_unk
 
