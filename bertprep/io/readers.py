@@ -110,20 +110,28 @@ def _raw_lines(path: str) -> Iterator[bytes]:
         handle.close()
 
 
+def decode_line(path: str, number: int, raw: bytes) -> Union[Record, DeadLetter]:
+    """One raw line (newline included or not) as a Record of text, or a DeadLetter if not UTF-8.
+
+    CRLF endings and a BOM on line 1 are removed. Every line-based reader goes through here, so all jobs
+    agree on what a line is and on the reason they give for one they cannot read.
+    """
+    raw = raw.rstrip(b"\n")
+    if raw.endswith(b"\r"):
+        raw = raw[:-1]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return DeadLetter(path, number, "undecodable: invalid UTF-8 at byte %d" % error.start, raw)
+    if number == 1 and text.startswith(BOM):
+        text = text[1:]
+    return Record(path, number, text)
+
+
 def iter_text_lines(path: str) -> Iterator[Union[Record, DeadLetter]]:
     """Every line of a UTF-8 file with its 1-based number; CRLF and a leading BOM are removed."""
     for number, raw in enumerate(_raw_lines(path), start=1):
-        raw = raw.rstrip(b"\n")
-        if raw.endswith(b"\r"):
-            raw = raw[:-1]
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as error:
-            yield DeadLetter(path, number, "undecodable: invalid UTF-8 at byte %d" % error.start, raw)
-            continue
-        if number == 1 and text.startswith(BOM):
-            text = text[1:]
-        yield Record(path, number, text)
+        yield decode_line(path, number, raw)
 
 
 def iter_documents(path: str) -> Iterator[Union[Record, DeadLetter]]:

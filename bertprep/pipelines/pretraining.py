@@ -154,17 +154,11 @@ def iter_document_spans(path: str):
         for number, raw in enumerate(handle, start=1):
             line_start = offset
             offset += len(raw)
-            body = raw.rstrip(b"\n")
-            if body.endswith(b"\r"):
-                body = body[:-1]
-            try:
-                text = body.decode("utf-8")
-            except UnicodeDecodeError as error:
-                yield readers.DeadLetter(path, number, "undecodable: invalid UTF-8 at byte %d" % error.start, body)
+            line = readers.decode_line(path, number, raw)
+            if isinstance(line, readers.DeadLetter):
+                yield line
                 continue
-            if number == 1 and text.startswith(readers.BOM):
-                text = text[1:]
-            if not text.strip():
+            if not line.value.strip():
                 if start is not None:
                     yield readers.Record(path, first, (SPAN, start, end))
                     start = None
