@@ -123,7 +123,8 @@ def test_published_confusion_set_loader():
     assert table == {"在": ["再", "载"], "是": ["事"]}
 
 
-PAIRS = {("在", "再"): 6, ("再", "在"): 4, ("的", "地"): 8, ("的", "得"): 5, ("是", "事"): 3, ("请", "清"): 3,
+PAIRS = {("在", "再"): 6, ("再", "在"): 4, ("的", "地"): 8, ("的", "得"): 5, ("是", "事"): 3,
+         ("请", "清"): 3,
          ("情", "请"): 2, ("时", "十"): 2, ("实", "十"): 1}
 
 
@@ -168,7 +169,8 @@ def test_per_character_sizes_average_the_budget_and_favour_characters_that_err()
     assert sum(sizes.values()) / len(sizes) <= 4
     assert all(1 <= s <= 12 for s in sizes.values())
     assert sizes["的"] > sizes["晴"]  # 的 erred 13 times, 晴 never
-    assert len(model.score_candidates("的", observed["的"], 15)) == min(sizes["的"], len(model.pools().pool("的")[0]))
+    pool_size = len(model.pools().pool("的")[0])
+    assert len(model.score_candidates("的", observed["的"], 15)) == min(sizes["的"], pool_size)
 
 
 def test_ranker_pools_reach_loose_pinyin_relations_and_leave_one_out_counts():

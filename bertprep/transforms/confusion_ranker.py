@@ -5,9 +5,10 @@ the y- glide, 和→很 hé/hěn share the initial) or that go to the few charac
 (的/地/得, 在/再, 做/作). So for a correct character `c` we gather a broad pool (homophones, one cheap
 pinyin edit, the most frequent characters sharing an initial, a final or a spelling's first letter,
 look-alike glyphs, characters seen written for `c`) and rank it by P(w | c) = softmax over the pool
-of θ·f(c, w), with θ fitted by maximum likelihood on the corpus's own `correct → wrong` pairs. The features hold no corpus counts: a pair's own count would
-leak into its fit (the shared SIGHAN files repeat the same sentences), so ConfusionModel combines the
-ranker's probability with observed counts by Dirichlet smoothing instead.
+of θ·f(c, w), with θ fitted by maximum likelihood on the corpus's own `correct → wrong` pairs. The
+features hold no corpus counts: a pair's own count would leak into its fit (the shared SIGHAN files
+repeat the same sentences), so ConfusionModel combines the ranker's probability with observed counts
+by Dirichlet smoothing instead.
 
 Features (FEATURE_NAMES): pinyin relations weighted by how common the readings are, pinyin similarity,
 glyph similarity and the candidate's frequency. (We also tried how often `w` is written wrongly for
