@@ -22,7 +22,7 @@ def vocab():
 
 def write_mask_probs_dir(directory):
     """A directory laid out as `bertprep mask-probs` writes it, through that job's own table writer."""
-    from bertprep.pipelines import mask_probs
+    from bertprep.transforms import mask_probability_tables
 
     sets = [
         {"char": "是", "candidate": "事", "score": 0.9, "source": "phonetic", "rank": 1},
@@ -35,9 +35,9 @@ def write_mask_probs_dir(directory):
     probabilities = [{"char": "是", "faspell_probability": 0.9, "smoothed_probability": 0.5},
                      {"char": "时", "faspell_probability": 0.2, "smoothed_probability": 0.1}]
     for name, rows in (("confusion_sets", sets), ("mask_probability", probabilities)):
-        columns = [column for column, _ in mask_probs.TABLE_COLUMNS[name]]
+        columns = [column for column, _ in mask_probability_tables.TABLE_COLUMNS[name]]
         full = [{column: row.get(column) for column in columns} for row in rows]
-        for file_name, data in mask_probs.table_bytes(name, full).items():
+        for file_name, data in mask_probability_tables.table_bytes(name, full).items():
             (directory / file_name).write_bytes(data)
     with open(directory / "mask_probability.sav", "wb") as handle:
         pickle.dump({"是": 0.9, "时": 0.2}, handle)

@@ -10,6 +10,7 @@ import pytest
 
 from bertprep import cli
 from bertprep.pipelines import common, mask_probs
+from bertprep.transforms import mask_probability_tables
 
 SHARED_CSC = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "csc")
 STAT_COLUMNS = ("correct_count", "unchanged_count", "written_wrong_count", "as_wrong_count", "deleted_count",
@@ -237,7 +238,7 @@ def test_outputs_tables_and_dead_letters(tmp_path):
     for name in ("char_stats", "confusion_pairs", "confusion_sets", "mask_probability"):
         assert os.path.exists(os.path.join(output, name + ".tsv"))
         header = open(os.path.join(output, name + ".tsv"), encoding="utf-8").readline().rstrip("\n").split("\t")
-        assert header == [column for column, _ in mask_probs.TABLE_COLUMNS[name]]
+        assert header == [column for column, _ in mask_probability_tables.TABLE_COLUMNS[name]]
     assert os.path.exists(os.path.join(output, "_COMPLETE"))
     sets = table(output, "confusion_sets")
     assert set(sets[0]) >= {"char", "candidate", "score", "source", "rank"}
