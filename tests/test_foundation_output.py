@@ -112,6 +112,17 @@ def test_toy_job_end_to_end_through_the_cli(toy, tmp_path, capsys):
     assert summary["records"] == 7 and summary["complete"] is True
 
 
+def test_a_run_without_dead_letters_still_publishes_an_empty_dead_letter_file(toy, tmp_path):
+    source = tmp_path / "clean.txt"
+    source.write_text("alpha\nbeta\n", encoding="utf-8")
+    out = str(tmp_path / "out")
+    assert toy("--input", str(source), "--output", out) == 0
+    path = os.path.join(out, "dead_letters", "dead_letters-00000-of-00001.jsonl")
+    assert os.path.exists(path) and os.path.getsize(path) == 0
+    info = json.load(open(os.path.join(out, "info.json")))
+    assert info["counts"]["dead_lettered"] == 0 and info["dead_letters_by_reason"] == {}
+
+
 def test_same_bytes_with_one_worker_or_two(toy, tmp_path):
     source = write_toy_input(tmp_path / "in.txt")
     with open(source, "ab") as handle:  # enough lines that every shard gets some

@@ -3,6 +3,7 @@
 Shard assignment and ordering depend only on record keys, never on which worker saw a record
 first, so a job's output bytes are the same with one worker or many.
 """
+import collections
 import json
 import time
 from typing import Callable, Dict, Optional
@@ -123,33 +124,41 @@ class WriteShardedRecords(beam.PTransform):
         )
 
 
+def dead_letter_path(directory: str) -> str:
+    return output_lib.join(directory, output_lib.DEAD_LETTER_DIR, output_lib.shard_name("dead_letters", 0, 1, ".jsonl"))
+
+
 class _WriteDeadLetterFile(beam.DoFn):
+    """Writes all dead letters, sorted, and yields their counts by reason kind.
+
+    The counts come out of the step that wrote the file, so Finalize (which takes them as a side input)
+    cannot publish the completion marker before the dead-letter file is in place.
+    """
+
     def __init__(self, directory):
         self._directory = directory
 
     def process(self, keyed):
         _, letters = keyed
-        rows = sorted((letter.source, letter.line, letter.reason, json.dumps(letter.to_json(), ensure_ascii=False,
-                                                                            sort_keys=True, default=str))
-                      for letter in letters)
-        path = output_lib.join(self._directory, output_lib.DEAD_LETTER_DIR,
-                               output_lib.shard_name("dead_letters", 0, 1, ".jsonl"))
-        with output_lib.ShardWriter(path, framing="lines") as writer:
+        rows = []
+        counts = collections.Counter()
+        for letter in letters:
+            counts[letter.reason_kind] += 1
+            beam.metrics.Metrics.counter("bertprep", "dead_lettered.%s" % letter.reason_kind).inc()
+            rows.append((letter.source, letter.line, letter.reason,
+                         json.dumps(letter.to_json(), ensure_ascii=False, sort_keys=True, default=str)))
+        rows.sort()
+        with output_lib.ShardWriter(dead_letter_path(self._directory), framing="lines") as writer:
             for row in rows:
                 writer.write((row[3] + "\n").encode("utf-8"))
-        yield dict(writer.result, shard=0)
-
-
-def _count_dead_letter(letter):
-    """(reason kind, 1), counting it in the Beam metrics too: "bertprep" / "dead_lettered.<reason kind>"."""
-    beam.metrics.Metrics.counter("bertprep", "dead_lettered.%s" % letter.reason_kind).inc()
-    return letter.reason_kind, 1
+        yield dict(counts)
 
 
 class WriteDeadLetters(beam.PTransform):
-    """DeadLetters → one sorted JSONL file under dead_letters/; yields {reason_kind: count}.
+    """DeadLetters → one sorted JSONL file under dead_letters/; yields {reason_kind: count} once written.
 
     Dead letters are expected to be rare, so one file (written by one worker) keeps them easy to read.
+    With no dead letters nothing is yielded; Finalize then writes an empty file, so the file always exists.
     """
 
     def __init__(self, directory: str):
@@ -157,14 +166,10 @@ class WriteDeadLetters(beam.PTransform):
         self._directory = directory
 
     def expand(self, letters):
-        (letters
-         | "KeyAll" >> beam.Map(lambda letter: (None, letter))
-         | "GroupAll" >> beam.GroupByKey()
-         | "WriteFile" >> beam.ParDo(_WriteDeadLetterFile(self._directory)))
         return (letters
-                | "ReasonKind" >> beam.Map(_count_dead_letter)
-                | "CountByReason" >> beam.CombinePerKey(sum)
-                | "AsDict" >> beam.combiners.ToDict())
+                | "KeyAll" >> beam.Map(lambda letter: (None, letter))
+                | "GroupAll" >> beam.GroupByKey()
+                | "WriteFile" >> beam.ParDo(_WriteDeadLetterFile(self._directory)))
 
 
 def count(pcollection, label: str):
@@ -204,6 +209,9 @@ class _Finalize(beam.DoFn):
                         pass
                     shard_results.append(dict(writer.result, shard=index))
         shard_results.sort(key=lambda result: result["shard"])
+        if not dead_letter_counts and not output_lib.exists(dead_letter_path(self._directory)):
+            # No dead letters: an empty file says so, and readers need not special-case its absence.
+            output_lib.ShardWriter(dead_letter_path(self._directory), framing="lines").close()
         counts = dict(counts)
         counts["dead_lettered"] = int(sum(dead_letter_counts.values())) if dead_letter_counts else 0
         counts["records_out"] = int(sum(result["records"] for result in shard_results))
