@@ -143,6 +143,8 @@ class _WriteDeadLetterFile(beam.DoFn):
         rows = []
         counts = collections.Counter()
         for letter in letters:
+            if letter is None:  # the marker that makes the group exist when there are no dead letters
+                continue
             counts[letter.reason_kind] += 1
             beam.metrics.Metrics.counter("bertprep", "dead_lettered.%s" % letter.reason_kind).inc()
             rows.append((letter.source, letter.line, letter.reason,
@@ -158,7 +160,7 @@ class WriteDeadLetters(beam.PTransform):
     """DeadLetters → one sorted JSONL file under dead_letters/; yields {reason_kind: count} once written.
 
     Dead letters are expected to be rare, so one file (written by one worker) keeps them easy to read.
-    With no dead letters nothing is yielded; Finalize then writes an empty file, so the file always exists.
+    The file is always written (empty when there are none) and exactly one dict is always yielded.
     """
 
     def __init__(self, directory: str):
@@ -166,8 +168,10 @@ class WriteDeadLetters(beam.PTransform):
         self._directory = directory
 
     def expand(self, letters):
-        return (letters
-                | "KeyAll" >> beam.Map(lambda letter: (None, letter))
+        keyed = letters | "KeyAll" >> beam.Map(lambda letter: (None, letter))
+        marker = letters.pipeline | "EmptyGroup" >> beam.Create([(None, None)])
+        return ((keyed, marker)
+                | "WithMarker" >> beam.Flatten()
                 | "GroupAll" >> beam.GroupByKey()
                 | "WriteFile" >> beam.ParDo(_WriteDeadLetterFile(self._directory)))
 
@@ -209,9 +213,6 @@ class _Finalize(beam.DoFn):
                         pass
                     shard_results.append(dict(writer.result, shard=index))
         shard_results.sort(key=lambda result: result["shard"])
-        if not dead_letter_counts and not output_lib.exists(dead_letter_path(self._directory)):
-            # No dead letters: an empty file says so, and readers need not special-case its absence.
-            output_lib.ShardWriter(dead_letter_path(self._directory), framing="lines").close()
         counts = dict(counts)
         counts["dead_lettered"] = int(sum(dead_letter_counts.values())) if dead_letter_counts else 0
         counts["records_out"] = int(sum(result["records"] for result in shard_results))
