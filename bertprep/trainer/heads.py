@@ -96,10 +96,13 @@ class PretrainingModel(_BertTaskModel):
         return outputs
 
 
-class ClassifierModel(_BertTaskModel):
-    """Pooled output → dropout → dense to `num_labels` (one output for regression)."""
+class _DropoutDenseModel(_BertTaskModel):
+    """Dropout → dense to `num_labels` over one encoder output (pooled or per token).
 
-    task = "classifier"
+    The dense layer is named "classifier" in both subclasses, as in the original checkpoints.
+    """
+
+    encoder_output = "pooled_output"
 
     def __init__(self, config: BertConfig, num_labels: int, dropout: float = 0.1, **kwargs):
         super().__init__(config, **kwargs)
@@ -107,12 +110,19 @@ class ClassifierModel(_BertTaskModel):
         self.dropout = layers.Dropout(dropout, seed=self.head_seed("dropout"))
         self.classifier = layers.Dense(num_labels, kernel_initializer=initializer(config, self.head_seed("classifier")),
                                        name="classifier")
-        self.classifier.build((None, config.hidden_size))
+        per_token = self.encoder_output == "sequence_output"
+        self.classifier.build((None, None, config.hidden_size) if per_token else (None, config.hidden_size))
 
     def call(self, features, training=False):
-        pooled = self.encode(features, training)["pooled_output"]
-        logits = self.classifier(self.dropout(pooled, training=training))
+        encoded = self.encode(features, training)[self.encoder_output]
+        logits = self.classifier(self.dropout(encoded, training=training))
         return {"logits": ops.cast(logits, "float32")}
+
+
+class ClassifierModel(_DropoutDenseModel):
+    """Pooled output → dropout → dense to `num_labels` (one output for regression)."""
+
+    task = "classifier"
 
 
 class SquadModel(_BertTaskModel):
@@ -130,23 +140,11 @@ class SquadModel(_BertTaskModel):
         return {"start_logits": logits[:, :, 0], "end_logits": logits[:, :, 1]}
 
 
-class TaggingModel(_BertTaskModel):
+class TaggingModel(_DropoutDenseModel):
     """Per-token dropout → dense to `num_labels` tag logits."""
 
     task = "tagging"
-
-    def __init__(self, config: BertConfig, num_labels: int, dropout: float = 0.1, **kwargs):
-        super().__init__(config, **kwargs)
-        self.num_labels = num_labels
-        self.dropout = layers.Dropout(dropout, seed=self.head_seed("dropout"))
-        self.classifier = layers.Dense(num_labels, kernel_initializer=initializer(config, self.head_seed("classifier")),
-                                       name="classifier")
-        self.classifier.build((None, None, config.hidden_size))
-
-    def call(self, features, training=False):
-        sequence = self.encode(features, training)["sequence_output"]
-        logits = self.classifier(self.dropout(sequence, training=training))
-        return {"logits": ops.cast(logits, "float32")}
+    encoder_output = "sequence_output"
 
 
 def build_task_model(task: str, config: BertConfig, num_labels: int = 2, use_next_sentence: bool = True,
