@@ -10,7 +10,7 @@ model's unknown piece.
 import os
 
 from bertprep.errors import BertprepError
-from bertprep.transforms.vocabulary import decode_utf8, read_bytes, vocabulary_fingerprint
+from bertprep.transforms.vocabulary import Vocabulary, decode_utf8, read_bytes
 from bertprep.transforms.wordpiece import strip_accents as strip_accent_marks
 
 WORD_START = "\u2581"
@@ -53,10 +53,10 @@ class SentencePieceTokenizer:
         except (RuntimeError, OSError) as error:
             raise BertprepError(f"not a SentencePiece model: {self.path} ({error})") from None
         model_pieces = [self.processor.id_to_piece(i) for i in range(self.processor.get_piece_size())]
-        self.tokens = list(vocab_tokens) if vocab_tokens is not None else model_pieces
-        self.token_to_id = {}
-        for index, token in enumerate(self.tokens):
-            self.token_to_id[token] = index
+        # The same id <-> token tables as WordPiece's, built from the .vocab file (or the model's pieces).
+        self.vocabulary = Vocabulary(vocab_tokens if vocab_tokens is not None else model_pieces, self.path)
+        self.tokens = self.vocabulary.tokens
+        self.token_to_id = self.vocabulary.token_to_id
         self.unk_token = self.processor.id_to_piece(self.processor.unk_id())
         self.unk_id = self.token_to_id.get(self.unk_token, 0)  # the reference assumes 0
         missing = [token for token in CONTROL_TOKENS if token not in self.token_to_id or token not in model_pieces]
@@ -66,7 +66,7 @@ class SentencePieceTokenizer:
                 "--control_symbols=[PAD],[CLS],[SEP],[MASK]"
             )
         self._control = set(CONTROL_TOKENS) | {self.unk_token}
-        self.fingerprint = vocabulary_fingerprint(self.tokens)
+        self.fingerprint = self.vocabulary.fingerprint
 
     @classmethod
     def from_file(cls, model_path, lower=True, strip_accents=None):
@@ -125,18 +125,10 @@ class SentencePieceTokenizer:
         return [(tokens, self.convert_tokens_to_ids(tokens)) for tokens in self.tokenize_batch(texts)]
 
     def convert_tokens_to_ids(self, tokens):
-        lookup, unk = self.token_to_id.get, self.unk_id
-        return [lookup(token, unk) for token in tokens]
+        return self.vocabulary.ids_for(tokens, self.unk_id)
 
     def convert_ids_to_tokens(self, ids):
-        size = len(self.tokens)
-        out = []
-        for token_id in ids:
-            token_id = int(token_id)
-            if not 0 <= token_id < size:
-                raise BertprepError(f"id {token_id} is outside SentencePiece vocabulary {self.path} (size {size})")
-            out.append(self.tokens[token_id])
-        return out
+        return self.vocabulary.tokens_for(ids)
 
     def basic_tokenize(self, text):
         """Whitespace-separated words of the normalized text (SentencePiece never crosses a space)."""
