@@ -253,13 +253,8 @@ def build_pipeline(pipeline, config: dict) -> None:
                   | "Discover" >> finetune_common.DiscoverLabels())
     converted = kept.rows | "Convert" >> beam.ParDo(_Convert(config, indexes), beam.pvalue.AsSingleton(labels)) \
         .with_outputs("dead", "facts", main="records")
-    dead = (read.dead_letters, converted.dead) | "AllDead" >> beam.Flatten()
-    shards = converted.records | "Write" >> beam_io.WriteShardedRecords(config["output"], KIND, config["num_shards"],
-                                                                       compression)
-    dead_counts = dead | "WriteDead" >> beam_io.WriteDeadLetters(config["output"])
-    stats = converted.facts | "SumStats" >> beam.CombineGlobally(finetune_common.SumStats())
-    stat_pcs = finetune_common.stat_fields(stats, STAT_NAMES[:-1])
-    stat_pcs["label_list"] = labels
+    shards, dead_counts, stat_pcs = finetune_common.write_records_and_dead_letters(
+        config, KIND, converted, (read.dead_letters, converted.dead), labels, STAT_NAMES[:-1])
     num_labels = len(config["labels"]) if config.get("labels") else 1
     info = {"config": config, "schema": schemas.for_kind(KIND, schema_config(config, num_labels)).to_json(),
             "vocab_fingerprint": common.load_job_tokenizer(config).fingerprint}

@@ -113,6 +113,22 @@ def stat_fields(stats, names, label: str = "Stat"):
             for name in names}
 
 
+def write_records_and_dead_letters(config: dict, kind: str, converted, dead_sources, labels, stat_names):
+    """Converted records → shards, every dead letter → dead_letters/, summed facts → report stats.
+
+    `converted` has `records` (sort key, bytes) and `facts` outputs; the discovered or given `labels`
+    join the stats as `label_list`. Returns (shard results, dead-letter counts, stats) for Finalize.
+    """
+    dead = tuple(dead_sources) | "AllDead" >> beam.Flatten()
+    shards = converted.records | "Write" >> beam_io.WriteShardedRecords(
+        config["output"], kind, config["num_shards"], config.get("compression", "none"))
+    dead_counts = dead | "WriteDead" >> beam_io.WriteDeadLetters(config["output"])
+    summed = converted.facts | "SumStats" >> beam.CombineGlobally(SumStats())
+    stats = stat_fields(summed, stat_names)
+    stats["label_list"] = labels
+    return shards, dead_counts, stats
+
+
 def histogram(values) -> Dict[str, int]:
     counts: Dict[str, int] = {}
     for value in values:

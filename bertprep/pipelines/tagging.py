@@ -141,13 +141,8 @@ def build_pipeline(pipeline, config: dict) -> None:
                   | "Discover" >> finetune_common.DiscoverLabels())
     converted = parsed.sentences | "Convert" >> beam.ParDo(_Convert(config, indexes), beam.pvalue.AsSingleton(labels)) \
         .with_outputs("dead", "facts", main="records")
-    dead = (read.dead_letters, parsed.dead, converted.dead) | "AllDead" >> beam.Flatten()
-    shards = converted.records | "Write" >> beam_io.WriteShardedRecords(config["output"], KIND, config["num_shards"],
-                                                                       compression)
-    dead_counts = dead | "WriteDead" >> beam_io.WriteDeadLetters(config["output"])
-    stats = converted.facts | "SumStats" >> beam.CombineGlobally(finetune_common.SumStats())
-    stat_pcs = finetune_common.stat_fields(stats, STAT_NAMES[:-1])
-    stat_pcs["label_list"] = labels
+    shards, dead_counts, stat_pcs = finetune_common.write_records_and_dead_letters(
+        config, KIND, converted, (read.dead_letters, parsed.dead, converted.dead), labels, STAT_NAMES[:-1])
     written = converted.facts | "CountWritten" >> beam.combiners.Count.Globally()
     info = {"config": config, "schema": schema.to_json(),
             "vocab_fingerprint": common.load_job_tokenizer(config).fingerprint}
