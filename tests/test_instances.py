@@ -164,9 +164,10 @@ def test_split_sentences():
         I.sentences_of({"x": 1})
 
 
-@pytest.fixture(scope="module")
-def reference_run(shared, zh_vocab):
-    """All of zh_peopledaily_docs.txt with the reference settings, through the job's own parts (no Beam)."""
+@pytest.fixture(scope="module", params=["compiled", "python"])
+def reference_run(request, shared, zh_vocab):
+    """All of zh_peopledaily_docs.txt with the reference settings, through the job's own parts (no Beam):
+    through the compiled kernel (the job's default here) and through the plain-Python path."""
     from bertprep.io.readers import iter_documents
     from bertprep.pipelines import pretraining
     from bertprep.seeding import stable_hash
@@ -176,6 +177,8 @@ def reference_run(shared, zh_vocab):
     config = {"vocab": zh_vocab, "max_seq_length": 128, "max_predictions_per_seq": 20, "masked_lm_prob": 0.15,
               "short_seq_prob": 0.1, "dupe_factor": 5, "seed": 12345, "reference_compatible": True}
     parts = pretraining.JobParts(config)
+    parts.builder.compiled = request.param == "compiled"
+    assert parts.builder.uses_kernel == (request.param == "compiled")
     buckets = {}
     count = pretraining.num_buckets(len(open(corpus, "rb").read()))
     for record in iter_documents(corpus):

@@ -76,7 +76,6 @@ class Masker:
         self.weights = weights
         self.default_weight = default_weight
         self._budgets = [num_to_predict(length, options) for length in range(1025)]
-        self._random_symbols = None
         if options.max_ngram > 1:
             ngrams = range(1, options.max_ngram + 1)
             total = sum(1.0 / n for n in ngrams)
@@ -259,13 +258,11 @@ class Masker:
         """The common case (no words, n-grams or weights), inlined: it is the job's hot loop."""
         return MaskedInstance(*self.mask_lists(tokens, rng, stops))
 
-    def mask_lists(self, tokens: List, rng, stops=None, symbols: Optional[Sequence] = None):
+    def mask_lists(self, tokens: List[int], rng, stops=None):
         """`_mask_single_positions` as a tuple (tokens, positions, labels, kinds), without the object.
 
         The draws are the reference's: distinct candidate indexes `int(random() * count)` until the
         budget is met, then per position [MASK] below 0.8, else kept below 0.5, else a random id.
-        With `symbols` (a list indexed by id), `tokens` holds `symbols[id]` instead of ids, and so do the
-        returned tokens and labels: the encoder passes varint bytes through this way.
         """
         length = len(tokens)
         budgets = self._budgets
@@ -289,11 +286,6 @@ class Masker:
         random_ids = self.random_ids
         vocabulary = len(random_ids)
         mask_id = self.mask_id
-        if symbols is not None:
-            if self._random_symbols is None or self._random_symbols[0] is not symbols:
-                self._random_symbols = (symbols, [symbols[i] for i in random_ids])
-            random_ids = self._random_symbols[1]
-            mask_id = symbols[mask_id]
         for position in positions:
             if random() < 0.8:
                 output[position] = mask_id

@@ -6,16 +6,22 @@ key; each pass (`dupe_factor` of them) builds instances for every document with 
 records with a generator seeded by (seed, bucket, pass). The output therefore depends on the seed, the
 inputs and the bucket count, never on the worker count or on arrival order. Memory holds one bucket's
 token ids and one pass of its encoded records.
+
+In the common configuration (segment pairs or single segments, plain masking) a pass runs through the
+compiled kernel (`instance_kernel.py`: one call builds, masks and serializes every instance); every
+other option (whole words, n-grams, weighted or confusion masking, full-sentence packing) runs here in
+Python. Both follow the same semantics and meet the same reference figures (tests/test_instances.py).
 """
 import struct
-from collections import Counter
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence
 
 from bertprep.schemas import example_codec
-from bertprep.seeding import rng_for
-from bertprep.transforms import confusion_masking
+from bertprep.seeding import rng_for, stable_hash
+import numpy as np
+
+from bertprep.transforms import confusion_masking, instance_kernel
 from bertprep.transforms.instances import InstanceOptions, TokenizedDocument, document_instances, pack_full_sentences
-from bertprep.transforms.masking import KIND_NAMES, MaskedInstance
+from bertprep.transforms.masking import KIND_NAMES, MaskedInstance, num_to_predict
 
 # ---------------------------------------------------------------- encoding
 
@@ -105,27 +111,18 @@ class PretrainingEncoder:
     def encode(self, tokens: Sequence[int], len_a: int, label: int, masked: MaskedInstance) -> bytes:
         return self.encode_lists(masked.tokens, len(tokens), len_a, label, masked.positions, masked.labels)
 
-    @property
-    def varint_symbols(self) -> List[bytes]:
-        """The varint of every id below 65536, indexed by id: token lists made of these (see
-        `encode_lists(..., varints=True)`) are encoded by one `join`, without a look-up per token."""
-        return self._table
-
-    def encode_lists(self, output: Sequence, length: int, len_a: int, label: int, positions: Sequence[int],
-                     labels: Sequence, varints: bool = False) -> bytes:
-        """One record from the masked token ids (`length` of them), the pair layout and the predictions.
-
-        With `varints`, `output` and `labels` hold each id's varint (`varint_symbols[id]`), not the id.
-        """
+    def encode_lists(self, output: Sequence[int], length: int, len_a: int, label: int, positions: Sequence[int],
+                     labels: Sequence[int]) -> bytes:
+        """One record from the masked token ids (`length` of them), the pair layout and the predictions."""
         count = len(positions)
         max_seq_length, max_predictions = self.max_seq_length, self.max_predictions
         if length > max_seq_length or count > max_predictions or len(output) != length:
             raise ValueError("instance longer than the schema allows")
         zeros = self._zeros
-        ids = b"".join(output) if varints else self._varints(output)
+        ids = self._varints(output)
         size = len(ids) + max_seq_length - length
         ids_header = self._headers["input_ids"].get(size) or self._header("input_ids", size)
-        label_ids = b"".join(labels) if varints else self._varints(labels)
+        label_ids = self._varints(labels)
         size = len(label_ids) + max_predictions - count
         labels_header = self._headers["masked_lm_ids"].get(size) or self._header("masked_lm_ids", size)
         if count and 0 <= positions[0] and positions[-1] < 128:
@@ -203,25 +200,29 @@ class PretrainingStats:
             for kind in set(kinds):
                 totals[kind] += kinds.count(kind)
 
-    def add_many(self, lengths: Sequence[int], a_lengths: Sequence[int], labels: Sequence[int], unk: int,
-                 kinds: Sequence[int], counts: Sequence[int]) -> None:
+    def add_arrays(self, lengths: np.ndarray, a_lengths: np.ndarray, labels: np.ndarray, unk: int,
+                   kinds: np.ndarray, counts: np.ndarray) -> None:
         """Several pair instances at once (two or three [CLS]/[SEP] each, as `add` counts them): their
-        lengths, segment A lengths, labels, total [UNK]s, all their predictions' kinds, predictions each."""
-        for length, n in Counter(lengths).items():
-            self.length_histogram[length] += n
-        text_lengths = [length - (3 if len_a + 2 < length else 2) for length, len_a in zip(lengths, a_lengths)]
-        for length, n in Counter(text_lengths).items():
-            self.text_token_histogram[length] += n
-        self.text_tokens += sum(text_lengths)
-        self.segment_a_tokens += sum(a_lengths)
+        lengths, segment A lengths, labels, total [UNK]s, prediction kinds ([instances, max_predictions],
+        valid up to each instance's count) and prediction counts."""
+        size = len(self.length_histogram)
+        self.length_histogram = (np.array(self.length_histogram)
+                                 + np.bincount(lengths, minlength=size)[:size]).tolist()
+        text_lengths = lengths - np.where(a_lengths + 2 < lengths, 3, 2)
+        self.text_token_histogram = (np.array(self.text_token_histogram)
+                                     + np.bincount(text_lengths, minlength=size)[:size]).tolist()
+        self.text_tokens += int(text_lengths.sum())
+        self.segment_a_tokens += int(a_lengths.sum())
         self.unk += unk
-        ones = sum(labels)
+        ones = int(labels.sum())
         self.labels[0] += len(labels) - ones
         self.labels[1] += ones
         histogram = self.predictions_histogram
-        for count, n in Counter(counts).items():
-            histogram[count] = histogram.get(count, 0) + n
-        for kind, n in Counter(kinds).items():
+        for count, n in enumerate(np.bincount(counts).tolist()):
+            if n:
+                histogram[count] = histogram.get(count, 0) + n
+        valid = np.arange(kinds.shape[1]) < counts[:, None]
+        for kind, n in enumerate(np.bincount(kinds[valid], minlength=len(KIND_NAMES)).tolist()):
             self.kinds[kind] += n
 
     def to_dict(self) -> dict:
@@ -290,17 +291,22 @@ class BucketBuilder:
         self.unk_id = unk_id
         self.max_predictions = max_predictions
         self.pair_probabilities = pair_probabilities or {}
+        self._kernel = None
+        self.compiled = True  # False keeps every document on the plain-Python path (tests compare the two)
 
     def passes(self, bucket: int, documents: List[TokenizedDocument], pairs: Sequence[tuple],
                stats: PretrainingStats) -> Iterator[List[bytes]]:
         """One list of encoded records per pass, already in their shuffled output order."""
         documents = sorted(documents, key=lambda document: document.key)
-        plain = None
-        if documents and self.options.packing != "full_sentences" and self.masker.single_positions:
-            plain = self._plain_bucket(documents)
+        compiled = None
+        if documents and self.uses_kernel:
+            compiled = BucketArrays(documents)
         for pass_index in range(self.dupe_factor):
             records: List[bytes] = []
-            self._documents(bucket, pass_index, documents, records, stats, plain)
+            if compiled is not None:
+                self._documents_compiled(pass_index, compiled, records, stats)
+            else:
+                self._documents(bucket, pass_index, documents, records, stats)
             for key, wrong_ids, correct_ids in pairs:
                 rng = rng_for(self.seed, key, pass_index)
                 tokens, masked = confusion_masking.faspell_instance(
@@ -310,7 +316,14 @@ class BucketBuilder:
             rng_for(self.seed, "order", bucket, pass_index).shuffle(records)
             yield records
 
-    def _documents(self, bucket, pass_index, documents, records, stats, plain=None):
+    @property
+    def uses_kernel(self) -> bool:
+        """Whether documents go through the compiled kernel: segment pairs (or single segments) masked
+        position by position with no weights, whole words or n-grams, and numba installed."""
+        return (self.compiled and instance_kernel.available() and self.options.packing != "full_sentences"
+                and self.masker.single_positions)
+
+    def _documents(self, bucket, pass_index, documents, records, stats):
         if not documents:
             return
         mask = self.masker.mask
@@ -322,68 +335,27 @@ class BucketBuilder:
                 self._emit(instance.tokens, instance.len_a, 0,
                            mask(instance.tokens, instance.flags, rng, instance.special_positions()), records, stats)
             return
-        if plain is not None:
-            self._documents_single_positions(pass_index, plain, records, stats)
-            return
         for index, document in enumerate(documents):
             rng = rng_for(self.seed, document.key, pass_index)
             for instance in document_instances(documents, index, self.options, rng, self.cls_id, self.sep_id):
                 self._emit(instance.tokens, instance.len_a, instance.label,
                            mask(instance.tokens, instance.flags, rng, instance.special_positions()), records, stats)
 
-    def _plain_bucket(self, documents):
-        """What `_documents_single_positions` needs once per bucket: (documents, cls, sep, unk, symbols,
-        which documents hold an [UNK]).
-
-        Tokens travel as their varints when every id has one in the encoder's table (instances and masking
-        never look at a token's value, only at positions), so encoding an instance is a `join`.
-        """
-        cls_id, sep_id, unk_id = self.cls_id, self.sep_id, self.unk_id
-        with_unk = [any(unk_id in sentence for sentence in document.sentences) for document in documents]
-        symbols = self.encoder.varint_symbols
-        limit = len(symbols)
-        fits = (all(0 <= token < limit for token in (cls_id, sep_id, unk_id, self.masker.mask_id))
-                and all(0 <= token < limit for token in self.masker.random_ids)
-                and all(sentence and 0 <= min(sentence) and max(sentence) < limit
-                        for document in documents for sentence in document.sentences))
-        if not fits:
-            return documents, cls_id, sep_id, unk_id, None, with_unk
-        symbol_of = symbols.__getitem__
-        documents = [TokenizedDocument(document.key, [list(map(symbol_of, sentence))
-                                                      for sentence in document.sentences])
-                     for document in documents]
-        return documents, symbols[cls_id], symbols[sep_id], symbols[unk_id], symbols, with_unk
-
-    def _documents_single_positions(self, pass_index, plain, records, stats):
-        """`_documents` for the plain masker (the common case), with masking and encoding inlined and the
-        statistics counted once per pass: the same draws, records and counts, less per-instance work."""
-        mask_lists = self.masker.mask_lists
-        encode = self.encoder.encode_lists
-        append = records.append
-        options, seed = self.options, self.seed
-        documents, cls_id, sep_id, unk_id, symbols, with_unk = plain
-        varints = symbols is not None
-        # [UNK]s are counted only in instances that can hold one: from a document with an [UNK], or with a
-        # random next segment (from another document) when any document of the bucket has one.
-        foreign = options.next_sentence == "nsp" and any(with_unk)
-        lengths, a_lengths, labels_seen, kinds_seen, counts = [], [], [], [], []
-        unk = 0
-        for index, document in enumerate(documents):
-            rng = rng_for(seed, document.key, pass_index)
-            own_unk = with_unk[index]
-            for instance in document_instances(documents, index, options, rng, cls_id, sep_id):
-                tokens, len_a, label = instance.tokens, instance.len_a, instance.label
-                length = len(tokens)
-                output, positions, labels, kinds = mask_lists(tokens, rng, instance.special_positions(), symbols)
-                lengths.append(length)
-                a_lengths.append(len_a)
-                labels_seen.append(label)
-                counts.append(len(kinds))
-                kinds_seen += kinds
-                if own_unk or (foreign and label):
-                    unk += tokens.count(unk_id)
-                append(encode(output, length, len_a, label, positions, labels, varints))
-        stats.add_many(lengths, a_lengths, labels_seen, unk, kinds_seen, counts)
+    def _documents_compiled(self, pass_index, compiled: "BucketArrays", records, stats):
+        """`_documents` through `instance_kernel`: one call builds, masks and serializes the whole pass."""
+        if self._kernel is None:
+            self._kernel = KernelSettings(self)
+        kernel = self._kernel
+        seeds = np.array([stable_hash(self.seed, key, pass_index) for key in compiled.keys], dtype=np.uint64)
+        out = PassArrays(compiled.sentences, self.options.max_seq_length, self.max_predictions)
+        n = instance_kernel.build_pass(
+            compiled.tokens, compiled.sentence_starts, compiled.document_starts, seeds, kernel.mode,
+            self.options.max_seq_length, self.options.short_seq_prob, self.cls_id, self.sep_id, self.unk_id,
+            self.masker.mask_id, kernel.random_ids, kernel.budgets, out.ids, out.length, out.len_a, out.label,
+            out.positions, out.label_ids, out.kinds, out.count, out.unk)
+        records.extend(kernel.encoder.encode(out, n))
+        stats.add_arrays(out.length[:n], out.len_a[:n], out.label[:n], int(out.unk[:n].sum()),
+                         out.kinds[:n], out.count[:n])
 
     def _emit(self, tokens, len_a, label, masked, records, stats):
         specials = 3 if len_a + 2 < len(tokens) else 2
@@ -391,3 +363,68 @@ class BucketBuilder:
             specials = tokens.count(self.sep_id) + 1
         stats.add(tokens, len_a, label, masked, specials, self.unk_id)
         records.append(self.encoder.encode(tokens, len_a, label, masked))
+
+
+class BucketArrays:
+    """A bucket's documents as the flat arrays `instance_kernel` reads (built once, used by every pass)."""
+
+    def __init__(self, documents: Sequence[TokenizedDocument]):
+        self.keys = [document.key for document in documents]
+        sentence_lengths = [len(sentence) for document in documents for sentence in document.sentences]
+        self.sentences = len(sentence_lengths)
+        self.sentence_starts = np.zeros(self.sentences + 1, np.int64)
+        np.cumsum(sentence_lengths, out=self.sentence_starts[1:])
+        self.document_starts = np.zeros(len(documents) + 1, np.int64)
+        np.cumsum([len(document.sentences) for document in documents], out=self.document_starts[1:])
+        self.tokens = np.fromiter((token for document in documents for sentence in document.sentences
+                                   for token in sentence), np.int32, count=int(self.sentence_starts[-1]))
+
+
+class PassArrays:
+    """Output arrays of one kernel pass: a row per sentence, the most instances a pass can make."""
+
+    def __init__(self, rows: int, max_seq_length: int, max_predictions: int):
+        self.ids = np.zeros((rows, max_seq_length), np.int32)
+        self.length = np.zeros(rows, np.int64)
+        self.len_a = np.zeros(rows, np.int64)
+        self.label = np.zeros(rows, np.int64)
+        self.positions = np.zeros((rows, max_predictions), np.int64)
+        self.label_ids = np.zeros((rows, max_predictions), np.int32)
+        self.kinds = np.zeros((rows, max_predictions), np.int8)
+        self.count = np.zeros(rows, np.int64)
+        self.unk = np.zeros(rows, np.int64)
+
+
+class KernelSettings:
+    """What the kernel needs from the job's masker and encoder, as arrays (built once per worker)."""
+
+    def __init__(self, builder: BucketBuilder):
+        self.mode = instance_kernel.MODES[builder.options.next_sentence]
+        self.random_ids = np.asarray(builder.masker.random_ids, np.int32)
+        length = builder.options.max_seq_length
+        self.budgets = np.array([builder.masker._budgets[k] if k < len(builder.masker._budgets)
+                                 else num_to_predict(k, builder.masker.options) for k in range(length + 1)], np.int64)
+        self.encoder = CompiledEncoder(builder.encoder)
+
+
+class CompiledEncoder:
+    """`instance_kernel.encode_records` with the byte tables of a `PretrainingEncoder`: the same bytes."""
+
+    def __init__(self, encoder: PretrainingEncoder):
+        self.max_seq_length = encoder.max_seq_length
+        self.max_predictions = encoder.max_predictions
+        self.tables = instance_kernel.EncodingTables(encoder)
+        self.record_bound = instance_kernel.record_size_bound(self.max_seq_length, self.max_predictions)
+
+    def encode(self, out: PassArrays, n: int) -> List[bytes]:
+        """The first n instances of a kernel pass as serialized Examples."""
+        tables = self.tables
+        buffer = np.empty(max(n, 1) * self.record_bound, np.uint8)
+        offsets = np.empty(n + 1, np.int64)
+        end = instance_kernel.encode_records(
+            n, self.max_seq_length, self.max_predictions, out.ids, out.length, out.len_a, out.label,
+            out.positions, out.label_ids, out.count, *tables.ids, *tables.labels, *tables.positions,
+            tables.mask_header, tables.segment_header, *tables.weights, *tables.label_entries, buffer, offsets)
+        data = buffer[:end].tobytes()
+        bounds = offsets.tolist()
+        return [data[bounds[k]:bounds[k + 1]] for k in range(n)]
