@@ -8,6 +8,7 @@ random choice is seeded by (seed, document key, pass), so the bytes do not depen
 """
 import argparse
 import math
+import time
 
 import apache_beam as beam
 
@@ -332,6 +333,7 @@ class _BuildShard(beam.DoFn):
         from bertprep.transforms.pretraining_records import PretrainingStats
 
         bucket, items = keyed
+        started_wall, started_cpu = time.time(), time.process_time()
         parts = self._parts
         documents, pairs, dead = parts.tokenize(sorted(items, key=lambda item: item.key))
         for letter in dead:
@@ -344,8 +346,15 @@ class _BuildShard(beam.DoFn):
             for records in parts.builder.passes(bucket, documents, pairs, stats):
                 for record in records:
                     writer.write(record)
+        finished_wall = time.time()
         yield dict(writer.result, shard=bucket)
-        yield beam.pvalue.TaggedOutput("stats", stats.to_dict())
+        # Time in this stage (tokenize, build, mask, encode, write), summed over buckets, and the window from
+        # the first bucket's start to the last one's end: throughput and scaling without start-up costs.
+        yield beam.pvalue.TaggedOutput("stats", dict(
+            stats.to_dict(),
+            build_time={"cpu_seconds": time.process_time() - started_cpu,
+                        "wall_seconds": finished_wall - started_wall},
+            build_window={"first_started_at": started_wall, "last_finished_at": finished_wall}))
         yield beam.pvalue.TaggedOutput("used", len(documents) + len(pairs))
 
 
@@ -390,7 +399,8 @@ def build_pipeline(pipeline, config: dict) -> None:
     merged = built.stats | "MergeStats" >> beam.CombineGlobally(merge_stats)
     stat_names = ("sequence_length_histogram", "tokens_per_instance", "predictions_per_instance",
                   "masked_position_kinds", "next_sentence_labels", "unk_rate", "mean_sequence_length",
-                  "full_length_share", "mean_segment_a_tokens", "mean_predictions_per_instance")
+                  "full_length_share", "mean_segment_a_tokens", "mean_predictions_per_instance", "build_time",
+                  "build_window")
     info = {"config": config, "schema": schema.to_json(),
             "vocab_fingerprint": common.load_job_tokenizer(config).fingerprint,
             "scope": {"nsp_negatives": "documents of the same hash bucket (%d buckets)" % shards}}

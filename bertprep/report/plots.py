@@ -9,6 +9,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 # Fonts tried in order for each glyph, so Chinese labels render where a CJK font is installed.
 FONT_FAMILIES = ["DejaVu Sans", "Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
@@ -57,7 +58,12 @@ def _figure(width: float = 7.0, height: float = 3.4):
     return figure, axes
 
 
-def _png(figure) -> bytes:
+# Margins of plots whose tick labels are numbers of known width: laying them out by measuring
+# (tight_layout) draws the figure twice, the larger part of a report's time.
+NUMERIC_MARGINS = {"left": 0.11, "right": 0.98, "bottom": 0.15, "top": 0.9}
+
+
+def _png(figure, margins: Optional[Dict[str, float]] = None) -> bytes:
     import warnings
 
     import matplotlib
@@ -65,7 +71,10 @@ def _png(figure) -> bytes:
     buffer = io.BytesIO()
     with matplotlib.rc_context({"font.family": FONT_FAMILIES}), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "Glyph missing from font": the label still says what it is
-        figure.tight_layout()
+        if margins:
+            figure.subplots_adjust(**margins)
+        else:
+            figure.tight_layout()
         figure.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()
 
@@ -104,12 +113,13 @@ def histogram(values: Dict[float, float], title: str, xlabel: str, ylabel: str =
     positive = sorted(count for count in counts if count > 0)
     if len(positive) > 2 and positive[-1] > 50 * positive[len(positive) // 2]:
         axes.set_yscale("log")  # one dominant bar (e.g. every full-length sequence) would hide the rest
+        axes.yaxis.set_minor_locator(NullLocator())  # decades are enough, and unlabelled minor ticks are slow
         ylabel = "%s (log scale)" % ylabel
     if mark is not None:
         axes.axvline(mark, color=ACCENT_COLOR, linestyle="--", linewidth=1.5, label=mark_label)
         axes.legend(frameon=False)
     _style(axes, title, xlabel, ylabel)
-    return _png(figure)
+    return _png(figure, NUMERIC_MARGINS)
 
 
 def bars(items: Sequence[Tuple[str, float]], title: str, ylabel: str = "count", shares: bool = True,

@@ -251,11 +251,17 @@ def merge_stats(dicts: Iterable[dict]) -> dict:
     weighted = {"mean_sequence_length": 0.0, "full_length_share": 0.0, "mean_segment_a_tokens": 0.0,
                 "mean_predictions_per_instance": 0.0}
     instances = 0
+    window: dict = {}
     for stats in dicts:
         n = stats.get("instances", 0)
         instances += n
         for name, value in stats.items():
-            if name in weighted:
+            if name == "build_window":  # the earliest start and the latest end over buckets
+                window["first_started_at"] = min(window.get("first_started_at", value["first_started_at"]),
+                                                 value["first_started_at"])
+                window["last_finished_at"] = max(window.get("last_finished_at", value["last_finished_at"]),
+                                                 value["last_finished_at"])
+            elif name in weighted:
                 weighted[name] += value * n
             elif isinstance(value, dict):
                 into = total.setdefault(name, {})
@@ -263,6 +269,8 @@ def merge_stats(dicts: Iterable[dict]) -> dict:
                     into[key] = into.get(key, 0) + count
     result = {name: dict(sorted(value.items(), key=lambda kv: _sort_key(kv[0]))) for name, value in total.items()}
     result["instances"] = instances
+    if window:
+        result["build_window"] = window
     for name, value in weighted.items():
         result[name] = value / instances if instances else 0.0
     return result
