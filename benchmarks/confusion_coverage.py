@@ -127,6 +127,25 @@ def universe_mean_size(builder, model, top_k, step=1):
     return sum(len(model.score_candidates(c, builder.observed.get(c), top_k)) for c in sample) / len(sample)
 
 
+def ceiling(builder, model, held_out_counts, train_pairs, top_k):
+    """What any ranking of these candidates could reach: shares of held-out errors whose wrong character
+    is in the universe at all, and in the correct character's candidate pool (ranker pool + observed)."""
+    total = sum(held_out_counts.values())
+    universe = set(builder.universe)
+    pools = model.pools()
+    in_universe = in_pool = unseen = unseen_top = 0
+    for (c, w), n in held_out_counts.items():
+        in_universe += n * (w in universe)
+        in_pool += n * ((c, w) in train_pairs or w in pools.pool(c, builder.observed.get(c))[0])
+        if (c, w) not in train_pairs:
+            unseen += n
+            ranked = [item.candidate for item in model.score_candidates(c, builder.observed.get(c), top_k)]
+            unseen_top += n * (w in ranked)
+    print(f"ceiling: wrong character in the universe {in_universe / total:.4f}; in the correct character's candidate "
+          f"pool (a perfect ranking of it, any set size) {in_pool / total:.4f}; held-out pairs never seen in train: "
+          f"{unseen / total:.4f} of errors, {unseen_top / max(unseen, 1):.4f} of them in the top-{top_k}")
+
+
 def evaluate_published(table, held_out_counts):
     total = sum(held_out_counts.values())
     hit = sum(n for (c, w), n in held_out_counts.items() if w in table.get(c, ()))
@@ -209,6 +228,7 @@ def main(argv=None):
     for larger in (20, 30, 50, 100):
         coverage, held_mean, _ = evaluate(builder, held_out_counts, weights, all_sources, larger, model=model)
         row("  same, top-k=%d" % larger, coverage, held_mean, universe_mean_size(builder, model, larger, 10))
+    ceiling(builder, model, held_out_counts, train_pairs, args.top_k)
     print("ranker weights fitted on train: " + ", ".join(
         f"{k[len('ranker.'):]}={v:+.2f}" for k, v in model.mixture.items() if k.startswith("ranker.")))
     for mean_size in (10, 15):
