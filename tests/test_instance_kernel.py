@@ -10,7 +10,8 @@ from bertprep.seeding import stable_hash
 from bertprep.transforms import instance_kernel
 from bertprep.transforms import instances as I
 from bertprep.transforms.masking import KEEP, MASK, RANDOM, MaskingOptions, num_to_predict
-from bertprep.transforms.pretraining_records import BucketArrays, CompiledEncoder, PassArrays, PretrainingEncoder
+from bertprep.transforms.pretraining_records import (BucketArrays, CompiledEncoder, PassArrays, PretrainingEncoder,
+                                                     compile_kernel)
 
 pytestmark = pytest.mark.skipif(not instance_kernel.available(), reason="numba is not installed")
 
@@ -164,3 +165,8 @@ def test_kernel_bytes_equal_the_python_encoder(max_seq_length, max_predictions):
         assert record == expected
         decoded = schema.decode(record)
         assert list(decoded["input_ids"][:len(instance["masked"])]) == instance["masked"]
+
+
+def test_compile_kernel_runs_a_tiny_bucket_through_it():
+    """What the Dockerfile runs to warm numba's cache: two documents, one pass, records out."""
+    assert compile_kernel() >= 2

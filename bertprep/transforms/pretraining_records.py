@@ -15,10 +15,10 @@ Python. Both follow the same semantics and meet the same reference figures (test
 import struct
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence
 
-from bertprep.schemas import example_codec
-from bertprep.seeding import rng_for, stable_hash
 import numpy as np
 
+from bertprep.schemas import example_codec
+from bertprep.seeding import rng_for, stable_hash
 from bertprep.transforms import confusion_masking, instance_kernel
 from bertprep.transforms.instances import InstanceOptions, TokenizedDocument, document_instances, pack_full_sentences
 from bertprep.transforms.masking import KIND_NAMES, MaskedInstance, num_to_predict
@@ -436,3 +436,21 @@ class CompiledEncoder:
         data = buffer[:end].tobytes()
         bounds = offsets.tolist()
         return [data[bounds[k]:bounds[k + 1]] for k in range(n)]
+
+
+def compile_kernel() -> int:
+    """Compile the kernel (or load it from numba's cache) by running one tiny bucket through it.
+
+    The first run after installing compiles for about 10 s; a worker image runs this while it is built
+    (Dockerfile) so its workers start warm. Returns the number of records made (a sanity check).
+    """
+    from bertprep.transforms.masking import Masker, MaskingOptions
+
+    options = InstanceOptions(max_seq_length=16, short_seq_prob=0.1)
+    masker = Masker(MaskingOptions(0.15, 3), mask_id=3, excluded_ids=(1, 2), vocab_size=20, random_ids=range(4, 20))
+    builder = BucketBuilder(0, 1, options, masker, PretrainingEncoder(16, 3), cls_id=1, sep_id=2, unk_id=0,
+                            max_predictions=3)
+    if not builder.uses_kernel:
+        raise RuntimeError("the compiled kernel is unavailable: is numba installed?")
+    documents = [TokenizedDocument("a", [[5, 6, 7], [8, 9]]), TokenizedDocument("b", [[10, 11], [12, 13, 14]])]
+    return sum(len(records) for records in builder.passes(0, documents, [], PretrainingStats(16)))
