@@ -284,6 +284,21 @@ def _varint_size(value):
 
 
 @_jit
+def _write_packed(body, b, values, count, padded_to, headers, header_sizes):
+    """An int64 list feature: the header for its packed size, `count` varints, zeros up to `padded_to`."""
+    size = padded_to - count
+    for t in range(count):
+        size += _varint_size(values[t])
+    b = _write_bytes(body, b, headers[size], header_sizes[size])
+    for t in range(count):
+        b = _write_varint(body, b, values[t])
+    for t in range(padded_to - count):
+        body[b] = 0
+        b += 1
+    return b
+
+
+@_jit
 def encode_records(n, max_seq_length, max_predictions, out_ids, out_length, out_len_a, out_label, out_positions,
                    out_label_ids, out_count, ids_headers, ids_header_sizes, label_headers, label_header_sizes,
                    position_headers, position_header_sizes, mask_header, segment_header, weight_entries,
@@ -296,42 +311,14 @@ def encode_records(n, max_seq_length, max_predictions, out_ids, out_length, out_
         length = out_length[k]
         count = out_count[k]
         row = out_ids[k]
-        b = 0
-        # input_ids: packed varints, zero padding
-        size = max_seq_length - length
-        for t in range(length):
-            size += _varint_size(row[t])
-        b = _write_bytes(body, b, ids_headers[size], ids_header_sizes[size])
-        for t in range(length):
-            b = _write_varint(body, b, row[t])
-        for t in range(max_seq_length - length):
-            body[b] = 0
-            b += 1
-        # input_mask
-        b = _write_bytes(body, b, mask_header, mask_header.shape[0])
+        b = _write_packed(body, 0, row, length, max_seq_length, ids_headers, ids_header_sizes)
+        b = _write_bytes(body, b, mask_header, mask_header.shape[0])  # input_mask: 1 per real token
         for t in range(max_seq_length):
             body[b] = 1 if t < length else 0
             b += 1
-        # masked_lm_ids
-        size = max_predictions - count
-        for t in range(count):
-            size += _varint_size(out_label_ids[k, t])
-        b = _write_bytes(body, b, label_headers[size], label_header_sizes[size])
-        for t in range(count):
-            b = _write_varint(body, b, out_label_ids[k, t])
-        for t in range(max_predictions - count):
-            body[b] = 0
-            b += 1
-        # masked_lm_positions
-        size = max_predictions - count
-        for t in range(count):
-            size += _varint_size(out_positions[k, t])
-        b = _write_bytes(body, b, position_headers[size], position_header_sizes[size])
-        for t in range(count):
-            b = _write_varint(body, b, out_positions[k, t])
-        for t in range(max_predictions - count):
-            body[b] = 0
-            b += 1
+        b = _write_packed(body, b, out_label_ids[k], count, max_predictions, label_headers, label_header_sizes)
+        b = _write_packed(body, b, out_positions[k], count, max_predictions, position_headers,
+                          position_header_sizes)
         # masked_lm_weights, next_sentence_labels: whole entries by count and label
         b = _write_bytes(body, b, weight_entries[count], weight_entry_sizes[count])
         label = out_label[k]
