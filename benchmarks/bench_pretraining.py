@@ -6,7 +6,7 @@ Prints, for the shared People's Daily corpus (6.4 MB) with dupe_factor=5, max_se
   - the same with 4x the corpus (four copies under distinct file names, so distinct document keys);
   - the core rate without Beam: tokenization, instance building, masking and encoding in one process,
     as instances per CPU second (the "per core" figure);
-  - the job's own build-stage timing from info.json (stats.build_time, stats.build_window): instances per
+  - the job's own build-stage timing from report.json (timing.build_time, timing.build_window): instances per
     CPU second of that stage and its span with 1 and 2 workers, i.e. throughput and scaling once the
     fixed costs (interpreter and Beam start-up, worker processes, reading, grouping, report) are set apart.
 Reference figures (same settings, this machine kind, ../shared/README.md): about 3,900 instances/s
@@ -51,16 +51,17 @@ def job(inputs, vocab, output, workers, dupe_factor):
         raise SystemExit("pretraining run failed (exit %d)" % status)
     with open(os.path.join(output, "info.json")) as handle:
         info = json.load(handle)
-    stats = info["stats"]
-    window = stats["build_window"]
+    with open(os.path.join(output, "report.json")) as handle:
+        timing = json.load(handle)["timing"]
+    window = timing["build_window"]
     return {"wall": wall, "cpu": cpu, "rss": rss, "instances": info["counts"]["records_out"],
             "input_mb": sum(os.path.getsize(p) for p in inputs) / 1e6,
-            "build_cpu": stats["build_time"]["cpu_seconds"],
+            "build_cpu": timing["build_time"]["cpu_seconds"],
             "build_span": window["last_finished_at"] - window["first_started_at"]}
 
 
 def print_build_stage(label, results):
-    """The job's own stage timing (info.json stats): work per CPU second and scaling without start-up."""
+    """The job's own stage timing (report.json): work per CPU second and scaling without start-up."""
     for workers, result in sorted(results.items()):
         print("  %s, %d worker(s): build stage %.1f CPU s = %d instances per CPU second (%.1fx the reference's "
               "rate); first bucket start to last bucket end %.1f s; the rest of the %.1f s wall is start-up, "

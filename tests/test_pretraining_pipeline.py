@@ -62,6 +62,17 @@ def test_same_bytes_with_one_or_two_workers(corpus_slice, zh_vocab, tmp_path):
     from bertprep.pipelines.inspect_command import inspect_directory
 
     assert inspect_directory(outputs[1])["records"] == info["counts"]["records_out"]
+    # info.json is the same whatever the worker count (timings live in report.json, not here)
+    info_two = json.load(open(os.path.join(outputs[2], "info.json")))
+    for item in (info, info_two):
+        item["config"].pop("output")
+        item["config"].pop("workers")
+    assert info == info_two and "build_time" not in stats
+    for out in outputs.values():
+        timing = json.load(open(os.path.join(out, "report.json")))["timing"]
+        window = timing["build_window"]
+        assert timing["build_time"]["cpu_seconds"] > 0
+        assert timing["started_at"] <= window["first_started_at"] < window["last_finished_at"] <= timing["finished_at"]
 
 
 def test_features_parse_with_the_schema_spec_in_tf_data(corpus_slice, zh_vocab, tmp_path):

@@ -186,6 +186,10 @@ def count_inputs(read, label: str = "CountInputs"):
     return (read[RECORDS], read[DEAD_LETTERS]) | label + "Flatten" >> beam.Flatten() | label >> beam.combiners.Count.Globally()
 
 
+# Stats a job may pass to Finalize that are timings, not results (see _Finalize.process).
+TIMING_STATS = ("build_time", "build_window")
+
+
 class _Finalize(beam.DoFn):
     def __init__(self, directory, kind, shard_prefix, num_shards, compression, info, accounting, publish_hooks,
                  started_at=None):
@@ -200,6 +204,9 @@ class _Finalize(beam.DoFn):
         self._started_at = started_at
 
     def process(self, _, shard_results, dead_letter_counts, counts, stats):
+        # Stage timings differ from run to run: they go to report.json, so info.json stays reproducible.
+        stats = dict(stats)
+        stage_timing = {name: stats.pop(name) for name in list(stats) if name in TIMING_STATS}
         shard_results = list(shard_results)
         written_shards = {result["shard"] for result in shard_results}
         if self._num_shards:
@@ -232,8 +239,9 @@ class _Finalize(beam.DoFn):
         directory.write_json(output_lib.INFO_FILE, info)
         from bertprep.report import report  # matplotlib is imported only where a run is published
 
-        report.write_report(self._directory, info,
-                            report.timing_from_timeline(self._started_at, progress.read_run_timeline()))
+        timing = report.timing_from_timeline(self._started_at, progress.read_run_timeline())
+        timing.update(stage_timing)
+        report.write_report(self._directory, info, timing)
         for hook in self._publish_hooks:
             hook(self._directory, info)
         directory.mark_complete({"kind": self._kind, "counts": counts, "finished_at": time.time()})
