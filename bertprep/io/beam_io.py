@@ -182,8 +182,11 @@ def count(pcollection, label: str):
 
 
 def count_inputs(read, label: str = "CountInputs"):
-    """Inputs read, readable or not: the left side of the accounting check."""
-    return (read[RECORDS], read[DEAD_LETTERS]) | label + "Flatten" >> beam.Flatten() | label >> beam.combiners.Count.Globally()
+    """Inputs read, readable or not: the left side of the accounting check. `read` is one ReadRecords
+    result or a list of them (counted together)."""
+    reads = read if isinstance(read, (list, tuple)) else [read]
+    parts = tuple(pcollection for item in reads for pcollection in (item[RECORDS], item[DEAD_LETTERS]))
+    return parts | label + "Flatten" >> beam.Flatten() | label >> beam.combiners.Count.Globally()
 
 
 # Stats a job may pass to Finalize that are timings, not results (see _Finalize.process).
@@ -264,8 +267,9 @@ class Finalize(beam.PTransform):
     """Write info.json, then the completion marker, after every shard and dead letter is written.
 
     Inputs (a dict of PCollections): `shards` (results of WriteShardedRecords), `dead_letter_counts`
-    (from WriteDeadLetters), `counts` {name: one-element count PCollection}, and `stats`
-    {name: one-element PCollection of a JSON-able value} for reports. `accounting` names the counts
+    (from WriteDeadLetters), `counts` {name: one-element count PCollection}, and `stats` for reports:
+    {name: one-element PCollection of a JSON-able value}, or one PCollection of (name, value) pairs
+    (fewer transforms when the stats come from one combiner). `accounting` names the counts
     that must balance, e.g. ("read", "written", "dead_lettered").
     """
 
@@ -282,11 +286,14 @@ class Finalize(beam.PTransform):
         stats = inputs.get("stats", {})
         count_items = [(counts[name] | "Name_%s" % name >> beam.Map(lambda value, n=name: (n, int(value))))
                        for name in sorted(counts)]
-        stat_items = [(stats[name] | "Stat_%s" % name >> beam.Map(lambda value, n=name: (n, value)))
-                      for name in sorted(stats)]
         empty = pipeline | "NoItems" >> beam.Create([])
         counts_dict = (tuple(count_items) or (empty,)) | "FlattenCounts" >> beam.Flatten()
-        stats_dict = (tuple(stat_items) or (empty,)) | "FlattenStats" >> beam.Flatten()
+        if isinstance(stats, beam.PCollection):
+            stats_dict = stats
+        else:
+            stat_items = [(stats[name] | "Stat_%s" % name >> beam.Map(lambda value, n=name: (n, value)))
+                          for name in sorted(stats)]
+            stats_dict = (tuple(stat_items) or (empty,)) | "FlattenStats" >> beam.Flatten()
         dead = inputs.get("dead_letter_counts")
         if dead is None:
             dead = pipeline | "NoDeadLetters" >> beam.Create([{}])

@@ -320,7 +320,7 @@ class JobParts:
 
 
 class _BuildShard(beam.DoFn):
-    """(bucket, records) → the bucket's shard on disk; side outputs: stats, used count, dead letters."""
+    """(bucket, records) → the bucket's shard on disk; side outputs: stats (with the records used), dead letters."""
 
     def __init__(self, config, shards):
         self._config = config
@@ -354,12 +354,8 @@ class _BuildShard(beam.DoFn):
             stats.to_dict(),
             build_time={"cpu_seconds": time.process_time() - started_cpu,
                         "wall_seconds": finished_wall - started_wall},
-            build_window={"first_started_at": started_wall, "last_finished_at": finished_wall}))
-        yield beam.pvalue.TaggedOutput("used", len(documents) + len(pairs))
-
-
-def _stat_field(pipeline_stats, name):
-    return pipeline_stats | "Stat_" + name >> beam.Map(lambda stats, n=name: stats.get(n, {}))
+            build_window={"first_started_at": started_wall, "last_finished_at": finished_wall},
+            records_used={"count": len(documents) + len(pairs)}))
 
 
 def build_pipeline(pipeline, config: dict) -> None:
@@ -388,15 +384,14 @@ def build_pipeline(pipeline, config: dict) -> None:
     built = (records
              | "Bucket" >> beam.Map(lambda record: (stable_hash("bucket", record.key) % shards, record))
              | "GroupBucket" >> beam.GroupByKey()
-             | "BuildShards" >> beam.ParDo(_BuildShard(config, shards)).with_outputs("stats", "used", "dead",
+             | "BuildShards" >> beam.ParDo(_BuildShard(config, shards)).with_outputs("stats", "dead",
                                                                                    main="shards"))
     dead.append(built.dead)
     all_dead = tuple(dead) | "AllDead" >> beam.Flatten()
     dead_counts = all_dead | "WriteDead" >> beam_io.WriteDeadLetters(config["output"])
-    read_counts = [beam_io.count_inputs(item, "CountInputs%d" % k) for k, item in enumerate(counted)]
-    read_total = tuple(read_counts) | "FlattenRead" >> beam.Flatten() | "SumRead" >> beam.CombineGlobally(sum)
-    used = built.used | "SumUsed" >> beam.CombineGlobally(sum)
+    read_total = beam_io.count_inputs(counted)
     merged = built.stats | "MergeStats" >> beam.CombineGlobally(merge_stats)
+    used = merged | "Used" >> beam.Map(lambda stats: stats.get("records_used", {}).get("count", 0))
     stat_names = ("sequence_length_histogram", "tokens_per_instance", "predictions_per_instance",
                   "masked_position_kinds", "next_sentence_labels", "unk_rate", "mean_sequence_length",
                   "full_length_share", "mean_segment_a_tokens", "mean_predictions_per_instance", "build_time",
@@ -406,7 +401,7 @@ def build_pipeline(pipeline, config: dict) -> None:
             "scope": {"nsp_negatives": "documents of the same hash bucket (%d buckets)" % shards}}
     _ = {"shards": built.shards, "dead_letter_counts": dead_counts,
          "counts": {"read": read_total, "used": used},
-         "stats": {name: _stat_field(merged, name) for name in stat_names},
+         "stats": merged | "StatItems" >> beam.FlatMap(lambda stats: [(n, stats.get(n, {})) for n in stat_names]),
          } | "Finalize" >> beam_io.Finalize(config["output"], KIND, info, shards, compression,
                                             accounting=("read", "used", "dead_lettered"))
 

@@ -60,7 +60,7 @@ def _figure(width: float = 7.0, height: float = 3.4):
 
 # Margins of plots whose tick labels are numbers of known width: laying them out by measuring
 # (tight_layout) draws the figure twice, the larger part of a report's time.
-NUMERIC_MARGINS = {"left": 0.11, "right": 0.98, "bottom": 0.15, "top": 0.9}
+NUMERIC_MARGINS = {"left": 0.14, "right": 0.98, "bottom": 0.15, "top": 0.9}
 
 
 def _png(figure, margins: Optional[Dict[str, float]] = None) -> bytes:
@@ -129,6 +129,7 @@ def bars(items: Sequence[Tuple[str, float]], title: str, ylabel: str = "count", 
     labels = [drawable(str(label)) for label, _ in items]
     values = [float(value) for _, value in items]
     total = sum(values)
+    longest = max((len(x) for x in labels), default=0)
     figure, axes = _figure(7.0, max(3.0, 0.28 * len(items) + 1.0) if horizontal else 3.4)
     positions = list(range(len(items)))
     if horizontal:
@@ -139,8 +140,7 @@ def bars(items: Sequence[Tuple[str, float]], title: str, ylabel: str = "count", 
         axes.grid(axis="x", alpha=0.3)
     else:
         axes.bar(positions, values, color=BAR_COLOR)
-        axes.set_xticks(positions, labels, rotation=30 if max((len(x) for x in labels), default=0) > 8 else 0,
-                        ha="right" if max((len(x) for x in labels), default=0) > 8 else "center")
+        axes.set_xticks(positions, labels, rotation=30 if longest > 8 else 0, ha="right" if longest > 8 else "center")
         _style(axes, title, "", ylabel)
     if shares and total > 0:
         for position, value in zip(positions, values):
@@ -151,7 +151,10 @@ def bars(items: Sequence[Tuple[str, float]], title: str, ylabel: str = "count", 
             else:
                 axes.annotate(text, (position, value), xytext=(0, 2), textcoords="offset points", ha="center",
                               fontsize=8)
-    return _png(figure)
+    margins = None  # measured layout for long or horizontal labels; fixed margins when they are short
+    if not horizontal and longest <= 16:
+        margins = dict(NUMERIC_MARGINS, bottom=0.3 if longest > 8 else 0.15)
+    return _png(figure, margins)
 
 
 def share_bar(parts: Sequence[Tuple[str, float]], title: str) -> bytes:
@@ -191,7 +194,7 @@ def throughput(samples: List[Sequence[float]], title: str = "Records read over t
         other.spines["top"].set_visible(False)
         lines = axes.get_legend_handles_labels()[0] + other.get_legend_handles_labels()[0]
         axes.legend(lines, [line.get_label() for line in lines], frameon=False, loc="upper left")
-    return _png(figure)
+    return _png(figure, dict(NUMERIC_MARGINS, right=0.88))
 
 
 def timing_bars(elapsed: float, rates: Sequence[Tuple[str, float]], title: str) -> bytes:
