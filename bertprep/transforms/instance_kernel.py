@@ -25,6 +25,7 @@ except ImportError:  # the plain-Python path works without it
     numba = None
 
 MODES = {"nsp": 0, "sop": 1, "none": 2}
+MAX_ID = 1 << 28  # ids must stay below this: record_size_bound counts at most 4 bytes a varint
 MASK, KEEP, RANDOM = 0, 1, 2  # masking.MASK / KEEP / RANDOM
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -338,7 +339,7 @@ def encode_records(n, max_seq_length, max_predictions, out_ids, out_length, out_
 
 
 def record_size_bound(max_seq_length: int, max_predictions: int) -> int:
-    """Bytes a record can take at most (ids below 2**28; generous headers)."""
+    """Bytes a record can take at most (ids below MAX_ID; generous headers)."""
     return 4 * max_seq_length + 2 * max_seq_length + 9 * max_predictions + 4 * max_predictions + 256
 
 

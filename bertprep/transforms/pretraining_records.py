@@ -327,9 +327,10 @@ class BucketBuilder:
     @property
     def uses_kernel(self) -> bool:
         """Whether documents go through the compiled kernel: segment pairs (or single segments) masked
-        position by position with no weights, whole words or n-grams, and numba installed."""
+        position by position with no weights, whole words or n-grams, ids below 2**28 (the kernel's
+        buffers assume varints of at most 4 bytes), and numba installed."""
         return (self.compiled and instance_kernel.available() and self.options.packing != "full_sentences"
-                and self.masker.single_positions)
+                and self.masker.single_positions and self.masker.vocab_size < instance_kernel.MAX_ID)
 
     def _documents(self, bucket, pass_index, documents, records, stats):
         if not documents:
