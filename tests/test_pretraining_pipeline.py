@@ -69,8 +69,13 @@ def test_same_bytes_with_one_or_two_workers(corpus_slice, zh_vocab, tmp_path):
         item["config"].pop("workers")
     assert info == info_two and "build_time" not in stats
     for out in outputs.values():
-        timing = json.load(open(os.path.join(out, "report.json")))["timing"]
+        report = json.load(open(os.path.join(out, "report.json")))
+        timing = report["timing"]
         window = timing["build_window"]
+        shown = report["summary"]["timing"]
+        assert shown["records_out_per_build_cpu_second"] == pytest.approx(
+            info["counts"]["records_out"] / timing["build_time"]["cpu_seconds"], rel=1e-3)
+        assert 0 < shown["build_span_seconds"] <= shown["elapsed_seconds"]
         assert timing["build_time"]["cpu_seconds"] > 0
         assert timing["started_at"] <= window["first_started_at"] < window["last_finished_at"] <= timing["finished_at"]
 
@@ -218,3 +223,26 @@ def test_document_spans_read_back_as_the_shared_reader_reads(tmp_path):
         assert pretraining.read_span(handles, span.source, span.value[1], span.value[2]) == reference.value
     for handle in handles.values():
         handle.close()
+
+
+def test_merged_stats_do_not_depend_on_combine_order():
+    """Beam combines partial stats in any order and grouping; info.json must come out the same."""
+    from bertprep.transforms.pretraining_records import PretrainingStats, merge_stats
+
+    rng = random.Random(11)
+    parts = []
+    for _ in range(9):
+        stats = PretrainingStats(128)
+        for _ in range(rng.randint(1, 40)):
+            length = rng.randint(10, 128)
+            stats.add_counts(length, rng.randint(1, length - 3), rng.randint(0, 1), 3, rng.randint(0, 2),
+                             [rng.randint(0, 2) for _ in range(rng.randint(1, 19))])
+        parts.append(stats.to_dict())
+    flat = merge_stats(parts)
+    shuffled = list(parts)
+    rng.shuffle(shuffled)
+    nested = merge_stats([merge_stats(shuffled[:4]), merge_stats(shuffled[4:7]), merge_stats(shuffled[7:])])
+    assert nested == flat
+    assert flat["instances"] == sum(part["instances"] for part in parts)
+    real = sum(int(k) * n for k, n in flat["sequence_length_histogram"].items())
+    assert flat["mean_sequence_length"] == real / flat["instances"]

@@ -107,6 +107,14 @@ class ReportBuilder:
             if counts.get(name) is not None:
                 timing["%s_per_second" % name] = round(counts[name] / elapsed, 3)
                 rates.append((label, counts[name] / elapsed))
+        build_time, window = self.timing.get("build_time"), self.timing.get("build_window")
+        if build_time and build_time.get("cpu_seconds"):
+            # The job's main stage alone, without start-up and the report: what a larger input scales with.
+            timing["build_cpu_seconds"] = round(build_time["cpu_seconds"], 3)
+            if counts.get("records_out"):
+                timing["records_out_per_build_cpu_second"] = round(counts["records_out"] / build_time["cpu_seconds"], 1)
+        if window:
+            timing["build_span_seconds"] = round(window["last_finished_at"] - window["first_started_at"], 3)
         self.summary["timing"] = timing
         samples = [list(sample) for sample in self.timing.get("samples") or []]
         if samples and counts.get("read") is not None and counts["read"] > samples[-1][1]:

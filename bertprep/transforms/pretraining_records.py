@@ -230,7 +230,9 @@ class PretrainingStats:
         real = sum(length * n for length, n in enumerate(self.length_histogram))
         predictions = sum(self.kinds)
         full = self.length_histogram[-1]
-        return {
+        totals = {"real_tokens": real, "full_length": full, "segment_a_tokens": self.segment_a_tokens,
+                  "predictions": predictions}
+        return dict({
             "instances": instances,
             "sequence_length_histogram": {str(k): n for k, n in enumerate(self.length_histogram) if n},
             "tokens_per_instance": {str(k): n for k, n in enumerate(self.text_token_histogram) if n},
@@ -238,31 +240,36 @@ class PretrainingStats:
             "masked_position_kinds": {name: self.kinds[k] for k, name in enumerate(KIND_NAMES)},
             "next_sentence_labels": {"0": self.labels[0], "1": self.labels[1]},
             "unk_rate": {"unk": self.unk, "tokens": self.text_tokens},
-            "mean_sequence_length": real / instances if instances else 0.0,
-            "full_length_share": full / instances if instances else 0.0,
-            "mean_segment_a_tokens": self.segment_a_tokens / instances if instances else 0.0,
-            "mean_predictions_per_instance": predictions / instances if instances else 0.0,
-        }
+            "totals": totals,
+        }, **_means(totals, instances))
+
+
+# Means of the run report, each an integer total over the instance count.
+_MEAN_OF = {"mean_sequence_length": "real_tokens", "full_length_share": "full_length",
+            "mean_segment_a_tokens": "segment_a_tokens", "mean_predictions_per_instance": "predictions"}
+
+
+def _means(totals: dict, instances: int) -> dict:
+    return {name: totals.get(total, 0) / instances if instances else 0.0 for name, total in _MEAN_OF.items()}
 
 
 def merge_stats(dicts: Iterable[dict]) -> dict:
-    """Sum the count fields of several `to_dict()` results and recompute the means."""
+    """Sum the count fields of several `to_dict()` results and recompute the means.
+
+    Means come from summed integer totals, never from summed float means, so the result does not depend
+    on the order Beam combines partial results in (info.json is the same with any worker count).
+    """
     total: dict = {}
-    weighted = {"mean_sequence_length": 0.0, "full_length_share": 0.0, "mean_segment_a_tokens": 0.0,
-                "mean_predictions_per_instance": 0.0}
     instances = 0
     window: dict = {}
     for stats in dicts:
-        n = stats.get("instances", 0)
-        instances += n
+        instances += stats.get("instances", 0)
         for name, value in stats.items():
             if name == "build_window":  # the earliest start and the latest end over buckets
                 window["first_started_at"] = min(window.get("first_started_at", value["first_started_at"]),
                                                  value["first_started_at"])
                 window["last_finished_at"] = max(window.get("last_finished_at", value["last_finished_at"]),
                                                  value["last_finished_at"])
-            elif name in weighted:
-                weighted[name] += value * n
             elif isinstance(value, dict):
                 into = total.setdefault(name, {})
                 for key, count in value.items():
@@ -271,8 +278,7 @@ def merge_stats(dicts: Iterable[dict]) -> dict:
     result["instances"] = instances
     if window:
         result["build_window"] = window
-    for name, value in weighted.items():
-        result[name] = value / instances if instances else 0.0
+    result.update(_means(result.get("totals", {}), instances))
     return result
 
 
