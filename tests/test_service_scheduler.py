@@ -199,17 +199,21 @@ def test_two_triggers_of_one_job_never_overlap(tmp_path, fake_cli):
     assert not (tmp_path / "slow.lock.overlap").exists()
 
 
+# Two jobs: `downstream` runs after `upstream` publishes and reads its LATEST output.
+UPSTREAM_AND_DOWNSTREAM = """
+    upstream:
+      pipeline: fake-count
+      args: {input: in.txt}
+    downstream:
+      pipeline: fake-count
+      after: upstream
+      args: {input: in.txt, upstream: "${after}"}
+"""
+
+
 def test_after_dependency_uses_the_latest_successful_output(tmp_path, fake_cli):
     write_input(tmp_path, ["a", "b"])
-    jobs = write_jobs(tmp_path, """
-        upstream:
-          pipeline: fake-count
-          args: {input: in.txt}
-        downstream:
-          pipeline: fake-count
-          after: upstream
-          args: {input: in.txt, upstream: "${after}"}
-    """)
+    jobs = write_jobs(tmp_path, UPSTREAM_AND_DOWNSTREAM)
     scheduler = make_scheduler(jobs)
     scheduler.trigger("downstream")
     tick_and_wait(scheduler)
@@ -298,15 +302,7 @@ def test_scheduler_once_runs_a_trigger_and_its_dependents_then_exits(tmp_path, f
     from service_helpers import bertprep_process
 
     write_input(tmp_path, ["a", "b", "c"])
-    jobs = write_jobs(tmp_path, """
-        upstream:
-          pipeline: fake-count
-          args: {input: in.txt}
-        downstream:
-          pipeline: fake-count
-          after: upstream
-          args: {input: in.txt, upstream: "${after}"}
-    """)
+    jobs = write_jobs(tmp_path, UPSTREAM_AND_DOWNSTREAM)
     process = bertprep_process(["scheduler", "run", "--jobs", str(jobs), "--trigger", "upstream", "--once"],
                                cwd=tmp_path)
     output, _ = process.communicate(timeout=180)

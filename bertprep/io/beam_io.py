@@ -189,10 +189,6 @@ def count_inputs(read, label: str = "CountInputs"):
     return parts | label + "Flatten" >> beam.Flatten() | label >> beam.combiners.Count.Globally()
 
 
-# Stats a job may pass to Finalize that are timings, not results (see _Finalize.process).
-TIMING_STATS = ("build_time", "build_window")
-
-
 class _Finalize(beam.DoFn):
     def __init__(self, directory, kind, shard_prefix, num_shards, compression, info, accounting, publish_hooks,
                  started_at=None):
@@ -206,10 +202,7 @@ class _Finalize(beam.DoFn):
         self._publish_hooks = publish_hooks
         self._started_at = started_at
 
-    def process(self, _, shard_results, dead_letter_counts, counts, stats):
-        # Stage timings differ from run to run: they go to report.json, so info.json stays reproducible.
-        stats = dict(stats)
-        stage_timing = {name: stats.pop(name) for name in list(stats) if name in TIMING_STATS}
+    def process(self, _, shard_results, dead_letter_counts, counts, stats, stage_timing):
         shard_results = list(shard_results)
         written_shards = {result["shard"] for result in shard_results}
         if self._num_shards:
@@ -269,7 +262,9 @@ class Finalize(beam.PTransform):
     Inputs (a dict of PCollections): `shards` (results of WriteShardedRecords), `dead_letter_counts`
     (from WriteDeadLetters), `counts` {name: one-element count PCollection}, and `stats` for reports:
     {name: one-element PCollection of a JSON-able value}, or one PCollection of (name, value) pairs
-    (fewer transforms when the stats come from one combiner). `accounting` names the counts
+    (fewer transforms when the stats come from one combiner); optionally `timing`, a PCollection of
+    (name, value) pairs such as a stage's CPU time, which differ from run to run and so go to
+    report.json, never info.json (info.json stays reproducible). `accounting` names the counts
     that must balance, e.g. ("read", "written", "dead_lettered").
     """
 
@@ -305,5 +300,6 @@ class Finalize(beam.PTransform):
                 beam.pvalue.AsList(inputs["shards"]),
                 beam.pvalue.AsSingleton(dead, default_value={}),
                 beam.pvalue.AsDict(counts_dict),
-                beam.pvalue.AsDict(stats_dict))
+                beam.pvalue.AsDict(stats_dict),
+                beam.pvalue.AsDict(inputs.get("timing", empty)))
         )

@@ -394,14 +394,15 @@ def build_pipeline(pipeline, config: dict) -> None:
     used = merged | "Used" >> beam.Map(lambda stats: stats.get("records_used", {}).get("count", 0))
     stat_names = ("sequence_length_histogram", "tokens_per_instance", "predictions_per_instance",
                   "masked_position_kinds", "next_sentence_labels", "unk_rate", "mean_sequence_length",
-                  "full_length_share", "mean_segment_a_tokens", "mean_predictions_per_instance", "build_time",
-                  "build_window")
+                  "full_length_share", "mean_segment_a_tokens", "mean_predictions_per_instance")
     info = {"config": config, "schema": schema.to_json(),
             "vocab_fingerprint": common.load_job_tokenizer(config).fingerprint,
             "scope": {"nsp_negatives": "documents of the same hash bucket (%d buckets)" % shards}}
     _ = {"shards": built.shards, "dead_letter_counts": dead_counts,
          "counts": {"read": read_total, "used": used},
          "stats": merged | "StatItems" >> beam.FlatMap(lambda stats: [(n, stats.get(n, {})) for n in stat_names]),
+         "timing": merged | "TimingItems" >> beam.FlatMap(
+             lambda stats: [(n, stats[n]) for n in ("build_time", "build_window") if n in stats]),
          } | "Finalize" >> beam_io.Finalize(config["output"], KIND, info, shards, compression,
                                             accounting=("read", "used", "dead_lettered"))
 

@@ -131,19 +131,13 @@ def iter_parallel_pairs(correct_lines: Iterable[bytes], wrong_lines: Iterable[by
     correct_iter = _decoded_lines(correct_lines, correct_source)
     wrong_iter = _decoded_lines(wrong_lines, wrong_source)
     for c_item, w_item in zip_longest(correct_iter, wrong_iter):
-        if c_item is None:
-            number, text, error, raw = w_item
-            if text is not None and not text.strip():
-                continue
-            yield CscDeadLetter(wrong_source, number, f"unpaired line: no line {number} in the correct file {correct_source}",
-                                _raw_text(raw))
-            continue
-        if w_item is None:
-            number, text, error, raw = c_item
-            if text is not None and not text.strip():
-                continue
-            yield CscDeadLetter(correct_source, number, f"unpaired line: no line {number} in the wrong file {wrong_source}",
-                                _raw_text(raw))
+        if c_item is None or w_item is None:  # one file ran out: the other's non-blank lines are unpaired
+            item, source, other, other_kind = ((w_item, wrong_source, correct_source, "correct") if c_item is None
+                                               else (c_item, correct_source, wrong_source, "wrong"))
+            number, text, _, raw = item
+            if text is None or text.strip():
+                yield CscDeadLetter(source, number, f"unpaired line: no line {number} in the {other_kind} file {other}",
+                                    _raw_text(raw))
             continue
         number, c_text, c_error, c_raw = c_item
         _, w_text, w_error, w_raw = w_item

@@ -5,7 +5,7 @@ job spends its time in per-token Python (chunking, `truncate_seq_pair`, drawing 
 joining varints), about 40 µs an instance however it is written. Here the same steps run in numba over
 flat arrays, about 20× faster, so a worker's time goes to tokenization and I/O instead.
 
-Semantics are those of `instances.document_instances` followed by `Masker.mask_lists`: the same
+Semantics are those of `instances.document_instances` followed by `Masker.mask` on single positions: the same
 targets, chunks, random next segments with unused sentences put back, truncation from the front or
 back of the longer segment, `num_to_predict` budgets, distinct uniformly drawn positions and the
 80/10/10 decision. The random stream is not Python's: each document's draws come from a SplitMix64
@@ -305,7 +305,7 @@ def encode_records(n, max_seq_length, max_predictions, out_ids, out_length, out_
                    position_headers, position_header_sizes, mask_header, segment_header, weight_entries,
                    weight_entry_sizes, label_entries, label_entry_sizes, buffer, offsets):
     """Serialize instances 0..n-1 as tf.train.Example bytes into `buffer`; record k is
-    buffer[offsets[k]:offsets[k+1]]. Headers come from `PretrainingEncoder` (see `EncodingTables`)."""
+    buffer[offsets[k]:offsets[k+1]]. Headers come from `PretrainingEncoder` (see `pretraining_records.CompiledEncoder`)."""
     at = 0
     body = np.empty(buffer.shape[0] // max(n, 1) + 16, np.uint8)
     for k in range(n):
@@ -341,33 +341,3 @@ def encode_records(n, max_seq_length, max_predictions, out_ids, out_length, out_
 def record_size_bound(max_seq_length: int, max_predictions: int) -> int:
     """Bytes a record can take at most (ids below MAX_ID; generous headers)."""
     return 4 * max_seq_length + 2 * max_seq_length + 9 * max_predictions + 4 * max_predictions + 256
-
-
-class EncodingTables:
-    """The byte tables `encode_records` needs, cut from a `PretrainingEncoder` so both write the same bytes."""
-
-    def __init__(self, encoder):
-        length, predictions = encoder.max_seq_length, encoder.max_predictions
-        self.ids = self._headers(encoder, "input_ids", 5 * length)
-        self.labels = self._headers(encoder, "masked_lm_ids", 5 * predictions)
-        self.positions = self._headers(encoder, "masked_lm_positions", 5 * predictions)
-        mask_entry = encoder._mask_entries[length]
-        self.mask_header = np.frombuffer(mask_entry[:len(mask_entry) - length], np.uint8).copy()
-        segment_entry = encoder._segment_entry(0, length)
-        self.segment_header = np.frombuffer(segment_entry[:len(segment_entry) - length], np.uint8).copy()
-        self.weights = self._table(encoder._weight_entries)
-        self.label_entries = self._table(encoder._label_entries)
-
-    @staticmethod
-    def _table(entries):
-        width = max(len(entry) for entry in entries)
-        table = np.zeros((len(entries), width), np.uint8)
-        sizes = np.zeros(len(entries), np.int64)
-        for k, entry in enumerate(entries):
-            table[k, :len(entry)] = np.frombuffer(entry, np.uint8)
-            sizes[k] = len(entry)
-        return table, sizes
-
-    @classmethod
-    def _headers(cls, encoder, name, largest):
-        return cls._table([encoder._header(name, size) for size in range(largest + 1)])

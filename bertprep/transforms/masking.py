@@ -255,11 +255,7 @@ class Masker:
         return MaskedInstance(output, positions, labels, kinds)
 
     def _mask_single_positions(self, tokens: List[int], rng, stops) -> MaskedInstance:
-        """The common case (no words, n-grams or weights), inlined: it is the job's hot loop."""
-        return MaskedInstance(*self.mask_lists(tokens, rng, stops))
-
-    def mask_lists(self, tokens: List[int], rng, stops=None):
-        """`_mask_single_positions` as a tuple (tokens, positions, labels, kinds), without the object.
+        """The common case (no words, n-grams or weights): the Python path's hot loop.
 
         The draws are the reference's: distinct candidate indexes `int(random() * count)` until the
         budget is met, then per position [MASK] below 0.8, else kept below 0.5, else a random id.
@@ -295,12 +291,12 @@ class Masker:
             else:
                 output[position] = random_ids[int(random() * vocabulary)]
                 add_kind(RANDOM)
-        return output, positions, labels, kinds
+        return MaskedInstance(output, positions, labels, kinds)
 
     @property
     def single_positions(self) -> bool:
-        """True when every `mask` call takes the plain path, so `mask_lists` gives the same draws and result
-        (no weights, n-grams or whole words, and `mask` not overridden by a subclass)."""
+        """True when every `mask` call takes the plain single-position path (no weights, n-grams or whole
+        words, and `mask` not overridden by a subclass): what the compiled kernel implements."""
         return (type(self).mask is Masker.mask and self.weights is None and self.options.max_ngram <= 1
                 and not self.options.whole_word)
 

@@ -416,30 +416,52 @@ class KernelSettings:
     def __init__(self, builder: BucketBuilder):
         self.mode = instance_kernel.MODES[builder.options.next_sentence]
         self.random_ids = np.asarray(builder.masker.random_ids, np.int32)
-        length = builder.options.max_seq_length
-        self.budgets = np.array([builder.masker._budgets[k] if k < len(builder.masker._budgets)
-                                 else num_to_predict(k, builder.masker.options) for k in range(length + 1)], np.int64)
+        self.budgets = np.array([num_to_predict(length, builder.masker.options)
+                                 for length in range(builder.options.max_seq_length + 1)], np.int64)
         self.encoder = CompiledEncoder(builder.encoder)
 
 
 class CompiledEncoder:
-    """`instance_kernel.encode_records` with the byte tables of a `PretrainingEncoder`: the same bytes."""
+    """`instance_kernel.encode_records` with the byte tables of a `PretrainingEncoder`: the same bytes.
+
+    The tables are cut from the encoder's own cached entries: headers of the packed id lists by byte
+    size, the headers of input_mask and segment_ids (whose packed bytes are always max_seq_length long),
+    whole weight entries by prediction count and label entries by label.
+    """
 
     def __init__(self, encoder: PretrainingEncoder):
-        self.max_seq_length = encoder.max_seq_length
-        self.max_predictions = encoder.max_predictions
-        self.tables = instance_kernel.EncodingTables(encoder)
-        self.record_bound = instance_kernel.record_size_bound(self.max_seq_length, self.max_predictions)
+        length, predictions = encoder.max_seq_length, encoder.max_predictions
+        self.max_seq_length, self.max_predictions = length, predictions
+        self.ids = self._table([encoder._header("input_ids", size) for size in range(5 * length + 1)])
+        self.labels = self._table([encoder._header("masked_lm_ids", size) for size in range(5 * predictions + 1)])
+        self.positions = self._table([encoder._header("masked_lm_positions", size)
+                                      for size in range(5 * predictions + 1)])
+        mask_entry = encoder._mask_entries[length]
+        self.mask_header = np.frombuffer(mask_entry[:len(mask_entry) - length], np.uint8).copy()
+        segment_entry = encoder._segment_entry(0, length)
+        self.segment_header = np.frombuffer(segment_entry[:len(segment_entry) - length], np.uint8).copy()
+        self.weights = self._table(encoder._weight_entries)
+        self.label_entries = self._table(encoder._label_entries)
+        self.record_bound = instance_kernel.record_size_bound(length, predictions)
+
+    @staticmethod
+    def _table(entries):
+        """(rows of bytes zero-padded to the longest, their lengths) for the kernel."""
+        table = np.zeros((len(entries), max(len(entry) for entry in entries)), np.uint8)
+        sizes = np.zeros(len(entries), np.int64)
+        for k, entry in enumerate(entries):
+            table[k, :len(entry)] = np.frombuffer(entry, np.uint8)
+            sizes[k] = len(entry)
+        return table, sizes
 
     def encode(self, out: PassArrays, n: int) -> List[bytes]:
         """The first n instances of a kernel pass as serialized Examples."""
-        tables = self.tables
         buffer = np.empty(max(n, 1) * self.record_bound, np.uint8)
         offsets = np.empty(n + 1, np.int64)
         end = instance_kernel.encode_records(
             n, self.max_seq_length, self.max_predictions, out.ids, out.length, out.len_a, out.label,
-            out.positions, out.label_ids, out.count, *tables.ids, *tables.labels, *tables.positions,
-            tables.mask_header, tables.segment_header, *tables.weights, *tables.label_entries, buffer, offsets)
+            out.positions, out.label_ids, out.count, *self.ids, *self.labels, *self.positions,
+            self.mask_header, self.segment_header, *self.weights, *self.label_entries, buffer, offsets)
         data = buffer[:end].tobytes()
         bounds = offsets.tolist()
         return [data[bounds[k]:bounds[k + 1]] for k in range(n)]
