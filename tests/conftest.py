@@ -26,5 +26,11 @@ def zh_vocab(shared):
 
 
 @pytest.fixture(scope="session")
+def shared_csc(shared):
+    """The SIGHAN/CSC files, as a directory path string."""
+    return str(shared / "data" / "csc")
+
+
+@pytest.fixture(scope="session")
 def en_vocab(shared):
     return str(shared / "data" / "vocab" / "en_uncased_vocab.txt")

@@ -8,8 +8,6 @@ import pytest
 from bertprep.transforms import csc_readers
 from bertprep.transforms.csc_readers import CscDeadLetter, CscPair
 
-SHARED_CSC = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "csc")
-
 
 def _lines(text: str):
     return [line.encode("utf-8") for line in text.splitlines(keepends=True)]
@@ -148,8 +146,8 @@ def _brute_force_sgml(path):
 
 
 @pytest.mark.parametrize("name", ["sighan15_train.sgml", "sighan14_train.sgml"])
-def test_shared_sgml_files_match_an_independent_parse(name):
-    path = os.path.join(SHARED_CSC, name)
+def test_shared_sgml_files_match_an_independent_parse(name, shared_csc):
+    path = os.path.join(shared_csc, name)
     pairs, dead = _split(list(csc_readers.iter_file_pairs(path)))
     expected, bad = _brute_force_sgml(path)
     assert [(p.wrong, p.correct) for p in pairs] == expected
@@ -157,8 +155,8 @@ def test_shared_sgml_files_match_an_independent_parse(name):
     assert all(d.reason.startswith("SGML mistake mismatch") for d in dead)
 
 
-def test_shared_tsv_matches_an_independent_parse():
-    path = os.path.join(SHARED_CSC, "sighan15_train.tsv")
+def test_shared_tsv_matches_an_independent_parse(shared_csc):
+    path = os.path.join(shared_csc, "sighan15_train.tsv")
     pairs, dead = _split(list(csc_readers.iter_file_pairs(path)))
     with open(path, encoding="utf-8") as handle:
         expected = [tuple(field.strip() for field in line.rstrip("\n").split("\t")) for line in handle if line.strip()]

@@ -12,7 +12,6 @@ from bertprep import cli
 from bertprep.pipelines import common, mask_probs
 from bertprep.transforms import mask_probability_tables
 
-SHARED_CSC = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "csc")
 STAT_COLUMNS = ("correct_count", "unchanged_count", "written_wrong_count", "as_wrong_count", "deleted_count",
                 "inserted_count")
 
@@ -128,8 +127,8 @@ def assert_matches_brute_force(output, pairs):
 
 # ---- acceptance: counts -------------------------------------------------------------------------------
 
-def test_counts_equal_brute_force_on_the_shared_tsv(tmp_path):
-    path = os.path.join(SHARED_CSC, "sighan15_train.tsv")
+def test_counts_equal_brute_force_on_the_shared_tsv(tmp_path, shared_csc):
+    path = os.path.join(shared_csc, "sighan15_train.tsv")
     output = run_job(tmp_path, "tsv", input=path)
     pairs = tsv_pairs(path)
     assert_matches_brute_force(output, pairs)
@@ -137,8 +136,8 @@ def test_counts_equal_brute_force_on_the_shared_tsv(tmp_path):
     assert counts["read"] == counts["written"] == len(pairs) == 2338 and counts["dead_lettered"] == 0
 
 
-def test_counts_equal_brute_force_on_the_shared_sgml_files(tmp_path):
-    paths = [os.path.join(SHARED_CSC, name) for name in ("sighan14_train.sgml", "sighan15_train.sgml")]
+def test_counts_equal_brute_force_on_the_shared_sgml_files(tmp_path, shared_csc):
+    paths = [os.path.join(shared_csc, name) for name in ("sighan14_train.sgml", "sighan15_train.sgml")]
     output = run_job(tmp_path, "sgml", input=",".join(paths))
     pairs, bad = [], 0
     for path in paths:
@@ -151,13 +150,13 @@ def test_counts_equal_brute_force_on_the_shared_sgml_files(tmp_path):
     assert counts["read"] == counts["written"] + counts["dead_lettered"]
 
 
-def test_sgml_and_tsv_of_the_same_pairs_give_the_same_statistics(tmp_path):
+def test_sgml_and_tsv_of_the_same_pairs_give_the_same_statistics(tmp_path, shared_csc):
     # The shared TSV (pycorrector) and SGML (SIGHAN 2015) are both simplified but not identical: the SGML
     # has 3,174 blocks (duplicates included), the TSV 2,338 lines, and some TSV lines apply only part of
     # the SGML corrections. Compare on the sentences both hold with the same correction.
-    sgml_text = open(os.path.join(SHARED_CSC, "sighan15_train.sgml"), encoding="utf-8").read()
+    sgml_text = open(os.path.join(shared_csc, "sighan15_train.sgml"), encoding="utf-8").read()
     blocks = re.findall(r"<SENTENCE>.*?</SENTENCE>", sgml_text, re.S)
-    tsv = set(tsv_pairs(os.path.join(SHARED_CSC, "sighan15_train.tsv")))
+    tsv = set(tsv_pairs(os.path.join(shared_csc, "sighan15_train.tsv")))
     kept_blocks, kept_pairs = [], []
     for block in blocks:
         pairs, bad = sgml_pairs_from_text(block)
