@@ -62,5 +62,5 @@ setup(
     include_package_data=True,
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,
-    entry_points={"console_scripts": ["bertprep=bertprep.cli:main"]},
+    entry_points={"console_scripts": ["bertprep=bertprep.cli:console_main"]},
 )

@@ -43,7 +43,7 @@ def run_command(arguments):
 
 
 def job(inputs, vocab, output, workers, dupe_factor):
-    arguments = [sys.executable, "-c", "import sys; from bertprep.cli import main; sys.exit(main())",
+    arguments = [sys.executable, "-c", "from bertprep.cli import console_main; console_main()",
                  "pretraining", "--input", ",".join(inputs), "--vocab", vocab, "--output", output, "--overwrite",
                  "--dupe-factor", str(dupe_factor), "--max-seq-length", "128", "--workers", str(workers)]
     wall, cpu, rss, status = run_command(arguments)

@@ -328,6 +328,7 @@ class _BuildShard(beam.DoFn):
 
     def setup(self):
         self._parts = JobParts(self._config)
+        self._parts.builder.warm()
 
     def process(self, keyed):
         from bertprep.transforms.pretraining_records import PretrainingStats

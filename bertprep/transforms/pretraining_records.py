@@ -19,7 +19,7 @@ import numpy as np
 
 from bertprep.schemas import example_codec
 from bertprep.seeding import rng_for, stable_hash
-from bertprep.transforms import confusion_masking, instance_kernel
+from bertprep.transforms import confusion_masking
 from bertprep.transforms.instances import InstanceOptions, TokenizedDocument, document_instances, pack_full_sentences
 from bertprep.transforms.masking import KIND_NAMES, MaskedInstance, num_to_predict
 
@@ -335,8 +335,16 @@ class BucketBuilder:
         """Whether documents go through the compiled kernel: segment pairs (or single segments) masked
         position by position with no weights, whole words or n-grams, ids below 2**28 (the kernel's
         buffers assume varints of at most 4 bytes), and numba installed."""
-        return (self.compiled and instance_kernel.available() and self.options.packing != "full_sentences"
-                and self.masker.single_positions and self.masker.vocab_size < instance_kernel.MAX_ID)
+        if not (self.compiled and self.options.packing != "full_sentences" and self.masker.single_positions):
+            return False
+        kernel = _instance_kernel()
+        return kernel.available() and self.masker.vocab_size < kernel.MAX_ID
+
+    def warm(self) -> None:
+        """Load the compiled kernel now (from numba's cache, about 0.4 s a process) instead of inside the
+        first bucket, so a worker's start-up is not counted as build time."""
+        if self.uses_kernel:
+            compile_kernel()
 
     def _documents(self, bucket, pass_index, documents, records, stats):
         if not documents:
@@ -363,7 +371,7 @@ class BucketBuilder:
         kernel = self._kernel
         seeds = np.array([stable_hash(self.seed, key, pass_index) for key in compiled.keys], dtype=np.uint64)
         out = PassArrays(compiled.sentences, self.options.max_seq_length, self.max_predictions)
-        n = instance_kernel.build_pass(
+        n = _instance_kernel().build_pass(
             compiled.tokens, compiled.sentence_starts, compiled.document_starts, seeds, kernel.mode,
             self.options.max_seq_length, self.options.short_seq_prob, self.cls_id, self.sep_id, self.unk_id,
             self.masker.mask_id, kernel.random_ids, kernel.budgets, out.ids, out.length, out.len_a, out.label,
@@ -378,6 +386,14 @@ class BucketBuilder:
             specials = tokens.count(self.sep_id) + 1
         stats.add(tokens, len_a, label, masked, specials, self.unk_id)
         records.append(self.encoder.encode(tokens, len_a, label, masked))
+
+
+def _instance_kernel():
+    """The compiled kernel's module, imported on first use: numba costs about 0.3 s to import, and a
+    process that only validates a config (the main process of a multi-worker run) never needs it."""
+    from bertprep.transforms import instance_kernel
+
+    return instance_kernel
 
 
 class BucketArrays:
@@ -414,7 +430,7 @@ class KernelSettings:
     """What the kernel needs from the job's masker and encoder, as arrays (built once per worker)."""
 
     def __init__(self, builder: BucketBuilder):
-        self.mode = instance_kernel.MODES[builder.options.next_sentence]
+        self.mode = _instance_kernel().MODES[builder.options.next_sentence]
         self.random_ids = np.asarray(builder.masker.random_ids, np.int32)
         self.budgets = np.array([num_to_predict(length, builder.masker.options)
                                  for length in range(builder.options.max_seq_length + 1)], np.int64)
@@ -442,7 +458,7 @@ class CompiledEncoder:
         self.segment_header = np.frombuffer(segment_entry[:len(segment_entry) - length], np.uint8).copy()
         self.weights = self._table(encoder._weight_entries)
         self.label_entries = self._table(encoder._label_entries)
-        self.record_bound = instance_kernel.record_size_bound(length, predictions)
+        self.record_bound = _instance_kernel().record_size_bound(length, predictions)
 
     @staticmethod
     def _table(entries):
@@ -458,7 +474,7 @@ class CompiledEncoder:
         """The first n instances of a kernel pass as serialized Examples."""
         buffer = np.empty(max(n, 1) * self.record_bound, np.uint8)
         offsets = np.empty(n + 1, np.int64)
-        end = instance_kernel.encode_records(
+        end = _instance_kernel().encode_records(
             n, self.max_seq_length, self.max_predictions, out.ids, out.length, out.len_a, out.label,
             out.positions, out.label_ids, out.count, *self.ids, *self.labels, *self.positions,
             self.mask_header, self.segment_header, *self.weights, *self.label_entries, buffer, offsets)
