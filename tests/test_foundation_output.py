@@ -141,6 +141,20 @@ def test_same_bytes_with_one_worker_or_two(toy, tmp_path):
     assert info_one["shards"] == info_two["shards"]
 
 
+def test_a_worker_error_with_two_workers_is_one_line_and_no_worker_log_noise(monkeypatch, tmp_path, capfd):
+    install_toy_command(monkeypatch, toy_job.build_failing_pipeline)
+    source = tmp_path / "in.txt"
+    source.write_text("fine\npoison\nfine too\n", encoding="utf-8")
+    capfd.readouterr()
+    assert cli.main(["toy", "--input", str(source), "--output", str(tmp_path / "out"), "--workers", "2"]) == 2
+    # Captured at the file descriptors: the worker processes' own stderr is included.
+    error = capfd.readouterr().err
+    lines = [line for line in error.splitlines() if line.strip()]
+    assert lines[-1].startswith("bertprep: error: ") and "in.txt:2: poisoned line" in lines[-1]
+    assert not [line for line in lines if line.startswith(("INFO:", "WARNING:"))], lines[:5]
+    assert not os.path.exists(tmp_path / "out" / output_lib.COMPLETE_MARKER)
+
+
 def test_second_run_refuses_a_complete_output_unless_overwrite(toy, tmp_path, capsys):
     source = write_toy_input(tmp_path / "in.txt")
     out = str(tmp_path / "out")

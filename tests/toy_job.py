@@ -37,3 +37,17 @@ def build_pipeline(pipeline, config):
                     "written": beam_io.count(converted.records, "CountWritten")},
          } | "Finalize" >> beam_io.Finalize(config["output"], KIND, info, config["num_shards"],
                                             config.get("compression", "none"))
+
+
+def _fail_on_poison(record):
+    from bertprep.errors import BertprepError
+
+    if record.value == "poison":
+        raise BertprepError("%s:%d: poisoned line" % (record.source, record.line))
+    return record
+
+
+def build_failing_pipeline(pipeline, config):
+    """The toy job with a step that fails on a line reading "poison" (a worker-side error)."""
+    read = pipeline | "Read" >> beam_io.ReadRecords(config["input"], lambda path: readers.iter_file(path, "text"))
+    _ = read.records | "Check" >> beam.Map(_fail_on_poison)

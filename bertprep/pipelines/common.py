@@ -1,8 +1,9 @@
 """What every job's command line shares: common options, Beam options, running and summarising.
 
 Local runs use FnApiRunner, never DirectRunner, because since Beam 2.68 DirectRunner first tries to
-download the Prism runner. `--workers N` maps to FnApiRunner's multi_processing mode with N worker
-processes. Any other `--beam_option` on the command line passes to Beam unchanged, so
+download the Prism runner. `--workers N` runs FnApiRunner with N worker processes (Beam's SDK harness
+started as `bertprep.local_worker`, which differs from Beam's multi_processing default only in its exit
+and terminal logging). Any other `--beam_option` on the command line passes to Beam unchanged, so
 `--runner DataflowRunner --project P --region R --temp_location gs://...` runs the same job on Dataflow.
 """
 import argparse
@@ -43,7 +44,7 @@ def add_common_job_arguments(parser: argparse.ArgumentParser, vocab: bool = True
     group.add_argument("--seed", type=int, default=DEFAULT_SEED, help="random seed; with the same seed the output "
                        "bytes are the same whatever the worker count")
     group.add_argument("--workers", type=int, default=1, help="local worker processes (FnApiRunner "
-                       "multi_processing); ignored by remote runners")
+                       "with N SDK worker processes); ignored by remote runners")
     if shards:
         group.add_argument("--num-shards", type=int, default=0, help="output shards (0: from the input size)")
         group.add_argument("--compression", choices=("none", "gzip"), default="none", help="TFRecord compression")
@@ -84,10 +85,9 @@ def beam_arguments(config: dict, extra: Optional[List[str]] = None) -> List[str]
     flags = ["--runner=%s" % config.get("runner", LOCAL_RUNNER)]
     workers = int(config.get("workers") or 1)
     if config.get("runner", LOCAL_RUNNER) in (LOCAL_RUNNER, "DirectRunner"):
-        if workers > 1:
-            flags += ["--direct_running_mode=multi_processing", "--direct_num_workers=%d" % workers]
-        else:
-            flags += ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+        # N > 1: N worker processes, started by `local_runner` (Beam's multi_processing mode would start them
+        # with its own worker command; this mode flag must then not say so, or Beam replaces the command).
+        flags += ["--direct_running_mode=in_memory", "--direct_num_workers=%d" % workers]
     return flags + list(extra or [])
 
 
@@ -102,6 +102,19 @@ def default_num_shards(input_bytes: int, bytes_per_shard: int = 32 << 20) -> int
     return max(1, int(math.ceil(input_bytes / float(bytes_per_shard))))
 
 
+def local_runner(config: dict):
+    """The runner object for a local run with --workers N > 1: FnApiRunner with N worker processes that
+    run `bertprep.local_worker` (Beam's harness, a fast exit); None otherwise (Beam picks from --runner)."""
+    if config.get("runner", LOCAL_RUNNER) not in (LOCAL_RUNNER, "DirectRunner") or int(config.get("workers") or 1) <= 1:
+        return None
+    from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+    from apache_beam.transforms.environments import SubprocessSDKEnvironment
+
+    from bertprep import local_worker
+
+    return FnApiRunner(default_environment=SubprocessSDKEnvironment.from_command_string(local_worker.command_line()))
+
+
 def run_job(build_pipeline: Callable, config: dict, extra_beam_args: Optional[List[str]] = None):
     """Build and run one job's pipeline to completion; returns (result, elapsed seconds)."""
     import apache_beam as beam
@@ -114,7 +127,7 @@ def run_job(build_pipeline: Callable, config: dict, extra_beam_args: Optional[Li
     try:
         # Progress for local runs (rich on a terminal, log lines otherwise); remote runners have their own UI.
         with progress.ProgressMonitor(mode=None if local and config.get("progress", True) else "off"):
-            pipeline = beam.Pipeline(options=options)
+            pipeline = beam.Pipeline(runner=local_runner(config), options=options)
             build_pipeline(pipeline, config)
             result = pipeline.run()
             result.wait_until_finish()
@@ -157,3 +170,7 @@ def quiet_beam_logging() -> None:
     logging.getLogger().setLevel(logging.ERROR)
     for name in ("apache_beam", "root"):
         logging.getLogger(name).setLevel(logging.ERROR)
+    # Worker processes' log records relayed by the local runner: a failing bundle's traceback reaches the
+    # user as the exception `run_job` raises (one line for our errors, the whole trace for anything else),
+    # so the relayed copy would only print it again.
+    logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(logging.CRITICAL)
