@@ -37,7 +37,7 @@ def tfrecord_suffix(compression: str) -> str:
     return ".tfrecord.gz" if compression == "gzip" else ".tfrecord"
 
 
-def exists(path: str) -> bool:
+def _exists(path: str) -> bool:
     try:
         return FileSystems.exists(path)
     except Exception:  # a remote filesystem error reads as "not there"; the write step reports the real one
@@ -61,7 +61,7 @@ class OutputDirectory:
         return join(self.path, *names)
 
     def is_complete(self) -> bool:
-        return exists(self.file(COMPLETE_MARKER))
+        return _exists(self.file(COMPLETE_MARKER))
 
     def prepare(self) -> None:
         """Check the directory before the pipeline starts; with overwrite, withdraw the old output."""
@@ -145,7 +145,7 @@ def read_json(path: str) -> dict:
 
 
 def _rename(source: str, destination: str) -> None:
-    if exists(destination):
+    if _exists(destination):
         FileSystems.delete([destination])
     FileSystems.rename([source], [destination])
 
@@ -186,7 +186,7 @@ class ShardWriter:
         try:
             self._handle.close()
         finally:
-            if exists(self._temporary):
+            if _exists(self._temporary):
                 FileSystems.delete([self._temporary])
 
     def __enter__(self):

@@ -83,11 +83,10 @@ def config_from_args(args: argparse.Namespace) -> dict:
 def beam_arguments(config: dict, extra: Optional[List[str]] = None) -> List[str]:
     """Beam flags for this run: FnApiRunner locally with --workers processes, else passed through."""
     flags = ["--runner=%s" % config.get("runner", LOCAL_RUNNER)]
-    workers = int(config.get("workers") or 1)
-    if config.get("runner", LOCAL_RUNNER) in (LOCAL_RUNNER, "DirectRunner"):
+    if is_local(config):
         # N > 1: N worker processes, started by `local_runner` (Beam's multi_processing mode would start them
         # with its own worker command; this mode flag must then not say so, or Beam replaces the command).
-        flags += ["--direct_running_mode=in_memory", "--direct_num_workers=%d" % workers]
+        flags += ["--direct_running_mode=in_memory", "--direct_num_workers=%d" % local_workers(config)]
     return flags + list(extra or [])
 
 
@@ -102,10 +101,19 @@ def default_num_shards(input_bytes: int, bytes_per_shard: int = 32 << 20) -> int
     return max(1, int(math.ceil(input_bytes / float(bytes_per_shard))))
 
 
+def is_local(config: dict) -> bool:
+    """Whether the job runs on this machine (FnApiRunner, or DirectRunner which we run the same way)."""
+    return config.get("runner", LOCAL_RUNNER) in (LOCAL_RUNNER, "DirectRunner")
+
+
+def local_workers(config: dict) -> int:
+    return int(config.get("workers") or 1)
+
+
 def local_runner(config: dict):
     """The runner object for a local run with --workers N > 1: FnApiRunner with N worker processes that
     run `bertprep.local_worker` (Beam's harness, a fast exit); None otherwise (Beam picks from --runner)."""
-    if config.get("runner", LOCAL_RUNNER) not in (LOCAL_RUNNER, "DirectRunner") or int(config.get("workers") or 1) <= 1:
+    if not is_local(config) or local_workers(config) <= 1:
         return None
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
     from apache_beam.transforms.environments import SubprocessSDKEnvironment
@@ -123,7 +131,7 @@ def run_job(build_pipeline: Callable, config: dict, extra_beam_args: Optional[Li
 
     options = make_pipeline_options(config, extra_beam_args)
     started = time.time()
-    local = config.get("runner", LOCAL_RUNNER) in (LOCAL_RUNNER, "DirectRunner")
+    local = is_local(config)
     try:
         # Progress for local runs (rich on a terminal, log lines otherwise); remote runners have their own UI.
         with progress.ProgressMonitor(mode=None if local and config.get("progress", True) else "off"):

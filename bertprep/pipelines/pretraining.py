@@ -360,7 +360,7 @@ class _BuildShard(beam.DoFn):
 
 
 def build_pipeline(pipeline, config: dict) -> None:
-    from bertprep.transforms.pretraining_records import merge_stats
+    from bertprep.transforms.pretraining_records import PretrainingStats, merge_stats
 
     config = validate(config)
     shards = config.get("num_shards") or 0
@@ -393,15 +393,13 @@ def build_pipeline(pipeline, config: dict) -> None:
     read_total = beam_io.count_inputs(counted)
     merged = built.stats | "MergeStats" >> beam.CombineGlobally(merge_stats)
     used = merged | "Used" >> beam.Map(lambda stats: stats.get("records_used", {}).get("count", 0))
-    stat_names = ("sequence_length_histogram", "tokens_per_instance", "predictions_per_instance",
-                  "masked_position_kinds", "next_sentence_labels", "unk_rate", "mean_sequence_length",
-                  "full_length_share", "mean_segment_a_tokens", "mean_predictions_per_instance")
     info = {"config": config, "schema": schema.to_json(),
             "vocab_fingerprint": common.load_job_tokenizer(config).fingerprint,
             "scope": {"nsp_negatives": "documents of the same hash bucket (%d buckets)" % shards}}
     _ = {"shards": built.shards, "dead_letter_counts": dead_counts,
          "counts": {"read": read_total, "used": used},
-         "stats": merged | "StatItems" >> beam.FlatMap(lambda stats: [(n, stats.get(n, {})) for n in stat_names]),
+         "stats": merged | "StatItems" >> beam.FlatMap(
+             lambda stats, names=PretrainingStats.REPORTED: [(n, stats.get(n, {})) for n in names]),
          "timing": merged | "TimingItems" >> beam.FlatMap(
              lambda stats: [(n, stats[n]) for n in ("build_time", "build_window") if n in stats]),
          } | "Finalize" >> beam_io.Finalize(config["output"], KIND, info, shards, compression,

@@ -4,7 +4,7 @@ Names follow google-research/bert's writers (`create_pretraining_data.py`, `run_
 `run_squad.py`) so models and scripts written for those records read ours unchanged.
 """
 from bertprep.errors import BertprepError
-from bertprep.schemas.example_codec import BYTES, FLOAT32, INT64
+from bertprep.schemas.example_codec import FLOAT32, INT64
 from bertprep.schemas.schema import Feature, RecordSchema
 
 

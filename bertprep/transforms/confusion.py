@@ -375,7 +375,6 @@ class ConfusionModel:
                 item.glyph = self._glyph(char)[0].get(item.candidate, 0.0)
         return ranked
 
-
     def _ranked(self, char: str, observed: Optional[Mapping[str, int]], top_k: Optional[int]
                 ) -> List[ScoredCandidate]:
         """The learned ranker's pool, scored `(m*n(c,w) + k*P_ranker(w|c)) / (m*n(c) + k)` as the mixture is."""
@@ -389,14 +388,13 @@ class ConfusionModel:
         scored = []
         for candidate, probability, row in confusion_ranker.rank(self.pools(), self.theta, char, observed):
             score = (m * observed.get(candidate, 0) + k * probability) / denominator if denominator > 0 else 0.0
-            scored.append((-score, candidate, row))
-        scored.sort(key=lambda item: (item[0], item[1]))
+            scored.append((score, candidate, row))
+        scored.sort(key=lambda item: (-item[0], item[1]))
         result = []
-        for negative, candidate, row in scored:
-            probability = -negative
+        for score, candidate, row in scored:
             if top_k and len(result) >= top_k:
                 break
-            if probability <= 0 or probability < self.weights.min_score:
+            if score <= 0 or score < self.weights.min_score:
                 break
             sources = []
             if self.phonetic_index is not None and confusion_ranker.is_phonetic(row):
@@ -409,7 +407,7 @@ class ConfusionModel:
                 sources.append("observed")
             if not sources:  # in the pool through a looser relation (shared initial letter, low glyph overlap)
                 sources.append("phonetic" if self.phonetic_index is not None else "glyph")
-            result.append(ScoredCandidate(candidate, probability, phonetic=char_similarity(char, candidate),
+            result.append(ScoredCandidate(candidate, score, phonetic=char_similarity(char, candidate),
                                           glyph=float(glyph_score), observed=count,
                                           same_pinyin=same_syllable(char, candidate), sources=sources))
         return result

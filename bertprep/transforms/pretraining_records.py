@@ -167,7 +167,12 @@ def features_of(tokens: Sequence[int], len_a: int, label: int, masked: MaskedIns
 
 
 class PretrainingStats:
-    """Counts for info.json["stats"]; buckets' stats are merged with `merge`."""
+    """Counts for info.json["stats"]; buckets' stats are merged with `merge_stats`."""
+
+    # The entries of `to_dict()` that info.json and the run report show (the rest are merge inputs).
+    REPORTED = ("sequence_length_histogram", "tokens_per_instance", "predictions_per_instance",
+                "masked_position_kinds", "next_sentence_labels", "unk_rate", "mean_sequence_length",
+                "full_length_share", "mean_segment_a_tokens", "mean_predictions_per_instance")
 
     def __init__(self, max_seq_length: int = 128):
         self.length_histogram = [0] * (max_seq_length + 1)
