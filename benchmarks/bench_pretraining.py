@@ -85,8 +85,10 @@ def core_rate(corpus, vocab, dupe_factor):
     parts = pretraining.JobParts(config)
     count = pretraining.num_buckets(os.path.getsize(corpus))
     buckets = {}
+    names = pretraining.source_names(corpus)
     for record in iter_documents(corpus):
-        buckets.setdefault(stable_hash("bucket", record.key) % count, []).append(record)
+        key, record = pretraining.keyed_record(record, names)
+        buckets.setdefault(stable_hash("bucket", key) % count, []).append((key, record))
     started = time.process_time()
     instances = 0
     tokenize = 0.0

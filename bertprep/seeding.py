@@ -4,9 +4,13 @@ This is what makes output bytes independent of how many workers ran and in which
 arrived: an element's generator depends only on the job seed and the element's own key.
 """
 import hashlib
+import os
 import random
+from typing import Dict, Sequence
 
 import numpy as np
+
+WILDCARDS = "*?["
 
 
 def stable_hash(*parts) -> int:
@@ -31,3 +35,23 @@ def rng_for(seed, *key_parts) -> random.Random:
 def numpy_rng_for(seed, *key_parts) -> np.random.Generator:
     """A numpy Generator owned by one element, seeded like `rng_for`."""
     return np.random.default_rng(stable_hash(seed, *key_parts))
+
+
+def pattern_prefix(pattern: str) -> str:
+    """The directory part of a file pattern before its first wildcard, ending in "/" (or empty):
+    "gs://b/corpus/*/part-*" → "gs://b/corpus/"; a plain file → its directory."""
+    wildcard = min((pattern.find(char) for char in WILDCARDS if char in pattern), default=len(pattern))
+    return pattern[:pattern.rfind("/", 0, wildcard) + 1]
+
+
+def relative_names(patterns: Sequence[str], paths: Sequence[str]) -> Dict[str, str]:
+    """Each matched path's name relative to the directory its patterns share (the base name for one file).
+
+    Records are keyed by this name and a line, not by the full path, so the same files copied to another
+    directory (or to gs://) draw the same random numbers. Names stay distinct: every path starts with the
+    shared directory, so cutting it keeps the rest apart; a path that does not (a file system that rewrote
+    it) keeps its full path.
+    """
+    shared = os.path.commonprefix([pattern_prefix(pattern) for pattern in patterns]) if patterns else ""
+    shared = shared[:shared.rfind("/") + 1]
+    return {path: path[len(shared):] if path.startswith(shared) else path for path in paths}

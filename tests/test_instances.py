@@ -181,8 +181,10 @@ def reference_run(request, shared, zh_vocab):
     assert parts.builder.uses_kernel == (request.param == "compiled")
     buckets = {}
     count = pretraining.num_buckets(len(open(corpus, "rb").read()))
+    names = pretraining.source_names(corpus)
     for record in iter_documents(corpus):
-        buckets.setdefault(stable_hash("bucket", record.key) % count, []).append(record)
+        key, record = pretraining.keyed_record(record, names)
+        buckets.setdefault(stable_hash("bucket", key) % count, []).append((key, record))
     stats = PretrainingStats(128)
     mask_id = parts.tokenizer.vocab["[MASK]"]
     outcome = {"mask": 0, "kept": 0, "random": 0}

@@ -80,6 +80,34 @@ def test_same_bytes_with_one_or_two_workers(corpus_slice, zh_vocab, tmp_path):
         assert timing["started_at"] <= window["first_started_at"] < window["last_finished_at"] <= timing["finished_at"]
 
 
+def test_same_bytes_from_another_directory(corpus_slice, zh_vocab, tmp_path):
+    """A document's draws depend on its file's name relative to the input pattern, not on the full path:
+    the same files under two directories (read by a glob, with 1 and 2 workers) give the same bytes."""
+    lines = open(corpus_slice, encoding="utf-8").read().split("\n\n")
+    halves = ["\n\n".join(lines[:150]) + "\n\n", "\n\n".join(lines[150:])]
+    outputs = []
+    for directory, workers in ((tmp_path / "first" / "corpus", 1), (tmp_path / "second", 2)):
+        for number, text in enumerate(halves):
+            (directory / ("part-%d" % number)).mkdir(parents=True)
+            (directory / ("part-%d" % number) / "docs.txt").write_text(text, encoding="utf-8")
+        out = str(tmp_path / ("out-%d" % workers))
+        assert run_job("--input", str(directory / "part-*" / "docs.txt"), "--vocab", zh_vocab, "--output", out,
+                       "--dupe-factor", "1", "--workers", str(workers)) == 0
+        outputs.append(shard_bytes(out))
+    assert len(outputs[0]) > 1 and outputs[0] == outputs[1]
+    # a single file: its base name
+    single = []
+    for directory in ("one", "two"):
+        (tmp_path / directory).mkdir()
+        path = tmp_path / directory / "slice.txt"
+        path.write_bytes(open(corpus_slice, "rb").read())
+        out = str(tmp_path / ("single-" + directory))
+        assert run_job("--input", str(path), "--vocab", zh_vocab, "--output", out, "--dupe-factor", "1",
+                       "--num-shards", "3") == 0
+        single.append(shard_bytes(out))
+    assert len(single[0]) == 3 and single[0] == single[1]
+
+
 def test_features_parse_with_the_schema_spec_in_tf_data(corpus_slice, zh_vocab, tmp_path):
     import tensorflow as tf
 

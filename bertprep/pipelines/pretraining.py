@@ -1,10 +1,12 @@
 """`bertprep pretraining`: masked-LM / next-sentence TFRecords with create_pretraining_data.py semantics.
 
-Wiring: read documents → key each by a stable hash of its key into a bucket → GroupByKey → one worker
+Wiring: read documents → key each by its file's name (relative to the input pattern) and line → a stable
+hash of the key picks a bucket → GroupByKey → one worker
 builds all passes of a bucket (NSP negatives come from the other documents of the same bucket) and
 writes that bucket's shard directly (bucket == shard) → dead letters → info.json and the marker.
 The bucket count comes from the input size (or --num-shards), never from the worker count, and every
-random choice is seeded by (seed, document key, pass), so the bytes do not depend on --workers.
+random choice is seeded by (seed, document key, pass), so the bytes do not depend on --workers, nor on the
+directory the input lies in.
 """
 import argparse
 import math
@@ -17,7 +19,7 @@ from bertprep.errors import BertprepError
 from bertprep.io import beam_io, readers
 from bertprep.io import output as output_lib
 from bertprep.pipelines import common
-from bertprep.seeding import stable_hash
+from bertprep.seeding import relative_names, stable_hash
 
 COMMAND = "pretraining"
 HELP = "masked-LM/next-sentence pre-training TFRecords (create_pretraining_data.py semantics, at scale)"
@@ -132,6 +134,19 @@ def _document_reader(config):
 
 
 SPAN = "span"
+WRONG_INPUT_NAMESPACE = "wrong-input/"  # keeps pair keys apart from document keys of a file with the same name
+
+
+def source_names(pattern: str, namespace: str = "") -> dict:
+    """Path → the name that keys its records, for every file the pattern matches (seeding.relative_names)."""
+    names = relative_names([single for single in pattern.split(",") if single], beam_io.match_files(pattern))
+    return {path: namespace + name for path, name in names.items()}
+
+
+def keyed_record(record, names: dict) -> tuple:
+    """(key, record). The key seeds the record's random draws and picks its bucket: the file's name relative
+    to the input pattern and the line, not the full path, so the same data elsewhere gives the same bytes."""
+    return "%s:%d" % (names[record.source], record.line), record
 
 
 def spans_usable(config: dict) -> bool:
@@ -262,23 +277,24 @@ class JobParts:
                                      self.cls_id, self.sep_id, self.unk_id, config["max_predictions_per_seq"],
                                      probabilities)
 
-    def tokenize(self, records):
-        """Records → (tokenized documents, FASPell pairs as (key, wrong ids, correct ids), dead letters)."""
+    def tokenize(self, keyed_records):
+        """(key, record) pairs → (tokenized documents, FASPell pairs as (key, wrong ids, correct ids), dead letters)."""
         documents, pairs, dead = [], [], []
-        doc_records, doc_sentences = [], []
+        doc_records, doc_keys, doc_sentences = [], [], []
         handles = {}
         try:
-            for record in records:
+            for key, record in keyed_records:
                 value = record.value
                 if isinstance(value, tuple) and value and value[0] == SPAN:
                     doc_records.append(record)
+                    doc_keys.append(key)
                     doc_sentences.append(read_span(handles, record.source, value[1], value[2]))
                     continue
-                self._record(record, value, pairs, dead, doc_records, doc_sentences)
+                self._record(key, record, value, pairs, dead, doc_records, doc_keys, doc_sentences)
         finally:
             for handle in handles.values():
                 handle.close()
-        tokenized = self.documents.many([(r.key, s) for r, s in zip(doc_records, doc_sentences)])
+        tokenized = self.documents.many(list(zip(doc_keys, doc_sentences)))
         for record, sentences, document in zip(doc_records, doc_sentences, tokenized):
             if document.num_tokens == 0:
                 dead.append(readers.DeadLetter(record.source, record.line, "no tokens: the document is empty after "
@@ -287,11 +303,11 @@ class JobParts:
                 documents.append(document)
         return documents, pairs, dead
 
-    def _record(self, record, value, pairs, dead, doc_records, doc_sentences):
+    def _record(self, key, record, value, pairs, dead, doc_records, doc_keys, doc_sentences):
         from bertprep.transforms.instances import sentences_of
 
         if isinstance(value, tuple) and value and value[0] == "pair":
-            self._pair(record, value[1], value[2], pairs, dead)
+            self._pair(key, record, value[1], value[2], pairs, dead)
             return
         if isinstance(value, dict) and len(value) == 1:
             value = next(iter(value.values()))
@@ -302,9 +318,10 @@ class JobParts:
             dead.append(readers.DeadLetter(record.source, record.line, "bad document: %s" % error, str(value)))
             return
         doc_records.append(record)
+        doc_keys.append(key)
         doc_sentences.append(sentences)
 
-    def _pair(self, record, wrong, correct, pairs, dead):
+    def _pair(self, key, record, wrong, correct, pairs, dead):
         tokenizer = self.tokenizer
         wrong_ids, correct_ids = (tokenizer.convert_tokens_to_ids(tokens)
                                   for tokens in tokenizer.tokenize_batch([wrong, correct]))
@@ -316,7 +333,7 @@ class JobParts:
                                                                                         len(correct_ids)),
                                            wrong + "\t" + correct))
         else:
-            pairs.append((record.key, wrong_ids, correct_ids))
+            pairs.append((key, wrong_ids, correct_ids))
 
 
 class _BuildShard(beam.DoFn):
@@ -336,7 +353,7 @@ class _BuildShard(beam.DoFn):
         bucket, items = keyed
         started_wall, started_cpu = time.time(), time.process_time()
         parts = self._parts
-        documents, pairs, dead = parts.tokenize(sorted(items, key=lambda item: item.key))
+        documents, pairs, dead = parts.tokenize(sorted(items, key=lambda item: item[0]))
         for letter in dead:
             yield beam.pvalue.TaggedOutput("dead", letter)
         config = self._config
@@ -373,17 +390,18 @@ def build_pipeline(pipeline, config: dict) -> None:
 
     reader = iter_document_spans if spans_usable(config) else _document_reader(config)
     read = pipeline | "Read" >> beam_io.ReadRecords(config["input"], reader)
-    inputs = [read.records]
+    inputs = [read.records | "KeyDocuments" >> beam.Map(keyed_record, source_names(config["input"]))]
     dead = [read.dead_letters]
     counted = [read]
     if config.get("wrong_input"):
         pairs = pipeline | "ReadPairs" >> beam_io.ReadRecords(config["wrong_input"], _pair_reader)
-        inputs.append(pairs.records)
+        inputs.append(pairs.records | "KeyPairs" >> beam.Map(
+            keyed_record, source_names(config["wrong_input"], WRONG_INPUT_NAMESPACE)))
         dead.append(pairs.dead_letters)
         counted.append(pairs)
     records = tuple(inputs) | "AllRecords" >> beam.Flatten()
     built = (records
-             | "Bucket" >> beam.Map(lambda record: (stable_hash("bucket", record.key) % shards, record))
+             | "Bucket" >> beam.Map(lambda item: (stable_hash("bucket", item[0]) % shards, item))
              | "GroupBucket" >> beam.GroupByKey()
              | "BuildShards" >> beam.ParDo(_BuildShard(config, shards)).with_outputs("stats", "dead",
                                                                                    main="shards"))
