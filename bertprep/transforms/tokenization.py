@@ -6,33 +6,17 @@ google-research/bert's `FullTokenizer` (see `wordpiece.py` for the exact rules),
 False keeps Japanese dakuten and Vietnamese diacritics while lower-casing).
 `load_tokenizer(spm_model=...)` gives SentencePiece pieces (see `sentencepiece_tokenizer.py`).
 
-Two WordPiece backends give identical output (checked on every golden line and on random Unicode):
-- "python" (the default): `wordpiece.py`, plain Python with per-character `str.translate` tables
-  and a cache of pieces and ids per whitespace-separated chunk;
-- "compiled": HF `tokenizers` (BertNormalizer + BertPreTokenizer + WordPiece) for every line whose
-  characters it provably handles like the reference, pure Python for the rest. `fast_wordpiece.py`
-  says which characters go to Python and why: private-use and code points newer than its Unicode
-  tables, the start of CJK Extension E, capital sigma (final-sigma rule), lone surrogates. None of
-  the 388,925 lines under ../shared/data nor any golden line needs the fallback.
-Measured with `benchmarks/bench_tokenize.py` (one process, CPU seconds, HF single-threaded, on a
-shared 2-core machine whose load varied between runs; best of 2 passes):
-  zh_peopledaily_docs.txt (55,724 lines, 6.4 MB): python 57,000-77,000 lines/s (6.6-8.9 MB/s),
-  compiled 13,600-15,800 lines/s (1.6-1.8 MB/s), raw HF alone 12,300-13,600;
-  16,452 lines of English package descriptions (1.3 MB): python 43,000 lines/s on the first
-  (cold-cache) pass and 156,000 once warm, compiled 19,000.
-The compiled pipeline pays for per-character alignment bookkeeping and Encoding objects that we do
-not need, while the Python path is one `translate`, one `split` and dict hits for almost every
-chunk. So "python" is the default; "compiled" stays available (`backend="compiled"` or
-BERTPREP_TOKENIZER_BACKEND=compiled) for machines where the benchmark says otherwise.
+WordPiece is `wordpiece.py` alone: plain Python with per-character `str.translate` tables and a cache
+of pieces and ids per whitespace-separated chunk. An HF `tokenizers` backend (routed to our code on
+the characters where it differs from the reference) was dropped: per core it was 4-7x slower on every
+input measured (`benchmarks/bench_tokenize.py` prints both side by side: People's Daily 90,000-108,000
+lines/s against HF's 14,700-15,800; English package descriptions 156,000 warm against 19,000), since
+it builds alignment bookkeeping and Encoding objects we do not need, while the Python path is one
+`translate`, one `split` and dict hits for almost every chunk.
 """
-import os
-
 from bertprep.errors import BertprepError
 from bertprep.transforms.vocabulary import SPECIAL_TOKENS, UNK_TOKEN, Vocabulary
 from bertprep.transforms.wordpiece import CONTINUATION_PREFIX, PureWordPieceTokenizer
-
-BACKENDS = ("python", "compiled")
-DEFAULT_BACKEND = "python"
 
 
 class WordPieceTokenizer:
@@ -40,24 +24,19 @@ class WordPieceTokenizer:
 
     kind = "wordpiece"
 
-    def __init__(self, vocabulary, lower=True, strip_accents=None, backend=DEFAULT_BACKEND):
-        if backend not in BACKENDS:
-            raise BertprepError(f"unknown tokenizer backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    def __init__(self, vocabulary, lower=True, strip_accents=None):
         self.vocabulary = vocabulary
         self.lower = bool(lower)
         self.strip_accents = self.lower if strip_accents is None else bool(strip_accents)
-        self.backend = backend
         self._pure = PureWordPieceTokenizer(vocabulary.token_to_id, self.lower, self.strip_accents, UNK_TOKEN)
-        self._compiled = None  # built on first use: also after unpickling on a Beam worker
 
     # --- pickling: Beam ships DoFns (and the tokenizer in them) to workers -------------------
     def __getstate__(self):
         return {"tokens": self.vocabulary.tokens, "path": self.vocabulary.path, "lower": self.lower,
-                "strip_accents": self.strip_accents, "backend": self.backend}
+                "strip_accents": self.strip_accents}
 
     def __setstate__(self, state):
-        self.__init__(Vocabulary(state["tokens"], state["path"]), state["lower"], state["strip_accents"],
-                      state["backend"])
+        self.__init__(Vocabulary(state["tokens"], state["path"]), state["lower"], state["strip_accents"])
 
     # --- vocabulary ------------------------------------------------------------------------------
     @property
@@ -85,42 +64,24 @@ class WordPieceTokenizer:
         return self.vocabulary.tokens_for(ids)
 
     # --- tokenization ------------------------------------------------------------------------------
-    def _compiled_backend(self):
-        if self._compiled is None:
-            try:
-                from bertprep.transforms.fast_wordpiece import CompiledWordPiece
-            except ImportError as error:
-                raise BertprepError(f"the compiled tokenizer backend needs HF tokenizers: {error}") from None
-
-            self._compiled = CompiledWordPiece(self.vocabulary.token_to_id, self.vocabulary.tokens, self.lower,
-                                               self.strip_accents, self._pure, UNK_TOKEN)
-        return self._compiled
-
     def tokenize(self, text):
-        return self._pure.tokenize(_as_text(text)) if self.backend == "python" else self.tokenize_batch([text])[0]
+        return self._pure.tokenize(_as_text(text))
 
     def tokenize_batch(self, texts):
-        if self.backend == "python":
-            tokenize = self._pure.tokenize
-            return [tokenize(_as_text(text)) for text in texts]
-        return [tokens for tokens, _ in self.encode_batch(texts)]
+        tokenize = self._pure.tokenize
+        return [tokenize(_as_text(text)) for text in texts]
 
     def encode(self, text):
         """(tokens, ids) of one text."""
         return self.encode_batch([text])[0]
 
     def encode_batch(self, texts):
-        """(tokens, ids) per text, through the configured backend."""
-        texts = [_as_text(text) for text in texts]
-        if self.backend == "compiled":
-            return self._compiled_backend().encode_batch(texts)
+        """(tokens, ids) per text."""
         encode = self._pure.encode
-        return [encode(text) for text in texts]
+        return [encode(_as_text(text)) for text in texts]
 
     def encode_ids_batch(self, texts):
-        """The ids of `encode_batch(texts)` alone (the python backend skips building token lists)."""
-        if self.backend == "compiled":
-            return [list(ids) for _, ids in self.encode_batch(texts)]
+        """The ids of `encode_batch(texts)` alone (skips building token lists)."""
         encode_ids = self._pure.encode_ids
         return [encode_ids(_as_text(text)) for text in texts]
 
@@ -138,7 +99,7 @@ class WordPieceTokenizer:
 
     def __repr__(self):
         return (f"WordPieceTokenizer(vocab={self.vocabulary.path!r}, size={self.vocab_size}, lower={self.lower}, "
-                f"strip_accents={self.strip_accents}, backend={self.backend!r})")
+                f"strip_accents={self.strip_accents})")
 
 
 def _as_text(text):
@@ -149,13 +110,11 @@ def _as_text(text):
     raise TypeError(f"text must be str or bytes, not {type(text).__name__}")
 
 
-def load_tokenizer(vocab=None, spm_model=None, lower=True, strip_accents=None, backend=None):
+def load_tokenizer(vocab=None, spm_model=None, lower=True, strip_accents=None):
     """The tokenizer for a WordPiece vocab.txt or a SentencePiece .model (with its .vocab beside it).
 
     `strip_accents=None` follows `lower` for WordPiece (the reference ties them) and means no
-    stripping for SentencePiece (bert-japanese only lower-cases). `backend` picks the WordPiece
-    implementation ("python" or "compiled"; both give identical output); the default is the faster
-    one as measured, overridable with the environment variable BERTPREP_TOKENIZER_BACKEND.
+    stripping for SentencePiece (bert-japanese only lower-cases).
     """
     if spm_model:
         from bertprep.transforms.sentencepiece_tokenizer import SentencePieceTokenizer
@@ -164,5 +123,4 @@ def load_tokenizer(vocab=None, spm_model=None, lower=True, strip_accents=None, b
     if not vocab:
         raise BertprepError("no vocabulary: give a WordPiece vocab.txt (--vocab) or a SentencePiece model "
                             "(--spm-model)")
-    backend = backend or os.environ.get("BERTPREP_TOKENIZER_BACKEND") or DEFAULT_BACKEND
-    return WordPieceTokenizer(Vocabulary.from_file(vocab), lower=lower, strip_accents=strip_accents, backend=backend)
+    return WordPieceTokenizer(Vocabulary.from_file(vocab), lower=lower, strip_accents=strip_accents)

@@ -10,7 +10,7 @@ of more than 200 characters, or one with any part not in the vocabulary, becomes
 
 Speed comes from per-character lookups cached in dicts (`str.translate` does the cleaning in C)
 and a bounded cache of words already split; the output is the reference's, character for
-character. This module is the fallback and the definition; `fast_wordpiece` is the fast path.
+character. This module is the definition and the only WordPiece implementation.
 """
 import unicodedata
 
