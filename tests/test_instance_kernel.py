@@ -9,9 +9,9 @@ from bertprep import schemas
 from bertprep.seeding import stable_hash
 from bertprep.transforms import instance_kernel
 from bertprep.transforms import instances as I
-from bertprep.transforms.masking import KEEP, MASK, RANDOM, MaskingOptions, num_to_predict
+from bertprep.transforms.masking import KEEP, MASK, RANDOM, MaskedInstance, MaskingOptions, num_to_predict
 from bertprep.transforms.pretraining_records import (BucketArrays, CompiledEncoder, PassArrays, PretrainingEncoder,
-                                                     compile_kernel)
+                                                     compile_kernel, features_of)
 
 pytestmark = pytest.mark.skipif(not instance_kernel.available(), reason="numba is not installed")
 
@@ -163,6 +163,10 @@ def test_kernel_bytes_equal_the_python_encoder(max_seq_length, max_predictions):
         expected = encoder.encode_lists(instance["masked"], len(instance["tokens"]), instance["len_a"],
                                         instance["label"], instance["positions"], instance["labels"])
         assert record == expected
+        # and the one definition of the bytes: the schema's encoder (example_codec) on the plain features
+        masked = MaskedInstance(instance["masked"], instance["positions"], instance["labels"], instance["kinds"])
+        assert record == schema.encode(features_of(instance["tokens"], instance["len_a"], instance["label"], masked,
+                                                   max_seq_length, max_predictions))
         decoded = schema.decode(record)
         assert list(decoded["input_ids"][:len(instance["masked"])]) == instance["masked"]
 

@@ -39,6 +39,11 @@ def _table():
     return _varint_table
 
 
+def varint_table() -> list:
+    """The varint bytes of 0..65535, for writers that join many small ints with one look-up each."""
+    return _table()
+
+
 def encode_varint(value: int) -> bytes:
     if 0 <= value < _VARINT_TABLE_SIZE:
         return _table()[value]
@@ -77,14 +82,27 @@ def encode_bytes_list(values) -> bytes:
 _ENCODERS = {INT64: encode_int64_list, FLOAT32: encode_float_list, BYTES: encode_bytes_list}
 
 
+def encode_feature_entry(name: str, dtype: str, values) -> bytes:
+    """One (name, Feature) entry of an Example's feature map; an Example is its entries in name order.
+
+    Public so that a writer with a fixed layout (pretraining_records.PretrainingEncoder, and through it
+    the compiled kernel) can cache whole entries, or cut headers from them, instead of re-deriving the
+    wire format.
+    """
+    feature = _ENCODERS[dtype](values)
+    entry = _length_delimited(b"\x0a", name.encode("utf-8")) + _length_delimited(b"\x12", feature)
+    return _length_delimited(b"\x0a", entry)
+
+
+def example_prefix(entries_size: int) -> bytes:
+    """The bytes of an Example that come before its feature entries, when those take `entries_size` bytes."""
+    return b"\x0a" + encode_varint(entries_size)
+
+
 def encode_example(typed_features) -> bytes:
     """Serialize [(name, dtype, values)] as a tf.train.Example; names must already be sorted."""
-    entries = []
-    for name, dtype, values in typed_features:
-        feature = _ENCODERS[dtype](values)
-        entry = _length_delimited(b"\x0a", name.encode("utf-8")) + _length_delimited(b"\x12", feature)
-        entries.append(_length_delimited(b"\x0a", entry))
-    return _length_delimited(b"\x0a", b"".join(entries))
+    entries = b"".join([encode_feature_entry(name, dtype, values) for name, dtype, values in typed_features])
+    return example_prefix(len(entries)) + entries
 
 
 # ---------------------------------------------------------------- decoding

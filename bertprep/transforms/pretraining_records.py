@@ -12,11 +12,11 @@ compiled kernel (`instance_kernel.py`: one call builds, masks and serializes eve
 other option (whole words, n-grams, weighted or confusion masking, full-sentence packing) runs here in
 Python. Both follow the same semantics and meet the same reference figures (tests/test_instances.py).
 """
-import struct
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence
 
 import numpy as np
 
+from bertprep import schemas
 from bertprep.schemas import example_codec
 from bertprep.seeding import rng_for, stable_hash
 from bertprep.transforms import confusion_masking
@@ -26,67 +26,55 @@ from bertprep.transforms.masking import KIND_NAMES, MaskedInstance, num_to_predi
 # ---------------------------------------------------------------- encoding
 
 
-def _entry_prefix(name: str) -> bytes:
-    return b"\x0a" + example_codec.encode_varint(len(name)) + name.encode("utf-8")
-
-
 class PretrainingEncoder:
-    """Serializes pre-training features exactly as `schemas.for_kind("pretraining", ...).encode()` does.
+    """Pre-training records, byte for byte as `schemas.for_kind("pretraining", ...).encode()` writes them.
 
-    The feature layout is fixed, so everything but the token ids is a cached byte string: the header of a
-    packed id list depends only on its byte length, masks and segment ids only on lengths, weights only on
-    the prediction count. A record is then one `join` of cached headers, the ids' varints (a table
-    look-up each) and zero padding; a test checks equality with the schema's encoder on every kind of
-    instance.
+    `example_codec` stays the one definition of the bytes: every piece here is made by it. The layout is
+    fixed, so the features that depend only on a length or a count (input_mask, segment_ids,
+    masked_lm_weights, next_sentence_labels) are cached whole entries, and each id list's header (the
+    bytes before its packed varints) is cut from an entry of that packed size. A record is then one
+    `join` of cached pieces, the ids' varints (a table look-up each) and zero padding. The compiled
+    kernel writes with tables taken from this object (`CompiledEncoder`); tests check both against the
+    schema's encoder.
     """
 
+    # The schema's features in its on-disk (sorted) order: the order of the pieces `encode_lists` joins.
+    LAYOUT = ("input_ids", "input_mask", "masked_lm_ids", "masked_lm_positions", "masked_lm_weights",
+              "next_sentence_labels", "segment_ids")
+
     def __init__(self, max_seq_length: int, max_predictions_per_seq: int):
+        schema = schemas.for_kind("pretraining", {"max_seq_length": max_seq_length,
+                                                  "max_predictions_per_seq": max_predictions_per_seq})
+        if tuple(schema.names) != self.LAYOUT:
+            raise RuntimeError("the pretraining schema's features changed (%s); update PretrainingEncoder"
+                               % ", ".join(schema.names))
         self.max_seq_length = max_seq_length
         self.max_predictions = max_predictions_per_seq
-        self._table = example_codec._table()
-        self._names = {name: _entry_prefix(name) for name in (
-            "input_ids", "input_mask", "masked_lm_ids", "masked_lm_positions", "masked_lm_weights",
-            "next_sentence_labels", "segment_ids")}
+        self._table = example_codec.varint_table()
         self._zeros = [b"\x00" * n for n in range(max(max_seq_length, max_predictions_per_seq) + 1)]
-        weights = [self._float_feature([1.0] * n + [0.0] * (max_predictions_per_seq - n))
-                   for n in range(max_predictions_per_seq + 1)]
-        masks = [self._packed_feature(b"\x01" * n + b"\x00" * (max_seq_length - n))
-                 for n in range(max_seq_length + 1)]
-        labels = [self._packed_feature(example_codec.encode_varint(label)) for label in (0, 1)]
+        entry = example_codec.encode_feature_entry
+        int64, float32 = example_codec.INT64, example_codec.FLOAT32
+        length, predictions = max_seq_length, max_predictions_per_seq
         # Whole entries for the features that depend on a length or a count only.
-        self._mask_entries = [self._entry("input_mask", feature) for feature in masks]
-        self._weight_entries = [self._entry("masked_lm_weights", feature) for feature in weights]
-        self._label_entries = [self._entry("next_sentence_labels", feature) for feature in labels]
+        self._mask_entries = [entry("input_mask", int64, [1] * n + [0] * (length - n)) for n in range(length + 1)]
+        self._weight_entries = [entry("masked_lm_weights", float32, [1.0] * n + [0.0] * (predictions - n))
+                                for n in range(predictions + 1)]
+        self._label_entries = [entry("next_sentence_labels", int64, [label]) for label in (0, 1)]
         self._segment_entries: Dict[tuple, bytes] = {}
         # Entry headers (everything before the packed varints) by packed byte length, filled on demand.
         self._headers = {name: {} for name in ("input_ids", "masked_lm_ids", "masked_lm_positions")}
         self._record_prefixes: Dict[int, bytes] = {}
 
-    @staticmethod
-    def _packed_feature(packed: bytes) -> bytes:
-        varint = example_codec.encode_varint
-        inner = b"\x0a" + varint(len(packed)) + packed
-        return b"\x1a" + varint(len(inner)) + inner
-
-    @staticmethod
-    def _float_feature(values) -> bytes:
-        varint = example_codec.encode_varint
-        packed = struct.pack("<%df" % len(values), *values)
-        inner = b"\x0a" + varint(len(packed)) + packed
-        return b"\x12" + varint(len(inner)) + inner
-
-    def _entry(self, name: str, feature: bytes) -> bytes:
-        varint = example_codec.encode_varint
-        inner = self._names[name] + b"\x12" + varint(len(feature)) + feature
-        return b"\x0a" + varint(len(inner)) + inner
-
     def _header(self, name: str, size: int) -> bytes:
-        """The bytes of an int64 entry that come before its `size` bytes of packed varints."""
+        """The bytes of an int64 list entry that come before its `size` (at least 1) bytes of packed varints."""
         headers = self._headers[name]
         header = headers.get(size)
         if header is None:
-            header = self._entry(name, self._packed_feature(b"\x00" * size))[:-size]
-            headers[size] = header
+            if size < 1:
+                raise ValueError("a padded id list has at least one value")
+            # `size` zeros are `size` one-byte varints, written last in the entry.
+            entry = example_codec.encode_feature_entry(name, example_codec.INT64, [0] * size)
+            header = headers[size] = entry[:len(entry) - size]
         return header
 
     def _varints(self, values: Sequence[int]) -> bytes:
@@ -100,11 +88,10 @@ class PretrainingEncoder:
         entry = self._segment_entries.get(key)
         if entry is None:
             if len_a + 2 >= length:
-                segments = b"\x00" * self.max_seq_length
+                segments = [0] * self.max_seq_length
             else:
-                segments = (b"\x00" * (len_a + 2) + b"\x01" * (length - len_a - 2)
-                            + b"\x00" * (self.max_seq_length - length))
-            entry = self._entry("segment_ids", self._packed_feature(segments))
+                segments = [0] * (len_a + 2) + [1] * (length - len_a - 2) + [0] * (self.max_seq_length - length)
+            entry = example_codec.encode_feature_entry("segment_ids", example_codec.INT64, segments)
             self._segment_entries[key] = entry
         return entry
 
@@ -140,7 +127,7 @@ class PretrainingEncoder:
         size = len(body)
         prefix = self._record_prefixes.get(size)
         if prefix is None:
-            prefix = self._record_prefixes[size] = b"\x0a" + example_codec.encode_varint(size)
+            prefix = self._record_prefixes[size] = example_codec.example_prefix(size)
         return prefix + body
 
 
@@ -453,10 +440,12 @@ class CompiledEncoder:
     def __init__(self, encoder: PretrainingEncoder):
         length, predictions = encoder.max_seq_length, encoder.max_predictions
         self.max_seq_length, self.max_predictions = length, predictions
-        self.ids = self._table([encoder._header("input_ids", size) for size in range(5 * length + 1)])
-        self.labels = self._table([encoder._header("masked_lm_ids", size) for size in range(5 * predictions + 1)])
-        self.positions = self._table([encoder._header("masked_lm_positions", size)
-                                      for size in range(5 * predictions + 1)])
+        # Rows by packed byte size (ids below MAX_ID take at most 4 bytes); row 0 is never used.
+        self.ids = self._table([b""] + [encoder._header("input_ids", size) for size in range(1, 5 * length + 1)])
+        self.labels = self._table([b""] + [encoder._header("masked_lm_ids", size)
+                                           for size in range(1, 5 * predictions + 1)])
+        self.positions = self._table([b""] + [encoder._header("masked_lm_positions", size)
+                                              for size in range(1, 5 * predictions + 1)])
         mask_entry = encoder._mask_entries[length]
         self.mask_header = np.frombuffer(mask_entry[:len(mask_entry) - length], np.uint8).copy()
         segment_entry = encoder._segment_entry(0, length)
