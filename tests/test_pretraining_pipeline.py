@@ -211,6 +211,28 @@ def test_bad_options_are_one_line_errors(corpus_slice, zh_vocab, tmp_path, capsy
     assert "nowhere.sav" in capsys.readouterr().err
 
 
+def test_a_missing_numba_is_said_in_one_line(corpus_slice, zh_vocab, tmp_path, capsys, monkeypatch):
+    """Without numba the job takes the plain-Python path (the same bytes) and says so, once."""
+    import importlib.util
+
+    from bertprep.transforms import pretraining_records
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(pretraining_records.importlib.util, "find_spec",
+                        lambda name, *args: None if name == "numba" else find_spec(name, *args))
+    small = tmp_path / "docs.txt"
+    small.write_text("".join(open(corpus_slice, encoding="utf-8").readlines()[:200]), encoding="utf-8")
+    assert run_job("--input", str(small), "--vocab", zh_vocab, "--output", str(tmp_path / "o"), "--dupe-factor",
+                   "1") == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "numba" in line]
+    assert notes == ["bertprep: note: numba is not installed, so pretraining runs its plain-Python path: the same "
+                     "bytes, several times slower (pip install numba)"]
+    # options the kernel does not cover run in Python anyway: nothing to say
+    assert run_job("--input", str(small), "--vocab", zh_vocab, "--output", str(tmp_path / "w"), "--dupe-factor",
+                   "1", "--whole-word-mask") == 0
+    assert "numba" not in capsys.readouterr().err
+
+
 def test_encoder_equals_the_schema_encoder():
     rng = random.Random(5)
     for max_seq_length, max_predictions in ((128, 20), (16, 3), (512, 80)):

@@ -10,6 +10,7 @@ directory the input lies in.
 """
 import argparse
 import math
+import sys
 import time
 
 import apache_beam as beam
@@ -426,7 +427,10 @@ def build_pipeline(pipeline, config: dict) -> None:
 
 def run(args) -> int:
     config = validate(common.config_from_args(args))
-    JobParts(config)  # a bad vocabulary or mask-probs table fails here with one line, before Beam starts
+    parts = JobParts(config)  # a bad vocabulary or mask-probs table fails here with one line, before Beam starts
+    note = parts.builder.missing_kernel_note()
+    if note:
+        print("bertprep: note: " + note, file=sys.stderr)
     output_lib.OutputDirectory(config["output"], overwrite=config.get("overwrite", False)).prepare()
     common.run_job(build_pipeline, config, args.beam_args)
     return 0

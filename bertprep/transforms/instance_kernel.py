@@ -5,14 +5,12 @@ job spends its time in per-token Python (chunking, `truncate_seq_pair`, drawing 
 joining varints), about 40 µs an instance however it is written. Here the same steps run in numba over
 flat arrays, about 20× faster, so a worker's time goes to tokenization and I/O instead.
 
-Semantics are those of `instances.document_instances` followed by `Masker.mask` on single positions: the same
-targets, chunks, random next segments with unused sentences put back, truncation from the front or
-back of the longer segment, `num_to_predict` budgets, distinct uniformly drawn positions and the
-80/10/10 decision. The random stream is not Python's: each document's draws come from a SplitMix64
-generator seeded by `stable_hash(seed, document key, pass)` (a fixed, documented algorithm, so the
-bytes do not depend on the numba or numpy version), and positions are drawn by a partial
-Fisher-Yates shuffle instead of rejection. The plain-Python path remains for every other option
-and is checked against the same reference figures.
+It is `instances.document_instances` with each instance masked by `Masker.mask` on single positions as
+soon as it is built, draw for draw: the same random stream (`seeding.SplitMix64` seeded by
+`stable_hash(seed, document key, pass)`; `_random` here is the same algorithm), the same draws in the
+same order (`randint` as low + int(random() * n), positions by `masking.draw_positions`), so both paths
+give the same bytes (tests/test_instance_kernel.py compares them on the shared corpus). The plain-Python
+path runs every other option, and this configuration too where numba is missing.
 
 Arrays: a bucket's sentences are one int32 `tokens` array cut by `sentence_starts` (S+1 offsets);
 documents are runs of sentences cut by `document_starts` (D+1 offsets into the sentences).
@@ -45,7 +43,7 @@ def _jit(function):
 
 @_jit
 def _random(state):
-    """SplitMix64: the next float in [0, 1) from a one-element uint64 state array."""
+    """SplitMix64: the next float in [0, 1) from a one-element uint64 state array (seeding.SplitMix64)."""
     state[0] += _GOLDEN
     z = state[0]
     z = (z ^ (z >> _S30)) * _MIX_1
@@ -124,14 +122,15 @@ def _emit(n, a, a_from, a_to, b, b_from, b_to, with_b, label, cls_id, sep_id, un
     out_unk[n] = unk
 
     budget = budgets[length]
-    if budget > count:
-        budget = count
-    # The first `budget` entries of a partial Fisher-Yates shuffle: distinct, uniformly drawn positions.
-    for k in range(budget):
-        j = k + int(_random(state) * (count - k))
-        swap = candidates[k]
-        candidates[k] = candidates[j]
-        candidates[j] = swap
+    if budget >= count:
+        budget = count  # every candidate, no draw (masking.draw_positions)
+    else:
+        # The first `budget` entries of a partial Fisher-Yates shuffle: distinct, uniformly drawn positions.
+        for k in range(budget):
+            j = k + int(_random(state) * (count - k))
+            swap = candidates[k]
+            candidates[k] = candidates[j]
+            candidates[j] = swap
     chosen = np.sort(candidates[:budget])
     positions = out_positions[n]
     label_ids = out_label_ids[n]

@@ -9,7 +9,9 @@ prediction (`sop`: B is the true continuation, swapped with A half of the time),
 RoBERTa-style FULL-SENTENCES packing across document boundaries.
 
 Everything works on token ids. A document optionally carries word-start flags per token (for whole-word
-masking); they travel with the tokens through chunking and truncation.
+masking); they travel with the tokens through chunking and truncation. Draws come from the `rng` passed
+in, through `random()` and `randint()` only: the job passes its `seeding.SplitMix64` stream, whose
+`randint` the compiled kernel (instance_kernel.py) repeats draw for draw.
 """
 import dataclasses
 import re
@@ -145,8 +147,12 @@ def _make_instance(a, b, fa, fb, label, cls_id, sep_id) -> Instance:
 
 
 def document_instances(documents: Sequence[TokenizedDocument], index: int, options: InstanceOptions, rng,
-                       cls_id: int, sep_id: int) -> List[Instance]:
-    """All instances of `documents[index]` for one pass; negatives (NSP) come from the other `documents`."""
+                       cls_id: int, sep_id: int) -> Iterator[Instance]:
+    """The instances of `documents[index]` for one pass; negatives (NSP) come from the other `documents`.
+
+    A generator: the caller masks each instance with the same `rng` before the next is built, which is
+    the order the compiled kernel draws in (so both give the same bytes).
+    """
     document = documents[index]
     sentences = document.sentences
     flag_lists = document.flags
@@ -157,7 +163,6 @@ def document_instances(documents: Sequence[TokenizedDocument], index: int, optio
     if rng.random() < options.short_seq_prob:
         target = rng.randint(2, max_num_tokens)
 
-    instances = []
     chunk: List[int] = []  # sentence indexes in the current chunk
     chunk_length = 0
     count = len(sentences)
@@ -170,17 +175,16 @@ def document_instances(documents: Sequence[TokenizedDocument], index: int, optio
                 a = _concat([sentences[j] for j in chunk])
                 fa = _concat([flag_lists[j] for j in chunk]) if with_flags else None
                 a, _, fa, _ = _truncate_pair(a, [], fa, [] if with_flags else None, max_num_tokens, rng)
-                instances.append(_make_instance(a, None, fa, None, 0, cls_id, sep_id))
+                yield _make_instance(a, None, fa, None, 0, cls_id, sep_id)
             else:
                 instance, put_back = _pair_from_chunk(documents, index, chunk, target, max_num_tokens,
                                                       options.next_sentence, rng, cls_id, sep_id)
                 if instance is not None:
-                    instances.append(instance)
+                    yield instance
                 i -= put_back
             chunk = []
             chunk_length = 0
         i += 1
-    return instances
 
 
 def _pair_from_chunk(documents, index, chunk, target, max_num_tokens, mode, rng, cls_id, sep_id):

@@ -48,6 +48,22 @@ def num_to_predict(length: int, options: MaskingOptions) -> int:
     return min(options.max_predictions_per_seq, max(1, int(round(length * options.masked_lm_prob))))
 
 
+def draw_positions(candidates: Sequence[int], budget: int, random) -> List[int]:
+    """`budget` distinct candidates drawn uniformly, sorted: the first `budget` steps of a Fisher-Yates
+    shuffle from the front (step k swaps item k with item k + int(random() * (count - k))). No draw when
+    the budget takes every candidate. The compiled kernel (instance_kernel._emit) draws the same way."""
+    count = len(candidates)
+    if budget >= count:
+        return list(candidates)
+    picked = list(candidates)
+    for k in range(budget):
+        j = k + int(random() * (count - k))
+        picked[k], picked[j] = picked[j], picked[k]
+    del picked[budget:]
+    picked.sort()
+    return picked
+
+
 def random_replacement_ids(vocab_tokens: Sequence[str], special_ids: Sequence[int]) -> List[int]:
     """Ids a random replacement may draw outside reference mode: no specials, no `[unused]`/`<ctrl>` entries."""
     special = set(special_ids)
@@ -149,16 +165,8 @@ class Masker:
         budget = num_to_predict(len(tokens), self.options)
         if self.weights is None and self.options.max_ngram <= 1 and not (self.options.whole_word and flags):
             # Single positions never overflow or overlap: a uniform subset equals the first `budget` of a
-            # shuffle, and drawing it with random() and a set is several times faster than shuffling.
-            positions = self.candidate_positions(tokens, stops)
-            count = len(positions)
-            if budget >= count:
-                return [[i] for i in positions]  # new lists: the cached layout is never handed out
-            picked = set()
-            random = rng.random
-            while len(picked) < budget:
-                picked.add(int(random() * count))
-            return [[positions[j]] for j in picked]
+            # shuffle, and a partial shuffle draws only `budget` numbers.
+            return [[i] for i in draw_positions(self.candidate_positions(tokens, stops), budget, rng.random)]
         groups = self.groups(tokens, flags)
         if self.options.max_ngram > 1:
             return self._choose_ngrams(tokens, groups, budget, rng)
@@ -257,24 +265,15 @@ class Masker:
     def _mask_single_positions(self, tokens: List[int], rng, stops) -> MaskedInstance:
         """The common case (no words, n-grams or weights): the Python path's hot loop.
 
-        The draws are the reference's: distinct candidate indexes `int(random() * count)` until the
-        budget is met, then per position [MASK] below 0.8, else kept below 0.5, else a random id.
+        The draws are those of the compiled kernel (instance_kernel._emit), in its order: the positions
+        (`draw_positions`), then per position in order [MASK] below 0.8, else kept below 0.5, else a
+        random id.
         """
         length = len(tokens)
         budgets = self._budgets
         budget = budgets[length] if length < len(budgets) else num_to_predict(length, self.options)
-        candidates = self.candidate_positions(tokens, stops)
-        count = len(candidates)
         random = rng.random
-        if budget >= count:
-            positions = list(candidates)
-        else:
-            # The first `budget` draws at once (a set comprehension), then one by one while any collided:
-            # the same draws, in the same order, as drawing until `budget` distinct indexes are held.
-            picked = {int(random() * count) for _ in range(budget)}
-            while len(picked) < budget:
-                picked.add(int(random() * count))
-            positions = list(map(candidates.__getitem__, sorted(picked)))
+        positions = draw_positions(self.candidate_positions(tokens, stops), budget, random)
         output = list(tokens)
         labels = list(map(tokens.__getitem__, positions))
         kinds = []

@@ -1,24 +1,26 @@
 """One bucket of documents → serialized pre-training records, and the statistics the run report shows.
 
 A bucket is a set of documents chosen by a stable hash of their keys. Inside it, documents are sorted by
-key; each pass (`dupe_factor` of them) builds instances for every document with a generator seeded by
-(seed, document key, pass), masks them with the same generator, encodes them, and shuffles the pass's
-records with a generator seeded by (seed, bucket, pass). The output therefore depends on the seed, the
-inputs and the bucket count, never on the worker count or on arrival order. Memory holds one bucket's
-token ids and one pass of its encoded records.
+key; each pass (`dupe_factor` of them) builds instances for every document with a stream seeded by
+(seed, document key, pass), masks them with the same stream, encodes them, and shuffles the pass's
+records with a stream seeded by (seed, "order", bucket, pass). The output therefore depends on the seed,
+the inputs and the bucket count, never on the worker count or on arrival order. Memory holds one
+bucket's token ids and one pass of its encoded records. Every stream is `seeding.SplitMix64`.
 
 In the common configuration (segment pairs or single segments, plain masking) a pass runs through the
-compiled kernel (`instance_kernel.py`: one call builds, masks and serializes every instance); every
-other option (whole words, n-grams, weighted or confusion masking, full-sentence packing) runs here in
-Python. Both follow the same semantics and meet the same reference figures (tests/test_instances.py).
+compiled kernel (`instance_kernel.py`: one call builds, masks and serializes every instance) when numba
+is installed; it draws the same numbers in the same order as the Python path here, so the bytes are the
+same either way (tests/test_instance_kernel.py). Every other option (whole words, n-grams, weighted or
+confusion masking, full-sentence packing) runs in Python.
 """
+import importlib.util
 from typing import Dict, Iterable, Iterator, List, Optional, Sequence
 
 import numpy as np
 
 from bertprep import schemas
 from bertprep.schemas import example_codec
-from bertprep.seeding import rng_for, stable_hash
+from bertprep.seeding import stable_hash, stream_for, streams_for
 from bertprep.transforms import confusion_masking
 from bertprep.transforms.instances import InstanceOptions, TokenizedDocument, document_instances, pack_full_sentences
 from bertprep.transforms.masking import KIND_NAMES, MaskedInstance, num_to_predict
@@ -314,23 +316,36 @@ class BucketBuilder:
             else:
                 self._documents(bucket, pass_index, documents, records, stats)
             for key, wrong_ids, correct_ids in pairs:
-                rng = rng_for(self.seed, key, pass_index)
+                rng = stream_for(self.seed, key, pass_index)
                 tokens, masked = confusion_masking.faspell_instance(
                     wrong_ids, correct_ids, self.pair_probabilities, self.options.max_seq_length,
                     self.max_predictions, self.cls_id, self.sep_id, rng)
                 self._emit(tokens, len(tokens) - 2, 0, masked, records, stats)
-            rng_for(self.seed, "order", bucket, pass_index).shuffle(records)
+            stream_for(self.seed, "order", bucket, pass_index).shuffle(records)
             yield records
 
     @property
+    def kernel_covers(self) -> bool:
+        """Whether the compiled kernel implements these options: segment pairs (or single segments) masked
+        position by position with no weights, whole words or n-grams."""
+        return self.options.packing != "full_sentences" and self.masker.single_positions
+
+    @property
     def uses_kernel(self) -> bool:
-        """Whether documents go through the compiled kernel: segment pairs (or single segments) masked
-        position by position with no weights, whole words or n-grams, ids below 2**28 (the kernel's
+        """Whether documents go through the compiled kernel: options it covers, ids below 2**28 (its
         buffers assume varints of at most 4 bytes), and numba installed."""
-        if not (self.compiled and self.options.packing != "full_sentences" and self.masker.single_positions):
+        if not (self.compiled and self.kernel_covers):
             return False
         kernel = _instance_kernel()
         return kernel.available() and self.masker.vocab_size < kernel.MAX_ID
+
+    def missing_kernel_note(self) -> Optional[str]:
+        """A line for the user when the kernel covers these options but numba is not installed (checked
+        without importing numba, which the main process of a multi-worker run does not need)."""
+        if self.compiled and self.kernel_covers and importlib.util.find_spec("numba") is None:
+            return ("numba is not installed, so pretraining runs its plain-Python path: the same bytes, "
+                    "several times slower (pip install numba)")
+        return None
 
     def warm(self) -> None:
         """Load the compiled kernel now (from numba's cache, about 0.4 s a process) instead of inside the
@@ -344,14 +359,14 @@ class BucketBuilder:
         mask = self.masker.mask
         if self.options.packing == "full_sentences":
             order = list(documents)
-            rng = rng_for(self.seed, "full_sentences", bucket, pass_index)
+            rng = stream_for(self.seed, "full_sentences", bucket, pass_index)
             rng.shuffle(order)
             for instance in pack_full_sentences(order, self.options, self.cls_id, self.sep_id):
                 self._emit(instance.tokens, instance.len_a, 0,
                            mask(instance.tokens, instance.flags, rng, instance.special_positions()), records, stats)
             return
-        for index, document in enumerate(documents):
-            rng = rng_for(self.seed, document.key, pass_index)
+        streams = streams_for(self.seed, [document.key for document in documents], pass_index)
+        for index, (document, rng) in enumerate(zip(documents, streams)):
             for instance in document_instances(documents, index, self.options, rng, self.cls_id, self.sep_id):
                 self._emit(instance.tokens, instance.len_a, instance.label,
                            mask(instance.tokens, instance.flags, rng, instance.special_positions()), records, stats)
