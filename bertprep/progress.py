@@ -14,7 +14,7 @@ import sys
 import tempfile
 import threading
 import time
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 PROGRESS_DIR_ENV = "BERTPREP_PROGRESS_DIR"
 # Seconds between plain log lines when stderr is not a terminal (tests set it lower).
@@ -200,8 +200,10 @@ class ProgressMonitor:
 
 # ---------------------------------------------------------------- the summary a job's command ends with
 
-def format_summary(output_dir: str, elapsed: Optional[float] = None, max_files: int = 6) -> str:
-    """One screen: what was read, written and dead-lettered, how fast, and the paths written."""
+def format_summary(output_dir: str, elapsed: Optional[float] = None, max_files: int = 6,
+                   options: Sequence[str] = (), runner: Optional[str] = None) -> str:
+    """One screen: what was read, written and dead-lettered, how fast, what ran (the `options` that
+    differ from their defaults, one a line, and the `runner`), and the paths written."""
     from apache_beam.io.filesystems import FileSystems
 
     from bertprep.io import output as output_lib
@@ -228,6 +230,7 @@ def format_summary(output_dir: str, elapsed: Optional[float] = None, max_files: 
         lines.append("    dead letter: %-40s %s" % (reason[:40], format(number, ",")))
     if len(reasons) > 5:
         lines.append("    … %d more reasons (see report.html)" % (len(reasons) - 5))
+    lines.extend(_what_ran(options, runner))
     lines.append("wrote %s:" % output_dir)
     shards = info.get("shards") or []
     for shard in shards[:max_files]:
@@ -246,5 +249,17 @@ def format_summary(output_dir: str, elapsed: Optional[float] = None, max_files: 
     return "\n".join(lines)
 
 
-def print_summary(output_dir: str, elapsed: Optional[float] = None, stream=None) -> None:
-    print(format_summary(output_dir, elapsed), file=stream or sys.stdout)
+def _what_ran(options: Sequence[str], runner: Optional[str]) -> List[str]:
+    """The options a person checks after a run (info.json holds the whole config)."""
+    lines = []
+    if options:
+        lines.append("options (not at their defaults):")
+        lines.extend("  %s" % option for option in options)
+    if runner:
+        lines.append("runner: %s" % runner)
+    return lines
+
+
+def print_summary(output_dir: str, elapsed: Optional[float] = None, stream=None, options: Sequence[str] = (),
+                  runner: Optional[str] = None) -> None:
+    print(format_summary(output_dir, elapsed, options=options, runner=runner), file=stream or sys.stdout)
