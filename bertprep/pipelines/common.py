@@ -179,6 +179,11 @@ def check_beam_arguments(arguments: Sequence[str], own_options: Sequence[str] = 
         raise BertprepError(unknown_option_message(left[0], list(own_options) + _option_strings(parser)))
 
 
+def is_beam_option(name: str) -> bool:
+    """Whether `--name` is an option of some Beam PipelineOptions class (installed runners' included)."""
+    return name.split("=", 1)[0] in _option_strings(beam_option_parser(load_runner_modules=True))
+
+
 def check_runner(name: Optional[str]) -> None:
     """A --runner Beam can create: one of its known runner names (any case, "Runner" optional) or a
     dotted path to a PipelineRunner class; else one line with the closest known name."""
