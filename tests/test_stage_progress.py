@@ -42,13 +42,11 @@ def test_the_log_line_follows_the_running_stage_after_the_reading(monkeypatch):
         progress.note_read(40)
         progress.flush(force=True)
         time.sleep(0.15)
-        finished = threading.Event()
 
         def rank():
             for _ in range(10):
                 progress.note_stage("ranking candidates", total=10, unit="characters")
                 time.sleep(0.04)
-            finished.set()
         worker = threading.Thread(target=rank)
         worker.start()
         worker.join()

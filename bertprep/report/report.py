@@ -13,9 +13,9 @@ from typing import Callable, Dict, List, Optional
 
 from bertprep.io import output as output_lib
 from bertprep.report import plots, tables
-from bertprep.report.stats import (ANSWERS, CONFUSION_COVERAGE, CONFUSION_MODEL, CONFUSION_PAIRS, KIND_ORDER, LABELS, MASK_PROBABILITIES, MASKED_KINDS,
-                                   NSP_LABELS, SEQUENCE_LENGTH, TOKENS_PER_INSTANCE, UNK_RATE, as_counts,
-                                   as_histogram, find, histogram_mean, number)
+from bertprep.report.stats import (ANSWERS, CONFUSION_COVERAGE, CONFUSION_MODEL, CONFUSION_PAIRS, KIND_ORDER, LABELS,
+                                   MASK_PROBABILITIES, MASKED_KINDS, NSP_LABELS, SEQUENCE_LENGTH, TOKENS_PER_INSTANCE,
+                                   UNK_RATE, as_counts, as_histogram, find, histogram_mean, number)
 
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
