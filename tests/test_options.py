@@ -40,7 +40,8 @@ def test_a_misspelled_option_exits_2_naming_the_closest_and_writes_nothing(typo,
 
 def test_an_unknown_runner_or_a_stray_value_or_a_bad_beam_value_is_one_line(tmp_path, capsys):
     base = ["pretraining", "--input", "c.txt", "--vocab", "v.txt", "--output", str(tmp_path / "out")]
-    for extra, message in ((["--runner", "DataflowRuner"], "unknown runner DataflowRuner; did you mean DataflowRunner?"),
+    for extra, message in ((["--runner", "DataflowRuner"],
+                            "unknown runner DataflowRuner; did you mean DataflowRunner?"),
                            (["stray"], "unexpected argument 'stray'"),
                            (["--num_workers=many"], "argument --num_workers: invalid int value: 'many'"),
                            (["--frobnicate"], "unknown option --frobnicate: neither an option of this command")):
