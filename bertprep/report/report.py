@@ -309,8 +309,10 @@ class ReportBuilder:
                                                          "Confusion-set candidates by source", "candidates"))
             sizes = {float(size): float(count) for size, count in found["set_sizes"].items()}
             mean = self.summary["confusion_sets"]["mean_set_size"]
+            same = "; every character has %d (--top-k)" % next(iter(found["set_sizes"])) \
+                if len(found["set_sizes"]) == 1 else ""
             self.add_plot("confusion_set_sizes", "Confusion-set sizes",
-                          "Candidates per character (mean %.2f)." % mean,
+                          "Candidates per character (mean %.2f%s)." % (mean, same),
                           lambda: plots.histogram(sizes, "Confusion-set size per character", "candidates",
                                                   "characters", mark=mean, mark_label="mean %.1f" % mean,
                                                   integer=True))
