@@ -310,17 +310,20 @@ class ProgressMonitor:
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         console = Console(file=self.stream, force_terminal=True)
-        columns = (SpinnerColumn(), TextColumn("[bold]{task.description}"),
-                   TextColumn("{task.completed:,.0f} records read"), TextColumn("{task.fields[rate]:,.0f} records/s"),
+        # One text column: records read while reading, then the running stage (which would not fit beside).
+        columns = (SpinnerColumn(), TextColumn("[bold]{task.description}"), TextColumn("{task.fields[detail]}"),
                    TimeElapsedColumn())
         with Progress(*columns, console=console, transient=True) as progress:
-            task = progress.add_task("bertprep", total=None, rate=0.0)
+            task = progress.add_task("bertprep", total=None, detail="")
             while not self._stop.wait(self.poll_seconds):
                 self._sample()
                 elapsed = self.elapsed()
-                description = "bertprep" if self.stage is None else "bertprep: " + format_stage_line(*self.stage)
-                progress.update(task, completed=self.records, rate=self.records / elapsed if elapsed else 0.0,
-                                description=description)
+                if self.stage is None:
+                    detail = "%s records read, %s records/s" % (
+                        format(self.records, ","), format(int(self.records / elapsed if elapsed else 0), ","))
+                else:
+                    detail = format_stage_line(*self.stage)
+                progress.update(task, completed=self.records, detail=detail)
         self._sample()
 
 

@@ -79,3 +79,17 @@ def test_mask_probs_reports_its_ranker_fit_and_every_character_it_ranks(tmp_path
     assert (mask_probs.FIT_STAGE, 3, "confusion pairs") in entered  # 在→再 (twice), 晴→清, 们→门
     assert any(name == mask_probs.MODEL_STAGE for name, _, _ in entered)
     assert any(name.startswith("writing ") for name, _, _ in entered)
+
+
+def test_the_rich_line_shows_the_running_stage_in_place_of_the_records(monkeypatch):
+    monkeypatch.delenv(progress.PROGRESS_DIR_ENV, raising=False)
+    stream = io.StringIO()
+    with progress.ProgressMonitor(mode="rich", stream=stream, poll_seconds=0.02):
+        progress.note_read(40)
+        progress.flush(force=True)
+        time.sleep(0.1)
+        for _ in range(5):
+            progress.note_stage("ranking candidates", total=10, unit="characters")
+            time.sleep(0.05)
+    text = stream.getvalue()
+    assert "40 records read" in text and "ranking candidates: " in text and " of 10 characters" in text
