@@ -3,6 +3,7 @@
 ranking."""
 import io
 import json
+import re
 import threading
 import time
 
@@ -87,9 +88,9 @@ def test_the_rich_line_shows_the_running_stage_in_place_of_the_records(monkeypat
     with progress.ProgressMonitor(mode="rich", stream=stream, poll_seconds=0.02):
         progress.note_read(40)
         progress.flush(force=True)
-        time.sleep(0.1)
+        time.sleep(0.4)  # rich redraws ten times a second
         for _ in range(5):
             progress.note_stage("ranking candidates", total=10, unit="characters")
             time.sleep(0.05)
-    text = stream.getvalue()
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", stream.getvalue())
     assert "40 records read" in text and "ranking candidates: " in text and " of 10 characters" in text
