@@ -102,22 +102,20 @@ def main(argv=None, fast_exit: bool = False) -> int:
         parser.error("unrecognized arguments: %s" % " ".join(unknown))
     args.beam_args = unknown
     if args.accepts_beam_args:
-        from bertprep.pipelines import common
+        from bertprep.pipelines import command_line
 
         job_parser = _command_parser(parser, args.command)
         try:
-            common.check_runner(getattr(args, "runner", None))
-            common.check_beam_arguments(unknown, own_options=[option for action in job_parser._actions
-                                                              for option in action.option_strings])
+            command_line.check_job_command_line(job_parser, getattr(args, "runner", None), unknown)
         except BertprepError as error:
             print("bertprep: error: %s" % error, file=sys.stderr)
             return 2
-        common.record_job_command_line(job_parser)
+        command_line.record_job_command_line(job_parser)
     try:
         code = _run_command(args)
     finally:
         if args.accepts_beam_args:
-            common.record_job_command_line(None)
+            command_line.record_job_command_line(None)
     if fast_exit and args.accepts_beam_args:
         logging.shutdown()
         sys.stdout.flush()

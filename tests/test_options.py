@@ -8,7 +8,7 @@ import pytest
 
 from bertprep import cli
 from bertprep.errors import BertprepError
-from bertprep.pipelines import common
+from bertprep.pipelines import command_line
 from bertprep.service import flex_main
 from bertprep.service.jobs_file import parse_jobs
 
@@ -76,13 +76,13 @@ def test_real_beam_options_pass_and_the_summary_says_what_ran(monkeypatch, tmp_p
 
 
 def test_beam_options_of_every_kind_pass_the_check():
-    common.check_beam_arguments(["--runner=DataflowRunner", "--project", "p", "--region=europe-west4",
+    command_line.check_beam_arguments(["--runner=DataflowRunner", "--project", "p", "--region=europe-west4",
                                  "--temp_location", "gs://b/tmp", "--staging_location=gs://b/staging",
                                  "--sdk_container_image", "europe-west4-docker.pkg.dev/p/r/bertprep:1",
                                  "--no_auth", "--dry_run=True", "--num_workers", "3", "--labels", "team=nlp",
                                  "--dataflow_service_options=enable_prime", "--flink_master=localhost:8081",
                                  "--save_main_session"])
-    common.check_beam_arguments([])
+    command_line.check_beam_arguments([])
 
 
 GOOD_JOBS = """\

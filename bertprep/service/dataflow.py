@@ -154,9 +154,9 @@ def parameters_from_args(pipeline: str, args: dict) -> Dict[str, str]:
 
 
 def _did_you_mean(name: str, known: List[str]) -> str:
-    from bertprep.pipelines import common
+    from bertprep.pipelines import command_line
 
-    suggestion = common.closest_option(name, known)
+    suggestion = command_line.closest_option(name, known)
     return "; did you mean %s?" % suggestion if suggestion else ""
 
 

@@ -83,9 +83,9 @@ def translate(argv, environ=None):
             out.extend([option, value])
     # What is not a template parameter must be a Beam option (the launcher's project, region, ...): a
     # misspelled parameter fails the launch with one line instead of running with the default.
-    from bertprep.pipelines import common
+    from bertprep.pipelines import command_line
 
-    common.check_beam_arguments(passed_to_beam, own_options=["--" + dest for dest in by_dest])
+    command_line.check_beam_arguments(passed_to_beam, own_options=["--" + dest for dest in by_dest])
     if not has_runner:
         out.append("--runner=" + DATAFLOW_RUNNER)
     return pipeline, out

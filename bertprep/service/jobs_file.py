@@ -260,20 +260,20 @@ def _check_args(check: Checker, spec: JobSpec, args_node: Optional[Located], job
 
 def _unknown_arg(arg: str, pipeline: str, known: List[str]) -> str:
     """Why `arg` is no option of the pipeline: the closest option, or that it belongs in runner_options."""
-    from bertprep.pipelines import common
+    from bertprep.pipelines import command_line
     from bertprep.service import catalog
 
-    if common.is_beam_option("--" + str(arg).strip().lstrip("-")):
+    if command_line.is_beam_option("--" + str(arg).strip().lstrip("-")):
         return "%s is a Beam pipeline option: give it under runner_options" % arg
     option = catalog.option_for_key(arg)
-    suggestion = common.closest_option(option, known)
+    suggestion = command_line.closest_option(option, known)
     return "unknown option %s for pipeline %s%s" % (option, pipeline,
                                                      "; did you mean %s?" % suggestion if suggestion else "")
 
 
 def _check_runner_options(check: Checker, spec: JobSpec, node: Located) -> None:
     """Each runner option must be one of the pipeline's own (runner, workers) or one Beam defines."""
-    from bertprep.pipelines import common
+    from bertprep.pipelines import command_line
     from bertprep.service import catalog
 
     key = "jobs.%s.runner_options" % spec.name
@@ -282,9 +282,9 @@ def _check_runner_options(check: Checker, spec: JobSpec, node: Located) -> None:
     for name, value in spec.runner_options.items():
         try:
             if catalog.option_for_key(name) == "--runner":
-                common.check_runner(str(value))
+                command_line.check_runner(str(value))
             elif catalog.option_for_key(name) not in own:
-                common.check_beam_arguments(catalog.beam_options_to_argv({name: value}), own_options=list(own))
+                command_line.check_beam_arguments(catalog.beam_options_to_argv({name: value}), own_options=list(own))
         except BertprepError as error:
             check.fail(node.key_lines.get(name, node.line), "%s.%s" % (key, name), str(error))
 
