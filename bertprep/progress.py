@@ -98,7 +98,7 @@ def note_stage(stage: str, done: int = 1, total: Optional[int] = None, unit: str
         state["done"] += done
         if total is not None:
             state["total"] = total
-    _flush_stages()
+    flush_stages()
 
 
 @contextlib.contextmanager
@@ -109,13 +109,13 @@ def stage(name: str, total: Optional[int] = None, unit: str = "items"):
         state["finished"] = None  # entered again (another DoFn instance in this process)
         if total is not None:
             state["total"] = total
-    _flush_stages(force=True)
+    flush_stages(force=True)
     try:
         yield
     finally:
         with _worker_lock:
             _stage_state(name, unit)["finished"] = time.time()
-        _flush_stages(force=True)
+        flush_stages(force=True)
 
 
 def _stage_state(name: str, unit: str) -> dict:
@@ -126,7 +126,8 @@ def _stage_state(name: str, unit: str) -> dict:
                                                "finished": None})
 
 
-def _flush_stages(force: bool = False) -> None:
+def flush_stages(force: bool = False) -> None:
+    """Publish this process's stages, at most twice a second unless forced (a DoFn's finish_bundle)."""
     with _worker_lock:
         directory = _stages["dir"]
         now = time.monotonic()
@@ -272,7 +273,7 @@ class ProgressMonitor:
 
     def _sample(self) -> None:
         flush(force=True)  # this process's own readers (in-memory runs read in the launching process)
-        _flush_stages(force=True)
+        flush_stages(force=True)
         self.records = records_read(self.directory)
         self.stage = current_stage(stages_progress(self.directory))
         self.samples.append([round(self.elapsed(), 3), self.records])

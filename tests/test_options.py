@@ -110,6 +110,9 @@ jobs:
     ("temp_location:", "temp_locaton:",
      "jobs.yaml:11: jobs.nightly.runner_options.temp_locaton: unknown option --temp_locaton; did you mean "
      "--temp_location?"),
+    ("      experiments: [a, b]\n", "      experiments: [a, b]\n      max_seq_length: 64\n",
+     "jobs.yaml:13: jobs.nightly.runner_options.max_seq_length: unknown option --max_seq_length; did you mean "
+     "--max-seq-length?"),
     ("runner: DataflowRunner", "runner: Dataflow-Runner",
      "jobs.yaml:9: jobs.nightly.runner_options.runner: unknown runner Dataflow-Runner; did you mean DataflowRunner?"),
 ])

@@ -17,7 +17,7 @@ def test_stages_are_summed_over_processes_and_the_running_one_is_shown(tmp_path,
         assert progress.current_stage(progress.stages_progress(str(tmp_path)))[0] == "fitting"
     for _ in range(30):
         progress.note_stage("ranking", total=100, unit="characters")
-    progress._flush_stages(force=True)
+    progress.flush_stages(force=True)
     # Another worker process ranked 20 characters of the same stage.
     other = {"ranking": {"done": 20, "total": 100, "unit": "characters", "started": time.time() - 10,
                          "finished": None}}
@@ -32,7 +32,7 @@ def test_stages_are_summed_over_processes_and_the_running_one_is_shown(tmp_path,
     # A stage whose units are all done is no longer the one shown.
     for _ in range(50):
         progress.note_stage("ranking", total=100, unit="characters")
-    progress._flush_stages(force=True)
+    progress.flush_stages(force=True)
     assert progress.current_stage(progress.stages_progress(str(tmp_path))) is None
 
 

@@ -213,6 +213,9 @@ class _PerCharacter(beam.DoFn):
         self._config = config
         self._model = None
 
+    def finish_bundle(self):
+        progress.flush_stages(force=True)  # a worker process's last characters reach the monitor
+
     def process(self, joined, universe, corpus_counts, error_rate, mixture):
         char, facts = joined
         stats = mask_probability.add_vectors(facts["stats"])

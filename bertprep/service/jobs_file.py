@@ -280,11 +280,12 @@ def _check_runner_options(check: Checker, spec: JobSpec, node: Located) -> None:
     parser = catalog.pipeline_parser(spec.pipeline)
     own = catalog.option_actions(parser)
     for name, value in spec.runner_options.items():
+        flags = catalog.beam_options_to_argv({name: value})  # what the run's command line will say
         try:
-            if catalog.option_for_key(name) == "--runner":
+            if "--" + str(name).lstrip("-") == "--runner":
                 command_line.check_runner(str(value))
-            elif catalog.option_for_key(name) not in own:
-                command_line.check_beam_arguments(catalog.beam_options_to_argv({name: value}), own_options=list(own))
+            elif "--" + str(name).lstrip("-") not in own:
+                command_line.check_beam_arguments(flags, own_options=list(own))
         except BertprepError as error:
             check.fail(node.key_lines.get(name, node.line), "%s.%s" % (key, name), str(error))
 
