@@ -133,6 +133,7 @@ class _ReadSource(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(beam_io.DEAD_LETTERS, item)
             else:
                 yield item
+        progress.flush(force=True)  # a worker's last pairs reach the monitor (it counts in blocks of 512)
 
 
 # ------------------------------------------------------------------------------------------ counting
