@@ -51,6 +51,19 @@ def test_an_unknown_runner_or_a_stray_value_or_a_bad_beam_value_is_one_line(tmp_
     assert not (tmp_path / "out").exists()
 
 
+def test_a_beam_option_that_starts_a_job_option_is_ambiguous(tmp_path, capsys):
+    """tagging's --labels against Beam's --label (Dataflow job labels): argparse used to complete --label
+    to --labels; now that job options are never abbreviated, Beam must not take it silently."""
+    out = tmp_path / "out"
+    code = cli.main(["tagging", "--input", "t.txt", "--vocab", "v.txt", "--output", str(out), "--label", "B-PER"])
+    assert code == 2 and not out.exists()
+    assert error_lines(capsys.readouterr()) == [
+        "bertprep: error: ambiguous option --label: a Beam pipeline option, and short for this job's --labels "
+        "(job options are never abbreviated: write --labels)"]
+    # A job with no option that starts so passes Beam's --label on (a Dataflow job label).
+    command_line.check_beam_arguments(["--label", "team=nlp"], own_options=["--max-seq-length", "--input"])
+
+
 def test_real_beam_options_pass_and_the_summary_says_what_ran(monkeypatch, tmp_path, capsys):
     install_toy_command(monkeypatch)
     out = tmp_path / "out"

@@ -104,6 +104,14 @@ def check_beam_arguments(arguments: Sequence[str], own_options: Sequence[str] = 
         left, parser = _left_to_beam(arguments, load_runner_modules=True)
     if left:
         raise BertprepError(unknown_option_message(left[0], list(own_options) + _option_strings(parser)))
+    for argument in arguments:
+        name = argument.split("=", 1)[0]
+        longer = [option for option in own_options if option.startswith(name) and option != name]
+        if argument.startswith("--") and longer:
+            # Beam's --label (Dataflow job labels) against a job's --labels: the user most likely meant the
+            # job's option, which argparse used to complete; Beam would take it without a word.
+            raise BertprepError("ambiguous option %s: a Beam pipeline option, and short for this job's %s "
+                                "(job options are never abbreviated: write %s)" % (name, longer[0], longer[0]))
 
 
 def check_job_command_line(job_parser: argparse.ArgumentParser, runner: Optional[str],
