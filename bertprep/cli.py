@@ -1,7 +1,9 @@
 """The `bertprep` command: one subcommand per job or tool.
 
-A command module exposes COMMAND, HELP, `add_arguments(parser)` and `run(args) -> int`. Jobs accept
-unknown `--beam_options` and pass them to Beam; other commands reject them.
+A command module exposes COMMAND, HELP, `add_arguments(parser)` and `run(args) -> int`. Jobs pass the
+arguments their parser does not know to Beam, provided each is an option a Beam PipelineOptions class
+defines (else exit 2 with one line naming the closest known option, before anything is written); other
+commands reject them. Job options are never abbreviated: `--label` must not quietly become `--labels`.
 """
 import argparse
 import importlib
@@ -46,11 +48,17 @@ def build_parser(modules):
     parser.add_argument("--version", action="version", version="bertprep " + __version__)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in modules:
+        accepts_beam_args = getattr(module, "ACCEPTS_BEAM_ARGS", False)
         sub = subparsers.add_parser(module.COMMAND, help=module.HELP, description=getattr(module, "DESCRIPTION",
-                                    module.HELP), formatter_class=HelpFormatter)
+                                    module.HELP), formatter_class=HelpFormatter, allow_abbrev=not accepts_beam_args)
         module.add_arguments(sub)
-        sub.set_defaults(func=module.run, accepts_beam_args=getattr(module, "ACCEPTS_BEAM_ARGS", False))
+        sub.set_defaults(func=module.run, accepts_beam_args=accepts_beam_args)
     return parser
+
+
+def _command_parser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    subparsers = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+    return subparsers.choices[command]
 
 
 def _conventional_name(module_path: str) -> str:
@@ -93,7 +101,21 @@ def main(argv=None, fast_exit: bool = False) -> int:
     if unknown and not args.accepts_beam_args:
         parser.error("unrecognized arguments: %s" % " ".join(unknown))
     args.beam_args = unknown
-    code = _run_command(args)
+    if args.accepts_beam_args:
+        from bertprep.pipelines import command_line
+
+        job_parser = _command_parser(parser, args.command)
+        try:
+            command_line.check_job_command_line(job_parser, getattr(args, "runner", None), unknown)
+        except BertprepError as error:
+            print("bertprep: error: %s" % error, file=sys.stderr)
+            return 2
+        command_line.record_job_command_line(job_parser)
+    try:
+        code = _run_command(args)
+    finally:
+        if args.accepts_beam_args:
+            command_line.record_job_command_line(None)
     if fast_exit and args.accepts_beam_args:
         logging.shutdown()
         sys.stdout.flush()

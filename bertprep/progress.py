@@ -7,6 +7,7 @@ environment variable below (worker subprocesses inherit it). A monitor thread in
 sums those files: with rich on a terminal, as plain log lines otherwise. It also keeps a timeline of
 (seconds, records) samples that the run report plots as throughput.
 """
+import contextlib
 import json
 import os
 import shutil
@@ -14,7 +15,7 @@ import sys
 import tempfile
 import threading
 import time
-from typing import List, Optional
+from typing import Dict, List, Optional, Sequence
 
 PROGRESS_DIR_ENV = "BERTPREP_PROGRESS_DIR"
 # Seconds between plain log lines when stderr is not a terminal (tests set it lower).
@@ -81,6 +82,122 @@ def records_read(directory: str) -> int:
     return total
 
 
+# ---------------------------------------------------------------- stages after the reading
+
+# A job's long stages after reading (mask-probs: fitting the ranker, ranking every character's
+# candidates) count their own units: each process publishes {stage: {"done", "total", "unit", "started",
+# "finished"}} as one small JSON file beside the read counts, and the monitor shows the latest stage.
+_STAGE_PREFIX = "stage-"
+_stages = {"dir": None, "stages": {}, "flushed_at": 0.0}
+
+
+def note_stage(stage: str, done: int = 1, total: Optional[int] = None, unit: str = "items") -> None:
+    """Count `done` units of the named stage in this process; `total` is the whole stage's (all processes)."""
+    with _worker_lock:
+        state = _stage_state(stage, unit)
+        state["done"] += done
+        if total is not None:
+            state["total"] = total
+    flush_stages()
+
+
+@contextlib.contextmanager
+def stage(name: str, total: Optional[int] = None, unit: str = "items"):
+    """A stage without countable steps (a model fit): shown as running from entry to exit."""
+    with _worker_lock:
+        state = _stage_state(name, unit)
+        state["finished"] = None  # entered again (another DoFn instance in this process)
+        if total is not None:
+            state["total"] = total
+    flush_stages(force=True)
+    try:
+        yield
+    finally:
+        with _worker_lock:
+            _stage_state(name, unit)["finished"] = time.time()
+        flush_stages(force=True)
+
+
+def _stage_state(name: str, unit: str) -> dict:
+    directory = os.environ.get(PROGRESS_DIR_ENV)
+    if directory != _stages["dir"]:  # a new run in this process starts without stages
+        _stages.update(dir=directory, stages={}, flushed_at=0.0)
+    return _stages["stages"].setdefault(name, {"done": 0, "total": None, "unit": unit, "started": time.time(),
+                                               "finished": None})
+
+
+def flush_stages(force: bool = False) -> None:
+    """Publish this process's stages, at most twice a second unless forced (a DoFn's finish_bundle)."""
+    with _worker_lock:
+        directory = _stages["dir"]
+        now = time.monotonic()
+        if not directory or (not force and now - _stages["flushed_at"] < _FLUSH_EVERY_SECONDS):
+            return
+        _stages["flushed_at"] = now
+        text = json.dumps(_stages["stages"])
+    _write_atomically(os.path.join(directory, "%s%d" % (_STAGE_PREFIX, os.getpid())), text)
+
+
+def stages_progress(directory: str) -> Dict[str, dict]:
+    """Every process's stages summed: {stage: {"done", "total", "unit", "started", "finished"}}, where
+    a stage is finished once every process that entered it has left it."""
+    merged: Dict[str, dict] = {}
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return merged
+    for name in names:
+        if not name.startswith(_STAGE_PREFIX) or name.endswith(".tmp"):
+            continue
+        try:
+            with open(os.path.join(directory, name)) as handle:
+                stages = json.load(handle)
+        except (OSError, ValueError):
+            continue
+        for stage_name, state in stages.items():
+            total = merged.setdefault(stage_name, {"done": 0, "total": None, "unit": state.get("unit", "items"),
+                                                   "started": state["started"], "finished": state["finished"]})
+            total["done"] += int(state.get("done") or 0)
+            if state.get("total") is not None:
+                total["total"] = max(total["total"] or 0, int(state["total"]))
+            total["started"] = min(total["started"], state["started"])
+            if state.get("finished") is None or total["finished"] is None:
+                total["finished"] = None
+            else:
+                total["finished"] = max(total["finished"], state["finished"])
+    return merged
+
+
+def current_stage(stages: Dict[str, dict]) -> Optional[tuple]:
+    """(name, state) of the stage to show: the latest started that is still running, else None."""
+    running = [(state["started"], name) for name, state in stages.items() if state.get("finished") is None
+               and not (state.get("total") and state["done"] >= state["total"])]
+    if not running:
+        return None
+    name = max(running)[1]
+    return name, stages[name]
+
+
+def format_stage_line(name: str, state: dict, now: Optional[float] = None) -> str:
+    """"ranking candidates: 3,200 of 7,346 characters (44%), 21 characters/s, about 0:03:27 left"."""
+    now = time.time() if now is None else now
+    seconds = max(0.0, now - state["started"])
+    done, total, unit = state.get("done") or 0, state.get("total"), state.get("unit", "items")
+    if not done:
+        what = "%s %s" % (format(total, ","), unit) if total else ""
+        return "%s%s, running for %s" % (name, " (%s)" % what if what else "", format_duration(seconds))
+    rate = done / seconds if seconds > 0 else 0.0
+    line = "%s: %s" % (name, format(done, ","))
+    if total:
+        line += " of %s %s (%d%%)" % (format(total, ","), unit, 100 * done // total)
+    else:
+        line += " " + unit
+    line += ", %s %s/s" % (format(rate, ",.0f"), unit)
+    if total and rate > 0 and done < total:
+        line += ", about %s left" % format_duration((total - done) / rate)
+    return line
+
+
 def read_run_timeline(directory: Optional[str] = None) -> Optional[dict]:
     """{"started_at": epoch seconds, "samples": [[seconds, records], ...]} of the current local run."""
     directory = directory or os.environ.get(PROGRESS_DIR_ENV)
@@ -123,6 +240,7 @@ class ProgressMonitor:
         self.directory = None
         self.samples: List[List[float]] = [[0.0, 0]]
         self.records = 0
+        self.stage: Optional[tuple] = None  # (name, state) of the stage running after the reading, if any
         self._previous_env = None
         self._stop = threading.Event()
         self._thread = None
@@ -155,7 +273,9 @@ class ProgressMonitor:
 
     def _sample(self) -> None:
         flush(force=True)  # this process's own readers (in-memory runs read in the launching process)
+        flush_stages(force=True)
         self.records = records_read(self.directory)
+        self.stage = current_stage(stages_progress(self.directory))
         self.samples.append([round(self.elapsed(), 3), self.records])
         if len(self.samples) > _MAX_SAMPLES:  # keep the first, thin the rest
             self.samples = self.samples[:1] + self.samples[2::2]
@@ -173,35 +293,47 @@ class ProgressMonitor:
         while not self._stop.wait(self.poll_seconds):
             self._sample()
             if self.mode == "log" and self.elapsed() >= next_log:
-                print("bertprep: " + format_progress_line(self.records, self.elapsed()), file=self.stream,
-                      flush=True)
+                print("bertprep: " + self._line(), file=self.stream, flush=True)
                 next_log += self.log_seconds
         self._sample()
         if self.mode == "log" and self.elapsed() >= self.log_seconds:  # short runs stay quiet
             print("bertprep: done: " + format_progress_line(self.records, self.elapsed()), file=self.stream,
                   flush=True)
 
+    def _line(self) -> str:
+        """The records-read line, or the running stage's with the elapsed time once reading is over."""
+        if self.stage is None:
+            return format_progress_line(self.records, self.elapsed())
+        return "%s, %s elapsed" % (format_stage_line(*self.stage), format_duration(self.elapsed()))
+
     def _watch_rich(self) -> None:
         from rich.console import Console
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         console = Console(file=self.stream, force_terminal=True)
-        columns = (SpinnerColumn(), TextColumn("[bold]{task.description}"),
-                   TextColumn("{task.completed:,.0f} records read"), TextColumn("{task.fields[rate]:,.0f} records/s"),
+        # One text column: records read while reading, then the running stage (which would not fit beside).
+        columns = (SpinnerColumn(), TextColumn("[bold]{task.description}"), TextColumn("{task.fields[detail]}"),
                    TimeElapsedColumn())
         with Progress(*columns, console=console, transient=True) as progress:
-            task = progress.add_task("bertprep", total=None, rate=0.0)
+            task = progress.add_task("bertprep", total=None, detail="")
             while not self._stop.wait(self.poll_seconds):
                 self._sample()
                 elapsed = self.elapsed()
-                progress.update(task, completed=self.records, rate=self.records / elapsed if elapsed else 0.0)
+                if self.stage is None:
+                    detail = "%s records read, %s records/s" % (
+                        format(self.records, ","), format(int(self.records / elapsed if elapsed else 0), ","))
+                else:
+                    detail = format_stage_line(*self.stage)
+                progress.update(task, completed=self.records, detail=detail)
         self._sample()
 
 
 # ---------------------------------------------------------------- the summary a job's command ends with
 
-def format_summary(output_dir: str, elapsed: Optional[float] = None, max_files: int = 6) -> str:
-    """One screen: what was read, written and dead-lettered, how fast, and the paths written."""
+def format_summary(output_dir: str, elapsed: Optional[float] = None, max_files: int = 6,
+                   options: Sequence[str] = (), runner: Optional[str] = None) -> str:
+    """One screen: what was read, written and dead-lettered, how fast, what ran (the `options` that
+    differ from their defaults, one a line, and the `runner`), and the paths written."""
     from apache_beam.io.filesystems import FileSystems
 
     from bertprep.io import output as output_lib
@@ -228,6 +360,7 @@ def format_summary(output_dir: str, elapsed: Optional[float] = None, max_files: 
         lines.append("    dead letter: %-40s %s" % (reason[:40], format(number, ",")))
     if len(reasons) > 5:
         lines.append("    … %d more reasons (see report.html)" % (len(reasons) - 5))
+    lines.extend(_what_ran(options, runner))
     lines.append("wrote %s:" % output_dir)
     shards = info.get("shards") or []
     for shard in shards[:max_files]:
@@ -246,5 +379,17 @@ def format_summary(output_dir: str, elapsed: Optional[float] = None, max_files: 
     return "\n".join(lines)
 
 
-def print_summary(output_dir: str, elapsed: Optional[float] = None, stream=None) -> None:
-    print(format_summary(output_dir, elapsed), file=stream or sys.stdout)
+def _what_ran(options: Sequence[str], runner: Optional[str]) -> List[str]:
+    """The options a person checks after a run (info.json holds the whole config)."""
+    lines = []
+    if options:
+        lines.append("options (not at their defaults):")
+        lines.extend("  %s" % option for option in options)
+    if runner:
+        lines.append("runner: %s" % runner)
+    return lines
+
+
+def print_summary(output_dir: str, elapsed: Optional[float] = None, stream=None, options: Sequence[str] = (),
+                  runner: Optional[str] = None) -> None:
+    print(format_summary(output_dir, elapsed, options=options, runner=runner), file=stream or sys.stdout)

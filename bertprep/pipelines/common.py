@@ -5,6 +5,8 @@ download the Prism runner. `--workers N` runs FnApiRunner with N worker processe
 started as `bertprep.local_worker`, which differs from Beam's multi_processing default only in its exit
 and terminal logging). Any other `--beam_option` on the command line passes to Beam unchanged, so
 `--runner DataflowRunner --project P --region R --temp_location gs://...` runs the same job on Dataflow.
+What passes through must be an option some Beam PipelineOptions class defines (checked by
+bertprep/pipelines/command_line.py before the job starts).
 """
 import argparse
 import logging
@@ -149,10 +151,22 @@ def run_job(build_pipeline: Callable, config: dict, extra_beam_args: Optional[Li
     elapsed = time.time() - started
     if config.get("output") and config.get("summary", True):
         try:
-            progress.print_summary(config["output"], elapsed)
+            from bertprep.pipelines.command_line import summary_options
+
+            progress.print_summary(config["output"], elapsed, options=summary_options(config, extra_beam_args),
+                                   runner=runner_description(config))
         except BertprepError:  # e.g. a remote run that has not written info.json where we can read it
             pass
     return result, elapsed
+
+
+def runner_description(config: dict) -> str:
+    """"FnApiRunner (local, 2 worker processes)" or the remote runner's name."""
+    runner = config.get("runner", LOCAL_RUNNER)
+    if not is_local(config):
+        return runner
+    workers = local_workers(config)
+    return "%s (local, %s)" % (runner, "in this process" if workers <= 1 else "%d worker processes" % workers)
 
 
 def _without_beam_step(message: str) -> str:

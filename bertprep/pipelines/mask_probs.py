@@ -9,6 +9,7 @@ import pickle
 
 import apache_beam as beam
 
+from bertprep import progress
 from bertprep.errors import BertprepError
 from bertprep.io import beam_io, readers
 from bertprep.io import output as output_lib
@@ -18,6 +19,11 @@ from bertprep.transforms import confusion, csc_readers, mask_probability
 from bertprep.transforms.mask_probability_tables import (SAV_FILE, TABLE_COLUMNS, char_stats_row,
                                                        confusion_pairs_row, table_bytes, totals_stats)
 from bertprep.transforms.alignment import DEFAULT_MAX_EDIT_RATE, AlignmentError, align_checked
+
+# Progress stages after the reading (the monitor shows the running one; see bertprep/progress.py).
+FIT_STAGE = "fitting the candidate ranker"
+MODEL_STAGE = "building the candidate indexes"
+RANK_STAGE = "ranking candidates"
 
 COMMAND = "mask-probs"
 HELP = "per-character mask probabilities and phonetic/glyph/observed confusion sets from correct/wrong corpora"
@@ -120,8 +126,6 @@ class _ReadSource(beam.DoFn):
         self._read = beam.metrics.Metrics.counter(KIND, "pairs_read")
 
     def process(self, source):
-        from bertprep import progress
-
         for item in read_csc_source(source):
             self._read.inc()
             progress.note_read()
@@ -129,6 +133,7 @@ class _ReadSource(beam.DoFn):
                 yield beam.pvalue.TaggedOutput(beam_io.DEAD_LETTERS, item)
             else:
                 yield item
+        progress.flush(force=True)  # a worker's last pairs reach the monitor (it counts in blocks of 512)
 
 
 # ------------------------------------------------------------------------------------------ counting
@@ -196,8 +201,10 @@ def build_confusion_model(config: dict, universe, corpus_counts) -> confusion.Co
 
 def fit_mixture(pair_counts, universe, corpus_counts, config) -> dict:
     """Mixture weights of the candidate model, fitted on all of the corpus's confusion pairs."""
-    model = build_confusion_model(config, universe, corpus_counts)
-    return model.fit_mixture(dict(pair_counts))
+    pair_counts = dict(pair_counts)
+    with progress.stage(FIT_STAGE, total=len(pair_counts), unit="confusion pairs"):
+        model = build_confusion_model(config, universe, corpus_counts)
+        return model.fit_mixture(pair_counts)
 
 
 class _PerCharacter(beam.DoFn):
@@ -206,6 +213,9 @@ class _PerCharacter(beam.DoFn):
     def __init__(self, config):
         self._config = config
         self._model = None
+
+    def finish_bundle(self):
+        progress.flush_stages(force=True)  # a worker process's last characters reach the monitor
 
     def process(self, joined, universe, corpus_counts, error_rate, mixture):
         char, facts = joined
@@ -226,8 +236,10 @@ class _PerCharacter(beam.DoFn):
         if not mask_probability.is_cjk_char(char):
             return
         if self._model is None:
-            self._model = build_confusion_model(config, universe, corpus_counts)
-            self._model.mixture = dict(mixture)
+            with progress.stage(MODEL_STAGE):
+                self._model = build_confusion_model(config, universe, corpus_counts)
+                self._model.mixture = dict(mixture)
+        progress.note_stage(RANK_STAGE, total=len(universe), unit="characters")
         observed = {}
         for candidates in facts["observed"]:
             for wrong, count in candidates:
@@ -249,8 +261,9 @@ class _WriteTable(beam.DoFn):
     def process(self, named_rows):
         name, rows = named_rows
         rows = [row for row in rows if row is not None]
-        for file_name, data in sorted(table_bytes(name, rows).items()):
-            output_lib.write_bytes_atomically(output_lib.join(self._directory, file_name), data)
+        with progress.stage("writing %s" % name, total=len(rows), unit="rows"):
+            for file_name, data in sorted(table_bytes(name, rows).items()):
+                output_lib.write_bytes_atomically(output_lib.join(self._directory, file_name), data)
         yield {"path": output_lib.join(self._directory, name + ".parquet"), "records": len(rows),
                "shard": sorted(TABLE_COLUMNS).index(name)}
 

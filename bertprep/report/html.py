@@ -92,7 +92,10 @@ def render(report: dict, drawn: List, info: dict) -> str:
 
     drawn_ok = [plot for plot in drawn if plot.png]
     if drawn_ok:
-        parts.append("<h2>Plots</h2><div class=\"plots\">")
+        parts.append("<h2>Plots</h2>")
+        if report.get("font_note"):
+            parts.append('<p class="note">%s</p>' % _escape(report["font_note"]))
+        parts.append("<div class=\"plots\">")
         for plot in drawn_ok:
             data = base64.b64encode(plot.png).decode("ascii")
             parts.append('<figure id="plot-%s"><img alt="%s" src="data:image/png;base64,%s">'

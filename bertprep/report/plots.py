@@ -3,41 +3,101 @@
 Figures are made with the object API and rendered by the Agg canvas directly, so drawing never touches
 pyplot's global state or the user's display backend (workers and headless machines alike).
 """
+import functools
 import io
 import logging
+import os
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullLocator
+from matplotlib.ticker import MaxNLocator, NullLocator, PercentFormatter
 
-# Fonts tried in order for each glyph, so Chinese labels render where a CJK font is installed.
-FONT_FAMILIES = ["DejaVu Sans", "Noto Sans CJK SC", "Noto Sans CJK JP", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
-                 "Droid Sans Fallback",
-                 "AR PL UMing CN", "sans-serif"]
+BASE_FAMILY = "DejaVu Sans"  # matplotlib's own font: Latin, digits, arrows
+# CJK families preferred when several are installed (Simplified Chinese first); any other installed font
+# that draws the PROBE characters is used when none of these is there.
+CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN",
+                "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Noto Sans CJK TC", "Noto Sans CJK JP",
+                "Droid Sans Fallback", "AR PL UMing CN", "AR PL UKai CN", "Noto Serif CJK SC")
+PROBE = "的地是了"
+NO_CJK_FONT_NOTE = ("No CJK font is installed, so the plots write Chinese characters as code points (U+7684); "
+                    "the tables show the characters. Install one (apt-get install fonts-wqy-microhei, or "
+                    "fonts-noto-cjk) and run `bertprep report PATH` to redraw.")
 BAR_COLOR = "#4C72B0"
 ACCENT_COLOR = "#DD8452"
+COLORS = [BAR_COLOR, ACCENT_COLOR, "#55A868", "#C44E52", "#8172B3", "#937860"]
 MAX_BARS = 40
 
 logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
-_covered_codepoints = None
 
 
-def _available_codepoints() -> set:
-    """Code points some installed font of FONT_FAMILIES can draw (computed once)."""
-    global _covered_codepoints
-    if _covered_codepoints is None:
-        from matplotlib import font_manager
-        from matplotlib.ft2font import FT2Font
+def _charmap(path: str) -> set:
+    from matplotlib.ft2font import FT2Font
 
-        covered = set()
-        for family in FONT_FAMILIES[:-1]:
-            try:
-                covered.update(FT2Font(font_manager.findfont(family, fallback_to_default=False)).get_charmap())
-            except Exception:  # that family is not installed
-                continue
-        _covered_codepoints = covered
-    return _covered_codepoints
+    try:
+        return set(FT2Font(path).get_charmap())
+    except Exception:  # an unreadable or unsupported font file
+        return set()
+
+
+def _draws_chinese(path: str) -> bool:
+    covered = _charmap(path)
+    return all(ord(char) in covered for char in PROBE)
+
+
+@functools.lru_cache(maxsize=None)
+def cjk_font() -> Optional[str]:
+    """The family name of an installed font that draws Chinese, found through matplotlib's font manager;
+    None when there is none. Fonts installed after matplotlib built its font cache are added first."""
+    import matplotlib
+    from matplotlib import font_manager
+
+    manager = font_manager.fontManager
+    listed = {entry.fname for entry in manager.ttflist}
+    try:
+        system_fonts = font_manager.findSystemFonts()
+    except Exception:  # fc-list missing or failing: the cached list is all there is
+        system_fonts = []
+    for path in sorted(set(system_fonts) - listed):
+        if _draws_chinese(path):
+            manager.addfont(path)
+    # matplotlib ships no CJK font, and its "Last Resort" font maps every code point to a placeholder box.
+    own = os.path.realpath(matplotlib.get_data_path())
+    first_file = {}
+    for entry in manager.ttflist:
+        if not os.path.realpath(entry.fname).startswith(own):
+            first_file.setdefault(entry.name, entry.fname)
+    for family in CJK_FAMILIES:
+        if family in first_file and _draws_chinese(first_file[family]):
+            return family
+    for family, path in sorted(first_file.items()):
+        if family not in CJK_FAMILIES and _draws_chinese(path):
+            return family
+    return None
+
+
+def font_families() -> List[str]:
+    """matplotlib's font.family: each glyph from the first family that has it."""
+    cjk = cjk_font()
+    return [BASE_FAMILY] + ([cjk] if cjk else []) + ["sans-serif"]
+
+
+@functools.lru_cache(maxsize=None)
+def _codepoints_of(families: Tuple[str, ...]) -> frozenset:
+    from matplotlib import font_manager
+
+    covered = set()
+    for family in families:
+        try:
+            covered.update(_charmap(font_manager.findfont(family, fallback_to_default=False)))
+        except ValueError:  # not installed
+            continue
+    return frozenset(covered)
+
+
+def _available_codepoints() -> frozenset:
+    """Code points the report's fonts can draw."""
+    return _codepoints_of(tuple(font_families()[:-1]))
 
 
 def drawable(label: str) -> str:
@@ -53,7 +113,7 @@ def _figure(width: float = 7.0, height: float = 3.4):
 
     figure = Figure(figsize=(width, height), dpi=100)
     FigureCanvasAgg(figure)
-    with matplotlib.rc_context({"font.family": FONT_FAMILIES}):
+    with matplotlib.rc_context({"font.family": font_families()}):
         axes = figure.subplots()
     return figure, axes
 
@@ -64,19 +124,36 @@ NUMERIC_MARGINS = {"left": 0.14, "right": 0.98, "bottom": 0.15, "top": 0.9}
 
 
 def _png(figure, margins: Optional[Dict[str, float]] = None) -> bytes:
+    """The figure as PNG bytes; its text labels go into the PNG's Description (see `png_labels`)."""
     import warnings
 
     import matplotlib
+    from matplotlib.text import Text
 
+    families = font_families()
+    labels = []
+    for text in figure.findobj(Text):
+        # Texts made outside an rc_context (titles, category ticks) get the report's fonts here.
+        text.set_fontfamily(families)
+        if text.get_visible() and text.get_text().strip():
+            labels.append(text.get_text())
     buffer = io.BytesIO()
-    with matplotlib.rc_context({"font.family": FONT_FAMILIES}), warnings.catch_warnings():
+    with matplotlib.rc_context({"font.family": families}), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "Glyph missing from font": the label still says what it is
         if margins:
             figure.subplots_adjust(**margins)
         else:
             figure.tight_layout()
-        figure.savefig(buffer, format="png", metadata={"Software": None})
+        figure.savefig(buffer, format="png", metadata={"Software": None, "Description": "\n".join(labels)})
     return buffer.getvalue()
+
+
+def png_labels(png: bytes) -> List[str]:
+    """The text labels a plot was drawn with (titles, axis labels, category ticks, annotations)."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(png)) as image:
+        return (image.text.get("Description") or "").split("\n")
 
 
 def _style(axes, title: str, xlabel: str = "", ylabel: str = "") -> None:
@@ -102,10 +179,14 @@ def _rebinned(values: Dict[float, float], most: int = 80, bins: int = 60) -> Dic
 
 
 def histogram(values: Dict[float, float], title: str, xlabel: str, ylabel: str = "count",
-              mark: Optional[float] = None, mark_label: str = "") -> bytes:
-    """Bars of a {value: count} histogram over a numeric axis, with an optional vertical marker."""
+              mark: Optional[float] = None, mark_label: str = "", integer: bool = False) -> bytes:
+    """Bars of a {value: count} histogram over a numeric axis, with an optional vertical marker;
+    `integer`: the values are whole numbers (sizes, counts), ticked as such."""
     figure, axes = _figure()
     values = _rebinned(values)
+    if integer:
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.set_xlim(min(values) - 1, max(values) + 1)
     xs = sorted(values)
     widths = min((b - a for a, b in zip(xs, xs[1:])), default=1.0) * 0.9 or 0.9
     counts = [values[x] for x in xs]
@@ -201,7 +282,7 @@ def timing_bars(elapsed: float, rates: Sequence[Tuple[str, float]], title: str) 
     """Elapsed time and records/s side by side, for runs without a progress timeline."""
     import matplotlib
 
-    with matplotlib.rc_context({"font.family": FONT_FAMILIES}):
+    with matplotlib.rc_context({"font.family": font_families()}):
         figure = Figure(figsize=(7.0, 3.0), dpi=100)
         FigureCanvasAgg(figure)
         left, right = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 2]})
@@ -216,3 +297,44 @@ def timing_bars(elapsed: float, rates: Sequence[Tuple[str, float]], title: str) 
         right.annotate(format(int(value), ","), (position, value), xytext=(0, 2), textcoords="offset points",
                        ha="center", fontsize=8)
     return _png(figure)
+
+
+def stacked_bars(items: Sequence[Tuple[str, Sequence[float]]], parts: Sequence[str], title: str,
+                 xlabel: str = "count") -> bytes:
+    """Horizontal bars, one per label, each split into `parts` (e.g. found by this source only / also by
+    another); the total is written at the end of each bar."""
+    items = list(items)[:MAX_BARS]
+    labels = [drawable(str(label)) for label, _ in items]
+    figure, axes = _figure(7.0, max(2.4, 0.4 * len(items) + 1.4))
+    positions = list(range(len(items)))
+    left = [0.0] * len(items)
+    for index, part in enumerate(parts):
+        values = [float(values[index]) for _, values in items]
+        axes.barh(positions, values, left=left, color=COLORS[index % len(COLORS)], label=part)
+        left = [a + b for a, b in zip(left, values)]
+    for position, total in zip(positions, left):
+        axes.annotate(format(int(total), ","), (total, position), xytext=(3, 0), textcoords="offset points",
+                      va="center", fontsize=8)
+    axes.set_yticks(positions, labels)
+    axes.invert_yaxis()
+    _style(axes, title, xlabel, "")
+    axes.grid(axis="y", visible=False)
+    axes.grid(axis="x", alpha=0.3)
+    axes.legend(frameon=False, fontsize=8, loc="lower right")
+    return _png(figure)
+
+
+def curve(points: Dict[float, float], title: str, xlabel: str, ylabel: str, percent: bool = True,
+          mark: Optional[float] = None, mark_label: str = "") -> bytes:
+    """y against x as a line with markers (e.g. coverage against set size), y as a percentage of 1."""
+    figure, axes = _figure()
+    xs = sorted(points)
+    axes.plot(xs, [points[x] for x in xs], color=BAR_COLOR, linewidth=2, marker="o", markersize=3)
+    if percent:
+        axes.yaxis.set_major_formatter(PercentFormatter(1.0))
+        axes.set_ylim(max(0.0, min(points.values()) - 0.05), min(1.0, max(points.values())) + 0.02)
+    if mark is not None:
+        axes.axvline(mark, color=ACCENT_COLOR, linestyle="--", linewidth=1.5, label=mark_label)
+        axes.legend(frameon=False, loc="lower right")
+    _style(axes, title, xlabel, ylabel)
+    return _png(figure, NUMERIC_MARGINS)

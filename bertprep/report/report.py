@@ -13,15 +13,16 @@ from typing import Callable, Dict, List, Optional
 
 from bertprep.io import output as output_lib
 from bertprep.report import plots, tables
-from bertprep.report.stats import (ANSWERS, CONFUSION_PAIRS, KIND_ORDER, LABELS, MASK_PROBABILITIES, MASKED_KINDS,
-                                   NSP_LABELS, SEQUENCE_LENGTH, TOKENS_PER_INSTANCE, UNK_RATE, as_counts,
-                                   as_histogram, find, histogram_mean, number)
+from bertprep.report.stats import (ANSWERS, CONFUSION_COVERAGE, CONFUSION_MODEL, CONFUSION_PAIRS, KIND_ORDER, LABELS,
+                                   MASK_PROBABILITIES, MASKED_KINDS, NSP_LABELS, SEQUENCE_LENGTH, TOKENS_PER_INSTANCE,
+                                   UNK_RATE, as_counts, as_histogram, find, histogram_mean, number)
 
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
 REPORT_VERSION = 1
 
 CONFUSION_TABLE = "confusion_pairs.tsv"
+CONFUSION_SETS_TABLE = "confusion_sets.tsv"
 MASK_PROBABILITY_TABLE = "mask_probability.tsv"
 
 
@@ -46,6 +47,7 @@ class ReportBuilder:
         self.summary: Dict[str, object] = {}
         self.plots: List[Plot] = []
         self.notes: List[str] = []
+        self.font_note = ""  # set when a plot has Chinese labels and no installed font can draw them
         self.used_stats = set()
 
     def add_plot(self, plot_id: str, title: str, description: str, draw: Callable[[], bytes]) -> None:
@@ -68,7 +70,7 @@ class ReportBuilder:
     def build(self) -> None:
         for section in (self.counts, self.timing_section, self.sequence_length, self.tokens_per_instance,
                         self.unk_rate, self.masked_kinds, self.nsp_labels, self.labels, self.answers,
-                        self.confusion_pairs, self.mask_probabilities, self.other_stats):
+                        self.confusion_pairs, self.confusion_sets, self.mask_probabilities, self.other_stats):
             section()
 
     def counts(self) -> None:
@@ -275,9 +277,60 @@ class ReportBuilder:
         pairs = pairs[:20]
         self.summary["top_confusion_pairs"] = [list(pair) for pair in pairs]
         labelled = [("%s → %s" % (c, w) if w else c, n) for c, w, n in pairs]
+        self.check_font([label for label, _ in labelled])
         self.add_plot("confusion_pairs", "Top confusion pairs", "The most frequent correct → wrong substitutions.",
                       lambda: plots.bars(labelled, "Top confusion pairs (correct → wrong)", "times", shares=False,
                                          horizontal=True))
+
+    def check_font(self, labels: List[str]) -> None:
+        """Note once when labels hold characters no installed font draws (they become U+XXXX)."""
+        if any(plots.drawable(label) != label for label in labels):
+            self.font_note = plots.NO_CJK_FONT_NOTE
+
+    def confusion_sets(self) -> None:
+        """What the confusion sets are made of: candidates by source, set sizes, held-out coverage."""
+        name, mixture = self.stat(CONFUSION_MODEL)
+        if isinstance(mixture, dict):  # model weights: figures a reader may look up, not a plot
+            self.used(name)
+            self.summary[name] = mixture
+        found = tables.confusion_set_summary(output_lib.join(self.directory, CONFUSION_SETS_TABLE))
+        if found and found["candidates"]:
+            by_source = sorted(found["by_source"].items(), key=lambda item: (-sum(item[1]), item[0]))
+            self.summary["confusion_sets"] = {
+                "characters": found["characters"], "candidates": found["candidates"],
+                "mean_set_size": round(found["candidates"] / found["characters"], 3),
+                "candidates_by_source": {source: sum(counts) for source, counts in by_source}}
+            if by_source:
+                self.add_plot("confusion_candidates_by_source", "Candidates by source",
+                              "Where the %s candidates of %s characters come from; a candidate several sources "
+                              "found counts for each." % (format(found["candidates"], ","),
+                                                          format(found["characters"], ",")),
+                              lambda: plots.stacked_bars(by_source, ("this source only", "also another source"),
+                                                         "Confusion-set candidates by source", "candidates"))
+            sizes = {float(size): float(count) for size, count in found["set_sizes"].items()}
+            mean = self.summary["confusion_sets"]["mean_set_size"]
+            same = "; every character has %d (--top-k)" % next(iter(found["set_sizes"])) \
+                if len(found["set_sizes"]) == 1 else ""
+            self.add_plot("confusion_set_sizes", "Confusion-set sizes",
+                          "Candidates per character (mean %.2f%s)." % (mean, same),
+                          lambda: plots.histogram(sizes, "Confusion-set size per character", "candidates",
+                                                  "characters", mark=mean, mark_label="mean %.1f" % mean,
+                                                  integer=True))
+        name, coverage = self.stat(CONFUSION_COVERAGE)
+        points = as_histogram(coverage)
+        if points and max(points.values()) > 1.0:  # given in percent
+            points = {size: share / 100.0 for size, share in points.items()}
+        if points:
+            self.used(name)
+            self.summary["confusion_coverage_by_set_size"] = {("%g" % size): share for size, share in
+                                                              sorted(points.items())}
+            top_k = self.config.get("top_k")
+            self.add_plot("confusion_coverage", "Coverage by set size",
+                          "Share of held-out errors whose wrong character is in the correct character's set, "
+                          "by set size.",
+                          lambda: plots.curve(points, "Held-out errors covered by set size", "set size",
+                                              "errors covered", mark=top_k,
+                                              mark_label="--top-k %s" % top_k if top_k else ""))
 
     def mask_probabilities(self) -> None:
         name, value = self.stat(MASK_PROBABILITIES)
@@ -347,6 +400,8 @@ def build_report(directory: str, info: dict, timing: Optional[dict] = None) -> t
                    **({"error": plot.error} if plot.error else {})} for plot in builder.plots],
         "notes": builder.notes,
     }
+    if builder.font_note:
+        report["font_note"] = builder.font_note
     return report, builder.plots
 
 

@@ -13,6 +13,10 @@ Stat shapes a job can put in info.json["stats"] (all JSON):
     answers                     {"kept": n, "dropped": n} (or dropped reasons as more keys)
     top_confusion_pairs         [[correct, wrong, count], ...]   (else confusion_pairs.tsv is read)
     mask_probability_histogram  {bin start: characters}          (else mask_probability.tsv is read)
+    confusion_coverage_by_set_size  {set size: share of held-out errors whose wrong character is in the
+                                    correct character's set}   (a job that holds out pairs; 0..1)
+    confusion_mixture           {source: weight} of the candidate model: figures, not a plot
+Candidates by source and the set-size distribution are read from confusion_sets.tsv.
 """
 from typing import Dict, List, Optional
 
@@ -26,6 +30,8 @@ LABELS = ("label_distribution", "label_counts", "labels", "tag_distribution")
 ANSWERS = ("answers", "squad_answers", "answers_kept_dropped")
 CONFUSION_PAIRS = ("top_confusion_pairs", "confusion_pairs_top", "confusion_pairs")
 MASK_PROBABILITIES = ("mask_probability_histogram", "mask_probabilities", "mask_probability")
+CONFUSION_COVERAGE = ("confusion_coverage_by_set_size", "coverage_by_set_size", "held_out_coverage")
+CONFUSION_MODEL = ("confusion_mixture", "confusion_ranker")
 KIND_ORDER = ("mask", "keep", "random", "phonetic", "glyph", "real_error")
 
 

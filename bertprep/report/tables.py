@@ -102,3 +102,34 @@ def mask_probability_summary(path: str, top: int = 20, columns: int = 2):
              "top": [(c, p) for p, c in sorted(column["best"], key=lambda item: (-item[0], item[1]))],
              "mean": column["total"] / column["characters"] if column["characters"] else 0.0,
              "characters": column["characters"]} for column in (found[index] for index in picked)]
+
+
+SOURCE_COLUMNS = ("source", "sources")
+
+
+def confusion_set_summary(path: str) -> Optional[dict]:
+    """From a confusion-sets TSV (one row per character and candidate, with the `+`-joined sources that
+    found it): {"by_source": {source: [candidates found by it alone, found by it and another]},
+    "set_sizes": {candidates: characters}, "characters": n, "candidates": n}; or None."""
+    header, rows = _rows(path)
+    if not header:
+        return None
+    char, source = _pick(header, ("char", "character", "correct")), _pick(header, SOURCE_COLUMNS)
+    if char is None:
+        return None
+    by_source = {}
+    sizes = {}
+    candidates = 0
+    for row in rows:
+        if char >= len(row):
+            continue
+        candidates += 1
+        sizes[row[char]] = sizes.get(row[char], 0) + 1  # bounded by the character universe
+        found = [name for name in row[source].split("+") if name] if source is not None and source < len(row) else []
+        for name in found:
+            counts = by_source.setdefault(name, [0, 0])
+            counts[0 if len(found) == 1 else 1] += 1
+    histogram = {}
+    for size in sizes.values():
+        histogram[size] = histogram.get(size, 0) + 1
+    return {"by_source": by_source, "set_sizes": histogram, "characters": len(sizes), "candidates": candidates}

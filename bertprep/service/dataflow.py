@@ -134,7 +134,8 @@ def parameters_from_args(pipeline: str, args: dict) -> Dict[str, str]:
     for key, value in args.items():
         action = actions.get(catalog.option_for_key(key))
         if action is None:
-            raise BertprepError("unknown option %s for pipeline %s" % (catalog.option_for_key(key), pipeline))
+            raise BertprepError("unknown option %s for pipeline %s%s" % (
+                catalog.option_for_key(key), pipeline, _did_you_mean(catalog.option_for_key(key), list(actions))))
         if value is None or action.dest in NOT_TEMPLATE_PARAMETERS:
             continue
         if isinstance(value, bool):
@@ -152,13 +153,21 @@ def parameters_from_args(pipeline: str, args: dict) -> Dict[str, str]:
     return parameters
 
 
+def _did_you_mean(name: str, known: List[str]) -> str:
+    from bertprep.pipelines import command_line
+
+    suggestion = command_line.closest_option(name, known)
+    return "; did you mean %s?" % suggestion if suggestion else ""
+
+
 def check_parameters(metadata: dict, parameters: Dict[str, str], allow_missing: bool = False) -> List[str]:
     """Raise BertprepError for an unknown name or a value failing a regex; return missing required names."""
     by_name = {parameter["name"]: parameter for parameter in metadata["parameters"]}
     for name, value in parameters.items():
         if name not in by_name:
-            raise BertprepError("unknown template parameter %r for %s (known: %s)"
-                                % (name, metadata["name"], ", ".join(sorted(by_name))))
+            suggestion = _did_you_mean(name, list(by_name))
+            raise BertprepError("unknown template parameter %r for %s%s" % (
+                name, metadata["name"], suggestion or " (known: %s)" % ", ".join(sorted(by_name))))
         for regex in by_name[name].get("regexes", []):
             if not re.fullmatch(regex, value):
                 raise BertprepError("template parameter %s=%r does not match %s" % (name, value, regex))

@@ -49,6 +49,7 @@ def translate(argv, environ=None):
         if action.option_strings:
             by_dest.setdefault(action.dest, action)
     out = [pipeline]
+    passed_to_beam = []
     index = 0
     has_runner = False
     while index < len(rest):
@@ -57,6 +58,7 @@ def translate(argv, environ=None):
         action = by_dest.get(name) if arg.startswith("--") else None
         if action is None:
             out.append(arg)
+            passed_to_beam.append(arg)
             index += 1
             continue
         takes_value = not isinstance(action, (argparse.BooleanOptionalAction, argparse._StoreTrueAction,
@@ -79,6 +81,11 @@ def translate(argv, environ=None):
                 out.append(option)
         else:
             out.extend([option, value])
+    # What is not a template parameter must be a Beam option (the launcher's project, region, ...): a
+    # misspelled parameter fails the launch with one line instead of running with the default.
+    from bertprep.pipelines import command_line
+
+    command_line.check_beam_arguments(passed_to_beam, own_options=["--" + dest for dest in by_dest])
     if not has_runner:
         out.append("--runner=" + DATAFLOW_RUNNER)
     return pipeline, out

@@ -201,6 +201,8 @@ def _job(check: Checker, name: str, job_node: Located, defaults: Dict[str, Locat
     if args_node is not None:
         spec.args = plain(Located(check.mapping(args_node, key + ".args"), 0))
     _check_args(check, spec, args_node, job_node, pipelines is not None)
+    if pipelines is not None and "runner_options" in merged:
+        _check_runner_options(check, spec, merged["runner_options"])
     return spec
 
 
@@ -230,11 +232,14 @@ def _check_args(check: Checker, spec: JobSpec, args_node: Optional[Located], job
     lines = args_node.key_lines if args_node is not None else {}
     args_line = job_node.key_lines.get("args", args_node.line if args_node is not None else job_node.line)
     parser = catalog.pipeline_parser(spec.pipeline) if with_parser else None
+    known = catalog.option_actions(parser) if parser is not None else {}
     for arg, value in spec.args.items():
         line = lines.get(arg, args_line)
         if catalog.option_for_key(arg) == "--output":
             check.fail(line, "%s.%s" % (key, arg), "set by the service (<output_root>/<job>/<run_id>); "
                        "remove it")
+        if parser is not None and catalog.option_for_key(arg) not in known:
+            check.fail(line, "%s.%s" % (key, arg), _unknown_arg(arg, spec.pipeline, list(known)))
         try:
             catalog.args_to_argv({arg: value}, parser)
         except BertprepError as error:
@@ -251,6 +256,38 @@ def _check_args(check: Checker, spec: JobSpec, args_node: Optional[Located], job
                 if not given.intersection(action.option_strings):
                     check.fail(args_line, key, "missing required option %s for pipeline %s"
                                % (action.option_strings[-1], spec.pipeline))
+
+
+def _unknown_arg(arg: str, pipeline: str, known: List[str]) -> str:
+    """Why `arg` is no option of the pipeline: the closest option, or that it belongs in runner_options."""
+    from bertprep.pipelines import command_line
+    from bertprep.service import catalog
+
+    if command_line.is_beam_option("--" + str(arg).strip().lstrip("-")):
+        return "%s is a Beam pipeline option: give it under runner_options" % arg
+    option = catalog.option_for_key(arg)
+    suggestion = command_line.closest_option(option, known)
+    return "unknown option %s for pipeline %s%s" % (option, pipeline,
+                                                     "; did you mean %s?" % suggestion if suggestion else "")
+
+
+def _check_runner_options(check: Checker, spec: JobSpec, node: Located) -> None:
+    """Each runner option must be one of the pipeline's own (runner, workers) or one Beam defines."""
+    from bertprep.pipelines import command_line
+    from bertprep.service import catalog
+
+    key = "jobs.%s.runner_options" % spec.name
+    parser = catalog.pipeline_parser(spec.pipeline)
+    own = catalog.option_actions(parser)
+    for name, value in spec.runner_options.items():
+        flags = catalog.beam_options_to_argv({name: value})  # what the run's command line will say
+        try:
+            if "--" + str(name).lstrip("-") == "--runner":
+                command_line.check_runner(str(value))
+            elif "--" + str(name).lstrip("-") not in own:
+                command_line.check_beam_arguments(flags, own_options=list(own))
+        except BertprepError as error:
+            check.fail(node.key_lines.get(name, node.line), "%s.%s" % (key, name), str(error))
 
 
 def _strings(value):
