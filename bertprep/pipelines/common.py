@@ -16,6 +16,7 @@ from bertprep.errors import BertprepError
 
 LOCAL_RUNNER = "FnApiRunner"
 DEFAULT_SEED = 12345
+DEFAULT_MAX_DEAD_LETTER_RATE = 0.5
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -49,8 +50,22 @@ def add_common_job_arguments(parser: argparse.ArgumentParser, vocab: bool = True
         group.add_argument("--num-shards", type=int, default=0, help="output shards (0: from the input size)")
         group.add_argument("--compression", choices=("none", "gzip"), default="none", help="TFRecord compression")
     group.add_argument("--overwrite", action="store_true", help="replace an existing complete output")
+    group.add_argument("--max-dead-letter-rate", type=dead_letter_rate, default=DEFAULT_MAX_DEAD_LETTER_RATE,
+                       help="fail, publishing nothing, when more than this share of the input records is "
+                       "dead-lettered (0 to 1; default %(default)s); a run that writes no record always fails")
     group.add_argument("--runner", default=LOCAL_RUNNER, help="Beam runner (DataflowRunner for Dataflow); other "
                        "--beam_options pass through unchanged")
+
+
+def dead_letter_rate(text: str) -> float:
+    """--max-dead-letter-rate: a share between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a number from 0 to 1, got %r" % text) from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("expected a number from 0 to 1, got %s" % text)
+    return value
 
 
 def add_tokenizer_arguments(parser) -> None:
