@@ -95,7 +95,7 @@ def _show(registry, args) -> int:
     from bertprep.service import runner as runner_lib
     from bertprep.service.registry import public_view
 
-    run = registry.get(args.run_id)
+    run = registry.get(args.run_id, prefix=True)
     view = public_view(run, with_spec=True)
     view["report"] = runner_lib.read_report(run["output_path"]) if run.get("output_path") else None
     if args.json:
@@ -122,7 +122,7 @@ def _retry(registry, args) -> int:
     from bertprep.service.registry import process_owner
     from bertprep.service.clock import SystemClock
 
-    original = registry.get(args.run_id)
+    original = registry.get(args.run_id, prefix=True)
     if original["status"] in ("queued", "running"):
         raise BertprepError("run %s is %s; retry a finished run" % (original["run_id"], original["status"]))
     clock = SystemClock()

@@ -29,7 +29,8 @@ from bertprep.service.yaml_lines import Checker, Located, compose, locate, plain
 
 TOP_KEYS = {"output_root", "registry", "logs", "max_parallel_runs", "defaults", "jobs"}
 JOB_KEYS = {"pipeline", "description", "schedule", "timezone", "args", "runner_options", "after", "inputs",
-            "content_hash", "retries", "retry_backoff_seconds", "timeout_seconds", "enabled", "output_root"}
+            "content_hash", "retries", "retry_backoff_seconds", "timeout_seconds", "enabled", "output_root",
+            "max_dead_letter_rate"}
 DEFAULTABLE_KEYS = JOB_KEYS - {"pipeline", "description", "after", "schedule"}
 JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
@@ -200,8 +201,22 @@ def _job(check: Checker, name: str, job_node: Located, defaults: Dict[str, Locat
     args_node = merged.get("args")
     if args_node is not None:
         spec.args = plain(Located(check.mapping(args_node, key + ".args"), 0))
+    if "max_dead_letter_rate" in merged:
+        _set_dead_letter_rate(check, spec, merged["max_dead_letter_rate"], key + ".max_dead_letter_rate")
     _check_args(check, spec, args_node, job_node, pipelines is not None)
     return spec
+
+
+def _set_dead_letter_rate(check: Checker, spec: JobSpec, located: Located, key: str) -> None:
+    """The publish gate's limit (a job key, so it can sit in `defaults`): passed as --max-dead-letter-rate."""
+    from bertprep.service import catalog
+
+    rate = check.number(located, key)
+    if rate > 1:
+        check.fail(located.line, key, "must be at most 1 (a share of the input records), got %s" % rate)
+    if any(catalog.option_for_key(arg) == "--max-dead-letter-rate" for arg in spec.args):
+        check.fail(located.line, key, "also given in args; set it in one place")
+    spec.args["max-dead-letter-rate"] = rate
 
 
 def _check_timezone(check: Checker, located: Located, key: str) -> None:
