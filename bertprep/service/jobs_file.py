@@ -89,10 +89,15 @@ class JobsConfig:
 def load_jobs_file(path: str, check_pipelines: bool = True) -> JobsConfig:
     """Read and validate a jobs file; raises BertprepError naming the file, line and key at fault."""
     try:
-        with open(path, encoding="utf-8-sig") as handle:
-            text = handle.read()
+        with open(path, "rb") as handle:
+            data = handle.read()
     except OSError as error:
         raise BertprepError("cannot read jobs file %s: %s" % (path, error.strerror or error)) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise BertprepError("%s:%d: not UTF-8 text (byte 0x%02x at offset %d); save the jobs file as UTF-8"
+                            % (path, data.count(b"\n", 0, error.start) + 1, data[error.start], error.start)) from None
     return parse_jobs(text, path, check_pipelines=check_pipelines)
 
 
@@ -230,11 +235,17 @@ def _check_timezone(check: Checker, located: Located, key: str) -> None:
 
 
 def _check_cron(check: Checker, located: Located, key: str) -> None:
-    from croniter import croniter
+    import datetime
+
+    from croniter import CroniterError, croniter
 
     if not croniter.is_valid(located.value):
         check.fail(located.line, key, "%r is not a valid cron expression (minute hour day month weekday)"
                    % located.value)
+    try:  # valid syntax can still name no date at all, e.g. February 31st
+        croniter(located.value, datetime.datetime.now(datetime.timezone.utc)).get_next(datetime.datetime)
+    except CroniterError:
+        check.fail(located.line, key, "%r never occurs (no date matches it)" % located.value)
 
 
 def _check_args(check: Checker, spec: JobSpec, args_node: Optional[Located], job_node: Located,
