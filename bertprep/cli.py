@@ -39,6 +39,9 @@ Runs locally (FnApiRunner; --workers N for N processes) or on Dataflow (--runner
 options with their defaults."""
 
 
+VERBOSE_HELP = "on an error, also print its cause (the traceback) before the one-line message"
+
+
 def build_parser(modules):
     from bertprep.pipelines.common import HelpFormatter
 
@@ -49,6 +52,8 @@ def build_parser(modules):
         sub = subparsers.add_parser(module.COMMAND, help=module.HELP, description=getattr(module, "DESCRIPTION",
                                     module.HELP), formatter_class=HelpFormatter)
         module.add_arguments(sub)
+        if "--verbose" not in sub._option_string_actions:
+            sub.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
         sub.set_defaults(func=module.run, accepts_beam_args=getattr(module, "ACCEPTS_BEAM_ARGS", False))
     return parser
 
@@ -106,16 +111,26 @@ def _run_command(args) -> int:
     try:
         return int(args.func(args) or 0)
     except BertprepError as error:
+        _print_cause(args, error)
         print("bertprep: error: %s" % error, file=sys.stderr)
         return 2
     except OSError as error:
         # Disk full, permission denied: one line naming the path, not a traceback.
+        _print_cause(args, error)
         path = getattr(error, "filename", None) or ""
         print("bertprep: error: %s%s" % (path + ": " if path else "", error.strerror or error), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("bertprep: interrupted", file=sys.stderr)
         return 130
+
+
+def _print_cause(args, error: BaseException) -> None:
+    """With --verbose: the traceback behind a one-line error (its chained causes included)."""
+    if getattr(args, "verbose", False):
+        import traceback
+
+        traceback.print_exception(error, file=sys.stderr)
 
 
 def console_main() -> None:

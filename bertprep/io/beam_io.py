@@ -5,6 +5,7 @@ first, so a job's output bytes are the same with one worker or many.
 """
 import collections
 import json
+import os
 import time
 from typing import Callable, Dict, Optional
 
@@ -33,6 +34,11 @@ def match_files(pattern: str):
         found = sorted(m.path for m in result.metadata_list)
         if not found:
             raise BertprepError("no input file matches %s" % single)
+        for path in found:  # a local directory matches as itself; reading it would fail inside a Beam step
+            if "://" not in path and os.path.isdir(path):
+                hint = "give its files, e.g. %s" % os.path.join(path, "*") if path == single else \
+                    "matched by %s" % single
+                raise BertprepError("input %s is a directory, not a file (%s)" % (path, hint))
         paths.extend(found)
     return paths
 
@@ -235,6 +241,9 @@ class _Finalize(beam.DoFn):
         check_publish_gates(counts, self._directory, (self._info.get("config") or {}).get("max_dead_letter_rate"),
                             self._accounting)
         directory = output_lib.OutputDirectory(self._directory)
+        side_files = [name for names in (self._info.get("side_files") or {}).values() if isinstance(names, list)
+                      for name in names]
+        directory.remove_stale_shards([shard["file"] for shard in info["shards"]] + side_files)
         directory.write_json(output_lib.INFO_FILE, info)
         from bertprep.report import report  # matplotlib is imported only where a run is published
 
