@@ -267,3 +267,67 @@ def test_a_yaml_alias_bomb_is_refused_within_a_second():
     config = parse_jobs("output_root: out\njobs:\n  one: &base {pipeline: fake-count, args: {input: x}}\n"
                         "  two: {<<: *base, retries: 1}\n", "jobs.yaml", check_pipelines=False)
     assert config.jobs["two"].retries == 1 and config.jobs["one"].args == {"input": "x"}
+
+
+# ------------------------------------------------------------------------------- publish gates
+
+def test_an_all_dead_lettered_squad_run_fails_and_leaves_latest_where_it_was(tmp_path, en_vocab, shared,
+                                                                              monkeypatch, capsys):
+    """The issue's case: a truncated SQuAD file dead-letters everything; it used to be published."""
+    import json
+
+    monkeypatch.delenv("BERTPREP_CLI_MODULE", raising=False)  # the real bertprep CLI
+    full = json.loads((shared / "data" / "squad" / "vi_squad_v2_train_sub.json").read_text(encoding="utf-8"))
+    text = json.dumps({"version": full.get("version", "v2.0"), "data": full["data"][:3]}, ensure_ascii=False)
+    source = tmp_path / "squad.json"
+    source.write_text(text, encoding="utf-8")
+    jobs = write_jobs(tmp_path, """
+        squad-nightly:
+          pipeline: squad
+          max_dead_letter_rate: 0.5
+          args: {input: squad.json, vocab: %s, version-2-with-negative: true, max-seq-length: 128,
+                 doc-stride: 64, max-query-length: 32}
+    """ % en_vocab)
+    scheduler = make_scheduler(jobs, clock=SystemClock())
+    good_id = scheduler.trigger("squad-nightly")
+    tick_and_wait(scheduler, timeout=300)
+    good = scheduler.registry.get(good_id)
+    assert good["status"] == "succeeded", good["error"]
+    assert good["counters"]["written"] > 0 and latest(tmp_path / "out", "squad-nightly") == good_id
+    assert "--max-dead-letter-rate=0.5" in good["parameters"]["argv"]
+
+    source.write_text(text[:len(text) // 2], encoding="utf-8")  # truncated JSON: every record is dead-lettered
+    bad_id = scheduler.trigger("squad-nightly")
+    tick_and_wait(scheduler, timeout=300)
+    bad = scheduler.registry.get(bad_id)
+    assert bad["status"] == "failed" and not bad["published"]
+    letters = os.path.join(bad["output_path"], "dead_letters", "dead_letters-00000-of-00001.jsonl")
+    assert bad["error"] == "no records written (read 1, dead-lettered 1; see %s); nothing was published " \
+                           "(exit status 2)" % letters
+    assert latest(tmp_path / "out", "squad-nightly") == good_id
+    assert not os.path.exists(os.path.join(bad["output_path"], "_COMPLETE"))
+
+    assert cli.main(["runs", "list", "--registry", str(tmp_path / "bertprep-runs.sqlite")]) == 0
+    (row,) = [line for line in capsys.readouterr().out.splitlines() if line.startswith(bad_id)]
+    assert " failed " in row and "no records written (read 1, dead-lettered 1; see %s)" % letters in row
+
+
+def test_max_dead_letter_rate_is_a_job_key_passed_to_the_pipeline():
+    from bertprep.service import catalog
+
+    config = parse_jobs("output_root: out\ndefaults: {max_dead_letter_rate: 0.1}\njobs:\n"
+                        "  strict: {pipeline: pretraining, args: {input: x, vocab: v}}\n"
+                        "  lenient: {pipeline: pretraining, max_dead_letter_rate: 0.9, args: {input: x, vocab: v}}\n",
+                        "jobs.yaml")
+    argv = {name: catalog.args_to_argv(spec.args, catalog.pipeline_parser("pretraining"))
+            for name, spec in config.jobs.items()}
+    assert "--max-dead-letter-rate=0.1" in argv["strict"] and "--max-dead-letter-rate=0.9" in argv["lenient"]
+    job = "output_root: out\njobs:\n  a:\n    %s\n    pipeline: pretraining\n    args: {input: x, vocab: v%s}\n"
+    for key, extra_arg, problem in (
+            ("max_dead_letter_rate: 1.5", "", "jobs.yaml:4: jobs.a.max_dead_letter_rate: must be at most 1"),
+            ("max_dead_letter_rate: half", "", "jobs.yaml:4: jobs.a.max_dead_letter_rate: expected a number"),
+            ("max_dead_letter_rate: 0.2", ", max-dead-letter-rate: 0.3",
+             "jobs.yaml:4: jobs.a.max_dead_letter_rate: also given in args")):
+        with pytest.raises(BertprepError) as raised:
+            parse_jobs(job % (key, extra_arg), "jobs.yaml")
+        assert problem in str(raised.value)

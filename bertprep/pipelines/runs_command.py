@@ -80,8 +80,8 @@ def _list(registry, args) -> int:
     print("%-24s %-24s %-11s %-9s %-20s %9s  %s" % ("RUN", "JOB", "STATUS", "TRIGGER", "STARTED", "SECONDS", "NOTE"))
     for run in runs:
         note = "published" if run["published"] else ""
-        if run.get("error"):
-            note = (run["error"].splitlines() or [""])[0][:60]
+        if run.get("error"):  # why a run failed is the point of listing it: its whole first line
+            note = (run["error"].splitlines() or [""])[0][:400]
         elif run.get("counters"):
             note = (note + " " if note else "") + " ".join(
                 "%s=%s" % item for item in sorted(run["counters"].items()) if not isinstance(item[1], dict))[:60]
