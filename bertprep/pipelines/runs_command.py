@@ -83,8 +83,10 @@ def _list(registry, args) -> int:
         if run.get("error"):  # why a run failed is the point of listing it: its whole first line
             note = (run["error"].splitlines() or [""])[0][:400]
         elif run.get("counters"):
-            note = (note + " " if note else "") + " ".join(
-                "%s=%s" % item for item in sorted(run["counters"].items()) if not isinstance(item[1], dict))[:60]
+            counts = ["%s=%s" % item for item in sorted(run["counters"].items()) if not isinstance(item[1], dict)]
+            while len(" ".join(counts)) > 60:  # whole counts only
+                counts.pop()
+            note = " ".join(([note] if note else []) + counts)
         print("%-24s %-24s %-11s %-9s %-20s %9s  %s" % (
             run["run_id"], run["job"][:24], run["status"], run["trigger"][:9], run["started_at"] or "-",
             "%.1f" % run["duration_seconds"] if run["duration_seconds"] is not None else "-", note))
