@@ -29,31 +29,38 @@ COUNTED = """
       args: {input: in.txt}
 """
 
-# The registry lock test: the issue saw a 40 s lock against SQLite's 30 s busy timeout. Here the
-# scheduler's busy timeout is 1 s and the lock lasts 6 s (six timeouts: several ticks fail in a row).
-# The API's registry keeps a long busy timeout, as in production, so a trigger sent during the lock
-# waits for it and is then queued.
+# The registry lock test: the issue saw a 40 s lock against SQLite's 30 s busy timeout, so the scheduler's
+# ticks failed. Here the scheduler's busy timeout is 1 s and the lock is held until at least three ticks in
+# a row have failed (each waits the 1 s timeout, then backs off 0.2, 0.4, 0.8 s: about 5 s, several
+# timeouts long), plus a trigger sent meanwhile. The API's registry keeps the production busy timeout
+# (30 s), so that trigger waits for the lock and is then queued, as it would be in production.
 SCHEDULER_BUSY_SECONDS = 1.0
-LOCK_SECONDS = 6.0
 LOCKER = """
-import sqlite3, sys, time
+import sqlite3, sys
 connection = sqlite3.connect(sys.argv[1], isolation_level=None)
 connection.execute("BEGIN EXCLUSIVE")
 print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
+sys.stdin.readline()  # held until the test says so
 connection.execute("COMMIT")
 """
 
 
-def lock_registry(path, seconds) -> subprocess.Popen:
-    """Another process holding the registry's write lock for `seconds`."""
-    locker = subprocess.Popen([sys.executable, "-c", LOCKER, str(path), str(seconds)], stdout=subprocess.PIPE,
-                              text=True)
+def lock_registry(path) -> subprocess.Popen:
+    """Another process holding the registry's write lock until a line arrives on its stdin."""
+    locker = subprocess.Popen([sys.executable, "-c", LOCKER, str(path)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
     assert locker.stdout.readline().strip() == "locked"
     return locker
 
 
+def answered(client, path, status_code):
+    answer = client.get(path)
+    return answer if answer.status_code == status_code else None
+
+
 def test_scheduler_survives_a_registry_lock_and_runs_what_was_triggered_during_it(tmp_path, fake_cli, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
     monkeypatch.setenv("BERTPREP_API_TOKEN", TOKEN)
     write_input(tmp_path, ["a", "b", "c"])
     jobs = write_jobs(tmp_path, COUNTED)
@@ -62,33 +69,40 @@ def test_scheduler_survives_a_registry_lock_and_runs_what_was_triggered_during_i
                                registry=Registry(str(registry_path), busy_timeout_seconds=SCHEDULER_BUSY_SECONDS))
     api = TestClient(create_app(scheduler.config, registry=Registry(str(registry_path)), scheduler=scheduler))
     loop = scheduler.start(poll_seconds=0.2, grace_seconds=10)
+    locker = None
     try:
         wait_for(lambda: scheduler.health()["last_tick_at"], timeout=30, what="a first tick")
         assert api.get("/health").status_code == 200
+        locker = lock_registry(registry_path)
         locked_at = time.monotonic()
-        locker = lock_registry(registry_path, LOCK_SECONDS)
         # Ticks fail while the lock lasts; the loop logs them, backs off and reports itself stalled.
-        health = wait_for(lambda: (lambda answer: answer if answer.status_code == 503 else None)(api.get("/health")),
-                          timeout=LOCK_SECONDS, what="/health to report the stalled scheduler")
-        assert health.json()["scheduler"] == "stalled" and health.json()["tick_failures"] >= 1
-        assert "database is locked" in health.json()["last_tick_error"]
+        health = wait_for(lambda: answered(api, "/health", 503), timeout=60, what="/health to say stalled").json()
+        assert health["scheduler"] == "stalled" and health["status"] == "unhealthy"
+        assert health["last_tick_error"] == "run registry: database is locked"
+        wait_for(lambda: scheduler.health()["tick_failures"] >= 3, timeout=60, what="three failed ticks")
         assert loop.is_alive()
-        # A trigger sent during the lock waits for it (busy timeout), then the run is queued and completes.
-        assert time.monotonic() - locked_at < LOCK_SECONDS - 1
-        accepted = api.post("/jobs/counted/trigger", headers={"Authorization": "Bearer " + TOKEN})
+        with ThreadPoolExecutor(1) as pool:  # a trigger sent during the lock waits for it
+            pending = pool.submit(api.post, "/jobs/counted/trigger", headers={"Authorization": "Bearer " + TOKEN})
+            time.sleep(1.0)
+            assert not pending.done()
+            locker.stdin.write("release\n")
+            locker.stdin.flush()
+            accepted = pending.result(timeout=60)
+        print("registry locked for %.1f s (scheduler busy timeout %.0f s)" % (time.monotonic() - locked_at,
+                                                                            SCHEDULER_BUSY_SECONDS))
+        assert locker.wait(30) == 0
         assert accepted.status_code == 202, accepted.text
-        assert time.monotonic() - locked_at >= LOCK_SECONDS - 0.5  # it did wait for the lock
-        locker.wait(30)
         run_id = accepted.json()["run_id"]
         run = wait_for(lambda: (lambda r: r if r["status"] not in ("queued", "running") else None)(
             scheduler.registry.get(run_id)), timeout=60, what="the run triggered during the lock")
         assert run["status"] == "succeeded", run["error"]
         assert latest(tmp_path / "out", "counted") == run_id
-        healthy = wait_for(lambda: (lambda answer: answer if answer.status_code == 200 else None)(api.get("/health")),
-                           timeout=10, what="/health to recover")
-        assert healthy.json()["scheduler"] == "running" and healthy.json()["tick_failures"] == 0
-        assert healthy.json()["last_tick_error"] is None
+        healthy = wait_for(lambda: answered(api, "/health", 200), timeout=30, what="/health to recover").json()
+        assert healthy["scheduler"] == "running" and healthy["tick_failures"] == 0
+        assert healthy["last_tick_error"] is None
     finally:
+        if locker is not None and locker.poll() is None:
+            locker.kill()
         scheduler.request_stop()
         loop.join(30)
     assert not loop.is_alive()

@@ -30,7 +30,7 @@ from croniter import croniter
 from bertprep.errors import BertprepError
 from bertprep.service.clock import SystemClock
 from bertprep.service.jobs_file import JobsConfig, JobSpec
-from bertprep.service.registry import Registry, iso_time, process_owner
+from bertprep.service.registry import Registry, RegistryError, iso_time, process_owner
 from bertprep.service.runner import Runner, recover_stale_runs, retry_registry
 
 LOG = logging.getLogger("bertprep.scheduler")
@@ -139,7 +139,11 @@ class Scheduler:
 
     def _run_thread(self, run: dict) -> None:
         try:
-            status = self.runner.execute(run, self._interrupt)
+            try:
+                status = self.runner.execute(run, self._interrupt)
+            except BertprepError as error:  # the registry stayed unusable through every retry
+                LOG.error("run %s of %s: its outcome could not be recorded: %s", run["run_id"], run["job"], error)
+                return
             LOG.info("run %s of %s: %s", run["run_id"], run["job"], status)
             try:
                 self._after_run(run, status)
@@ -240,10 +244,10 @@ class Scheduler:
                 finished = once and not started and not self.active_runs() and not self.registry.list(status="queued")
             except Exception as error:  # noqa: BLE001 — any failure of one tick; the next one may succeed
                 self._tick_failures += 1
-                self._last_tick_error = _one_line(error)
+                self._last_tick_error = _one_line(error, with_paths=False)
                 wait = tick_backoff(poll_seconds, self._tick_failures)
                 LOG.error("scheduler tick failed (%d in a row): %s; retrying in %.1f s", self._tick_failures,
-                          self._last_tick_error, wait)
+                          _one_line(error), wait)
             else:
                 if self._tick_failures:
                     LOG.info("scheduler tick succeeded again after %d failure(s)", self._tick_failures)
@@ -304,7 +308,13 @@ class Scheduler:
             self.wait_idle()
 
 
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return "%s: %s" % (type(error).__name__, text[0] if text else "") if not isinstance(error, BertprepError) \
-        else (text[0] if text else type(error).__name__)
+def _one_line(error: BaseException, with_paths: bool = True) -> str:
+    """Our errors are one line already; anything else is named by its type. Without paths (for /health,
+    which anyone may read): a registry error says what SQLite said, not where the file is."""
+    if isinstance(error, RegistryError) and not with_paths:
+        return "run registry: %s" % error.reason
+    lines = str(error).strip().splitlines()
+    first = lines[0] if lines else ""
+    if isinstance(error, BertprepError):
+        return first or type(error).__name__
+    return "%s: %s" % (type(error).__name__, first)
