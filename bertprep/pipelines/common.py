@@ -52,7 +52,7 @@ def add_common_job_arguments(parser: argparse.ArgumentParser, vocab: bool = True
     group.add_argument("--overwrite", action="store_true", help="replace an existing complete output")
     group.add_argument("--max-dead-letter-rate", type=dead_letter_rate, default=DEFAULT_MAX_DEAD_LETTER_RATE,
                        help="fail, publishing nothing, when more than this share of the input records is "
-                       "dead-lettered (0 to 1; default %(default)s); a run that writes no record always fails")
+                       "dead-lettered (0 to 1); a run that writes no record always fails")
     group.add_argument("--runner", default=LOCAL_RUNNER, help="Beam runner (DataflowRunner for Dataflow); other "
                        "--beam_options pass through unchanged")
 
