@@ -115,7 +115,8 @@ def create_app(config: JobsConfig, registry: Optional[Registry] = None, schedule
     def health():
         loop = scheduler.health() if scheduler is not None else {"state": "off", "healthy": True}
         body = {"status": "ok", "version": __version__, "jobs": len(config.jobs), "scheduler": loop["state"],
-                "last_tick_at": loop.get("last_tick_at"), "seconds_since_last_tick": loop.get("seconds_since_last_tick"),
+                "last_tick_at": loop.get("last_tick_at"),
+                "seconds_since_last_tick": loop.get("seconds_since_last_tick"),
                 "tick_failures": loop.get("tick_failures", 0), "last_tick_error": loop.get("last_error"),
                 "runs": None, "registry_error": None}
         try:
