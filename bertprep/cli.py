@@ -41,6 +41,9 @@ Runs locally (FnApiRunner; --workers N for N processes) or on Dataflow (--runner
 options with their defaults."""
 
 
+VERBOSE_HELP = "on an error, also print its cause (the traceback) before the one-line message"
+
+
 def build_parser(modules):
     from bertprep.pipelines.common import HelpFormatter
 
@@ -52,6 +55,10 @@ def build_parser(modules):
         sub = subparsers.add_parser(module.COMMAND, help=module.HELP, description=getattr(module, "DESCRIPTION",
                                     module.HELP), formatter_class=HelpFormatter, allow_abbrev=not accepts_beam_args)
         module.add_arguments(sub)
+        try:
+            sub.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
+        except argparse.ArgumentError:  # the command defines its own --verbose
+            pass
         sub.set_defaults(func=module.run, accepts_beam_args=accepts_beam_args)
     return parser
 
@@ -128,16 +135,26 @@ def _run_command(args) -> int:
     try:
         return int(args.func(args) or 0)
     except BertprepError as error:
+        _print_cause(args, error)
         print("bertprep: error: %s" % error, file=sys.stderr)
         return 2
     except OSError as error:
         # Disk full, permission denied: one line naming the path, not a traceback.
+        _print_cause(args, error)
         path = getattr(error, "filename", None) or ""
         print("bertprep: error: %s%s" % (path + ": " if path else "", error.strerror or error), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("bertprep: interrupted", file=sys.stderr)
         return 130
+
+
+def _print_cause(args, error: BaseException) -> None:
+    """With --verbose: the traceback behind a one-line error (its chained causes included)."""
+    if getattr(args, "verbose", False):
+        import traceback
+
+        traceback.print_exception(error, file=sys.stderr)
 
 
 def console_main() -> None:

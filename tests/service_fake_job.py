@@ -32,6 +32,8 @@ def add_arguments(parser):
     parser.add_argument("--upstream", default=None, help="an upstream output directory to read LATEST data from")
     parser.add_argument("--lower", action=__import__("argparse").BooleanOptionalAction, default=True,
                         help="a boolean option (unused)")
+    parser.add_argument("--print-env", action="append", default=[], help="print whether this environment "
+                        "variable is set (repeatable)")
 
 
 def run(args) -> int:
@@ -51,6 +53,8 @@ def run(args) -> int:
 
 
 def _run(args) -> int:
+    for name in args.print_env:
+        print("env %s is %s" % (name, "set" if name in os.environ else "unset"), flush=True)
     if args.fail:
         raise BertprepError("asked to fail (--fail)")
     if args.fail_times:

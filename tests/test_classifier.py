@@ -137,7 +137,8 @@ def test_bad_rows_are_dead_lettered_with_reasons_and_counted(zh_vocab, tmp_path)
                       "neg\t很差\n", encoding="utf-8")
     out = tmp_path / "bad"
     run_cli("classifier", "--input", source, "--text-a", "text", "--label", "label", "--labels", "neg,pos",
-            "--vocab", zh_vocab, "--output", out, "--max-seq-length", 16)
+            "--vocab", zh_vocab, "--output", out, "--max-seq-length", 16,
+            "--max-dead-letter-rate", 0.6)  # 3 of 5 rows are bad on purpose; the default gate is 0.5
     info, records = read_output(out)
     assert sorted(int(r["label_ids"]) for r in records) == [0, 1]
     assert info["counts"]["read"] == 5 and info["counts"]["written"] == 2 and info["counts"]["dead_lettered"] == 3

@@ -253,9 +253,14 @@ def _toy_run(data: bytes, directory: str) -> dict:
     with open(source, "wb") as handle:
         handle.write(data)
     config = {"input": source, "output": os.path.join(directory, "out"), "num_shards": 2, "summary": False,
-              "progress": False, "overwrite": True}
+              "progress": False, "overwrite": True, "max_dead_letter_rate": 1.0}
     output_lib.OutputDirectory(config["output"], overwrite=True).prepare()
-    common.run_job(toy_job.build_pipeline, config)
+    try:
+        common.run_job(toy_job.build_pipeline, config)
+    except BertprepError as error:  # the publish gate: a run that wrote nothing publishes nothing
+        assert str(error).startswith("no records written") and "\n" not in str(error)
+        assert not os.path.exists(os.path.join(config["output"], "info.json"))
+        return None
     with open(os.path.join(config["output"], "info.json")) as handle:
         return json.load(handle)
 
@@ -265,10 +270,13 @@ def _toy_run(data: bytes, directory: str) -> dict:
 @given(hostile_bytes)
 def test_toy_job_accounting_holds_on_fuzzed_input(tmp_path, data):
     info = _toy_run(data, str(tmp_path))
-    counts = info["counts"]
-    assert counts["read"] == counts["written"] + counts["dead_lettered"]
     lines = physical_lines(data)
     texts = [decoded(n, raw) for n, raw in enumerate(lines, 1)]
+    if info is None:  # refused by the publish gate: then no line could become a record
+        assert not any(text is not None and text.strip() and not text.startswith("!") for text in texts)
+        return
+    counts = info["counts"]
+    assert counts["read"] == counts["written"] + counts["dead_lettered"]
     assert counts["read"] == sum(1 for text in texts if text is None or text.strip())
     assert counts["written"] == sum(1 for text in texts if text is not None and text.strip()
                                     and not text.startswith("!"))
@@ -308,7 +316,7 @@ JOB_INPUTS = {
 SQUAD_GOOD = {"version": "v2.0", "data": [{"title": "t", "paragraphs": [{
     "context": "我今天去学校了。他是好学生。",
     "qas": [{"id": "q1", "question": "他是什么？", "is_impossible": False,
-             "answers": [{"text": "好学生", "answer_start": 9}]}]}]}]}
+             "answers": [{"text": "好学生", "answer_start": 10}]}]}]}]}
 
 
 def _job_input(job: str, fuzz: bytes) -> bytes:
@@ -357,7 +365,9 @@ def test_every_job_survives_a_fuzzed_input_and_accounts_for_it(job, tmp_path_fac
         with open(source, "wb") as handle:
             handle.write(_job_input(job, fuzz))
         out = os.path.join(directory, "out")
-        status = cli.main([job, "--input", source, "--output", out, "--overwrite"] + vocab + extra)
+        # A fuzzed input may dead-letter most records; the gate is tested elsewhere, accounting here.
+        status = cli.main([job, "--input", source, "--output", out, "--overwrite", "--max-dead-letter-rate", "1"]
+                          + vocab + extra)
         captured = capsys.readouterr()
         if status == 2:  # refused as a whole: one line naming what is wrong, never a traceback
             assert captured.err.startswith("bertprep: error: ") and captured.err.count("\n") == 1, captured.err

@@ -181,7 +181,8 @@ def test_bad_json_and_mismatched_answers_are_dead_lettered(zh_vocab, tmp_path):
     (tmp_path / "b.json").write_text("{not json", encoding="utf-8")
     out = tmp_path / "out"
     run_cli("squad", "--input", str(tmp_path / "*.json"), "--vocab", zh_vocab, "--output", out,
-            "--max-seq-length", 32, "--max-query-length", 8)
+            "--max-seq-length", 32, "--max-query-length", 8,
+            "--max-dead-letter-rate", 1)  # 3 of 4 questions are bad on purpose; the default gate is 0.5
     info, records = read_output(out)
     assert len(records) == 1 and int(records[0]["unique_id"]) == 1000000000
     assert info["dead_letters_by_reason"] == {"answer mismatch": 1, "bad SQuAD JSON": 1, "empty text": 1}

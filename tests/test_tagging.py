@@ -104,7 +104,7 @@ def test_jsonl_input_with_given_tags_dead_letters_unknown_tags_and_empty_tokens(
     source.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
     out = tmp_path / "out"
     run_cli("tagging", "--input", source, "--labels", "B-LOC,I-LOC,O", "--vocab", zh_vocab, "--output", out,
-            "--max-seq-length", 16)
+            "--max-seq-length", 16, "--max-dead-letter-rate", 1)  # 4 of 5 rows are bad on purpose
     info, records = read_output(out)
     assert len(records) == 1 and records[0]["label_ids"].tolist()[:4] == [0, 0, 1, 0]
     assert info["dead_letters_by_reason"] == {"empty token": 1, "length mismatch": 1, "missing column": 1,

@@ -5,6 +5,7 @@ first, so a job's output bytes are the same with one worker or many.
 """
 import collections
 import json
+import os
 import time
 from typing import Callable, Dict, Optional
 
@@ -15,6 +16,7 @@ from bertprep import __version__, progress
 from bertprep.errors import BertprepError
 from bertprep.io import output as output_lib
 from bertprep.io import readers
+from bertprep.pipelines.common import DEFAULT_MAX_DEAD_LETTER_RATE
 from bertprep.seeding import stable_hash
 
 RECORDS = "records"
@@ -32,6 +34,11 @@ def match_files(pattern: str):
         found = sorted(m.path for m in result.metadata_list)
         if not found:
             raise BertprepError("no input file matches %s" % single)
+        for path in found:  # a local directory matches as itself; reading it would fail inside a Beam step
+            if "://" not in path and os.path.isdir(path):
+                hint = "give its files, e.g. %s" % os.path.join(path, "*") if path == single else \
+                    "matched by %s" % single
+                raise BertprepError("input %s is a directory, not a file (%s)" % (path, hint))
         paths.extend(found)
     return paths
 
@@ -231,7 +238,12 @@ class _Finalize(beam.DoFn):
             "accounting": list(self._accounting or ()),
         })
         check_accounting(counts, self._accounting)
+        check_publish_gates(counts, self._directory, (self._info.get("config") or {}).get("max_dead_letter_rate"),
+                            self._accounting)
         directory = output_lib.OutputDirectory(self._directory)
+        side_files = [name for names in (self._info.get("side_files") or {}).values() if isinstance(names, list)
+                      for name in names]
+        directory.remove_stale_shards([shard["file"] for shard in info["shards"]] + side_files)
         directory.write_json(output_lib.INFO_FILE, info)
         from bertprep.report import report  # matplotlib is imported only where a run is published
 
@@ -254,6 +266,28 @@ def check_accounting(counts: Dict[str, int], accounting: Optional[tuple]) -> Non
     if read != accounted:
         detail = " + ".join("%s %d" % (name, counts.get(name, 0)) for name in parts)
         raise BertprepError("accounting mismatch: %s %d != %s; records were lost" % (read_name, read, detail))
+
+
+def check_publish_gates(counts: Dict[str, int], directory: str, max_dead_letter_rate: Optional[float] = None,
+                        accounting: Optional[tuple] = None) -> None:
+    """Refuse to publish an output that holds nothing, or that dead-lettered more than the job allows.
+
+    Without these gates a job whose every input was unreadable (a truncated JSON file) exited 0 and
+    published an empty output, and a scheduler moved LATEST onto it. Raised before info.json and
+    _COMPLETE exist, so nothing is published; the dead-letter file is already in place to read.
+    """
+    rate_limit = DEFAULT_MAX_DEAD_LETTER_RATE if max_dead_letter_rate is None else float(max_dead_letter_rate)
+    read = counts.get(accounting[0] if accounting else "read", 0)
+    written = counts.get("written", counts.get("records_out", 0))
+    dead = counts.get("dead_lettered", 0)
+    letters = dead_letter_path(directory)
+    if written == 0:
+        raise BertprepError("no records written (read %d, dead-lettered %d; see %s); nothing was published"
+                            % (read, dead, letters))
+    if read and dead / read > rate_limit:
+        raise BertprepError("%d of %d input records dead-lettered (%.1f%%), more than --max-dead-letter-rate %g "
+                            "allows (see %s); nothing was published" % (dead, read, 100.0 * dead / read, rate_limit,
+                                                                         letters))
 
 
 class Finalize(beam.PTransform):

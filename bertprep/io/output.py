@@ -11,7 +11,9 @@ reader that sees `_COMPLETE` never reads a half-written run. Paths go through Be
 """
 import json
 import os
+import re
 import uuid
+from typing import Iterable, List
 
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
@@ -23,6 +25,7 @@ COMPLETE_MARKER = "_COMPLETE"
 INFO_FILE = "info.json"
 DEAD_LETTER_DIR = "dead_letters"
 TEMP_INFIX = ".tmp-"
+SHARD_NAME = re.compile(r"^(?P<prefix>.+)-\d{5}-of-\d{5}(\.[A-Za-z0-9.]+)?$")
 
 
 def join(directory: str, *names: str) -> str:
@@ -100,6 +103,22 @@ class OutputDirectory:
         if paths:  # a temporary shard matches two patterns: delete each file once
             FileSystems.delete(sorted(set(paths)))
 
+    def remove_stale_shards(self, published: Iterable[str]) -> List[str]:
+        """Delete shards a killed earlier run into this directory left under other names (another
+        --num-shards or --compression): files named like a `published` shard (same prefix,
+        NNNNN-of-NNNNN) that are not in `published`. Files not named like our shards are left alone.
+        Returns the deleted paths."""
+        keep = {name for name in published if SHARD_NAME.match(name)}
+        prefixes = sorted({SHARD_NAME.match(name).group("prefix") for name in keep})
+        if not prefixes:
+            return []
+        matches = FileSystems.match([self.file("%s-*-of-*" % prefix) for prefix in prefixes])
+        stale = sorted({metadata.path for result in matches for metadata in result.metadata_list
+                        if _is_stale_shard(metadata.path.rstrip("/").rsplit("/", 1)[-1], prefixes, keep)})
+        if stale:
+            FileSystems.delete(stale)
+        return stale
+
     def read_info(self) -> dict:
         return read_json(self.file(INFO_FILE))
 
@@ -108,6 +127,11 @@ class OutputDirectory:
 
     def mark_complete(self, summary: dict) -> None:
         write_json_atomically(self.file(COMPLETE_MARKER), summary)
+
+
+def _is_stale_shard(name: str, prefixes, keep) -> bool:
+    match = SHARD_NAME.match(name)
+    return bool(match) and match.group("prefix") in prefixes and name not in keep and TEMP_INFIX not in name
 
 
 def write_bytes_atomically(path: str, data: bytes) -> str:
@@ -183,11 +207,18 @@ class ShardWriter:
         return {"path": self.path, "records": self.records, "bytes": self.bytes}
 
     def abort(self) -> None:
+        """Remove the temporary. Runs while another error is on its way up, so it never raises: closing a
+        file on a full disk fails again (the buffered bytes), and that second error used to replace the
+        first, one-line one with a long traceback."""
         try:
             self._handle.close()
-        finally:
+        except OSError:
+            pass
+        try:
             if _exists(self._temporary):
                 FileSystems.delete([self._temporary])
+        except OSError:
+            pass  # a leftover temporary is removed by the next run's prepare()
 
     def __enter__(self):
         return self

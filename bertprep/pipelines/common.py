@@ -18,6 +18,7 @@ from bertprep.errors import BertprepError
 
 LOCAL_RUNNER = "FnApiRunner"
 DEFAULT_SEED = 12345
+DEFAULT_MAX_DEAD_LETTER_RATE = 0.5
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -51,8 +52,22 @@ def add_common_job_arguments(parser: argparse.ArgumentParser, vocab: bool = True
         group.add_argument("--num-shards", type=int, default=0, help="output shards (0: from the input size)")
         group.add_argument("--compression", choices=("none", "gzip"), default="none", help="TFRecord compression")
     group.add_argument("--overwrite", action="store_true", help="replace an existing complete output")
+    group.add_argument("--max-dead-letter-rate", type=dead_letter_rate, default=DEFAULT_MAX_DEAD_LETTER_RATE,
+                       help="fail, publishing nothing, when more than this share of the input records is "
+                       "dead-lettered (0 to 1); a run that writes no record always fails")
     group.add_argument("--runner", default=LOCAL_RUNNER, help="Beam runner (DataflowRunner for Dataflow); other "
                        "--beam_options pass through unchanged")
+
+
+def dead_letter_rate(text: str) -> float:
+    """--max-dead-letter-rate: a share between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a number from 0 to 1, got %r" % text) from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("expected a number from 0 to 1, got %s" % text)
+    return value
 
 
 def add_tokenizer_arguments(parser) -> None:
@@ -78,7 +93,7 @@ def load_job_tokenizer(config: dict):
 
 def config_from_args(args: argparse.Namespace) -> dict:
     """The job configuration as a JSON-able dict (stored whole in info.json)."""
-    skip = {"func", "command", "beam_args"}
+    skip = {"func", "command", "beam_args", "verbose"}
     return {key: value for key, value in sorted(vars(args).items()) if key not in skip and not callable(value)}
 
 
@@ -142,12 +157,10 @@ def run_job(build_pipeline: Callable, config: dict, extra_beam_args: Optional[Li
             result = pipeline.run()
             result.wait_until_finish()
     except BertprepError as error:  # raised in this process; Beam may have appended the step's name
-        raise BertprepError(_without_beam_step(str(error))) from None
-    except Exception as error:  # Beam wraps worker errors; surface our one-line message when it is ours
+        raise BertprepError(_without_beam_step(str(error))) from error
+    except Exception as error:  # Beam wraps worker errors: one line, the original kept as the cause (--verbose)
         message = _find_bertprep_message(error)
-        if message:
-            raise BertprepError(_without_beam_step(message)) from None
-        raise
+        raise BertprepError(_without_beam_step(message) if message else describe_step_failure(error)) from error
     elapsed = time.time() - started
     if config.get("output") and config.get("summary", True):
         try:
@@ -176,11 +189,36 @@ def _without_beam_step(message: str) -> str:
     return re.sub(r"\s*\[while running '[^']*'\]", "", message).strip()
 
 
+def describe_step_failure(error: BaseException) -> str:
+    """One line for an unexpected error inside a Beam step: the OS error's path and reason when the
+    original exception is at hand (one process), else the last line of the text Beam passed on (workers)."""
+    import re
+
+    seen, chain = error, []
+    while seen is not None and seen not in chain:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    os_error = next((item for item in chain if isinstance(item, OSError)), None)
+    step = re.search(r"\[while running '([^']*)'\]", str(error))
+    where = " in step %s" % step.group(1) if step else ""
+    if os_error is not None:
+        path = os_error.filename
+        return "%s%s (%s%s)" % (path + ": " if path else "", os_error.strerror or os_error, type(os_error).__name__,
+                                where)
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    last = _without_beam_step(lines[-1]) if lines else type(error).__name__
+    return "unexpected error%s: %s (--verbose shows the traceback)" % (where, last)
+
+
 def _find_bertprep_message(error: BaseException) -> Optional[str]:
     text = str(error)
     marker = "BertprepError: "
     if marker in text:
-        return text.split(marker, 1)[1].splitlines()[0].strip().strip("'\"[]")
+        # Only the step annotation and quotes around the whole message go: a message may end in `']`.
+        line = _without_beam_step(text.split(marker, 1)[1].splitlines()[0].strip())
+        if len(line) > 1 and line[0] == line[-1] and line[0] in "'\"":
+            line = line[1:-1]
+        return line
     seen = error.__cause__ or error.__context__
     if isinstance(seen, BertprepError):
         return str(seen)
@@ -193,6 +231,9 @@ def quiet_beam_logging() -> None:
     for name in ("apache_beam", "root"):
         logging.getLogger(name).setLevel(logging.ERROR)
     # Worker processes' log records relayed by the local runner: a failing bundle's traceback reaches the
-    # user as the exception `run_job` raises (one line for our errors, the whole trace for anything else),
-    # so the relayed copy would only print it again.
+    # user as the exception `run_job` raises (one line; --verbose prints the trace behind it), so the
+    # relayed copy would only print it again.
     logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(logging.CRITICAL)
+    # A failing step logs its exception with a traceback here, before run_job turns it into one line (the
+    # traceback stays available as that line's cause: `--verbose` prints it).
+    logging.getLogger("apache_beam.runners.common").setLevel(logging.CRITICAL)

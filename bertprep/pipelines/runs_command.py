@@ -80,11 +80,13 @@ def _list(registry, args) -> int:
     print("%-24s %-24s %-11s %-9s %-20s %9s  %s" % ("RUN", "JOB", "STATUS", "TRIGGER", "STARTED", "SECONDS", "NOTE"))
     for run in runs:
         note = "published" if run["published"] else ""
-        if run.get("error"):
-            note = (run["error"].splitlines() or [""])[0][:60]
+        if run.get("error"):  # why a run failed is the point of listing it: its whole first line
+            note = (run["error"].splitlines() or [""])[0][:400]
         elif run.get("counters"):
-            note = (note + " " if note else "") + " ".join(
-                "%s=%s" % item for item in sorted(run["counters"].items()) if not isinstance(item[1], dict))[:60]
+            counts = ["%s=%s" % item for item in sorted(run["counters"].items()) if not isinstance(item[1], dict)]
+            while len(" ".join(counts)) > 60:  # whole counts only
+                counts.pop()
+            note = " ".join(([note] if note else []) + counts)
         print("%-24s %-24s %-11s %-9s %-20s %9s  %s" % (
             run["run_id"], run["job"][:24], run["status"], run["trigger"][:9], run["started_at"] or "-",
             "%.1f" % run["duration_seconds"] if run["duration_seconds"] is not None else "-", note))
@@ -95,7 +97,7 @@ def _show(registry, args) -> int:
     from bertprep.service import runner as runner_lib
     from bertprep.service.registry import public_view
 
-    run = registry.get(args.run_id)
+    run = registry.get(args.run_id, prefix=True)
     view = public_view(run, with_spec=True)
     view["report"] = runner_lib.read_report(run["output_path"]) if run.get("output_path") else None
     if args.json:
@@ -122,7 +124,7 @@ def _retry(registry, args) -> int:
     from bertprep.service.registry import process_owner
     from bertprep.service.clock import SystemClock
 
-    original = registry.get(args.run_id)
+    original = registry.get(args.run_id, prefix=True)
     if original["status"] in ("queued", "running"):
         raise BertprepError("run %s is %s; retry a finished run" % (original["run_id"], original["status"]))
     clock = SystemClock()

@@ -3,11 +3,11 @@
 Endpoints: GET /health, GET /jobs, POST /jobs/{job}/trigger (token), GET /runs, GET /runs/{run_id}.
 The trigger token is read from the environment variable named by --token-env (BERTPREP_API_TOKEN);
 send it as `Authorization: Bearer <token>`. Without a token configured, triggers answer 401.
-SIGTERM stops the server, then the scheduler shuts down as `bertprep scheduler run` does.
+SIGTERM stops the server, then the scheduler shuts down as `bertprep scheduler run` does. Request bodies
+over 1 MiB are refused (413); /health answers 503 while the scheduler loop is dead or stalled.
 """
 import signal
 import sys
-import threading
 
 COMMAND = "serve"
 HELP = "serve the HTTP API (health, jobs, trigger, runs) and run the scheduler"
@@ -40,16 +40,14 @@ def run(args) -> int:
     config = load_jobs_file(args.jobs)
     if args.registry:
         config.registry = args.registry
-    scheduler = Scheduler(config) if args.scheduler else None
+    # Pipelines get the server's environment without the trigger token (see runner.pipeline_environment).
+    scheduler = Scheduler(config, secret_env=(args.token_env,)) if args.scheduler else None
     app = create_app(config, registry=scheduler.registry if scheduler else None, scheduler=scheduler,
                      token_env=args.token_env)
     loop = None
     if scheduler is not None:
         _log_to_stderr()
-        loop = threading.Thread(target=scheduler.run_forever, name="scheduler",
-                                kwargs={"poll_seconds": args.poll_seconds, "grace_seconds": args.grace_seconds},
-                                daemon=True)
-        loop.start()
+        loop = scheduler.start(poll_seconds=args.poll_seconds, grace_seconds=args.grace_seconds)
     server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
                                            access_log=False))
     print("bertprep serve: http://%s:%d (jobs %s, registry %s, scheduler %s)"

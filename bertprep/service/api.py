@@ -1,6 +1,7 @@
 """The HTTP API behind `bertprep serve` (FastAPI; uvicorn serves it).
 
-    GET  /health                 liveness, version, run counts by status
+    GET  /health                 the scheduler loop's real state, last successful tick, run counts; 503 when
+                                 the scheduler is dead or stalled or the registry cannot be read
     GET  /jobs                   the jobs file's jobs with next scheduled time, LATEST run and last run
     POST /jobs/{job}/trigger     queue a run now (202); needs the token; body {"force": true} optional
     GET  /runs?job=&status=&limit=   runs, newest first
@@ -9,23 +10,82 @@
 The trigger endpoint needs `Authorization: Bearer <token>` (or `X-Bertprep-Token: <token>`) where the
 token is the value of an environment variable of the server (BERTPREP_API_TOKEN by default). Without
 a matching token, or when the server has no token configured, it answers 401: triggering is never
-open by accident. Reading endpoints are unauthenticated; bind to loopback or put them behind a proxy.
+open by accident. The token is checked before any of the body is read, and no request body may be
+larger than MAX_BODY_BYTES (413): an unauthenticated client cannot make the server buffer anything.
+Reading endpoints are unauthenticated; bind to loopback or put them behind a proxy.
 """
 import hmac
+import json
 import os
 from typing import Optional
 
-from fastapi import Body, Depends, FastAPI, Header, HTTPException, Query
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from bertprep import __version__
 from bertprep.errors import BertprepError
 from bertprep.service import runner as runner_lib
 from bertprep.service.jobs_file import JobsConfig
-from bertprep.service.registry import STATUSES, Registry, iso_time, public_view
+from bertprep.service.registry import STATUSES, Registry, RegistryError, RunNotFound, iso_time, public_view
 
 TOKEN_ENV = "BERTPREP_API_TOKEN"
 LOG_TAIL_LINES = 40
+MAX_BODY_BYTES = 1 << 20  # a trigger body is a few bytes; 1 MiB leaves room and bounds what a client can send
+TRIGGER_FIELDS = ("force",)
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for a declared Content-Length over the limit (before reading a byte), and for a
+    streamed (chunked) body as soon as what was read passes the limit."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        if declared is not None and (not declared.strip().isdigit() or int(declared) > self.max_bytes):
+            response = JSONResponse(status_code=413, headers={"Connection": "close"},
+                                    content={"detail": "request body over %d bytes" % self.max_bytes})
+            return await response(scope, receive, send)
+        received = 0
+
+        async def limited_receive():
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise HTTPException(413, detail="request body over %d bytes" % self.max_bytes)
+            return message
+
+        return await self.app(scope, limited_receive, send)
+
+
+def trigger_options(body: bytes) -> dict:
+    """The trigger body: nothing, or a JSON object whose only field is `force`, a JSON boolean.
+
+    Why strict: `{"force": "false"}` used to queue a forced run (a non-empty string is truthy).
+    """
+    if not body.strip():
+        return {"force": False}
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise HTTPException(422, detail="the body must be a JSON object such as {\"force\": true}") from None
+    if not isinstance(data, dict):
+        raise HTTPException(422, detail="the body must be a JSON object such as {\"force\": true}")
+    unknown = sorted(set(data) - set(TRIGGER_FIELDS))
+    if unknown:
+        raise HTTPException(422, detail="unknown field(s) %s (known: %s)" % (", ".join(unknown),
+                                                                           ", ".join(TRIGGER_FIELDS)))
+    force = data.get("force", False)
+    if not isinstance(force, bool):
+        raise HTTPException(422, detail="force must be a JSON boolean (true or false), got %s" % json.dumps(force))
+    return {"force": force}
 
 
 def create_app(config: JobsConfig, registry: Optional[Registry] = None, scheduler=None,
@@ -38,6 +98,7 @@ def create_app(config: JobsConfig, registry: Optional[Registry] = None, schedule
     expected_token = os.environ.get(token_env) or None
     app = FastAPI(title="bertprep", version=__version__,
                   description="Scheduled bertprep pipeline runs: jobs, runs, triggers.")
+    app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
 
     def require_token(authorization: Optional[str] = Header(default=None),
                       x_bertprep_token: Optional[str] = Header(default=None)) -> None:
@@ -52,9 +113,20 @@ def create_app(config: JobsConfig, registry: Optional[Registry] = None, schedule
 
     @app.get("/health")
     def health():
-        return {"status": "ok", "version": __version__, "jobs": len(config.jobs), "registry": registry.path,
-                "scheduler": "running" if scheduler is not None and not scheduler.stopping else "off",
-                "runs": registry.counts_by_status()}
+        loop = scheduler.health() if scheduler is not None else {"state": "off", "healthy": True}
+        body = {"status": "ok", "version": __version__, "jobs": len(config.jobs), "scheduler": loop["state"],
+                "last_tick_at": loop.get("last_tick_at"),
+                "seconds_since_last_tick": loop.get("seconds_since_last_tick"),
+                "tick_failures": loop.get("tick_failures", 0), "last_tick_error": loop.get("last_error"),
+                "runs": None, "registry_error": None}
+        try:
+            body["runs"] = registry.counts_by_status()
+        except RegistryError as error:
+            body["registry_error"] = error.reason
+        healthy = loop["healthy"] and body["registry_error"] is None
+        if not healthy:
+            body["status"] = "unhealthy"
+        return JSONResponse(status_code=200 if healthy else 503, content=body)
 
     @app.get("/jobs")
     def list_jobs():
@@ -74,11 +146,13 @@ def create_app(config: JobsConfig, registry: Optional[Registry] = None, schedule
         return {"jobs": jobs}
 
     @app.post("/jobs/{job}/trigger", status_code=202, dependencies=[Depends(require_token)])
-    def trigger(job: str, body: Optional[dict] = Body(default=None)):
+    async def trigger(job: str, request: Request):
+        # The body is read here, after require_token: a request without the token is answered unread.
+        force = trigger_options(await request.body())["force"]
         if job not in config.jobs:
             raise HTTPException(404, detail="no job named %r" % job)
-        force = bool((body or {}).get("force", False))
-        run_id = registry.enqueue(config.jobs[job].to_json(), "api", clock.time(), force=force)
+        run_id = await run_in_threadpool(registry.enqueue, config.jobs[job].to_json(), "api", clock.time(),
+                                         force=force)
         if scheduler is not None:
             scheduler.wake()
         return {"run_id": run_id, "job": job, "status": "queued", "force": force,
@@ -95,8 +169,8 @@ def create_app(config: JobsConfig, registry: Optional[Registry] = None, schedule
     def show_run(run_id: str):
         try:
             run = registry.get(run_id)
-        except BertprepError as error:
-            raise HTTPException(404, detail=str(error)) from None
+        except RunNotFound:  # the registry's own message names its file: not for HTTP clients
+            raise HTTPException(404, detail="no run %r" % run_id) from None
         view = public_view(run, with_spec=True)
         view["report"] = runner_lib.read_report(run["output_path"]) if run.get("output_path") else None
         view["log_tail"] = log_tail(run.get("log_path"))
@@ -106,6 +180,10 @@ def create_app(config: JobsConfig, registry: Optional[Registry] = None, schedule
     @app.exception_handler(BertprepError)
     def bertprep_error(_, error: BertprepError):
         return JSONResponse(status_code=400, content={"detail": str(error)})
+
+    @app.exception_handler(RegistryError)
+    def registry_error(_, error: RegistryError):
+        return JSONResponse(status_code=503, content={"detail": "run registry unavailable: %s" % error.reason})
 
     return app
 

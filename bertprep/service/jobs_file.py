@@ -29,7 +29,8 @@ from bertprep.service.yaml_lines import Checker, Located, compose, locate, plain
 
 TOP_KEYS = {"output_root", "registry", "logs", "max_parallel_runs", "defaults", "jobs"}
 JOB_KEYS = {"pipeline", "description", "schedule", "timezone", "args", "runner_options", "after", "inputs",
-            "content_hash", "retries", "retry_backoff_seconds", "timeout_seconds", "enabled", "output_root"}
+            "content_hash", "retries", "retry_backoff_seconds", "timeout_seconds", "enabled", "output_root",
+            "max_dead_letter_rate"}
 DEFAULTABLE_KEYS = JOB_KEYS - {"pipeline", "description", "after", "schedule"}
 JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
@@ -88,10 +89,15 @@ class JobsConfig:
 def load_jobs_file(path: str, check_pipelines: bool = True) -> JobsConfig:
     """Read and validate a jobs file; raises BertprepError naming the file, line and key at fault."""
     try:
-        with open(path, encoding="utf-8-sig") as handle:
-            text = handle.read()
+        with open(path, "rb") as handle:
+            data = handle.read()
     except OSError as error:
         raise BertprepError("cannot read jobs file %s: %s" % (path, error.strerror or error)) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise BertprepError("%s:%d: not UTF-8 text (byte 0x%02x at offset %d); save the jobs file as UTF-8"
+                            % (path, data.count(b"\n", 0, error.start) + 1, data[error.start], error.start)) from None
     return parse_jobs(text, path, check_pipelines=check_pipelines)
 
 
@@ -200,10 +206,24 @@ def _job(check: Checker, name: str, job_node: Located, defaults: Dict[str, Locat
     args_node = merged.get("args")
     if args_node is not None:
         spec.args = plain(Located(check.mapping(args_node, key + ".args"), 0))
+    if "max_dead_letter_rate" in merged:
+        _set_dead_letter_rate(check, spec, merged["max_dead_letter_rate"], key + ".max_dead_letter_rate")
     _check_args(check, spec, args_node, job_node, pipelines is not None)
     if pipelines is not None and "runner_options" in merged:
         _check_runner_options(check, spec, merged["runner_options"])
     return spec
+
+
+def _set_dead_letter_rate(check: Checker, spec: JobSpec, located: Located, key: str) -> None:
+    """The publish gate's limit (a job key, so it can sit in `defaults`): passed as --max-dead-letter-rate."""
+    from bertprep.service import catalog
+
+    rate = check.number(located, key)
+    if rate > 1:
+        check.fail(located.line, key, "must be at most 1 (a share of the input records), got %s" % rate)
+    if any(catalog.option_for_key(arg) == "--max-dead-letter-rate" for arg in spec.args):
+        check.fail(located.line, key, "also given in args; set it in one place")
+    spec.args["max-dead-letter-rate"] = rate
 
 
 def _check_timezone(check: Checker, located: Located, key: str) -> None:
@@ -217,11 +237,17 @@ def _check_timezone(check: Checker, located: Located, key: str) -> None:
 
 
 def _check_cron(check: Checker, located: Located, key: str) -> None:
-    from croniter import croniter
+    import datetime
+
+    from croniter import CroniterError, croniter
 
     if not croniter.is_valid(located.value):
         check.fail(located.line, key, "%r is not a valid cron expression (minute hour day month weekday)"
                    % located.value)
+    try:  # valid syntax can still name no date at all, e.g. February 31st
+        croniter(located.value, datetime.datetime.now(datetime.timezone.utc)).get_next(datetime.datetime)
+    except CroniterError:
+        check.fail(located.line, key, "%r never occurs (no date matches it)" % located.value)
 
 
 def _check_args(check: Checker, spec: JobSpec, args_node: Optional[Located], job_node: Located,

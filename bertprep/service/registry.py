@@ -27,7 +27,8 @@ Schema (version 1), table `runs`, one row per run attempt:
 Every operation opens its own connection (WAL mode, busy timeout), so the scheduler's threads, the
 HTTP API and `bertprep runs` can share one file. Claiming a queued run is one IMMEDIATE transaction
 that also checks no run of the same job is running: two runs of a job never overlap, even across
-processes.
+processes. Any SQLite failure (locked past the busy timeout, a corrupted file) surfaces as one
+`RegistryError` line naming the file; callers decide whether to retry.
 """
 import contextlib
 import json
@@ -78,6 +79,21 @@ CREATE TABLE IF NOT EXISTS registry_info (key TEXT PRIMARY KEY, value TEXT NOT N
 """
 
 
+DEFAULT_BUSY_TIMEOUT_SECONDS = 30.0
+
+
+class RegistryError(BertprepError):
+    """An SQLite failure: `reason` is SQLite's own words, without the file's path (for HTTP answers)."""
+
+    def __init__(self, path: str, reason: str):
+        super().__init__("run registry %s: %s" % (path, reason))
+        self.reason = reason
+
+
+class RunNotFound(BertprepError):
+    pass
+
+
 def new_run_id(now: float) -> str:
     """Time-sortable and unique: 20250101T020000Z-1a2b3c."""
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now)) + "-" + uuid.uuid4().hex[:6]
@@ -88,12 +104,13 @@ def process_owner() -> str:
 
 
 class Registry:
-    def __init__(self, path: str):
+    def __init__(self, path: str, busy_timeout_seconds: float = DEFAULT_BUSY_TIMEOUT_SECONDS):
         self.path = path
+        self.busy_timeout_seconds = busy_timeout_seconds
         directory = os.path.dirname(os.path.abspath(path))
         try:
             os.makedirs(directory, exist_ok=True)
-            connection = sqlite3.connect(self.path, timeout=30)
+            connection = sqlite3.connect(self.path, timeout=busy_timeout_seconds)
             try:
                 connection.execute("PRAGMA journal_mode=WAL")
                 connection.executescript(SCHEMA)
@@ -107,17 +124,24 @@ class Registry:
 
     @contextlib.contextmanager
     def _connect(self, immediate: bool = False):
-        connection = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        """One transaction; SQLite errors, in it or around it, become one RegistryError line."""
+        try:
+            connection = sqlite3.connect(self.path, timeout=self.busy_timeout_seconds, isolation_level=None)
+        except sqlite3.Error as error:
+            raise RegistryError(self.path, str(error)) from error
         connection.row_factory = sqlite3.Row
         try:
-            connection.execute("PRAGMA busy_timeout=30000")
+            connection.execute("PRAGMA busy_timeout=%d" % int(self.busy_timeout_seconds * 1000))
             connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
             try:
                 yield connection
             except BaseException:
-                connection.execute("ROLLBACK")
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
                 raise
             connection.execute("COMMIT")
+        except sqlite3.Error as error:
+            raise RegistryError(self.path, str(error)) from error
         finally:
             connection.close()
 
@@ -198,15 +222,17 @@ class Registry:
 
     # --- reading -------------------------------------------------------------------------------
 
-    def get(self, run_id: str) -> dict:
+    def get(self, run_id: str, prefix: bool = False) -> dict:
+        """The run with exactly this id; with `prefix`, also the one run whose id starts with it (as with git
+        hashes). Compared as text, never as a LIKE pattern: `_` and `%` match only themselves."""
         with self._connect() as connection:
             row = connection.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-            if row is None:  # a unique prefix is enough, as with git hashes
-                rows = connection.execute("SELECT * FROM runs WHERE run_id LIKE ? LIMIT 2",
-                                          (run_id.replace("%", "") + "%",)).fetchall()
+            if row is None and prefix and run_id:
+                rows = connection.execute("SELECT * FROM runs WHERE substr(run_id, 1, ?) = ? LIMIT 2",
+                                          (len(run_id), run_id)).fetchall()
                 row = rows[0] if len(rows) == 1 else None
         if row is None:
-            raise BertprepError("no run %s in %s" % (run_id, self.path))
+            raise RunNotFound("no run %s in %s" % (run_id, self.path))
         return _decode(dict(row))
 
     def list(self, job: Optional[str] = None, status: Optional[str] = None, limit: Optional[int] = None) -> List[dict]:

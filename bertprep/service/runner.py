@@ -5,23 +5,57 @@ The pipeline runs in its own process (`python -m bertprep.cli <pipeline> ... --o
 by accident. The run succeeds only when the process exits 0 *and* its output carries the
 completion marker; only then is `<output_root>/<job>/LATEST` rewritten (atomically: a temporary
 file renamed into place) to name the run. A killed, failed or interrupted run never moves LATEST.
+The pipeline's own publish gates (no record written, too many dead letters) make it exit non-zero
+without a marker, so such a run ends `failed` with the pipeline's one-line reason.
+
+The pipeline's environment is the service's without the API token (`secret_env`): a pipeline has no
+business triggering runs. Registry writes that record a run's progress are retried through a lock
+(`retry_registry`), so a registry locked for a while does not lose a run's outcome.
 """
+import logging
 import os
 import signal
 import subprocess
 import threading
 import time
-from typing import Optional
+from typing import Iterable, Optional
 
 from bertprep.errors import BertprepError
 from bertprep.service import catalog, fingerprint
 from bertprep.service.jobs_file import JobSpec, resolve_placeholders
-from bertprep.service.registry import Registry
+from bertprep.service.registry import Registry, RegistryError
 
+LOG = logging.getLogger("bertprep.scheduler")
 LATEST = "LATEST"
 POLL_SECONDS = 0.1
 KILL_GRACE_SECONDS = 10.0
 ERROR_PREFIX = "bertprep: error:"
+API_TOKEN_ENV = "BERTPREP_API_TOKEN"
+RECORD_RETRY_SECONDS = 600.0
+
+
+def retry_registry(operation, *args, retry_seconds: float = RECORD_RETRY_SECONDS, **kwargs):
+    """Call a registry operation, retrying RegistryError (each try already waits the busy timeout) with a
+    growing pause for up to `retry_seconds`; the last error is raised when that time is spent."""
+    pause = 0.5
+    end = time.monotonic() + retry_seconds
+    while True:
+        try:
+            return operation(*args, **kwargs)
+        except RegistryError as error:
+            if time.monotonic() + pause > end:
+                raise
+            LOG.warning("%s; retrying in %.1f s", error, pause)
+            time.sleep(pause)
+            pause = min(pause * 2, 10.0)
+
+
+def pipeline_environment(base: Optional[dict], secret_env: Iterable[str] = ()) -> dict:
+    """The environment a pipeline subprocess gets: the service's, without the API token variables."""
+    environment = dict(os.environ if base is None else base)
+    for name in {API_TOKEN_ENV, *secret_env}:
+        environment.pop(name, None)
+    return environment
 
 
 def join(*parts: str) -> str:
@@ -119,13 +153,23 @@ class Runner:
     """Executes claimed runs; one Runner serves many threads (it holds no per-run state)."""
 
     def __init__(self, registry: Registry, output_root: str, logs_dir: str, clock, env: Optional[dict] = None,
-                 kill_grace_seconds: float = KILL_GRACE_SECONDS):
+                 kill_grace_seconds: float = KILL_GRACE_SECONDS, secret_env: Iterable[str] = (),
+                 record_retry_seconds: float = RECORD_RETRY_SECONDS):
         self.registry = registry
         self.output_root = output_root
         self.logs_dir = logs_dir
         self.clock = clock
         self.env = env
+        self.secret_env = tuple(secret_env)
         self.kill_grace_seconds = kill_grace_seconds
+        self.record_retry_seconds = record_retry_seconds
+
+    def _record(self, operation, *args, **kwargs):
+        return retry_registry(operation, *args, retry_seconds=self.record_retry_seconds, **kwargs)
+
+    def _finish(self, run_id: str, status: str, **fields) -> str:
+        self._record(self.registry.finish, run_id, status, self.clock.time(), **fields)
+        return status
 
     def execute(self, run: dict, interrupt: Optional[threading.Event] = None) -> str:
         """Run a claimed (status running) run to its end; returns the final status."""
@@ -133,12 +177,9 @@ class Runner:
         try:
             return self._execute(run, interrupt)
         except BertprepError as error:
-            self.registry.finish(run["run_id"], "failed", self.clock.time(), error=str(error))
-            return "failed"
+            return self._finish(run["run_id"], "failed", error=str(error))
         except Exception as error:  # the registry must never be left saying `running`
-            self.registry.finish(run["run_id"], "failed", self.clock.time(),
-                                 error="%s: %s" % (type(error).__name__, error))
-            return "failed"
+            return self._finish(run["run_id"], "failed", error="%s: %s" % (type(error).__name__, error))
 
     def _execute(self, run: dict, interrupt: threading.Event) -> str:
         run_id = run["run_id"]
@@ -147,9 +188,8 @@ class Runner:
         upstream = {job: latest_output(spec.after_roots.get(job) or self.output_root, job) for job in spec.after}
         waiting = sorted(job for job, path in upstream.items() if path is None)
         if waiting:
-            self.registry.finish(run_id, "skipped", self.clock.time(),
-                                 error="upstream job(s) %s have no successful output yet" % ", ".join(waiting))
-            return "skipped"
+            return self._finish(run_id, "skipped",
+                                error="upstream job(s) %s have no successful output yet" % ", ".join(waiting))
         args, missing = resolve_placeholders(spec.args, upstream)
         if missing:
             raise BertprepError("cannot resolve ${...} for %s" % ", ".join(missing))
@@ -158,17 +198,15 @@ class Runner:
         inputs = fingerprint.fingerprint(fingerprint.input_patterns(args, spec.inputs, spec.workdir), spec.content_hash)
         inputs["upstream_runs"] = {job: path.rstrip("/").rsplit("/", 1)[-1] for job, path in upstream.items()}
         inputs_hash = fingerprint.fingerprint_hash(inputs)
-        self.registry.update(run_id, parameters=parameters, parameters_hash=parameters_hash,
-                             input_fingerprint=inputs, fingerprint_hash=inputs_hash)
+        self._record(self.registry.update, run_id, parameters=parameters, parameters_hash=parameters_hash,
+                     input_fingerprint=inputs, fingerprint_hash=inputs_hash)
         if not run.get("force"):
-            last = self.registry.last_succeeded(spec.name)
+            last = self._record(self.registry.last_succeeded, spec.name)
             if last and last["parameters_hash"] == parameters_hash and last["fingerprint_hash"] == inputs_hash:
-                self.registry.finish(run_id, "skipped", self.clock.time(),
-                                     error="inputs and parameters unchanged since run %s" % last["run_id"])
-                return "skipped"
+                return self._finish(run_id, "skipped",
+                                    error="inputs and parameters unchanged since run %s" % last["run_id"])
         if interrupt.is_set():
-            self.registry.finish(run_id, "interrupted", self.clock.time(), error="shutdown before the run started")
-            return "interrupted"
+            return self._finish(run_id, "interrupted", error="shutdown before the run started")
         output_path = join(output_root, spec.name, run_id)
         argv = (catalog.command_prefix() + [spec.pipeline]
                 + catalog.args_to_argv(args, catalog.pipeline_parser(spec.pipeline))
@@ -176,19 +214,17 @@ class Runner:
         parameters["argv"] = argv
         log_path = os.path.join(self.logs_dir, spec.name, run_id + ".log")
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
-        self.registry.update(run_id, parameters=parameters, output_path=output_path, log_path=log_path)
+        self._record(self.registry.update, run_id, parameters=parameters, output_path=output_path,
+                     log_path=log_path)
         status, error = self._run_process(run_id, argv, log_path, spec.timeout_seconds, interrupt, spec.workdir)
         if status != "succeeded":
-            self.registry.finish(run_id, status, self.clock.time(), error=error)
-            return status
+            return self._finish(run_id, status, error=error)
         if not is_complete(output_path):
-            self.registry.finish(run_id, "failed", self.clock.time(),
-                                 error="the pipeline exited 0 but %s has no completion marker" % output_path)
-            return "failed"
+            return self._finish(run_id, "failed",
+                                error="the pipeline exited 0 but %s has no completion marker" % output_path)
         counters = counters_from_info(read_info(output_path))
         publish_latest(output_root, spec.name, run_id)
-        self.registry.finish(run_id, "succeeded", self.clock.time(), counters=counters, published=1)
-        return "succeeded"
+        return self._finish(run_id, "succeeded", counters=counters, published=1)
 
     def _run_process(self, run_id: str, argv, log_path: str, timeout: Optional[float],
                      interrupt: threading.Event, workdir: str):
@@ -197,9 +233,12 @@ class Runner:
             log.write(("$ %s\n" % " ".join(argv)).encode("utf-8"))
             log.flush()
             process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                       env=self.env, cwd=workdir if os.path.isdir(workdir) else None,
-                                       start_new_session=True)
-            self.registry.update(run_id, pid=process.pid)
+                                       env=pipeline_environment(self.env, self.secret_env),
+                                       cwd=workdir if os.path.isdir(workdir) else None, start_new_session=True)
+            try:  # the pid only helps recovery after a crash: never let recording it abandon a running pipeline
+                self.registry.update(run_id, pid=process.pid)
+            except RegistryError as error:
+                LOG.warning("run %s: pid %d not recorded: %s", run_id, process.pid, error)
             reason = None
             while process.poll() is None:
                 if interrupt.is_set():
@@ -264,7 +303,8 @@ def recover_stale_runs(registry: Registry, clock) -> list:
     """Runs left `running` by a scheduler process on this host that no longer exists → interrupted.
 
     If the orphaned pipeline process is still alive (its command line names the run), it is
-    stopped: its output was never published and the run will be retried or rerun.
+    stopped: its output was never published. `Scheduler.recover` then queues a retry when the job's
+    `retries` allow, as for a failed run.
     """
     import socket
 

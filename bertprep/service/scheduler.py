@@ -12,6 +12,11 @@ Each loop step (`tick`) does three things:
 
 Stopping (SIGTERM): no new runs start; running pipelines get `grace_seconds` to finish, after which
 they are stopped and marked `interrupted`. Nothing unfinished is ever published.
+
+A tick that fails (the registry locked past its busy timeout, a full disk) is logged and retried after
+a backoff (`tick_backoff`); the loop never ends on such an error. `health()` reports the loop's real
+state for /health: running, stalled (no successful tick for `stall_seconds`), dead (the loop thread
+ended without being asked to), stopping or stopped.
 """
 import datetime
 import logging
@@ -22,13 +27,16 @@ from zoneinfo import ZoneInfo
 
 from croniter import croniter
 
+from bertprep.errors import BertprepError
 from bertprep.service.clock import SystemClock
 from bertprep.service.jobs_file import JobsConfig, JobSpec
-from bertprep.service.registry import Registry, process_owner
-from bertprep.service.runner import Runner, recover_stale_runs
+from bertprep.service.registry import Registry, RegistryError, iso_time, process_owner
+from bertprep.service.runner import Runner, recover_stale_runs, retry_registry
 
 LOG = logging.getLogger("bertprep.scheduler")
 MAX_BACKOFF_SECONDS = 6 * 3600
+MAX_TICK_BACKOFF_SECONDS = 60.0
+MIN_STALL_SECONDS = 120.0
 
 
 def next_fire_time(schedule: str, timezone: str, after: datetime.datetime) -> datetime.datetime:
@@ -41,13 +49,21 @@ def retry_delay(spec: JobSpec, attempt: int) -> float:
     return min(MAX_BACKOFF_SECONDS, float(spec.retry_backoff_seconds) * (2 ** max(0, attempt - 1)))
 
 
+def tick_backoff(poll_seconds: float, failures: int) -> float:
+    """The wait after the `failures`-th failed tick in a row: the poll interval, doubling, at most a minute."""
+    return min(MAX_TICK_BACKOFF_SECONDS, max(0.05, poll_seconds) * 2 ** min(max(0, failures - 1), 16))
+
+
 class Scheduler:
     def __init__(self, config: JobsConfig, registry: Optional[Registry] = None, runner: Optional[Runner] = None,
-                 clock=None, force: bool = False, env: Optional[dict] = None):
+                 clock=None, force: bool = False, env: Optional[dict] = None, secret_env: tuple = (),
+                 stall_seconds: Optional[float] = None):
         self.config = config
         self.clock = clock or SystemClock()
         self.registry = registry or Registry(config.registry)
-        self.runner = runner or Runner(self.registry, config.output_root, config.logs, self.clock, env=env)
+        self.runner = runner or Runner(self.registry, config.output_root, config.logs, self.clock, env=env,
+                                       secret_env=secret_env)
+        self.stall_seconds = stall_seconds
         self.force = force
         self.owner = process_owner()
         self.max_parallel = config.max_parallel_runs
@@ -58,6 +74,12 @@ class Scheduler:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._next_fire: Dict[str, datetime.datetime] = {}
+        self._loop_thread: Optional[threading.Thread] = None
+        self._loop_started = None  # time.monotonic() when the loop began
+        self._last_tick_ok = None  # (time.monotonic(), clock time) of the last tick that succeeded
+        self._tick_failures = 0  # failed ticks in a row
+        self._last_tick_error: Optional[str] = None
+        self._poll_seconds = 5.0
         self.start_schedules()
 
     # --- triggering ----------------------------------------------------------------------------
@@ -117,9 +139,17 @@ class Scheduler:
 
     def _run_thread(self, run: dict) -> None:
         try:
-            status = self.runner.execute(run, self._interrupt)
+            try:
+                status = self.runner.execute(run, self._interrupt)
+            except BertprepError as error:  # the registry stayed unusable through every retry
+                LOG.error("run %s of %s: its outcome could not be recorded: %s", run["run_id"], run["job"], error)
+                return
             LOG.info("run %s of %s: %s", run["run_id"], run["job"], status)
-            self._after_run(run, status)
+            try:
+                self._after_run(run, status)
+            except BertprepError as error:  # the registry stayed unusable through every retry
+                LOG.error("run %s of %s: could not queue its retry or dependent jobs: %s", run["run_id"],
+                          run["job"], error)
         finally:
             with self._lock:
                 self._threads.pop(run["run_id"], None)
@@ -128,17 +158,25 @@ class Scheduler:
             self._wake.set()  # a finished run may have queued a retry or a dependent job
 
     def _after_run(self, run: dict, status: str) -> None:
-        spec = JobSpec.from_json(run["spec"])
         now = self.clock.time()
-        if status == "failed" and run["attempt"] <= spec.retries and not self._stop.is_set():
-            delay = retry_delay(spec, run["attempt"])
-            self.registry.enqueue(run["spec"], "retry", now, not_before=now + delay, attempt=run["attempt"] + 1,
-                                  retry_of=run["run_id"], force=run.get("force", False))
+        if status == "failed" and not self._stop.is_set():
+            self._queue_retry(run)
         if status == "succeeded":
             for name in self.config.downstream_of(run["job"]):
                 downstream = self.config.jobs[name]
                 if downstream.enabled and not downstream.schedule:
-                    self.registry.enqueue(downstream.to_json(), "after:%s" % run["job"], now, coalesce=True)
+                    retry_registry(self.registry.enqueue, downstream.to_json(), "after:%s" % run["job"], now,
+                                   coalesce=True)
+
+    def _queue_retry(self, run: dict) -> Optional[str]:
+        """Queue the next attempt of a failed (or crash-interrupted) run while its job's `retries` allow."""
+        spec = JobSpec.from_json(run["spec"])
+        if run["attempt"] > spec.retries:
+            return None
+        now = self.clock.time()
+        return retry_registry(self.registry.enqueue, run["spec"], "retry", now,
+                              not_before=now + retry_delay(spec, run["attempt"]), attempt=run["attempt"] + 1,
+                              retry_of=run["run_id"], force=run.get("force", False))
 
     def active_runs(self) -> Dict[str, str]:
         with self._lock:
@@ -159,7 +197,13 @@ class Scheduler:
                     return not self._threads
 
     def recover(self) -> List[str]:
-        return recover_stale_runs(self.registry, self.clock)
+        """Runs a crashed scheduler left `running` become `interrupted`, and are retried as a failure would be."""
+        recovered = recover_stale_runs(self.registry, self.clock)
+        for run_id in recovered:
+            retry = self._queue_retry(self.registry.get(run_id))
+            if retry:
+                LOG.info("run %s was interrupted by a crash; queued retry %s", run_id, retry)
+        return recovered
 
     # --- the loop ------------------------------------------------------------------------------
 
@@ -184,15 +228,75 @@ class Scheduler:
         """Tick until `request_stop` (a signal handler calls it); then shut down within the grace time.
 
         With `once`, start what is due or queued, wait for it (and for what it triggers), and return.
+        A tick that raises is logged and retried after `tick_backoff`: one registry error must not end
+        the loop while triggers keep being accepted.
         """
-        self.recover()
+        self._loop_thread = threading.current_thread()
+        self._loop_started = time.monotonic()
+        self._poll_seconds = poll_seconds
+        recovered = False
         while not self._stop.is_set():
-            started = self.tick()
-            if once and not started and not self.active_runs() and not self.registry.list(status="queued"):
-                break
-            self.clock.wait(poll_seconds if not once else 0.2, self._wake)
+            try:
+                if not recovered:
+                    self.recover()
+                    recovered = True
+                started = self.tick()
+                finished = once and not started and not self.active_runs() and not self.registry.list(status="queued")
+            except Exception as error:  # noqa: BLE001 — any failure of one tick; the next one may succeed
+                self._tick_failures += 1
+                self._last_tick_error = _one_line(error, with_paths=False)
+                wait = tick_backoff(poll_seconds, self._tick_failures)
+                LOG.error("scheduler tick failed (%d in a row): %s; retrying in %.1f s", self._tick_failures,
+                          _one_line(error), wait)
+            else:
+                if self._tick_failures:
+                    LOG.info("scheduler tick succeeded again after %d failure(s)", self._tick_failures)
+                self._tick_failures = 0
+                self._last_tick_error = None
+                self._last_tick_ok = (time.monotonic(), self.clock.time())
+                if finished:
+                    break
+                wait = poll_seconds if not once else 0.2
+            self.clock.wait(wait, self._wake)
             self._wake.clear()
         self.shutdown(grace_seconds)
+
+    def start(self, poll_seconds: float = 5.0, grace_seconds: float = 30.0) -> threading.Thread:
+        """Run the loop in a daemon thread (`bertprep serve`); `health()` watches that thread."""
+        thread = threading.Thread(target=self.run_forever, name="scheduler",
+                                  kwargs={"poll_seconds": poll_seconds, "grace_seconds": grace_seconds}, daemon=True)
+        self._loop_thread = thread
+        self._loop_started = time.monotonic()
+        self._poll_seconds = poll_seconds
+        thread.start()
+        return thread
+
+    def health(self) -> dict:
+        """The loop's real state: {state, healthy, last_tick_at, seconds_since_last_tick, tick_failures, last_error}.
+
+        `stalled`: no tick succeeded for `stall_seconds` (default: ten poll intervals, at least two
+        minutes, longer than one tick blocked for the registry's busy timeout plus its backoff).
+        """
+        thread = self._loop_thread
+        now = time.monotonic()
+        last = self._last_tick_ok
+        since = now - (last[0] if last else (self._loop_started or now))
+        stall = self.stall_seconds if self.stall_seconds is not None else max(MIN_STALL_SECONDS,
+                                                                              10 * self._poll_seconds)
+        if thread is None:
+            state = "not started"
+        elif not thread.is_alive():
+            state = "stopped" if self._stop.is_set() else "dead"
+        elif self._stop.is_set():
+            state = "stopping"
+        elif since > stall:
+            state = "stalled"
+        else:
+            state = "running"
+        return {"state": state, "healthy": state in ("running", "stopping"),
+                "last_tick_at": iso_time(last[1]) if last else None,
+                "seconds_since_last_tick": round(now - last[0], 1) if last else None,
+                "tick_failures": self._tick_failures, "last_error": self._last_tick_error}
 
     def shutdown(self, grace_seconds: float) -> None:
         """Let running pipelines finish for `grace_seconds`, then stop them (they end `interrupted`)."""
@@ -202,3 +306,15 @@ class Scheduler:
                         len(self.active_runs()), grace_seconds)
             self._interrupt.set()
             self.wait_idle()
+
+
+def _one_line(error: BaseException, with_paths: bool = True) -> str:
+    """Our errors are one line already; anything else is named by its type. Without paths (for /health,
+    which anyone may read): a registry error says what SQLite said, not where the file is."""
+    if isinstance(error, RegistryError) and not with_paths:
+        return "run registry: %s" % error.reason
+    lines = str(error).strip().splitlines()
+    first = lines[0] if lines else ""
+    if isinstance(error, BertprepError):
+        return first or type(error).__name__
+    return "%s: %s" % (type(error).__name__, first)

@@ -3,13 +3,16 @@
 `compose(text, path)` parses to PyYAML nodes; `locate(node)` turns them into plain values wrapped
 in `Located` (value, line, lines of a mapping's keys); `Checker` type-checks values and raises
 BertprepError with the file, line and dotted key. Duplicate keys, which PyYAML silently
-collapses, are errors here.
+collapses, are errors here, and so are aliases that expand past MAX_EXPANDED_VALUES values (a
+600-byte "billion laughs" file otherwise grows to gigabytes when its aliases are expanded).
 """
 from typing import Dict, List, Optional
 
 import yaml
 
 from bertprep.errors import BertprepError
+
+MAX_EXPANDED_VALUES = 10000  # a large jobs file has a few hundred values
 
 
 class Located:
@@ -24,7 +27,7 @@ class Located:
 def compose(text: str, path: str):
     loader = yaml.SafeLoader(text)
     try:
-        return loader.get_single_node()
+        node = loader.get_single_node()
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark else 1
@@ -32,6 +35,45 @@ def compose(text: str, path: str):
         raise BertprepError("%s:%d: invalid YAML: %s" % (path, line, problem)) from None
     finally:
         loader.dispose()
+    if node is not None:
+        check_expansion(node, path)
+    return node
+
+
+def check_expansion(root, path: str, limit: int = MAX_EXPANDED_VALUES) -> None:
+    """Refuse a document whose aliases expand to more than `limit` values, or refer to themselves.
+
+    An alias is the same node object in several places; sizes are counted once per node (memoized),
+    so the check is linear in the file even when the expansion would be exponential.
+    """
+    sizes = {}
+    open_nodes = set()
+
+    def size(node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_nodes:
+            raise BertprepError("%s:%d: a YAML alias refers to a value that contains it"
+                                % (path, node.start_mark.line + 1))
+        open_nodes.add(key)
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        else:
+            children = []
+        total = 1
+        for child in children:
+            total += size(child)
+            if total > limit:
+                raise BertprepError("%s:%d: YAML aliases expand to more than %d values; write the values out "
+                                    "instead of nesting aliases" % (path, node.start_mark.line + 1, limit))
+        open_nodes.discard(key)
+        sizes[key] = total
+        return total
+
+    size(root)
 
 
 def locate(node, path: str, constructor) -> Located:
