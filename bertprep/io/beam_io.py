@@ -11,7 +11,7 @@ from typing import Callable, Dict, Optional
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from bertprep import __version__, progress
+from bertprep import __version__, data_warnings, progress
 from bertprep.errors import BertprepError
 from bertprep.io import output as output_lib
 from bertprep.io import readers
@@ -231,6 +231,7 @@ class _Finalize(beam.DoFn):
             "accounting": list(self._accounting or ()),
         })
         check_accounting(counts, self._accounting)
+        data_warnings.check(info)  # info["warnings"]; with --strict, fails here before anything is published
         directory = output_lib.OutputDirectory(self._directory)
         directory.write_json(output_lib.INFO_FILE, info)
         from bertprep.report import report  # matplotlib is imported only where a run is published

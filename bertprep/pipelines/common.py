@@ -49,6 +49,10 @@ def add_common_job_arguments(parser: argparse.ArgumentParser, vocab: bool = True
         group.add_argument("--num-shards", type=int, default=0, help="output shards (0: from the input size)")
         group.add_argument("--compression", choices=("none", "gzip"), default="none", help="TFRecord compression")
     group.add_argument("--overwrite", action="store_true", help="replace an existing complete output")
+    group.add_argument("--strict", action=argparse.BooleanOptionalAction, default=False,
+                       help="fail the run, publishing nothing, when the data gives a warning (an [UNK] flood, a case "
+                       "setting that does not fit the vocabulary, a dead-letter reason over 10%% of the input, "
+                       "skewed labels; see README)")
     group.add_argument("--runner", default=LOCAL_RUNNER, help="Beam runner (DataflowRunner for Dataflow); other "
                        "--beam_options pass through unchanged")
 

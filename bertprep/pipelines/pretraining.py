@@ -7,16 +7,17 @@ The bucket count comes from the input size (or --num-shards), never from the wor
 random choice is seeded by (seed, document key, pass), so the bytes do not depend on --workers.
 """
 import argparse
+import collections
 import math
 import time
 
 import apache_beam as beam
 
-from bertprep import schemas
+from bertprep import data_warnings, schemas
 from bertprep.errors import BertprepError
 from bertprep.io import beam_io, readers
 from bertprep.io import output as output_lib
-from bertprep.pipelines import common
+from bertprep.pipelines import common, unknown_words
 from bertprep.seeding import stable_hash
 
 COMMAND = "pretraining"
@@ -262,8 +263,10 @@ class JobParts:
                                      self.cls_id, self.sep_id, self.unk_id, config["max_predictions_per_seq"],
                                      probabilities)
 
-    def tokenize(self, records):
-        """Records → (tokenized documents, FASPell pairs as (key, wrong ids, correct ids), dead letters)."""
+    def tokenize(self, records, unknown=None):
+        """Records → (tokenized documents, FASPell pairs as (key, wrong ids, correct ids), dead letters).
+
+        With `unknown` (a Counter), the documents' words that became [UNK] are counted into it."""
         documents, pairs, dead = [], [], []
         doc_records, doc_sentences = [], []
         handles = {}
@@ -278,7 +281,7 @@ class JobParts:
         finally:
             for handle in handles.values():
                 handle.close()
-        tokenized = self.documents.many([(r.key, s) for r, s in zip(doc_records, doc_sentences)])
+        tokenized = self.documents.many([(r.key, s) for r, s in zip(doc_records, doc_sentences)], unknown)
         for record, sentences, document in zip(doc_records, doc_sentences, tokenized):
             if document.num_tokens == 0:
                 dead.append(readers.DeadLetter(record.source, record.line, "no tokens: the document is empty after "
@@ -320,7 +323,8 @@ class JobParts:
 
 
 class _BuildShard(beam.DoFn):
-    """(bucket, records) → the bucket's shard on disk; side outputs: stats (with the records used), dead letters."""
+    """(bucket, records) → the bucket's shard on disk; side outputs: stats (with the records used), dead letters,
+    and (word, count) of the words that became [UNK]."""
 
     def __init__(self, config, shards):
         self._config = config
@@ -336,9 +340,12 @@ class _BuildShard(beam.DoFn):
         bucket, items = keyed
         started_wall, started_cpu = time.time(), time.process_time()
         parts = self._parts
-        documents, pairs, dead = parts.tokenize(sorted(items, key=lambda item: item.key))
+        unknown = collections.Counter()
+        documents, pairs, dead = parts.tokenize(sorted(items, key=lambda item: item.key), unknown)
         for letter in dead:
             yield beam.pvalue.TaggedOutput("dead", letter)
+        for word_count in unknown_words.pairs(unknown):
+            yield beam.pvalue.TaggedOutput("unknown", word_count)
         config = self._config
         suffix = output_lib.tfrecord_suffix(config.get("compression", "none"))
         path = output_lib.join(config["output"], output_lib.shard_name(KIND, bucket, self._shards, suffix))
@@ -385,7 +392,7 @@ def build_pipeline(pipeline, config: dict) -> None:
     built = (records
              | "Bucket" >> beam.Map(lambda record: (stable_hash("bucket", record.key) % shards, record))
              | "GroupBucket" >> beam.GroupByKey()
-             | "BuildShards" >> beam.ParDo(_BuildShard(config, shards)).with_outputs("stats", "dead",
+             | "BuildShards" >> beam.ParDo(_BuildShard(config, shards)).with_outputs("stats", "dead", "unknown",
                                                                                    main="shards"))
     dead.append(built.dead)
     all_dead = tuple(dead) | "AllDead" >> beam.Flatten()
@@ -393,13 +400,17 @@ def build_pipeline(pipeline, config: dict) -> None:
     read_total = beam_io.count_inputs(counted)
     merged = built.stats | "MergeStats" >> beam.CombineGlobally(merge_stats)
     used = merged | "Used" >> beam.Map(lambda stats: stats.get("records_used", {}).get("count", 0))
-    info = {"config": config, "schema": schema.to_json(),
-            "vocab_fingerprint": common.load_job_tokenizer(config).fingerprint,
+    tokenizer = common.load_job_tokenizer(config)
+    info = {"config": config, "schema": schema.to_json(), "vocab_fingerprint": tokenizer.fingerprint,
+            "vocabulary_case": data_warnings.vocabulary_case(tokenizer.vocab),
             "scope": {"nsp_negatives": "documents of the same hash bucket (%d buckets)" % shards}}
+    stat_items = merged | "StatItems" >> beam.FlatMap(
+        lambda stats, names=PretrainingStats.REPORTED: [(n, stats.get(n, {})) for n in names])
+    unknown = (built.unknown | "UnknownWords" >> unknown_words.SummarizeUnknownWords()
+               | "UnknownItem" >> beam.Map(lambda summary: ("unknown_words", summary)))
     _ = {"shards": built.shards, "dead_letter_counts": dead_counts,
          "counts": {"read": read_total, "used": used},
-         "stats": merged | "StatItems" >> beam.FlatMap(
-             lambda stats, names=PretrainingStats.REPORTED: [(n, stats.get(n, {})) for n in names]),
+         "stats": (stat_items, unknown) | "AllStats" >> beam.Flatten(),
          "timing": merged | "TimingItems" >> beam.FlatMap(
              lambda stats: [(n, stats[n]) for n in ("build_time", "build_window") if n in stats]),
          } | "Finalize" >> beam_io.Finalize(config["output"], KIND, info, shards, compression,

@@ -178,6 +178,10 @@ class ReportBuilder:
             return
         self.used(name)
         self.summary["unk_rate"] = rate
+        unknown = self.stats.get("unknown_words")
+        if isinstance(unknown, dict) and unknown.get("top"):
+            self.used("unknown_words")
+            self.summary["unknown_words_top"] = [list(item) for item in unknown["top"]]
         self.add_plot("unk_rate", "[UNK] rate", "%.3f%% of tokens are [UNK]." % (100 * rate),
                       lambda: plots.share_bar([("known tokens", 1.0 - rate), ("[UNK]", rate)], "[UNK] rate"))
 
@@ -341,6 +345,7 @@ def build_report(directory: str, info: dict, timing: Optional[dict] = None) -> t
         "tool_version": info.get("tool_version"),
         "counts": info.get("counts") or {},
         "dead_letters_by_reason": info.get("dead_letters_by_reason") or {},
+        "warnings": list(info.get("warnings") or []),
         "timing": {key: value for key, value in (timing or {}).items()},
         "summary": builder.summary,
         "plots": [{"id": plot.id, "title": plot.title, "description": plot.description,

@@ -175,10 +175,14 @@ def convert_example(row: Dict, labels: Sequence[str], label_spec: LabelSpec, tok
     features = sequence_features(tokens, segment_ids, tokenizer, max_seq_length)
     features.update({"label_ids": label_ids, "is_real_example": 1, "example_id": example_id})
     real_tokens = len(tokens_a) + len(tokens_b or ())
+    unk = tokens_a.count("[UNK]") + (tokens_b or []).count("[UNK]")
     facts = {
         "length": len(tokens),
         "tokens": real_tokens,
-        "unk": tokens_a.count("[UNK]") + (tokens_b or []).count("[UNK]"),
+        "unk": unk,
+        # Looked up again only for a row holding an [UNK]: which words of it the vocabulary lacks.
+        "unknown_words": (tokenizer.unknown_words(text_a) + (tokenizer.unknown_words(text_b) if tokens_b else [])
+                          if unk else []),
         "truncated": int(len(tokens) - (3 if tokens_b else 2) < real_tokens),
         "labels": [] if label_spec.unlabeled or label_spec.label_type == "float" else label_spec.raw_labels(
             row.get("label")),

@@ -13,7 +13,7 @@ masking); they travel with the tokens through chunking and truncation.
 """
 import dataclasses
 import re
-from typing import Iterator, List, Optional, Sequence
+from typing import Counter, Iterator, List, Optional, Sequence
 
 NEXT_SENTENCE_MODES = ("nsp", "sop", "none")
 PACKING_MODES = ("segment_pair", "full_sentences")
@@ -311,13 +311,15 @@ class DocumentTokenizer:
 
         self.tokenizer = tokenizer
         self.grouping = grouping
-        self.unk_id = tokenizer.vocab.get("[UNK]", -1) if hasattr(tokenizer, "vocab") else -1
+        self.unk_id = getattr(tokenizer, "unk_id", None)  # SentencePiece's unknown piece; WordPiece's [UNK]
+        if self.unk_id is None:
+            self.unk_id = tokenizer.vocab.get("[UNK]", -1) if hasattr(tokenizer, "vocab") else -1
         self._segmenter = masking.Segmenter(grouping) if grouping in ("jieba", "presegmented") else None
         self._masking = masking
 
-    def __call__(self, key: str, sentences: Sequence[str]) -> TokenizedDocument:
+    def __call__(self, key: str, sentences: Sequence[str], unknown: Optional[Counter] = None) -> TokenizedDocument:
         if self._segmenter is None:
-            return self.many([(key, sentences)])[0]
+            return self.many([(key, sentences)], unknown)[0]
         token_lists, flags = [], []
         for sentence in sentences:
             tokens, sentence_flags = self._masking.segmented_flags(sentence, self._segmenter.words(sentence),
@@ -325,18 +327,26 @@ class DocumentTokenizer:
             token_lists.append(tokens)
             flags.append(sentence_flags)
         ids = [self.tokenizer.convert_tokens_to_ids(tokens) for tokens in token_lists]
+        if unknown is not None:
+            self._count_unknown(sentences, ids, unknown)
         keep = [k for k, sentence in enumerate(ids) if sentence]
         return TokenizedDocument(key, [ids[k] for k in keep], [flags[k] for k in keep])
 
-    def many(self, items: Sequence[tuple]) -> List[TokenizedDocument]:
-        """Several (key, sentences) at once: one batch call to the tokenizer over all their sentences."""
+    def many(self, items: Sequence[tuple], unknown: Optional[Counter] = None) -> List[TokenizedDocument]:
+        """Several (key, sentences) at once: one batch call to the tokenizer over all their sentences.
+
+        With `unknown`, the words that became [UNK] are counted into it (looked up again only for the
+        sentences holding an [UNK], so a corpus that fits its vocabulary costs one `in` per sentence).
+        """
         if self._segmenter is not None or not items:
-            return [self(key, sentences) for key, sentences in items]
+            return [self(key, sentences, unknown) for key, sentences in items]
         flat = [sentence for _, sentences in items for sentence in sentences]
         tokenizer = self.tokenizer
         if self.grouping != "pieces" and hasattr(tokenizer, "encode_ids_batch"):
             # No word flags to derive from the tokens: ids alone, with empty sentences dropped.
             sentence_ids = tokenizer.encode_ids_batch(flat)
+            if unknown is not None:
+                self._count_unknown(flat, sentence_ids, unknown)
             documents = []
             start = 0
             for key, sentences in items:
@@ -348,6 +358,8 @@ class DocumentTokenizer:
             encoded = tokenizer.encode_batch(flat)  # (tokens, ids) pairs: no second vocabulary look-up
         else:
             encoded = [(tokens, tokenizer.convert_tokens_to_ids(tokens)) for tokens in tokenizer.tokenize_batch(flat)]
+        if unknown is not None:
+            self._count_unknown(flat, [sentence_ids for _, sentence_ids in encoded], unknown)
         documents = []
         start = 0
         for key, sentences in items:
@@ -355,6 +367,12 @@ class DocumentTokenizer:
             start += len(sentences)
             documents.append(self._from_encoded(key, chunk))
         return documents
+
+    def _count_unknown(self, sentences: Sequence[str], sentence_ids: Sequence[Sequence[int]], unknown: Counter):
+        unk_id = self.unk_id
+        for sentence, ids in zip(sentences, sentence_ids):
+            if unk_id in ids:
+                unknown.update(self.tokenizer.unknown_words(sentence))
 
     def _from_encoded(self, key: str, encoded) -> TokenizedDocument:
         ids = [list(sentence_ids) for _, sentence_ids in encoded if len(sentence_ids)]

@@ -148,6 +148,11 @@ def convert_example(example: SquadExample, tokenizer, max_seq_length: int, doc_s
         "doc_pieces": len(pieces),
         "tokens": len(pieces) + len(query_tokens),
         "unk": pieces.count("[UNK]") + query_tokens.count("[UNK]"),
+        # Looked up again only for a question whose pieces hold an [UNK] (the question as a whole: a few
+        # words past --max-query-length may be counted).
+        "unknown_words": (tokenizer.unknown_words(example.question_text)
+                          + tokenizer.unknown_words(" ".join(example.doc_tokens))
+                          if "[UNK]" in pieces or "[UNK]" in query_tokens else []),
         "query_truncated": int(len(query_tokens) == max_query_length),
         "windows_with_answer": answers_in_window,
     }

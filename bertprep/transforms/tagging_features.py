@@ -119,8 +119,9 @@ def convert_sentence(tokens: Sequence[str], tags: Sequence[str], tag_ids: Dict[s
         })
         lengths.append(len(sequence))
     flat = [piece for word in pieces for piece in word]
-    facts = {"lengths": lengths, "tokens": len(flat), "unk": flat.count("[UNK]"), "tags": list(tags),
-             "records": len(records)}
+    unk = flat.count("[UNK]")
+    facts = {"lengths": lengths, "tokens": len(flat), "unk": unk, "tags": list(tags), "records": len(records),
+             "unknown_words": tokenizer.unknown_words(" ".join(tokens)) if unk else []}
     return records, facts
 
 

@@ -124,6 +124,13 @@ class WordPieceTokenizer:
         encode_ids = self._pure.encode_ids
         return [encode_ids(_as_text(text)) for text in texts]
 
+    def unknown_words(self, text):
+        """The words of `text` that became [UNK] (lower-cased as WordPiece saw them with --lower).
+
+        Both backends give the same tokens, so the pure-Python one answers for both. Call it only for a
+        text whose tokens hold [UNK]: it costs about one more tokenization of that text."""
+        return self._pure.unknown_words(_as_text(text))
+
     def basic_tokenize(self, text):
         """Words before WordPiece, as the reference BasicTokenizer makes them."""
         return self._pure.basic_tokenize(_as_text(text))

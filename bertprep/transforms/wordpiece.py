@@ -209,6 +209,8 @@ class PureWordPieceTokenizer:
         # `map` over its characters (faster than `str.translate` with a table, which is not cached).
         self._char_ids = {}
         self._chars_seen = set()
+        self._unk_id = token_to_id.get(unk_token)
+        self._unknown_in_chunk = {}  # chunk -> its words that became [UNK] (see `unknown_words`)
 
     def basic_tokenize(self, text):
         return basic_tokenize(text, self.lower, self.strip_accents)
@@ -265,6 +267,32 @@ class PureWordPieceTokenizer:
             entry = self._chunk_cache.get(char) or self._chunk(char)
             if len(entry[1]) == 1:
                 self._char_ids[char] = entry[1][0]
+
+    def unknown_words(self, text):
+        """The words of `text` (as WordPiece saw them: after lower-casing and accent stripping) that
+        became [UNK], in order. Meant for the few lines a caller saw an [UNK] in: a line of standalone
+        characters (see `_learn_chars`) is one `map`, and chunks' answers are cached."""
+        ids = list(map(self._char_ids.get, text))
+        found = []
+        if None not in ids:  # each character is a word, and a chunk, of its own
+            unk_id = self._unk_id
+            for char, token_id in zip(text, ids):
+                if token_id == unk_id:
+                    found.extend(self._unknown_in(char))
+            return found
+        for chunk in text.translate(_CLEAN_TABLE).split():
+            found.extend(self._unknown_in(chunk))
+        return found
+
+    def _unknown_in(self, chunk):
+        words = self._unknown_in_chunk.get(chunk)
+        if words is None:
+            split, unk = self.model.split, (self.model.unk_token,)
+            words = tuple(word for word in basic_tokenize(chunk, self.lower, self.strip_accents) if split(word) == unk)
+            if len(self._unknown_in_chunk) >= self.CACHE_LIMIT:
+                self._unknown_in_chunk.clear()
+            self._unknown_in_chunk[chunk] = words
+        return words
 
     def encode(self, text):
         """(tokens, ids) of one text."""
