@@ -205,7 +205,11 @@ def _unknown_tokens(info: dict) -> List[DataWarning]:
     message = "%s of tokens are [UNK] (%s of %s)" % (_share(unk, tokens), _number(unk), _number(tokens))
     words = format_unknown_words(_unknown_word_summary(info).get("top"))
     if words:
-        message += "; the most frequent words that became [UNK]: %s" % words
+        sample = (info.get("stats") or {}).get("unknown_word_sample")
+        where = ""
+        if isinstance(sample, dict) and _count(sample.get("buckets_capped")):
+            where = " in a sample of %s sentences" % _number(_count(sample.get("sentences")))
+        message += "; the most frequent words that became [UNK]%s: %s" % (where, words)
     message += ": a vocabulary that does not fit the corpus, or the wrong --lower setting"
     return [DataWarning("unk_rate", message)]
 

@@ -12,7 +12,7 @@ import pytest
 from bertprep import cli, data_warnings
 from bertprep.errors import BertprepError
 from bertprep.pipelines.unknown_words import TOP_WORDS, _Summary
-from bertprep.transforms.tokenization import load_tokenizer
+from bertprep.transforms.tokenization import UnknownWordSample, load_tokenizer
 
 # ---------------------------------------------------------------- the rules, on hand-made info dicts
 
@@ -54,6 +54,15 @@ def test_unk_rate_above_one_percent_names_the_rate_and_the_words():
     assert "w10" not in warning.message  # ten words at most
     info["stats"]["unk_rate"] = {"unk": 100, "tokens": 10000}  # exactly 1% is not above it
     assert codes(info) == []
+
+
+def test_unknown_words_counted_in_a_sample_say_so():
+    info = clean_info()
+    info["stats"]["unk_rate"] = {"unk": 500, "tokens": 10000}
+    info["stats"]["unknown_word_sample"] = {"sentences": 1664, "buckets_capped": 0}
+    assert "became [UNK]: “ (3)" in data_warnings.warnings_for(info)[0].message
+    info["stats"]["unknown_word_sample"]["buckets_capped"] = 3
+    assert "became [UNK] in a sample of 1,664 sentences: “ (3)" in data_warnings.warnings_for(info)[0].message
 
 
 def test_case_mismatch_says_which_setting_fits_the_vocabulary():
@@ -179,7 +188,14 @@ def test_odd_values_never_break_the_check():
 
 
 def reference_unknown_words(tokenizer, text):
-    return [word for word in tokenizer.basic_tokenize(text) if tokenizer.wordpiece(word) == ["[UNK]"]]
+    return collections.Counter(word for word in tokenizer.basic_tokenize(text)
+                               if tokenizer.wordpiece(word) == ["[UNK]"])
+
+
+def unknown_words(tokenizer, text):
+    counter = collections.Counter()
+    tokenizer.count_unknown_words(text, counter)
+    return counter
 
 
 @pytest.mark.parametrize("lower", [True, False])
@@ -188,15 +204,28 @@ def test_wordpiece_unknown_words_are_the_words_that_became_unk(shared, zh_vocab,
     for name in ("tricky_lines.txt", "en_sample_text.txt"):
         with open(shared / "data" / "corpus" / name, encoding="utf-8") as handle:
             lines.extend(line.rstrip("\n") for line in handle)
-    lines += ["“中国”——好", "“中国” ab—— 好", "The Quick brown fox, café", "\uf900\u4e00"]
+    lines += ["“中国”——好“", "“中国” ab—— 好", "The Quick brown fox, café", "\uf900\u4e00\uf900"]
     for vocab in (zh_vocab, en_vocab):
         tokenizer = load_tokenizer(vocab=vocab, lower=lower)
         for _ in range(2):  # the second pass takes the cached paths
             for line in lines:
                 tokenizer.encode_ids_batch([line])
-                assert tokenizer.unknown_words(line) == reference_unknown_words(tokenizer, line), line
+                assert unknown_words(tokenizer, line) == reference_unknown_words(tokenizer, line), line
     tokenizer = load_tokenizer(vocab=en_vocab, lower=False)
-    assert tokenizer.unknown_words("The Quick brown fox jumps over Paris") == ["The", "Quick", "Paris"]
+    assert unknown_words(tokenizer, "The Quick brown fox jumps over The Paris") == {"The": 2, "Quick": 1, "Paris": 1}
+
+
+def test_an_unknown_word_sample_looks_at_texts_holding_unk_up_to_its_cap(en_vocab):
+    tokenizer = load_tokenizer(vocab=en_vocab, lower=False)
+    texts = ["the fox", "The fox", "a Dog and The cat", "the end", "Paris"]
+    text_ids = tokenizer.encode_ids_batch(texts)
+    whole = UnknownWordSample(tokenizer)
+    whole.add(texts, text_ids)
+    assert (whole.words, whole.texts, whole.capped) == ({"The": 2, "Dog": 1, "Paris": 1}, 3, False)
+    capped = UnknownWordSample(tokenizer, max_texts=2)
+    capped.add(texts[:2], text_ids[:2])
+    capped.add(texts[2:], text_ids[2:])
+    assert (capped.words, capped.texts, capped.capped) == ({"The": 2, "Dog": 1}, 2, True)
 
 
 def test_sentencepiece_unknown_words_are_the_unknown_pieces(tmp_path):
@@ -206,8 +235,8 @@ def test_sentencepiece_unknown_words_are_the_unknown_pieces(tmp_path):
     text = "the € fox ∑"
     ids = tokenizer.encode(text)[1]
     assert ids.count(tokenizer.unk_id) == 2
-    assert tokenizer.unknown_words(text) == ["€", "∑"]
-    assert tokenizer.unknown_words("the fox") == []
+    assert unknown_words(tokenizer, text) == {"€": 1, "∑": 1}
+    assert unknown_words(tokenizer, "the fox") == {}
 
 
 def test_unknown_word_summary_is_the_same_however_beam_splits_the_input():

@@ -3,7 +3,6 @@
 Record ids depend only on the input (the file's position among the sorted input files and the
 record's line), never on workers, so the same input gives the same ids and bytes on any runner.
 """
-import collections
 import functools
 from typing import Dict, List, Optional
 
@@ -115,10 +114,10 @@ def stat_fields(stats, names, label: str = "Stat"):
             for name in names}
 
 
-def unknown_word_outputs(words):
+def unknown_word_outputs(counter):
     """The `unknown` side output of a conversion: (word, count) for the words of one record that became
     [UNK] (summed per word by `unknown_words.SummarizeUnknownWords`)."""
-    for word_count in unknown_words.pairs(collections.Counter(words)):
+    for word_count in unknown_words.pairs(counter):
         yield beam.pvalue.TaggedOutput("unknown", word_count)
 
 

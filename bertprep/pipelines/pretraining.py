@@ -7,7 +7,6 @@ The bucket count comes from the input size (or --num-shards), never from the wor
 random choice is seeded by (seed, document key, pass), so the bytes do not depend on --workers.
 """
 import argparse
-import collections
 import math
 import time
 
@@ -39,6 +38,9 @@ replacements draw any vocabulary entry; by default the decision is made once per
 --wrong-input) takes the outputs of `bertprep mask-probs`."""
 
 BYTES_PER_BUCKET = 512 << 10
+# Sentences holding an [UNK] whose unknown words a bucket counts (for the [UNK] warning's word list): enough
+# for the most frequent ones, and a bound on the extra look-ups when the vocabulary fits nothing.
+UNKNOWN_WORD_SENTENCES = 128
 SMALL_BUCKET_BYTES = 64 << 10
 MIN_BUCKETS = 16
 
@@ -266,7 +268,8 @@ class JobParts:
     def tokenize(self, records, unknown=None):
         """Records → (tokenized documents, FASPell pairs as (key, wrong ids, correct ids), dead letters).
 
-        With `unknown` (a Counter), the documents' words that became [UNK] are counted into it."""
+        With `unknown` (a tokenization.UnknownWordSample), the documents' words that became [UNK] are
+        counted into it."""
         documents, pairs, dead = [], [], []
         doc_records, doc_sentences = [], []
         handles = {}
@@ -336,15 +339,16 @@ class _BuildShard(beam.DoFn):
 
     def process(self, keyed):
         from bertprep.transforms.pretraining_records import PretrainingStats
+        from bertprep.transforms.tokenization import UnknownWordSample
 
         bucket, items = keyed
         started_wall, started_cpu = time.time(), time.process_time()
         parts = self._parts
-        unknown = collections.Counter()
+        unknown = UnknownWordSample(parts.tokenizer, UNKNOWN_WORD_SENTENCES)
         documents, pairs, dead = parts.tokenize(sorted(items, key=lambda item: item.key), unknown)
         for letter in dead:
             yield beam.pvalue.TaggedOutput("dead", letter)
-        for word_count in unknown_words.pairs(unknown):
+        for word_count in unknown_words.pairs(unknown.words):
             yield beam.pvalue.TaggedOutput("unknown", word_count)
         config = self._config
         suffix = output_lib.tfrecord_suffix(config.get("compression", "none"))
@@ -363,7 +367,8 @@ class _BuildShard(beam.DoFn):
             build_time={"cpu_seconds": time.process_time() - started_cpu,
                         "wall_seconds": finished_wall - started_wall},
             build_window={"first_started_at": started_wall, "last_finished_at": finished_wall},
-            records_used={"count": len(documents) + len(pairs)}))
+            records_used={"count": len(documents) + len(pairs)},
+            unknown_word_sample={"sentences": unknown.texts, "buckets_capped": int(unknown.capped)}))
 
 
 def build_pipeline(pipeline, config: dict) -> None:
@@ -405,7 +410,8 @@ def build_pipeline(pipeline, config: dict) -> None:
             "vocabulary_case": data_warnings.vocabulary_case(tokenizer.vocab),
             "scope": {"nsp_negatives": "documents of the same hash bucket (%d buckets)" % shards}}
     stat_items = merged | "StatItems" >> beam.FlatMap(
-        lambda stats, names=PretrainingStats.REPORTED: [(n, stats.get(n, {})) for n in names])
+        lambda stats, names=PretrainingStats.REPORTED + ("unknown_word_sample",): [(n, stats.get(n, {}))
+                                                                                   for n in names])
     unknown = (built.unknown | "UnknownWords" >> unknown_words.SummarizeUnknownWords()
                | "UnknownItem" >> beam.Map(lambda summary: ("unknown_words", summary)))
     _ = {"shards": built.shards, "dead_letter_counts": dead_counts,

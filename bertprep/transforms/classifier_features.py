@@ -6,6 +6,7 @@ the end of whichever side is longer at each step (the reference `_truncate_seq_p
 a multi-hot vector (`multi_label`), or a float (regression). Bad rows raise `ExampleError`, which
 the pipeline turns into a dead letter carrying the message as its reason.
 """
+import collections
 import dataclasses
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -180,11 +181,13 @@ def convert_example(row: Dict, labels: Sequence[str], label_spec: LabelSpec, tok
         "length": len(tokens),
         "tokens": real_tokens,
         "unk": unk,
-        # Looked up again only for a row holding an [UNK]: which words of it the vocabulary lacks.
-        "unknown_words": (tokenizer.unknown_words(text_a) + (tokenizer.unknown_words(text_b) if tokens_b else [])
-                          if unk else []),
+        "unknown_words": collections.Counter(),  # filled below for a row holding an [UNK]
         "truncated": int(len(tokens) - (3 if tokens_b else 2) < real_tokens),
         "labels": [] if label_spec.unlabeled or label_spec.label_type == "float" else label_spec.raw_labels(
             row.get("label")),
     }
+    if unk:
+        tokenizer.count_unknown_words(text_a, facts["unknown_words"])
+        if tokens_b:
+            tokenizer.count_unknown_words(text_b, facts["unknown_words"])
     return features, facts

@@ -13,7 +13,7 @@ masking); they travel with the tokens through chunking and truncation.
 """
 import dataclasses
 import re
-from typing import Counter, Iterator, List, Optional, Sequence
+from typing import Iterator, List, Optional, Sequence
 
 NEXT_SENTENCE_MODES = ("nsp", "sop", "none")
 PACKING_MODES = ("segment_pair", "full_sentences")
@@ -311,13 +311,11 @@ class DocumentTokenizer:
 
         self.tokenizer = tokenizer
         self.grouping = grouping
-        self.unk_id = getattr(tokenizer, "unk_id", None)  # SentencePiece's unknown piece; WordPiece's [UNK]
-        if self.unk_id is None:
-            self.unk_id = tokenizer.vocab.get("[UNK]", -1) if hasattr(tokenizer, "vocab") else -1
+        self.unk_id = tokenizer.vocab.get("[UNK]", -1) if hasattr(tokenizer, "vocab") else -1
         self._segmenter = masking.Segmenter(grouping) if grouping in ("jieba", "presegmented") else None
         self._masking = masking
 
-    def __call__(self, key: str, sentences: Sequence[str], unknown: Optional[Counter] = None) -> TokenizedDocument:
+    def __call__(self, key: str, sentences: Sequence[str], unknown=None) -> TokenizedDocument:
         if self._segmenter is None:
             return self.many([(key, sentences)], unknown)[0]
         token_lists, flags = [], []
@@ -328,15 +326,15 @@ class DocumentTokenizer:
             flags.append(sentence_flags)
         ids = [self.tokenizer.convert_tokens_to_ids(tokens) for tokens in token_lists]
         if unknown is not None:
-            self._count_unknown(sentences, ids, unknown)
+            unknown.add(sentences, ids)
         keep = [k for k, sentence in enumerate(ids) if sentence]
         return TokenizedDocument(key, [ids[k] for k in keep], [flags[k] for k in keep])
 
-    def many(self, items: Sequence[tuple], unknown: Optional[Counter] = None) -> List[TokenizedDocument]:
+    def many(self, items: Sequence[tuple], unknown=None) -> List[TokenizedDocument]:
         """Several (key, sentences) at once: one batch call to the tokenizer over all their sentences.
 
-        With `unknown`, the words that became [UNK] are counted into it (looked up again only for the
-        sentences holding an [UNK], so a corpus that fits its vocabulary costs one `in` per sentence).
+        `unknown` (a tokenization.UnknownWordSample) is shown every sentence with its ids, to count the
+        words that became [UNK].
         """
         if self._segmenter is not None or not items:
             return [self(key, sentences, unknown) for key, sentences in items]
@@ -346,7 +344,7 @@ class DocumentTokenizer:
             # No word flags to derive from the tokens: ids alone, with empty sentences dropped.
             sentence_ids = tokenizer.encode_ids_batch(flat)
             if unknown is not None:
-                self._count_unknown(flat, sentence_ids, unknown)
+                unknown.add(flat, sentence_ids)
             documents = []
             start = 0
             for key, sentences in items:
@@ -359,7 +357,7 @@ class DocumentTokenizer:
         else:
             encoded = [(tokens, tokenizer.convert_tokens_to_ids(tokens)) for tokens in tokenizer.tokenize_batch(flat)]
         if unknown is not None:
-            self._count_unknown(flat, [sentence_ids for _, sentence_ids in encoded], unknown)
+            unknown.add(flat, [sentence_ids for _, sentence_ids in encoded])
         documents = []
         start = 0
         for key, sentences in items:
@@ -367,12 +365,6 @@ class DocumentTokenizer:
             start += len(sentences)
             documents.append(self._from_encoded(key, chunk))
         return documents
-
-    def _count_unknown(self, sentences: Sequence[str], sentence_ids: Sequence[Sequence[int]], unknown: Counter):
-        unk_id = self.unk_id
-        for sentence, ids in zip(sentences, sentence_ids):
-            if unk_id in ids:
-                unknown.update(self.tokenizer.unknown_words(sentence))
 
     def _from_encoded(self, key: str, encoded) -> TokenizedDocument:
         ids = [list(sentence_ids) for _, sentence_ids in encoded if len(sentence_ids)]

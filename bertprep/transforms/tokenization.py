@@ -25,6 +25,7 @@ not need, while the Python path is one `translate`, one `split` and dict hits fo
 chunk. So "python" is the default; "compiled" stays available (`backend="compiled"` or
 BERTPREP_TOKENIZER_BACKEND=compiled) for machines where the benchmark says otherwise.
 """
+import collections
 import os
 
 from bertprep.errors import BertprepError
@@ -71,6 +72,10 @@ class WordPieceTokenizer:
     @property
     def fingerprint(self):
         return self.vocabulary.fingerprint
+
+    @property
+    def unk_id(self):
+        return self.vocabulary.token_to_id[UNK_TOKEN]
 
     @property
     def special_ids(self):
@@ -124,12 +129,11 @@ class WordPieceTokenizer:
         encode_ids = self._pure.encode_ids
         return [encode_ids(_as_text(text)) for text in texts]
 
-    def unknown_words(self, text):
-        """The words of `text` that became [UNK] (lower-cased as WordPiece saw them with --lower).
-
-        Both backends give the same tokens, so the pure-Python one answers for both. Call it only for a
-        text whose tokens hold [UNK]: it costs about one more tokenization of that text."""
-        return self._pure.unknown_words(_as_text(text))
+    def count_unknown_words(self, text, counter):
+        """Add to `counter` (a Counter) the words of `text` that became [UNK], as WordPiece saw them
+        (lower-cased with --lower). Both backends give the same tokens, so the pure-Python one answers
+        for both. Call it only for a text whose tokens hold [UNK]."""
+        self._pure.count_unknown_words(_as_text(text), counter)
 
     def basic_tokenize(self, text):
         """Words before WordPiece, as the reference BasicTokenizer makes them."""
@@ -146,6 +150,37 @@ class WordPieceTokenizer:
     def __repr__(self):
         return (f"WordPieceTokenizer(vocab={self.vocabulary.path!r}, size={self.vocab_size}, lower={self.lower}, "
                 f"strip_accents={self.strip_accents}, backend={self.backend!r})")
+
+
+class UnknownWordSample:
+    """The words that became [UNK] in up to `max_texts` texts holding one (None: in all of them), counted.
+
+    Only texts whose ids hold [UNK] are looked at again, so a corpus that fits its vocabulary costs one
+    `in` per text; the cap bounds the cost of one that does not (the look-up is about one more
+    tokenization of the text). A job keeps one sample per unit of work whose content does not depend on
+    the workers (a pretraining bucket), so the sample is the same with any worker count.
+    """
+
+    def __init__(self, tokenizer, max_texts=None):
+        self.tokenizer = tokenizer
+        self.max_texts = max_texts
+        self.unk_id = tokenizer.unk_id
+        self.words = collections.Counter()
+        self.texts = 0  # texts looked at
+        self.capped = False  # whether texts holding [UNK] were left out
+
+    def add(self, texts, text_ids):
+        """Texts with their ids; count the unknown words of those holding [UNK], up to the cap."""
+        if self.capped:
+            return
+        unk_id, count = self.unk_id, self.tokenizer.count_unknown_words
+        for text, ids in zip(texts, text_ids):
+            if unk_id in ids:
+                if self.max_texts is not None and self.texts >= self.max_texts:
+                    self.capped = True
+                    return
+                self.texts += 1
+                count(text, self.words)
 
 
 def _as_text(text):
