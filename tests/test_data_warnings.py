@@ -443,3 +443,12 @@ def test_classification_data_with_one_label_warns(en_vocab, tmp_path, capsys):
     assert status == 0
     (line,) = warning_lines(stdout)
     assert line.startswith("WARNING: label '0' holds 39 of 40 rows (97.5%)")
+
+
+def test_strict_is_a_jobs_file_args_key_of_every_job():
+    from bertprep.service import catalog
+
+    for pipeline in ("pretraining", "classifier", "squad", "tagging"):
+        parser = catalog.pipeline_parser(pipeline)
+        assert catalog.args_to_argv({"strict": True}, parser) == ["--strict"]
+        assert catalog.args_to_argv({"strict": False}, parser) == ["--no-strict"]  # overrides defaults.args
