@@ -179,9 +179,13 @@ class ReportBuilder:
         self.used(name)
         self.summary["unk_rate"] = rate
         unknown = self.stats.get("unknown_words")
-        if isinstance(unknown, dict) and unknown.get("top"):
+        if isinstance(unknown, dict) and unknown.get("top"):  # the words that became [UNK] (data_warnings)
             self.used("unknown_words")
             self.summary["unknown_words_top"] = [list(item) for item in unknown["top"]]
+        sample = self.stats.get("unknown_word_sample")
+        if isinstance(sample, dict):
+            self.used("unknown_word_sample")
+            self.summary["unknown_words_sentences_looked_at"] = sample.get("sentences")
         self.add_plot("unk_rate", "[UNK] rate", "%.3f%% of tokens are [UNK]." % (100 * rate),
                       lambda: plots.share_bar([("known tokens", 1.0 - rate), ("[UNK]", rate)], "[UNK] rate"))
 
