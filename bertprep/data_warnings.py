@@ -58,7 +58,7 @@ def check(info: dict) -> List[dict]:
 
 def lines(info: dict) -> List[str]:
     """The terminal lines for an info.json's warnings, one each."""
-    return [WARNING_PREFIX + str(item.get("message", item)) if isinstance(item, dict) else WARNING_PREFIX + str(item)
+    return [WARNING_PREFIX + str(item.get("message") if isinstance(item, dict) else item)
             for item in info.get("warnings") or []]
 
 
