@@ -79,6 +79,7 @@ def core_rate(corpus, vocab, dupe_factor):
     from bertprep.pipelines import pretraining
     from bertprep.seeding import stable_hash
     from bertprep.transforms.pretraining_records import PretrainingStats
+    from bertprep.transforms.tokenization import UnknownWordSample
 
     config = {"vocab": vocab, "max_seq_length": 128, "max_predictions_per_seq": 20, "masked_lm_prob": 0.15,
               "short_seq_prob": 0.1, "dupe_factor": dupe_factor, "seed": 12345}
@@ -94,7 +95,8 @@ def core_rate(corpus, vocab, dupe_factor):
     tokenize = 0.0
     for bucket, records in sorted(buckets.items()):
         begin = time.process_time()
-        documents, _, _ = parts.tokenize(records)
+        sample = UnknownWordSample(parts.tokenizer, pretraining.UNKNOWN_WORD_SENTENCES)  # as the job does
+        documents, _, _ = parts.tokenize(records, sample)
         tokenize += time.process_time() - begin
         for encoded in parts.builder.passes(bucket, documents, [], PretrainingStats(128)):
             instances += len(encoded)

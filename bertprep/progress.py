@@ -393,3 +393,13 @@ def _what_ran(options: Sequence[str], runner: Optional[str]) -> List[str]:
 def print_summary(output_dir: str, elapsed: Optional[float] = None, stream=None, options: Sequence[str] = (),
                   runner: Optional[str] = None) -> None:
     print(format_summary(output_dir, elapsed, options=options, runner=runner), file=stream or sys.stdout)
+    _print_data_warnings(output_dir, stream or sys.stdout)
+
+
+def _print_data_warnings(output_dir: str, stream) -> None:
+    """After the summary, one `WARNING:` line for each thing the data says about the settings."""
+    from bertprep import data_warnings
+    from bertprep.io import output as output_lib
+
+    for line in data_warnings.lines(output_lib.OutputDirectory(output_dir).read_info()):
+        print(line, file=stream)

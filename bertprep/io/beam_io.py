@@ -12,7 +12,7 @@ from typing import Callable, Dict, Optional
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from bertprep import __version__, progress
+from bertprep import __version__, data_warnings, progress
 from bertprep.errors import BertprepError
 from bertprep.io import output as output_lib
 from bertprep.io import readers
@@ -240,6 +240,7 @@ class _Finalize(beam.DoFn):
         check_accounting(counts, self._accounting)
         check_publish_gates(counts, self._directory, (self._info.get("config") or {}).get("max_dead_letter_rate"),
                             self._accounting)
+        data_warnings.check(info)  # info["warnings"]; with --strict, fails here before anything is published
         directory = output_lib.OutputDirectory(self._directory)
         side_files = [name for names in (self._info.get("side_files") or {}).values() if isinstance(names, list)
                       for name in names]

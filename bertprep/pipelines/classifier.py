@@ -206,6 +206,7 @@ class _Convert(beam.DoFn):
                                                                       record.value))
             return
         yield finetune_common.id_key(example_id), self._schema(labels).encode(values)
+        yield from finetune_common.unknown_word_outputs(facts["unknown_words"])
         yield beam.pvalue.TaggedOutput("facts", {
             "sequence_length_histogram": {str(facts["length"]): 1},
             "tokens_per_instance": {str(facts["tokens"]): 1},
@@ -252,12 +253,12 @@ def build_pipeline(pipeline, config: dict) -> None:
                   | "RowLabels" >> beam.Map(lambda record: spec.raw_labels(record.value.get("label")))
                   | "Discover" >> finetune_common.DiscoverLabels())
     converted = kept.rows | "Convert" >> beam.ParDo(_Convert(config, indexes), beam.pvalue.AsSingleton(labels)) \
-        .with_outputs("dead", "facts", main="records")
+        .with_outputs("dead", "facts", "unknown", main="records")
     shards, dead_counts, stat_pcs = finetune_common.write_records_and_dead_letters(
         config, KIND, converted, (read.dead_letters, converted.dead), labels, STAT_NAMES[:-1])
     num_labels = len(config["labels"]) if config.get("labels") else 1
     info = {"config": config, "schema": schemas.for_kind(KIND, schema_config(config, num_labels)).to_json(),
-            "vocab_fingerprint": common.load_job_tokenizer(config).fingerprint}
+            **finetune_common.vocabulary_info(config)}
     _ = {"shards": shards, "dead_letter_counts": dead_counts,
          "counts": {"read": beam_io.count_inputs(read), "written": beam_io.count(converted.records, "CountWritten"),
                     "filtered": beam_io.count(kept.filtered, "CountFiltered")},

@@ -55,6 +55,10 @@ def add_common_job_arguments(parser: argparse.ArgumentParser, vocab: bool = True
     group.add_argument("--max-dead-letter-rate", type=dead_letter_rate, default=DEFAULT_MAX_DEAD_LETTER_RATE,
                        help="fail, publishing nothing, when more than this share of the input records is "
                        "dead-lettered (0 to 1); a run that writes no record always fails")
+    group.add_argument("--strict", action=argparse.BooleanOptionalAction, default=False,
+                       help="fail the run, publishing nothing, when the data gives a warning (an [UNK] flood, a case "
+                       "setting that does not fit the vocabulary, a dead-letter reason over 10%% of the input, "
+                       "skewed labels; see README)")
     group.add_argument("--runner", default=LOCAL_RUNNER, help="Beam runner (DataflowRunner for Dataflow); other "
                        "--beam_options pass through unchanged")
 

@@ -8,10 +8,11 @@ from typing import Dict, List, Optional
 
 import apache_beam as beam
 
+from bertprep import data_warnings
 from bertprep.errors import BertprepError
 from bertprep.io import beam_io
 from bertprep.io import output as output_lib
-from bertprep.pipelines import common
+from bertprep.pipelines import common, unknown_words
 
 LINE_BITS = 32
 
@@ -113,11 +114,26 @@ def stat_fields(stats, names, label: str = "Stat"):
             for name in names}
 
 
+def unknown_word_outputs(counter):
+    """The `unknown` side output of a conversion: (word, count) for the words of one record that became
+    [UNK] (summed per word by `unknown_words.SummarizeUnknownWords`)."""
+    for word_count in unknown_words.pairs(counter):
+        yield beam.pvalue.TaggedOutput("unknown", word_count)
+
+
+def vocabulary_info(config: dict) -> dict:
+    """The info.json entries about the job's vocabulary: its fingerprint and its case (for the case warning)."""
+    tokenizer = common.load_job_tokenizer(config)
+    return {"vocab_fingerprint": tokenizer.fingerprint,
+            "vocabulary_case": data_warnings.vocabulary_case(tokenizer.vocab)}
+
+
 def write_records_and_dead_letters(config: dict, kind: str, converted, dead_sources, labels, stat_names):
     """Converted records → shards, every dead letter → dead_letters/, summed facts → report stats.
 
-    `converted` has `records` (sort key, bytes) and `facts` outputs; the discovered or given `labels`
-    join the stats as `label_list`. Returns (shard results, dead-letter counts, stats) for Finalize.
+    `converted` has `records` (sort key, bytes), `facts` and `unknown` (see `unknown_word_outputs`)
+    outputs; the discovered or given `labels` join the stats as `label_list`. Returns (shard results,
+    dead-letter counts, stats) for Finalize.
     """
     dead = tuple(dead_sources) | "AllDead" >> beam.Flatten()
     shards = converted.records | "Write" >> beam_io.WriteShardedRecords(
@@ -126,6 +142,7 @@ def write_records_and_dead_letters(config: dict, kind: str, converted, dead_sour
     summed = converted.facts | "SumStats" >> beam.CombineGlobally(SumStats())
     stats = stat_fields(summed, stat_names)
     stats["label_list"] = labels
+    stats["unknown_words"] = converted.unknown | "UnknownWords" >> unknown_words.SummarizeUnknownWords()
     return shards, dead_counts, stats
 
 

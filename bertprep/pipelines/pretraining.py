@@ -15,11 +15,11 @@ import time
 
 import apache_beam as beam
 
-from bertprep import schemas
+from bertprep import data_warnings, schemas
 from bertprep.errors import BertprepError
 from bertprep.io import beam_io, readers
 from bertprep.io import output as output_lib
-from bertprep.pipelines import common
+from bertprep.pipelines import common, unknown_words
 from bertprep.seeding import relative_names, stable_hash
 
 COMMAND = "pretraining"
@@ -41,6 +41,9 @@ replacements draw any vocabulary entry; by default the decision is made once per
 --wrong-input) takes the outputs of `bertprep mask-probs`."""
 
 BYTES_PER_BUCKET = 512 << 10
+# Sentences holding an [UNK] whose unknown words a bucket counts (for the [UNK] warning's word list): enough
+# for the most frequent ones, and a bound on the extra look-ups when the vocabulary fits nothing.
+UNKNOWN_WORD_SENTENCES = 128
 SMALL_BUCKET_BYTES = 64 << 10
 MIN_BUCKETS = 16
 
@@ -278,8 +281,11 @@ class JobParts:
                                      self.cls_id, self.sep_id, self.unk_id, config["max_predictions_per_seq"],
                                      probabilities)
 
-    def tokenize(self, keyed_records):
-        """(key, record) pairs → (tokenized documents, FASPell pairs as (key, wrong ids, correct ids), dead letters)."""
+    def tokenize(self, keyed_records, unknown=None):
+        """(key, record) pairs → (tokenized documents, FASPell pairs as (key, wrong ids, correct ids), dead letters).
+
+        With `unknown` (a tokenization.UnknownWordSample), the documents' words that became [UNK] are
+        counted into it."""
         documents, pairs, dead = [], [], []
         doc_records, doc_keys, doc_sentences = [], [], []
         handles = {}
@@ -295,7 +301,7 @@ class JobParts:
         finally:
             for handle in handles.values():
                 handle.close()
-        tokenized = self.documents.many(list(zip(doc_keys, doc_sentences)))
+        tokenized = self.documents.many(list(zip(doc_keys, doc_sentences)), unknown)
         for record, sentences, document in zip(doc_records, doc_sentences, tokenized):
             if document.num_tokens == 0:
                 dead.append(readers.DeadLetter(record.source, record.line, "no tokens: the document is empty after "
@@ -338,7 +344,8 @@ class JobParts:
 
 
 class _BuildShard(beam.DoFn):
-    """(bucket, records) → the bucket's shard on disk; side outputs: stats (with the records used), dead letters."""
+    """(bucket, records) → the bucket's shard on disk; side outputs: stats (with the records used), dead letters,
+    and (word, count) of the words that became [UNK]."""
 
     def __init__(self, config, shards):
         self._config = config
@@ -350,13 +357,17 @@ class _BuildShard(beam.DoFn):
 
     def process(self, keyed):
         from bertprep.transforms.pretraining_records import PretrainingStats
+        from bertprep.transforms.tokenization import UnknownWordSample
 
         bucket, items = keyed
         started_wall, started_cpu = time.time(), time.process_time()
         parts = self._parts
-        documents, pairs, dead = parts.tokenize(sorted(items, key=lambda item: item[0]))
+        unknown = UnknownWordSample(parts.tokenizer, UNKNOWN_WORD_SENTENCES)
+        documents, pairs, dead = parts.tokenize(sorted(items, key=lambda item: item[0]), unknown)
         for letter in dead:
             yield beam.pvalue.TaggedOutput("dead", letter)
+        for word_count in unknown_words.pairs(unknown.words):
+            yield beam.pvalue.TaggedOutput("unknown", word_count)
         config = self._config
         suffix = output_lib.tfrecord_suffix(config.get("compression", "none"))
         path = output_lib.join(config["output"], output_lib.shard_name(KIND, bucket, self._shards, suffix))
@@ -374,7 +385,8 @@ class _BuildShard(beam.DoFn):
             build_time={"cpu_seconds": time.process_time() - started_cpu,
                         "wall_seconds": finished_wall - started_wall},
             build_window={"first_started_at": started_wall, "last_finished_at": finished_wall},
-            records_used={"count": len(documents) + len(pairs)}))
+            records_used={"count": len(documents) + len(pairs)},
+            unknown_word_sample={"sentences": unknown.texts, "buckets_capped": int(unknown.capped)}))
 
 
 def build_pipeline(pipeline, config: dict) -> None:
@@ -404,7 +416,7 @@ def build_pipeline(pipeline, config: dict) -> None:
     built = (records
              | "Bucket" >> beam.Map(lambda item: (stable_hash("bucket", item[0]) % shards, item))
              | "GroupBucket" >> beam.GroupByKey()
-             | "BuildShards" >> beam.ParDo(_BuildShard(config, shards)).with_outputs("stats", "dead",
+             | "BuildShards" >> beam.ParDo(_BuildShard(config, shards)).with_outputs("stats", "dead", "unknown",
                                                                                    main="shards"))
     dead.append(built.dead)
     all_dead = tuple(dead) | "AllDead" >> beam.Flatten()
@@ -412,13 +424,18 @@ def build_pipeline(pipeline, config: dict) -> None:
     read_total = beam_io.count_inputs(counted)
     merged = built.stats | "MergeStats" >> beam.CombineGlobally(merge_stats)
     used = merged | "Used" >> beam.Map(lambda stats: stats.get("records_used", {}).get("count", 0))
-    info = {"config": config, "schema": schema.to_json(),
-            "vocab_fingerprint": common.load_job_tokenizer(config).fingerprint,
+    tokenizer = common.load_job_tokenizer(config)
+    info = {"config": config, "schema": schema.to_json(), "vocab_fingerprint": tokenizer.fingerprint,
+            "vocabulary_case": data_warnings.vocabulary_case(tokenizer.vocab),
             "scope": {"nsp_negatives": "documents of the same hash bucket (%d buckets)" % shards}}
+    stat_items = merged | "StatItems" >> beam.FlatMap(
+        lambda stats, names=PretrainingStats.REPORTED + ("unknown_word_sample",): [(n, stats.get(n, {}))
+                                                                                   for n in names])
+    unknown = (built.unknown | "UnknownWords" >> unknown_words.SummarizeUnknownWords()
+               | "UnknownItem" >> beam.Map(lambda summary: ("unknown_words", summary)))
     _ = {"shards": built.shards, "dead_letter_counts": dead_counts,
          "counts": {"read": read_total, "used": used},
-         "stats": merged | "StatItems" >> beam.FlatMap(
-             lambda stats, names=PretrainingStats.REPORTED: [(n, stats.get(n, {})) for n in names]),
+         "stats": (stat_items, unknown) | "AllStats" >> beam.Flatten(),
          "timing": merged | "TimingItems" >> beam.FlatMap(
              lambda stats: [(n, stats[n]) for n in ("build_time", "build_window") if n in stats]),
          } | "Finalize" >> beam_io.Finalize(config["output"], KIND, info, shards, compression,

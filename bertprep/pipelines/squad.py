@@ -19,7 +19,7 @@ from bertprep import schemas
 from bertprep.errors import BertprepError
 from bertprep.io import beam_io, readers
 from bertprep.io import output as output_lib
-from bertprep.pipelines import common, finetune_common
+from bertprep.pipelines import common, finetune_common, unknown_words
 from bertprep.seeding import stable_hash
 from bertprep.transforms import squad_examples, squad_features
 
@@ -112,6 +112,10 @@ class _ConvertQuestion(beam.DoFn):
     def process(self, record):
         config = self._config
         is_training = config.get("split", "train") == "train"
+        if squad_examples.looks_unanswerable(record.value["qa"]):
+            # Counted for every question, kept or not: SQuAD 2.0 data read without --version-2-with-negative
+            # dead-letters these (or, for eval, reads them as answerable), and the warning names the fix.
+            yield beam.pvalue.TaggedOutput("facts", {"unanswerable_questions": 1})
         try:
             example = squad_examples.make_example(record.value, is_training,
                                                   bool(config.get("version_2_with_negative")),
@@ -134,6 +138,7 @@ class _ConvertQuestion(beam.DoFn):
         }
         yield position, (example_row, features)
         yield beam.pvalue.TaggedOutput("sizes", (position, len(features)))
+        yield from finetune_common.unknown_word_outputs(facts["unknown_words"])
         answer_kind = "impossible" if example.is_impossible else ("answer" if is_training else "question")
         yield beam.pvalue.TaggedOutput("facts", {
             "sequence_length_histogram": finetune_common.histogram(facts["lengths"]),
@@ -145,6 +150,7 @@ class _ConvertQuestion(beam.DoFn):
                                 "without_answer": facts["features"] - facts["windows_with_answer"]}
                                if is_training and not example.is_impossible else {}),
             "kept_questions": {answer_kind: 1},
+            "unanswerable_questions": 0,  # so the stat is a number even when there are none
         })
 
 
@@ -318,7 +324,7 @@ def build_pipeline(pipeline, config: dict) -> None:
     converted = (read.records
                  | "Spread" >> beam.Reshuffle()
                  | "Convert" >> beam.ParDo(_ConvertQuestion(config, indexes)).with_outputs(
-                     "dead", "sizes", "facts", main="questions"))
+                     "dead", "sizes", "facts", "unknown", main="questions"))
     numbering = converted.sizes | "Numbering" >> beam.CombineGlobally(_Numbering())
     numbered = converted.questions | "Number" >> beam.ParDo(_Number(config), beam.pvalue.AsSingleton(numbering)) \
         .with_outputs("side_features", "side_examples", main="records")
@@ -330,11 +336,11 @@ def build_pipeline(pipeline, config: dict) -> None:
     stats = converted.facts | "SumStats" >> beam.CombineGlobally(finetune_common.SumStats())
     stat_pcs = finetune_common.stat_fields(stats, ("sequence_length_histogram", "features_per_question",
                                                    "tokens_per_instance", "unk_rate", "questions_truncated",
-                                                   "answer_windows", "kept_questions"))
+                                                   "answer_windows", "kept_questions", "unanswerable_questions"))
+    stat_pcs["unknown_words"] = converted.unknown | "UnknownWords" >> unknown_words.SummarizeUnknownWords()
     stat_pcs["answers"] = dead_counts | "AnswersStat" >> beam.Map(_answers_stat, beam.pvalue.AsSingleton(written))
     info = {"config": config, "schema": schemas.for_kind(kind, {"max_seq_length": config["max_seq_length"]}).to_json(),
-            "vocab_fingerprint": common.load_job_tokenizer(config).fingerprint,
-            "first_unique_id": FIRST_UNIQUE_ID}
+            **finetune_common.vocabulary_info(config), "first_unique_id": FIRST_UNIQUE_ID}
     if config["side_file"]:
         names = side_file_names(config)
         info["side_files"] = names

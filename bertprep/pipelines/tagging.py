@@ -111,6 +111,7 @@ class _Convert(beam.DoFn):
             return
         for chunk, features in enumerate(values):
             yield finetune_common.id_key(example_id) + chunk.to_bytes(2, "big"), self._schema.encode(features)
+        yield from finetune_common.unknown_word_outputs(facts["unknown_words"])
         yield beam.pvalue.TaggedOutput("facts", {
             "sequence_length_histogram": finetune_common.histogram(facts["lengths"]),
             "tokens_per_instance": {str(facts["tokens"]): 1},
@@ -140,12 +141,11 @@ def build_pipeline(pipeline, config: dict) -> None:
                   | "SentenceTags" >> beam.Map(lambda record: record.value["tags"])
                   | "Discover" >> finetune_common.DiscoverLabels())
     converted = parsed.sentences | "Convert" >> beam.ParDo(_Convert(config, indexes), beam.pvalue.AsSingleton(labels)) \
-        .with_outputs("dead", "facts", main="records")
+        .with_outputs("dead", "facts", "unknown", main="records")
     shards, dead_counts, stat_pcs = finetune_common.write_records_and_dead_letters(
         config, KIND, converted, (read.dead_letters, parsed.dead, converted.dead), labels, STAT_NAMES[:-1])
     written = converted.facts | "CountWritten" >> beam.combiners.Count.Globally()
-    info = {"config": config, "schema": schema.to_json(),
-            "vocab_fingerprint": common.load_job_tokenizer(config).fingerprint}
+    info = {"config": config, "schema": schema.to_json(), **finetune_common.vocabulary_info(config)}
     _ = {"shards": shards, "dead_letter_counts": dead_counts,
          "counts": {"read": beam_io.count_inputs(read), "written": written},
          "stats": stat_pcs,

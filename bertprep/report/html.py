@@ -18,6 +18,8 @@ table { border-collapse: collapse; margin: 0.5em 0; } td, th { padding: 0.2em 0.
 .plots { display: flex; flex-wrap: wrap; gap: 1em; }
 figure { margin: 0; flex: 1 1 480px; max-width: 100%; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: 0.9em; color: #555; } .note { color: #a15c00; } code { font-size: 0.9em; }
+.warnings { border: 2px solid #c62828; background: #fff5f5; padding: 0.3em 1em; margin: 1em 0; }
+.warnings h2 { border: none; color: #c62828; margin-top: 0.4em; }
 """
 
 
@@ -73,6 +75,14 @@ def render(report: dict, drawn: List, info: dict) -> str:
                  _escape(report.get("path")), _escape(report.get("tool_version")),
                  '<span class="status ok">accounting balanced</span>' if balanced
                  else '<span class="status bad">accounting mismatch</span>')]
+
+    warnings = report.get("warnings") or []
+    if warnings:  # first thing after the title: what the data says about the run's settings
+        parts.append('<div class="warnings" id="warnings"><h2>Warnings (%d)</h2><ul>' % len(warnings))
+        for warning in warnings:
+            message = warning.get("message", "") if isinstance(warning, dict) else warning
+            parts.append("<li>%s</li>" % _escape(message))
+        parts.append("</ul></div>")
 
     timing = report.get("timing") or {}
     if timing.get("finished_at"):

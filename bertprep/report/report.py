@@ -180,6 +180,14 @@ class ReportBuilder:
             return
         self.used(name)
         self.summary["unk_rate"] = rate
+        unknown = self.stats.get("unknown_words")
+        if isinstance(unknown, dict) and unknown.get("top"):  # the words that became [UNK] (data_warnings)
+            self.used("unknown_words")
+            self.summary["unknown_words_top"] = [list(item) for item in unknown["top"]]
+        sample = self.stats.get("unknown_word_sample")
+        if isinstance(sample, dict):
+            self.used("unknown_word_sample")
+            self.summary["unknown_words_sentences_looked_at"] = sample.get("sentences")
         self.add_plot("unk_rate", "[UNK] rate", "%.3f%% of tokens are [UNK]." % (100 * rate),
                       lambda: plots.share_bar([("known tokens", 1.0 - rate), ("[UNK]", rate)], "[UNK] rate"))
 
@@ -394,6 +402,7 @@ def build_report(directory: str, info: dict, timing: Optional[dict] = None) -> t
         "tool_version": info.get("tool_version"),
         "counts": info.get("counts") or {},
         "dead_letters_by_reason": info.get("dead_letters_by_reason") or {},
+        "warnings": list(info.get("warnings") or []),
         "timing": {key: value for key, value in (timing or {}).items()},
         "summary": builder.summary,
         "plots": [{"id": plot.id, "title": plot.title, "description": plot.description,

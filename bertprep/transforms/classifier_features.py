@@ -6,6 +6,7 @@ the end of whichever side is longer at each step (the reference `_truncate_seq_p
 a multi-hot vector (`multi_label`), or a float (regression). Bad rows raise `ExampleError`, which
 the pipeline turns into a dead letter carrying the message as its reason.
 """
+import collections
 import dataclasses
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -175,12 +176,18 @@ def convert_example(row: Dict, labels: Sequence[str], label_spec: LabelSpec, tok
     features = sequence_features(tokens, segment_ids, tokenizer, max_seq_length)
     features.update({"label_ids": label_ids, "is_real_example": 1, "example_id": example_id})
     real_tokens = len(tokens_a) + len(tokens_b or ())
+    unk = tokens_a.count("[UNK]") + (tokens_b or []).count("[UNK]")
     facts = {
         "length": len(tokens),
         "tokens": real_tokens,
-        "unk": tokens_a.count("[UNK]") + (tokens_b or []).count("[UNK]"),
+        "unk": unk,
+        "unknown_words": collections.Counter(),  # filled below for a row holding an [UNK]
         "truncated": int(len(tokens) - (3 if tokens_b else 2) < real_tokens),
         "labels": [] if label_spec.unlabeled or label_spec.label_type == "float" else label_spec.raw_labels(
             row.get("label")),
     }
+    if unk:
+        tokenizer.count_unknown_words(text_a, facts["unknown_words"])
+        if tokens_b:
+            tokenizer.count_unknown_words(text_b, facts["unknown_words"])
     return features, facts

@@ -319,9 +319,9 @@ class DocumentTokenizer:
         self._segmenter = masking.Segmenter(grouping) if grouping in ("jieba", "presegmented") else None
         self._masking = masking
 
-    def __call__(self, key: str, sentences: Sequence[str]) -> TokenizedDocument:
+    def __call__(self, key: str, sentences: Sequence[str], unknown=None) -> TokenizedDocument:
         if self._segmenter is None:
-            return self.many([(key, sentences)])[0]
+            return self.many([(key, sentences)], unknown)[0]
         token_lists, flags = [], []
         for sentence in sentences:
             tokens, sentence_flags = self._masking.segmented_flags(sentence, self._segmenter.words(sentence),
@@ -329,18 +329,26 @@ class DocumentTokenizer:
             token_lists.append(tokens)
             flags.append(sentence_flags)
         ids = [self.tokenizer.convert_tokens_to_ids(tokens) for tokens in token_lists]
+        if unknown is not None:
+            unknown.add(sentences, ids)
         keep = [k for k, sentence in enumerate(ids) if sentence]
         return TokenizedDocument(key, [ids[k] for k in keep], [flags[k] for k in keep])
 
-    def many(self, items: Sequence[tuple]) -> List[TokenizedDocument]:
-        """Several (key, sentences) at once: one batch call to the tokenizer over all their sentences."""
+    def many(self, items: Sequence[tuple], unknown=None) -> List[TokenizedDocument]:
+        """Several (key, sentences) at once: one batch call to the tokenizer over all their sentences.
+
+        `unknown` (a tokenization.UnknownWordSample) is shown every sentence with its ids, to count the
+        words that became [UNK].
+        """
         if self._segmenter is not None or not items:
-            return [self(key, sentences) for key, sentences in items]
+            return [self(key, sentences, unknown) for key, sentences in items]
         flat = [sentence for _, sentences in items for sentence in sentences]
         tokenizer = self.tokenizer
         if self.grouping != "pieces" and hasattr(tokenizer, "encode_ids_batch"):
             # No word flags to derive from the tokens: ids alone, with empty sentences dropped.
             sentence_ids = tokenizer.encode_ids_batch(flat)
+            if unknown is not None:
+                unknown.add(flat, sentence_ids)
             documents = []
             start = 0
             for key, sentences in items:
@@ -352,6 +360,8 @@ class DocumentTokenizer:
             encoded = tokenizer.encode_batch(flat)  # (tokens, ids) pairs: no second vocabulary look-up
         else:
             encoded = [(tokens, tokenizer.convert_tokens_to_ids(tokens)) for tokens in tokenizer.tokenize_batch(flat)]
+        if unknown is not None:
+            unknown.add(flat, [sentence_ids for _, sentence_ids in encoded])
         documents = []
         start = 0
         for key, sentences in items:

@@ -124,6 +124,16 @@ class SentencePieceTokenizer:
     def encode_batch(self, texts):
         return [(tokens, self.convert_tokens_to_ids(tokens)) for tokens in self.tokenize_batch(texts)]
 
+    def count_unknown_words(self, text, counter):
+        """Add to `counter` the pieces of `text` that became the unknown piece, as text (SentencePiece keeps
+        their surface form; the word-start mark is dropped). Call it only for a text whose ids hold [UNK]."""
+        unk_id = self.unk_id
+        tokens = self.tokenize(text)
+        for token, token_id in zip(tokens, self.convert_tokens_to_ids(tokens)):
+            word = token.lstrip(WORD_START)
+            if token_id == unk_id and word:
+                counter[word] += 1
+
     def convert_tokens_to_ids(self, tokens):
         return self.vocabulary.ids_for(tokens, self.unk_id)
 

@@ -169,6 +169,11 @@ def _answers(qa: Dict) -> List[Dict]:
     return [answer for answer in answers if isinstance(answer, dict)]
 
 
+def looks_unanswerable(qa: Dict) -> bool:
+    """A question marked `is_impossible` or without answers: only SQuAD 2.0 data has them."""
+    return bool(qa.get("is_impossible")) or not _answers(qa)
+
+
 def make_example(value: Dict, is_training: bool, version_2_with_negative: bool,
                  cjk_words: str = "auto") -> SquadExample:
     """A SquadExample from one question record; AnswerError when training data is unusable."""

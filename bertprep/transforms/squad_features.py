@@ -11,6 +11,7 @@ answer gets positions 0, as does an impossible question.
 
 Numbering (`unique_id`, `example_index`) is global and is assigned by the pipeline afterwards.
 """
+import collections
 from typing import Dict, List, Sequence, Tuple
 
 from bertprep.transforms.classifier_features import pad
@@ -148,7 +149,12 @@ def convert_example(example: SquadExample, tokenizer, max_seq_length: int, doc_s
         "doc_pieces": len(pieces),
         "tokens": len(pieces) + len(query_tokens),
         "unk": pieces.count("[UNK]") + query_tokens.count("[UNK]"),
+        "unknown_words": collections.Counter(),  # filled below for a question holding an [UNK]
         "query_truncated": int(len(query_tokens) == max_query_length),
         "windows_with_answer": answers_in_window,
     }
+    if facts["unk"]:
+        # The question as a whole: a few words past --max-query-length may be counted.
+        tokenizer.count_unknown_words(example.question_text, facts["unknown_words"])
+        tokenizer.count_unknown_words(" ".join(example.doc_tokens), facts["unknown_words"])
     return features, facts

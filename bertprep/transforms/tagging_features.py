@@ -6,6 +6,7 @@ metrics see exactly one prediction per input word and the tags can be read back 
 A sentence whose pieces do not fit in `max_seq_length - 2` is either an error (dead letter) or,
 with `split_long`, cut at word boundaries into several records.
 """
+import collections
 from typing import Dict, Iterator, List, Sequence, Tuple
 
 from bertprep.io import readers
@@ -119,8 +120,11 @@ def convert_sentence(tokens: Sequence[str], tags: Sequence[str], tag_ids: Dict[s
         })
         lengths.append(len(sequence))
     flat = [piece for word in pieces for piece in word]
-    facts = {"lengths": lengths, "tokens": len(flat), "unk": flat.count("[UNK]"), "tags": list(tags),
-             "records": len(records)}
+    unk = flat.count("[UNK]")
+    facts = {"lengths": lengths, "tokens": len(flat), "unk": unk, "tags": list(tags), "records": len(records),
+             "unknown_words": collections.Counter()}
+    if unk:
+        tokenizer.count_unknown_words(" ".join(tokens), facts["unknown_words"])
     return records, facts
 
 

@@ -14,6 +14,8 @@ lines/s against HF's 14,700-15,800; English package descriptions 156,000 warm ag
 it builds alignment bookkeeping and Encoding objects we do not need, while the Python path is one
 `translate`, one `split` and dict hits for almost every chunk.
 """
+import collections
+
 from bertprep.errors import BertprepError
 from bertprep.transforms.vocabulary import SPECIAL_TOKENS, UNK_TOKEN, Vocabulary
 from bertprep.transforms.wordpiece import CONTINUATION_PREFIX, PureWordPieceTokenizer
@@ -52,6 +54,10 @@ class WordPieceTokenizer:
         return self.vocabulary.fingerprint
 
     @property
+    def unk_id(self):
+        return self.vocabulary.token_to_id[UNK_TOKEN]
+
+    @property
     def special_ids(self):
         """Ids of [CLS] [SEP] [MASK] [PAD] [UNK]; a vocabulary lacking one is an error only here."""
         self.vocabulary.require(SPECIAL_TOKENS)
@@ -85,6 +91,11 @@ class WordPieceTokenizer:
         encode_ids = self._pure.encode_ids
         return [encode_ids(_as_text(text)) for text in texts]
 
+    def count_unknown_words(self, text, counter):
+        """Add to `counter` (a Counter) the words of `text` that became [UNK], as WordPiece saw them
+        (lower-cased with --lower). Call it only for a text whose tokens hold [UNK]."""
+        self._pure.count_unknown_words(_as_text(text), counter)
+
     def basic_tokenize(self, text):
         """Words before WordPiece, as the reference BasicTokenizer makes them."""
         return self._pure.basic_tokenize(_as_text(text))
@@ -100,6 +111,37 @@ class WordPieceTokenizer:
     def __repr__(self):
         return (f"WordPieceTokenizer(vocab={self.vocabulary.path!r}, size={self.vocab_size}, lower={self.lower}, "
                 f"strip_accents={self.strip_accents})")
+
+
+class UnknownWordSample:
+    """The words that became [UNK] in up to `max_texts` texts holding one (None: in all of them), counted.
+
+    Only texts whose ids hold [UNK] are looked at again, so a corpus that fits its vocabulary costs one
+    `in` per text; the cap bounds the cost of one that does not (the look-up is about one more
+    tokenization of the text). A job keeps one sample per unit of work whose content does not depend on
+    the workers (a pretraining bucket), so the sample is the same with any worker count.
+    """
+
+    def __init__(self, tokenizer, max_texts=None):
+        self.tokenizer = tokenizer
+        self.max_texts = max_texts
+        self.unk_id = tokenizer.unk_id
+        self.words = collections.Counter()
+        self.texts = 0  # texts looked at
+        self.capped = False  # whether texts holding [UNK] were left out
+
+    def add(self, texts, text_ids):
+        """Texts with their ids; count the unknown words of those holding [UNK], up to the cap."""
+        if self.capped:
+            return
+        unk_id, count = self.unk_id, self.tokenizer.count_unknown_words
+        for text, ids in zip(texts, text_ids):
+            if unk_id in ids:
+                if self.max_texts is not None and self.texts >= self.max_texts:
+                    self.capped = True
+                    return
+                self.texts += 1
+                count(text, self.words)
 
 
 def _as_text(text):

@@ -209,6 +209,10 @@ class PureWordPieceTokenizer:
         # `map` over its characters (faster than `str.translate` with a table, which is not cached).
         self._char_ids = {}
         self._chars_seen = set()
+        self._unk_id = token_to_id.get(unk_token)
+        self._unknown_chars = set()  # the standalone characters (keys of _char_ids) that are [UNK]
+        self._unknown_in_chunk = {}  # chunk -> its words that became [UNK] (see `count_unknown_words`)
+        self._unknown_chunks = set()  # the chunks of that cache with at least one such word
 
     def basic_tokenize(self, text):
         return basic_tokenize(text, self.lower, self.strip_accents)
@@ -265,6 +269,40 @@ class PureWordPieceTokenizer:
             entry = self._chunk_cache.get(char) or self._chunk(char)
             if len(entry[1]) == 1:
                 self._char_ids[char] = entry[1][0]
+                if entry[1][0] == self._unk_id:
+                    self._unknown_chars.add(char)
+
+    def count_unknown_words(self, text, counter):
+        """Add to `counter` the words of `text` that became [UNK], as WordPiece saw them (after lower-casing
+        and accent stripping). Meant for the few lines a caller saw an [UNK] in: a line of standalone
+        characters (see `_learn_chars`) costs a few set operations, other lines a count of their chunks."""
+        chars = set(text)
+        if self._char_ids.keys() >= chars:  # each character is a word, and a chunk, of its own
+            for char in chars.intersection(self._unknown_chars):
+                for word in self._unknown_in(char):
+                    counter[word] += text.count(char)
+            return
+        chunks = text.translate(_CLEAN_TABLE).split()
+        distinct = set(chunks)
+        for chunk in distinct.difference(self._unknown_in_chunk):  # first sight: work out its words
+            self._unknown_in(chunk)
+        for chunk in distinct.intersection(self._unknown_chunks):
+            times = chunks.count(chunk)
+            for word in self._unknown_in(chunk):
+                counter[word] += times
+
+    def _unknown_in(self, chunk):
+        words = self._unknown_in_chunk.get(chunk)
+        if words is None:
+            split, unk = self.model.split, (self.model.unk_token,)
+            words = tuple(word for word in basic_tokenize(chunk, self.lower, self.strip_accents) if split(word) == unk)
+            if len(self._unknown_in_chunk) >= self.CACHE_LIMIT:
+                self._unknown_in_chunk.clear()
+                self._unknown_chunks.clear()
+            self._unknown_in_chunk[chunk] = words
+            if words:
+                self._unknown_chunks.add(chunk)
+        return words
 
     def encode(self, text):
         """(tokens, ids) of one text."""
