@@ -421,7 +421,11 @@ def test_squad_2_data_without_the_option_names_the_fix(en_vocab, tmp_path, capsy
     data = squad_file(tmp_path / "v2.json", answerable=4, impossible=6)
     settings = ("--vocab", en_vocab, "--max-seq-length", 64, "--doc-stride", 32, "--max-query-length", 16)
     out = tmp_path / "v1"
-    status, stdout, _ = run(capsys, "squad", "--input", data, "--output", out, *settings)
+    # 60% dead-lettered: over the default --max-dead-letter-rate, the run fails and its error names the fix.
+    status, _, stderr = run(capsys, "squad", "--input", data, "--output", out, *settings)
+    assert status == 2 and not (out / "_COMPLETE").exists()
+    assert len(stderr.strip().splitlines()) == 1 and stderr.strip().endswith("add --version-2-with-negative")
+    status, stdout, _ = run(capsys, "squad", "--input", data, "--output", out, "--max-dead-letter-rate", 1, *settings)
     assert status == 0
     (line,) = warning_lines(stdout)
     assert line.startswith("WARNING: 6 of 10 inputs (60.0%) were dead-lettered as 'answer count'")

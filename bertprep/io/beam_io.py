@@ -7,7 +7,7 @@ import collections
 import json
 import os
 import time
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, Optional, Sequence
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -238,8 +238,10 @@ class _Finalize(beam.DoFn):
             "accounting": list(self._accounting or ()),
         })
         check_accounting(counts, self._accounting)
+        # The gates' message carries what the data says (e.g. SQuAD 2.0 read without its option), so a refused
+        # run names the fix as a published one would.
         check_publish_gates(counts, self._directory, (self._info.get("config") or {}).get("max_dead_letter_rate"),
-                            self._accounting)
+                            self._accounting, [warning.message for warning in data_warnings.warnings_for(info)])
         data_warnings.check(info)  # info["warnings"]; with --strict, fails here before anything is published
         directory = output_lib.OutputDirectory(self._directory)
         side_files = [name for names in (self._info.get("side_files") or {}).values() if isinstance(names, list)
@@ -270,25 +272,27 @@ def check_accounting(counts: Dict[str, int], accounting: Optional[tuple]) -> Non
 
 
 def check_publish_gates(counts: Dict[str, int], directory: str, max_dead_letter_rate: Optional[float] = None,
-                        accounting: Optional[tuple] = None) -> None:
+                        accounting: Optional[tuple] = None, data_warnings: Sequence[str] = ()) -> None:
     """Refuse to publish an output that holds nothing, or that dead-lettered more than the job allows.
 
     Without these gates a job whose every input was unreadable (a truncated JSON file) exited 0 and
     published an empty output, and a scheduler moved LATEST onto it. Raised before info.json and
     _COMPLETE exist, so nothing is published; the dead-letter file is already in place to read.
+    `data_warnings` (the messages of `bertprep.data_warnings`) end the one-line error: they often say why.
     """
     rate_limit = DEFAULT_MAX_DEAD_LETTER_RATE if max_dead_letter_rate is None else float(max_dead_letter_rate)
     read = counts.get(accounting[0] if accounting else "read", 0)
     written = counts.get("written", counts.get("records_out", 0))
     dead = counts.get("dead_lettered", 0)
     letters = dead_letter_path(directory)
+    because = "".join(" | " + message for message in data_warnings)
     if written == 0:
-        raise BertprepError("no records written (read %d, dead-lettered %d; see %s); nothing was published"
-                            % (read, dead, letters))
+        raise BertprepError("no records written (read %d, dead-lettered %d; see %s); nothing was published%s"
+                            % (read, dead, letters, because))
     if read and dead / read > rate_limit:
         raise BertprepError("%d of %d input records dead-lettered (%.1f%%), more than --max-dead-letter-rate %g "
-                            "allows (see %s); nothing was published" % (dead, read, 100.0 * dead / read, rate_limit,
-                                                                         letters))
+                            "allows (see %s); nothing was published%s"
+                            % (dead, read, 100.0 * dead / read, rate_limit, letters, because))
 
 
 class Finalize(beam.PTransform):
