@@ -2,7 +2,7 @@
 import pytest
 
 from bertprep.transforms import confusion, glyph, phonetic
-from bertprep.transforms.confusion import ConfusionModel, ConfusionWeights
+from bertprep.transforms.confusion import ConfusionModel, ConfusionOptions
 
 
 def test_syllables_split_into_initial_final_tone():
@@ -57,13 +57,19 @@ def test_glyph_similarity_follows_structure(glyph_data):
     assert "的" not in found
 
 
-def test_weights_and_sources_parse_and_reject_bad_values():
-    weights = ConfusionWeights.parse("glyph=0.5, frequency=0.8")
-    assert weights.glyph == 0.5 and weights.frequency == 0.8 and weights.phonetic == 1.0
-    with pytest.raises(ValueError, match="bad weight"):
-        ConfusionWeights.parse("colour=1")
-    with pytest.raises(ValueError, match="not a number"):
-        ConfusionWeights.parse("glyph=abc")
+def test_options_come_from_the_config_and_reject_bad_values():
+    options = ConfusionOptions.from_config({"mixture_glyph_weight": 0.5, "mean_set_size": 15, "ranker": False,
+                                            "top_k": 15, "pool_group_size": None})
+    assert options.mixture_glyph_weight == 0.5 and options.mean_set_size == 15 and options.ranker is False
+    assert options.pool_group_size == ConfusionOptions().pool_group_size  # None keeps the default
+    with pytest.raises(ValueError, match="--ranker-l2 is -1; it cannot be negative"):
+        ConfusionOptions.from_config({"ranker_l2": -1.0})
+    with pytest.raises(ValueError, match="--min-set-size 9 is larger than --max-set-size 4"):
+        ConfusionOptions.from_config({"min_set_size": 9, "max_set_size": 4})
+    assert set(confusion.OPTION_HELP) == set(ConfusionOptions.__dataclass_fields__)
+    assert set(confusion.LEGACY_WEIGHT_NAMES.values()) == set(ConfusionOptions.__dataclass_fields__)
+    message = confusion.legacy_weights_message("mean_size=15, ranker=0,group_limit=40")
+    assert "--mean-set-size 15 --no-ranker --pool-group-size 40" in message
     assert confusion.parse_sources("observed,phonetic") == ["phonetic", "observed"]
     with pytest.raises(ValueError):
         confusion.parse_sources("phonetic,sound")
@@ -74,10 +80,10 @@ FREQUENCIES = {"在": 100.0, "再": 50.0, "载": 5.0, "灾": 3.0, "是": 200.0, 
                "的": 300.0, "地": 60.0, "得": 50.0, "清": 20.0, "情": 30.0, "晴": 4.0, "精": 10.0}
 
 
-def _model(sources=("phonetic", "glyph", "observed"), **weights):
+def _model(sources=("phonetic", "glyph", "observed"), external=None, **options):
     universe = list(UNIVERSE)
-    return ConfusionModel(universe, FREQUENCIES, list(sources), ConfusionWeights(**weights),
-                          phonetic.PhoneticIndex(universe), glyph.GlyphIndex(universe))
+    return ConfusionModel(universe, FREQUENCIES, list(sources), ConfusionOptions(**options),
+                          phonetic.PhoneticIndex(universe), glyph.GlyphIndex(universe), external=external)
 
 
 def test_frequent_homophones_rank_first_and_scores_are_probabilities():
@@ -156,11 +162,11 @@ def test_fitted_state_round_trips_through_the_mixture_dict():
     assert restored.mixture == state
     expected = [(r.candidate, r.score) for r in fitted.score_candidates("在", {"再": 6})]
     assert [(r.candidate, r.score) for r in restored.score_candidates("在", {"再": 6})] == expected
-    assert _model(ranker=0).fit_mixture(PAIRS).keys() == set(confusion.COMPONENTS)
+    assert _model(ranker=False).fit_mixture(PAIRS).keys() == set(confusion.COMPONENTS)
 
 
 def test_per_character_sizes_average_the_budget_and_favour_characters_that_err():
-    model = _model(mean_size=4, min_size=1, max_size=12)
+    model = _model(mean_set_size=4, min_set_size=1, max_set_size=12)
     model.fit_mixture(PAIRS)
     observed = {}
     for (c, w), n in PAIRS.items():
