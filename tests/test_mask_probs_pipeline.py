@@ -10,7 +10,7 @@ import pytest
 
 from bertprep import cli
 from bertprep.pipelines import common, mask_probs
-from bertprep.transforms import mask_probability_tables
+from bertprep.transforms import confusion, mask_probability_tables
 
 STAT_COLUMNS = ("correct_count", "unchanged_count", "written_wrong_count", "as_wrong_count", "deleted_count",
                 "inserted_count")
@@ -279,6 +279,12 @@ def test_help_documents_the_options(capsys):
         cli.main(["mask-probs", "--help"])
     text = capsys.readouterr().out
     for option in ("--input", "--correct", "--wrong", "--vocab", "--format", "--traditional-to-simplified",
-                   "--max-edit-rate", "--alpha", "--faspell-counting", "--sources", "--weights", "--top-k",
-                   "mask_probability.sav", "confusion_sets"):
+                   "--max-edit-rate", "--alpha", "--faspell-counting", "--sources", "--top-k", "--confusion-file",
+                   "--confusion-file-format", "mask_probability.sav", "confusion_sets"):
         assert option in text
+    # Every ranking knob is a named option with its own help (the former --weights NAME=VALUE string is gone).
+    ranking = text[text.index("confusion-set ranking:"):]
+    for name, help_text in confusion.OPTION_HELP.items():
+        option = "--" + name.replace("_", "-")
+        assert option in ranking and " ".join(help_text.split()[:4]) in " ".join(ranking.split())
+    assert "--weights" not in text

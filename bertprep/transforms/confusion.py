@@ -96,30 +96,6 @@ OPTION_HELP = {
                           "same-final group are candidates",
 }
 
-# The knobs of the former `--weights NAME=VALUE,...` string and the options that replaced them.
-LEGACY_WEIGHT_NAMES = {
-    "phonetic": "mixture_phonetic_weight", "glyph": "mixture_glyph_weight", "observed": "observed_weight",
-    "frequency": "mixture_frequency_exponent", "glyph_similarity": "mixture_glyph_exponent",
-    "prior_strength": "prior_strength", "near_limit": "mixture_near_limit", "min_score": "min_score",
-    "ranker": "ranker", "group_limit": "pool_group_size", "ranker_l2": "ranker_l2", "mean_size": "mean_set_size",
-    "min_size": "min_set_size", "max_size": "max_set_size",
-}
-
-
-def legacy_weights_message(text: str) -> str:
-    """What to write instead of a `--weights NAME=VALUE,...` string (the option is gone)."""
-    replacements = []
-    for item in (part.strip() for part in text.split(",")):
-        name, _, value = item.partition("=")
-        option = LEGACY_WEIGHT_NAMES.get(name.strip().replace("-", "_"))
-        if option == "ranker":
-            replacements.append("--ranker" if value.strip() not in ("0", "0.0") else "--no-ranker")
-        elif option:
-            replacements.append("--%s %s" % (option.replace("_", "-"), value.strip()))
-    hint = " (here: %s)" % " ".join(replacements) if replacements else ""
-    return "--weights was replaced by named options%s; see bertprep mask-probs --help" % hint
-
-
 @dataclass
 class ScoredCandidate:
     candidate: str

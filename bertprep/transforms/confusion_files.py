@@ -193,9 +193,9 @@ class ExternalSets:
     def __init__(self, names: Sequence[str] = (), entries: Iterable[ConfusionEntry] = ()):
         self.names: List[str] = list(names)
         self._sets: Dict[str, Dict[str, List[str]]] = {name: {} for name in self.names}
+        self._frozen: Dict[str, Dict[str, frozenset]] = {}
         for entry in entries:
             self.add(entry.source, entry.char, entry.candidates)
-        self._frozen: Dict[str, Dict[str, frozenset]] = {}
 
     def add(self, source: str, char: str, candidates: Sequence[str]) -> None:
         if source not in self._sets:
