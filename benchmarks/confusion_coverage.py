@@ -14,9 +14,10 @@ Rows:
   its candidates in file order (top-k) and whole;
 - merged and ranked: own sources plus each external set (and all of them when there are several), the
   external stage fitted held-out by sentence folds of the train part as `mask-probs` does;
-- ceilings: the share of held-out errors in the candidate pool (a perfect ranking, any size), the union
-  of the own top-k and the external sets, and the ranker fitted on the held-out pairs themselves (a bound
-  for these features at each size, never a result: it has seen the answers).
+- ceilings: the share of held-out errors in the candidate pool (a perfect ranking, any size, and at
+  sizes 1-5), the union of the own top-k and the external sets, and the ranker's weights fitted on the
+  held-out pairs themselves (in-sample, never a result: it has seen the answers; it shows how far these
+  features can rank at each size).
 
 Mean set size is given over the held-out correct characters (the sets the coverage is measured on) and,
 for the main rows, over every character of the universe (vocabulary CJK characters + train corpus, every
@@ -184,6 +185,20 @@ def pool_ceiling(builder, model, held_out_counts, external=None):
     return hit / total
 
 
+def perfect_ranking(builder, model, held_out_counts, size, external=None):
+    """Coverage of the best `size` candidates of each pool, chosen knowing the held-out errors: what the
+    pool allows at that size (the rest is the ranking's job)."""
+    by_char = defaultdict(dict)
+    for (c, w), n in held_out_counts.items():
+        by_char[c][w] = n
+    pools = model.pools()
+    hit = 0
+    for c, errors in by_char.items():
+        pool = set(pools.pool(c, builder.observed.get(c), external=external)[0]) | set(builder.observed.get(c, {}))
+        hit += sum(sorted((n for w, n in errors.items() if w in pool), reverse=True)[:size])
+    return hit / sum(held_out_counts.values())
+
+
 def tune(train, vocab_chars, base_frequency, seed, top_k):
     """Search the ranker's knobs on a split inside the train part (never the held-out part)."""
     inner_train, inner_dev = split(train, seed, 0.25, salt="tune")
@@ -259,8 +274,10 @@ def main(argv=None):
         row(f"  same, top-{larger}", coverage, held_mean)
 
     merged_models = []
+    alone = {}
     for name, sets in externals:
         coverage, cut_mean, whole_mean, entry_mean, entries = external_alone(sets, name, held_out_counts, k)
+        alone[name] = (coverage[None], whole_mean)
         row(f"{name} alone, file order", {5: coverage[5], 10: coverage[10], "full": coverage[k]}, cut_mean)
         print(f"{'  same, whole set':<46} {'':>7} {'':>7} {coverage[None]:7.4f} {whole_mean:9.2f}"
               f" {entry_mean:9.2f}  (universe = its own {entries} entries)")
@@ -274,9 +291,18 @@ def main(argv=None):
         for larger in SWEEP:
             coverage, held_mean, _ = evaluate(builder, held_out_counts, model, larger)
             row(f"  same, top-{larger}", coverage, held_mean)
-        print("  external-stage weights (held-out by sentence): " + ", ".join(
-            f"{key.split('.', 2)[-1]}={value:+.2f}" for key, value in model.mixture.items()
-            if key.startswith("ranker.external:")))
+        for source in sets.names:
+            prefix = "ranker.%s." % source
+            print(f"  {source} weights (held-out by sentence): " + ", ".join(
+                f"{key[len(prefix):]}={value:+.2f}" for key, value in model.mixture.items() if key.startswith(prefix)))
+        if name in alone:
+            whole, whole_mean = alone[name]
+            for size in range(1, 2 * k):
+                coverage, held_mean, _ = evaluate(builder, held_out_counts, model, size, sizes=())
+                if coverage["full"] >= whole:
+                    print(f"  reaches {name} alone ({whole:.4f} at mean {whole_mean:.2f}) at top-{size}: "
+                          f"{coverage['full']:.4f} at mean {held_mean:.2f}, {1 - held_mean / whole_mean:.0%} smaller")
+                    break
 
     print("ceilings:")
     total = sum(held_out_counts.values())
@@ -287,22 +313,28 @@ def main(argv=None):
         hit = sum(n for (c, w), n in held_out_counts.items() if w in union[c])
         print(f"  own top-{k} united with {name} (no ranking): {hit / total:.4f} at held-out mean "
               f"{sum(map(len, union.values())) / len(union):.2f}")
-    bound_counts = substitution_counts(held_out)
-    bounds = [("own", builder.model(options, OWN, fit_counts=bound_counts))]
-    bounds += [(f"own + {name}", builder.model(options, OWN, external=sets, fit_counts=bound_counts))
-               for name, sets, _ in merged_models]
-    for label, model in bounds:
+    for label, model, sets in [("own", own, None)] + [(f"own + {name}", model, sets)
+                                                      for name, sets, model in merged_models]:
+        print(f"  {label}, a perfect ranking of the pool at each size: " + ", ".join(
+            f"top-{size} {perfect_ranking(builder, model, held_out_counts, size, sets):.4f}"
+            for size in (1, 2, 3, 5)))
+    in_sample_counts = substitution_counts(held_out, args.seed)
+    in_sample = [("own", builder.model(options, OWN, fit_counts=in_sample_counts))]
+    in_sample += [(f"own + {name}", builder.model(options, OWN, external=sets, fit_counts=in_sample_counts))
+                  for name, sets, _ in merged_models]
+    for label, model in in_sample:
         figures = []
         for size in (5, 10, k) + SWEEP:
             coverage, _, _ = evaluate(builder, held_out_counts, model, size, sizes=())
             figures.append(f"top-{size} {coverage['full']:.4f}")
-        print(f"  {label}, fitted on the held-out pairs themselves (a bound, not a result): " + ", ".join(figures))
+        print(f"  {label}, weights fitted on the held-out pairs themselves (in-sample, it has seen the answers): "
+              + ", ".join(figures))
     print("ranker weights fitted on train: " + ", ".join(
         f"{key[len('ranker.'):]}={value:+.2f}" for key, value in own.mixture.items()
         if key.startswith("ranker.") and not key.startswith("ranker.external:")))
     sized = builder.model(replace(options, mean_set_size=k), OWN)
     coverage, held_mean, _ = evaluate(builder, held_out_counts, sized, k)
-    row(f"own: per-character sizes, universe mean {k}", coverage, held_mean, universe_mean_size(builder, sized, k, 1))
+    row(f"own: per-character sizes, universe mean {k}", coverage, held_mean, universe_mean_size(builder, sized, k))
     print(f"elapsed {time.time() - started:.1f} s")
 
 

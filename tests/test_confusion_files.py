@@ -66,6 +66,9 @@ def test_a_layout_that_cannot_be_detected_names_the_file_and_line(tmp_path):
     with open(path, "rb") as handle, pytest.raises(ValueError, match=r"odd.txt line 2: cannot tell the "
                                                                    r"confusion-file layout"):
         list(confusion_files.iter_entries(handle, str(path)))
+    path.write_text("在|再\n\n# only a comment\n", encoding="utf-8")  # line 1 reads as a header: no data left
+    with open(path, "rb") as handle, pytest.raises(ValueError, match="odd.txt holds no confusion-set lines"):
+        list(confusion_files.iter_entries(handle, str(path)))
 
 
 def test_source_names_are_file_names_and_must_differ():

@@ -158,7 +158,8 @@ def iter_entries(lines: Iterable[Union[bytes, str]], path: str, fmt: Optional[st
     """Entries and dead letters of one confusion file; `fmt` None or 'auto' detects the layout.
 
     Detection reads the first data line; a file whose first data line has no known separator after
-    its key is an error (ValueError naming the file and line), since every later line would be guessed.
+    its key is an error (ValueError naming the file and line), since every later line would be guessed,
+    and so is a file without data lines.
     """
     source = source or source_name(path)
     fmt = None if fmt in (None, "auto") else fmt
@@ -182,6 +183,8 @@ def iter_entries(lines: Iterable[Union[bytes, str]], path: str, fmt: Optional[st
             yield ConfusionDeadLetter(path, number, f"bad confusion-set line: {exc}", text)
             continue
         yield ConfusionEntry(source, number, key, candidates)
+    if fmt is None:  # an empty set given on purpose is unlikely; a wrong file or a swallowed header is not
+        raise ValueError(f"{path} holds no confusion-set lines (only blank, comment or header lines)")
 
 
 class ExternalSets:
