@@ -308,7 +308,7 @@ def test_a_confusion_file_adds_its_source_and_changes_only_the_characters_it_lis
     (tmp_path / "wang.txt").write_text("在:实再\n这是一行坏的\n", encoding="utf-8")
     options = dict(input=str(corpus), sources="phonetic,glyph,observed", top_k=40)
     plain = run_job(tmp_path, "plain", **options)
-    extended = run_job(tmp_path, "extended", confusion_file=[str(tmp_path / "wang.txt")], **options)
+    extended = run_job(tmp_path, "extended", confusion_file=str(tmp_path / "wang.txt"), **options)
     for name in ("char_stats", "confusion_pairs", "mask_probability"):
         assert table(plain, name) == table(extended, name), name
     assert load_sav(plain) == load_sav(extended)
@@ -365,14 +365,22 @@ def test_confusion_option_errors_are_one_line(tmp_path, capsys, extra, message):
     assert len(error) == 1 and error[0].startswith("bertprep: error: ") and message in error[0], lines
 
 
-def test_confusion_files_in_a_jobs_file_become_repeated_options():
+def test_confusion_files_from_repeated_options_or_a_jobs_file_list(tmp_path):
     from bertprep.service import catalog
 
     parser = catalog.pipeline_parser("mask-probs")
     argv = catalog.args_to_argv({"input": "pairs.tsv", "confusion-file": ["wang.txt", "same_pinyin.txt"],
                                  "confusion_file_format": "auto", "mean-set-size": 15, "ranker": False}, parser)
-    assert argv == ["--input=pairs.tsv", "--confusion-file=wang.txt", "--confusion-file=same_pinyin.txt",
+    assert argv == ["--input=pairs.tsv", "--confusion-file=wang.txt,same_pinyin.txt",
                     "--confusion-file-format=auto", "--mean-set-size=15", "--no-ranker"]
     args = parser.parse_args(argv + ["--output", "out"])
-    assert args.confusion_file == ["wang.txt", "same_pinyin.txt"] and args.mean_set_size == 15.0
+    assert args.confusion_file == "wang.txt,same_pinyin.txt" and args.mean_set_size == 15.0
     assert args.ranker is False
+    repeated = parser.parse_args(["--confusion-file", "wang.txt", "--confusion-file", "same_pinyin.txt",
+                                  "--output", "out"])
+    assert repeated.confusion_file == args.confusion_file
+    for name in ("wang.txt", "same_pinyin.txt"):
+        (tmp_path / name).write_text("在:再\n", encoding="utf-8")
+    config = {"confusion_file": "%s,%s" % (tmp_path / "wang.txt", tmp_path / "same_pinyin.txt")}
+    assert [name for _, _, name in mask_probs.confusion_file_sources(config)] == [
+        "external:wang.txt", "external:same_pinyin.txt"]

@@ -42,6 +42,15 @@ space-separated lists) join the candidates as sources named external:<file name>
 the pairs how far to trust each."""
 
 
+class _RepeatableList(argparse.Action):
+    """A repeatable option kept as one comma-separated value (as --input is), so that a jobs-file list or a
+    Dataflow template parameter carries it as one value."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        current = getattr(namespace, self.dest, None)
+        setattr(namespace, self.dest, values if not current else current + "," + values)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_common_job_arguments(parser, vocab=False, shards=False,
                                     input_help="CSC pair files: path, glob or comma-separated list (local or gs://)")
@@ -67,10 +76,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        "or over the input pairs only")
     group.add_argument("--sources", default="phonetic,glyph,observed",
                        help="own confusion-set sources, comma-separated subset of phonetic,glyph,observed")
-    group.add_argument("--confusion-file", action="append", default=None, metavar="PATH",
-                       help="an existing confusion set (path or glob, local or gs://; repeatable): its candidates "
-                       "join the sets as source external:<file name>, weighted by how well it predicted errors of "
-                       "held-out sentences of the input")
+    group.add_argument("--confusion-file", action=_RepeatableList, default=None, metavar="PATH",
+                       help="existing confusion sets (path, glob or comma-separated list, local or gs://; "
+                       "repeatable): their candidates join the sets, each file as source external:<file name>, "
+                       "weighted by how well it predicted the errors of held-out sentences of the input")
     group.add_argument("--confusion-file-format", default="auto", choices=("auto",) + confusion_files.FORMATS,
                        help="layout of the --confusion-file files: colon (char:candidates), tab "
                        "(char<TAB>candidates...), comma or space (a run or one character an item); auto: from "
@@ -389,8 +398,9 @@ def universe_from_vocabulary(config) -> list:
 
 def confusion_file_sources(config) -> list:
     """(format, path, source name) of every --confusion-file match; BertprepError on clashing names."""
+    patterns = config.get("confusion_file") or []
     paths = []
-    for pattern in config.get("confusion_file") or []:
+    for pattern in [patterns] if isinstance(patterns, str) else patterns:
         paths += beam_io.match_files(pattern)
     try:
         names = confusion_files.check_source_names(paths)
