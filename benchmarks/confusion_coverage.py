@@ -306,7 +306,8 @@ def main(argv=None):
 
     print("ceilings:")
     total = sum(held_out_counts.values())
-    print(f"  in the own candidate pool (a perfect ranking, any size): {pool_ceiling(builder, own, held_out_counts):.4f}")
+    print("  in the own candidate pool (a perfect ranking, any size): "
+          f"{pool_ceiling(builder, own, held_out_counts):.4f}")
     for name, sets, model in merged_models:
         print(f"  in the pool with {name}: {pool_ceiling(builder, model, held_out_counts, sets):.4f}")
         union = {c: set(own_sets[c]) | set(sets.any_candidates(c)) for c in own_sets}

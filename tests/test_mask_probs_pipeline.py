@@ -290,9 +290,10 @@ def test_help_documents_the_options(capsys):
     assert "--weights" not in text
 
 
-# ---- external confusion sets ------------------------------------------------------------------------------
+# ---- external confusion sets ----------------------------------------------------------------------------
 
-CSC_PAIRS = "我再家\t我在家\n他再学校看书\t他在学校看书\n清天\t晴天\n我门\t我们\n他门来了\t他们来了\n再见了\t在见了\n"
+CSC_PAIRS = ("我再家\t我在家\n他再学校看书\t他在学校看书\n清天\t晴天\n我门\t我们\n"
+             "他门来了\t他们来了\n再见了\t在见了\n")
 
 
 def _rows_by_char(output):

@@ -1,8 +1,9 @@
 """`bertprep mask-probs`: per-character statistics, mask probabilities and confusion sets from CSC corpora.
 
 Wiring only; the work is in bertprep.transforms (csc_readers, alignment, mask_probability, phonetic,
-glyph, confusion). Counting is done with Beam combiners keyed by character or character pair, so no
-process holds the corpus; the per-character tables are bounded by the character universe.
+glyph, confusion, confusion_ranker, confusion_files). Counting is done with Beam combiners keyed by
+character or character pair (and fold, for the held-out fit of external confusion sets), so no process
+holds the corpus; the per-character tables and the external sets are bounded by the character universe.
 """
 import argparse
 import pickle
