@@ -2,7 +2,7 @@
 import pytest
 
 from bertprep.transforms import confusion, glyph, phonetic
-from bertprep.transforms.confusion import ConfusionModel, ConfusionWeights
+from bertprep.transforms.confusion import ConfusionModel, ConfusionOptions
 
 
 def test_syllables_split_into_initial_final_tone():
@@ -57,13 +57,16 @@ def test_glyph_similarity_follows_structure(glyph_data):
     assert "的" not in found
 
 
-def test_weights_and_sources_parse_and_reject_bad_values():
-    weights = ConfusionWeights.parse("glyph=0.5, frequency=0.8")
-    assert weights.glyph == 0.5 and weights.frequency == 0.8 and weights.phonetic == 1.0
-    with pytest.raises(ValueError, match="bad weight"):
-        ConfusionWeights.parse("colour=1")
-    with pytest.raises(ValueError, match="not a number"):
-        ConfusionWeights.parse("glyph=abc")
+def test_options_come_from_the_config_and_reject_bad_values():
+    options = ConfusionOptions.from_config({"mixture_glyph_weight": 0.5, "mean_set_size": 15, "ranker": False,
+                                            "top_k": 15, "pool_group_size": None})
+    assert options.mixture_glyph_weight == 0.5 and options.mean_set_size == 15 and options.ranker is False
+    assert options.pool_group_size == ConfusionOptions().pool_group_size  # None keeps the default
+    with pytest.raises(ValueError, match="--ranker-l2 is -1; it cannot be negative"):
+        ConfusionOptions.from_config({"ranker_l2": -1.0})
+    with pytest.raises(ValueError, match="--min-set-size 9 is larger than --max-set-size 4"):
+        ConfusionOptions.from_config({"min_set_size": 9, "max_set_size": 4})
+    assert set(confusion.OPTION_HELP) == set(ConfusionOptions.__dataclass_fields__)
     assert confusion.parse_sources("observed,phonetic") == ["phonetic", "observed"]
     with pytest.raises(ValueError):
         confusion.parse_sources("phonetic,sound")
@@ -74,10 +77,10 @@ FREQUENCIES = {"在": 100.0, "再": 50.0, "载": 5.0, "灾": 3.0, "是": 200.0, 
                "的": 300.0, "地": 60.0, "得": 50.0, "清": 20.0, "情": 30.0, "晴": 4.0, "精": 10.0}
 
 
-def _model(sources=("phonetic", "glyph", "observed"), **weights):
+def _model(sources=("phonetic", "glyph", "observed"), external=None, **options):
     universe = list(UNIVERSE)
-    return ConfusionModel(universe, FREQUENCIES, list(sources), ConfusionWeights(**weights),
-                          phonetic.PhoneticIndex(universe), glyph.GlyphIndex(universe))
+    return ConfusionModel(universe, FREQUENCIES, list(sources), ConfusionOptions(**options),
+                          phonetic.PhoneticIndex(universe), glyph.GlyphIndex(universe), external=external)
 
 
 def test_frequent_homophones_rank_first_and_scores_are_probabilities():
@@ -156,11 +159,11 @@ def test_fitted_state_round_trips_through_the_mixture_dict():
     assert restored.mixture == state
     expected = [(r.candidate, r.score) for r in fitted.score_candidates("在", {"再": 6})]
     assert [(r.candidate, r.score) for r in restored.score_candidates("在", {"再": 6})] == expected
-    assert _model(ranker=0).fit_mixture(PAIRS).keys() == set(confusion.COMPONENTS)
+    assert _model(ranker=False).fit_mixture(PAIRS).keys() == set(confusion.COMPONENTS)
 
 
 def test_per_character_sizes_average_the_budget_and_favour_characters_that_err():
-    model = _model(mean_size=4, min_size=1, max_size=12)
+    model = _model(mean_set_size=4, min_set_size=1, max_set_size=12)
     model.fit_mixture(PAIRS)
     observed = {}
     for (c, w), n in PAIRS.items():
@@ -187,3 +190,54 @@ def test_ranker_pools_reach_loose_pinyin_relations_and_leave_one_out_counts():
     assert "河" not in pools.pool("有")[0]  # no pinyin or glyph relation
     assert "河" in pools.pool("有", {"河": 1})[0]  # observed characters join the pool
     assert "河" not in confusion_ranker.CandidatePools(universe, {}, ["phonetic"]).pool("有", {"河": 1})[0]
+
+
+def _external(tables):
+    from bertprep.transforms.confusion_files import ExternalSets
+
+    sets = ExternalSets(list(tables))
+    for name, table in tables.items():
+        for char, candidates in table.items():
+            sets.add(name, char, candidates)
+    return sets
+
+
+# Errors the pinyin/glyph pools cannot explain, each in one fold only (so always held out when it is fitted):
+# the `good` set lists them, the `noise` set lists other characters.
+NOVEL = {("在", "实"): 0, ("是", "请"): 1, ("的", "青"): 2, ("时", "精"): 3, ("十", "底"): 4}
+FOLDED = {**{(c, w, i % 5): n for i, ((c, w), n) in enumerate(sorted(PAIRS.items()))},
+          **{(c, w, fold): 2 for (c, w), fold in NOVEL.items()}}
+
+
+def test_external_sets_are_trusted_as_far_as_they_predict_held_out_errors():
+    external = _external({"external:good.txt": {c: w for c, w in NOVEL},
+                          "external:noise.txt": {"在": "情", "是": "晴", "的": "灾", "时": "仔", "十": "载"}})
+    model = _model(external=external)
+    state = model.fit_mixture(FOLDED)
+    assert state["ranker.external:good.txt.member"] > state["ranker.external:noise.txt.member"]
+    ranked = model.score_candidates("在")
+    by_candidate = {r.candidate: r for r in ranked}
+    # 实 is neither a pinyin nor a glyph neighbour of 在: only the good set brings it, and says so.
+    assert "实" not in [r.candidate for r in _model().score_candidates("在")]
+    assert by_candidate["实"].source == "external:good.txt"
+    assert [r.candidate for r in ranked].index("实") < [r.candidate for r in ranked].index("情")
+    assert "phonetic" in by_candidate["再"].source and "observed" not in by_candidate["再"].source
+
+
+def test_external_sets_change_only_the_characters_they_list():
+    without = _model()
+    without.fit_mixture(FOLDED)
+    with_external = _model(external=_external({"external:good.txt": {"在": "实"}}))
+    with_external.fit_mixture(FOLDED)
+    assert {k: v for k, v in with_external.mixture.items() if "external:" not in k} == without.mixture
+    for char in UNIVERSE:
+        plain = [(r.candidate, r.score, r.source) for r in without.score_candidates(char, top_k=8)]
+        extended = [(r.candidate, r.score, r.source) for r in with_external.score_candidates(char, top_k=8)]
+        assert (plain != extended) == (char == "在"), char
+    # The fitted state, external weights included, round-trips (as the pipeline hands it to its workers).
+    restored = _model(external=_external({"external:good.txt": {"在": "实"}}))
+    restored.mixture = dict(with_external.mixture)
+    assert [(r.candidate, r.score) for r in restored.score_candidates("在")] == [
+        (r.candidate, r.score) for r in with_external.score_candidates("在")]
+    with pytest.raises(ValueError, match="drop --no-ranker"):
+        _model(external=_external({"external:good.txt": {"在": "实"}}), ranker=False)

@@ -10,7 +10,7 @@ import pytest
 
 from bertprep import cli
 from bertprep.pipelines import common, mask_probs
-from bertprep.transforms import mask_probability_tables
+from bertprep.transforms import confusion, mask_probability_tables
 
 STAT_COLUMNS = ("correct_count", "unchanged_count", "written_wrong_count", "as_wrong_count", "deleted_count",
                 "inserted_count")
@@ -279,6 +279,109 @@ def test_help_documents_the_options(capsys):
         cli.main(["mask-probs", "--help"])
     text = capsys.readouterr().out
     for option in ("--input", "--correct", "--wrong", "--vocab", "--format", "--traditional-to-simplified",
-                   "--max-edit-rate", "--alpha", "--faspell-counting", "--sources", "--weights", "--top-k",
-                   "mask_probability.sav", "confusion_sets"):
+                   "--max-edit-rate", "--alpha", "--faspell-counting", "--sources", "--top-k", "--confusion-file",
+                   "--confusion-file-format", "mask_probability.sav", "confusion_sets"):
         assert option in text
+    # Every ranking knob is a named option with its own help (the former --weights NAME=VALUE string is gone).
+    ranking = text[text.index("confusion-set ranking:"):]
+    for name, help_text in confusion.OPTION_HELP.items():
+        option = "--" + name.replace("_", "-")
+        assert option in ranking and " ".join(help_text.split()[:4]) in " ".join(ranking.split())
+    assert "--weights" not in text
+
+
+# ---- external confusion sets ----------------------------------------------------------------------------
+
+CSC_PAIRS = ("我再家\t我在家\n他再学校看书\t他在学校看书\n清天\t晴天\n我门\t我们\n"
+             "他门来了\t他们来了\n再见了\t在见了\n")
+
+
+def _rows_by_char(output):
+    rows = {}
+    for row in table(output, "confusion_sets"):
+        rows.setdefault(row["char"], []).append(row)
+    return rows
+
+
+def test_a_confusion_file_adds_its_source_and_changes_only_the_characters_it_lists(tmp_path):
+    corpus = tmp_path / "pairs.tsv"
+    corpus.write_text(CSC_PAIRS, encoding="utf-8")
+    (tmp_path / "wang.txt").write_text("在:实再\n这是一行坏的\n", encoding="utf-8")
+    options = dict(input=str(corpus), sources="phonetic,glyph,observed", top_k=40)
+    plain = run_job(tmp_path, "plain", **options)
+    extended = run_job(tmp_path, "extended", confusion_file=str(tmp_path / "wang.txt"), **options)
+    for name in ("char_stats", "confusion_pairs", "mask_probability"):
+        assert table(plain, name) == table(extended, name), name
+    assert load_sav(plain) == load_sav(extended)
+    plain_rows, extended_rows = _rows_by_char(plain), _rows_by_char(extended)
+    assert set(plain_rows) == set(extended_rows) and "在" in plain_rows
+    assert [c for c in plain_rows if plain_rows[c] != extended_rows[c]] == ["在"]
+    by_candidate = {row["candidate"]: row for row in extended_rows["在"]}
+    assert "实" not in {row["candidate"] for row in plain_rows["在"]}  # no pinyin or glyph link to 在
+    assert by_candidate["实"]["source"] == "external:wang.txt"
+    assert by_candidate["再"]["source"].endswith("+observed+external:wang.txt")
+    # Formats kept: the same columns in the TSV headers and the same pickle type.
+    for name, columns in mask_probability_tables.TABLE_COLUMNS.items():
+        header = open(os.path.join(extended, name + ".tsv"), encoding="utf-8").readline().rstrip("\n").split("\t")
+        assert header == [column for column, _ in columns]
+    job = info(extended)
+    assert job["confusion_files"] == [{"path": str(tmp_path / "wang.txt"), "source": "external:wang.txt",
+                                       "format": "auto"}]
+    assert job["stats"]["confusion_files"] == {"external:wang.txt": {"characters": 1, "candidates": 2,
+                                                                     "mean_candidates": 2.0}}
+    assert "ranker.external:wang.txt.member" in job["stats"]["confusion_mixture"]
+    counts = job["counts"]
+    assert counts == {**counts, "read": 6 + 2, "written": 6, "confusion_lines_used": 1, "dead_lettered": 1}
+    with open(os.path.join(extended, "dead_letters", "dead_letters-00000-of-00001.jsonl"), encoding="utf-8") as handle:
+        letters = [json.loads(line) for line in handle]
+    assert [(letter["source"], letter["line"]) for letter in letters] == [(str(tmp_path / "wang.txt"), 2)]
+    assert letters[0]["reason"].startswith("bad confusion-set line: no colon separator")
+
+
+def load_sav(output):
+    with open(os.path.join(output, "mask_probability.sav"), "rb") as handle:
+        loaded = pickle.load(handle)
+    assert type(loaded) is dict and all(type(k) is str and type(v) is float for k, v in loaded.items())
+    return loaded
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--confusion-file", "{tmp}/odd.txt"], "odd.txt line 2: cannot tell the confusion-file layout"),
+    (["--confusion-file", "{tmp}/a/same.txt", "--confusion-file", "{tmp}/b/same.txt"],
+     "two confusion files are named 'same.txt'"),
+    (["--confusion-file", "{tmp}/a/same.txt", "--no-ranker"], "--confusion-file needs the learned ranker"),
+    (["--ranker-l2", "-1"], "--ranker-l2 is -1; it cannot be negative"),
+])
+def test_confusion_option_errors_are_one_line(tmp_path, capsys, extra, message):
+    (tmp_path / "pairs.tsv").write_text(CSC_PAIRS, encoding="utf-8")
+    (tmp_path / "odd.txt").write_text("在|再\n是|事\n", encoding="utf-8")
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "same.txt").write_text("在:再\n", encoding="utf-8")
+    argv = ["mask-probs", "--input", str(tmp_path / "pairs.tsv"), "--output", str(tmp_path / "out"),
+            "--sources", "observed"] + [item.format(tmp=tmp_path) for item in extra]
+    assert cli.main(argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    error = [line for line in lines if not line.startswith("bertprep: ") or "error" in line]  # progress aside
+    assert len(error) == 1 and error[0].startswith("bertprep: error: ") and message in error[0], lines
+
+
+def test_confusion_files_from_repeated_options_or_a_jobs_file_list(tmp_path):
+    from bertprep.service import catalog
+
+    parser = catalog.pipeline_parser("mask-probs")
+    argv = catalog.args_to_argv({"input": "pairs.tsv", "confusion-file": ["wang.txt", "same_pinyin.txt"],
+                                 "confusion_file_format": "auto", "mean-set-size": 15, "ranker": False}, parser)
+    assert argv == ["--input=pairs.tsv", "--confusion-file=wang.txt,same_pinyin.txt",
+                    "--confusion-file-format=auto", "--mean-set-size=15", "--no-ranker"]
+    args = parser.parse_args(argv + ["--output", "out"])
+    assert args.confusion_file == "wang.txt,same_pinyin.txt" and args.mean_set_size == 15.0
+    assert args.ranker is False
+    repeated = parser.parse_args(["--confusion-file", "wang.txt", "--confusion-file", "same_pinyin.txt",
+                                  "--output", "out"])
+    assert repeated.confusion_file == args.confusion_file
+    for name in ("wang.txt", "same_pinyin.txt"):
+        (tmp_path / name).write_text("在:再\n", encoding="utf-8")
+    config = {"confusion_file": "%s,%s" % (tmp_path / "wang.txt", tmp_path / "same_pinyin.txt")}
+    assert [name for _, _, name in mask_probs.confusion_file_sources(config)] == [
+        "external:wang.txt", "external:same_pinyin.txt"]

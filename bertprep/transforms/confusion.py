@@ -1,15 +1,17 @@
 """Ranked confusion sets: for a correct character, the characters people are likely to write instead.
 
-Three sources, each optional (`--sources phonetic,glyph,observed`):
+Own sources, each optional (`--sources phonetic,glyph,observed`):
 - phonetic: similarity of pypinyin readings (see `phonetic.py`),
 - glyph: similarity of character structure (see `glyph.py`),
-- observed: how often the character was written as the candidate in the wrong corpus.
+- observed: how often the character was written as the candidate in the wrong corpus;
+and external confusion sets a team already has (`--confusion-file`, see `confusion_files.py`), each a
+named source whose trust the ranker learns from the corpus.
 
 A candidate's score estimates P(wrong = candidate | correct = char, an error): see ConfusionModel.
 Once fitted on a corpus's confusion pairs (`fit_mixture`), candidates come from broad pools ranked by
-a learned conditional logit (`confusion_ranker.py`); before that, and with `ranker=0`, from a
+a learned conditional logit (`confusion_ranker.py`); before that, and with `ranker=False`, from a
 hand-set mixture of similarity neighbourhoods whose weights are fitted on the same pairs. The set is
-cut at `top_k` (or at a per-character size when `mean_size` is set) and at `min_score`.
+cut at `top_k` (or at a per-character size when `mean_set_size` is set) and at `min_score`.
 """
 import os
 from collections import Counter
@@ -33,60 +35,66 @@ GLYPH_THRESHOLD = 0.3
 
 
 @dataclass(frozen=True)
-class ConfusionWeights:
-    """Knobs of the candidate model (the `--weights` option).
+class ConfusionOptions:
+    """How confusion sets are ranked and cut: one `mask-probs` option each (`--` + the name with dashes;
+    OPTION_HELP says what each does). The `mixture_*` ones only matter with `ranker=False`."""
 
-    phonetic, glyph: multiply the fitted mixture weights of the phonetic components and of the glyph
-    component; observed: multiplies the corpus's own confusion counts (0 ignores them); frequency: the
-    exponent of a candidate's corpus frequency; glyph_similarity: the exponent of glyph similarity
-    inside the glyph component; prior_strength: pseudo-count of the model against observed counts;
-    near_limit: how many of the most frequent members of each same-initial / same-final group are
-    candidates; min_score: the least probability a candidate needs.
-    ranker: 1 ranks with the learned ranker once fitted, 0 keeps the mixture; group_limit: how many
-    of the most frequent characters per initial / final / first letter enter the ranker's pools;
-    ranker_l2: its L2 penalty. mean_size: when > 0, per-character set sizes (more candidates for
-    characters that err often) averaging mean_size over the universe, between min_size and max_size;
-    0 keeps `top_k` for every character.
-    """
-
-    phonetic: float = 1.0
-    glyph: float = 1.0
-    observed: float = 1.0
-    frequency: float = 0.8
-    glyph_similarity: float = 2.0
+    ranker: bool = True
+    observed_weight: float = 1.0
     prior_strength: float = 3.0
-    near_limit: float = 40
     min_score: float = 0.0
-    ranker: float = 1.0
-    group_limit: float = 60
+    pool_group_size: int = 60
     ranker_l2: float = 3.0
-    mean_size: float = 0.0
-    min_size: float = 3
-    max_size: float = 200
+    mean_set_size: float = 0.0
+    min_set_size: int = 3
+    max_set_size: int = 200
+    mixture_phonetic_weight: float = 1.0
+    mixture_glyph_weight: float = 1.0
+    mixture_frequency_exponent: float = 0.8
+    mixture_glyph_exponent: float = 2.0
+    mixture_near_limit: int = 40
 
     @classmethod
-    def parse(cls, text: Optional[str]) -> "ConfusionWeights":
-        """From `phonetic=1,glyph=0.5,...` (the --weights option); unknown names are an error."""
-        if not text:
-            return cls()
-        values = {}
-        known = set(cls.__dataclass_fields__)
-        for item in text.split(","):
-            item = item.strip()
-            if not item:
-                continue
-            name, sep, value = item.partition("=")
-            name = name.strip().replace("-", "_")
-            if not sep or name not in known:
-                raise ValueError(f"bad weight {item!r}: expected NAME=NUMBER with NAME in {', '.join(sorted(known))}")
-            try:
-                values[name] = float(value)
-            except ValueError:
-                raise ValueError(f"bad weight {item!r}: {value!r} is not a number") from None
-            if values[name] < 0:
-                raise ValueError(f"bad weight {item!r}: weights are not negative")
-        return cls(**values)
+    def from_config(cls, config: Mapping) -> "ConfusionOptions":
+        """From a job configuration (argparse dests); missing or None values keep their defaults."""
+        values = {name: config[name] for name in cls.__dataclass_fields__ if config.get(name) is not None}
+        return cls(**values).validated()
 
+    def validated(self) -> "ConfusionOptions":
+        """Self, or ValueError naming the option that is out of range."""
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if not isinstance(value, bool) and value < 0:
+                raise ValueError("--%s is %g; it cannot be negative" % (name.replace("_", "-"), value))
+        if self.min_set_size > self.max_set_size:
+            raise ValueError("--min-set-size %d is larger than --max-set-size %d" % (self.min_set_size,
+                                                                                     self.max_set_size))
+        return self
+
+
+OPTION_HELP = {
+    "ranker": "rank candidates with the learned ranker (pinyin, glyph and frequency features fitted on the pairs, "
+              "external sets weighted by how well they predicted held-out sentences' errors) or, with --no-ranker, "
+              "with the hand-set mixture of similarity neighbourhoods",
+    "observed_weight": "weight m of the corpus's own counts in a candidate's score (m*n(c,w) + k*P(w|c)) / "
+                       "(m*n(c) + k); 0 ignores them",
+    "prior_strength": "pseudo-count k of the model's P(w|c) in that score: the larger, the less a few observed "
+                      "errors move a candidate",
+    "min_score": "least score a candidate needs to stay in a set",
+    "pool_group_size": "ranker's candidate pool: how many of the most frequent characters sharing an initial, a "
+                       "final or a first letter with the character are candidates",
+    "ranker_l2": "L2 penalty of the ranker's fits (the larger, the closer its weights stay to 0)",
+    "mean_set_size": "when above 0: per-character set sizes, more candidates for characters that err often, "
+                     "averaging this over the universe (instead of --top-k for every character)",
+    "min_set_size": "smallest set with --mean-set-size",
+    "max_set_size": "largest set with --mean-set-size",
+    "mixture_phonetic_weight": "--no-ranker only: multiplies the fitted weights of the pinyin neighbourhoods",
+    "mixture_glyph_weight": "--no-ranker only: multiplies the fitted weight of the look-alike neighbourhood",
+    "mixture_frequency_exponent": "--no-ranker only: exponent of a candidate's frequency inside a neighbourhood",
+    "mixture_glyph_exponent": "--no-ranker only: exponent of glyph similarity inside the look-alike neighbourhood",
+    "mixture_near_limit": "--no-ranker only: how many of the most frequent characters of each same-initial or "
+                          "same-final group are candidates",
+}
 
 @dataclass
 class ScoredCandidate:
@@ -100,8 +108,10 @@ class ScoredCandidate:
 
     @property
     def source(self) -> str:
-        """The sources that found this candidate, `+`-joined in a fixed order (e.g. `phonetic+observed`)."""
-        return "+".join(s for s in SOURCES if s in self.sources)
+        """The sources that found this candidate, `+`-joined: own sources in a fixed order, then external
+        sets in the order given (e.g. `phonetic+observed+external:confusion_ocr_asr.txt`)."""
+        own = [s for s in SOURCES if s in self.sources]
+        return "+".join(own + [s for s in self.sources if s not in SOURCES])
 
 
 def parse_sources(text: str) -> List[str]:
@@ -145,27 +155,33 @@ def merge_frequencies(*tables: Mapping[str, float]) -> Dict[str, float]:
 
 
 class ConfusionModel:
-    """P(wrong = w | correct = c, an error happened): a mixture over similarity neighbourhoods.
+    """P(wrong = w | correct = c, an error happened): a learned ranker, or a mixture over similarity neighbourhoods.
 
-    Inside each neighbourhood of `c` (same syllable and tone, same syllable, one fuzzy edit, same
-    initial or final, similar glyph) a candidate gets mass in proportion to its frequency raised to
-    `weights.frequency` (for glyphs also times similarity**`weights.glyph_similarity`); the
-    neighbourhoods are mixed with weights fitted by EM on the corpus's own confusion pairs
-    (`fit_mixture`). Observed counts are then combined as a Dirichlet-smoothed estimate:
-    `(m*n(c,w) + k*P_model(w|c)) / (m*n(c) + k)` with `m = weights.observed`, `k = weights.prior_strength`.
+    The ranker (`confusion_ranker.py`) scores a broad pool by a conditional logit fitted on the corpus's
+    pairs, with external confusion sets (`external`, a `confusion_files.ExternalSets`) as a second stage.
+    The mixture (`options.ranker` False): inside each neighbourhood of `c` (same syllable and tone, same
+    syllable, one fuzzy edit, same initial or final, similar glyph) a candidate gets mass in proportion
+    to its frequency raised to `mixture_frequency_exponent` (for glyphs also times
+    similarity**`mixture_glyph_exponent`); the neighbourhoods are mixed with weights fitted by EM on the
+    corpus's own confusion pairs (`fit_mixture`). Either way observed counts are then combined as a
+    Dirichlet-smoothed estimate `(m*n(c,w) + k*P_model(w|c)) / (m*n(c) + k)` with
+    `m = options.observed_weight`, `k = options.prior_strength`.
     """
 
     def __init__(self, universe: Iterable[str], frequencies: Mapping[str, float], sources: Sequence[str],
-                 weights: ConfusionWeights, phonetic_index=None, glyph_index=None,
-                 mixture: Optional[Mapping[str, float]] = None):
+                 options: ConfusionOptions, phonetic_index=None, glyph_index=None,
+                 mixture: Optional[Mapping[str, float]] = None, external=None):
         self.universe = sorted(set(universe))
         self.sources = list(sources)
-        self.weights = weights
+        self.options = options
+        self.external = external if external else None
+        if self.external and not options.ranker:
+            raise ValueError("external confusion sets are weighed by the learned ranker; drop --no-ranker")
         self.phonetic_index = phonetic_index if "phonetic" in self.sources else None
         self.glyph_index = glyph_index if "glyph" in self.sources else None
-        beta = weights.frequency
+        exponent = options.mixture_frequency_exponent
         # Frequencies per million, floored so unseen characters keep a little mass.
-        self.mass = {c: (frequencies.get(c, 0.0) + 0.05) ** beta for c in self.universe}
+        self.mass = {c: (frequencies.get(c, 0.0) + 0.05) ** exponent for c in self.universe}
         self.total_mass = sum(self.mass.values()) or 1.0
         self._group_cache: Dict[tuple, tuple] = {}
         self._glyph_cache: Dict[str, tuple] = {}
@@ -174,17 +190,24 @@ class ConfusionModel:
         self._frequencies = frequencies
         self._pools = None
         self.theta = None  # learned ranker weights (numpy), set by fit_mixture or the mixture setter
+        self.beta = None  # weights of the external stage (numpy, external_feature_names order)
         self.size_scale = 0.0
         self.total_errors = 0.0
         self.mixture = dict(mixture or DEFAULT_MIXTURE)
 
     # -- fitted state --------------------------------------------------------------------------------
+    def _external_names(self) -> List[str]:
+        return confusion_ranker.external_feature_names(self.external.names) if self.external else []
+
     @property
     def mixture(self) -> Dict[str, float]:
-        """The fitted state as one flat JSON-able dict: mixture weights, `ranker.<feature>`, `size.*`."""
+        """The fitted state as one flat JSON-able dict: mixture weights, `ranker.<feature>` (external ones
+        as `ranker.external:<file>.<feature>`), `size.*`."""
         state = dict(self._mixture)
         if self.theta is not None:
             state.update({"ranker." + name: float(v) for name, v in zip(confusion_ranker.FEATURE_NAMES, self.theta)})
+        if self.beta is not None:
+            state.update({"ranker." + name: float(v) for name, v in zip(self._external_names(), self.beta)})
         if self.size_scale:
             state.update({"size.scale": self.size_scale, "size.total_errors": self.total_errors})
         return state
@@ -195,6 +218,9 @@ class ConfusionModel:
         ranker = {k[len("ranker."):]: float(v) for k, v in state.items() if k.startswith("ranker.")}
         if ranker:
             self.theta = np.array([ranker.get(name, 0.0) for name in confusion_ranker.FEATURE_NAMES])
+            names = self._external_names()
+            if names and any(name in ranker for name in names):
+                self.beta = np.array([ranker.get(name, 0.0) for name in names])
         self.size_scale = float(state.get("size.scale", 0.0))
         self.total_errors = float(state.get("size.total_errors", 0.0))
 
@@ -202,20 +228,30 @@ class ConfusionModel:
         if self._pools is None:
             self._pools = confusion_ranker.CandidatePools(
                 self.universe, self._frequencies, self.sources, self.phonetic_index, self.glyph_index,
-                group_limit=int(self.weights.group_limit))
+                group_limit=int(self.options.pool_group_size))
         return self._pools
 
+    def _uses_observed(self) -> bool:
+        return "observed" in self.sources and self.options.observed_weight > 0
+
     def fit_ranker(self, pair_counts: Mapping[tuple, int]) -> None:
-        """Fit the ranker's weights on the pairs and, with mean_size, the set-size scale."""
+        """Fit the ranker's weights on the pairs (keys `(correct, wrong)` or `(correct, wrong, fold)`), the
+        external stage held-out by fold when there are external sets, and with mean_set_size the size scale."""
         counts = confusion_ranker.ErrorCounts(pair_counts)
         groups, _ = confusion_ranker.training_groups(self.pools(), counts)
-        self.theta = confusion_ranker.fit_conditional_logit(groups, l2=self.weights.ranker_l2)
+        self.theta = confusion_ranker.fit_conditional_logit(groups, l2=self.options.ranker_l2)
+        self.beta = None
+        if self.external:
+            external_groups, _ = confusion_ranker.external_training_groups(
+                self.pools(), self.theta, counts, self.external, use_observed=self._uses_observed())
+            self.beta = confusion_ranker.fit_conditional_logit(external_groups, l2=self.options.ranker_l2,
+                                                               width=len(self._external_names()))
         self.total_errors = float(sum(sum(o.values()) for o in counts.pairs.values()))
         self.size_scale = 0.0
-        if self.weights.mean_size > 0:
+        if self.options.mean_set_size > 0:
             expected = [self._expected_errors(c, counts.observed(c)) for c in self.universe]
             self.size_scale = confusion_ranker.solve_size_scale(
-                expected, self.weights.mean_size, int(self.weights.min_size), int(self.weights.max_size))
+                expected, self.options.mean_set_size, int(self.options.min_set_size), int(self.options.max_set_size))
 
     def _expected_errors(self, char: str, observed: Optional[Mapping[str, int]]) -> float:
         errors = sum(n for w, n in (observed or {}).items() if w != char)
@@ -223,14 +259,14 @@ class ConfusionModel:
 
     def set_size(self, char: str, observed: Optional[Mapping[str, int]], top_k: Optional[int]) -> Optional[int]:
         """How many candidates `char` gets: per-character when mean_size is set and fitted, else top_k."""
-        if self.weights.mean_size > 0 and self.size_scale > 0:
+        if self.options.mean_set_size > 0 and self.size_scale > 0:
             return confusion_ranker.set_size(self._expected_errors(char, observed), self.size_scale,
-                                             int(self.weights.min_size), int(self.weights.max_size))
+                                             int(self.options.min_set_size), int(self.options.max_set_size))
         return top_k
 
     # -- neighbourhoods ------------------------------------------------------------------------------
     def _mass(self, char: str) -> float:
-        return self.mass.get(char, 0.05 ** self.weights.frequency)
+        return self.mass.get(char, 0.05 ** self.options.mixture_frequency_exponent)
 
     def _near_group(self, group: tuple) -> tuple:
         """(total mass, members sorted by mass, as a set) of a same-initial or same-final group."""
@@ -244,7 +280,7 @@ class ConfusionModel:
         """({candidate: similarity}, total glyph mass) for a character."""
         if char not in self._glyph_cache:
             similar = self.glyph_index.candidates(char, GLYPH_THRESHOLD) if self.glyph_index else {}
-            gamma = self.weights.glyph_similarity
+            gamma = self.options.mixture_glyph_exponent
             total = sum(self._mass(c) * s ** gamma for c, s in similar.items())
             self._glyph_cache[char] = (similar, total)
         return self._glyph_cache[char]
@@ -267,7 +303,7 @@ class ConfusionModel:
                     if candidate not in tight_members and any(candidate in g[2] for g in groups):
                         near[candidate] = self._mass(candidate) / total
                 else:
-                    limit = int(self.weights.near_limit)
+                    limit = int(self.options.mixture_near_limit)
                     for _, ranked, _ in groups:
                         for c in ranked[:limit]:
                             if c != char and c not in tight_members:
@@ -275,7 +311,7 @@ class ConfusionModel:
             result["near_pinyin"] = near
         if self.glyph_index is not None:
             similar, total = self._glyph(char)
-            gamma = self.weights.glyph_similarity
+            gamma = self.options.mixture_glyph_exponent
             chosen = [candidate] if candidate is not None else similar
             result["glyph"] = {c: self._mass(c) * similar[c] ** gamma / total
                                for c in chosen if c in similar and total > 0}
@@ -290,24 +326,25 @@ class ConfusionModel:
         for name, value in self._mixture.items():
             source = COMPONENT_SOURCE.get(name)
             if source == "phonetic":
-                value *= self.weights.phonetic if self.phonetic_index is not None else 0.0
+                value *= self.options.mixture_phonetic_weight if self.phonetic_index is not None else 0.0
             elif source == "glyph":
-                value *= self.weights.glyph if self.glyph_index is not None else 0.0
+                value *= self.options.mixture_glyph_weight if self.glyph_index is not None else 0.0
             scaled[name] = value
         total = sum(scaled.values())
         return {k: v / total for k, v in scaled.items()} if total > 0 else scaled
 
     def fit_mixture(self, pair_counts: Mapping[tuple, int], iterations: int = 50,
                     prior_strength: float = 20.0) -> Dict[str, float]:
-        """Fit on observed (correct, wrong) counts; returns the fitted state (see `mixture`).
+        """Fit on observed counts keyed `(correct, wrong)` or `(correct, wrong, fold)` (folds: sentences
+        hashed apart for the held-out fit of external sets); returns the fitted state (see `mixture`).
 
-        MAP-EM of the component weights with DEFAULT_MIXTURE as prior; then, unless `ranker=0`, the
+        MAP-EM of the component weights with DEFAULT_MIXTURE as prior; then, with `options.ranker`, the
         learned ranker and (with `mean_size`) the set-size scale.
         """
         likelihoods = []
-        for (correct, wrong), count in sorted(pair_counts.items()):
-            if correct == wrong or count <= 0:
-                continue
+        totals_by_pair = confusion_ranker.ErrorCounts(pair_counts).pairs  # fold keys summed
+        for correct, wrong, count in sorted((c, w, n) for c, observed in totals_by_pair.items()
+                                            for w, n in observed.items()):
             parts = {name: probs.get(wrong, 0.0) for name, probs in self.components(correct, wrong).items()}
             if any(parts.values()):
                 likelihoods.append((parts, count))
@@ -325,7 +362,7 @@ class ConfusionModel:
             grand = sum(totals.values())
             mixture = {name: totals[name] / grand for name in names}
         self._mixture = mixture
-        if self.weights.ranker > 0 and self.sources:
+        if self.options.ranker and (self.sources or self.external):
             self.fit_ranker(pair_counts)
         return self.mixture
 
@@ -336,7 +373,7 @@ class ConfusionModel:
         from .phonetic import char_similarity, same_syllable
 
         top_k = self.set_size(char, observed, top_k)
-        if self.theta is not None and self.weights.ranker > 0:
+        if self.theta is not None and self.options.ranker:
             return self._ranked(char, observed, top_k)
 
         mixture = self.effective_mixture()
@@ -348,19 +385,19 @@ class ConfusionModel:
             for candidate, probability in probs.items():
                 model[candidate] = model.get(candidate, 0.0) + weight * probability
                 sources.setdefault(candidate, set()).add(source)
-        use_observed = "observed" in self.sources and self.weights.observed > 0
+        use_observed = self._uses_observed()
         observed = {w: int(n) for w, n in (observed or {}).items() if w != char and n > 0} if use_observed else {}
         for candidate in observed:
             sources.setdefault(candidate, set()).add("observed")
         sources.pop(char, None)
-        m, k = self.weights.observed, self.weights.prior_strength
+        m, k = self.options.observed_weight, self.options.prior_strength
         denominator = m * sum(observed.values()) + k
         if denominator <= 0:
             return []
         scored = []
         for candidate in sources:
             score = (m * observed.get(candidate, 0) + k * model.get(candidate, 0.0)) / denominator
-            if score > 0 and score >= self.weights.min_score:
+            if score > 0 and score >= self.options.min_score:
                 scored.append((-score, candidate))
         scored.sort()
         if top_k:
@@ -380,13 +417,15 @@ class ConfusionModel:
         """The learned ranker's pool, scored `(m*n(c,w) + k*P_ranker(w|c)) / (m*n(c) + k)` as the mixture is."""
         from .phonetic import char_similarity, same_syllable
 
-        use_observed = "observed" in self.sources and self.weights.observed > 0
+        use_observed = self._uses_observed()
         observed = ({w: int(n) for w, n in (observed or {}).items() if w != char and n > 0}
                     if use_observed else {})
-        m, k = self.weights.observed, self.weights.prior_strength
+        m, k = self.options.observed_weight, self.options.prior_strength
         denominator = m * sum(observed.values()) + k
         scored = []
-        for candidate, probability, row in confusion_ranker.rank(self.pools(), self.theta, char, observed):
+        ranked = confusion_ranker.rank(self.pools(), self.theta, char, observed, external=self.external,
+                                       beta=self.beta)
+        for candidate, probability, row in ranked:
             score = (m * observed.get(candidate, 0) + k * probability) / denominator if denominator > 0 else 0.0
             scored.append((score, candidate, row))
         scored.sort(key=lambda item: (-item[0], item[1]))
@@ -394,7 +433,7 @@ class ConfusionModel:
         for score, candidate, row in scored:
             if top_k and len(result) >= top_k:
                 break
-            if score <= 0 or score < self.weights.min_score:
+            if score <= 0 or score < self.options.min_score:
                 break
             sources = []
             if self.phonetic_index is not None and confusion_ranker.is_phonetic(row):
@@ -405,6 +444,8 @@ class ConfusionModel:
             count = observed.get(candidate, 0)
             if count:
                 sources.append("observed")
+            if self.external and self.beta is not None:
+                sources += [name for name in self.external.names if candidate in self.external.members(name, char)]
             if not sources:  # in the pool through a looser relation (shared initial letter, low glyph overlap)
                 sources.append("phonetic" if self.phonetic_index is not None else "glyph")
             result.append(ScoredCandidate(candidate, score, phonetic=char_similarity(char, candidate),

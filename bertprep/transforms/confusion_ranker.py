@@ -15,6 +15,16 @@ glyph similarity and the candidate's frequency. (We also tried how often `w` is 
 any character, how often `w` was written as `c`, shared word slots in jieba's dictionary and the
 hand-set mixture's own score: none moved coverage on the dev split.)
 
+External confusion sets (`confusion_files.py`) are a second stage: their candidates join the pool,
+and each source's membership (alone, times the log of the source's set size for the character, and
+times each feature above) gets a weight β fitted with the first stage's θ·f as a fixed offset. The
+first stage is fitted without them, so a run with external sets ranks exactly as one without for every
+character no external set lists. β is fitted held-out by sentence: the pairs are split into FOLDS by a
+hash of the wrong sentence (duplicates together), and each fold's pairs that the other folds never
+saw are the positives, ranked among the candidates the other folds did not already observe (observed
+candidates come first anyway). So β measures how far each source predicts errors the corpus has not
+shown yet, which is what the smoothed score needs from it.
+
 Set sizes can follow where errors are (`set_size`): a character's expected errors (its own error
 count smoothed by its frequency) decide its size, scaled so the mean over the universe is a budget.
 """
@@ -24,6 +34,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 import numpy as np
 
 from . import phonetic
+from bertprep.seeding import stable_hash
 
 FEATURE_NAMES = (
     "same_syllable_tone", "same_syllable", "fuzzy_pinyin", "same_initial", "same_final", "same_final_core",
@@ -40,20 +51,58 @@ _PHONETIC_RELATIONS = [_INDEX[n] for n in ("same_syllable", "fuzzy_pinyin", "sam
                                           "same_final_core")]
 _SECONDARY = phonetic.SECONDARY_READING_WEIGHT
 POOL_GLYPH_THRESHOLD = 0.2
+# Per external source: membership, membership times log(1 + the source's set size for the character),
+# and membership times each first-stage feature (so a source can be trusted more for, say, look-alikes).
+EXTERNAL_FEATURES = ("member", "member_x_log_set_size") + tuple("member_x_" + name for name in FEATURE_NAMES)
+FOLDS = 5
+
+
+def fold_of(seed, wrong_sentence: str, folds: int = FOLDS) -> int:
+    """The fold of a sentence pair for held-out-by-sentence fitting: a hash of its wrong side, so
+    duplicated sentences share a fold."""
+    return stable_hash(seed, "confusion-fold", wrong_sentence) % folds
+
+
+def external_feature_names(sources: Sequence[str]) -> List[str]:
+    return ["%s.%s" % (source, name) for source in sources for name in EXTERNAL_FEATURES]
 
 
 class ErrorCounts:
-    """`correct → wrong` counts from a corpus, grouped by correct character."""
+    """`correct → wrong` counts from a corpus, grouped by correct character.
 
-    def __init__(self, pair_counts: Mapping[Tuple[str, str], int]):
+    Keys are `(correct, wrong)` or `(correct, wrong, fold)`; `fold(k)` and `excluding(k)` give the
+    counts of one fold and of all the others (held-out-by-sentence fitting).
+    """
+
+    def __init__(self, pair_counts: Mapping[tuple, int]):
         self.pairs: Dict[str, Dict[str, int]] = {}
-        for (correct, wrong), count in pair_counts.items():
+        self._folds: Dict[int, Dict[Tuple[str, str], int]] = {}
+        for key, count in pair_counts.items():
+            correct, wrong = key[0], key[1]
+            fold = int(key[2]) if len(key) > 2 else 0
             if correct != wrong and count > 0:
                 observed = self.pairs.setdefault(correct, {})
                 observed[wrong] = observed.get(wrong, 0) + int(count)
+                in_fold = self._folds.setdefault(fold, {})
+                in_fold[(correct, wrong)] = in_fold.get((correct, wrong), 0) + int(count)
 
     def observed(self, correct: str) -> Dict[str, int]:
         return self.pairs.get(correct, {})
+
+    @property
+    def folds(self) -> List[int]:
+        return sorted(self._folds)
+
+    def fold(self, fold: int) -> "ErrorCounts":
+        return ErrorCounts(self._folds.get(fold, {}))
+
+    def excluding(self, fold: int) -> "ErrorCounts":
+        merged: Dict[Tuple[str, str], int] = {}
+        for other, counts in self._folds.items():
+            if other != fold:
+                for pair, count in counts.items():
+                    merged[pair] = merged.get(pair, 0) + count
+        return ErrorCounts(merged)
 
 
 def _final_core(final: str) -> str:
@@ -165,16 +214,29 @@ class CandidatePools:
             rows[r, _INDEX["log_frequency"]] = self.log_frequency.get(candidate, math.log(0.05))
         return rows
 
-    def pool(self, char: str, observed: Optional[Mapping[str, int]] = None) -> Tuple[List[str], np.ndarray]:
-        """(candidates, feature matrix) for `char`; characters observed written for it join the pool."""
+    def pool(self, char: str, observed: Optional[Mapping[str, int]] = None, external=None,
+             exclude: Iterable[str] = ()) -> Tuple[List[str], np.ndarray]:
+        """(candidates, feature matrix) for `char`; characters observed written for it and the candidates
+        of the external sets (`confusion_files.ExternalSets`) join the pool; `exclude` leaves some out."""
         candidates, rows = self._base_rows(char)
         observed = dict(observed or {}) if "observed" in self.sources else {}
         observed = {w: n for w, n in observed.items() if n > 0 and w != char}
         known = set(candidates)
         extra = [w for w in sorted(observed) if w not in known]
+        known.update(extra)
+        if external:
+            for candidate in external.any_candidates(char):
+                if candidate not in known and candidate != char:
+                    known.add(candidate)
+                    extra.append(candidate)
         if extra:
             candidates = list(candidates) + extra
             rows = np.vstack([rows, self._rows(char, extra)])
+        excluded = set(exclude)
+        if excluded:
+            keep = [i for i, candidate in enumerate(candidates) if candidate not in excluded]
+            candidates = [candidates[i] for i in keep]
+            rows = rows[keep]
         return candidates, rows
 
 
@@ -188,13 +250,15 @@ def softmax(scores: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum()
 
 
-def fit_conditional_logit(groups: List[Tuple[np.ndarray, int, float]], l2: float = 1.0) -> np.ndarray:
-    """θ maximising Σ weight·log softmax(Xθ)[positive] − l2/2·|θ|² over (X, positive row, weight) groups."""
+def fit_conditional_logit(groups: List[tuple], l2: float = 1.0, width: int = len(FEATURE_NAMES)) -> np.ndarray:
+    """θ maximising Σ weight·log softmax(Xθ + offset)[positive] − l2/2·|θ|² over (X, positive row, weight)
+    or (X, positive row, weight, offset vector) groups; zeros of `width` without groups."""
     from scipy.optimize import minimize
 
     if not groups:
-        return np.zeros(len(FEATURE_NAMES))
+        return np.zeros(width)
     matrix = np.vstack([g[0] for g in groups])
+    offsets = np.concatenate([g[3] if len(g) > 3 else np.zeros(len(g[0])) for g in groups])
     sizes = np.array([len(g[0]) for g in groups])
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     positives = starts + np.array([g[1] for g in groups])
@@ -204,7 +268,7 @@ def fit_conditional_logit(groups: List[Tuple[np.ndarray, int, float]], l2: float
     positive_sum = weights @ matrix[positives]
 
     def objective(theta):
-        scores = matrix @ theta
+        scores = matrix @ theta + offsets
         maxima = np.maximum.reduceat(scores, starts)
         exp = np.exp(scores - maxima[row_group])
         sums = np.add.reduceat(exp, starts)
@@ -234,13 +298,65 @@ def training_groups(pools: CandidatePools, counts: ErrorCounts) -> Tuple[List[Tu
     return groups, missed
 
 
-def rank(pools: CandidatePools, theta: np.ndarray, char: str, observed: Optional[Mapping[str, int]] = None
-         ) -> List[Tuple[str, float, np.ndarray]]:
-    """(candidate, P(candidate | char, an error), feature row) best first; ties by code point."""
-    candidates, rows = pools.pool(char, observed)
+def external_features(char: str, candidates: Sequence[str], rows: np.ndarray, external) -> np.ndarray:
+    """The second stage's features (EXTERNAL_FEATURES for each source, in `external.names` order)."""
+    width = len(EXTERNAL_FEATURES)
+    matrix = np.zeros((len(candidates), width * len(external.names)))
+    for s, source in enumerate(external.names):
+        members = external.members(source, char)
+        if not members:
+            continue
+        member = np.array([candidate in members for candidate in candidates], dtype=float)
+        base = s * width
+        matrix[:, base] = member
+        matrix[:, base + 1] = member * math.log1p(len(members))
+        matrix[:, base + 2:base + width] = member[:, None] * rows
+    return matrix
+
+
+def external_training_groups(pools: CandidatePools, theta: np.ndarray, counts: ErrorCounts, external,
+                             use_observed: bool = True) -> Tuple[List[tuple], int]:
+    """Held-out-by-sentence groups for the external stage: per fold, the pairs the other folds never saw,
+    ranked among the pool less the candidates the other folds observed; θ·f is the fixed offset.
+    With one fold (no fold keys) every pair is a positive and nothing is left out."""
+    groups = []
+    missed = 0
+    for fold in counts.folds:
+        target = counts.fold(fold)
+        seen = counts.excluding(fold) if use_observed else ErrorCounts({})
+        for correct in sorted(target.pairs):
+            taken = seen.observed(correct)
+            candidates, rows = pools.pool(correct, external=external, exclude=taken)
+            if not candidates:
+                missed += sum(target.observed(correct).values())
+                continue
+            matrix = external_features(correct, candidates, rows, external)
+            offsets = rows @ theta
+            position = {candidate: i for i, candidate in enumerate(candidates)}
+            for wrong, n in sorted(target.observed(correct).items()):
+                if wrong in taken:
+                    continue
+                if wrong in position:
+                    groups.append((matrix, position[wrong], float(n), offsets))
+                else:
+                    missed += n
+    return groups, missed
+
+
+def rank(pools: CandidatePools, theta: np.ndarray, char: str, observed: Optional[Mapping[str, int]] = None,
+         external=None, beta: Optional[np.ndarray] = None) -> List[Tuple[str, float, np.ndarray]]:
+    """(candidate, P(candidate | char, an error), feature row) best first; ties by code point.
+
+    With external sets and their fitted `beta`, their candidates join the pool and their features the score.
+    """
+    use_external = bool(external) and beta is not None
+    candidates, rows = pools.pool(char, observed, external=external if use_external else None)
     if not candidates:
         return []
-    probabilities = softmax(rows @ theta)
+    scores = rows @ theta
+    if use_external:
+        scores = scores + external_features(char, candidates, rows, external) @ beta
+    probabilities = softmax(scores)
     order = sorted(range(len(candidates)), key=lambda i: (-probabilities[i], candidates[i]))
     return [(candidates[i], float(probabilities[i]), rows[i]) for i in order]
 
