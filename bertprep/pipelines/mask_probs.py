@@ -266,7 +266,8 @@ def fit_mixture(fold_counts, universe, corpus_counts, external_rows, config, ext
     """The candidate model's fitted state, from all of the corpus's confusion pairs, keyed
     (correct, wrong, fold) so the external sets are weighed on held-out sentences."""
     fold_counts = dict(fold_counts)
-    with progress.stage(FIT_STAGE, total=len(fold_counts), unit="confusion pairs"):
+    distinct_pairs = len({(correct, wrong) for correct, wrong, _ in fold_counts})
+    with progress.stage(FIT_STAGE, total=distinct_pairs, unit="confusion pairs"):
         model = build_confusion_model(config, universe, corpus_counts, external_rows, external_names)
         return model.fit_mixture(fold_counts)
 
