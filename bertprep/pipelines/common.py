@@ -9,6 +9,7 @@ and terminal logging). Any other `--beam_option` on the command line passes to B
 import argparse
 import logging
 import math
+import sys
 import time
 from typing import Callable, List, Optional
 
@@ -135,7 +136,7 @@ def run_job(build_pipeline: Callable, config: dict, extra_beam_args: Optional[Li
     try:
         # Progress for local runs (rich on a terminal, log lines otherwise); remote runners have their own UI.
         with progress.ProgressMonitor(mode=None if local and config.get("progress", True) else "off"):
-            pipeline = beam.Pipeline(runner=local_runner(config), options=options)
+            pipeline = _new_pipeline(beam, local_runner(config), options)
             build_pipeline(pipeline, config)
             result = pipeline.run()
             result.wait_until_finish()
@@ -147,12 +148,39 @@ def run_job(build_pipeline: Callable, config: dict, extra_beam_args: Optional[Li
             raise BertprepError(_without_beam_step(message)) from None
         raise
     elapsed = time.time() - started
+    if is_dry_run(extra_beam_args):  # the runner built and checked the job; nothing ran, nothing was written
+        print("bertprep: dry run: %s built the job (graph, pickled steps, options); nothing was submitted or "
+              "written" % config.get("runner", LOCAL_RUNNER), file=sys.stderr)
+        return result, elapsed
     if config.get("output") and config.get("summary", True):
         try:
             progress.print_summary(config["output"], elapsed)
         except BertprepError:  # e.g. a remote run that has not written info.json where we can read it
             pass
     return result, elapsed
+
+
+def _new_pipeline(beam, runner, options):
+    """beam.Pipeline, with Beam's check of the runner's options (a project id, a gs:// temp location) as
+    our one-line error: those are the user's flags, not a fault of the program."""
+    try:
+        return beam.Pipeline(runner=runner, options=options)
+    except ValueError as error:
+        message = str(error)
+        if not message.startswith("Pipeline has validations errors"):
+            raise
+        details = "; ".join(line.strip() for line in message.splitlines()[1:] if line.strip())
+        raise BertprepError("Beam options: %s" % (details or message)) from None
+
+
+def is_dry_run(beam_args: Optional[List[str]]) -> bool:
+    """Whether Beam's --dry_run is set: DataflowRunner then builds the job (graph, pickled transforms,
+    options) and submits nothing, so there is no output to summarise."""
+    if not beam_args or not any("dry_run" in arg for arg in beam_args):
+        return False
+    from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
+
+    return bool(PipelineOptions(list(beam_args)).view_as(TestOptions).dry_run)
 
 
 def _without_beam_step(message: str) -> str:
