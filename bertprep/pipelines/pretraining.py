@@ -12,7 +12,7 @@ import time
 
 import apache_beam as beam
 
-from bertprep import schemas
+from bertprep import progress, schemas
 from bertprep.errors import BertprepError
 from bertprep.io import beam_io, readers
 from bertprep.io import output as output_lib
@@ -347,6 +347,8 @@ class _BuildShard(beam.DoFn):
             for records in parts.builder.passes(bucket, documents, pairs, stats):
                 for record in records:
                     writer.write(record)
+                progress.note_stage(items=len(records))
+        progress.note_stage(units_done=1)
         finished_wall = time.time()
         yield dict(writer.result, shard=bucket)
         # Time in this stage (tokenize, build, mask, encode, write), summed over buckets, and the window from
@@ -368,6 +370,7 @@ def build_pipeline(pipeline, config: dict) -> None:
         patterns = [config["input"]] + ([config["wrong_input"]] if config.get("wrong_input") else [])
         shards = num_buckets(sum(beam_io.total_size(beam_io.match_files(p)) for p in patterns))
     config["num_shards"] = shards
+    progress.announce_stage("building", shards, unit="buckets", item="instances")
     compression = config.get("compression", "none")
     schema = schemas.for_kind(KIND, config)
 
