@@ -14,6 +14,8 @@ $(BIN)/bertprep: setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip wheel setuptools
 	$(BIN)/python -m pip install --quiet -e .
+	@# Compile the pre-training kernel into numba's cache now, so the first run (make demo) does not.
+	$(BIN)/python -c "from bertprep.transforms.pretraining_records import compile_kernel; compile_kernel()"
 	touch $(BIN)/bertprep
 
 $(VENV)/.test-extras: $(BIN)/bertprep setup.py

@@ -155,6 +155,19 @@ def stage_progress(directory: str) -> Optional[StageProgress]:
     return stage
 
 
+def notice_once(key: str, message: str, stream=None) -> None:
+    """Print `bertprep: message` on stderr once per run, whichever worker process gets here first."""
+    directory = os.environ.get(PROGRESS_DIR_ENV)
+    if directory:
+        try:
+            os.close(os.open(os.path.join(directory, "notice-" + key), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return
+        except OSError:
+            pass
+    print("bertprep: " + message, file=stream or sys.stderr, flush=True)
+
+
 def format_stage(stage: StageProgress, seconds: float) -> str:
     """"building: 7/16 buckets, 60,000 instances at 41,000/s, about 0:00:04 left" (fits 80 columns beside
     a spinner); `seconds` is the stage's time so far."""

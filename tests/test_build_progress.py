@@ -1,7 +1,10 @@
 """Progress through a job's long stage (pre-training's buckets), after reading is over."""
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 
@@ -94,3 +97,31 @@ def test_rich_mode_shows_the_stage_on_a_second_line(monkeypatch):
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", stream.getvalue())
     assert "300 records read" in text
     assert re.search(r"building: 2/4 buckets, 2,500 instances at [\d,]+/s, about \d:\d\d:\d\d left", text)
+
+
+def test_a_cold_kernel_cache_is_detected(tmp_path):
+    """In a numba cache directory of its own the kernel is not compiled yet; in the usual one it is."""
+    from bertprep.transforms import pretraining_records
+
+    pretraining_records.compile_kernel()
+    check = "from bertprep.transforms import instance_kernel; print(instance_kernel.is_compiled())"
+    results = {}
+    for label, extra in (("usual", {}), ("cold", {"NUMBA_CACHE_DIR": str(tmp_path)})):
+        done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120,
+                              env=dict(os.environ, **extra))
+        assert done.returncode == 0, done.stderr
+        results[label] = done.stdout.strip()
+    assert results == {"usual": "True", "cold": "False"}
+
+
+def test_the_first_run_says_it_is_compiling_once(zh_vocab, tmp_path, monkeypatch, capsys):
+    from bertprep.transforms import instance_kernel
+
+    monkeypatch.setattr(instance_kernel, "is_compiled", lambda: False)  # as on the first run after installing
+    (tmp_path / "corpus.txt").write_text("第一句。\n第二句。\n\n第三句。\n第四句。\n", encoding="utf-8")
+    code = cli.main(["pretraining", "--input", str(tmp_path / "corpus.txt"), "--vocab", zh_vocab, "--output",
+                     str(tmp_path / "out"), "--dupe-factor", "1", "--num-shards", "2"])
+    assert code == 0
+    notices = [line for line in capsys.readouterr().err.splitlines() if "compiling" in line]
+    assert notices == ["bertprep: compiling the pre-training kernel (the first run after installing only, about "
+                       "10 s; `make install` compiles it ahead)"]

@@ -328,7 +328,14 @@ class _BuildShard(beam.DoFn):
 
     def setup(self):
         self._parts = JobParts(self._config)
-        self._parts.builder.warm()
+        builder = self._parts.builder
+        if builder.uses_kernel:
+            from bertprep.transforms import instance_kernel
+
+            if not instance_kernel.is_compiled():
+                progress.notice_once("compiling", "compiling the pre-training kernel (the first run after installing "
+                                     "only, about 10 s; `make install` compiles it ahead)")
+        builder.warm()
 
     def process(self, keyed):
         from bertprep.transforms.pretraining_records import PretrainingStats
