@@ -2,8 +2,8 @@
 
 Local runs use FnApiRunner, never DirectRunner, because since Beam 2.68 DirectRunner first tries to
 download the Prism runner. `--workers N` runs FnApiRunner with N worker processes (Beam's SDK harness
-started as `bertprep.local_worker`, which differs from Beam's multi_processing default only in its exit
-and terminal logging). Any other `--beam_option` on the command line passes to Beam unchanged, so
+started as `bertprep.local_worker`: forked from a warm copy of the launching process instead of N
+fresh interpreters, with a fast exit and quiet terminal logging). Any other `--beam_option` on the command line passes to Beam unchanged, so
 `--runner DataflowRunner --project P --region R --temp_location gs://...` runs the same job on Dataflow.
 """
 import argparse
@@ -113,7 +113,8 @@ def local_workers(config: dict) -> int:
 
 def local_runner(config: dict):
     """The runner object for a local run with --workers N > 1: FnApiRunner with N worker processes that
-    run `bertprep.local_worker` (Beam's harness, a fast exit); None otherwise (Beam picks from --runner)."""
+    run `bertprep.local_worker` (Beam's harness, forked from a warm server, a fast exit); None otherwise
+    (Beam picks from --runner)."""
     if not is_local(config) or local_workers(config) <= 1:
         return None
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
@@ -122,6 +123,18 @@ def local_runner(config: dict):
     from bertprep import local_worker
 
     return FnApiRunner(default_environment=SubprocessSDKEnvironment.from_command_string(local_worker.command_line()))
+
+
+def _local_worker_server(config: dict, build_pipeline: Callable):
+    """For --workers N > 1, the warm server the N workers are forked from (started before this process
+    starts any thread; see bertprep.local_worker); otherwise nothing."""
+    if not is_local(config) or local_workers(config) <= 1:
+        import contextlib
+
+        return contextlib.nullcontext()
+    from bertprep import local_worker
+
+    return local_worker.worker_server(getattr(build_pipeline, "__module__", ""))
 
 
 def run_job(build_pipeline: Callable, config: dict, extra_beam_args: Optional[List[str]] = None):
@@ -135,7 +148,8 @@ def run_job(build_pipeline: Callable, config: dict, extra_beam_args: Optional[Li
     local = is_local(config)
     try:
         # Progress for local runs (rich on a terminal, log lines otherwise); remote runners have their own UI.
-        with progress.ProgressMonitor(mode=None if local and config.get("progress", True) else "off"):
+        with _local_worker_server(config, build_pipeline), \
+                progress.ProgressMonitor(mode=None if local and config.get("progress", True) else "off"):
             pipeline = _new_pipeline(beam, local_runner(config), options)
             build_pipeline(pipeline, config)
             result = pipeline.run()

@@ -37,6 +37,8 @@ replacements draw any vocabulary entry; by default the decision is made once per
 [unused] entries are never drawn. Confusion-aware masking (--confusion-sets, --mask-probability,
 --wrong-input) takes the outputs of `bertprep mask-probs`."""
 
+COMPILING_NOTICE = ("compiling the pre-training kernel (the first run after installing only, about 10 s; "
+                    "`make install` compiles it ahead)")
 BYTES_PER_BUCKET = 512 << 10
 SMALL_BUCKET_BYTES = 64 << 10
 MIN_BUCKETS = 16
@@ -333,8 +335,7 @@ class _BuildShard(beam.DoFn):
             from bertprep.transforms import instance_kernel
 
             if not instance_kernel.is_compiled():
-                progress.notice_once("compiling", "compiling the pre-training kernel (the first run after installing "
-                                     "only, about 10 s; `make install` compiles it ahead)")
+                progress.notice_once("compiling", COMPILING_NOTICE)
         builder.warm()
 
     def process(self, keyed):
@@ -414,6 +415,16 @@ def build_pipeline(pipeline, config: dict) -> None:
              lambda stats: [(n, stats[n]) for n in ("build_time", "build_window") if n in stats]),
          } | "Finalize" >> beam_io.Finalize(config["output"], KIND, info, shards, compression,
                                             accounting=("read", "used", "dead_lettered"))
+
+
+def preload_worker() -> None:
+    """What every local worker would load first (bertprep.local_worker's fork server runs it once)."""
+    from bertprep.transforms import instance_kernel
+    from bertprep.transforms.pretraining_records import compile_kernel
+
+    if not instance_kernel.is_compiled():
+        progress.notice_once("compiling", COMPILING_NOTICE)
+    compile_kernel()
 
 
 def run(args) -> int:
