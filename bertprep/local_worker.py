@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import selectors
+import signal
 import socket
 import struct
 import sys
@@ -114,8 +115,6 @@ def worker_server(preload_module: str = ""):
 
 def _serve(listener: socket.socket, lifeline: socket.socket, preload_module: str) -> None:
     """Load the workers' common state, then fork one worker per client until the lifeline closes."""
-    import signal
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C ends the run through the launching process
     from apache_beam.runners.worker import sdk_worker_main  # noqa: F401 - what every worker imports first
 
@@ -173,6 +172,8 @@ def _start_worker(connection: socket.socket, listener: socket.socket, lifeline: 
             os.close(descriptor)
         os.environ.clear()
         os.environ.update(request["environ"])
+        # Ctrl-C reaches every process of the run; the launching process reports it, a worker just ends.
+        signal.signal(signal.SIGINT, lambda *_: os._exit(130))
         threading.Thread(target=_exit_with_client, args=(connection,), daemon=True).start()
         code = _run_harness(request["argv"], fresh_logging=True)
     finally:
@@ -271,6 +272,8 @@ def main() -> None:
         code = _ask_server(connection, sys.argv)
     except OSError:
         code = 1
+    except KeyboardInterrupt:  # Ctrl-C: the launching process reports it; the worker ends with this command
+        code = 130
     _leave(code)
 
 
