@@ -55,7 +55,13 @@ class ForkServer:
         lifeline, server_end = socket.socketpair()
         sys.stdout.flush()  # the copy must not write out what this process had buffered
         sys.stderr.flush()
-        self.pid = os.fork()
+        try:
+            self.pid = os.fork()
+        except OSError:
+            for end in (listener, lifeline, server_end):
+                end.close()
+            self._remove_socket()
+            raise
         if self.pid == 0:  # the server
             lifeline.close()
             code = 0
@@ -78,6 +84,9 @@ class ForkServer:
             os.waitpid(self.pid, 0)
         except ChildProcessError:
             pass
+        self._remove_socket()
+
+    def _remove_socket(self) -> None:
         try:
             os.unlink(self.address)
             os.rmdir(self.directory)
@@ -95,10 +104,15 @@ def fork_server_usable() -> bool:
 def worker_server(preload_module: str = ""):
     """Around a local multi-worker run: a ForkServer that the worker commands find through SERVER_ENV
     (Beam passes this process's environment to them); nothing where fork is not usable."""
-    if not fork_server_usable():
+    server = None
+    if fork_server_usable():
+        try:
+            server = ForkServer(preload_module)
+        except OSError:  # no fork (memory, process limits): fresh interpreters
+            server = None
+    if server is None:
         yield None
         return
-    server = ForkServer(preload_module)
     previous = os.environ.get(SERVER_ENV)
     os.environ[SERVER_ENV] = server.address
     try:
@@ -134,6 +148,8 @@ def _serve(listener: socket.socket, lifeline: socket.socket, preload_module: str
             connection, _ = listener.accept()
             try:
                 _start_worker(connection, listener, lifeline)
+            except (OSError, ValueError):  # a client that went away mid-request: its command fails, not the server
+                pass
             finally:
                 connection.close()
         _reap()
