@@ -130,8 +130,7 @@ def worker_server(preload_module: str = ""):
 def _serve(listener: socket.socket, lifeline: socket.socket, preload_module: str) -> None:
     """Load the workers' common state, then fork one worker per client until the lifeline closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C ends the run through the launching process
-    from apache_beam.runners.worker import sdk_worker_main  # noqa: F401 - what every worker imports first
-
+    importlib.import_module("apache_beam.runners.worker.sdk_worker_main")  # what every worker runs
     importlib.import_module("bertprep.report.report")  # every job ends with its report (matplotlib)
     if preload_module:
         preload = getattr(importlib.import_module(preload_module), "preload_worker", None)

@@ -3,10 +3,12 @@
 Local runs use FnApiRunner, never DirectRunner, because since Beam 2.68 DirectRunner first tries to
 download the Prism runner. `--workers N` runs FnApiRunner with N worker processes (Beam's SDK harness
 started as `bertprep.local_worker`: forked from a warm copy of the launching process instead of N
-fresh interpreters, with a fast exit and quiet terminal logging). Any other `--beam_option` on the command line passes to Beam unchanged, so
-`--runner DataflowRunner --project P --region R --temp_location gs://...` runs the same job on Dataflow.
+fresh interpreters, with a fast exit and quiet terminal logging). Any other `--beam_option` on the
+command line passes to Beam unchanged, so `--runner DataflowRunner --project P --region R
+--temp_location gs://...` runs the same job on Dataflow.
 """
 import argparse
+import contextlib
 import logging
 import math
 import sys
@@ -129,8 +131,6 @@ def _local_worker_server(config: dict, build_pipeline: Callable):
     """For --workers N > 1, the warm server the N workers are forked from (started before this process
     starts any thread; see bertprep.local_worker); otherwise nothing."""
     if not is_local(config) or local_workers(config) <= 1:
-        import contextlib
-
         return contextlib.nullcontext()
     from bertprep import local_worker
 
