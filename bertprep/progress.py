@@ -6,6 +6,12 @@ process publishes its running total as a small file in a per-run progress direct
 environment variable below (worker subprocesses inherit it). A monitor thread in the launching process
 sums those files: with rich on a terminal, as plain log lines otherwise. It also keeps a timeline of
 (seconds, records) samples that the run report plots as throughput.
+
+Reading is over in seconds; a job's long stage comes after it (pre-training builds instances bucket by
+bucket). It announces that stage (`announce_build`: its name and how many buckets) and counts its
+work per process (`note_build`: instances written, buckets finished); the monitor then shows the
+buckets done, the instances and their rate, and an estimate of the time left. Other jobs' stages
+(mask-probs' ranker fit and ranking) use `stage`/`note_stage`, one counted unit each.
 """
 import contextlib
 import json
@@ -15,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence
 
 PROGRESS_DIR_ENV = "BERTPREP_PROGRESS_DIR"
@@ -198,6 +205,102 @@ def format_stage_line(name: str, state: dict, now: Optional[float] = None) -> st
     return line
 
 
+# ---------------------------------------------------------------- the pre-training build stage (buckets and instances)
+
+BUILD_FILE = "build.json"
+_BUILD_PREFIX = "build-"
+_build = {"dir": None, "items": 0, "units": 0, "flushed_at": 0.0}
+
+
+@dataclass
+class BuildProgress:
+    """The long stage as summed over processes: `units_done` of `units_total` (buckets), `items` (instances)."""
+    name: str
+    unit: str
+    item: str
+    units_total: int
+    units_done: int = 0
+    items: int = 0
+
+    @property
+    def started(self) -> bool:
+        return bool(self.units_done or self.items)
+
+
+def announce_build(name: str, units_total: int, unit: str = "buckets", item: str = "instances") -> None:
+    """In the launching process, while the pipeline is built: the stage to show and its size."""
+    directory = os.environ.get(PROGRESS_DIR_ENV)
+    if directory and units_total > 0:
+        _write_atomically(os.path.join(directory, BUILD_FILE), json.dumps(
+            {"name": name, "unit": unit, "item": item, "units_total": int(units_total)}))
+
+
+def note_build(items: int = 0, units_done: int = 0) -> None:
+    """Count the stage's work in this process: call per batch of items and once per finished unit.
+    Published at most twice a second, and whenever a unit finishes."""
+    directory = os.environ.get(PROGRESS_DIR_ENV)
+    with _worker_lock:
+        if directory != _build["dir"]:  # a new run in this process starts from zero
+            _build.update(dir=directory, items=0, units=0, flushed_at=0.0)
+        _build["items"] += items
+        _build["units"] += units_done
+        now = time.monotonic()
+        if not directory or (not units_done and now - _build["flushed_at"] < _FLUSH_EVERY_SECONDS):
+            return
+        _build["flushed_at"] = now
+        text = "%d %d" % (_build["items"], _build["units"])
+    _write_atomically(os.path.join(directory, "%s%d" % (_BUILD_PREFIX, os.getpid())), text)
+
+
+def build_progress(directory: str) -> Optional[BuildProgress]:
+    """The announced stage with every process's counts added up; None when no stage was announced."""
+    try:
+        with open(os.path.join(directory, BUILD_FILE)) as handle:
+            announced = json.load(handle)
+        names = os.listdir(directory)
+    except (OSError, ValueError):
+        return None
+    stage = BuildProgress(announced["name"], announced["unit"], announced["item"], announced["units_total"])
+    for name in names:
+        if name.startswith(_BUILD_PREFIX) and not name.endswith(".tmp"):
+            try:
+                with open(os.path.join(directory, name)) as handle:
+                    items, units = handle.read().split()
+                stage.items += int(items)
+                stage.units_done += int(units)
+            except (OSError, ValueError):
+                continue
+    return stage
+
+
+def notice_once(key: str, message: str, stream=None) -> None:
+    """Print `bertprep: message` on stderr once per run, whichever worker process gets here first."""
+    directory = os.environ.get(PROGRESS_DIR_ENV)
+    if directory:
+        try:
+            os.close(os.open(os.path.join(directory, "notice-" + key), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            return
+        except OSError:
+            pass
+    print("bertprep: " + message, file=stream or sys.stderr, flush=True)
+
+
+def format_build(stage: BuildProgress, seconds: float) -> str:
+    """"building: 7/16 buckets, 60,000 instances at 41,000/s, about 0:00:04 left" (fits 80 columns beside
+    a spinner); `seconds` is the stage's time so far."""
+    rate = stage.items / seconds if seconds > 0 else 0.0
+    text = "%s: %s/%s %s, %s %s at %s/s" % (stage.name, format(stage.units_done, ","), format(stage.units_total, ","),
+                                           stage.unit, format(stage.items, ","), stage.item, format(int(rate), ","))
+    if stage.units_done >= stage.units_total:
+        return text
+    if stage.units_done:
+        # Units are about the same size (buckets hold about the same bytes of input).
+        left = seconds * (stage.units_total - stage.units_done) / stage.units_done
+        return text + ", about %s left" % format_duration(left)
+    return text + ", time left to come"
+
+
 def read_run_timeline(directory: Optional[str] = None) -> Optional[dict]:
     """{"started_at": epoch seconds, "samples": [[seconds, records], ...]} of the current local run."""
     directory = directory or os.environ.get(PROGRESS_DIR_ENV)
@@ -240,7 +343,10 @@ class ProgressMonitor:
         self.directory = None
         self.samples: List[List[float]] = [[0.0, 0]]
         self.records = 0
-        self.stage: Optional[tuple] = None  # (name, state) of the stage running after the reading, if any
+        self.stage: Optional[tuple] = None  # (name, state) of a stage running after the reading, if any
+        self.build: Optional[BuildProgress] = None  # pre-training's build stage, if announced
+        self._build_started = 0.0  # seconds into the run when the build stage's first work was seen
+        self._build_finished: Optional[float] = None  # ... and when its last unit was
         self._previous_env = None
         self._stop = threading.Event()
         self._thread = None
@@ -276,6 +382,11 @@ class ProgressMonitor:
         flush_stages(force=True)
         self.records = records_read(self.directory)
         self.stage = current_stage(stages_progress(self.directory))
+        self.build = build_progress(self.directory)
+        if self.build is None or not self.build.started:
+            self._build_started = self.elapsed()
+        elif self._build_finished is None and self.build.units_done >= self.build.units_total:
+            self._build_finished = self.elapsed()
         self.samples.append([round(self.elapsed(), 3), self.records])
         if len(self.samples) > _MAX_SAMPLES:  # keep the first, thin the rest
             self.samples = self.samples[:1] + self.samples[2::2]
@@ -297,34 +408,50 @@ class ProgressMonitor:
                 next_log += self.log_seconds
         self._sample()
         if self.mode == "log" and self.elapsed() >= self.log_seconds:  # short runs stay quiet
-            print("bertprep: done: " + format_progress_line(self.records, self.elapsed()), file=self.stream,
-                  flush=True)
+            print("bertprep: done: " + self._line(), file=self.stream, flush=True)
 
     def _line(self) -> str:
-        """The records-read line, or the running stage's with the elapsed time once reading is over."""
-        if self.stage is None:
-            return format_progress_line(self.records, self.elapsed())
-        return "%s, %s elapsed" % (format_stage_line(*self.stage), format_duration(self.elapsed()))
+        """The records-read line (with the build stage once it has started), or the running stage's with
+        the elapsed time once reading is over."""
+        if self.stage is not None:
+            return "%s, %s elapsed" % (format_stage_line(*self.stage), format_duration(self.elapsed()))
+        line = format_progress_line(self.records, self.elapsed())
+        if self.build is not None and self.build.started:
+            line += "; " + format_build(self.build, self.build_seconds())
+        return line
+
+    def build_seconds(self) -> float:
+        """The build stage's time so far: from its first work seen to its last unit (or now)."""
+        end = self._build_finished if self._build_finished is not None else self.elapsed()
+        return end - self._build_started
 
     def _watch_rich(self) -> None:
         from rich.console import Console
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         console = Console(file=self.stream, force_terminal=True)
-        # One text column: records read while reading, then the running stage (which would not fit beside).
-        columns = (SpinnerColumn(), TextColumn("[bold]{task.description}"), TextColumn("{task.fields[detail]}"),
+        # The first line: records read, or the running stage once reading is over; a second line shows
+        # pre-training's build stage once it has started.
+        columns = (SpinnerColumn(), TextColumn("[bold]{task.description}"), TextColumn("{task.fields[text]}"),
                    TimeElapsedColumn())
         with Progress(*columns, console=console, transient=True) as progress:
-            task = progress.add_task("bertprep", total=None, detail="")
+            read_task = progress.add_task("bertprep", total=None, text="")
+            build_task = None
             while not self._stop.wait(self.poll_seconds):
                 self._sample()
                 elapsed = self.elapsed()
                 if self.stage is None:
-                    detail = "%s records read, %s records/s" % (
+                    text = "%s records read, %s records/s" % (
                         format(self.records, ","), format(int(self.records / elapsed if elapsed else 0), ","))
                 else:
-                    detail = format_stage_line(*self.stage)
-                progress.update(task, completed=self.records, detail=detail)
+                    text = format_stage_line(*self.stage)
+                progress.update(read_task, completed=self.records, text=text)
+                if self.build is not None and self.build.started:
+                    text = format_build(self.build, self.build_seconds())
+                    if build_task is None:
+                        build_task = progress.add_task("", total=None, text=text)
+                    else:
+                        progress.update(build_task, text=text)
         self._sample()
 
 

@@ -156,9 +156,10 @@ def test_parameters_come_from_the_jobs_own_options(job):
     by_name = {parameter["name"]: parameter for parameter in metadata["parameters"]}
     options = [action for action in parser._actions if action.option_strings
                and action.dest not in dataflow.NOT_TEMPLATE_PARAMETERS]
-    assert set(by_name) == {action.dest for action in options} | {dataflow.PIPELINE_PARAMETER}
-    for action in options:
-        parameter = by_name[action.dest]
+    named = {flex_main.template_parameter_name(action.dest): action for action in options}
+    assert set(by_name) == set(named) | {dataflow.PIPELINE_PARAMETER}
+    for name, action in named.items():
+        parameter = by_name[name]
         assert parameter["isOptional"] is (not action.required)
         assert catalog.long_option(action) in parameter["label"]
         if action.help:
@@ -182,25 +183,27 @@ def test_the_launcher_turns_parameters_back_into_the_jobs_command_line(job):
     registered(job)
     parser = catalog.pipeline_parser(job)
     metadata = dataflow.template_metadata(job)
-    by_dest = {action.dest: action for action in parser._actions if action.option_strings}
+    by_name = {flex_main.template_parameter_name(action.dest): action for action in parser._actions
+               if action.option_strings}
     parameters, expected = dict(required_values(metadata)), {}
     for name in list(parameters):
         expected[name] = parameters[name]
     for parameter in metadata["parameters"]:
-        action = by_dest.get(parameter["name"])
-        if action is None or parameter["name"] in parameters:
+        name = parameter["name"]
+        action = by_name.get(name)
+        if action is None or name in parameters:
             continue
         if isinstance(action, dataflow.BOOLEAN_ACTIONS):
             value = not bool(action.default)
-            parameters[action.dest], expected[action.dest] = ("true" if value else "false"), value
+            parameters[name], expected[action.dest] = ("true" if value else "false"), value
         elif action.choices:
             choice = [c for c in action.choices if c != action.default][0]
-            parameters[action.dest], expected[action.dest] = str(choice), choice
+            parameters[name], expected[action.dest] = str(choice), choice
         elif action.type in (int, float):
             value = action.type((action.default or 0) + 3)
-            parameters[action.dest], expected[action.dest] = str(value), value
+            parameters[name], expected[action.dest] = str(value), value
         elif action.type in (None, str) and action.nargs is None:
-            parameters[action.dest] = expected[action.dest] = "gs://my-bucket/%s" % action.dest
+            parameters[name] = expected[action.dest] = "gs://my-bucket/%s" % action.dest
     argv = ["--%s=%s" % item for item in sorted(parameters.items())]
     argv = ["--pipeline=" + job] + argv + ["--project=my-project", "--region=europe-west4",
                                            "--temp_location=gs://my-bucket/tmp"]

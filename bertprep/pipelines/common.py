@@ -2,15 +2,18 @@
 
 Local runs use FnApiRunner, never DirectRunner, because since Beam 2.68 DirectRunner first tries to
 download the Prism runner. `--workers N` runs FnApiRunner with N worker processes (Beam's SDK harness
-started as `bertprep.local_worker`, which differs from Beam's multi_processing default only in its exit
-and terminal logging). Any other `--beam_option` on the command line passes to Beam unchanged, so
-`--runner DataflowRunner --project P --region R --temp_location gs://...` runs the same job on Dataflow.
+started as `bertprep.local_worker`: forked from a warm copy of the launching process instead of N
+fresh interpreters, with a fast exit and quiet terminal logging). Any other `--beam_option` on the
+command line passes to Beam unchanged, so `--runner DataflowRunner --project P --region R
+--temp_location gs://...` runs the same job on Dataflow.
 What passes through must be an option some Beam PipelineOptions class defines (checked by
 bertprep/pipelines/command_line.py before the job starts).
 """
 import argparse
+import contextlib
 import logging
 import math
+import sys
 import time
 from typing import Callable, List, Optional
 
@@ -133,7 +136,8 @@ def local_workers(config: dict) -> int:
 
 def local_runner(config: dict):
     """The runner object for a local run with --workers N > 1: FnApiRunner with N worker processes that
-    run `bertprep.local_worker` (Beam's harness, a fast exit); None otherwise (Beam picks from --runner)."""
+    run `bertprep.local_worker` (Beam's harness, forked from a warm server, a fast exit); None otherwise
+    (Beam picks from --runner)."""
     if not is_local(config) or local_workers(config) <= 1:
         return None
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
@@ -142,6 +146,16 @@ def local_runner(config: dict):
     from bertprep import local_worker
 
     return FnApiRunner(default_environment=SubprocessSDKEnvironment.from_command_string(local_worker.command_line()))
+
+
+def _local_worker_server(config: dict, build_pipeline: Callable):
+    """For --workers N > 1, the warm server the N workers are forked from (started before this process
+    starts any thread; see bertprep.local_worker); otherwise nothing."""
+    if not is_local(config) or local_workers(config) <= 1:
+        return contextlib.nullcontext()
+    from bertprep import local_worker
+
+    return local_worker.worker_server(getattr(build_pipeline, "__module__", ""))
 
 
 def run_job(build_pipeline: Callable, config: dict, extra_beam_args: Optional[List[str]] = None):
@@ -155,8 +169,9 @@ def run_job(build_pipeline: Callable, config: dict, extra_beam_args: Optional[Li
     local = is_local(config)
     try:
         # Progress for local runs (rich on a terminal, log lines otherwise); remote runners have their own UI.
-        with progress.ProgressMonitor(mode=None if local and config.get("progress", True) else "off"):
-            pipeline = beam.Pipeline(runner=local_runner(config), options=options)
+        with _local_worker_server(config, build_pipeline), \
+                progress.ProgressMonitor(mode=None if local and config.get("progress", True) else "off"):
+            pipeline = _new_pipeline(beam, local_runner(config), options)
             build_pipeline(pipeline, config)
             result = pipeline.run()
             result.wait_until_finish()
@@ -166,6 +181,10 @@ def run_job(build_pipeline: Callable, config: dict, extra_beam_args: Optional[Li
         message = _find_bertprep_message(error)
         raise BertprepError(_without_beam_step(message) if message else describe_step_failure(error)) from error
     elapsed = time.time() - started
+    if is_dry_run(extra_beam_args):  # the runner built and checked the job; nothing ran, nothing was written
+        print("bertprep: dry run: %s built the job (graph, pickled steps, options); nothing was submitted or "
+              "written" % config.get("runner", LOCAL_RUNNER), file=sys.stderr)
+        return result, elapsed
     if config.get("output") and config.get("summary", True):
         try:
             from bertprep.pipelines.command_line import summary_options
@@ -184,6 +203,29 @@ def runner_description(config: dict) -> str:
         return runner
     workers = local_workers(config)
     return "%s (local, %s)" % (runner, "in this process" if workers <= 1 else "%d worker processes" % workers)
+
+
+def _new_pipeline(beam, runner, options):
+    """beam.Pipeline, with Beam's check of the runner's options (a project id, a gs:// temp location) as
+    our one-line error: those are the user's flags, not a fault of the program."""
+    try:
+        return beam.Pipeline(runner=runner, options=options)
+    except ValueError as error:
+        message = str(error)
+        if not message.startswith("Pipeline has validations errors"):
+            raise
+        details = "; ".join(line.strip() for line in message.splitlines()[1:] if line.strip())
+        raise BertprepError("Beam options: %s" % (details or message)) from None
+
+
+def is_dry_run(beam_args: Optional[List[str]]) -> bool:
+    """Whether Beam's --dry_run is set: DataflowRunner then builds the job (graph, pickled transforms,
+    options) and submits nothing, so there is no output to summarise."""
+    if not beam_args or not any("dry_run" in arg for arg in beam_args):
+        return False
+    from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
+
+    return bool(PipelineOptions(list(beam_args)).view_as(TestOptions).dry_run)
 
 
 def _without_beam_step(message: str) -> str:

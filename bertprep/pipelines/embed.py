@@ -205,7 +205,7 @@ def build_pipeline(pipeline, config):
 
 
 def run(args) -> int:
-    from bertprep.pipelines.common import config_from_args, run_job
+    from bertprep.pipelines.common import config_from_args, is_dry_run, run_job
 
     config = config_from_args(args)
     if not os.path.exists(config["model"]) and not os.path.exists(config["model"] + ".index"):
@@ -214,6 +214,8 @@ def run(args) -> int:
     directory.prepare()
     started = time.time()
     run_job(build_pipeline, config, getattr(args, "beam_args", None))
+    if is_dry_run(getattr(args, "beam_args", None)):  # the job was built, not run: nothing to count
+        return 0
     info = directory.read_info()
     counts = info.get("counts", {})
     print("embedded %d texts (%d dead-lettered) in %.1f s → %s" % (

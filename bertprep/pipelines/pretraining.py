@@ -15,7 +15,7 @@ import time
 
 import apache_beam as beam
 
-from bertprep import data_warnings, schemas
+from bertprep import data_warnings, progress, schemas
 from bertprep.errors import BertprepError
 from bertprep.io import beam_io, readers
 from bertprep.io import output as output_lib
@@ -40,6 +40,8 @@ replacements draw any vocabulary entry; by default the decision is made once per
 [unused] entries are never drawn. Confusion-aware masking (--confusion-sets, --mask-probability,
 --wrong-input) takes the outputs of `bertprep mask-probs`."""
 
+COMPILING_NOTICE = ("compiling the pre-training kernel (the first run after installing only, about 10 s; "
+                    "`make install` compiles it ahead)")
 BYTES_PER_BUCKET = 512 << 10
 # Sentences holding an [UNK] whose unknown words a bucket counts (for the [UNK] warning's word list): enough
 # for the most frequent ones, and a bound on the extra look-ups when the vocabulary fits nothing.
@@ -353,7 +355,13 @@ class _BuildShard(beam.DoFn):
 
     def setup(self):
         self._parts = JobParts(self._config)
-        self._parts.builder.warm()
+        builder = self._parts.builder
+        if builder.uses_kernel:
+            from bertprep.transforms import instance_kernel
+
+            if not instance_kernel.is_compiled():
+                progress.notice_once("compiling", COMPILING_NOTICE)
+        builder.warm()
 
     def process(self, keyed):
         from bertprep.transforms.pretraining_records import PretrainingStats
@@ -376,6 +384,8 @@ class _BuildShard(beam.DoFn):
             for records in parts.builder.passes(bucket, documents, pairs, stats):
                 for record in records:
                     writer.write(record)
+                progress.note_build(items=len(records))
+        progress.note_build(units_done=1)
         finished_wall = time.time()
         yield dict(writer.result, shard=bucket)
         # Time in this stage (tokenize, build, mask, encode, write), summed over buckets, and the window from
@@ -398,6 +408,7 @@ def build_pipeline(pipeline, config: dict) -> None:
         patterns = [config["input"]] + ([config["wrong_input"]] if config.get("wrong_input") else [])
         shards = num_buckets(sum(beam_io.total_size(beam_io.match_files(p)) for p in patterns))
     config["num_shards"] = shards
+    progress.announce_build("building", shards, unit="buckets", item="instances")
     compression = config.get("compression", "none")
     schema = schemas.for_kind(KIND, config)
 
@@ -440,6 +451,16 @@ def build_pipeline(pipeline, config: dict) -> None:
              lambda stats: [(n, stats[n]) for n in ("build_time", "build_window") if n in stats]),
          } | "Finalize" >> beam_io.Finalize(config["output"], KIND, info, shards, compression,
                                             accounting=("read", "used", "dead_lettered"))
+
+
+def preload_worker() -> None:
+    """What every local worker would load first (bertprep.local_worker's fork server runs it once)."""
+    from bertprep.transforms import instance_kernel
+    from bertprep.transforms.pretraining_records import compile_kernel
+
+    if not instance_kernel.is_compiled():
+        progress.notice_once("compiling", COMPILING_NOTICE)
+    compile_kernel()
 
 
 def run(args) -> int:

@@ -53,9 +53,11 @@ def template_parameters(pipeline: str) -> List[dict]:
 
 
 def _parameter(action: argparse.Action) -> dict:
+    from bertprep.service.flex_main import template_parameter_name
+
     option = catalog.long_option(action)
     parameter = {
-        "name": action.dest,
+        "name": template_parameter_name(action.dest),
         "label": "%s (%s)" % (action.dest.replace("_", " ").capitalize(), option),
         "helpText": _help_text(action, option),
         "isOptional": not action.required,
@@ -129,6 +131,8 @@ def template_spec(pipeline: str, image: str, name: Optional[str] = None) -> dict
 
 def parameters_from_args(pipeline: str, args: dict) -> Dict[str, str]:
     """A jobs-file `args` mapping → template parameters ({dest: text}), like the launcher expects."""
+    from bertprep.service.flex_main import template_parameter_name
+
     actions = catalog.option_actions(catalog.pipeline_parser(pipeline))
     parameters = {}
     for key, value in args.items():
@@ -149,7 +153,7 @@ def parameters_from_args(pipeline: str, args: dict) -> Dict[str, str]:
         if "${" in text:
             raise BertprepError("%s=%s uses a scheduler placeholder; give the upstream output path with --param %s=..."
                                 % (key, text, action.dest))
-        parameters[action.dest] = text
+        parameters[template_parameter_name(action.dest)] = text
     return parameters
 
 

@@ -15,10 +15,29 @@ if __name__ == "__main__" and sys.path and os.path.abspath(sys.path[0]) == os.pa
     sys.path.pop(0)
 
 import argparse  # noqa: E402
+import functools  # noqa: E402
 
 PIPELINE_PARAMETER = "pipeline"
 PIPELINE_ENV = "BERTPREP_PIPELINE"
 DATAFLOW_RUNNER = "DataflowRunner"
+# Prefix of a template parameter whose job option has the name of a Beam pipeline option.
+SHADOWED_PREFIX = "bertprep_"
+
+
+@functools.lru_cache(maxsize=1)
+def beam_option_names() -> frozenset:
+    """Every pipeline option Beam knows (project, region, labels, ...), by dest."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    return frozenset(PipelineOptions([]).get_all_options())
+
+
+def template_parameter_name(dest: str, beam_options: frozenset = None) -> str:
+    """A job option's template parameter: its dest, or `bertprep_<dest>` when Beam has an option of that
+    name. The launcher passes template parameters and Dataflow's own options (`--labels={...}` among
+    them) on one command line, so `classifier --labels` under its own name would take Dataflow's value."""
+    beam_options = beam_option_names() if beam_options is None else beam_options
+    return SHADOWED_PREFIX + dest if dest in beam_options else dest
 
 
 def translate(argv, environ=None):
@@ -44,10 +63,12 @@ def translate(argv, environ=None):
         raise BertprepError("no pipeline: the template must pass --%s=NAME (or set %s)"
                             % (PIPELINE_PARAMETER, PIPELINE_ENV))
     parser = catalog.pipeline_parser(pipeline)
+    beam_options = beam_option_names()
     by_dest = {}
     for action in parser._actions:
         if action.option_strings:
-            by_dest.setdefault(action.dest, action)
+            by_dest.setdefault(template_parameter_name(action.dest, beam_options), action)
+    shadowed = {action.dest for name, action in by_dest.items() if name.startswith(SHADOWED_PREFIX)}
     out = [pipeline]
     passed_to_beam = []
     index = 0
@@ -56,6 +77,13 @@ def translate(argv, environ=None):
         arg = rest[index]
         name, has_value, value = arg[2:].partition("=") if arg.startswith("--") else ("", False, "")
         action = by_dest.get(name) if arg.startswith("--") else None
+        if action is None and name in shadowed:
+            # Dataflow's own option of a name the job's parser takes: passed on, the job would read it as
+            # its option. Its job labels come from the launch request's environment anyway.
+            print("bertprep flex launcher: not passing %s on: %s has an option of that name (its template "
+                  "parameter is %s%s)" % (arg, pipeline, SHADOWED_PREFIX, name), file=sys.stderr)
+            index += 1 + (not has_value and index + 1 < len(rest) and not rest[index + 1].startswith("--"))
+            continue
         if action is None:
             out.append(arg)
             passed_to_beam.append(arg)

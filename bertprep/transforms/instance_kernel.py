@@ -37,6 +37,17 @@ def available() -> bool:
     return numba is not None
 
 
+def is_compiled() -> bool:
+    """Whether numba's cache already holds the kernel for this source (else its first use compiles, about
+    10 s). Reads numba's cache index, which numba does not document: when that fails, says True (no notice)."""
+    if numba is None:
+        return True
+    try:
+        return all(bool(function._cache._cache_file._load_index()) for function in (build_pass, encode_records))
+    except Exception:  # another numba version's cache internals
+        return True
+
+
 def _jit(function):
     return numba.njit(cache=True, nogil=True)(function) if numba is not None else function
 
