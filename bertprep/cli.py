@@ -132,6 +132,10 @@ def main(argv=None, fast_exit: bool = False) -> int:
 
 
 def _run_command(args) -> int:
+    if getattr(args, "verbose", False):
+        from bertprep.local_worker import VERBOSE_ENV
+
+        os.environ[VERBOSE_ENV] = "1"  # local worker processes keep their own tracebacks on stderr too
     try:
         return int(args.func(args) or 0)
     except BertprepError as error:

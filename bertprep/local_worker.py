@@ -29,6 +29,7 @@ import threading
 import traceback
 
 SERVER_ENV = "BERTPREP_WORKER_SERVER"
+VERBOSE_ENV = "BERTPREP_VERBOSE"  # set by `--verbose`: workers keep Beam's own bundle tracebacks on stderr
 _HEADER = struct.Struct("!I")
 
 
@@ -254,10 +255,16 @@ def _run_harness(argv, fresh_logging: bool = False) -> int:
     terminal = logging.StreamHandler()
     terminal.setLevel(logging.CRITICAL)
     logging.getLogger().addHandler(terminal)
+    # Beam's harness also prints a failing bundle's traceback straight to stderr (sdk_worker._execute); the
+    # runner gets the same traceback in the bundle's response, and the user sees it as the job's one-line
+    # error (the trace behind it with --verbose, which also lets the workers' own copy through).
+    bundle_traces = contextlib.nullcontext() if os.environ.get(VERBOSE_ENV) else \
+        contextlib.redirect_stderr(open(os.devnull, "w"))
     try:
         from apache_beam.runners.worker import sdk_worker_main
 
-        sdk_worker_main.main(argv)
+        with bundle_traces:
+            sdk_worker_main.main(argv)
     except BaseException:  # noqa: B902 - Beam has logged it to the runner; keep a trace on this process's stderr
         traceback.print_exc()
         return 1

@@ -10,6 +10,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from bertprep import cli
 from bertprep.io import output as output_lib
 from test_foundation_output import TESTS_DIR, toy, write_toy_input  # noqa: F401
@@ -35,10 +37,12 @@ def test_a_directory_as_input_is_one_line(tmp_path, zh_vocab, capsys):
                                       "%s)\n" % (corpus, corpus / "*")
 
 
-def test_an_error_inside_a_beam_step_is_one_line_without_beam_logs(tmp_path, zh_vocab):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_error_inside_a_beam_step_is_one_line_without_beam_logs(tmp_path, zh_vocab, workers):
+    # With 2 workers the failing step runs in a worker process, whose Beam harness prints the traceback itself.
     (tmp_path / "rows.tsv").write_text(NO_LABEL, encoding="utf-8")
     done = run_cli_process(["classifier", "--input", "rows.tsv", "--output", "out", "--vocab", zh_vocab,
-                            "--header"], tmp_path)
+                            "--header", "--workers", workers], tmp_path)
     assert done.returncode == 2
     assert done.stderr == "bertprep: error: rows.tsv: no column 'label' in the header ['text_a', 'other']\n"
 
