@@ -28,6 +28,8 @@ MIN_ROWS = 20            # fewer rows or instances say nothing about a share
 SHOWN_UNKNOWN_WORDS = 10
 
 WARNING_PREFIX = "WARNING: "
+# What the publish gates' own error already says (nothing read or written): not repeated after it.
+SAID_BY_THE_GATES = frozenset({"empty_input", "no_output"})
 
 
 @dataclasses.dataclass(frozen=True)

@@ -316,8 +316,9 @@ def test_an_all_dead_lettered_squad_run_fails_and_leaves_latest_where_it_was(tmp
     bad = scheduler.registry.get(bad_id)
     assert bad["status"] == "failed" and not bad["published"]
     letters = os.path.join(bad["output_path"], "dead_letters", "dead_letters-00000-of-00001.jsonl")
-    assert bad["error"] == "no records written (read 1, dead-lettered 1; see %s); nothing was published " \
-                           "(exit status 2)" % letters
+    assert bad["error"] == "no records written (read 1, dead-lettered 1; see %s); nothing was published | 1 of 1 " \
+                           "inputs (100.0%%) were dead-lettered as 'bad SQuAD JSON' (see dead_letters/) (exit status " \
+                           "2)" % letters
     assert latest(tmp_path / "out", "squad-nightly") == good_id
     assert not os.path.exists(os.path.join(bad["output_path"], "_COMPLETE"))
 
