@@ -6,7 +6,7 @@ import re
 import threading
 import time
 
-from bertprep import progress
+from bertprep import progress, run_summary
 from bertprep.io import output as output_lib
 from bertprep.pipelines import common
 
@@ -118,7 +118,7 @@ def test_summary_fits_one_screen_and_names_the_paths(tmp_path):
     config = {"input": source, "output": str(tmp_path / "out"), "num_shards": 12, "summary": False}
     output_lib.OutputDirectory(config["output"]).prepare()
     common.run_job(toy_job.build_pipeline, config)
-    text = progress.format_summary(config["output"], elapsed=2.0)
+    text = run_summary.format_summary(config["output"], elapsed=2.0)
     lines = text.splitlines()
     assert len(lines) <= 25
     assert lines[0] == "bertprep classifier: complete in 2.0 s (5 read/s, 3 written/s)"

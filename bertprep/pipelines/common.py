@@ -162,7 +162,7 @@ def run_job(build_pipeline: Callable, config: dict, extra_beam_args: Optional[Li
     """Build and run one job's pipeline to completion; returns (result, elapsed seconds)."""
     import apache_beam as beam
 
-    from bertprep import progress
+    from bertprep import progress, run_summary
 
     options = make_pipeline_options(config, extra_beam_args)
     started = time.time()
@@ -189,7 +189,7 @@ def run_job(build_pipeline: Callable, config: dict, extra_beam_args: Optional[Li
         try:
             from bertprep.pipelines.command_line import summary_options
 
-            progress.print_summary(config["output"], elapsed, options=summary_options(config, extra_beam_args),
+            run_summary.print_summary(config["output"], elapsed, options=summary_options(config, extra_beam_args),
                                    runner=runner_description(config))
         except BertprepError:  # e.g. a remote run that has not written info.json where we can read it
             pass
