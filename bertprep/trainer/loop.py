@@ -224,7 +224,6 @@ def train(config: TrainConfig) -> dict:
             with open(os.path.join(config.output, EVAL_RESULTS), "w", encoding="utf-8") as handle:
                 json.dump(summary["eval"], handle, indent=2, sort_keys=True, ensure_ascii=False)
             _write_scalars(os.path.join(config.output, "tensorboard", "eval"), summary["eval"], step)
-            _log(config, "eval: " + json.dumps(_headline_metrics(summary["eval"]), sort_keys=True, ensure_ascii=False))
         summary["step"] = step
         _write_report(config, summary, history, total_steps, precision, describe_device(config.strategy, strategy))
         return summary
@@ -234,11 +233,6 @@ def train(config: TrainConfig) -> dict:
 
 EVAL_RESULTS = "eval_results.json"
 TRAIN_LOG = "train_log.jsonl"
-
-
-def _headline_metrics(metrics: dict) -> dict:
-    """The scalar metrics (the per-class tables and the confusion matrix are in eval_results.json)."""
-    return {name: value for name, value in metrics.items() if isinstance(value, (int, float, str))}
 
 
 def read_train_log(output) -> list:
