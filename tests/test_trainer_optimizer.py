@@ -1,14 +1,21 @@
 """The two optimizer recipes against updates computed by hand: AdamW (bias-corrected, the default) and
 BERT's original AdamWeightDecayOptimizer (no bias correction); their learning-rate schedules."""
 import math
+import os
+import sys
 import types
 
 import numpy as np
 import pytest
 
+sys.path.insert(0, os.path.dirname(__file__))
+from trainer_data import tiny_config  # noqa: E402
+
 keras = pytest.importorskip("keras")
 
-from bertprep.trainer.optimization import WarmupLinearDecay, create_optimizer, create_schedule  # noqa: E402
+from bertprep.trainer.heads import build_task_model  # noqa: E402
+from bertprep.trainer.optimization import (WarmupLinearDecay, create_optimizer, create_schedule,  # noqa: E402
+                                           is_decay_exempt)
 
 
 def test_schedules_warm_up_then_decay_to_zero():
@@ -102,3 +109,24 @@ def test_bias_correction_is_what_separates_the_recipes():
 def test_unknown_optimizer_is_refused():
     with pytest.raises(ValueError, match="unknown optimizer 'sgd'"):
         create_schedule("sgd", 1e-4, 10, 1)
+
+
+def test_recipe_decays_only_kernels_and_embeddings_and_initialises_the_classifier_like_the_original():
+    config = tiny_config(hidden_size=256, num_attention_heads=4, intermediate_size=64)
+    model = build_task_model("classifier", config, num_labels=64, classifier_dropout=0.1, seed=7)
+    leaves = {(v.path.rsplit("/", 1)[-1], is_decay_exempt(v)) for v in model.trainable_variables}
+    decayed = {leaf for leaf, exempt in leaves if not exempt}
+    exempt = {leaf for leaf, exempt in leaves if exempt}
+    assert decayed == {"kernel", "word_embeddings", "token_type_embeddings", "position_embeddings"}
+    assert exempt == {"bias", "gamma", "beta"}  # biases and LayerNorm scale/offset, as Hugging Face's no_decay
+    # Classifier: truncated normal with stddev 0.02 (nothing beyond 2 stddev; the truncated spread is 0.88 × 0.02).
+    kernel = np.asarray(model.classifier.kernel)
+    assert np.abs(kernel).max() <= 0.04 + 1e-7
+    assert kernel.std() == pytest.approx(0.02 * 0.8796, rel=0.05)
+    assert not np.asarray(model.classifier.bias).any()
+    # Dropout on the classifier's input, only while training.
+    assert model.dropout.rate == pytest.approx(0.1)
+    pooled = np.ones((4, 256), "float32")
+    assert np.allclose(np.asarray(model.dropout(pooled, training=False)), 1.0)
+    dropped = np.asarray(model.dropout(pooled, training=True))
+    assert 0.03 < (dropped == 0).mean() < 0.2 and np.allclose(dropped[dropped > 0], 1 / 0.9)
