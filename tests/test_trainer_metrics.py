@@ -57,8 +57,11 @@ def test_multi_label_summary_micro_macro_f1_and_loss():
     # predicted [[1,0,1],[0,1,0]]: tp 2, predicted 3, actual 2 → micro 0.8; per label F1 1, 1, 0.
     assert metrics["micro_f1"] == pytest.approx(0.8)
     assert metrics["macro_f1"] == pytest.approx(2 / 3)
-    softplus = lambda x: math.log1p(math.exp(x))  # noqa: E731 - sigmoid CE: label 1 → softplus(−z), 0 → softplus(z)
-    expected = np.mean([(softplus(-3) + softplus(-1) + softplus(2)) / 3, (softplus(-2) + softplus(-1) + softplus(-3)) / 3])
+    def softplus(x):  # sigmoid cross entropy: softplus(−z) for label 1, softplus(z) for label 0
+        return math.log1p(math.exp(x))
+
+    expected = np.mean([(softplus(-3) + softplus(-1) + softplus(2)) / 3,
+                        (softplus(-2) + softplus(-1) + softplus(-3)) / 3])
     assert metrics["loss"] == pytest.approx(expected, rel=1e-5)
 
 

@@ -381,7 +381,8 @@ def _train_loop(config, strategy, model, optimizer, manager, info, total_steps, 
         return total / tf.cast(steps, tf.float32), counts, examples
 
     writer = tf.summary.create_file_writer(os.path.join(config.output, "tensorboard", "train"))
-    end_step = total_steps if config.max_steps_this_run is None else min(total_steps, start_step + config.max_steps_this_run)
+    end_step = total_steps if config.max_steps_this_run is None else \
+        min(total_steps, start_step + config.max_steps_this_run)
     step = start_step
     log_path = os.path.join(config.output, TRAIN_LOG)
     if start_step == 0 and os.path.exists(log_path):

@@ -76,7 +76,8 @@ def label_counts(task, features, num_labels, multi_label=False, regression=False
         return ops.sum(per_label, axis=0), ops.sum(weights)
     if task == "tagging":
         weights = ops.cast(features["label_weights"], "float32")
-        per_tag = ops.one_hot(ops.cast(features["label_ids"], "int32"), num_labels, dtype="float32") * weights[..., None]
+        per_tag = ops.one_hot(ops.cast(features["label_ids"], "int32"), num_labels, dtype="float32")
+        per_tag = per_tag * weights[..., None]
         return ops.sum(per_tag, axis=(0, 1)), ops.sum(weights)
     return ops.zeros((1,), "float32"), ops.zeros((), "float32")
 
