@@ -213,10 +213,12 @@ def train(config: TrainConfig) -> dict:
         if config.eval_data:
             summary["eval"] = evaluate(config, strategy, model, infos["eval"], options)
             summary["eval"]["step"] = step
-        if config.do_train and config.task != "squad":
-            summary["warnings"] = collapse.collapse_warnings(config.task, history, counter.prior_loss(),
-                                                             summary.get("eval"))
-            summary["prior_loss"] = counter.prior_loss()
+        # The loss check needs the whole run: a run stopped early (--max-steps-this-run) may not have
+        # reached below the prior yet.
+        finished = config.do_train and step >= total_steps
+        summary["prior_loss"] = counter.prior_loss() if finished else None
+        summary["warnings"] = collapse.collapse_warnings(config.task, history if finished else [],
+                                                         summary["prior_loss"], summary.get("eval"))
         for warning in summary["warnings"]:
             _warn(config, warning)
         if config.eval_data:
