@@ -26,6 +26,7 @@ COMMANDS = [
     "bertprep.pipelines.squad_predict",
     "bertprep.pipelines.report_command",
     "bertprep.pipelines.train_command",
+    "bertprep.pipelines.predict_command",
     "bertprep.pipelines.export_command",
     "bertprep.pipelines.embed",
     "bertprep.pipelines.scheduler_command",

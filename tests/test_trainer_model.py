@@ -1,10 +1,9 @@
-"""The model's maths, config parsing, the optimizer's update rule, and the JAX backend."""
+"""The model's maths, config parsing, and the JAX backend (the optimizers: test_trainer_optimizer.py)."""
 import json
 import math
 import os
 import subprocess
 import sys
-import types
 
 import numpy as np
 import pytest
@@ -77,47 +76,6 @@ def test_padding_does_not_change_real_positions_and_layer_norm_epsilon():
                            np.asarray(encoder.blocks[1].attention.query.kernel))
     assert not np.allclose(np.asarray(encoder.blocks[0].attention.query.kernel),
                            np.asarray(encoder.blocks[0].attention.key.kernel))
-
-
-def test_learning_rate_warms_up_then_decays_linearly_from_step_zero():
-    from bertprep.trainer.optimization import WarmupLinearDecay
-
-    schedule = WarmupLinearDecay(1e-4, total_steps=100, warmup_steps=10)
-    rates = [float(np.asarray(schedule(step))) for step in (0, 5, 10, 50, 100, 120)]
-    np.testing.assert_allclose(rates, [0.0, 5e-5, 9e-5, 5e-5, 0.0, 0.0], atol=1e-12)
-
-
-def test_adam_weight_decay_matches_the_original_update_rule():
-    import keras
-
-    from bertprep.trainer.optimization import create_optimizer
-
-    kernel = keras.Variable(np.array([[0.5, -1.0], [2.0, 0.25]], "float32"), name="kernel")
-    bias = keras.Variable(np.array([0.3, -0.3], "float32"), name="bias")
-    model = types.SimpleNamespace(trainable_variables=[kernel, bias])
-    optimizer = create_optimizer(model, learning_rate=0.1, total_steps=1000, warmup_steps=0, weight_decay=0.01)
-    optimizer.build(model.trainable_variables)
-    params = {"kernel": kernel.numpy().copy(), "bias": bias.numpy().copy()}
-    moments = {name: (np.zeros_like(value), np.zeros_like(value)) for name, value in params.items()}
-    rng = np.random.default_rng(0)
-    for step in range(3):
-        grads = {name: rng.normal(0, 0.2, size=value.shape).astype("float32") for name, value in params.items()}
-        norm = math.sqrt(sum(float((g ** 2).sum()) for g in grads.values()))
-        scale = min(1.0, 1.0 / norm)  # clip_by_global_norm(1.0)
-        learning_rate = 0.1 * (1 - step / 1000)
-        for name in params:
-            g = grads[name] * scale
-            m, v = moments[name]
-            m = 0.9 * m + 0.1 * g
-            v = 0.999 * v + 0.001 * g * g
-            update = m / (np.sqrt(v) + 1e-6)  # no bias correction, as in BERT's optimizer
-            if name == "kernel":  # biases and LayerNorm are not decayed
-                update = update + 0.01 * params[name]
-            params[name] = params[name] - learning_rate * update
-            moments[name] = (m, v)
-        optimizer.apply([grads["kernel"], grads["bias"]], [kernel, bias])
-        np.testing.assert_allclose(kernel.numpy(), params["kernel"], rtol=1e-5, atol=1e-7)
-        np.testing.assert_allclose(bias.numpy(), params["bias"], rtol=1e-5, atol=1e-7)
 
 
 JAX_SCRIPT = r"""

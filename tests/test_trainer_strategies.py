@@ -29,8 +29,8 @@ for strategy, precision in (("mirrored", "float32"), ("one_device", "mixed_float
                             ("one_device", "mixed_bfloat16")):
     summary = train(TrainConfig(task="pretraining", data=data, eval_data=data, bert_config=bert_config,
                                 output=root + "/" + strategy + precision, train_batch_size=16, learning_rate=1e-3,
-                                num_train_steps=40, steps_per_loop=20, strategy=strategy, precision=precision,
-                                verbose=False))
+                                num_train_steps=40, steps_per_loop=20, log_every=20, strategy=strategy,
+                                precision=precision, verbose=False))
     results[strategy + "/" + precision] = {"replicas": summary["replicas"], "precision": summary["precision"],
                                            "losses": [entry["loss"] for entry in summary["losses"]],
                                            "accuracy": summary["eval"]["masked_lm_accuracy"]}

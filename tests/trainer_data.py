@@ -106,3 +106,30 @@ def random_features(batch, seq_length, vocab_size, seed=3):
     segments = np.zeros((batch, seq_length), "int32")
     segments[:, seq_length // 2:] = 1
     return {"input_ids": ids, "input_mask": mask, "segment_ids": segments}
+
+
+def uninformative_records(count, seq_length=16):
+    """The same sentence for every record, labels alternating 0/1: no model can do better than the label prior."""
+    tokens = [CLS] + list(range(10, 20)) + [SEP]
+    pad = seq_length - len(tokens)
+    for index in range(count):
+        yield {"input_ids": tokens + [0] * pad, "input_mask": [1] * len(tokens) + [0] * pad,
+               "segment_ids": [0] * seq_length, "label_ids": index % 2, "is_real_example": 1, "example_id": index}
+
+
+def tagging_records(count, seq_length=16, seed=4):
+    """Words are single pieces; token 7 followed by 8 is a PER entity (tags O=0, B-PER=1, I-PER=2)."""
+    for index in range(count):
+        rng = numpy_rng_for(seed, "tagging", index)
+        length = int(rng.integers(6, seq_length - 2))
+        body = rng.integers(10, 100, size=length).tolist()
+        tags = [0] * length
+        if index % 2:
+            start = int(rng.integers(0, length - 1))
+            body[start:start + 2] = [7, 8]
+            tags[start:start + 2] = [1, 2]
+        tokens = [CLS] + body + [SEP]
+        pad = seq_length - len(tokens)
+        yield {"input_ids": tokens + [0] * pad, "input_mask": [1] * len(tokens) + [0] * pad,
+               "segment_ids": [0] * seq_length, "label_ids": [0] + tags + [0] * (pad + 1),
+               "label_weights": [0.0] + [1.0] * length + [0.0] * (pad + 1), "example_id": 100 + index}

@@ -257,6 +257,22 @@ def share_bar(parts: Sequence[Tuple[str, float]], title: str) -> bytes:
     return _png(figure)
 
 
+def curves(series: Dict[str, Sequence[Tuple[float, float]]], title: str, xlabel: str, ylabel: str,
+           level: Optional[float] = None, level_label: str = "") -> bytes:
+    """One line per named series of (x, y) points, with an optional horizontal reference line."""
+    figure, axes = _figure()
+    colors = [BAR_COLOR, ACCENT_COLOR, "#55A868", "#C44E52"]
+    for index, (name, points) in enumerate(series.items()):
+        axes.plot([float(x) for x, _ in points], [float(y) for _, y in points], color=colors[index % len(colors)],
+                  linewidth=1.8, marker="." if len(points) < 40 else None, label=name)
+    if level is not None:
+        axes.axhline(level, color="#777777", linestyle="--", linewidth=1.2, label=level_label)
+    if len(series) > 1 or level is not None:
+        axes.legend(frameon=False)
+    _style(axes, title, xlabel, ylabel)
+    return _png(figure, NUMERIC_MARGINS)
+
+
 def throughput(samples: List[Sequence[float]], title: str = "Records read over time") -> bytes:
     """Records read against elapsed seconds, with the rate between samples on a second axis."""
     figure, axes = _figure()

@@ -3,7 +3,12 @@
 Checkpoints (model + optimizer, step = optimizer iterations) are written every
 `save_checkpoints_steps` to `<output>/checkpoints`; a rerun with the same output resumes from the
 latest one and skips the records already consumed, so it continues where the stopped run was.
-TensorBoard scalars go to `<output>/tensorboard/{train,eval}`.
+
+What a run leaves beside the checkpoints, so that it can be followed and judged:
+- `train_log.jsonl`: every `log_every` steps the mean loss, the learning rate and examples/s;
+- `tensorboard/{train,eval}`: the same as TensorBoard scalars, and the evaluation metrics;
+- `eval_results.json`: the evaluation metrics, with `warnings` when the model collapsed (collapse.py);
+- `report.html`: loss and learning-rate curves and the metrics (bertprep/report/training.py).
 """
 import dataclasses
 import json
@@ -17,6 +22,7 @@ from bertprep.trainer.config import BertConfig
 
 STRATEGIES = ("one_device", "mirrored", "multi_worker_mirrored", "tpu")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+OPTIMIZERS = ("adamw", "adam_bert")  # optimization.py: the default recipe, BERT's original
 
 
 @dataclasses.dataclass
@@ -35,7 +41,9 @@ class TrainConfig:
     num_train_epochs: float = 3.0
     warmup_proportion: float = 0.1
     weight_decay: float = 0.01
-    steps_per_loop: int = 100
+    optimizer: str = "adamw"  # one of OPTIMIZERS
+    steps_per_loop: int = 100  # most steps per tf.function call (also bounded by log_every)
+    log_every: int = 10
     save_checkpoints_steps: int = 1000
     keep_checkpoints: int = 5
     strategy: str = "one_device"
@@ -87,6 +95,25 @@ def _log(config, message):
         print(message, flush=True)
 
 
+def _warn(config, message):
+    """Warnings reach the terminal even when not verbose: a collapsed model must never pass silently."""
+    import sys
+
+    print(f"bertprep: warning: {message}", file=sys.stderr, flush=True)
+
+
+def describe_device(strategy_name: str, strategy) -> str:
+    """One line naming what the training runs on."""
+    import tensorflow as tf
+
+    if strategy_name == "tpu":
+        return f"training runs on TPU ({strategy.num_replicas_in_sync} cores)"
+    gpus = tf.config.list_logical_devices("GPU")
+    if gpus:
+        return f"training runs on {len(gpus)} GPU(s) ({strategy.num_replicas_in_sync} replica(s))"
+    return "training runs on CPU (no GPU or TPU found)"
+
+
 def prepare(config: TrainConfig):
     """Read the BERT config and dataset info and check they agree (before any TF work)."""
     bert_config = BertConfig.from_json_file(config.bert_config)
@@ -130,21 +157,29 @@ def _model_options(config, infos):
 
 
 def train(config: TrainConfig) -> dict:
-    """Train (and/or evaluate); returns a summary with the loss history and final metrics."""
+    """Train (and/or evaluate); returns a summary with the loss history, final metrics and warnings."""
     bert_config, infos = prepare(config)
-    import keras
-    import tensorflow as tf
+    if config.optimizer not in OPTIMIZERS:
+        raise BertprepError(f"unknown --optimizer {config.optimizer!r}; expected one of {', '.join(OPTIMIZERS)}")
+    if config.log_every < 1:
+        raise BertprepError(f"--log-every must be at least 1, got {config.log_every}")
+    from bertprep.trainer.quiet import import_tensorflow
 
-    from bertprep.trainer import checkpoint_import, optimization
+    tf = import_tensorflow()
+    import keras
+
+    from bertprep.trainer import checkpoint_import, collapse, optimization
     from bertprep.trainer.heads import build_task_model
 
     os.makedirs(config.output, exist_ok=True)
     strategy = create_strategy(config.strategy, config.tpu)
+    _log(config, describe_device(config.strategy, strategy))
     precision = resolve_precision(config.precision, config.strategy)
     options = _model_options(config, infos)
     previous_policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(precision)
-    summary = {"precision": precision, "replicas": strategy.num_replicas_in_sync, "losses": []}
+    summary = {"precision": precision, "replicas": strategy.num_replicas_in_sync, "optimizer": config.optimizer,
+               "losses": [], "warnings": []}
     try:
         total_steps = _total_steps(config, infos.get("train"))
         with strategy.scope():
@@ -153,7 +188,7 @@ def train(config: TrainConfig) -> dict:
                                      classifier_dropout=config.classifier_dropout, seed=config.seed)
             optimizer = optimization.create_optimizer(
                 model, config.learning_rate, max(total_steps, 1), int(total_steps * config.warmup_proportion),
-                config.weight_decay, loss_scale=precision == "mixed_float16")
+                config.weight_decay, loss_scale=precision == "mixed_float16", optimizer=config.optimizer)
             optimizer.build(model.trainable_variables)
         checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
         manager = tf.train.CheckpointManager(checkpoint, _checkpoint_directory(config.output, strategy),
@@ -168,20 +203,65 @@ def train(config: TrainConfig) -> dict:
             report = checkpoint_import.load_pretrained(model, config.init_checkpoint)
             _log(config, report.summary())
             summary["import"] = {"loaded": len(report.loaded), "missing": report.missing, "unused": report.unused}
+        counter = collapse.LabelCounter(config.task, options["num_labels"], options["multi_label"],
+                                        options["regression"])
         if config.do_train:
-            _train_loop(config, strategy, model, optimizer, manager, infos["train"], total_steps, options, summary)
+            _train_loop(config, strategy, model, optimizer, manager, infos["train"], total_steps, options, summary,
+                        counter)
+        step = int(optimizer.iterations.numpy())
+        history = read_train_log(config.output) if config.do_train else []
         if config.eval_data:
             summary["eval"] = evaluate(config, strategy, model, infos["eval"], options)
-            summary["eval"]["step"] = int(optimizer.iterations.numpy())
-            with open(os.path.join(config.output, "eval_results.json"), "w", encoding="utf-8") as handle:
-                json.dump(summary["eval"], handle, indent=2, sort_keys=True)
-            _write_scalars(os.path.join(config.output, "tensorboard", "eval"), summary["eval"],
-                           int(optimizer.iterations.numpy()))
-            _log(config, "eval: " + json.dumps(summary["eval"], sort_keys=True))
-        summary["step"] = int(optimizer.iterations.numpy())
+            summary["eval"]["step"] = step
+        # The loss check needs the whole run: a run stopped early (--max-steps-this-run) may not have
+        # reached below the prior yet.
+        finished = config.do_train and step >= total_steps
+        summary["prior_loss"] = counter.prior_loss() if finished else None
+        summary["warnings"] = collapse.collapse_warnings(config.task, history if finished else [],
+                                                         summary["prior_loss"], summary.get("eval"))
+        for warning in summary["warnings"]:
+            _warn(config, warning)
+        if config.eval_data:
+            summary["eval"]["warnings"] = summary["warnings"]
+            with open(os.path.join(config.output, EVAL_RESULTS), "w", encoding="utf-8") as handle:
+                json.dump(summary["eval"], handle, indent=2, sort_keys=True, ensure_ascii=False)
+            _write_scalars(os.path.join(config.output, "tensorboard", "eval"), summary["eval"], step)
+        summary["step"] = step
+        _write_report(config, summary, history, total_steps, precision, describe_device(config.strategy, strategy))
         return summary
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
+
+
+EVAL_RESULTS = "eval_results.json"
+TRAIN_LOG = "train_log.jsonl"
+
+
+def read_train_log(output) -> list:
+    """The entries of `output`/train_log.jsonl (a resumed run appends to it)."""
+    path = os.path.join(output, TRAIN_LOG)
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def _write_report(config, summary, history, total_steps, precision, device):
+    """report.html beside the checkpoints; a drawing failure costs the page, never the trained model."""
+    from bertprep.report.training import write_training_report
+
+    settings = {"task": config.task, "optimizer": config.optimizer, "learning_rate": config.learning_rate,
+                "train_batch_size": config.train_batch_size, "total_steps": total_steps,
+                "warmup_proportion": config.warmup_proportion, "weight_decay": config.weight_decay,
+                "seed": config.seed, "precision": precision, "device": device, "data": config.data,
+                "eval_data": config.eval_data, "init_checkpoint": config.init_checkpoint}
+    try:
+        path = write_training_report(config.output, history, summary.get("eval"), summary.get("warnings") or [],
+                                     settings, summary.get("prior_loss"))
+    except Exception as error:  # noqa: BLE001 - the report is a view; training already succeeded
+        _warn(config, f"report.html could not be written ({type(error).__name__}: {error})")
+        return
+    summary["report"] = path
 
 
 MODEL_FILE = "model.json"
@@ -253,10 +333,10 @@ def _write_scalars(directory, values, step):
     writer.flush()
 
 
-def _train_loop(config, strategy, model, optimizer, manager, info, total_steps, options, summary):
+def _train_loop(config, strategy, model, optimizer, manager, info, total_steps, options, summary, counter):
     import tensorflow as tf
 
-    from bertprep.trainer import tasks
+    from bertprep.trainer import optimization, tasks
 
     replicas = strategy.num_replicas_in_sync
     if config.train_batch_size % replicas:
@@ -264,6 +344,8 @@ def _train_loop(config, strategy, model, optimizer, manager, info, total_steps, 
                             f"{replicas} replicas")
     per_replica_batch = config.train_batch_size // replicas
     start_step = int(optimizer.iterations.numpy())
+    schedule = optimization.create_schedule(config.optimizer, config.learning_rate, max(total_steps, 1),
+                                            int(total_steps * config.warmup_proportion))
 
     def dataset_fn(input_context):
         skip = start_step * per_replica_batch  # this pipeline's share of what was already consumed
@@ -272,11 +354,12 @@ def _train_loop(config, strategy, model, optimizer, manager, info, total_steps, 
 
     iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
     loss_scaling = hasattr(optimizer, "scale_loss") and optimizer.__class__.__name__ == "LossScaleOptimizer"
+    multi_label, regression = options["multi_label"], options["regression"]
 
     def step_fn(features):
         with tf.GradientTape() as tape:
             outputs = model(features, training=True)
-            loss = tasks.compute_loss(config.task, outputs, features, options["multi_label"], options["regression"])
+            loss = tasks.compute_loss(config.task, outputs, features, multi_label, regression)
             scaled = loss / replicas  # gradients are summed across replicas
             if loss_scaling:
                 scaled = optimizer.scale_loss(scaled)
@@ -284,41 +367,63 @@ def _train_loop(config, strategy, model, optimizer, manager, info, total_steps, 
         # Heads that ignore the pooler (SQuAD, tagging) leave it without a gradient: skip, don't warn.
         pairs = [(g, v) for g, v in zip(gradients, model.trainable_variables) if g is not None]
         optimizer.apply([g for g, _ in pairs], [v for _, v in pairs])
-        return loss / replicas
+        counts, examples = tasks.label_counts(config.task, features, options["num_labels"], multi_label, regression)
+        return loss / replicas, counts, examples
 
     @tf.function
     def train_steps(iterator, steps):
         total = tf.constant(0.0)
+        counts = tf.zeros((options["num_labels"] if counter.enabled else 1,), tf.float32)
+        examples = tf.constant(0.0)
         for _ in tf.range(steps):
-            per_replica = strategy.run(step_fn, args=(next(iterator),))
-            total += strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
-        return total / tf.cast(steps, tf.float32)
+            loss, batch_counts, batch_examples = strategy.run(step_fn, args=(next(iterator),))
+            total += strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None)
+            counts += strategy.reduce(tf.distribute.ReduceOp.SUM, batch_counts, axis=None)
+            examples += strategy.reduce(tf.distribute.ReduceOp.SUM, batch_examples, axis=None)
+        return total / tf.cast(steps, tf.float32), counts, examples
 
     writer = tf.summary.create_file_writer(os.path.join(config.output, "tensorboard", "train"))
-    end_step = total_steps if config.max_steps_this_run is None else min(total_steps, start_step + config.max_steps_this_run)
+    end_step = total_steps if config.max_steps_this_run is None else \
+        min(total_steps, start_step + config.max_steps_this_run)
     step = start_step
+    log_path = os.path.join(config.output, TRAIN_LOG)
+    if start_step == 0 and os.path.exists(log_path):
+        os.remove(log_path)  # a fresh run (no checkpoint to resume): an old log would mix two runs
     _log(config, f"training {config.task} from step {step} to {end_step} of {total_steps} "
-                 f"(batch {config.train_batch_size}, {replicas} replica(s))")
+                 f"(batch {config.train_batch_size}, {replicas} replica(s), optimizer {config.optimizer})")
+    started_training = time.time()
     while step < end_step:
         next_save = (step // config.save_checkpoints_steps + 1) * config.save_checkpoints_steps
-        steps = min(config.steps_per_loop, end_step - step, next_save - step)
+        next_log = (step // config.log_every + 1) * config.log_every
+        steps = min(config.steps_per_loop, end_step - step, next_save - step, next_log - step)
         started = time.time()
-        loss = float(train_steps(iterator, tf.constant(steps)).numpy())
+        loss, counts, examples = train_steps(iterator, tf.constant(steps))
+        loss = float(loss.numpy())
+        if counter.enabled:
+            counter.add(counts.numpy(), float(examples.numpy()))
         elapsed = time.time() - started
         step = int(optimizer.iterations.numpy())
-        learning_rate = float(optimizer.learning_rate.numpy()) if hasattr(optimizer.learning_rate, "numpy") else \
-            float(optimizer.learning_rate)
-        summary["losses"].append({"step": step, "loss": loss})
+        learning_rate = float(schedule(step - 1))  # the rate the chunk's last step used
+        speed = steps * config.train_batch_size / max(elapsed, 1e-9)
+        entry = {"step": step, "loss": loss, "learning_rate": learning_rate, "examples_per_second": speed,
+                 "elapsed_seconds": round(time.time() - started_training, 3)}
+        summary["losses"].append(entry)
+        with open(log_path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(entry) + "\n")
         with writer.as_default():
             _scalar("loss", loss, step)
             _scalar("learning_rate", learning_rate, step)
-            _scalar("sequences_per_second", steps * config.train_batch_size / elapsed, step)
-        _log(config, f"step {step}: loss {loss:.4f}, learning rate {learning_rate:.3g}, "
-                     f"{steps * config.train_batch_size / elapsed:.1f} sequences/s")
+            _scalar("examples_per_second", speed, step)
+        if step % config.log_every == 0 or step >= end_step:
+            _log(config, f"step {step}: loss {loss:.4f}, learning rate {learning_rate:.3g}, {speed:.1f} examples/s")
         if step % config.save_checkpoints_steps == 0 or step >= end_step:
             path = manager.save(checkpoint_number=step)
             _log(config, f"saved {path}")
     writer.flush()
+    trained_steps = step - start_step
+    summary["train_seconds"] = time.time() - started_training
+    if trained_steps:
+        summary["examples_per_second"] = trained_steps * config.train_batch_size / max(summary["train_seconds"], 1e-9)
 
 
 def evaluate(config, strategy, model, info, options) -> dict:
@@ -347,7 +452,7 @@ def evaluate(config, strategy, model, info, options) -> dict:
     if config.task == "squad":
         return _write_squad_logits(config, batches)
     return tasks.summarize(config.task, batches, labels=options["labels"], multi_label=options["multi_label"],
-                           regression=options["regression"])
+                           regression=options["regression"], num_labels=options["num_labels"])
 
 
 def _write_squad_logits(config, batches) -> dict:

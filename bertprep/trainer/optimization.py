@@ -1,26 +1,50 @@
-"""AdamW and the learning-rate schedule of BERT's original optimization.py (keras.ops only).
+"""The fine-tuning optimizers and their learning-rate schedules (keras.ops only).
 
-- Learning rate: linear warm-up from 0 to `peak` over `warmup_steps`, otherwise linear decay
-  from `peak` at step 0 to 0 at `total_steps` (the decay is measured from step 0, as the original
-  does, so after warm-up the rate continues from where the decay line is).
-- Adam without bias correction, epsilon 1e-6, decoupled weight decay 0.01 on every weight except
-  LayerNorm parameters and biases, gradients clipped to global norm 1.0.
+Two recipes, chosen with `--optimizer`:
+
+- `adamw` (default), the recipe of current BERT fine-tuning code (Hugging Face's Trainer and
+  `run_glue`): Keras' AdamW, which corrects the moments' bias, epsilon 1e-8; the learning rate warms
+  up linearly from 0 to `peak` over `warmup_steps`, then decays linearly from `peak` at the end of
+  warm-up to 0 at `total_steps`.
+- `adam_bert`, BERT's original AdamWeightDecayOptimizer, kept to reproduce the original scripts: Adam
+  without bias correction, epsilon 1e-6; the decay line runs from `peak` at step 0 (the warm-up
+  overrides its start), as the original optimization.py computes it.
+
+Both: decoupled weight decay on every weight except LayerNorm parameters and biases, gradients
+clipped to global norm 1.0. Without bias correction, Adam's steps are (1 − β1^t)/√(1 − β2^t) times
+the corrected ones: 3.2× at step 1, 6.6× at step 12, still 2.9× at step 125, so the original recipe
+fine-tunes with a 3–6× larger effective learning rate (README, "Fine-tuning parity", for what that
+does to a small model).
 """
 import keras
 from keras import ops
 
+from bertprep.trainer.loop import OPTIMIZERS
+ADAMW_EPSILON = 1e-8  # torch.optim.AdamW's and Hugging Face Trainer's default
+ADAM_BERT_EPSILON = 1e-6  # the original AdamWeightDecayOptimizer's
+GLOBAL_CLIP_NORM = 1.0
+
 
 class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """lr(step) = peak·step/warmup while step < warmup, else peak·max(0, 1 − step/total)."""
+    """Linear warm-up to `peak_learning_rate`, then linear decay to 0 at `total_steps`.
 
-    def __init__(self, peak_learning_rate: float, total_steps: int, warmup_steps: int = 0):
+    `decay_from_warmup` (AdamW's recipe): lr = peak·(total − step)/(total − warmup) after warm-up.
+    Otherwise (the original): lr = peak·(1 − step/total), a line from step 0 that warm-up overrides.
+    """
+
+    def __init__(self, peak_learning_rate: float, total_steps: int, warmup_steps: int = 0,
+                 decay_from_warmup: bool = True):
         self.peak_learning_rate = float(peak_learning_rate)
         self.total_steps = max(1, int(total_steps))
-        self.warmup_steps = int(warmup_steps)
+        self.warmup_steps = min(int(warmup_steps), self.total_steps)
+        self.decay_from_warmup = bool(decay_from_warmup)
 
     def __call__(self, step):
         step = ops.cast(step, "float32")
-        decayed = self.peak_learning_rate * ops.maximum(0.0, 1.0 - step / float(self.total_steps))
+        decay_start = float(self.warmup_steps) if self.decay_from_warmup else 0.0
+        decay_length = max(1.0, float(self.total_steps) - decay_start)
+        decayed = self.peak_learning_rate * ops.maximum(0.0, (float(self.total_steps) - step) / decay_length)
+        decayed = ops.minimum(decayed, self.peak_learning_rate)
         if self.warmup_steps <= 0:
             return decayed
         warming = self.peak_learning_rate * step / float(self.warmup_steps)
@@ -31,6 +55,7 @@ class WarmupLinearDecay(keras.optimizers.schedules.LearningRateSchedule):
             "peak_learning_rate": self.peak_learning_rate,
             "total_steps": self.total_steps,
             "warmup_steps": self.warmup_steps,
+            "decay_from_warmup": self.decay_from_warmup,
         }
 
 
@@ -41,8 +66,8 @@ class BertAdamWeightDecay(keras.optimizers.Optimizer):
     the Adam step, which is the same update as the original's `update += weight_decay · param`.
     """
 
-    def __init__(self, learning_rate=1e-4, beta_1=0.9, beta_2=0.999, epsilon=1e-6, weight_decay=0.01,
-                 global_clipnorm=1.0, name="bert_adam_weight_decay", **kwargs):
+    def __init__(self, learning_rate=1e-4, beta_1=0.9, beta_2=0.999, epsilon=ADAM_BERT_EPSILON, weight_decay=0.01,
+                 global_clipnorm=GLOBAL_CLIP_NORM, name="bert_adam_weight_decay", **kwargs):
         super().__init__(learning_rate=learning_rate, weight_decay=weight_decay,
                          global_clipnorm=global_clipnorm, name=name, **kwargs)
         self.beta_1 = beta_1
@@ -73,18 +98,30 @@ class BertAdamWeightDecay(keras.optimizers.Optimizer):
 
 
 def is_decay_exempt(variable) -> bool:
-    """LayerNorm parameters and biases are not decayed (the original's exclusion list)."""
+    """LayerNorm parameters and biases are not decayed (the original's and Hugging Face's exclusion list)."""
     path = getattr(variable, "path", variable.name)
     leaf = path.rsplit("/", 1)[-1]
     return "layer_norm" in path or "LayerNorm" in path or leaf.endswith("bias")
 
 
+def create_schedule(optimizer: str, learning_rate: float, total_steps: int, warmup_steps: int) -> WarmupLinearDecay:
+    """The learning-rate schedule of the `optimizer` recipe (one of OPTIMIZERS)."""
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r}; expected one of {', '.join(OPTIMIZERS)}")
+    return WarmupLinearDecay(learning_rate, total_steps, warmup_steps, decay_from_warmup=optimizer == "adamw")
+
+
 def create_optimizer(model, learning_rate: float, total_steps: int, warmup_steps: int,
-                     weight_decay: float = 0.01, loss_scale: bool = False):
-    """The BERT optimizer for `model`'s trainable variables; wrapped for loss scaling if asked (float16)."""
-    schedule = WarmupLinearDecay(learning_rate, total_steps, warmup_steps)
-    optimizer = BertAdamWeightDecay(learning_rate=schedule, weight_decay=weight_decay)
-    optimizer.exclude_from_weight_decay(var_list=[v for v in model.trainable_variables if is_decay_exempt(v)])
+                     weight_decay: float = 0.01, loss_scale: bool = False, optimizer: str = "adamw"):
+    """The `optimizer` recipe (one of OPTIMIZERS) for `model`'s trainable variables; wrapped for loss
+    scaling if asked (float16)."""
+    schedule = create_schedule(optimizer, learning_rate, total_steps, warmup_steps)
+    if optimizer == "adamw":
+        result = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=weight_decay, beta_1=0.9,
+                                        beta_2=0.999, epsilon=ADAMW_EPSILON, global_clipnorm=GLOBAL_CLIP_NORM)
+    else:
+        result = BertAdamWeightDecay(learning_rate=schedule, weight_decay=weight_decay)
+    result.exclude_from_weight_decay(var_list=[v for v in model.trainable_variables if is_decay_exempt(v)])
     if loss_scale:
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    return optimizer
+        result = keras.optimizers.LossScaleOptimizer(result)
+    return result

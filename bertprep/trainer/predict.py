@@ -1,0 +1,175 @@
+"""Predictions of a trained classifier or tagging model, one row per example (the original `do_predict`).
+
+The model is a `bertprep train` output or a `bertprep export` (model.json says its task and labels);
+the data is a bertprep classifier or tagging output directory, labelled or not. Rows:
+- classifier: example_id, label (multi-label: the labels over 0.5 joined by ","; regression: the
+  value) and one probability per class (softmax; sigmoid per label for multi-label);
+- tagging: example_id and the predicted tag of every word (a word's tag sits on its first piece).
+Written as TSV, JSONL or Parquet (a local file), batch by batch, under a temporary name renamed when complete.
+"""
+import json
+import os
+from typing import List, Optional
+
+import numpy as np
+
+from bertprep.errors import BertprepError
+from bertprep.trainer import data as data_lib
+
+TASKS = ("classifier", "tagging")
+FORMATS = ("tsv", "jsonl", "parquet")
+_EXTENSIONS = {".tsv": "tsv", ".txt": "tsv", ".jsonl": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
+
+
+def output_format(path: str, requested: str = "auto") -> str:
+    if requested != "auto":
+        if requested not in FORMATS:
+            raise BertprepError(f"unknown --format {requested!r}; expected one of {', '.join(FORMATS)}")
+        return requested
+    extension = os.path.splitext(path)[1].lower()
+    if extension not in _EXTENSIONS:
+        raise BertprepError(f"{path}: cannot tell the format from the extension {extension or '(none)'!r}; "
+                            f"use .tsv, .jsonl or .parquet, or pass --format")
+    return _EXTENSIONS[extension]
+
+
+class RowWriter:
+    """Rows (dicts with the same keys) to a local TSV, JSONL or Parquet file; `close()` renames the finished
+    file into place, so a stopped run never leaves a partial file under the final name."""
+
+    def __init__(self, path: str, fmt: str):
+        if "://" in path:
+            raise BertprepError(f"{path}: predictions are written to a local file")
+        self.path, self.fmt = path, fmt
+        self.temporary = path + ".incomplete"
+        directory = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(directory):
+            raise BertprepError(f"{path}: directory {directory} does not exist")
+        self.handle = None if fmt == "parquet" else open(self.temporary, "w", encoding="utf-8")
+        self.parquet = None
+        self.columns: Optional[List[str]] = None
+        self.rows = 0
+
+    def write(self, rows: List[dict]) -> None:
+        if not rows:
+            return
+        if self.columns is None:
+            self.columns = list(rows[0])
+            if self.fmt == "tsv":
+                self.handle.write("\t".join(self.columns) + "\n")
+        if self.fmt == "jsonl":
+            self.handle.write("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows))
+        elif self.fmt == "tsv":
+            self.handle.write("".join("\t".join(_tsv_cell(row[name]) for name in self.columns) + "\n"
+                                      for row in rows))
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pylist([{name: row[name] for name in self.columns} for row in rows])
+            if self.parquet is None:
+                self.parquet = pq.ParquetWriter(self.temporary, table.schema)
+            self.parquet.write_table(table.cast(self.parquet.schema))
+        self.rows += len(rows)
+
+    def close(self) -> None:
+        if self.parquet is not None:
+            self.parquet.close()
+        elif self.handle is None:  # Parquet with no rows: an empty file, not a missing one
+            open(self.temporary, "wb").close()
+        if self.handle is not None:
+            self.handle.close()
+        os.replace(self.temporary, self.path)
+
+    def abort(self) -> None:
+        if self.parquet is not None:
+            self.parquet.close()
+        if self.handle is not None:
+            self.handle.close()
+        if os.path.exists(self.temporary):
+            os.remove(self.temporary)
+
+
+def _tsv_cell(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return " ".join(str(item) for item in value)
+    if isinstance(value, float):
+        return format(value, ".6g")
+    return str(value)
+
+
+def _classifier_rows(batch, description, names) -> List[dict]:
+    rows = []
+    keep = batch["weight"].astype(bool) if "weight" in batch else np.ones(len(batch["predicted"]), bool)
+    ids = batch.get("example_id", np.full(len(keep), -1))
+    for index in np.nonzero(keep)[0]:
+        probabilities = batch["probabilities"][index]
+        if description.get("regression"):
+            row = {"example_id": int(ids[index]), "label": float(batch["predicted"][index])}
+        elif description.get("multi_label"):
+            chosen = [names[i] for i, on in enumerate(batch["predicted"][index]) if on]
+            row = {"example_id": int(ids[index]), "label": ",".join(chosen)}
+        else:
+            row = {"example_id": int(ids[index]), "label": names[int(batch["predicted"][index])]}
+        if not description.get("regression"):
+            for name, probability in zip(names, probabilities):
+                row["prob_" + name] = round(float(probability), 6)
+        rows.append(row)
+    return rows
+
+
+def _tagging_rows(batch, names) -> List[dict]:
+    rows = []
+    for example_id, predicted, weights in zip(batch["example_id"], batch["predicted"], batch["weight"]):
+        rows.append({"example_id": int(example_id), "tags": [names[int(tag)] for tag in predicted[weights > 0]]})
+    return rows
+
+
+def predict(task: str, model_path: str, data_path: str, output_path: str, fmt: str = "auto", batch_size: int = 32,
+            bert_config_path: Optional[str] = None, log=print) -> dict:
+    """Write one prediction row per example of `data_path`; returns {"rows", "output", "format"}."""
+    if task not in TASKS:
+        raise BertprepError(f"unknown --task {task!r}; expected one of {', '.join(TASKS)}")
+    fmt = output_format(output_path, fmt)
+    if not os.path.exists(model_path) and not os.path.exists(model_path + ".index"):
+        raise BertprepError(f"{model_path}: model not found")
+    info = data_lib.read_dataset_info(data_path)
+    from bertprep.trainer.quiet import import_tensorflow
+
+    tf = import_tensorflow()
+    from bertprep.trainer import tasks
+    from bertprep.trainer.export import build_model_for
+
+    model, bert_config, description, prefix = build_model_for(model_path, bert_config_path)
+    if description.get("task") != task:
+        raise BertprepError(f"{model_path} holds a {description.get('task')!r} model (model.json), not a {task} model")
+    num_labels = int(description.get("num_labels") or 0)
+    data_lib.check_compatible(info, task, bert_config, num_labels=None if description.get("regression") else num_labels)
+    status = tf.train.Checkpoint(model=model).read(prefix).expect_partial()
+    try:
+        status.assert_existing_objects_matched()
+    except AssertionError:
+        raise BertprepError(f"{prefix}: the checkpoint does not match the {task} model described by model.json "
+                            f"and bert_config.json") from None
+    labels = description.get("labels") or info.labels
+    names = [str(name) for name in labels] if labels and len(labels) == num_labels else \
+        [str(index) for index in range(num_labels)]
+    multi_label, regression = bool(description.get("multi_label")), bool(description.get("regression"))
+
+    @tf.function
+    def predict_step(features):
+        outputs = model(features, training=False)
+        return tasks.eval_outputs(task, outputs, features, multi_label, regression)
+
+    writer = RowWriter(output_path, fmt)
+    try:
+        for features in data_lib.make_dataset(info, batch_size, training=False):
+            batch = {name: np.asarray(value) for name, value in predict_step(features).items()}
+            rows = _classifier_rows(batch, description, names) if task == "classifier" else _tagging_rows(batch, names)
+            writer.write(rows)
+    except BaseException:
+        writer.abort()
+        raise
+    writer.close()
+    log(f"wrote {writer.rows} {task} predictions to {output_path} ({fmt})")
+    return {"rows": writer.rows, "output": output_path, "format": fmt}
