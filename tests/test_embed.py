@@ -137,9 +137,12 @@ def test_vectors_come_back_in_input_order_after_length_sorting(tiny_model):
     assert np.linalg.matrix_rank(together.sentence) == len(id_lists)  # distinct texts, distinct vectors
 
 
-def test_embed_job_writes_parquet_with_ids_and_compact_token_vectors(tiny_model, tmp_path):
+def test_embed_job_writes_parquet_with_ids_and_compact_token_vectors(tiny_model, tmp_path, monkeypatch):
     import pyarrow.parquet as pq
 
+    from bertprep.pipelines import embed
+
+    monkeypatch.setattr(embed._WriteParquetShard, "ROW_GROUP", 1)  # shards stream out a row at a time
     export_dir, model = tiny_model
     lines = ["the cat sat on the mat .", "", "a dog runs fast", "the cat", "dogs ran"]
     (tmp_path / "input.txt").write_text("\n".join(lines) + "\n")
@@ -163,6 +166,8 @@ def test_embed_job_writes_parquet_with_ids_and_compact_token_vectors(tiny_model,
     assert str(table.field("token_embeddings").type) == "list<element: fixed_size_list<element: halffloat>[32]>"
     rows = sorted((row for name in files for row in pq.read_table(name).to_pylist()), key=lambda row: row["id"])
     assert [row["id"] for row in rows] == [1, 3, 4, 5]  # line numbers; the blank line is no input
+    assert sum(pq.ParquetFile(name).metadata.num_row_groups for name in files
+               if pq.ParquetFile(name).metadata.num_rows) == 4
     assert rows[1]["tokens"] == ["[CLS]", "a", "dog", "[UNK]", "fast", "[SEP]"]  # "runs" is not in VOCAB
     # The vectors equal the model's own mean over real tokens.
     from bertprep.transforms.tokenization import load_tokenizer

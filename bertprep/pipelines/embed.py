@@ -29,6 +29,7 @@ HELP = "text → sentence (and token) vectors in Parquet with a BERT model"
 ACCEPTS_BEAM_ARGS = True
 KIND = "embeddings"
 TOKEN_VECTOR_TYPES = ("none", "float16", "float32")
+INPUT_BYTES_PER_SHARD = 4 << 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -174,8 +175,34 @@ def parquet_schema(hidden_size, token_vectors="none"):
     return pa.schema(fields)
 
 
+class _ParquetSink:
+    """A write-only file over a ShardWriter, so that pyarrow streams row groups into the shard."""
+
+    def __init__(self, writer):
+        self._writer, self._position, self.closed = writer, 0, False
+
+    def write(self, data):
+        data = bytes(data)
+        self._writer.write(data)
+        self._position += len(data)
+        return len(data)
+
+    def tell(self):
+        return self._position
+
+    def flush(self):
+        pass
+
+    def close(self):
+        self.closed = True
+
+
 class _WriteParquetShard(beam.DoFn):
-    """All rows of one shard, sorted by (source, id), to a temporary name renamed into place."""
+    """All rows of one shard, sorted by (source, id), to a temporary name renamed into place.
+
+    Written ROW_GROUP rows at a time, so that the shard exists only once in memory (as its blocks)."""
+
+    ROW_GROUP = 8192
 
     def __init__(self, directory, num_shards, hidden_size, token_vectors):
         self._args = (directory, num_shards, hidden_size, token_vectors)
@@ -188,32 +215,36 @@ class _WriteParquetShard(beam.DoFn):
         directory, num_shards, hidden_size, token_vectors = self._args
         index, blocks = shard_blocks
         blocks = [block for block in blocks if block is not None]
+        # Per-row views into the blocks (no copy of the vectors); each row group gathers its own rows.
         ids = [row_id for block in blocks for row_id in block.ids]
         sources = [source for block in blocks for source in block.sources]
-        order = sorted(range(len(ids)), key=lambda row: (sources[row], ids[row]))
-        embeddings = np.concatenate([block.embeddings for block in blocks]) if blocks else \
-            np.zeros((0, hidden_size), np.float32)
-        schema = parquet_schema(hidden_size, token_vectors)
-        columns = {"id": pa.array([ids[row] for row in order], pa.int64()),
-                   "source": pa.array([sources[row] for row in order], pa.string()),
-                   "embedding": pa.FixedSizeListArray.from_arrays(
-                       pa.array(embeddings[order].astype(np.float32).reshape(-1)), hidden_size)}
+        vectors = [vector for block in blocks for vector in block.embeddings]
         if token_vectors != "none":
             tokens = [row_tokens for block in blocks for row_tokens in block.tokens]
-            vectors = [row_vectors for block in blocks for row_vectors in block.token_embeddings]
-            value_type = schema.field("token_embeddings").type
-            columns["tokens"] = pa.array([tokens[row] for row in order], pa.list_(pa.string()))
-            flat = np.concatenate([vectors[row] for row in order]).reshape(-1) if order else \
-                np.zeros(0, token_vectors)
-            per_token = pa.FixedSizeListArray.from_arrays(pa.array(flat), hidden_size)
-            offsets = np.cumsum([0] + [len(tokens[row]) for row in order]).astype(np.int32)
-            columns["token_embeddings"] = pa.ListArray.from_arrays(pa.array(offsets), per_token).cast(value_type)
-        table = pa.Table.from_pydict(columns, schema=schema)
+            token_embeddings = [row_vectors for block in blocks for row_vectors in block.token_embeddings]
+        order = sorted(range(len(ids)), key=lambda row: (sources[row], ids[row]))
+        schema = parquet_schema(hidden_size, token_vectors)
         path = output_lib.join(directory, output_lib.shard_name(KIND, index, num_shards, ".parquet"))
-        buffer = pa.BufferOutputStream()
-        pq.write_table(table, buffer)
-        with output_lib.ShardWriter(path, framing="raw") as writer:  # temporary name, renamed on close
-            writer.write(buffer.getvalue().to_pybytes())
+        with output_lib.ShardWriter(path, framing="raw") as shard:  # temporary name, renamed on close
+            with pq.ParquetWriter(_ParquetSink(shard), schema) as writer:
+                for start in range(0, max(len(order), 1), self.ROW_GROUP):
+                    rows = order[start:start + self.ROW_GROUP]
+                    embedding = np.stack([vectors[row] for row in rows]) if rows else \
+                        np.zeros((0, hidden_size), np.float32)
+                    columns = {"id": pa.array([ids[row] for row in rows], pa.int64()),
+                               "source": pa.array([sources[row] for row in rows], pa.string()),
+                               "embedding": pa.FixedSizeListArray.from_arrays(pa.array(embedding.reshape(-1)),
+                                                                              hidden_size)}
+                    if token_vectors != "none":
+                        value_type = schema.field("token_embeddings").type
+                        columns["tokens"] = pa.array([tokens[row] for row in rows], pa.list_(pa.string()))
+                        flat = np.concatenate([token_embeddings[row] for row in rows]).reshape(-1) if rows else \
+                            np.zeros(0, token_vectors)
+                        per_token = pa.FixedSizeListArray.from_arrays(pa.array(flat), hidden_size)
+                        offsets = np.cumsum([0] + [len(tokens[row]) for row in rows]).astype(np.int32)
+                        columns["token_embeddings"] = pa.ListArray.from_arrays(pa.array(offsets),
+                                                                               per_token).cast(value_type)
+                    writer.write_table(pa.Table.from_pydict(columns, schema=schema))
         yield {"path": path, "records": len(order), "shard": index}
 
 
@@ -228,10 +259,21 @@ def job_settings(config):
     return bert_config, settings
 
 
+def num_shards_for(config) -> int:
+    """--num-shards, else one shard per INPUT_BYTES_PER_SHARD of input (each shard is written by one worker
+    from memory: ~40,000 short texts, 60 MB of 384-wide vectors; token vectors are ~30 times bigger)."""
+    from bertprep.pipelines.common import default_num_shards
+
+    if config.get("num_shards"):
+        return int(config["num_shards"])
+    per_shard = INPUT_BYTES_PER_SHARD // (32 if config.get("token_vectors", "none") != "none" else 1)
+    return default_num_shards(beam_io.total_size(beam_io.match_files(config["input"])), per_shard)
+
+
 def build_pipeline(pipeline, config):
     bert_config, settings = job_settings(config)
     hidden_size = bert_config.hidden_size
-    num_shards = int(config.get("num_shards") or 1)
+    num_shards = num_shards_for(config)
     token_vectors = config.get("token_vectors", "none")
     window = int(config.get("sort_window") or 1024)
     read = pipeline | "Read" >> beam_io.ReadRecords(config["input"], _read_fn(config))
