@@ -20,6 +20,7 @@ load average is printed before and after: timings on a shared machine are only c
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -212,11 +213,6 @@ def child(mode, input_path, output):
     return [sys.executable, os.path.abspath(__file__), "--child", mode, input_path, output]
 
 
-def median(values):
-    values = sorted(values)
-    return values[len(values) // 2] if len(values) % 2 else (values[len(values) // 2 - 1] + values[len(values) // 2]) / 2
-
-
 def compare(args, scratch):
     import numpy as np
 
@@ -261,7 +257,7 @@ def compare(args, scratch):
     unit = lambda vectors: vectors / np.linalg.norm(vectors, axis=1, keepdims=True)  # noqa: E731
     cosines = (unit(ours) * unit(reference)).sum(axis=1)
     direct_cosines = (unit(direct) * unit(ours)).sum(axis=1)
-    m = {key: median(values) for key, values in figures.items()}
+    m = {key: statistics.median(values) for key, values in figures.items()}
     count = len(texts)
     print()
     print("| %d texts, median of %d | sentence-transformers | bertprep embed |" % (count, args.repeats))

@@ -102,6 +102,10 @@ def test_length_sorted_batches_cover_every_text_once_shortest_first():
     flat = [int(index) for batch in batches for index in batch]
     assert sorted(flat) == list(range(len(lengths)))
     assert [lengths[index] for index in flat] == sorted(lengths)
+    # A token budget: long texts come fewer at a time, never more than `max_tokens` once padded.
+    lengths = [10, 40, 10, 10, 25, 10, 30]
+    batches = plan_batches(lengths, 4, max_tokens=60)
+    assert [[lengths[index] for index in batch] for batch in batches] == [[10, 10, 10, 10], [25, 30], [40]]
 
 
 @pytest.fixture(scope="module")
@@ -121,8 +125,9 @@ def tiny_model(tmp_path_factory):
     return root / "export", model
 
 
-def test_vectors_come_back_in_input_order_after_length_sorting(tiny_model):
+def test_vectors_come_back_in_input_order_after_length_sorting(tiny_model, monkeypatch):
     export_dir, _ = tiny_model
+    monkeypatch.setattr(Embedder, "FULL_BATCH_LENGTH", 12)  # texts over 12 tokens come one at a time
     settings = resolve_settings(str(export_dir), tiny_config(vocab_size=len(VOCAB)), pooling="mean")
     embedder = Embedder(str(export_dir), settings, batch_size=2, token_vectors=True)
     rng = np.random.default_rng(5)

@@ -214,10 +214,19 @@ def pool(outputs, input_mask, pooling):
     return ops.sum(hidden * mask, axis=1) / ops.maximum(ops.sum(mask, axis=1), 1.0)
 
 
-def plan_batches(lengths, batch_size: int):
-    """[indices into `lengths`]: texts in length order, `batch_size` at a time (similar lengths together)."""
+def plan_batches(lengths, batch_size: int, max_tokens: int = None):
+    """[indices into `lengths`]: texts in length order (similar lengths together), at most `batch_size` a
+    batch and, with `max_tokens`, at most that many tokens once padded (long texts come fewer at a time)."""
     order = np.argsort(np.asarray(lengths), kind="stable")
-    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+    batches, start = [], 0
+    while start < len(order):
+        end = start + 1
+        while end < len(order) and end - start < batch_size and \
+                (max_tokens is None or (end - start + 1) * lengths[order[end]] <= max_tokens):
+            end += 1
+        batches.append(order[start:end])
+        start = end
+    return batches
 
 
 def use_cores(threads: int) -> None:
@@ -240,7 +249,13 @@ class Embedded:
 
 
 class Embedder:
-    """A loaded encoder and its traced model call (built once per worker)."""
+    """A loaded encoder and its traced model call (built once per worker).
+
+    A batch holds `batch_size` texts of up to FULL_BATCH_LENGTH tokens, fewer longer ones (as many
+    padded tokens in all): attention memory grows with the square of the length, and 32 texts of
+    512 tokens would need ~1 GB for BERT-base's attention scores alone."""
+
+    FULL_BATCH_LENGTH = 128
 
     def __init__(self, model_path, settings: EmbeddingSettings, bert_config_path=None, batch_size=32,
                  token_vectors=False):
@@ -268,7 +283,7 @@ class Embedder:
         lengths = [len(ids) for ids in id_lists]
         sentence = np.zeros((len(id_lists), self.hidden_size), np.float32)
         tokens = [None] * len(id_lists) if self.token_vectors else None
-        for indices in plan_batches(lengths, self.batch_size):
+        for indices in plan_batches(lengths, self.batch_size, self.batch_size * self.FULL_BATCH_LENGTH):
             longest = max(lengths[index] for index in indices)
             input_ids = np.zeros((len(indices), longest), np.int32)
             input_mask = np.zeros((len(indices), longest), np.int32)
