@@ -205,6 +205,9 @@ def test_embed_refuses_a_length_beyond_the_position_table_before_any_output(tiny
     error = capsys.readouterr().err
     assert "bertprep: error: maximum sequence length 100 must be above 2" in error and "Traceback" not in error
     assert not (tmp_path / "out").exists()
+    code = main(["embed", "--input", str(tmp_path / "input.txt"), "--output", str(tmp_path / "out"),
+                 "--model", str(export_dir), "--sort-window", "0"])
+    assert code == 2 and "--sort-window must be at least 1" in capsys.readouterr().err
 
 
 def test_defaults_equal_sentence_transformers_beyond_128_tokens(tmp_path):

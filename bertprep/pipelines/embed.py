@@ -102,9 +102,6 @@ class EmbeddedRows:
     tokens: list = None  # with --token-vectors: each row's tokens and their [tokens, hidden] vectors
     token_embeddings: list = None
 
-    def __len__(self):
-        return len(self.ids)
-
 
 def cores_per_worker(config) -> int:
     """This machine's cores shared among the local workers (a remote worker has its own machine)."""
@@ -307,7 +304,7 @@ def run(args) -> int:
     if not os.path.exists(config["model"]) and not os.path.exists(config["model"] + ".index"):
         raise BertprepError("%s: model not found" % config["model"])
     for option in ("batch_size", "sort_window"):
-        if int(config.get(option) or 1) < 1:
+        if config.get(option) is not None and int(config[option]) < 1:
             raise BertprepError("--%s must be at least 1" % option.replace("_", "-"))
     job_settings(config)  # a wrong setting or model file is reported before any output is made
     directory = output_lib.OutputDirectory(config["output"], overwrite=config.get("overwrite", False))
