@@ -10,6 +10,8 @@ Prints, for --sentences texts (2,000), alternating the tools on each repeat so b
     SentenceTransformer(model), encodes and saves the vectors (.npy); the ratio ST / bertprep (≥ 1: we win);
   - encoding alone: `SentenceTransformer.encode(texts)` against our tokenization + model calls (the
     code `embed` runs per sort window), both timed in their own fresh process after loading;
+  - encoding alone with one thread each, in CPU seconds: the per-core cost, which the machine's load
+    distorts least (under load, torch's OpenMP threads spin while waiting for a core, adding CPU time);
   - agreement: cosine between the two tools' vectors, overall and on texts over 128 tokens;
 then `bertprep embed --workers 2` on --large texts (20,000): wall, peak RSS of the largest process
 (os.wait4; the budget: 2 GB) and the summed PSS of the whole process tree (sampled every 0.2 s). The machine's
@@ -166,11 +168,15 @@ def read_parquet_vectors(directory):
     return np.array([row["embedding"] for row in rows], np.float32)
 
 
-def child_sentence_transformers(input_path, output):
+def child_sentence_transformers(input_path, output, threads=None):
     """A new user's script: load the model with its defaults, encode, save; prints its own timings."""
     started = time.perf_counter()
     import numpy as np
+    import torch
     from sentence_transformers import SentenceTransformer
+
+    if threads:
+        torch.set_num_threads(threads)
 
     with open(input_path, encoding="utf-8") as handle:
         texts = [line.rstrip("\n") for line in handle]
@@ -182,7 +188,7 @@ def child_sentence_transformers(input_path, output):
     print(json.dumps({"load_s": loaded - started, "encode_s": encoded - loaded, "encode_cpu_s": cpu}))
 
 
-def child_bertprep_encode(input_path, output):
+def child_bertprep_encode(input_path, output, threads=None):
     """What `embed` runs per sort window, without Beam: tokenize, sort, pad, model calls, input order."""
     started = time.perf_counter()
     import numpy as np
@@ -195,7 +201,7 @@ def child_bertprep_encode(input_path, output):
         texts = [line.rstrip("\n") for line in handle]
     config = {"model": model_dir(), "workers": 1}
     _, settings = job_settings(config)
-    use_cores(cores_per_worker(config))
+    use_cores(threads or cores_per_worker(config))
     embedder = Embedder(config["model"], settings)
     tokenizer = load_job_tokenizer({"vocab": find_vocab(config["model"])})
     loaded, cpu = time.perf_counter(), time.process_time()
@@ -209,8 +215,8 @@ def child_bertprep_encode(input_path, output):
     print(json.dumps({"load_s": loaded - started, "encode_s": encoded - loaded, "encode_cpu_s": cpu}))
 
 
-def child(mode, input_path, output):
-    return [sys.executable, os.path.abspath(__file__), "--child", mode, input_path, output]
+def child(mode, input_path, output, threads=0):
+    return [sys.executable, os.path.abspath(__file__), "--child", mode, input_path, output, str(threads)]
 
 
 def compare(args, scratch):
@@ -251,6 +257,12 @@ def compare(args, scratch):
         print("  repeat %d (%s): whole ST %.1f s / bertprep %.1f s; encoding ST %.1f s / bertprep %.1f s; %s"
               % (repeat + 1, " then ".join(order), figures["st_whole"][-1], figures["ours_whole"][-1],
                  figures["st_encode"][-1], figures["ours_encode"][-1], load_average()))
+    # The per-core cost: one thread each, CPU seconds. A loaded machine stretches wall time, and threads that
+    # spin while they wait for a core (OpenMP's) add CPU time; with one thread neither distorts the figure.
+    per_core = {}
+    for tool in ("st", "ours"):
+        _, _, _, _, out = run_command(child(tool, input_path, os.path.join(scratch, "one.npy"), threads=1))
+        per_core[tool] = json.loads(out.strip().splitlines()[-1])["encode_cpu_s"]
     ours = read_parquet_vectors(os.path.join(scratch, "bertprep"))
     reference = np.load(os.path.join(scratch, "st.npy"))
     direct = np.load(os.path.join(scratch, "ours.npy"))
@@ -268,6 +280,8 @@ def compare(args, scratch):
           "the Beam job: %.1f s |" % (m["st_encode"], m["st_encode_cpu"], count / m["st_encode"], m["ours_encode"],
                                       m["ours_encode_cpu"], count / m["ours_encode"],
                                       m["st_encode"] / m["ours_encode"], m["ours_job"]))
+    print("| encoding alone, one thread each | CPU %.1f s | CPU %.1f s: %.2f× |" % (
+        per_core["st"], per_core["ours"], per_core["st"] / per_core["ours"]))
     print("| peak RSS (largest process) | %.0f MB | %.0f MB |" % (m["st_rss"], m["ours_rss"]))
     print("| equal vectors | — | %.2f%% at cosine ≥ 0.9999, min %.8f; over 128 tokens (%d): min %.8f |" % (
         100.0 * (cosines >= 0.9999).mean(), cosines.min(), (lengths > 128).sum(),
@@ -301,12 +315,13 @@ def main():
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--skip-large", action="store_true")
     parser.add_argument("--skip-compare", action="store_true")
-    parser.add_argument("--child", nargs=3, metavar=("MODE", "INPUT", "OUTPUT"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=4, metavar=("MODE", "INPUT", "OUTPUT", "THREADS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        mode, input_path, output = args.child
+        mode, input_path, output, threads = args.child
         sys.path.insert(0, REPO)
-        return (child_sentence_transformers if mode == "st" else child_bertprep_encode)(input_path, output)
+        run = child_sentence_transformers if mode == "st" else child_bertprep_encode
+        return run(input_path, output, int(threads) or None)
     print("bench_embed: all-MiniLM-L6-v2 (%s); %s" % (model_dir(), load_average()))
     with tempfile.TemporaryDirectory(prefix="bench_embed_") as scratch:
         if not args.skip_compare:
