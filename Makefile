@@ -35,6 +35,7 @@ benchmarks: $(VENV)/.test-extras
 	$(BIN)/python benchmarks/bench_pretraining.py
 	$(BIN)/python benchmarks/confusion_coverage.py
 	$(BIN)/python benchmarks/bench_train.py
+	$(BIN)/python benchmarks/bench_embed.py
 
 clean:
 	rm -rf demo_output build dist *.egg-info

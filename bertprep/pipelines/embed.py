@@ -1,13 +1,19 @@
 """`embed`: text → sentence vectors (and token vectors on request) in Parquet, with any BERT model.
 
 The model (Hugging Face directory, Google checkpoint directory, or a `bertprep train`/`export`
-output) is loaded once per worker in `DoFn.setup`; texts arrive in batches from BatchElements.
+output) is loaded once per worker in `DoFn.setup`. Its maximum length, pooling and normalisation are
+the model directory's own (sentence-transformers files) unless options say otherwise; info.json
+records each value and where it came from. Texts travel in sort windows (`--sort-window`), spread
+over workers; inside one, they are sorted by length so that each batch is padded only to its
+longest text (`trainer.inference`), and the vectors leave as numpy columns per output shard, so
+the model's path holds no per-row Python work; the Parquet files are written after a GroupByKey.
 Output: `embeddings-SSSSS-of-NNNNN.parquet` with columns `id` (the input's line or record number),
 `source` (the input file) and `embedding` (fixed-size list of float32), plus `tokens` and
 `token_embeddings` (per real token, float16 or float32) with `--token-vectors`; `info.json`,
 `dead_letters/` and `_COMPLETE` as every bertprep job.
 """
 import argparse
+import dataclasses
 import os
 import time
 
@@ -23,6 +29,7 @@ HELP = "text → sentence (and token) vectors in Parquet with a BERT model"
 ACCEPTS_BEAM_ARGS = True
 KIND = "embeddings"
 TOKEN_VECTOR_TYPES = ("none", "float16", "float32")
+INPUT_BYTES_PER_SHARD = 4 << 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,10 +42,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--model", required=True, help="Hugging Face BERT directory, Google checkpoint directory or "
                        "prefix, or a `bertprep train`/`export` output (its vocab.txt is used unless --vocab)")
     group.add_argument("--bert-config", help="BERT config file when it is not beside the model")
-    group.add_argument("--pooling", choices=POOLINGS, default="mean", help="cls: last layer at [CLS]; mean: last "
-                       "layer averaged over real tokens; second-to-last-mean: the layer before, averaged")
-    group.add_argument("--max-seq-length", type=int, default=128, help="longer inputs are truncated")
-    group.add_argument("--batch-size", type=int, default=64, help="most texts per model call")
+    group.add_argument("--pooling", choices=POOLINGS, default=None, help="cls: last layer at [CLS]; mean: last "
+                       "layer averaged over real tokens; max: its largest value over real tokens; "
+                       "second-to-last-mean: the layer before, averaged (default: the model's "
+                       "1_Pooling/config.json, else mean)")
+    group.add_argument("--max-seq-length", type=int, default=None, help="longer inputs are truncated (default: "
+                       "the model's sentence_bert_config.json, else its max_position_embeddings)")
+    group.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
+                       help="scale sentence vectors to length 1 (default: as the model's modules.json says, "
+                       "else no)")
+    group.add_argument("--batch-size", type=int, default=32, help="most texts per model call")
+    group.add_argument("--sort-window", type=int, default=1024, help="texts sorted by length together, so that "
+                       "each batch is padded only to its longest text")
     group.add_argument("--token-vectors", choices=TOKEN_VECTOR_TYPES, default="none",
                        help="also write each real token's last-layer vector, in this precision")
     group.add_argument("--format", choices=readers.FORMATS, default=None, help="input format (default: from the "
@@ -72,42 +87,55 @@ def record_text(record) -> str:
     return value
 
 
-def encode_texts(tokenizer, texts, max_seq_length):
-    """[CLS] tokens [SEP], truncated, padded to the batch's longest (a multiple of 8): ids, mask, tokens."""
-    import numpy as np
-
-    cls_id, sep_id = tokenizer.convert_tokens_to_ids(["[CLS]", "[SEP]"])
-    token_lists = [["[CLS]"] + tokens[: max_seq_length - 2] + ["[SEP]"] for tokens in tokenizer.tokenize_batch(texts)]
-    longest = max(len(tokens) for tokens in token_lists)
-    width = min(max_seq_length, (longest + 7) // 8 * 8)
-    ids = np.zeros((len(texts), width), np.int32)
-    mask = np.zeros((len(texts), width), np.int32)
-    for row, tokens in enumerate(token_lists):
-        ids[row, : len(tokens)] = tokenizer.convert_tokens_to_ids(tokens)
-        mask[row, : len(tokens)] = 1
-    return ids, mask, token_lists
+def token_lists(tokenizer, texts, max_seq_length):
+    """[CLS] tokens [SEP] per text, truncated to `max_seq_length` tokens in all."""
+    return [["[CLS]"] + tokens[: max_seq_length - 2] + ["[SEP]"] for tokens in tokenizer.tokenize_batch(texts)]
 
 
-class EmbedBatch(beam.DoFn):
-    """A batch of Records → one output row per record (dead letters for records without text)."""
+@dataclasses.dataclass
+class EmbeddedRows:
+    """Output rows of one shard from one sort window, as columns (cheap to pass between Beam stages)."""
 
-    def __init__(self, config):
+    ids: list
+    sources: list
+    embeddings: object  # numpy float32 [rows, hidden]
+    tokens: list = None  # with --token-vectors: each row's tokens and their [tokens, hidden] vectors
+    token_embeddings: list = None
+
+
+def cores_per_worker(config) -> int:
+    """This machine's cores shared among the local workers (a remote worker has its own machine)."""
+    from bertprep.pipelines.common import is_local, local_workers
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores // local_workers(config)) if is_local(config) else cores
+
+
+class EmbedWindow(beam.DoFn):
+    """A sort window of Records → (shard, EmbeddedRows) pairs; dead letters for records without text."""
+
+    def __init__(self, config, settings, num_shards):
         self._config = config
+        self._settings = settings
+        self._num_shards = num_shards
         self._embedded = beam.metrics.Metrics.counter("bertprep", "texts_embedded")
 
     def setup(self):
         from bertprep.pipelines.common import load_job_tokenizer
-        from bertprep.trainer.inference import Embedder, find_vocab
+        from bertprep.trainer.inference import Embedder, find_vocab, use_cores
 
         config = dict(self._config)
-        self._embedder = Embedder(config["model"], config.get("pooling", "mean"), config.get("bert_config"))
+        use_cores(cores_per_worker(config))
+        self._embedder = Embedder(config["model"], self._settings, config.get("bert_config"),
+                                  batch_size=int(config.get("batch_size") or 32),
+                                  token_vectors=config.get("token_vectors", "none") != "none")
         if not config.get("vocab") and not config.get("spm_model"):
             config["vocab"] = find_vocab(config["model"])
         self._tokenizer = load_job_tokenizer(config)
 
-    def process(self, batch):
+    def process(self, window):
         good, texts = [], []
-        for record in batch:
+        for record in window:
             try:
                 texts.append(record_text(record))
                 good.append(record)
@@ -116,17 +144,20 @@ class EmbedBatch(beam.DoFn):
                                                                           "no text: %s" % error, repr(record.value)))
         if not good:
             return
-        ids, mask, token_lists = encode_texts(self._tokenizer, texts, int(self._config.get("max_seq_length", 128)))
-        sentence, token_vectors = self._embedder.embed(ids, mask)
+        tokens = token_lists(self._tokenizer, texts, self._settings.max_seq_length)
+        embedded = self._embedder.embed_ids([self._tokenizer.convert_tokens_to_ids(row) for row in tokens])
         precision = self._config.get("token_vectors", "none")
+        by_shard = {}
         for row, record in enumerate(good):
-            out = {"id": record.line, "source": record.source, "embedding": sentence[row].tolist()}
+            by_shard.setdefault(stable_hash(b"shard", record.source, record.line) % self._num_shards, []).append(row)
+        for shard, rows in sorted(by_shard.items()):
+            block = EmbeddedRows([good[row].line for row in rows], [good[row].source for row in rows],
+                                 embedded.sentence[rows])
             if precision != "none":
-                real = int(mask[row].sum())
-                out["tokens"] = token_lists[row]
-                out["token_embeddings"] = token_vectors[row, :real].astype(precision)
-            self._embedded.inc()
-            yield out
+                block.tokens = [tokens[row] for row in rows]
+                block.token_embeddings = [embedded.tokens[row].astype(precision) for row in rows]
+            yield shard, block
+        self._embedded.inc(len(good))
 
 
 def parquet_schema(hidden_size, token_vectors="none"):
@@ -141,66 +172,128 @@ def parquet_schema(hidden_size, token_vectors="none"):
     return pa.schema(fields)
 
 
+class _ParquetSink:
+    """A write-only file over a ShardWriter, so that pyarrow streams row groups into the shard."""
+
+    def __init__(self, writer):
+        self._writer, self._position, self.closed = writer, 0, False
+
+    def write(self, data):
+        data = bytes(data)
+        self._writer.write(data)
+        self._position += len(data)
+        return len(data)
+
+    def tell(self):
+        return self._position
+
+    def flush(self):
+        pass
+
+    def close(self):
+        self.closed = True
+
+
 class _WriteParquetShard(beam.DoFn):
-    """All rows of one shard, sorted by (source, id), to a temporary name renamed into place."""
+    """All rows of one shard, sorted by (source, id), to a temporary name renamed into place.
+
+    Written ROW_GROUP rows at a time, so that the shard exists only once in memory (as its blocks)."""
+
+    ROW_GROUP = 8192
 
     def __init__(self, directory, num_shards, hidden_size, token_vectors):
         self._args = (directory, num_shards, hidden_size, token_vectors)
 
-    def process(self, shard_rows):
+    def process(self, shard_blocks):
         import numpy as np
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         directory, num_shards, hidden_size, token_vectors = self._args
-        index, rows = shard_rows
-        rows = sorted((row for row in rows if row is not None), key=lambda row: (row["source"], row["id"]))
-        schema = parquet_schema(hidden_size, token_vectors)
-        columns = {"id": pa.array([row["id"] for row in rows], pa.int64()),
-                   "source": pa.array([row["source"] for row in rows], pa.string()),
-                   "embedding": pa.FixedSizeListArray.from_arrays(
-                       pa.array(np.asarray([row["embedding"] for row in rows], np.float32).reshape(-1)), hidden_size)}
+        index, blocks = shard_blocks
+        blocks = [block for block in blocks if block is not None]
+        # Per-row views into the blocks (no copy of the vectors); each row group gathers its own rows.
+        ids = [row_id for block in blocks for row_id in block.ids]
+        sources = [source for block in blocks for source in block.sources]
+        vectors = [vector for block in blocks for vector in block.embeddings]
         if token_vectors != "none":
-            value_type = schema.field("token_embeddings").type
-            columns["tokens"] = pa.array([row["tokens"] for row in rows], pa.list_(pa.string()))
-            flat = np.concatenate([row["token_embeddings"] for row in rows]).reshape(-1) if rows else \
-                np.zeros(0, token_vectors)
-            per_token = pa.FixedSizeListArray.from_arrays(pa.array(flat), hidden_size)
-            offsets = np.cumsum([0] + [len(row["tokens"]) for row in rows]).astype(np.int32)
-            columns["token_embeddings"] = pa.ListArray.from_arrays(pa.array(offsets), per_token).cast(value_type)
-        table = pa.Table.from_pydict(columns, schema=schema)
+            tokens = [row_tokens for block in blocks for row_tokens in block.tokens]
+            token_embeddings = [row_vectors for block in blocks for row_vectors in block.token_embeddings]
+        order = sorted(range(len(ids)), key=lambda row: (sources[row], ids[row]))
+        schema = parquet_schema(hidden_size, token_vectors)
         path = output_lib.join(directory, output_lib.shard_name(KIND, index, num_shards, ".parquet"))
-        buffer = pa.BufferOutputStream()
-        pq.write_table(table, buffer)
-        with output_lib.ShardWriter(path, framing="raw") as writer:  # temporary name, renamed on close
-            writer.write(buffer.getvalue().to_pybytes())
-        yield {"path": path, "records": len(rows), "shard": index}
+        with output_lib.ShardWriter(path, framing="raw") as shard:  # temporary name, renamed on close
+            with pq.ParquetWriter(_ParquetSink(shard), schema) as writer:
+                for start in range(0, max(len(order), 1), self.ROW_GROUP):
+                    rows = order[start:start + self.ROW_GROUP]
+                    embedding = np.stack([vectors[row] for row in rows]) if rows else \
+                        np.zeros((0, hidden_size), np.float32)
+                    columns = {"id": pa.array([ids[row] for row in rows], pa.int64()),
+                               "source": pa.array([sources[row] for row in rows], pa.string()),
+                               "embedding": pa.FixedSizeListArray.from_arrays(pa.array(embedding.reshape(-1)),
+                                                                              hidden_size)}
+                    if token_vectors != "none":
+                        value_type = schema.field("token_embeddings").type
+                        columns["tokens"] = pa.array([tokens[row] for row in rows], pa.list_(pa.string()))
+                        flat = np.concatenate([token_embeddings[row] for row in rows]).reshape(-1) if rows else \
+                            np.zeros(0, token_vectors)
+                        per_token = pa.FixedSizeListArray.from_arrays(pa.array(flat), hidden_size)
+                        offsets = np.cumsum([0] + [len(tokens[row]) for row in rows]).astype(np.int32)
+                        columns["token_embeddings"] = pa.ListArray.from_arrays(pa.array(offsets),
+                                                                               per_token).cast(value_type)
+                    writer.write_table(pa.Table.from_pydict(columns, schema=schema))
+        yield {"path": path, "records": len(order), "shard": index}
+
+
+def job_settings(config):
+    """(BertConfig, EmbeddingSettings): the options given, else what the model directory says."""
+    from bertprep.trainer.config import BertConfig
+    from bertprep.trainer.inference import find_bert_config, resolve_settings
+
+    bert_config = BertConfig.from_json_file(config.get("bert_config") or find_bert_config(config["model"]))
+    settings = resolve_settings(config["model"], bert_config, config.get("max_seq_length"), config.get("pooling"),
+                                config.get("normalize"))
+    return bert_config, settings
+
+
+def num_shards_for(config) -> int:
+    """--num-shards, else one shard per INPUT_BYTES_PER_SHARD of input (each shard is written by one worker
+    from memory: ~40,000 short texts, 60 MB of 384-wide vectors; token vectors are ~30 times bigger)."""
+    from bertprep.pipelines.common import default_num_shards
+
+    if config.get("num_shards"):
+        return int(config["num_shards"])
+    per_shard = INPUT_BYTES_PER_SHARD // (32 if config.get("token_vectors", "none") != "none" else 1)
+    return default_num_shards(beam_io.total_size(beam_io.match_files(config["input"])), per_shard)
 
 
 def build_pipeline(pipeline, config):
-    from bertprep.trainer.inference import find_bert_config
-    from bertprep.trainer.config import BertConfig
-
-    hidden_size = BertConfig.from_json_file(config.get("bert_config") or find_bert_config(config["model"])).hidden_size
-    num_shards = int(config.get("num_shards") or 1)
+    bert_config, settings = job_settings(config)
+    hidden_size = bert_config.hidden_size
+    num_shards = num_shards_for(config)
     token_vectors = config.get("token_vectors", "none")
+    window = int(config.get("sort_window") or 1024)
     read = pipeline | "Read" >> beam_io.ReadRecords(config["input"], _read_fn(config))
     embedded = (read[beam_io.RECORDS]
-                | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=int(config.get("batch_size", 64)))
-                | "Embed" >> beam.ParDo(EmbedBatch(config)).with_outputs("dead", main="rows"))
-    keyed = embedded.rows | "AssignShard" >> beam.Map(
-        lambda row: (stable_hash(b"shard", row["source"], row["id"]) % num_shards, row))
+                | "Window" >> beam.BatchElements(min_batch_size=window, max_batch_size=window)
+                # One file is read by one worker: spreading its windows lets every worker embed.
+                | "SpreadWindows" >> beam.Reshuffle()
+                | "Embed" >> beam.ParDo(EmbedWindow(config, settings, num_shards)).with_outputs("dead", main="rows"))
     every_shard = pipeline | "EveryShard" >> beam.Create([(index, None) for index in range(num_shards)])
-    shards = ((keyed, every_shard) | "WithEmptyShards" >> beam.Flatten()
+    shards = ((embedded.rows, every_shard) | "WithEmptyShards" >> beam.Flatten()
               | "GroupShard" >> beam.GroupByKey()
               | "WriteShard" >> beam.ParDo(_WriteParquetShard(config["output"], num_shards, hidden_size,
                                                               token_vectors)))
     dead = (read[beam_io.DEAD_LETTERS], embedded.dead) | "AllDead" >> beam.Flatten()
     dead_counts = dead | "WriteDead" >> beam_io.WriteDeadLetters(config["output"])
-    info = {"config": config, "embedding_dim": hidden_size, "pooling": config.get("pooling", "mean"),
-            "format": "parquet", "columns": parquet_schema(hidden_size, token_vectors).names}
+    written = (shards | "RecordsPerShard" >> beam.Map(lambda result: result["records"])
+               | "CountWritten" >> beam.CombineGlobally(sum))
+    info = {"config": config, "embedding_dim": hidden_size, "pooling": settings.pooling,
+            "max_seq_length": settings.max_seq_length, "normalize": settings.normalize,
+            "settings": settings.to_info(), "format": "parquet",
+            "columns": parquet_schema(hidden_size, token_vectors).names}
     _ = {"shards": shards, "dead_letter_counts": dead_counts,
-         "counts": {"read": beam_io.count_inputs(read), "written": beam_io.count(embedded.rows, "CountWritten")},
+         "counts": {"read": beam_io.count_inputs(read), "written": written},
          } | "Finalize" >> beam_io.Finalize(config["output"], KIND, info, num_shards=0)
 
 
@@ -210,6 +303,10 @@ def run(args) -> int:
     config = config_from_args(args)
     if not os.path.exists(config["model"]) and not os.path.exists(config["model"] + ".index"):
         raise BertprepError("%s: model not found" % config["model"])
+    for option in ("batch_size", "sort_window"):
+        if config.get(option) is not None and int(config[option]) < 1:
+            raise BertprepError("--%s must be at least 1" % option.replace("_", "-"))
+    job_settings(config)  # a wrong setting or model file is reported before any output is made
     directory = output_lib.OutputDirectory(config["output"], overwrite=config.get("overwrite", False))
     directory.prepare()
     started = time.time()
