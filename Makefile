@@ -36,6 +36,7 @@ benchmarks: $(VENV)/.test-extras
 	$(BIN)/python benchmarks/confusion_coverage.py
 	$(BIN)/python benchmarks/bench_train.py
 	$(BIN)/python benchmarks/bench_embed.py
+	$(BIN)/python benchmarks/bench_finetune_parity.py
 
 clean:
 	rm -rf demo_output build dist *.egg-info
