@@ -11,7 +11,7 @@ Everything here reads plain info.json values (no Beam, no tokenizer), so the rul
 hand-made dicts, and an info.json from an older run can be checked again.
 """
 import dataclasses
-from typing import Dict, Iterable, List
+from typing import Dict, Iterable, List, Optional
 
 from bertprep.errors import BertprepError
 
@@ -43,13 +43,14 @@ class DataWarning:
         return {"code": self.code, "message": self.message}
 
 
-def check(info: dict) -> List[dict]:
-    """Store the run's warnings in info["warnings"]; with --strict, fail if there are any.
+def check(info: dict, found: Optional[List["DataWarning"]] = None) -> List[dict]:
+    """Store the run's warnings (`found`, else computed here) in info["warnings"]; with --strict, fail if
+    there are any.
 
     Called by Finalize before info.json is written, so a strict run publishes nothing: no info.json,
     no report, no completion marker.
     """
-    found = warnings_for(info)
+    found = warnings_for(info) if found is None else found
     info["warnings"] = [warning.to_json() for warning in found]
     if found and (info.get("config") or {}).get("strict"):
         raise BertprepError("--strict: the data gave %d warning%s, so nothing was published: %s"

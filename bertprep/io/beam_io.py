@@ -240,10 +240,11 @@ class _Finalize(beam.DoFn):
         check_accounting(counts, self._accounting)
         # The gates' message carries what the data says (e.g. SQuAD 2.0 read without its option), so a refused
         # run names the fix as a published one would.
+        found = data_warnings.warnings_for(info)  # once: for the gates' message and for info.json
         check_publish_gates(counts, self._directory, (self._info.get("config") or {}).get("max_dead_letter_rate"),
-                            self._accounting, [warning.message for warning in data_warnings.warnings_for(info)
+                            self._accounting, [warning.message for warning in found
                                                if warning.code not in data_warnings.SAID_BY_THE_GATES])
-        data_warnings.check(info)  # info["warnings"]; with --strict, fails here before anything is published
+        data_warnings.check(info, found)  # info["warnings"]; with --strict, fails here before anything is published
         directory = output_lib.OutputDirectory(self._directory)
         side_files = [name for names in (self._info.get("side_files") or {}).values() if isinstance(names, list)
                       for name in names]
