@@ -15,7 +15,7 @@ $(BIN)/bertprep: setup.py
 	$(BIN)/python -m pip install --quiet --upgrade pip wheel setuptools
 	$(BIN)/python -m pip install --quiet -e .
 	@# Compile the pre-training kernel into numba's cache now, so the first run (make demo) does not.
-	$(BIN)/python -c "from bertprep.transforms.pretraining_records import compile_kernel; compile_kernel()"
+	$(BIN)/python -c "from bertprep.transforms.pretraining.records import compile_kernel; compile_kernel()"
 	touch $(BIN)/bertprep
 
 $(VENV)/.test-extras: $(BIN)/bertprep setup.py

@@ -22,7 +22,7 @@ INSTALL_REQUIRES = [
     "pandas>=2.0",
     "pyarrow>=14",
     "numpy",
-    "numba>=0.60",  # compiles the pre-training job's inner loop (transforms/instance_kernel.py)
+    "numba>=0.60",  # compiles the pre-training job's inner loop (transforms/pretraining/kernel.py)
     "safetensors>=0.4",
     "matplotlib>=3.8",
     "rich>=13",

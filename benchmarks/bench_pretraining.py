@@ -121,7 +121,7 @@ class ProcessTreeMemory:
                 role = "fork server"
             elif entry["parent"] in servers:
                 role = "worker"
-            elif "bertprep.local_worker" in entry["command"] and not entry["command"].startswith(("/bin/sh", "sh ")):
+            elif "bertprep.runtime.local_worker" in entry["command"] and not entry["command"].startswith(("/bin/sh", "sh ")):
                 role = "worker command"
             else:
                 continue  # the shell Beam starts each worker command with

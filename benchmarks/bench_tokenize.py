@@ -58,7 +58,7 @@ def main():
     if not args.threads:
         os.environ["TOKENIZERS_PARALLELISM"] = "false"
     sys.path.insert(0, str(ROOT))
-    from bertprep.transforms.tokenization import load_tokenizer
+    from bertprep.transforms.tokenization.tokenizer import load_tokenizer
 
     with open(args.input, encoding="utf-8") as handle:
         lines = handle.read().split("\n")

@@ -47,8 +47,8 @@ def main():
     args = parser.parse_args()
 
     from bertprep.pipelines.pretraining import UNKNOWN_WORD_SENTENCES
-    from bertprep.transforms.instances import DocumentTokenizer
-    from bertprep.transforms.tokenization import UnknownWordSample, load_tokenizer
+    from bertprep.transforms.pretraining.instances import DocumentTokenizer
+    from bertprep.transforms.tokenization.tokenizer import UnknownWordSample, load_tokenizer
 
     documents = read_documents(args.corpus)
     sentences = sum(len(s) for _, s in documents)

@@ -40,15 +40,15 @@ from dataclasses import replace
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 from bertprep.seeding import stable_hash  # noqa: E402
-from bertprep.transforms.alignment import AlignmentError, align_checked  # noqa: E402
-from bertprep.transforms.confusion import (ConfusionModel, ConfusionOptions, jieba_char_frequency,  # noqa: E402
+from bertprep.transforms.csc.alignment import AlignmentError, align_checked  # noqa: E402
+from bertprep.transforms.csc.confusion import (ConfusionModel, ConfusionOptions, jieba_char_frequency,  # noqa: E402
                                            merge_frequencies)
-from bertprep.transforms.confusion_files import ConfusionEntry, ExternalSets, iter_entries  # noqa: E402
-from bertprep.transforms.confusion_ranker import fold_of  # noqa: E402
-from bertprep.transforms.csc_readers import CscPair, iter_file_pairs  # noqa: E402
-from bertprep.transforms.glyph import GlyphIndex  # noqa: E402
-from bertprep.transforms.mask_probability import is_cjk_char, vocabulary_characters  # noqa: E402
-from bertprep.transforms.phonetic import PhoneticIndex  # noqa: E402
+from bertprep.transforms.csc.confusion_files import ConfusionEntry, ExternalSets, iter_entries  # noqa: E402
+from bertprep.transforms.csc.confusion_ranker import fold_of  # noqa: E402
+from bertprep.transforms.csc.readers import CscPair, iter_file_pairs  # noqa: E402
+from bertprep.transforms.csc.glyph import GlyphIndex  # noqa: E402
+from bertprep.transforms.csc.mask_probability import is_cjk_char, vocabulary_characters  # noqa: E402
+from bertprep.transforms.csc.phonetic import PhoneticIndex  # noqa: E402
 
 CSC_FILES = ("sighan15_train.tsv", "sighan15_train.sgml", "sighan14_train.sgml")
 OWN = ["phonetic", "glyph", "observed"]

@@ -15,24 +15,24 @@ from bertprep import __version__
 from bertprep.errors import BertprepError
 
 COMMANDS = [
-    "bertprep.pipelines.inspect_command",
-    "bertprep.pipelines.tokenize_command",
-    "bertprep.pipelines.demo_command",
+    "bertprep.commands.inspect",
+    "bertprep.commands.tokenize",
+    "bertprep.commands.demo",
     "bertprep.pipelines.mask_probs",
     "bertprep.pipelines.pretraining",
     "bertprep.pipelines.classifier",
     "bertprep.pipelines.tagging",
     "bertprep.pipelines.squad",
-    "bertprep.pipelines.squad_predict",
-    "bertprep.pipelines.report_command",
-    "bertprep.pipelines.train_command",
-    "bertprep.pipelines.predict_command",
-    "bertprep.pipelines.export_command",
+    "bertprep.commands.squad_predict",
+    "bertprep.commands.report",
+    "bertprep.commands.train",
+    "bertprep.commands.predict",
+    "bertprep.commands.export",
     "bertprep.pipelines.embed",
-    "bertprep.pipelines.scheduler_command",
-    "bertprep.pipelines.runs_command",
-    "bertprep.pipelines.serve_command",
-    "bertprep.pipelines.dataflow_command",
+    "bertprep.commands.scheduler",
+    "bertprep.commands.runs",
+    "bertprep.commands.serve",
+    "bertprep.commands.dataflow",
 ]
 
 DESCRIPTION = """Turn raw corpora into BERT training data with Apache Beam, and train on it.
@@ -70,7 +70,7 @@ def _command_parser(parser: argparse.ArgumentParser, command: str) -> argparse.A
 
 
 def _conventional_name(module_path: str) -> str:
-    """`bertprep.pipelines.squad_predict` → `squad-predict`; `..._command` modules drop the suffix."""
+    """`bertprep.commands.squad_predict` → `squad-predict`; `..._command` modules drop the suffix."""
     name = module_path.rsplit(".", 1)[-1]
     if name.endswith("_command"):
         name = name[: -len("_command")]
@@ -96,7 +96,7 @@ def _modules_for(argv):
 def main(argv=None, fast_exit: bool = False) -> int:
     """Parse `argv` and run the command; its exit status. `fast_exit` (the console script): after a Beam
     job, leave at once with os._exit instead of returning, see `console_main`."""
-    from bertprep.pipelines.common import quiet_beam_logging
+    from bertprep.runtime.beam_logging import quiet_beam_logging
 
     quiet_beam_logging()
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -110,7 +110,7 @@ def main(argv=None, fast_exit: bool = False) -> int:
         parser.error("unrecognized arguments: %s" % " ".join(unknown))
     args.beam_args = unknown
     if args.accepts_beam_args:
-        from bertprep.pipelines import command_line
+        from bertprep.commands import command_line
 
         job_parser = _command_parser(parser, args.command)
         try:
@@ -134,7 +134,7 @@ def main(argv=None, fast_exit: bool = False) -> int:
 
 def _run_command(args) -> int:
     if getattr(args, "verbose", False):
-        from bertprep.local_worker import VERBOSE_ENV
+        from bertprep.runtime.local_worker import VERBOSE_ENV
 
         os.environ[VERBOSE_ENV] = "1"  # local worker processes keep their own tracebacks on stderr too
     try:

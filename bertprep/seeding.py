@@ -84,7 +84,7 @@ def splitmix64_floats(seed, start: int, count: int) -> list:
 class SplitMix64:
     """The pre-training job's one random stream, drawn alike by its Python path and its compiled kernel.
 
-    Why not `random.Random`: `transforms/instance_kernel.py` (numba) implements this same algorithm, so a
+    Why not `random.Random`: `transforms/pretraining/kernel.py` (numba) implements this same algorithm, so a
     seed gives the same bytes whether numba is installed or not, and an algorithm fixed here (not a
     library's generator) stays the same across Python, numpy and numba versions. Every draw is a
     `random()`: `randint(a, b)` is a + int(random() * (b - a + 1)) and `shuffle` is Fisher-Yates from

@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from bertprep.transforms.alignment import AlignmentError, align, align_checked, substitution_pairs
+from bertprep.transforms.csc.alignment import AlignmentError, align, align_checked, substitution_pairs
 
 
 def _levenshtein(a: str, b: str) -> int:

@@ -8,7 +8,9 @@ import sys
 import threading
 import time
 
-from bertprep import cli, progress
+from bertprep import cli
+
+from bertprep.runtime import progress
 
 
 def test_stage_counts_are_published_per_process_and_summed(tmp_path, monkeypatch):
@@ -101,10 +103,10 @@ def test_rich_mode_shows_the_stage_on_a_second_line(monkeypatch):
 
 def test_a_cold_kernel_cache_is_detected(tmp_path):
     """In a numba cache directory of its own the kernel is not compiled yet; in the usual one it is."""
-    from bertprep.transforms import pretraining_records
+    from bertprep.transforms.pretraining import records as pretraining_records
 
     pretraining_records.compile_kernel()
-    check = "from bertprep.transforms import instance_kernel; print(instance_kernel.is_compiled())"
+    check = "from bertprep.transforms.pretraining import kernel; print(kernel.is_compiled())"
     results = {}
     for label, extra in (("usual", {}), ("cold", {"NUMBA_CACHE_DIR": str(tmp_path)})):
         done = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, timeout=120,
@@ -115,7 +117,7 @@ def test_a_cold_kernel_cache_is_detected(tmp_path):
 
 
 def test_the_first_run_says_it_is_compiling_once(zh_vocab, tmp_path, monkeypatch, capsys):
-    from bertprep.transforms import instance_kernel
+    from bertprep.transforms.pretraining import kernel as instance_kernel
 
     monkeypatch.setattr(instance_kernel, "is_compiled", lambda: False)  # as on the first run after installing
     (tmp_path / "corpus.txt").write_text("第一句。\n第二句。\n\n第三句。\n第四句。\n", encoding="utf-8")

@@ -6,8 +6,8 @@ import pytest
 
 from bertprep.io import tfrecord
 from bertprep.pipelines import classifier
-from bertprep.transforms import classifier_features as cf
-from bertprep.transforms.tokenization import load_tokenizer
+from bertprep.transforms.finetune import classifier_features as cf
+from bertprep.transforms.tokenization.tokenizer import load_tokenizer
 from test_classifier_helpers import assert_accounting, dead_letters, read_output, run_cli
 
 

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from bertprep.pipelines.demo_command import build_vocabulary, demo_corpus_path
+from bertprep.commands.demo import build_vocabulary, demo_corpus_path
 
 CONSOLE = [sys.executable, "-c", "from bertprep.cli import console_main; console_main()"]
 

@@ -1,8 +1,12 @@
 """Phonetic and glyph similarity, the candidate model and confusion-set ranking."""
 import pytest
 
-from bertprep.transforms import confusion, glyph, phonetic
-from bertprep.transforms.confusion import ConfusionModel, ConfusionOptions
+from bertprep.transforms.csc import confusion
+
+from bertprep.transforms.csc import glyph
+
+from bertprep.transforms.csc import phonetic
+from bertprep.transforms.csc.confusion import ConfusionModel, ConfusionOptions
 
 
 def test_syllables_split_into_initial_final_tone():
@@ -177,7 +181,7 @@ def test_per_character_sizes_average_the_budget_and_favour_characters_that_err()
 
 
 def test_ranker_pools_reach_loose_pinyin_relations_and_leave_one_out_counts():
-    from bertprep.transforms import confusion_ranker
+    from bertprep.transforms.csc import confusion_ranker
 
     universe = list("有也和很合河在")
     pools = confusion_ranker.CandidatePools(universe, {}, ["phonetic", "glyph", "observed"],
@@ -193,7 +197,7 @@ def test_ranker_pools_reach_loose_pinyin_relations_and_leave_one_out_counts():
 
 
 def _external(tables):
-    from bertprep.transforms.confusion_files import ExternalSets
+    from bertprep.transforms.csc.confusion_files import ExternalSets
 
     sets = ExternalSets(list(tables))
     for name, table in tables.items():

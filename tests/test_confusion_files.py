@@ -1,8 +1,8 @@
 """Existing confusion sets as inputs: every layout, bad lines as dead letters, named sources."""
 import pytest
 
-from bertprep.transforms import confusion_files
-from bertprep.transforms.confusion_files import ConfusionDeadLetter, ConfusionEntry, ExternalSets
+from bertprep.transforms.csc import confusion_files
+from bertprep.transforms.csc.confusion_files import ConfusionDeadLetter, ConfusionEntry, ExternalSets
 
 
 def read(tmp_path, name, text, fmt=None, raw=None):

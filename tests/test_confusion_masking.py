@@ -6,8 +6,8 @@ import random
 import pytest
 
 from bertprep.errors import BertprepError
-from bertprep.transforms import confusion_masking as C
-from bertprep.transforms import masking as M
+from bertprep.transforms.csc import confusion_masking as C
+from bertprep.transforms.pretraining import masking as M
 
 CHARS = "的是了我不人在他有这个上们来到时大地为子中你说生国年着就那和要她出也得里后自以会"
 CLS, SEP, MASK_ID = 0, 1, 2
@@ -22,7 +22,7 @@ def vocab():
 
 def write_mask_probs_dir(directory):
     """A directory laid out as `bertprep mask-probs` writes it, through that job's own table writer."""
-    from bertprep.transforms import mask_probability_tables
+    from bertprep.transforms.csc import mask_probability_tables
 
     sets = [
         {"char": "是", "candidate": "事", "score": 0.9, "source": "phonetic", "rank": 1},

@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from bertprep.transforms import csc_readers
-from bertprep.transforms.csc_readers import CscDeadLetter, CscPair
+from bertprep.transforms.csc import readers as csc_readers
+from bertprep.transforms.csc.readers import CscDeadLetter, CscPair
 
 
 def _lines(text: str):

@@ -12,7 +12,7 @@ import pytest
 from bertprep import cli, data_warnings
 from bertprep.errors import BertprepError
 from bertprep.pipelines.unknown_words import TOP_WORDS, _Summary
-from bertprep.transforms.tokenization import UnknownWordSample, load_tokenizer
+from bertprep.transforms.tokenization.tokenizer import UnknownWordSample, load_tokenizer
 
 # ---------------------------------------------------------------- the rules, on hand-made info dicts
 

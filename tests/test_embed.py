@@ -175,7 +175,7 @@ def test_embed_job_writes_parquet_with_ids_and_compact_token_vectors(tiny_model,
                if pq.ParquetFile(name).metadata.num_rows) == 4
     assert rows[1]["tokens"] == ["[CLS]", "a", "dog", "[UNK]", "fast", "[SEP]"]  # "runs" is not in VOCAB
     # The vectors equal the model's own mean over real tokens.
-    from bertprep.transforms.tokenization import load_tokenizer
+    from bertprep.transforms.tokenization.tokenizer import load_tokenizer
 
     tokenizer = load_tokenizer(vocab=str(export_dir / "vocab.txt"))
     for row, text in zip(rows, [lines[0], lines[2], lines[3], lines[4]]):

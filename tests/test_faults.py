@@ -19,7 +19,7 @@ from bertprep import cli, schemas
 from bertprep.errors import BertprepError
 from bertprep.io import beam_io, readers
 from bertprep.io import output as output_lib
-from bertprep.pipelines import inspect_command
+from bertprep.commands import inspect as inspect_command
 
 import toy_job
 from test_foundation_output import TESTS_DIR, install_toy_command, output_files, write_toy_input
@@ -83,7 +83,7 @@ def _toy_case(tmp_path, shared):
 
 def _pretraining_case(tmp_path, shared):
     pytest.importorskip("bertprep.pipelines.pretraining")
-    pytest.importorskip("bertprep.transforms.tokenization")
+    pytest.importorskip("bertprep.transforms.tokenization.tokenizer")
     if shared is None:
         pytest.skip("../shared is not present")
     corpus = tmp_path / "docs.txt"

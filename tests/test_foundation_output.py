@@ -17,6 +17,7 @@ from bertprep import cli
 from bertprep.io import output as output_lib
 from bertprep.io import tfrecord
 from bertprep.pipelines import common
+from bertprep.runtime import runner
 
 import toy_job
 
@@ -40,7 +41,7 @@ def make_toy_command(build_pipeline=None, name="toy"):
         config = common.config_from_args(args)
         config["num_shards"] = args.num_shards or 3
         output_lib.OutputDirectory(args.output, overwrite=args.overwrite).prepare()
-        common.run_job(build_pipeline or toy_job.build_pipeline, config, args.beam_args)
+        runner.run_job(build_pipeline or toy_job.build_pipeline, config, args.beam_args)
         return 0
 
     module.add_arguments = add_arguments
@@ -319,7 +320,7 @@ def test_beam_metrics_count_read_written_and_dead_letters_by_reason(tmp_path):
     config = {"input": write_toy_input(tmp_path / "in.txt"), "output": str(tmp_path / "out"), "num_shards": 2,
               "summary": False}
     output_lib.OutputDirectory(config["output"]).prepare()
-    result, _ = common.run_job(toy_job.build_pipeline, config)
+    result, _ = runner.run_job(toy_job.build_pipeline, config)
     counters = {}
     for counter in result.metrics().query()["counters"]:
         if counter.key.metric.namespace == "bertprep":

@@ -22,6 +22,7 @@ from bertprep.errors import BertprepError
 from bertprep.io import output as output_lib
 from bertprep.io import readers
 from bertprep.pipelines import common
+from bertprep.runtime import runner
 
 import toy_job
 
@@ -256,7 +257,7 @@ def _toy_run(data: bytes, directory: str) -> dict:
               "progress": False, "overwrite": True, "max_dead_letter_rate": 1.0}
     output_lib.OutputDirectory(config["output"], overwrite=True).prepare()
     try:
-        common.run_job(toy_job.build_pipeline, config)
+        runner.run_job(toy_job.build_pipeline, config)
     except BertprepError as error:  # the publish gate: a run that wrote nothing publishes nothing
         assert str(error).startswith("no records written") and "\n" not in str(error)
         assert not os.path.exists(os.path.join(config["output"], "info.json"))
@@ -339,7 +340,7 @@ def _job_available(job: str) -> bool:
     try:
         importlib.import_module(module)
         if JOB_INPUTS[job][3]:
-            importlib.import_module("bertprep.transforms.tokenization")
+            importlib.import_module("bertprep.transforms.tokenization.tokenizer")
     except ImportError:
         return False
     return True

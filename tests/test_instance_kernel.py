@@ -7,10 +7,10 @@ import pytest
 
 from bertprep import schemas
 from bertprep.seeding import stable_hash
-from bertprep.transforms import instance_kernel
-from bertprep.transforms import instances as I
-from bertprep.transforms.masking import KEEP, MASK, RANDOM, MaskedInstance, MaskingOptions, num_to_predict
-from bertprep.transforms.pretraining_records import (BucketArrays, CompiledEncoder, PassArrays, PretrainingEncoder,
+from bertprep.transforms.pretraining import kernel as instance_kernel
+from bertprep.transforms.pretraining import instances as I
+from bertprep.transforms.pretraining.masking import KEEP, MASK, RANDOM, MaskedInstance, MaskingOptions, num_to_predict
+from bertprep.transforms.pretraining.records import (BucketArrays, CompiledEncoder, PassArrays, PretrainingEncoder,
                                                      compile_kernel, features_of)
 
 pytestmark = pytest.mark.skipif(not instance_kernel.available(), reason="numba is not installed")
@@ -211,7 +211,7 @@ def slice_records(shared):
 def build_all(config, records, compiled, buckets=4):
     """Every pass of every bucket through the job's own parts: (records per bucket and pass, stats)."""
     from bertprep.pipelines import pretraining
-    from bertprep.transforms.pretraining_records import PretrainingStats
+    from bertprep.transforms.pretraining.records import PretrainingStats
 
     parts = pretraining.JobParts(config)
     parts.builder.compiled = compiled

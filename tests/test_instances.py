@@ -5,7 +5,7 @@ import random
 import pytest
 
 from bertprep.seeding import rng_for
-from bertprep.transforms import instances as I
+from bertprep.transforms.pretraining import instances as I
 
 CLS, SEP = 101, 102
 
@@ -169,7 +169,7 @@ def reference_runs(shared, zh_vocab):
     """All of zh_peopledaily_docs.txt with the reference settings, through the job's own parts (no Beam):
     through the compiled kernel (the job's default here) and through the plain-Python path. Per path:
     (stats, outcome shares, sha256 of every record in order)."""
-    from bertprep.transforms import instance_kernel
+    from bertprep.transforms.pretraining import kernel as instance_kernel
 
     paths = ("compiled", "python") if instance_kernel.available() else ("python",)
     return {path: _reference_run(shared, zh_vocab, path == "compiled") for path in paths}
@@ -181,7 +181,7 @@ def _reference_run(shared, zh_vocab, compiled):
     from bertprep.io.readers import iter_documents
     from bertprep.pipelines import pretraining
     from bertprep.seeding import stable_hash
-    from bertprep.transforms.pretraining_records import PretrainingStats
+    from bertprep.transforms.pretraining.records import PretrainingStats
 
     corpus = str(shared / "data" / "corpus" / "zh_peopledaily_docs.txt")
     config = {"vocab": zh_vocab, "max_seq_length": 128, "max_predictions_per_seq": 20, "masked_lm_prob": 0.15,

@@ -1,4 +1,4 @@
-"""Local multi-worker runs: workers forked from a warm server (bertprep.local_worker), same bytes as one.
+"""Local multi-worker runs: workers forked from a warm server (bertprep.runtime.local_worker), same bytes as one.
 
 The server and its workers are exercised in fresh interpreters: a process that already runs threads
 (this test process, after any Beam run) does not fork, and falls back to fresh-interpreter workers.
@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from bertprep.pipelines.demo_command import build_vocabulary
+from bertprep.commands.demo import build_vocabulary
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(TESTS_DIR)
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="th
 # got (or, with MODE=sleep, waits), so the hand-over is checked without a Beam job.
 PROTOCOL = r"""
 import json, os, subprocess, sys, time
-from bertprep import local_worker
+from bertprep.runtime import local_worker
 
 def reporting_harness(argv, fresh_logging=False):
     print(json.dumps({"argv": argv[1:], "pid": os.getpid(), "ppid": os.getppid(), "marker": os.environ.get("MARKER"),
@@ -32,7 +32,7 @@ def reporting_harness(argv, fresh_logging=False):
 local_worker._run_harness = reporting_harness
 with local_worker.worker_server("fork_preload_helper") as server:
     assert server is not None and os.environ[local_worker.SERVER_ENV] == server.address
-    command = [sys.executable, "-m", "bertprep.local_worker", "--flag", "value"]
+    command = [sys.executable, "-m", "bertprep.runtime.local_worker", "--flag", "value"]
     if os.environ.get("MODE") == "sleep":
         client = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         worker = json.loads(client.stdout.readline())["pid"]

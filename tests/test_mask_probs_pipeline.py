@@ -10,7 +10,9 @@ import pytest
 
 from bertprep import cli
 from bertprep.pipelines import common, mask_probs
-from bertprep.transforms import confusion, mask_probability_tables
+from bertprep.runtime import runner
+from bertprep.transforms.csc import confusion
+from bertprep.transforms.csc import mask_probability_tables
 
 STAT_COLUMNS = ("correct_count", "unchanged_count", "written_wrong_count", "as_wrong_count", "deleted_count",
                 "inserted_count")
@@ -21,7 +23,7 @@ def run_job(tmp_path, name, **options):
               "alpha": 10.0, "max_edit_rate": 0.5, "faspell_counting": "augmented", "format": "auto",
               "progress": False, "summary": False}
     config.update(options)
-    common.run_job(mask_probs.build_pipeline, config)
+    runner.run_job(mask_probs.build_pipeline, config)
     return config["output"]
 
 

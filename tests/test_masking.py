@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from bertprep.transforms import masking as M
+from bertprep.transforms.pretraining import masking as M
 
 CLS, SEP, MASK_ID, PAD, UNK = 101, 102, 103, 0, 100
 VOCAB_SIZE = 2000
@@ -118,8 +118,8 @@ def test_whole_word_masking_never_splits_a_word(reference):
 
 
 def test_wordpiece_groups_from_a_real_tokenizer(en_vocab):
-    from bertprep.transforms.instances import DocumentTokenizer
-    from bertprep.transforms.tokenization import load_tokenizer
+    from bertprep.transforms.pretraining.instances import DocumentTokenizer
+    from bertprep.transforms.tokenization.tokenizer import load_tokenizer
 
     tokenizer = load_tokenizer(vocab=en_vocab)
     document = DocumentTokenizer(tokenizer, "pieces")("doc", ["unaffable tokenization of hyperparameters is "
@@ -132,8 +132,8 @@ def test_wordpiece_groups_from_a_real_tokenizer(en_vocab):
 def test_jieba_whole_word_masking_never_splits_a_jieba_word(zh_vocab):
     import jieba
 
-    from bertprep.transforms.instances import DocumentTokenizer
-    from bertprep.transforms.tokenization import load_tokenizer
+    from bertprep.transforms.pretraining.instances import DocumentTokenizer
+    from bertprep.transforms.tokenization.tokenizer import load_tokenizer
 
     tokenizer = load_tokenizer(vocab=zh_vocab)
     sentence = "中华人民共和国成立于1949年，人工智能研究院正在招聘自然语言处理工程师。"
@@ -163,8 +163,8 @@ def test_jieba_whole_word_masking_never_splits_a_jieba_word(zh_vocab):
 
 
 def test_presegmented_words_are_groups(zh_vocab):
-    from bertprep.transforms.instances import DocumentTokenizer
-    from bertprep.transforms.tokenization import load_tokenizer
+    from bertprep.transforms.pretraining.instances import DocumentTokenizer
+    from bertprep.transforms.tokenization.tokenizer import load_tokenizer
 
     tokenizer = load_tokenizer(vocab=zh_vocab)
     document = DocumentTokenizer(tokenizer, "presegmented")("doc", ["我们 喜欢 自然语言 处理 。"])

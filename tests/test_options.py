@@ -8,7 +8,7 @@ import pytest
 
 from bertprep import cli
 from bertprep.errors import BertprepError
-from bertprep.pipelines import command_line
+from bertprep.commands import command_line
 from bertprep.service import flex_main
 from bertprep.service.jobs_file import parse_jobs
 

@@ -10,8 +10,8 @@ import pytest
 
 from bertprep import cli, schemas
 from bertprep.io import tfrecord
-from bertprep.transforms.masking import MaskedInstance
-from bertprep.transforms.pretraining_records import PretrainingEncoder, features_of
+from bertprep.transforms.pretraining.masking import MaskedInstance
+from bertprep.transforms.pretraining.records import PretrainingEncoder, features_of
 
 SLICE_DOCUMENTS = 300
 
@@ -59,7 +59,7 @@ def test_same_bytes_with_one_or_two_workers(corpus_slice, zh_vocab, tmp_path):
     assert sum(stats["sequence_length_histogram"].values()) == info["counts"]["records_out"]
     assert 110 < stats["mean_sequence_length"] <= 128
     assert stats["unk_rate"]["tokens"] > 0
-    from bertprep.pipelines.inspect_command import inspect_directory
+    from bertprep.commands.inspect import inspect_directory
 
     assert inspect_directory(outputs[1])["records"] == info["counts"]["records_out"]
     # info.json is the same whatever the worker count (timings live in report.json, not here)
@@ -148,7 +148,7 @@ def test_dead_letters_accounting_and_gzip(zh_vocab, tmp_path):
         with gzip.open(path) as handle:
             records += sum(1 for _ in tfrecord.iter_records(handle, path))
     assert records == counts["records_out"]
-    from bertprep.pipelines.inspect_command import inspect_directory
+    from bertprep.commands.inspect import inspect_directory
 
     assert inspect_directory(out)["records"] == counts["records_out"] >= 3 * 3
 
@@ -187,7 +187,7 @@ def test_other_modes_run_and_validate(options, corpus_slice, zh_vocab, tmp_path)
     out = str(tmp_path / "out")
     assert run_job("--input", str(small), "--vocab", zh_vocab, "--output", out, "--dupe-factor", "1",
                    *options) == 0
-    from bertprep.pipelines.inspect_command import inspect_directory
+    from bertprep.commands.inspect import inspect_directory
 
     summary = inspect_directory(out, examples=3)
     assert summary["records"] > 0
@@ -215,7 +215,7 @@ def test_a_missing_numba_is_said_in_one_line(corpus_slice, zh_vocab, tmp_path, c
     """Without numba the job takes the plain-Python path (the same bytes) and says so, once."""
     import importlib.util
 
-    from bertprep.transforms import pretraining_records
+    from bertprep.transforms.pretraining import records as pretraining_records
 
     find_spec = importlib.util.find_spec
     monkeypatch.setattr(pretraining_records.importlib.util, "find_spec",
@@ -277,7 +277,7 @@ def test_document_spans_read_back_as_the_shared_reader_reads(tmp_path):
 
 def test_merged_stats_do_not_depend_on_combine_order():
     """Beam combines partial stats in any order and grouping; info.json must come out the same."""
-    from bertprep.transforms.pretraining_records import PretrainingStats, merge_stats
+    from bertprep.transforms.pretraining.records import PretrainingStats, merge_stats
 
     rng = random.Random(11)
     parts = []

@@ -6,9 +6,12 @@ import re
 import threading
 import time
 
-from bertprep import progress, run_summary
+from bertprep.runtime import progress
+
+from bertprep.runtime import run_summary
 from bertprep.io import output as output_lib
 from bertprep.pipelines import common
+from bertprep.runtime import runner
 
 import toy_job
 from test_foundation_output import install_toy_command, write_toy_input
@@ -103,7 +106,7 @@ def test_worker_processes_report_progress_to_the_launching_process(tmp_path, mon
     source = write_toy_input(tmp_path / "in.txt")
     config = {"input": source, "output": str(tmp_path / "out"), "num_shards": 2, "workers": 2}
     output_lib.OutputDirectory(config["output"]).prepare()
-    common.run_job(toy_job.build_pipeline, config)
+    runner.run_job(toy_job.build_pipeline, config)
     captured = capsys.readouterr()
     info = json.load(open(tmp_path / "out" / "info.json"))
     done = [line for line in captured.err.splitlines() if line.startswith("bertprep: done:")]
@@ -117,7 +120,7 @@ def test_summary_fits_one_screen_and_names_the_paths(tmp_path):
     source = write_toy_input(tmp_path / "in.txt")
     config = {"input": source, "output": str(tmp_path / "out"), "num_shards": 12, "summary": False}
     output_lib.OutputDirectory(config["output"]).prepare()
-    common.run_job(toy_job.build_pipeline, config)
+    runner.run_job(toy_job.build_pipeline, config)
     text = run_summary.format_summary(config["output"], elapsed=2.0)
     lines = text.splitlines()
     assert len(lines) <= 25

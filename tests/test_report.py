@@ -14,6 +14,7 @@ import pytest
 from bertprep import cli
 from bertprep.io import output as output_lib
 from bertprep.pipelines import common
+from bertprep.runtime import runner
 from bertprep.report import plots, report
 
 import toy_job
@@ -178,7 +179,7 @@ def run_toy(tmp_path, name="out"):
     source.write_text("one\n!two\nthree four\n", encoding="utf-8")
     config = {"input": str(source), "output": str(tmp_path / name), "num_shards": 2, "summary": False}
     output_lib.OutputDirectory(config["output"]).prepare()
-    common.run_job(toy_job.build_pipeline, config)
+    runner.run_job(toy_job.build_pipeline, config)
     return config["output"]
 
 

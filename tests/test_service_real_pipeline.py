@@ -5,7 +5,7 @@ import signal
 import pytest
 
 from bertprep.errors import BertprepError
-from bertprep.pipelines.inspect_command import inspect_directory
+from bertprep.commands.inspect import inspect_directory
 from bertprep.service.clock import SystemClock
 from service_helpers import latest, make_scheduler, tick_and_wait, wait_for, write_jobs
 

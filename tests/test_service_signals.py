@@ -5,7 +5,7 @@ import signal
 import pytest
 
 from bertprep.errors import BertprepError
-from bertprep.pipelines.inspect_command import inspect_directory
+from bertprep.commands.inspect import inspect_directory
 from bertprep.service.clock import SystemClock
 from bertprep.service.registry import Registry
 from service_helpers import (bertprep_process, fake_cli, latest, make_scheduler, tick_and_wait,  # noqa: F401

@@ -4,9 +4,9 @@ import json
 import pytest
 
 from bertprep.io import readers
-from bertprep.transforms import squad_examples as se
-from bertprep.transforms import squad_features as sf
-from bertprep.transforms.tokenization import load_tokenizer
+from bertprep.transforms.finetune import squad_examples as se
+from bertprep.transforms.finetune import squad_features as sf
+from bertprep.transforms.tokenization.tokenizer import load_tokenizer
 from test_classifier_helpers import assert_accounting, dead_letters, read_jsonl, read_output, run_cli
 
 GOLDEN_SETTINGS = ("--max-seq-length", 128, "--doc-stride", 32, "--max-query-length", 24,

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from bertprep.transforms import squad_postprocess as sp
+from bertprep.transforms.finetune import squad_postprocess as sp
 from test_classifier_helpers import dead_letters, read_output, run_cli
 
 
@@ -19,7 +19,7 @@ def cmrc_runs(shared, zh_vocab, tmp_path_factory):
 
 
 def _side_rows(directory, info, table):
-    from bertprep.pipelines.squad_predict import read_rows
+    from bertprep.commands.squad_predict import read_rows
 
     return [row for name in info["side_files"][table] for row in read_rows(str(directory / name))]
 

@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-from bertprep.transforms import tagging_features as tf_lib
-from bertprep.transforms.classifier_features import ExampleError
-from bertprep.transforms.tokenization import load_tokenizer
+from bertprep.transforms.finetune import tagging_features as tf_lib
+from bertprep.transforms.finetune.classifier_features import ExampleError
+from bertprep.transforms.tokenization.tokenizer import load_tokenizer
 from test_classifier_helpers import assert_accounting, dead_letters, read_output, run_cli
 
 

@@ -7,8 +7,8 @@ import unicodedata
 import pytest
 
 from bertprep.errors import BertprepError
-from bertprep.transforms.tokenization import load_tokenizer
-from bertprep.transforms.vocabulary import Vocabulary
+from bertprep.transforms.tokenization.tokenizer import load_tokenizer
+from bertprep.transforms.tokenization.vocabulary import Vocabulary
 
 GOLDEN = [
     ("tokenize_zh_lower.jsonl", "zh_vocab.txt", True),

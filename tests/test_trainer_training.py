@@ -22,7 +22,7 @@ from bertprep.trainer.loop import TrainConfig, train  # noqa: E402
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
     """Records made by the `pretraining` job from the bundled demo corpus, and a tiny config for its vocabulary."""
-    from bertprep.pipelines.demo_command import build_vocabulary, demo_corpus_path
+    from bertprep.commands.demo import build_vocabulary, demo_corpus_path
 
     root = tmp_path_factory.mktemp("trainer")
     vocabulary = build_vocabulary(demo_corpus_path())
@@ -35,7 +35,7 @@ def workdir(tmp_path_factory):
 
 
 def workdir_config():
-    from bertprep.pipelines.demo_command import build_vocabulary, demo_corpus_path
+    from bertprep.commands.demo import build_vocabulary, demo_corpus_path
 
     return tiny_config(vocab_size=len(build_vocabulary(demo_corpus_path())))
 

@@ -12,7 +12,9 @@ from typing import Callable, Dict, Optional, Sequence
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from bertprep import __version__, data_warnings, progress
+from bertprep import __version__, data_warnings
+
+from bertprep.runtime import progress
 from bertprep.errors import BertprepError
 from bertprep.io import output as output_lib
 from bertprep.io import readers

@@ -12,7 +12,7 @@ from bertprep import schemas
 from bertprep.errors import BertprepError
 from bertprep.io import beam_io, readers
 from bertprep.pipelines import common, finetune_common
-from bertprep.transforms import classifier_features as features_lib
+from bertprep.transforms.finetune import classifier_features as features_lib
 
 COMMAND = "classifier"
 HELP = "sentence(-pair) classification TFRecords: single, pair, multi-label, regression (run_classifier.py features)"

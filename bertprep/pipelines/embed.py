@@ -105,7 +105,7 @@ class EmbeddedRows:
 
 def cores_per_worker(config) -> int:
     """This machine's cores shared among the local workers (a remote worker has its own machine)."""
-    from bertprep.pipelines.common import is_local, local_workers
+    from bertprep.runtime.runner import is_local, local_workers
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return max(1, cores // local_workers(config)) if is_local(config) else cores
@@ -298,7 +298,8 @@ def build_pipeline(pipeline, config):
 
 
 def run(args) -> int:
-    from bertprep.pipelines.common import config_from_args, is_dry_run, run_job
+    from bertprep.pipelines.common import config_from_args
+    from bertprep.runtime.runner import is_dry_run, run_job
 
     config = config_from_args(args)
     if not os.path.exists(config["model"]) and not os.path.exists(config["model"] + ".index"):

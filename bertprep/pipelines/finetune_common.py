@@ -13,6 +13,7 @@ from bertprep.errors import BertprepError
 from bertprep.io import beam_io
 from bertprep.io import output as output_lib
 from bertprep.pipelines import common, unknown_words
+from bertprep.runtime import runner
 
 LINE_BITS = 32
 
@@ -101,7 +102,7 @@ class DiscoverLabels(beam.PTransform):
     """PCollection of label-name lists → one element: the sorted label list (see `sort_labels`)."""
 
     def expand(self, names):
-        from bertprep.transforms.classifier_features import sort_labels
+        from bertprep.transforms.finetune.classifier_features import sort_labels
 
         return (names
                 | "LabelSet" >> beam.CombineGlobally(_LabelSet())
@@ -187,5 +188,5 @@ def run_finetune_job(build_pipeline, config: dict, beam_args, extra_outputs=()) 
         if paths:
             FileSystems.delete(sorted(set(paths)))
     config["num_shards"] = resolve_num_shards(config)
-    common.run_job(build_pipeline, config, beam_args)
+    runner.run_job(build_pipeline, config, beam_args)
     return 0

@@ -10,18 +10,23 @@ import pickle
 
 import apache_beam as beam
 
-from bertprep import progress
+from bertprep.runtime import progress
 from bertprep.errors import BertprepError
 from bertprep.io import beam_io, readers
 from bertprep.io import output as output_lib
 from bertprep.pipelines import common
+from bertprep.runtime import runner
 from bertprep.seeding import rng_for
-from bertprep.transforms import confusion, confusion_files, confusion_ranker, csc_readers, mask_probability
-from bertprep.transforms.mask_probability_tables import (SAV_FILE, TABLE_COLUMNS, char_stats_row,
+from bertprep.transforms.csc import confusion
+from bertprep.transforms.csc import confusion_files
+from bertprep.transforms.csc import confusion_ranker
+from bertprep.transforms.csc import readers as csc_readers
+from bertprep.transforms.csc import mask_probability
+from bertprep.transforms.csc.mask_probability_tables import (SAV_FILE, TABLE_COLUMNS, char_stats_row,
                                                        confusion_pairs_row, table_bytes, totals_stats)
-from bertprep.transforms.alignment import DEFAULT_MAX_EDIT_RATE, AlignmentError, align_checked
+from bertprep.transforms.csc.alignment import DEFAULT_MAX_EDIT_RATE, AlignmentError, align_checked
 
-# Progress stages after the reading (the monitor shows the running one; see bertprep/progress.py).
+# Progress stages after the reading (the monitor shows the running one; see bertprep/runtime/progress.py).
 FIT_STAGE = "fitting the candidate ranker"
 MODEL_STAGE = "building the candidate indexes"
 RANK_STAGE = "ranking candidates"
@@ -242,8 +247,8 @@ def build_confusion_model(config: dict, universe, corpus_counts, external_rows=(
                           external_names=()) -> confusion.ConfusionModel:
     """The candidate model for a run: indexes over the universe, frequencies from the chosen prior,
     the external sets from their (source, char, candidates) rows."""
-    from bertprep.transforms.glyph import GlyphIndex
-    from bertprep.transforms.phonetic import PhoneticIndex
+    from bertprep.transforms.csc.glyph import GlyphIndex
+    from bertprep.transforms.csc.phonetic import PhoneticIndex
 
     sources = confusion.parse_sources(config.get("sources", "phonetic,glyph,observed"))
     options = confusion_options(config)
@@ -520,7 +525,7 @@ def build_pipeline(pipeline, config: dict) -> None:
 def run(args) -> int:
     config = common.config_from_args(args)
     output_lib.OutputDirectory(config["output"], overwrite=config.get("overwrite", False)).prepare()
-    common.run_job(build_pipeline, config, args.beam_args)  # shows progress and ends with the summary
+    runner.run_job(build_pipeline, config, args.beam_args)  # shows progress and ends with the summary
     return 0
 
 

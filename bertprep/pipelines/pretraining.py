@@ -15,11 +15,14 @@ import time
 
 import apache_beam as beam
 
-from bertprep import data_warnings, progress, schemas
+from bertprep import data_warnings, schemas
+
+from bertprep.runtime import progress
 from bertprep.errors import BertprepError
 from bertprep.io import beam_io, readers
 from bertprep.io import output as output_lib
 from bertprep.pipelines import common, unknown_words
+from bertprep.runtime import runner
 from bertprep.seeding import relative_names, stable_hash
 
 COMMAND = "pretraining"
@@ -235,9 +238,10 @@ class JobParts:
     """Everything a worker builds once from the config: tokenizer, masker, encoder, bucket builder."""
 
     def __init__(self, config: dict):
-        from bertprep.transforms import confusion_masking, masking
-        from bertprep.transforms.instances import DocumentTokenizer, InstanceOptions
-        from bertprep.transforms.pretraining_records import BucketBuilder, PretrainingEncoder
+        from bertprep.transforms.csc import confusion_masking
+        from bertprep.transforms.pretraining import masking
+        from bertprep.transforms.pretraining.instances import DocumentTokenizer, InstanceOptions
+        from bertprep.transforms.pretraining.records import BucketBuilder, PretrainingEncoder
 
         tokenizer = common.load_job_tokenizer(config)
         self.tokenizer = tokenizer
@@ -313,7 +317,7 @@ class JobParts:
         return documents, pairs, dead
 
     def _record(self, key, record, value, pairs, dead, doc_records, doc_keys, doc_sentences):
-        from bertprep.transforms.instances import sentences_of
+        from bertprep.transforms.pretraining.instances import sentences_of
 
         if isinstance(value, tuple) and value and value[0] == "pair":
             self._pair(key, record, value[1], value[2], pairs, dead)
@@ -357,15 +361,15 @@ class _BuildShard(beam.DoFn):
         self._parts = JobParts(self._config)
         builder = self._parts.builder
         if builder.uses_kernel:
-            from bertprep.transforms import instance_kernel
+            from bertprep.transforms.pretraining import kernel as instance_kernel
 
             if not instance_kernel.is_compiled():
                 progress.notice_once("compiling", COMPILING_NOTICE)
         builder.warm()
 
     def process(self, keyed):
-        from bertprep.transforms.pretraining_records import PretrainingStats
-        from bertprep.transforms.tokenization import UnknownWordSample
+        from bertprep.transforms.pretraining.records import PretrainingStats
+        from bertprep.transforms.tokenization.tokenizer import UnknownWordSample
 
         bucket, items = keyed
         started_wall, started_cpu = time.time(), time.process_time()
@@ -400,7 +404,7 @@ class _BuildShard(beam.DoFn):
 
 
 def build_pipeline(pipeline, config: dict) -> None:
-    from bertprep.transforms.pretraining_records import PretrainingStats, merge_stats
+    from bertprep.transforms.pretraining.records import PretrainingStats, merge_stats
 
     config = validate(config)
     shards = config.get("num_shards") or 0
@@ -454,9 +458,9 @@ def build_pipeline(pipeline, config: dict) -> None:
 
 
 def preload_worker() -> None:
-    """What every local worker would load first (bertprep.local_worker's fork server runs it once)."""
-    from bertprep.transforms import instance_kernel
-    from bertprep.transforms.pretraining_records import compile_kernel
+    """What every local worker would load first (bertprep.runtime.local_worker's fork server runs it once)."""
+    from bertprep.transforms.pretraining import kernel as instance_kernel
+    from bertprep.transforms.pretraining.records import compile_kernel
 
     if not instance_kernel.is_compiled():
         progress.notice_once("compiling", COMPILING_NOTICE)
@@ -470,5 +474,5 @@ def run(args) -> int:
     if note:
         print("bertprep: note: " + note, file=sys.stderr)
     output_lib.OutputDirectory(config["output"], overwrite=config.get("overwrite", False)).prepare()
-    common.run_job(build_pipeline, config, args.beam_args)
+    runner.run_job(build_pipeline, config, args.beam_args)
     return 0

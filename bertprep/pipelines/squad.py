@@ -21,7 +21,8 @@ from bertprep.io import beam_io, readers
 from bertprep.io import output as output_lib
 from bertprep.pipelines import common, finetune_common, unknown_words
 from bertprep.seeding import stable_hash
-from bertprep.transforms import squad_examples, squad_features
+from bertprep.transforms.finetune import squad_examples
+from bertprep.transforms.finetune import squad_features
 
 COMMAND = "squad"
 HELP = "SQuAD v1.1/v2.0 (and Chinese CMRC) TFRecords with run_squad.py features, plus the eval side files"

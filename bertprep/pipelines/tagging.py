@@ -11,8 +11,8 @@ import apache_beam as beam
 from bertprep import schemas
 from bertprep.io import beam_io, readers
 from bertprep.pipelines import common, finetune_common
-from bertprep.transforms import tagging_features as tagging_lib
-from bertprep.transforms.classifier_features import ExampleError
+from bertprep.transforms.finetune import tagging_features as tagging_lib
+from bertprep.transforms.finetune.classifier_features import ExampleError
 
 COMMAND = "tagging"
 HELP = "token tagging (NER/BIO) TFRecords: label on each word's first WordPiece, tag map in info.json"

@@ -158,7 +158,7 @@ def parameters_from_args(pipeline: str, args: dict) -> Dict[str, str]:
 
 
 def _did_you_mean(name: str, known: List[str]) -> str:
-    from bertprep.pipelines import command_line
+    from bertprep.commands import command_line
 
     suggestion = command_line.closest_option(name, known)
     return "; did you mean %s?" % suggestion if suggestion else ""

@@ -111,7 +111,7 @@ def translate(argv, environ=None):
             out.extend([option, value])
     # What is not a template parameter must be a Beam option (the launcher's project, region, ...): a
     # misspelled parameter fails the launch with one line instead of running with the default.
-    from bertprep.pipelines import command_line
+    from bertprep.commands import command_line
 
     command_line.check_beam_arguments(passed_to_beam, own_options=["--" + dest for dest in by_dest])
     if not has_runner:

@@ -286,7 +286,7 @@ def _check_args(check: Checker, spec: JobSpec, args_node: Optional[Located], job
 
 def _unknown_arg(arg: str, pipeline: str, known: List[str]) -> str:
     """Why `arg` is no option of the pipeline: the closest option, or that it belongs in runner_options."""
-    from bertprep.pipelines import command_line
+    from bertprep.commands import command_line
     from bertprep.service import catalog
 
     if command_line.is_beam_option("--" + str(arg).strip().lstrip("-")):
@@ -299,7 +299,7 @@ def _unknown_arg(arg: str, pipeline: str, known: List[str]) -> str:
 
 def _check_runner_options(check: Checker, spec: JobSpec, node: Located) -> None:
     """Each runner option must be one of the pipeline's own (runner, workers) or one Beam defines."""
-    from bertprep.pipelines import command_line
+    from bertprep.commands import command_line
     from bertprep.service import catalog
 
     key = "jobs.%s.runner_options" % spec.name

@@ -131,7 +131,7 @@ def _vocab_size_from(config, fingerprint):
     vocab = config.get("vocab")
     if not vocab or not fingerprint or "://" in str(vocab) or not os.path.exists(vocab):
         return None
-    from bertprep.transforms.vocabulary import Vocabulary
+    from bertprep.transforms.tokenization.vocabulary import Vocabulary
 
     try:
         vocabulary = Vocabulary.from_file(vocab, require=())

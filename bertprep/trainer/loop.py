@@ -142,7 +142,7 @@ def _checkpoint_vocab_fingerprint(init_checkpoint):
     path = os.path.join(directory, "vocab.txt")
     if not os.path.exists(path):
         return None
-    from bertprep.transforms.vocabulary import Vocabulary
+    from bertprep.transforms.tokenization.vocabulary import Vocabulary
 
     return Vocabulary.from_file(path, require=()).fingerprint
 

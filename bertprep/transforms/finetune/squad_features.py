@@ -14,8 +14,8 @@ Numbering (`unique_id`, `example_index`) is global and is assigned by the pipeli
 import collections
 from typing import Dict, List, Sequence, Tuple
 
-from bertprep.transforms.classifier_features import pad
-from bertprep.transforms.squad_examples import AnswerError, SquadExample, shorten
+from bertprep.transforms.finetune.classifier_features import pad
+from bertprep.transforms.finetune.squad_examples import AnswerError, SquadExample, shorten
 
 UNUSABLE_ANSWER_POLICIES = ("dead-letter", "keep")
 

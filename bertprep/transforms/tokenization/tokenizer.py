@@ -17,8 +17,8 @@ it builds alignment bookkeeping and Encoding objects we do not need, while the P
 import collections
 
 from bertprep.errors import BertprepError
-from bertprep.transforms.vocabulary import SPECIAL_TOKENS, UNK_TOKEN, Vocabulary
-from bertprep.transforms.wordpiece import CONTINUATION_PREFIX, PureWordPieceTokenizer
+from bertprep.transforms.tokenization.vocabulary import SPECIAL_TOKENS, UNK_TOKEN, Vocabulary
+from bertprep.transforms.tokenization.wordpiece import CONTINUATION_PREFIX, PureWordPieceTokenizer
 
 
 class WordPieceTokenizer:
@@ -159,7 +159,7 @@ def load_tokenizer(vocab=None, spm_model=None, lower=True, strip_accents=None):
     stripping for SentencePiece (bert-japanese only lower-cases).
     """
     if spm_model:
-        from bertprep.transforms.sentencepiece_tokenizer import SentencePieceTokenizer
+        from bertprep.transforms.tokenization.sentencepiece_tokenizer import SentencePieceTokenizer
 
         return SentencePieceTokenizer.from_file(spm_model, lower=lower, strip_accents=strip_accents)
     if not vocab:

@@ -6,7 +6,7 @@ Plain Python (no Beam), so the pretraining job's readers and the tests share one
 import io
 import pickle
 
-from bertprep.transforms import mask_probability
+from bertprep.transforms.csc import mask_probability
 
 TABLE_COLUMNS = {
     "char_stats": [("char", "string")] + [(name, "int64") for name in mask_probability.CHAR_STAT_FIELDS],

@@ -10,7 +10,7 @@ import collections
 from typing import Dict, Iterator, List, Sequence, Tuple
 
 from bertprep.io import readers
-from bertprep.transforms.classifier_features import ExampleError, pad
+from bertprep.transforms.finetune.classifier_features import ExampleError, pad
 
 
 def parse_conll(lines: Sequence[str]) -> Tuple[List[str], List[str]]:

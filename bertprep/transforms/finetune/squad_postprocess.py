@@ -19,9 +19,9 @@ import string
 import unicodedata
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from bertprep.transforms.wordpiece import (is_cjk_codepoint, is_control_char, is_punctuation_char,
+from bertprep.transforms.tokenization.wordpiece import (is_cjk_codepoint, is_control_char, is_punctuation_char,
                                            is_whitespace_char)
-from bertprep.transforms.wordpiece import strip_accents as strip_accents_text
+from bertprep.transforms.tokenization.wordpiece import strip_accents as strip_accents_text
 
 SENTENCEPIECE_SPACE = "\u2581"
 NO_NON_NULL_SCORE_DIFF = 1e30

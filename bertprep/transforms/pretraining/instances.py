@@ -11,7 +11,7 @@ RoBERTa-style FULL-SENTENCES packing across document boundaries.
 Everything works on token ids. A document optionally carries word-start flags per token (for whole-word
 masking); they travel with the tokens through chunking and truncation. Draws come from the `rng` passed
 in, through `random()` and `randint()` only: the job passes its `seeding.SplitMix64` stream, whose
-`randint` the compiled kernel (instance_kernel.py) repeats draw for draw.
+`randint` the compiled kernel (kernel.py) repeats draw for draw.
 """
 import dataclasses
 import re
@@ -311,7 +311,7 @@ class DocumentTokenizer:
     """
 
     def __init__(self, tokenizer, grouping: str = "none"):
-        from bertprep.transforms import masking
+        from bertprep.transforms.pretraining import masking
 
         self.tokenizer = tokenizer
         self.grouping = grouping

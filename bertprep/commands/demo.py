@@ -47,7 +47,7 @@ def add_arguments(parser):
 def run(args) -> int:
     from bertprep import cli
     from bertprep.io import output as output_lib
-    from bertprep.pipelines import inspect_command
+    from bertprep.commands import inspect as inspect_command
 
     os.makedirs(args.output, exist_ok=True)
     vocab_path = os.path.join(args.output, "vocab.txt")

@@ -18,7 +18,7 @@ import json
 from typing import Dict, Iterator, List, Optional, Tuple
 
 from bertprep.io import readers
-from bertprep.transforms.wordpiece import is_cjk_codepoint
+from bertprep.transforms.tokenization.wordpiece import is_cjk_codepoint
 
 CONTEXT_WHITESPACE = frozenset(" \t\r\n\u202f")
 CJK_WORD_MODES = ("auto", "split", "keep")

@@ -10,8 +10,8 @@ model's unknown piece.
 import os
 
 from bertprep.errors import BertprepError
-from bertprep.transforms.vocabulary import Vocabulary, decode_utf8, read_bytes
-from bertprep.transforms.wordpiece import strip_accents as strip_accent_marks
+from bertprep.transforms.tokenization.vocabulary import Vocabulary, decode_utf8, read_bytes
+from bertprep.transforms.tokenization.wordpiece import strip_accents as strip_accent_marks
 
 WORD_START = "\u2581"
 CONTROL_TOKENS = ("[CLS]", "[SEP]", "[MASK]", "[PAD]")

@@ -32,7 +32,7 @@ def add_arguments(parser):
 def run(args) -> int:
     import uvicorn
 
-    from bertprep.pipelines.scheduler_command import _log_to_stderr
+    from bertprep.commands.scheduler import _log_to_stderr
     from bertprep.service.api import create_app
     from bertprep.service.jobs_file import load_jobs_file
     from bertprep.service.scheduler import Scheduler

@@ -15,7 +15,7 @@ import pickle
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from bertprep.errors import BertprepError
-from bertprep.transforms.masking import (GLYPH, KEEP, MASK, PHONETIC, RANDOM, REAL_ERROR, MaskedInstance, Masker,
+from bertprep.transforms.pretraining.masking import (GLYPH, KEEP, MASK, PHONETIC, RANDOM, REAL_ERROR, MaskedInstance, Masker,
                                          MaskingOptions, num_to_predict)
 
 MIX_KINDS = ("same_pinyin", "similar_pinyin", "glyph", "random", "keep", "mask")
@@ -122,7 +122,7 @@ def _load_published(path: str) -> Dict[str, List[dict]]:
 
 def classify(char: str, row: dict) -> str:
     """same_pinyin / similar_pinyin / glyph for one candidate row."""
-    from bertprep.transforms import phonetic
+    from bertprep.transforms.csc import phonetic
 
     source = row.get("source", "observed")
     if source == "glyph":

@@ -35,7 +35,7 @@ _HEADER = struct.Struct("!I")
 
 def command_line() -> str:
     """The worker command for `SubprocessSDKEnvironment` (the form Beam's own default takes)."""
-    return "%s -m bertprep.local_worker" % sys.executable
+    return "%s -m bertprep.runtime.local_worker" % sys.executable
 
 
 # ---------------------------------------------------------------- the launching process's side

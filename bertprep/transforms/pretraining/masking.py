@@ -16,7 +16,7 @@ Chinese-BERT-wwm does.
 import dataclasses
 from typing import Callable, Dict, List, Optional, Sequence
 
-from bertprep.transforms.wordpiece import is_cjk_codepoint
+from bertprep.transforms.tokenization.wordpiece import is_cjk_codepoint
 
 KIND_NAMES = ("mask", "keep", "random", "phonetic", "glyph", "real_error")
 MASK, KEEP, RANDOM, PHONETIC, GLYPH, REAL_ERROR = range(6)
@@ -51,7 +51,7 @@ def num_to_predict(length: int, options: MaskingOptions) -> int:
 def draw_positions(candidates: Sequence[int], budget: int, random) -> List[int]:
     """`budget` distinct candidates drawn uniformly, sorted: the first `budget` steps of a Fisher-Yates
     shuffle from the front (step k swaps item k with item k + int(random() * (count - k))). No draw when
-    the budget takes every candidate. The compiled kernel (instance_kernel._emit) draws the same way."""
+    the budget takes every candidate. The compiled kernel (kernel._emit) draws the same way."""
     count = len(candidates)
     if budget >= count:
         return list(candidates)
@@ -265,7 +265,7 @@ class Masker:
     def _mask_single_positions(self, tokens: List[int], rng, stops) -> MaskedInstance:
         """The common case (no words, n-grams or weights): the Python path's hot loop.
 
-        The draws are those of the compiled kernel (instance_kernel._emit), in its order: the positions
+        The draws are those of the compiled kernel (kernel._emit), in its order: the positions
         (`draw_positions`), then per position in order [MASK] below 0.8, else kept below 0.5, else a
         random id.
         """

@@ -61,7 +61,7 @@ def iter_line_batches(stream, source, batch_lines=BATCH_LINES):
 
 
 def run(args) -> int:
-    from bertprep.transforms.tokenization import load_tokenizer
+    from bertprep.transforms.tokenization.tokenizer import load_tokenizer
 
     if not args.vocab and not args.spm_model:
         raise BertprepError("give --vocab (WordPiece vocab.txt) or --spm-model (SentencePiece .model)")

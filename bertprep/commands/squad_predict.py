@@ -14,7 +14,7 @@ from apache_beam.io.filesystems import FileSystems
 from bertprep.errors import BertprepError
 from bertprep.io import output as output_lib
 from bertprep.io import readers
-from bertprep.transforms import squad_postprocess
+from bertprep.transforms.finetune import squad_postprocess
 
 COMMAND = "squad-predict"
 HELP = "turn SQuAD logits + the eval side files into predictions.json, nbest_predictions.json, null odds, EM/F1"

@@ -8,7 +8,7 @@ the inputs and the bucket count, never on the worker count or on arrival order. 
 bucket's token ids and one pass of its encoded records. Every stream is `seeding.SplitMix64`.
 
 In the common configuration (segment pairs or single segments, plain masking) a pass runs through the
-compiled kernel (`instance_kernel.py`: one call builds, masks and serializes every instance) when numba
+compiled kernel (`transforms/pretraining/kernel.py`: one call builds, masks and serializes every instance) when numba
 is installed; it draws the same numbers in the same order as the Python path here, so the bytes are the
 same either way (tests/test_instance_kernel.py). Every other option (whole words, n-grams, weighted or
 confusion masking, full-sentence packing) runs in Python.
@@ -21,9 +21,9 @@ import numpy as np
 from bertprep import schemas
 from bertprep.schemas import example_codec
 from bertprep.seeding import stable_hash, stream_for, streams_for
-from bertprep.transforms import confusion_masking
-from bertprep.transforms.instances import InstanceOptions, TokenizedDocument, document_instances, pack_full_sentences
-from bertprep.transforms.masking import KIND_NAMES, MaskedInstance, num_to_predict
+from bertprep.transforms.csc import confusion_masking
+from bertprep.transforms.pretraining.instances import InstanceOptions, TokenizedDocument, document_instances, pack_full_sentences
+from bertprep.transforms.pretraining.masking import KIND_NAMES, MaskedInstance, num_to_predict
 
 # ---------------------------------------------------------------- encoding
 
@@ -398,7 +398,7 @@ class BucketBuilder:
 def _instance_kernel():
     """The compiled kernel's module, imported on first use: numba costs about 0.3 s to import, and a
     process that only validates a config (the main process of a multi-worker run) never needs it."""
-    from bertprep.transforms import instance_kernel
+    from bertprep.transforms.pretraining import kernel as instance_kernel
 
     return instance_kernel
 
@@ -498,7 +498,7 @@ def compile_kernel() -> int:
     The first run after installing compiles for about 10 s; a worker image runs this while it is built
     (Dockerfile) so its workers start warm. Returns the number of records made (a sanity check).
     """
-    from bertprep.transforms.masking import Masker, MaskingOptions
+    from bertprep.transforms.pretraining.masking import Masker, MaskingOptions
 
     options = InstanceOptions(max_seq_length=16, short_seq_prob=0.1)
     masker = Masker(MaskingOptions(0.15, 3), mask_id=3, excluded_ids=(1, 2), vocab_size=20, random_ids=range(4, 20))
