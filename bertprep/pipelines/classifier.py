@@ -10,6 +10,7 @@ import apache_beam as beam
 
 from bertprep import schemas
 from bertprep.errors import BertprepError
+from bertprep.options.classifier import ClassifierOptions
 from bertprep.io import beam_io, readers
 from bertprep.pipelines import common, finetune_common
 from bertprep.transforms.finetune import classifier_features as features_lib
@@ -39,32 +40,7 @@ SIDE_FILES = ()
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    common.add_common_job_arguments(parser, input_help="TSV/CSV/JSONL/Parquet/text files (file, glob or list)")
-    group = parser.add_argument_group("input")
-    group.add_argument("--format", choices=FORMATS, default="auto",
-                       help="input format (auto: from the file extension; .txt is plain text with ||| pairs)")
-    group.add_argument("--preset", choices=sorted(features_lib.PRESETS),
-                       help="column layout and labels of a GLUE/CLUE processor from run_classifier.py")
-    group.add_argument("--text-a", help="column of the first sentence: header name, key, or 0-based index "
-                       "(default: text_a, or the preset's)")
-    group.add_argument("--text-b", help="column of the second sentence of a pair (none: single sentences)")
-    group.add_argument("--label", help="column of the label (default: label, or the preset's; none with "
-                       "--unlabeled)")
-    group.add_argument("--header", action=argparse.BooleanOptionalAction, default=None,
-                       help="TSV/CSV files start with a header row (default: yes, or the preset's)")
-    group.add_argument("--language", default="zh", help="with --preset xnli: keep rows of this language")
-    group = parser.add_argument_group("labels")
-    group.add_argument("--labels", help="label list in id order: a,b,c or a file with one label a line "
-                       "(default: discovered from the data and sorted)")
-    group.add_argument("--multi-label", action="store_true", help="several labels a row: label_ids is a multi-hot "
-                       "vector of num_labels")
-    group.add_argument("--label-delimiter", default=",", help="separator of labels in a multi-label cell")
-    group.add_argument("--label-type", choices=("int", "float"), default="int",
-                       help="float: regression targets (label_ids is a float)")
-    group.add_argument("--unlabeled", action="store_true", help="no label column (a test set): label_ids 0, as "
-                       "run_classifier.py does for test examples")
-    group = parser.add_argument_group("features")
-    group.add_argument("--max-seq-length", type=int, default=128, help="tokens per record, [CLS]/[SEP] included")
+    ClassifierOptions.add_arguments(parser)
 
 
 def validate(config: dict) -> dict:
@@ -269,5 +245,5 @@ def build_pipeline(pipeline, config: dict) -> None:
 
 
 def run(args) -> int:
-    config = validate(common.config_from_args(args))
+    config = validate(ClassifierOptions.from_namespace(args).to_config())
     return finetune_common.run_finetune_job(build_pipeline, config, args.beam_args, SIDE_FILES)

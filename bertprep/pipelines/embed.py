@@ -20,6 +20,7 @@ import time
 import apache_beam as beam
 
 from bertprep.errors import BertprepError
+from bertprep.options.embed import EmbedOptions
 from bertprep.io import beam_io, readers
 from bertprep.io import output as output_lib
 from bertprep.seeding import stable_hash
@@ -33,34 +34,7 @@ INPUT_BYTES_PER_SHARD = 4 << 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from bertprep.pipelines.common import add_common_job_arguments
-    from bertprep.trainer.inference import POOLINGS
-
-    add_common_job_arguments(parser, vocab=True, input_help="text (one sentence a line), JSONL, TSV/CSV or "
-                             "Parquet file(s); glob or comma-separated list")
-    group = parser.add_argument_group("embed options")
-    group.add_argument("--model", required=True, help="Hugging Face BERT directory, Google checkpoint directory or "
-                       "prefix, or a `bertprep train`/`export` output (its vocab.txt is used unless --vocab)")
-    group.add_argument("--bert-config", help="BERT config file when it is not beside the model")
-    group.add_argument("--pooling", choices=POOLINGS, default=None, help="cls: last layer at [CLS]; mean: last "
-                       "layer averaged over real tokens; max: its largest value over real tokens; "
-                       "second-to-last-mean: the layer before, averaged (default: the model's "
-                       "1_Pooling/config.json, else mean)")
-    group.add_argument("--max-seq-length", type=int, default=None, help="longer inputs are truncated (default: "
-                       "the model's sentence_bert_config.json, else its max_position_embeddings)")
-    group.add_argument("--normalize", action=argparse.BooleanOptionalAction, default=None,
-                       help="scale sentence vectors to length 1 (default: as the model's modules.json says, "
-                       "else no)")
-    group.add_argument("--batch-size", type=int, default=32, help="most texts per model call")
-    group.add_argument("--sort-window", type=int, default=1024, help="texts sorted by length together, so that "
-                       "each batch is padded only to its longest text")
-    group.add_argument("--token-vectors", choices=TOKEN_VECTOR_TYPES, default="none",
-                       help="also write each real token's last-layer vector, in this precision")
-    group.add_argument("--format", choices=readers.FORMATS, default=None, help="input format (default: from the "
-                       "file extension, else text)")
-    group.add_argument("--text-field", default="text", help="JSONL field / CSV, TSV or Parquet column with the text")
-    group.add_argument("--header", action=argparse.BooleanOptionalAction, default=True,
-                       help="CSV/TSV files start with a header row")
+    EmbedOptions.add_arguments(parser)
 
 
 def _read_fn(config):
@@ -298,10 +272,9 @@ def build_pipeline(pipeline, config):
 
 
 def run(args) -> int:
-    from bertprep.pipelines.common import config_from_args
     from bertprep.runtime.runner import is_dry_run, run_job
 
-    config = config_from_args(args)
+    config = EmbedOptions.from_namespace(args).to_config()
     if not os.path.exists(config["model"]) and not os.path.exists(config["model"] + ".index"):
         raise BertprepError("%s: model not found" % config["model"])
     for option in ("batch_size", "sort_window"):

@@ -12,6 +12,7 @@ import apache_beam as beam
 
 from bertprep.runtime import progress
 from bertprep.errors import BertprepError
+from bertprep.options.mask_probs import MaskProbsOptions
 from bertprep.io import beam_io, readers
 from bertprep.io import output as output_lib
 from bertprep.pipelines import common
@@ -54,66 +55,9 @@ space-separated lists) join the candidates as sources named external:<file name>
 the pairs how far to trust each."""
 
 
-class _RepeatableList(argparse.Action):
-    """A repeatable option kept as one comma-separated value (as --input is), so that a jobs-file list or a
-    Dataflow template parameter carries it as one value."""
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        current = getattr(namespace, self.dest, None)
-        setattr(namespace, self.dest, values if not current else current + "," + values)
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    common.add_common_job_arguments(parser, vocab=False, shards=False,
-                                    input_help="CSC pair files: path, glob or comma-separated list (local or gs://)")
-    for action in parser._actions:  # --input is optional when --correct/--wrong name line-aligned files
-        if action.dest == "input":
-            action.required = False
-            action.default = None
-    group = parser.add_argument_group("mask-probs options")
-    group.add_argument("--vocab", help="WordPiece vocab.txt: its single CJK characters join the character universe")
-    group.add_argument("--spm-model", help="SentencePiece .model (its .vocab beside it) instead of --vocab")
-    group.add_argument("--format", default="auto", choices=("auto",) + csc_readers.FORMATS[:-1],
-                       help="format of the --input files (auto: from the name and first line)")
-    group.add_argument("--correct", help="line-aligned file of correct sentences (with --wrong)")
-    group.add_argument("--wrong", help="line-aligned file of wrong sentences (with --correct)")
-    group.add_argument("--traditional-to-simplified", action=argparse.BooleanOptionalAction, default=False,
-                       help="convert both sides with OpenCC t2s before aligning")
-    group.add_argument("--max-edit-rate", type=float, default=DEFAULT_MAX_EDIT_RATE,
-                       help="pairs with more edits per correct character go to the dead letters")
-    group.add_argument("--alpha", type=float, default=mask_probability.DEFAULT_ALPHA,
-                       help="prior strength of the smoothed error rate (occurrences at the corpus rate r0)")
-    group.add_argument("--faspell-counting", choices=mask_probability.FASPELL_COUNTING, default="augmented",
-                       help="FASPell's unchanged count: over its augmented training text (as create_data.py) "
-                       "or over the input pairs only")
-    group.add_argument("--sources", default="phonetic,glyph,observed",
-                       help="own confusion-set sources, comma-separated subset of phonetic,glyph,observed")
-    group.add_argument("--confusion-file", action=_RepeatableList, default=None, metavar="PATH",
-                       help="existing confusion sets (path, glob or comma-separated list, local or gs://; "
-                       "repeatable): their candidates join the sets, each file as source external:<file name>, "
-                       "weighted by how well it predicted the errors of held-out sentences of the input")
-    group.add_argument("--confusion-file-format", default="auto", choices=("auto",) + confusion_files.FORMATS,
-                       help="layout of the --confusion-file files: colon (char:candidates), tab "
-                       "(char<TAB>candidates...), comma or space (a run or one character an item); auto: from "
-                       "each file's first data line")
-    group.add_argument("--top-k", type=int, default=15, help="candidates kept per character")
-    group.add_argument("--frequency-prior", choices=("jieba+corpus", "corpus", "none"), default="jieba+corpus",
-                       help="character frequencies behind the score's frequency term")
-    ranking = parser.add_argument_group("confusion-set ranking")
-    defaults = confusion.ConfusionOptions()
-    for name, spec in confusion.ConfusionOptions.__dataclass_fields__.items():
-        option = "--" + name.replace("_", "-")
-        default = getattr(defaults, name)
-        if spec.type is bool:
-            ranking.add_argument(option, action=argparse.BooleanOptionalAction, default=default,
-                                 help=confusion.OPTION_HELP[name])
-        else:
-            kind = int if spec.type is int else float
-            ranking.add_argument(option, type=kind, default=default, metavar="N" if kind is int else "X",
-                                 help=confusion.OPTION_HELP[name])
+    MaskProbsOptions.add_arguments(parser)
 
-
-# ------------------------------------------------------------------------------------------ reading
 
 def _to_dead_letter(item: csc_readers.CscDeadLetter) -> readers.DeadLetter:
     return readers.DeadLetter(item.source, item.line, item.reason, item.record)
@@ -523,7 +467,7 @@ def build_pipeline(pipeline, config: dict) -> None:
 
 
 def run(args) -> int:
-    config = common.config_from_args(args)
+    config = MaskProbsOptions.from_namespace(args).to_config()
     output_lib.OutputDirectory(config["output"], overwrite=config.get("overwrite", False)).prepare()
     runner.run_job(build_pipeline, config, args.beam_args)  # shows progress and ends with the summary
     return 0

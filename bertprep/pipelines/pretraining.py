@@ -19,6 +19,7 @@ from bertprep import data_warnings, schemas
 
 from bertprep.runtime import progress
 from bertprep.errors import BertprepError
+from bertprep.options.pretraining import PretrainingOptions
 from bertprep.io import beam_io, readers
 from bertprep.io import output as output_lib
 from bertprep.pipelines import common, unknown_words
@@ -54,48 +55,7 @@ MIN_BUCKETS = 16
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    common.add_common_job_arguments(parser, input_help="documents: text files with one sentence a line and a blank "
-                                    "line between documents (or see --input-format); file, glob or list")
-    group = parser.add_argument_group("input")
-    group.add_argument("--input-format", choices=("documents",) + tuple(f for f in readers.FORMATS if f != "documents"),
-                       default="documents", help="documents: blank-line separated; text/jsonl/tsv/csv/parquet: one "
-                       "document a record, split into sentences at line breaks and sentence-final punctuation")
-    group.add_argument("--field", default="text", help="JSONL field / Parquet column holding the document")
-    group.add_argument("--column", default="0", help="TSV/CSV column holding the document (index or header name)")
-    group.add_argument("--header", action=argparse.BooleanOptionalAction, default=False,
-                       help="TSV/CSV files start with a header row")
-    group = parser.add_argument_group("instances (defaults are the original's)")
-    group.add_argument("--max-seq-length", type=int, default=128, help="tokens per instance, [CLS]/[SEP] included")
-    group.add_argument("--max-predictions-per-seq", type=int, default=20, help="masked-LM predictions per instance")
-    group.add_argument("--masked-lm-prob", type=float, default=0.15, help="share of tokens predicted")
-    group.add_argument("--short-seq-prob", type=float, default=0.1,
-                       help="probability of a shorter random target length")
-    group.add_argument("--dupe-factor", type=int, default=10, help="passes over the data, each with new masks")
-    group.add_argument("--next-sentence", choices=("nsp", "sop", "none"), default="nsp",
-                       help="pair task: next-sentence prediction, sentence-order prediction, or single segments")
-    group.add_argument("--packing", choices=("segment_pair", "full_sentences"), default="segment_pair",
-                       help="full_sentences: RoBERTa-style packing across documents joined by [SEP] (no pair task)")
-    group = parser.add_argument_group("masking")
-    group.add_argument("--whole-word-mask", action="store_true",
-                       help="mask whole words (WordPiece ## groups, SentencePiece ▁ starts, or --segmenter words)")
-    group.add_argument("--segmenter", choices=("none", "jieba", "presegmented"), default="none",
-                       help="Chinese words for --whole-word-mask: jieba, or the spaces of a pre-segmented corpus")
-    group.add_argument("--max-ngram", type=int, default=1, help="mask spans of up to N words (p(n) ∝ 1/n)")
-    group.add_argument("--reference-compatible", action="store_true",
-                       help="80/10/10 per piece and random draws from the whole vocabulary, as the original")
-    group = parser.add_argument_group("confusion-aware masking (outputs of `bertprep mask-probs`)")
-    group.add_argument("--mask-probability", help="mask-probs output directory, its mask_probability.parquet, or a "
-                       "FASPell mask_probability.sav: weights the choice of characters to predict")
-    group.add_argument("--mask-probability-column", default=None,
-                       help="column of mask_probability.parquet (default: smoothed_probability, else "
-                       "faspell_probability)")
-    group.add_argument("--confusion-sets", help="mask-probs output directory or confusion_sets.parquet (or a "
-                       "char:candidates text file): replace chosen characters by confusable ones")
-    group.add_argument("--confusion-mix", default="same_pinyin=0.3,similar_pinyin=0.3,glyph=0.15,random=0.1,keep=0.15",
-                       help="replacement shares with --confusion-sets (kinds: same_pinyin, similar_pinyin, glyph, "
-                       "random, keep, mask)")
-    group.add_argument("--wrong-input", help="FASPell mode: wrong/correct sentence pairs (tsv, faspell, jsonl or "
-                       "sgml; see mask-probs) added as instances whose errors are predicted")
+    PretrainingOptions.add_arguments(parser)
 
 
 def validate(config: dict) -> dict:
@@ -468,7 +428,7 @@ def preload_worker() -> None:
 
 
 def run(args) -> int:
-    config = validate(common.config_from_args(args))
+    config = validate(PretrainingOptions.from_namespace(args).to_config())
     parts = JobParts(config)  # a bad vocabulary or mask-probs table fails here with one line, before Beam starts
     note = parts.builder.missing_kernel_note()
     if note:

@@ -17,6 +17,7 @@ import apache_beam as beam
 
 from bertprep import schemas
 from bertprep.errors import BertprepError
+from bertprep.options.squad import SquadOptions
 from bertprep.io import beam_io, readers
 from bertprep.io import output as output_lib
 from bertprep.pipelines import common, finetune_common, unknown_words
@@ -52,27 +53,7 @@ that no window holds whole."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    common.add_common_job_arguments(parser, input_help="SQuAD-format JSON files (file, glob or list)")
-    group = parser.add_argument_group("features (defaults are the reference's)")
-    group.add_argument("--split", choices=("train", "eval"), default="train",
-                       help="train: with answer positions; eval: with side files for squad-predict")
-    group.add_argument("--version-2-with-negative", action="store_true",
-                       help="SQuAD 2.0: questions may be unanswerable (is_impossible)")
-    group.add_argument("--max-seq-length", type=int, default=384, help="tokens per window, [CLS]/[SEP] included")
-    group.add_argument("--doc-stride", type=int, default=128, help="distance between the starts of windows")
-    group.add_argument("--max-query-length", type=int, default=64, help="question pieces kept (the rest is cut)")
-    group = parser.add_argument_group("answers and text")
-    group.add_argument("--cjk-words", choices=squad_examples.CJK_WORD_MODES, default="auto",
-                       help="split CJK ideographs into one-character words: auto (paragraphs written without "
-                       "spaces), split (always), keep (never, as the reference)")
-    group.add_argument("--unusable-answers", choices=squad_features.UNUSABLE_ANSWER_POLICIES,
-                       default="dead-letter", help="training answers that start or end inside a word piece, or "
-                       "that no window holds whole: dead-letter them, or keep them as the reference does (whole "
-                       "words labelled; every window labelled 0)")
-    group = parser.add_argument_group("side files")
-    group.add_argument("--side-file", action=argparse.BooleanOptionalAction, default=None,
-                       help="write the feature/example side files (default: with --split eval)")
-    group.add_argument("--side-file-format", choices=("jsonl", "parquet"), default="jsonl", help="side file format")
+    SquadOptions.add_arguments(parser)
 
 
 def kind_for(config: dict) -> str:
@@ -363,6 +344,6 @@ def build_pipeline(pipeline, config: dict) -> None:
 
 
 def run(args) -> int:
-    config = validate(common.config_from_args(args))
+    config = validate(SquadOptions.from_namespace(args).to_config())
     return finetune_common.run_finetune_job(build_pipeline, config, args.beam_args,
                                             extra_outputs=("%s-*" % SIDE_FEATURES, "%s-*" % SIDE_EXAMPLES))

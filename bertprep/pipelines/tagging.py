@@ -9,6 +9,7 @@ import argparse
 import apache_beam as beam
 
 from bertprep import schemas
+from bertprep.options.tagging import TaggingOptions
 from bertprep.io import beam_io, readers
 from bertprep.pipelines import common, finetune_common
 from bertprep.transforms.finetune import tagging_features as tagging_lib
@@ -35,18 +36,7 @@ STAT_NAMES = ("sequence_length_histogram", "tokens_per_instance", "unk_rate", "t
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    common.add_common_job_arguments(parser, input_help="CoNLL-style or JSONL files (file, glob or list)")
-    group = parser.add_argument_group("input")
-    group.add_argument("--format", choices=("auto", "conll", "jsonl"), default="auto",
-                       help="auto: .jsonl/.json are JSONL, anything else CoNLL-style")
-    group.add_argument("--tokens-field", default="tokens", help="JSONL key of the token list")
-    group.add_argument("--tags-field", default="tags", help="JSONL key of the tag list")
-    group = parser.add_argument_group("tags and features")
-    group.add_argument("--labels", help="tag list in id order: B-PER,I-PER,O or a file with one tag a line "
-                       "(default: discovered from the data and sorted)")
-    group.add_argument("--max-seq-length", type=int, default=128, help="tokens per record, [CLS]/[SEP] included")
-    group.add_argument("--split-long", action="store_true", help="cut sentences that do not fit into several "
-                       "records at word boundaries instead of dead-lettering them")
+    TaggingOptions.add_arguments(parser)
 
 
 def validate(config: dict) -> dict:
@@ -154,5 +144,5 @@ def build_pipeline(pipeline, config: dict) -> None:
 
 
 def run(args) -> int:
-    config = validate(common.config_from_args(args))
+    config = validate(TaggingOptions.from_namespace(args).to_config())
     return finetune_common.run_finetune_job(build_pipeline, config, args.beam_args)

@@ -1,0 +1,66 @@
+"""`bertprep pretraining` options."""
+import dataclasses
+from typing import Optional
+
+from bertprep.options.common import COMMON_GROUP, CommonJobOptions, ShardedOutputOptions, TokenizerOptions
+from bertprep.options.fields import flag_option, list_option, switch_option, value_option
+
+INPUT_GROUP = "input"
+INSTANCES_GROUP = "instances (defaults are the original's)"
+MASKING_GROUP = "masking"
+CONFUSION_AWARE_MASKING_GROUP = "confusion-aware masking (outputs of `bertprep mask-probs`)"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PretrainingOptions(TokenizerOptions, ShardedOutputOptions, CommonJobOptions):
+    """The options of `bertprep pretraining`."""
+
+    input: Optional[str] = value_option(required=True, group=COMMON_GROUP,
+        help="documents: text files with one sentence a line and a blank line between documents (or see "
+             "--input-format); file, glob or list")
+    input_format: str = value_option("documents", choices=("documents", "text", "jsonl", "tsv", "csv", "parquet"),
+                                     group=INPUT_GROUP,
+        help="documents: blank-line separated; text/jsonl/tsv/csv/parquet: one document a record, split into sentences "
+             "at line breaks and sentence-final punctuation")
+    field: str = value_option("text", group=INPUT_GROUP,
+        help="JSONL field / Parquet column holding the document")
+    column: str = value_option("0", group=INPUT_GROUP,
+        help="TSV/CSV column holding the document (index or header name)")
+    header: bool = switch_option(False, group=INPUT_GROUP,
+        help="TSV/CSV files start with a header row")
+    max_seq_length: int = value_option(128, type=int, group=INSTANCES_GROUP,
+        help="tokens per instance, [CLS]/[SEP] included")
+    max_predictions_per_seq: int = value_option(20, type=int, group=INSTANCES_GROUP,
+        help="masked-LM predictions per instance")
+    masked_lm_prob: float = value_option(0.15, type=float, group=INSTANCES_GROUP,
+        help="share of tokens predicted")
+    short_seq_prob: float = value_option(0.1, type=float, group=INSTANCES_GROUP,
+        help="probability of a shorter random target length")
+    dupe_factor: int = value_option(10, type=int, group=INSTANCES_GROUP,
+        help="passes over the data, each with new masks")
+    next_sentence: str = value_option("nsp", choices=("nsp", "sop", "none"), group=INSTANCES_GROUP,
+        help="pair task: next-sentence prediction, sentence-order prediction, or single segments")
+    packing: str = value_option("segment_pair", choices=("segment_pair", "full_sentences"), group=INSTANCES_GROUP,
+        help="full_sentences: RoBERTa-style packing across documents joined by [SEP] (no pair task)")
+    whole_word_mask: bool = flag_option(group=MASKING_GROUP,
+        help="mask whole words (WordPiece ## groups, SentencePiece ▁ starts, or --segmenter words)")
+    segmenter: str = value_option("none", choices=("none", "jieba", "presegmented"), group=MASKING_GROUP,
+        help="Chinese words for --whole-word-mask: jieba, or the spaces of a pre-segmented corpus")
+    max_ngram: int = value_option(1, type=int, group=MASKING_GROUP,
+        help="mask spans of up to N words (p(n) ∝ 1/n)")
+    reference_compatible: bool = flag_option(group=MASKING_GROUP,
+        help="80/10/10 per piece and random draws from the whole vocabulary, as the original")
+    mask_probability: Optional[str] = value_option(group=CONFUSION_AWARE_MASKING_GROUP,
+        help="mask-probs output directory, its mask_probability.parquet, or a FASPell mask_probability.sav: weights "
+             "the choice of characters to predict")
+    mask_probability_column: Optional[str] = value_option(group=CONFUSION_AWARE_MASKING_GROUP,
+        help="column of mask_probability.parquet (default: smoothed_probability, else faspell_probability)")
+    confusion_sets: Optional[str] = value_option(group=CONFUSION_AWARE_MASKING_GROUP,
+        help="mask-probs output directory or confusion_sets.parquet (or a char:candidates text file): replace chosen "
+             "characters by confusable ones")
+    confusion_mix: str = value_option("same_pinyin=0.3,similar_pinyin=0.3,glyph=0.15,random=0.1,keep=0.15",
+                                      group=CONFUSION_AWARE_MASKING_GROUP,
+        help="replacement shares with --confusion-sets (kinds: same_pinyin, similar_pinyin, glyph, random, keep, mask)")
+    wrong_input: Optional[str] = value_option(group=CONFUSION_AWARE_MASKING_GROUP,
+        help="FASPell mode: wrong/correct sentence pairs (tsv, faspell, jsonl or sgml; see mask-probs) added as "
+             "instances whose errors are predicted")

@@ -1,0 +1,38 @@
+"""`bertprep squad` options."""
+import dataclasses
+from typing import Optional
+
+from bertprep.options.common import COMMON_GROUP, CommonJobOptions, ShardedOutputOptions, TokenizerOptions
+from bertprep.options.fields import flag_option, list_option, switch_option, value_option
+
+FEATURES_GROUP = "features (defaults are the reference's)"
+ANSWERS_AND_TEXT_GROUP = "answers and text"
+SIDE_FILES_GROUP = "side files"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SquadOptions(TokenizerOptions, ShardedOutputOptions, CommonJobOptions):
+    """The options of `bertprep squad`."""
+
+    input: Optional[str] = value_option(required=True, group=COMMON_GROUP,
+        help="SQuAD-format JSON files (file, glob or list)")
+    split: str = value_option("train", choices=("train", "eval"), group=FEATURES_GROUP,
+        help="train: with answer positions; eval: with side files for squad-predict")
+    version_2_with_negative: bool = flag_option(group=FEATURES_GROUP,
+        help="SQuAD 2.0: questions may be unanswerable (is_impossible)")
+    max_seq_length: int = value_option(384, type=int, group=FEATURES_GROUP,
+        help="tokens per window, [CLS]/[SEP] included")
+    doc_stride: int = value_option(128, type=int, group=FEATURES_GROUP,
+        help="distance between the starts of windows")
+    max_query_length: int = value_option(64, type=int, group=FEATURES_GROUP,
+        help="question pieces kept (the rest is cut)")
+    cjk_words: str = value_option("auto", choices=("auto", "split", "keep"), group=ANSWERS_AND_TEXT_GROUP,
+        help="split CJK ideographs into one-character words: auto (paragraphs written without spaces), split (always), "
+             "keep (never, as the reference)")
+    unusable_answers: str = value_option("dead-letter", choices=("dead-letter", "keep"), group=ANSWERS_AND_TEXT_GROUP,
+        help="training answers that start or end inside a word piece, or that no window holds whole: dead-letter them, "
+             "or keep them as the reference does (whole words labelled; every window labelled 0)")
+    side_file: Optional[bool] = switch_option(None, group=SIDE_FILES_GROUP,
+        help="write the feature/example side files (default: with --split eval)")
+    side_file_format: str = value_option("jsonl", choices=("jsonl", "parquet"), group=SIDE_FILES_GROUP,
+        help="side file format")

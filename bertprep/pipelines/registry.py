@@ -1,0 +1,67 @@
+"""Every Beam job by name: its typed options class and the function that builds its graph.
+
+Both are named as import paths and loaded when asked for, so the service can list the jobs, check a jobs
+file's `args` and write template metadata without importing Beam or any job's graph.
+"""
+import dataclasses
+import importlib
+import os
+from typing import Callable, Dict, List
+
+from bertprep.errors import BertprepError
+
+# A deployment (or a test) adds its own jobs: module paths, comma-separated, each with a PIPELINES mapping
+# of the same shape as the one below.
+EXTRA_PIPELINES_ENV = "BERTPREP_EXTRA_PIPELINES"
+
+
+@dataclasses.dataclass(frozen=True)
+class Pipeline:
+    """One job: `module:name` paths of its options class and of `build_pipeline(pipeline, options)`."""
+
+    name: str
+    options: str
+    build: str
+
+    def options_class(self):
+        return _load(self.options)
+
+    def build_function(self) -> Callable:
+        return _load(self.build)
+
+
+def _load(path: str):
+    module, name = path.split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+PIPELINES: Dict[str, Pipeline] = {pipeline.name: pipeline for pipeline in (
+    Pipeline("mask-probs", "bertprep.options.mask_probs:MaskProbsOptions",
+             "bertprep.pipelines.mask_probs:build_pipeline"),
+    Pipeline("pretraining", "bertprep.options.pretraining:PretrainingOptions",
+             "bertprep.pipelines.pretraining:build_pipeline"),
+    Pipeline("classifier", "bertprep.options.classifier:ClassifierOptions",
+             "bertprep.pipelines.classifier:build_pipeline"),
+    Pipeline("tagging", "bertprep.options.tagging:TaggingOptions", "bertprep.pipelines.tagging:build_pipeline"),
+    Pipeline("squad", "bertprep.options.squad:SquadOptions", "bertprep.pipelines.squad:build_pipeline"),
+    Pipeline("embed", "bertprep.options.embed:EmbedOptions", "bertprep.pipelines.embed:build_pipeline"),
+)}
+
+
+def pipelines() -> Dict[str, Pipeline]:
+    """The built-in jobs and those of the modules named by BERTPREP_EXTRA_PIPELINES."""
+    found = dict(PIPELINES)
+    for module in filter(None, (os.environ.get(EXTRA_PIPELINES_ENV) or "").split(",")):
+        found.update(importlib.import_module(module.strip()).PIPELINES)
+    return found
+
+
+def names() -> List[str]:
+    return sorted(pipelines())
+
+
+def pipeline(name: str) -> Pipeline:
+    known = pipelines()
+    if name not in known:
+        raise BertprepError("unknown pipeline %r (known: %s)" % (name, ", ".join(sorted(known))))
+    return known[name]
