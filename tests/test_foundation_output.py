@@ -6,6 +6,7 @@ byte offset of a truncated or corrupted record, and disk-full / permission error
 the path.
 """
 import errno
+import dataclasses
 import json
 import os
 import sys
@@ -35,13 +36,13 @@ def make_toy_command(build_pipeline=None, name="toy"):
     module.ACCEPTS_BEAM_ARGS = True
 
     def add_arguments(parser):
-        common.add_common_job_arguments(parser, vocab=False)
+        toy_job.ToyOptions.add_arguments(parser)
 
     def run(args):
-        config = common.config_from_args(args)
-        config["num_shards"] = args.num_shards or 3
+        options = toy_job.ToyOptions.from_namespace(args)
+        options = dataclasses.replace(options, num_shards=options.num_shards or 3)
         output_lib.OutputDirectory(args.output, overwrite=args.overwrite).prepare()
-        runner.run_job(build_pipeline or toy_job.build_pipeline, config, args.beam_args)
+        runner.run_job(build_pipeline or toy_job.build_pipeline, options, args.beam_args)
         return 0
 
     module.add_arguments = add_arguments
@@ -317,10 +318,9 @@ def test_unwritable_system_path_ends_with_one_line_naming_the_path(toy, tmp_path
 
 
 def test_beam_metrics_count_read_written_and_dead_letters_by_reason(tmp_path):
-    config = {"input": write_toy_input(tmp_path / "in.txt"), "output": str(tmp_path / "out"), "num_shards": 2,
-              "summary": False}
-    output_lib.OutputDirectory(config["output"]).prepare()
-    result, _ = runner.run_job(toy_job.build_pipeline, config)
+    options = toy_job.ToyOptions(input=write_toy_input(tmp_path / "in.txt"), output=str(tmp_path / "out"), num_shards=2)
+    output_lib.OutputDirectory(options.output).prepare()
+    result, _ = runner.run_job(toy_job.build_pipeline, options, summary=False)
     counters = {}
     for counter in result.metrics().query()["counters"]:
         if counter.key.metric.namespace == "bertprep":

@@ -253,16 +253,16 @@ def _toy_run(data: bytes, directory: str) -> dict:
     source = os.path.join(directory, "in.txt")
     with open(source, "wb") as handle:
         handle.write(data)
-    config = {"input": source, "output": os.path.join(directory, "out"), "num_shards": 2, "summary": False,
-              "progress": False, "overwrite": True, "max_dead_letter_rate": 1.0}
-    output_lib.OutputDirectory(config["output"], overwrite=True).prepare()
+    options = toy_job.ToyOptions(input=source, output=os.path.join(directory, "out"), num_shards=2, overwrite=True,
+                                 max_dead_letter_rate=1.0)
+    output_lib.OutputDirectory(options.output, overwrite=True).prepare()
     try:
-        runner.run_job(toy_job.build_pipeline, config)
+        runner.run_job(toy_job.build_pipeline, options, progress=False, summary=False)
     except BertprepError as error:  # the publish gate: a run that wrote nothing publishes nothing
         assert str(error).startswith("no records written") and "\n" not in str(error)
-        assert not os.path.exists(os.path.join(config["output"], "info.json"))
+        assert not os.path.exists(os.path.join(options.output, "info.json"))
         return None
-    with open(os.path.join(config["output"], "info.json")) as handle:
+    with open(os.path.join(options.output, "info.json")) as handle:
         return json.load(handle)
 
 

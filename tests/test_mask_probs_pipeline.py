@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from bertprep import cli
+from bertprep.options.mask_probs import MaskProbsOptions
 from bertprep.pipelines import common, mask_probs
 from bertprep.runtime import runner
 from bertprep.transforms.csc import confusion
@@ -21,9 +22,9 @@ STAT_COLUMNS = ("correct_count", "unchanged_count", "written_wrong_count", "as_w
 def run_job(tmp_path, name, **options):
     config = {"output": str(tmp_path / name), "seed": 12345, "workers": 1, "sources": "observed", "top_k": 15,
               "alpha": 10.0, "max_edit_rate": 0.5, "faspell_counting": "augmented", "format": "auto",
-              "progress": False, "summary": False}
+              }
     config.update(options)
-    runner.run_job(mask_probs.build_pipeline, config)
+    runner.run_job(mask_probs.build_pipeline, MaskProbsOptions(**config), progress=False, summary=False)
     return config["output"]
 
 

@@ -104,9 +104,9 @@ def test_worker_processes_report_progress_to_the_launching_process(tmp_path, mon
     install_toy_command(monkeypatch)
     monkeypatch.setenv(progress.LOG_INTERVAL_ENV, "0.01")
     source = write_toy_input(tmp_path / "in.txt")
-    config = {"input": source, "output": str(tmp_path / "out"), "num_shards": 2, "workers": 2}
-    output_lib.OutputDirectory(config["output"]).prepare()
-    runner.run_job(toy_job.build_pipeline, config)
+    options = toy_job.ToyOptions(input=source, output=str(tmp_path / "out"), num_shards=2, workers=2)
+    output_lib.OutputDirectory(options.output).prepare()
+    runner.run_job(toy_job.build_pipeline, options)
     captured = capsys.readouterr()
     info = json.load(open(tmp_path / "out" / "info.json"))
     done = [line for line in captured.err.splitlines() if line.startswith("bertprep: done:")]
@@ -118,10 +118,10 @@ def test_worker_processes_report_progress_to_the_launching_process(tmp_path, mon
 
 def test_summary_fits_one_screen_and_names_the_paths(tmp_path):
     source = write_toy_input(tmp_path / "in.txt")
-    config = {"input": source, "output": str(tmp_path / "out"), "num_shards": 12, "summary": False}
-    output_lib.OutputDirectory(config["output"]).prepare()
-    runner.run_job(toy_job.build_pipeline, config)
-    text = run_summary.format_summary(config["output"], elapsed=2.0)
+    options = toy_job.ToyOptions(input=source, output=str(tmp_path / "out"), num_shards=12)
+    output_lib.OutputDirectory(options.output).prepare()
+    runner.run_job(toy_job.build_pipeline, options, summary=False)
+    text = run_summary.format_summary(options.output, elapsed=2.0)
     lines = text.splitlines()
     assert len(lines) <= 25
     assert lines[0] == "bertprep classifier: complete in 2.0 s (5 read/s, 3 written/s)"

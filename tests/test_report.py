@@ -177,10 +177,10 @@ def test_a_failing_plot_becomes_a_note_not_a_failed_run(tmp_path, monkeypatch):
 def run_toy(tmp_path, name="out"):
     source = tmp_path / "in.txt"
     source.write_text("one\n!two\nthree four\n", encoding="utf-8")
-    config = {"input": str(source), "output": str(tmp_path / name), "num_shards": 2, "summary": False}
-    output_lib.OutputDirectory(config["output"]).prepare()
-    runner.run_job(toy_job.build_pipeline, config)
-    return config["output"]
+    options = toy_job.ToyOptions(input=str(source), output=str(tmp_path / name), num_shards=2)
+    output_lib.OutputDirectory(options.output).prepare()
+    runner.run_job(toy_job.build_pipeline, options, summary=False)
+    return options.output
 
 
 def test_every_run_writes_its_report_before_the_completion_marker(tmp_path, monkeypatch):

@@ -8,6 +8,7 @@ import threading
 import time
 
 from bertprep.runtime import progress
+from bertprep.options.mask_probs import MaskProbsOptions
 from bertprep.pipelines import common, mask_probs
 from bertprep.runtime import runner
 
@@ -72,8 +73,8 @@ def test_mask_probs_reports_its_ranker_fit_and_every_character_it_ranks(tmp_path
     corpus = tmp_path / "pairs.tsv"
     corpus.write_text("我再家\t我在家\n他再学校看书\t他在学校看书\n清天\t晴天\n我门 ok\t我们 ok\n", encoding="utf-8")
     config = {"input": str(corpus), "output": str(tmp_path / "out"), "workers": 1, "sources": "phonetic,observed",
-              "frequency_prior": "corpus", "top_k": 5, "alpha": 10.0, "progress": False, "summary": False}
-    runner.run_job(mask_probs.build_pipeline, config)
+              "frequency_prior": "corpus", "top_k": 5, "alpha": 10.0}
+    runner.run_job(mask_probs.build_pipeline, MaskProbsOptions(**config), progress=False, summary=False)
     characters = set("我在家他学校看书晴天们再清门")  # the CJK characters of the correct and wrong sides
     ranked = [item for item in noted if item[0] == mask_probs.RANK_STAGE]
     assert sum(done for _, done, _, _ in ranked) == len(characters)

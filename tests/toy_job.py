@@ -2,13 +2,21 @@
 
 Each non-empty line becomes one record holding its length; lines starting with "!" are dead-lettered.
 """
+import dataclasses
+
 import apache_beam as beam
 
 from bertprep import schemas
 from bertprep.io import beam_io, readers
 from bertprep.io import output as output_lib
+from bertprep.options.common import CommonJobOptions, ShardedOutputOptions
 
 KIND = "classifier"
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ToyOptions(ShardedOutputOptions, CommonJobOptions):
+    """The common job options, nothing else."""
 
 
 def _to_record(record, schema):
@@ -23,20 +31,20 @@ def _to_record(record, schema):
     yield (record.key.encode("utf-8"), schema.encode(values))
 
 
-def build_pipeline(pipeline, config):
+def build_pipeline(pipeline, options):
     schema = schemas.for_kind(KIND, {"max_seq_length": 4})
-    read = pipeline | "Read" >> beam_io.ReadRecords(config["input"], lambda path: readers.iter_file(path, "text"))
+    read = pipeline | "Read" >> beam_io.ReadRecords(options.input, lambda path: readers.iter_file(path, "text"))
     converted = read.records | "Convert" >> beam.FlatMap(_to_record, schema).with_outputs("dead", main="records")
     dead = (read.dead_letters, converted.dead) | "AllDead" >> beam.Flatten()
-    shards = converted.records | "Write" >> beam_io.WriteShardedRecords(config["output"], KIND, config["num_shards"],
-                                                                       config.get("compression", "none"))
-    dead_counts = dead | "WriteDead" >> beam_io.WriteDeadLetters(config["output"])
-    info = {"config": config, "schema": schema.to_json()}
+    shards = converted.records | "Write" >> beam_io.WriteShardedRecords(options.output, KIND, options.num_shards,
+                                                                       options.compression)
+    dead_counts = dead | "WriteDead" >> beam_io.WriteDeadLetters(options.output)
+    info = {"config": options.to_config(), "schema": schema.to_json()}
     _ = {"shards": shards, "dead_letter_counts": dead_counts,
          "counts": {"read": beam_io.count_inputs(read),
                     "written": beam_io.count(converted.records, "CountWritten")},
-         } | "Finalize" >> beam_io.Finalize(config["output"], KIND, info, config["num_shards"],
-                                            config.get("compression", "none"))
+         } | "Finalize" >> beam_io.Finalize(options.output, KIND, info, options.num_shards,
+                                            options.compression)
 
 
 def _fail_on_poison(record):
@@ -47,7 +55,7 @@ def _fail_on_poison(record):
     return record
 
 
-def build_failing_pipeline(pipeline, config):
+def build_failing_pipeline(pipeline, options):
     """The toy job with a step that fails on a line reading "poison" (a worker-side error)."""
-    read = pipeline | "Read" >> beam_io.ReadRecords(config["input"], lambda path: readers.iter_file(path, "text"))
+    read = pipeline | "Read" >> beam_io.ReadRecords(options.input, lambda path: readers.iter_file(path, "text"))
     _ = read.records | "Check" >> beam.Map(_fail_on_poison)

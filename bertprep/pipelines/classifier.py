@@ -211,7 +211,8 @@ def label_info(info: dict) -> dict:
     return updates
 
 
-def build_pipeline(pipeline, config: dict) -> None:
+def build_pipeline(pipeline, options) -> None:
+    config = options if isinstance(options, dict) else options.to_config()  # transitional: typed options
     config = validate(config)
     config["num_shards"] = finetune_common.resolve_num_shards(config)
     compression = config.get("compression", "none")
@@ -245,5 +246,6 @@ def build_pipeline(pipeline, config: dict) -> None:
 
 
 def run(args) -> int:
-    config = validate(ClassifierOptions.from_namespace(args).to_config())
-    return finetune_common.run_finetune_job(build_pipeline, config, args.beam_args, SIDE_FILES)
+    options = ClassifierOptions.from_namespace(args)
+    config = validate(options.to_config())
+    return finetune_common.run_finetune_job(build_pipeline, options, config, args.beam_args, SIDE_FILES)

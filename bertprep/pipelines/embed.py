@@ -79,10 +79,11 @@ class EmbeddedRows:
 
 def cores_per_worker(config) -> int:
     """This machine's cores shared among the local workers (a remote worker has its own machine)."""
-    from bertprep.runtime.runner import is_local, local_workers
+    from bertprep.options.common import LOCAL_RUNNER
 
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, cores // local_workers(config)) if is_local(config) else cores
+    local = config.get("runner", LOCAL_RUNNER) in (LOCAL_RUNNER, "DirectRunner")
+    return max(1, cores // int(config.get("workers") or 1)) if local else cores
 
 
 class EmbedWindow(beam.DoFn):
@@ -241,7 +242,8 @@ def num_shards_for(config) -> int:
     return default_num_shards(beam_io.total_size(beam_io.match_files(config["input"])), per_shard)
 
 
-def build_pipeline(pipeline, config):
+def build_pipeline(pipeline, options) -> None:
+    config = options if isinstance(options, dict) else options.to_config()  # transitional: typed options
     bert_config, settings = job_settings(config)
     hidden_size = bert_config.hidden_size
     num_shards = num_shards_for(config)
@@ -274,7 +276,8 @@ def build_pipeline(pipeline, config):
 def run(args) -> int:
     from bertprep.runtime.runner import is_dry_run, run_job
 
-    config = EmbedOptions.from_namespace(args).to_config()
+    options = EmbedOptions.from_namespace(args)
+    config = options.to_config()
     if not os.path.exists(config["model"]) and not os.path.exists(config["model"] + ".index"):
         raise BertprepError("%s: model not found" % config["model"])
     for option in ("batch_size", "sort_window"):
@@ -284,7 +287,7 @@ def run(args) -> int:
     directory = output_lib.OutputDirectory(config["output"], overwrite=config.get("overwrite", False))
     directory.prepare()
     started = time.time()
-    run_job(build_pipeline, config, getattr(args, "beam_args", None))
+    run_job(build_pipeline, options, getattr(args, "beam_args", None))
     if is_dry_run(getattr(args, "beam_args", None)):  # the job was built, not run: nothing to count
         return 0
     info = directory.read_info()

@@ -3,6 +3,7 @@
 Record ids depend only on the input (the file's position among the sorted input files and the
 record's line), never on workers, so the same input gives the same ids and bytes on any runner.
 """
+import dataclasses
 import functools
 from typing import Dict, List, Optional
 
@@ -171,7 +172,7 @@ def resolve_num_shards(config: dict) -> int:
     return common.default_num_shards(beam_io.total_size(beam_io.match_files(config["input"])))
 
 
-def run_finetune_job(build_pipeline, config: dict, beam_args, extra_outputs=()) -> int:
+def run_finetune_job(build_pipeline, options, config: dict, beam_args, extra_outputs=()) -> int:
     """Check the vocabulary and the output directory, then run the pipeline to completion.
 
     `extra_outputs` are glob patterns (relative to the output directory) of files this job writes
@@ -187,6 +188,5 @@ def run_finetune_job(build_pipeline, config: dict, beam_args, extra_outputs=()) 
                  for metadata in result.metadata_list]
         if paths:
             FileSystems.delete(sorted(set(paths)))
-    config["num_shards"] = resolve_num_shards(config)
-    runner.run_job(build_pipeline, config, beam_args)
+    runner.run_job(build_pipeline, dataclasses.replace(options, num_shards=resolve_num_shards(config)), beam_args)
     return 0

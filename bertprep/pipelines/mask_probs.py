@@ -374,8 +374,9 @@ def confusion_file_sources(config) -> list:
     return [(fmt, path, name) for path, name in zip(paths, names)]
 
 
-def build_pipeline(pipeline, config: dict) -> None:
+def build_pipeline(pipeline, options) -> None:
     """Reads, aligns, counts, derives the tables and publishes them with info.json and the marker."""
+    config = options if isinstance(options, dict) else options.to_config()  # transitional: typed options
     confusion.parse_sources(config.get("sources", "phonetic,glyph,observed"))  # fail before running
     confusion_options(config)
     output = config["output"]
@@ -467,9 +468,10 @@ def build_pipeline(pipeline, config: dict) -> None:
 
 
 def run(args) -> int:
-    config = MaskProbsOptions.from_namespace(args).to_config()
+    options = MaskProbsOptions.from_namespace(args)
+    config = options.to_config()
     output_lib.OutputDirectory(config["output"], overwrite=config.get("overwrite", False)).prepare()
-    runner.run_job(build_pipeline, config, args.beam_args)  # shows progress and ends with the summary
+    runner.run_job(build_pipeline, options, args.beam_args)  # shows progress and ends with the summary
     return 0
 
 

@@ -363,7 +363,8 @@ class _BuildShard(beam.DoFn):
             unknown_word_sample={"sentences": unknown.texts, "buckets_capped": int(unknown.capped)}))
 
 
-def build_pipeline(pipeline, config: dict) -> None:
+def build_pipeline(pipeline, options) -> None:
+    config = options if isinstance(options, dict) else options.to_config()  # transitional: typed options
     from bertprep.transforms.pretraining.records import PretrainingStats, merge_stats
 
     config = validate(config)
@@ -428,11 +429,12 @@ def preload_worker() -> None:
 
 
 def run(args) -> int:
-    config = validate(PretrainingOptions.from_namespace(args).to_config())
+    options = PretrainingOptions.from_namespace(args)
+    config = validate(options.to_config())
     parts = JobParts(config)  # a bad vocabulary or mask-probs table fails here with one line, before Beam starts
     note = parts.builder.missing_kernel_note()
     if note:
         print("bertprep: note: " + note, file=sys.stderr)
     output_lib.OutputDirectory(config["output"], overwrite=config.get("overwrite", False)).prepare()
-    runner.run_job(build_pipeline, config, args.beam_args)
+    runner.run_job(build_pipeline, options, args.beam_args)
     return 0

@@ -296,7 +296,8 @@ def _answers_stat(dead_counts, kept):
     return {"kept": kept, "dropped": dict(sorted((dead_counts or {}).items()))}
 
 
-def build_pipeline(pipeline, config: dict) -> None:
+def build_pipeline(pipeline, options) -> None:
+    config = options if isinstance(options, dict) else options.to_config()  # transitional: typed options
     config = validate(config)
     config["num_shards"] = finetune_common.resolve_num_shards(config)
     kind = kind_for(config)
@@ -344,6 +345,7 @@ def build_pipeline(pipeline, config: dict) -> None:
 
 
 def run(args) -> int:
-    config = validate(SquadOptions.from_namespace(args).to_config())
-    return finetune_common.run_finetune_job(build_pipeline, config, args.beam_args,
+    options = SquadOptions.from_namespace(args)
+    config = validate(options.to_config())
+    return finetune_common.run_finetune_job(build_pipeline, options, config, args.beam_args,
                                             extra_outputs=("%s-*" % SIDE_FEATURES, "%s-*" % SIDE_EXAMPLES))

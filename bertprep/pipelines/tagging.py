@@ -116,7 +116,8 @@ def tag_info(info: dict) -> dict:
     return {"labels": labels, "tag_map": {tag: index for index, tag in enumerate(labels)}}
 
 
-def build_pipeline(pipeline, config: dict) -> None:
+def build_pipeline(pipeline, options) -> None:
+    config = options if isinstance(options, dict) else options.to_config()  # transitional: typed options
     config = validate(config)
     config["num_shards"] = finetune_common.resolve_num_shards(config)
     compression = config.get("compression", "none")
@@ -144,5 +145,6 @@ def build_pipeline(pipeline, config: dict) -> None:
 
 
 def run(args) -> int:
-    config = validate(TaggingOptions.from_namespace(args).to_config())
-    return finetune_common.run_finetune_job(build_pipeline, config, args.beam_args)
+    options = TaggingOptions.from_namespace(args)
+    config = validate(options.to_config())
+    return finetune_common.run_finetune_job(build_pipeline, options, config, args.beam_args)

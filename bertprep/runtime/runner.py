@@ -14,39 +14,40 @@ from typing import Callable, List, Optional
 
 from bertprep.errors import BertprepError
 
-LOCAL_RUNNER = "FnApiRunner"
+# The local runner's name, and the options run_job reads from a job's typed options (a CommonJobOptions:
+# runner, workers, output, is_local, changed_options()).
+from bertprep.options.common import LOCAL_RUNNER  # noqa: E402  (one definition, with the options)
 
 
-def beam_arguments(config: dict, extra: Optional[List[str]] = None) -> List[str]:
+def beam_arguments(options, extra: Optional[List[str]] = None) -> List[str]:
     """Beam flags for this run: FnApiRunner locally with --workers processes, else passed through."""
-    flags = ["--runner=%s" % config.get("runner", LOCAL_RUNNER)]
-    if is_local(config):
+    flags = ["--runner=%s" % options.runner]
+    if options.is_local:
         # N > 1: N worker processes, started by `local_runner` (Beam's multi_processing mode would start them
         # with its own worker command; this mode flag must then not say so, or Beam replaces the command).
-        flags += ["--direct_running_mode=in_memory", "--direct_num_workers=%d" % local_workers(config)]
+        flags += ["--direct_running_mode=in_memory", "--direct_num_workers=%d" % local_workers(options)]
     return flags + list(extra or [])
 
 
-def make_pipeline_options(config: dict, extra: Optional[List[str]] = None):
+def make_pipeline_options(options, extra: Optional[List[str]] = None):
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    return PipelineOptions(beam_arguments(config, extra))
+    return PipelineOptions(beam_arguments(options, extra))
 
 
-def is_local(config: dict) -> bool:
-    """Whether the job runs on this machine (FnApiRunner, or DirectRunner which we run the same way)."""
-    return config.get("runner", LOCAL_RUNNER) in (LOCAL_RUNNER, "DirectRunner")
+def local_workers(options) -> int:
+    return int(options.workers or 1)
 
 
-def local_workers(config: dict) -> int:
-    return int(config.get("workers") or 1)
+def _several_local_workers(options) -> bool:
+    return options.is_local and local_workers(options) > 1
 
 
-def local_runner(config: dict):
+def local_runner(options):
     """The runner object for a local run with --workers N > 1: FnApiRunner with N worker processes that
-    run `bertprep.runtime.local_worker` (Beam's harness, forked from a warm server, a fast exit); None otherwise
-    (Beam picks from --runner)."""
-    if not is_local(config) or local_workers(config) <= 1:
+    run `bertprep.runtime.local_worker` (Beam's harness, forked from a warm server, a fast exit); None
+    otherwise (Beam picks from --runner)."""
+    if not _several_local_workers(options):
         return None
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
     from apache_beam.transforms.environments import SubprocessSDKEnvironment
@@ -56,33 +57,37 @@ def local_runner(config: dict):
     return FnApiRunner(default_environment=SubprocessSDKEnvironment.from_command_string(local_worker.command_line()))
 
 
-def _local_worker_server(config: dict, build_pipeline: Callable):
+def _local_worker_server(options, build_pipeline: Callable):
     """For --workers N > 1, the warm server the N workers are forked from (started before this process
     starts any thread; see bertprep.runtime.local_worker); otherwise nothing."""
-    if not is_local(config) or local_workers(config) <= 1:
+    if not _several_local_workers(options):
         return contextlib.nullcontext()
     from bertprep.runtime import local_worker
 
     return local_worker.worker_server(getattr(build_pipeline, "__module__", ""))
 
 
-def run_job(build_pipeline: Callable, config: dict, extra_beam_args: Optional[List[str]] = None):
-    """Build and run one job's pipeline to completion; returns (result, elapsed seconds)."""
+def run_job(build_pipeline: Callable, options, extra_beam_args: Optional[List[str]] = None, *,
+            progress: bool = True, summary: bool = True):
+    """Build and run one job's pipeline to completion; returns (result, elapsed seconds).
+
+    `options` is the job's typed options object; `build_pipeline(pipeline, options)` adds the job's steps.
+    `progress` and `summary`: the live progress display and the end-of-run summary (both on for a user's
+    run; tests and embedding callers turn them off).
+    """
     import apache_beam as beam
 
-    from bertprep.runtime import progress
-
+    from bertprep.runtime import progress as progress_display
     from bertprep.runtime import run_summary
 
-    options = make_pipeline_options(config, extra_beam_args)
+    beam_options = make_pipeline_options(options, extra_beam_args)
     started = time.time()
-    local = is_local(config)
     try:
         # Progress for local runs (rich on a terminal, log lines otherwise); remote runners have their own UI.
-        with _local_worker_server(config, build_pipeline), \
-                progress.ProgressMonitor(mode=None if local and config.get("progress", True) else "off"):
-            pipeline = _new_pipeline(beam, local_runner(config), options)
-            build_pipeline(pipeline, config)
+        with _local_worker_server(options, build_pipeline), \
+                progress_display.ProgressMonitor(mode=None if options.is_local and progress else "off"):
+            pipeline = _new_pipeline(beam, local_runner(options), beam_options)
+            build_pipeline(pipeline, options)
             result = pipeline.run()
             result.wait_until_finish()
     except BertprepError as error:  # raised in this process; Beam may have appended the step's name
@@ -93,26 +98,35 @@ def run_job(build_pipeline: Callable, config: dict, extra_beam_args: Optional[Li
     elapsed = time.time() - started
     if is_dry_run(extra_beam_args):  # the runner built and checked the job; nothing ran, nothing was written
         print("bertprep: dry run: %s built the job (graph, pickled steps, options); nothing was submitted or "
-              "written" % config.get("runner", LOCAL_RUNNER), file=sys.stderr)
+              "written" % options.runner, file=sys.stderr)
         return result, elapsed
-    if config.get("output") and config.get("summary", True):
+    if options.output and summary:
         try:
-            from bertprep.commands.command_line import summary_options
-
-            run_summary.print_summary(config["output"], elapsed, options=summary_options(config, extra_beam_args),
-                                   runner=runner_description(config))
+            run_summary.print_summary(options.output, elapsed,
+                                      options=options.changed_options() + beam_argument_lines(extra_beam_args),
+                                      runner=runner_description(options))
         except BertprepError:  # e.g. a remote run that has not written info.json where we can read it
             pass
     return result, elapsed
 
 
-def runner_description(config: dict) -> str:
+def beam_argument_lines(beam_args: Optional[List[str]]) -> List[str]:
+    """The arguments passed to Beam as the summary writes them: one `--name value` a line."""
+    lines: List[str] = []
+    for argument in beam_args or ():
+        if argument.startswith("-") or not lines:
+            lines.append(argument.replace("=", " ", 1) if argument.startswith("--") else argument)
+        else:  # the value of the option before it
+            lines[-1] += " " + argument
+    return lines
+
+
+def runner_description(options) -> str:
     """"FnApiRunner (local, 2 worker processes)" or the remote runner's name."""
-    runner = config.get("runner", LOCAL_RUNNER)
-    if not is_local(config):
-        return runner
-    workers = local_workers(config)
-    return "%s (local, %s)" % (runner, "in this process" if workers <= 1 else "%d worker processes" % workers)
+    if not options.is_local:
+        return options.runner
+    workers = local_workers(options)
+    return "%s (local, %s)" % (options.runner, "in this process" if workers <= 1 else "%d worker processes" % workers)
 
 
 def _new_pipeline(beam, runner, options):
