@@ -29,6 +29,8 @@ import tempfile
 import threading
 import time
 
+from process_tree import process_tree
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 SHARED = os.environ.get("BERTPREP_SHARED", os.path.join(os.path.dirname(REPO), "shared"))
@@ -87,21 +89,7 @@ class TreeMemory(threading.Thread):
         self.pid, self.interval, self.peak_mb, self._finished = pid, interval, 0.0, threading.Event()
 
     def _tree(self):
-        parents = {}
-        for name in os.listdir("/proc"):
-            if name.isdigit():
-                try:
-                    with open("/proc/%s/stat" % name) as handle:
-                        parents[int(name)] = int(handle.read().rsplit(")", 1)[1].split()[1])
-                except (OSError, IndexError, ValueError):
-                    continue
-        tree, frontier = {self.pid}, [self.pid]
-        while frontier:
-            parent = frontier.pop()
-            children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
-            tree.update(children)
-            frontier.extend(children)
-        return tree
+        return {process.pid for process in process_tree(self.pid)}
 
     def _pss_mb(self, pid):
         try:

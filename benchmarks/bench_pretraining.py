@@ -29,6 +29,9 @@ import tempfile
 import threading
 import time
 
+import psutil
+from process_tree import process_tree
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 SHARED = os.environ.get("BERTPREP_SHARED", os.path.join(os.path.dirname(REPO), "shared"))
@@ -83,19 +86,14 @@ class ProcessTreeMemory:
 
     def _poll(self):
         while not self._stop.is_set():
+            members = process_tree(self.root)
             parents = {}
-            for name in os.listdir("/proc"):
-                if name.isdigit():
-                    try:
-                        with open("/proc/%s/stat" % name) as handle:
-                            parents[int(name)] = int(handle.read().rsplit(")", 1)[1].split()[1])
-                    except (OSError, IndexError, ValueError):
-                        continue
-            tree, changed = {self.root}, True
-            while changed:
-                grown = {pid for pid, parent in parents.items() if parent in tree} - tree
-                changed = bool(grown)
-                tree |= grown
+            for process in members:
+                try:
+                    parents[process.pid] = process.ppid()
+                except psutil.NoSuchProcess:
+                    continue
+            tree = set(parents)
             for pid in tree:
                 try:
                     with open("/proc/%d/status" % pid) as handle:
