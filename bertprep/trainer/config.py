@@ -14,6 +14,8 @@ from bertprep.errors import BertprepError
 GELU_TANH = "gelu_tanh"
 GELU_ERF = "gelu_erf"
 KNOWN_ACTIVATIONS = (GELU_TANH, GELU_ERF, "relu", "tanh", "linear")
+# Optimizer recipes (trainer/optimization.py): the default AdamW with bias correction, BERT's original.
+OPTIMIZERS = ("adamw", "adam_bert")
 
 _HF_ACTIVATIONS = {
     "gelu": GELU_ERF,

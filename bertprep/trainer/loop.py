@@ -18,11 +18,10 @@ from typing import Optional
 
 from bertprep.errors import BertprepError
 from bertprep.trainer import data as data_lib
-from bertprep.trainer.config import BertConfig
+from bertprep.trainer.config import OPTIMIZERS, BertConfig  # noqa: F401  (OPTIMIZERS: the train command's choices)
 
 STRATEGIES = ("one_device", "mirrored", "multi_worker_mirrored", "tpu")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
-OPTIMIZERS = ("adamw", "adam_bert")  # optimization.py: the default recipe, BERT's original
 
 
 @dataclasses.dataclass

@@ -19,7 +19,8 @@ does to a small model).
 import keras
 from keras import ops
 
-from bertprep.trainer.loop import OPTIMIZERS
+from bertprep.trainer.config import OPTIMIZERS
+
 ADAMW_EPSILON = 1e-8  # torch.optim.AdamW's and Hugging Face Trainer's default
 ADAM_BERT_EPSILON = 1e-6  # the original AdamWeightDecayOptimizer's
 GLOBAL_CLIP_NORM = 1.0
