@@ -183,11 +183,11 @@ def resolve_settings(model_path, bert_config: BertConfig, max_seq_length=None, p
 
 def load_encoder(path, bert_config_path=None):
     """(BertEncoder with weights, BertConfig, ImportReport) from any supported model path."""
+    from bertprep.trainer.loading import require_model
     from bertprep.trainer.model import build_encoder
 
     path = os.fspath(path)
-    if not os.path.exists(path) and not os.path.exists(path + ".index"):
-        raise BertprepError(f"{path}: model not found")
+    require_model(path)
     config = BertConfig.from_json_file(bert_config_path or find_bert_config(path))
     encoder = build_encoder(config)
     report = checkpoint_import.load_pretrained(encoder, path)
