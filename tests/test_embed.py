@@ -216,6 +216,19 @@ def test_embed_refuses_a_length_beyond_the_position_table_before_any_output(tiny
     assert code == 2 and "--sort-window must be at least 1" in capsys.readouterr().err
 
 
+def test_a_model_without_vocabulary_is_refused_before_any_output(tiny_model, tmp_path, capsys):
+    import shutil
+
+    export_dir, _ = tiny_model
+    shutil.copytree(export_dir, tmp_path / "model", ignore=shutil.ignore_patterns("vocab.txt"))
+    (tmp_path / "input.txt").write_text("the cat\n")
+    code = main(["embed", "--input", str(tmp_path / "input.txt"), "--output", str(tmp_path / "out"),
+                 "--model", str(tmp_path / "model")])
+    error = capsys.readouterr().err
+    assert code == 2 and "model: no vocab.txt beside the model; give --vocab" in error and "Traceback" not in error
+    assert not (tmp_path / "out").exists()
+
+
 def test_embed_options_are_checked_once_wherever_they_come_from(tmp_path):
     from bertprep.options.embed import EmbedOptions
 
