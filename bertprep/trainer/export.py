@@ -13,7 +13,7 @@ import shutil
 
 from bertprep.errors import BertprepError
 from bertprep.trainer import checkpoint_import, loop
-from bertprep.trainer.config import BertConfig
+from bertprep.trainer.loading import find_beside, load_task_model
 
 WEIGHTS_PREFIX = "model.ckpt"
 GOOGLE_PREFIX = "bert_model.ckpt"
@@ -32,33 +32,6 @@ def human_size(size: int) -> str:
     return f"{size:.1f} GB"
 
 
-def _find_beside(prefix, start_dir, name):
-    """`name` in the checkpoint's directory or the training output above it."""
-    for directory in (start_dir, os.path.dirname(prefix), os.path.dirname(os.path.dirname(prefix))):
-        if directory and os.path.exists(os.path.join(directory, name)):
-            return os.path.join(directory, name)
-    return None
-
-
-def build_model_for(directory_or_prefix, bert_config_path=None, description=None):
-    """(model, BertConfig, description, checkpoint prefix) for a `bertprep train` output or export."""
-    from bertprep.trainer.heads import build_task_model
-
-    prefix = checkpoint_import.resolve_tf_checkpoint(directory_or_prefix)
-    start = directory_or_prefix if os.path.isdir(directory_or_prefix) else os.path.dirname(directory_or_prefix)
-    bert_config_path = bert_config_path or _find_beside(prefix, start, "bert_config.json")
-    if not bert_config_path:
-        raise BertprepError(f"{directory_or_prefix}: no bert_config.json beside the checkpoint; pass --bert-config")
-    bert_config = BertConfig.from_json_file(bert_config_path)
-    if description is None:
-        model_file = _find_beside(prefix, start, loop.MODEL_FILE)
-        description = loop.read_model_description(os.path.dirname(model_file)) if model_file else None
-    description = description or {"task": "pretraining", "use_next_sentence": True, "num_labels": 2}
-    model = build_task_model(description["task"], bert_config, num_labels=description.get("num_labels") or 2,
-                             use_next_sentence=description.get("use_next_sentence", True))
-    return model, bert_config, description, prefix
-
-
 def export(checkpoint, output, bert_config_path=None, vocab=None, saved_model=True, google_format=False,
            overwrite=False, log=print) -> dict:
     """Write the slim export; returns sizes and paths."""
@@ -66,17 +39,10 @@ def export(checkpoint, output, bert_config_path=None, vocab=None, saved_model=Tr
 
     if os.path.exists(os.path.join(output, WEIGHTS_PREFIX + ".index")) and not overwrite:
         raise BertprepError(f"{output} already holds an export; pass --overwrite to replace it")
-    model, bert_config, description, prefix = build_model_for(checkpoint, bert_config_path)
-    if checkpoint_import.is_object_checkpoint(prefix):
-        status = tf.train.Checkpoint(model=model).read(prefix).expect_partial()
-        try:
-            status.assert_existing_objects_matched()
-        except AssertionError:
-            raise BertprepError(f"{prefix}: the checkpoint does not match the {description['task']} model "
-                                f"described by model.json / bert_config.json") from None
-    else:  # an original Google checkpoint: exporting it drops its Adam slots the same way
-        report = checkpoint_import.load_google_checkpoint(model, prefix)
-        log(report.summary())
+    loaded = load_task_model(checkpoint, bert_config_path)
+    model, bert_config, description, prefix = loaded.model, loaded.bert_config, loaded.description, loaded.prefix
+    if loaded.import_report is not None:  # an original Google checkpoint: its Adam slots are dropped the same way
+        log(loaded.import_report.summary())
     os.makedirs(output, exist_ok=True)
     weights = os.path.join(output, WEIGHTS_PREFIX)
     tf.train.Checkpoint(model=model).write(weights)
@@ -87,7 +53,7 @@ def export(checkpoint, output, bert_config_path=None, vocab=None, saved_model=Tr
         "num_labels": description.get("num_labels"), "multi_label": description.get("multi_label", False),
         "regression": description.get("regression", False), "labels": description.get("labels")},
         description.get("use_next_sentence", True))
-    vocab = vocab or _find_beside(prefix, os.path.dirname(prefix), "vocab.txt")
+    vocab = vocab or find_beside(prefix, os.path.dirname(prefix), "vocab.txt")
     if vocab:
         shutil.copyfile(vocab, os.path.join(output, "vocab.txt"))
     result = {"old_bytes": old_size, "new_bytes": new_size, "weights": weights}

@@ -7,8 +7,9 @@ a Google checkpoint directory or prefix (bert_config.json beside it), or a `bert
 `cls` the last layer's vector at [CLS], `second-to-last-mean` the layer before the last, averaged.
 
 A sentence-transformers directory states how its vectors are made (`sentence_bert_config.json`:
-the maximum length; `1_Pooling/config.json`: the pooling; `modules.json`: a Normalize step), and
-`resolve_settings` follows it unless an option says otherwise, so `bertprep embed` and
+the maximum length; `1_Pooling/config.json`: the pooling; `modules.json`: a Normalize step), and a
+Hugging Face tokenizer says whether it lower-cases (`tokenizer_config.json`: `do_lower_case`);
+`resolve_settings` follows them unless an option says otherwise, so `bertprep embed` and
 `SentenceTransformer(...).encode` agree by default.
 
 Speed: texts are sorted by length and each batch is padded only to its longest text. The model
@@ -31,6 +32,7 @@ DEFAULT_POOLING = "mean"
 
 SENTENCE_BERT_CONFIG = "sentence_bert_config.json"
 MODULES = "modules.json"
+TOKENIZER_CONFIG = "tokenizer_config.json"
 DEFAULT_POOLING_CONFIG = os.path.join("1_Pooling", "config.json")
 # sentence-transformers' pooling flags (its older config format) and the pooling each one names.
 _POOLING_FLAGS = {"pooling_mode_cls_token": "cls", "pooling_mode_max_tokens": "max",
@@ -69,11 +71,12 @@ class EmbeddingSettings:
     max_seq_length: int
     pooling: str
     normalize: bool
+    lower: bool  # whether the tokenizer lower-cases (and, unless --strip-accents says, strips accents)
     sources: dict  # setting name → where its value came from: an option, a model file, or a default
 
     def to_info(self) -> dict:
         return {name: {"value": getattr(self, name), "from": self.sources[name]}
-                for name in ("max_seq_length", "pooling", "normalize")}
+                for name in ("max_seq_length", "pooling", "normalize", "lower")}
 
 
 def _read_json(path):
@@ -82,6 +85,16 @@ def _read_json(path):
             return json.load(handle)
     except (OSError, ValueError) as error:
         raise BertprepError(f"{path}: cannot read it as JSON: {error}") from None
+
+
+def _declared(path, key):
+    """`key`'s value in the JSON object file `path`; None when the file or the key is absent."""
+    if not os.path.exists(path):
+        return None
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise BertprepError(f"{path}: expected a JSON object")
+    return data.get(key)
 
 
 def _module_kind(module: dict) -> str:
@@ -115,12 +128,14 @@ def _pooling_from_file(path) -> str:
 
 
 def resolve_settings(model_path, bert_config: BertConfig, max_seq_length=None, pooling=None,
-                     normalize=None) -> EmbeddingSettings:
-    """Explicit values (not None) win; then the model's sentence-transformers files; then BERT defaults.
+                     normalize=None, lower=None) -> EmbeddingSettings:
+    """Explicit values (not None) win; then the model's sentence-transformers and tokenizer files; then
+    BERT defaults.
 
     Defaults: maximum length from sentence_bert_config.json, else the config's position limit;
     pooling from the Pooling module's config (1_Pooling/config.json), else mean; normalising when
-    modules.json ends in a Normalize module, else not. A module bertprep cannot compute (a Dense
+    modules.json ends in a Normalize module, else not; lower-casing as tokenizer_config.json's
+    do_lower_case says, else lower-casing (the original BERT's default). A module bertprep cannot compute (a Dense
     layer after pooling, say) is refused unless --pooling is given, since the vectors would differ.
     """
     directory = model_directory(model_path)
@@ -155,8 +170,7 @@ def resolve_settings(model_path, bert_config: BertConfig, max_seq_length=None, p
         sources["max_seq_length"] = "--max-seq-length"
     else:
         sentence_bert_path = os.path.join(directory, SENTENCE_BERT_CONFIG)
-        declared = _read_json(sentence_bert_path).get("max_seq_length") if os.path.exists(sentence_bert_path) \
-            else None
+        declared = _declared(sentence_bert_path, "max_seq_length")
         if declared is not None:
             if not isinstance(declared, int) or isinstance(declared, bool):
                 raise BertprepError(f"{sentence_bert_path}: max_seq_length {declared!r} is not a whole number")
@@ -178,16 +192,30 @@ def resolve_settings(model_path, bert_config: BertConfig, max_seq_length=None, p
     else:
         normalize = False
         sources["normalize"] = "default (no %s in the model directory)" % MODULES
-    return EmbeddingSettings(int(max_seq_length), pooling, bool(normalize), sources)
+
+    if lower is not None:
+        sources["lower"] = "--lower" if lower else "--no-lower"
+    else:
+        tokenizer_config_path = os.path.join(directory, TOKENIZER_CONFIG)
+        lower = _declared(tokenizer_config_path, "do_lower_case")
+        if lower is None:
+            lower = True
+            sources["lower"] = "default (no do_lower_case in a %s in the model directory)" % TOKENIZER_CONFIG
+        elif not isinstance(lower, bool):
+            raise BertprepError(f"{tokenizer_config_path}: do_lower_case {lower!r} is not true or false")
+        else:
+            sources["lower"] = TOKENIZER_CONFIG
+    return EmbeddingSettings(max_seq_length=int(max_seq_length), pooling=pooling, normalize=bool(normalize),
+                             lower=lower, sources=sources)
 
 
 def load_encoder(path, bert_config_path=None):
     """(BertEncoder with weights, BertConfig, ImportReport) from any supported model path."""
+    from bertprep.trainer.loading import require_model
     from bertprep.trainer.model import build_encoder
 
     path = os.fspath(path)
-    if not os.path.exists(path) and not os.path.exists(path + ".index"):
-        raise BertprepError(f"{path}: model not found")
+    require_model(path)
     config = BertConfig.from_json_file(bert_config_path or find_bert_config(path))
     encoder = build_encoder(config)
     report = checkpoint_import.load_pretrained(encoder, path)

@@ -131,26 +131,20 @@ def predict(task: str, model_path: str, data_path: str, output_path: str, fmt: s
     if task not in TASKS:
         raise BertprepError(f"unknown --task {task!r}; expected one of {', '.join(TASKS)}")
     fmt = output_format(output_path, fmt)
-    if not os.path.exists(model_path) and not os.path.exists(model_path + ".index"):
-        raise BertprepError(f"{model_path}: model not found")
+    from bertprep.trainer.loading import load_task_model, require_model
+
+    require_model(model_path)
     info = data_lib.read_dataset_info(data_path)
     from bertprep.trainer.quiet import import_tensorflow
 
     tf = import_tensorflow()
     from bertprep.trainer import tasks
-    from bertprep.trainer.export import build_model_for
 
-    model, bert_config, description, prefix = build_model_for(model_path, bert_config_path)
-    if description.get("task") != task:
-        raise BertprepError(f"{model_path} holds a {description.get('task')!r} model (model.json), not a {task} model")
+    loaded = load_task_model(model_path, bert_config_path, task=task)
+    model, description = loaded.model, loaded.description
     num_labels = int(description.get("num_labels") or 0)
-    data_lib.check_compatible(info, task, bert_config, num_labels=None if description.get("regression") else num_labels)
-    status = tf.train.Checkpoint(model=model).read(prefix).expect_partial()
-    try:
-        status.assert_existing_objects_matched()
-    except AssertionError:
-        raise BertprepError(f"{prefix}: the checkpoint does not match the {task} model described by model.json "
-                            f"and bert_config.json") from None
+    data_lib.check_compatible(info, task, loaded.bert_config,
+                              num_labels=None if description.get("regression") else num_labels)
     labels = description.get("labels") or info.labels
     names = [str(name) for name in labels] if labels and len(labels) == num_labels else \
         [str(index) for index in range(num_labels)]
