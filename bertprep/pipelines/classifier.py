@@ -158,7 +158,8 @@ def build_pipeline(pipeline, options: ClassifierOptions) -> None:
     shards, dead_counts, stat_pcs = finetune_common.write_records_and_dead_letters(
         options, KIND, converted, (read.dead_letters, converted.dead), labels, SUMMED_STATS)
     num_labels = len(plan.labels) if plan.labels else 1
-    info = {"config": options.to_config(), "schema": schemas.for_kind(KIND, schema_config(options, num_labels)).to_json(),
+    info = {"config": options.to_config(),
+            "schema": schemas.for_kind(KIND, schema_config(options, num_labels)).to_json(),
             **finetune_common.vocabulary_info(options)}
     _ = {"shards": shards, "dead_letter_counts": dead_counts,
          "counts": {"read": beam_io.count_inputs(read), "written": beam_io.count(converted.records, "CountWritten"),
