@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from bertprep.io import tfrecord
+from bertprep.options.classifier import ClassifierOptions
 from bertprep.pipelines import classifier
 from bertprep.transforms.finetune import classifier_features as cf
 from bertprep.transforms.tokenization.tokenizer import load_tokenizer
@@ -166,8 +167,8 @@ def test_xnli_preset_keeps_one_language_and_renames_labels(zh_vocab, tmp_path):
 
 
 def test_regression_and_plain_text_pairs(zh_vocab, tmp_path):
-    config = classifier.validate({"input": "x.txt", "max_seq_length": 16, "format": "auto"})
-    assert config["format"] == "text" and config["unlabeled"] and "label" not in config["columns"]
+    plan = ClassifierOptions(input="x.txt", max_seq_length=16, format="auto").with_plan().plan
+    assert plan.format == "text" and plan.unlabeled and "label" not in dict(plan.columns)
     assert cf.split_plain_text("我来 ||| 你走") == ("我来", "你走")
     source = tmp_path / "scores.jsonl"
     source.write_text('{"text_a": "好", "label": 4.5}\n{"text_a": "差", "label": "x"}\n', encoding="utf-8")
@@ -194,32 +195,96 @@ def test_row_readers_for_parquet_and_headerless_cola(tmp_path):
 
     path = tmp_path / "rows.parquet"
     parquet.write_table(pa.table({"sentence": ["好", "差"], "score": [1, 0]}), str(path))
-    config = classifier.validate({"input": str(path), "text_a": "sentence", "label": "1", "max_seq_length": 8})
-    rows = list(classifier.RowReader(config)(str(path)))
-    assert config["format"] == "parquet"
+    plan = ClassifierOptions(input=str(path), text_a="sentence", label="1", max_seq_length=8).with_plan().plan
+    rows = list(_row_reader(plan)(str(path)))
+    assert plan.format == "parquet"
     assert [(r.line, r.value) for r in rows] == [(1, {"text_a": "好", "label": 1}), (2, {"text_a": "差", "label": 0})]
     cola = tmp_path / "train.tsv"
     cola.write_text("gj04\t1\t\tOur friends won't buy this analysis.\ngj04\t0\t*\tThey drank the pub.\n")
-    config = classifier.validate({"input": str(cola), "preset": "cola", "max_seq_length": 8})
-    rows = list(classifier.RowReader(config)(str(cola)))
+    plan = ClassifierOptions(input=str(cola), preset="cola", max_seq_length=8).with_plan().plan
+    rows = list(_row_reader(plan)(str(cola)))
     assert [r.value for r in rows] == [{"text_a": "Our friends won't buy this analysis.", "label": "1"},
                                        {"text_a": "They drank the pub.", "label": "0"}]
     mnli = tmp_path / "dev_matched.tsv"
     mnli.write_text("\t".join("h%d" % i for i in range(12)) + "\n" + "\t".join(
         ["1", "", "", "", "", "", "", "", "A man.", "A person.", "x", "entailment"]) + "\n")
-    config = classifier.validate({"input": str(mnli), "preset": "mnli", "max_seq_length": 8})
-    assert [r.value for r in classifier.RowReader(config)(str(mnli))] == [
+    plan = ClassifierOptions(input=str(mnli), preset="mnli", max_seq_length=8).with_plan().plan
+    assert [r.value for r in _row_reader(plan)(str(mnli))] == [
         {"text_a": "A man.", "text_b": "A person.", "label": "entailment"}]
+
+
+def _row_reader(plan):
+    return classifier.RowReader(plan.format, dict(plan.columns), plan.header)
 
 
 def test_labels_option_takes_a_list_or_a_file(tmp_path):
     from bertprep.errors import BertprepError
+    from bertprep.options.finetune_common import read_labels_option
     from bertprep.pipelines import finetune_common
 
-    assert finetune_common.read_labels_option("b, a,c") == ["b", "a", "c"]
+    assert read_labels_option("b, a,c") == ["b", "a", "c"]
     path = tmp_path / "labels.txt"
     path.write_text("neutral\nentailment\n\ncontradiction\n", encoding="utf-8")
-    assert finetune_common.read_labels_option(str(path)) == ["neutral", "entailment", "contradiction"]
+    assert read_labels_option(str(path)) == ["neutral", "entailment", "contradiction"]
     with pytest.raises(BertprepError, match="repeats a label"):
-        finetune_common.read_labels_option("a,b,a")
+        read_labels_option("a,b,a")
     assert finetune_common.example_id(2, 7) == 2 * 2 ** 32 + 7
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"max_seq_length": 2}, "--max-seq-length must be at least 3"),
+    ({"multi_label": True, "label_type": "float"}, "--multi-label and --label-type float"),
+])
+def test_options_are_validated_when_made(settings, message):
+    from bertprep.errors import BertprepError
+
+    with pytest.raises(BertprepError, match=message):
+        ClassifierOptions(input="rows.tsv", output="out", **settings)
+
+
+def test_plan_is_made_once_and_recorded_in_the_old_config_shape(tmp_path):
+    """The labels file is read when the plan is made, never again; info.json's config keeps its keys."""
+    from bertprep.pipelines import finetune_common
+
+    labels = tmp_path / "labels.txt"
+    labels.write_text("neg\npos\n", encoding="utf-8")
+    source = tmp_path / "rows.tsv"
+    source.write_text("text_a\tlabel\n好\tpos\n", encoding="utf-8")
+    options = finetune_common.resolved(ClassifierOptions(input=str(source), output=str(tmp_path / "out"),
+                                                         labels=str(labels), max_seq_length=8))
+    labels.unlink()
+    assert finetune_common.resolved(options) is options
+    assert options.num_shards == 1 and options.plan.labels == ("neg", "pos")
+    config = options.to_config()
+    option_names = {option.name for option in ClassifierOptions.command_options()}
+    assert set(config) == option_names | {"columns", "label_rename"}
+    assert config["labels"] == ["neg", "pos"] and config["format"] == "tsv" and config["header"] is True
+    assert config["columns"] == {"text_a": "text_a", "label": "label"} and config["unlabeled"] is False
+
+
+def test_unlabeled_multi_label_needs_labels_in_one_line(zh_vocab, tmp_path, capsys):
+    from bertprep.cli import main
+
+    source = tmp_path / "rows.jsonl"
+    source.write_text('{"text_a": "好"}\n', encoding="utf-8")
+    status = main(["classifier", "--input", str(source), "--vocab", zh_vocab, "--output", str(tmp_path / "out"),
+                   "--unlabeled", "--multi-label"])
+    error = capsys.readouterr().err
+    assert status != 0 and "--unlabeled --multi-label needs --labels" in error and "Traceback" not in error
+    assert not (tmp_path / "out").exists()
+
+
+def test_registry_build_runs_from_the_options_alone(zh_vocab, tmp_path):
+    """What the service does: the registry's build function with options from a jobs file, no command."""
+    from bertprep.pipelines import registry
+    from bertprep.runtime import runner
+
+    source = tmp_path / "rows.tsv"
+    source.write_text("text_a\tlabel\n好\t1\n差\t0\n", encoding="utf-8")
+    job = registry.pipeline("classifier")
+    options = job.options_class().from_mapping({"input": str(source), "output": str(tmp_path / "out"),
+                                                "vocab": zh_vocab, "max-seq-length": "8"})
+    runner.run_job(job.build_function(), options, progress=False, summary=False)
+    info, records = read_output(tmp_path / "out")
+    assert info["labels"] == ["0", "1"] and len(records) == 2
+    assert info["config"]["num_shards"] == 1 and info["config"]["columns"] == {"text_a": "text_a", "label": "label"}

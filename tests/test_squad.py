@@ -197,3 +197,35 @@ def test_reader_numbers_questions_in_file_order(shared):
     assert [item.line for item in items] == list(range(1, 389))
     positions = [tuple(item.value["position"]) for item in items]
     assert positions == sorted(positions)
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"doc_stride": 0}, "--doc-stride must be positive"),
+    ({"max_seq_length": 27, "max_query_length": 24}, r"--max-seq-length \(27\) must be greater than"),
+])
+def test_options_are_validated_when_made(settings, message):
+    from bertprep.errors import BertprepError
+    from bertprep.options.squad import SquadOptions
+
+    with pytest.raises(BertprepError, match=message):
+        SquadOptions(input="squad.json", output="out", **settings)
+
+
+def test_side_files_and_kind_follow_the_split_and_are_recorded_decided():
+    from bertprep.options.squad import SquadOptions
+
+    train = SquadOptions(input="squad.json", output="out")
+    evaluation = SquadOptions(input="squad.json", output="out", split="eval")
+    assert (train.kind, train.writes_side_files, train.to_config()["side_file"]) == ("squad_train", False, False)
+    assert (evaluation.kind, evaluation.writes_side_files) == ("squad_eval", True)
+    forced = SquadOptions(input="squad.json", output="out", side_file=True)
+    assert forced.writes_side_files and forced.to_config()["side_file"] is True
+    assert train.changed_options() == ["--input squad.json"]  # the decided side_file is no user's option
+
+
+def test_squad_predict_reads_the_runs_options_with_the_class_defaults():
+    from bertprep.commands.squad_predict import options_of_run
+
+    recorded = options_of_run({"config": {"version_2_with_negative": True, "lower": False, "columns": {}}})
+    assert recorded.version_2_with_negative and recorded.lower is False and recorded.strip_accents is None
+    assert options_of_run({}).lower is True

@@ -100,6 +100,17 @@ def load_side_files(directory: str):
     return info, examples, features
 
 
+def options_of_run(info: dict):
+    """The options the `squad` run recorded in its info.json, as its typed options (the class's defaults for
+    what the record leaves out)."""
+    import dataclasses
+
+    from bertprep.options.squad import SquadOptions
+
+    known = {field.name for field in dataclasses.fields(SquadOptions)}
+    return SquadOptions(**{name: value for name, value in info.get("config", {}).items() if name in known})
+
+
 def load_logits(pattern: str) -> dict:
     results = {}
     for path in _paths(pattern):
@@ -117,11 +128,11 @@ def predict(info, examples, features, results, n_best_size=20, max_answer_length
             null_score_diff_threshold=0.0, version_2_with_negative=None, metric="auto",
             max_context_rule="span") -> dict:
     """Everything squad-predict writes, as dicts: predictions, nbest, null_odds, eval."""
-    config = info.get("config", {})
+    squad_options = options_of_run(info)
     if version_2_with_negative is None:
-        version_2_with_negative = bool(config.get("version_2_with_negative"))
-    lower = config.get("lower", True)
-    strip_accents = config.get("strip_accents")
+        version_2_with_negative = squad_options.version_2_with_negative
+    lower = squad_options.lower
+    strip_accents = squad_options.strip_accents
     predictions, nbest_all, null_odds = {}, {}, {}
     not_predicted = Counter()
     gold = {}

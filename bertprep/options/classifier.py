@@ -1,9 +1,11 @@
-"""`bertprep classifier` options."""
+"""`bertprep classifier` options, and the input plan resolved from them once (format, columns, labels)."""
 import dataclasses
-from typing import Optional
+from typing import Optional, Tuple, Union
 
+from bertprep.errors import BertprepError
 from bertprep.options.common import COMMON_GROUP, CommonJobOptions, ShardedOutputOptions, TokenizerOptions
-from bertprep.options.fields import flag_option, list_option, switch_option, value_option
+from bertprep.options.fields import flag_option, switch_option, value_option
+from bertprep.options.finetune_common import read_labels_option
 
 INPUT_GROUP = "input"
 LABELS_GROUP = "labels"
@@ -44,3 +46,92 @@ class ClassifierOptions(TokenizerOptions, ShardedOutputOptions, CommonJobOptions
         help="no label column (a test set): label_ids 0, as run_classifier.py does for test examples")
     max_seq_length: int = value_option(128, type=int, group=FEATURES_GROUP,
         help="tokens per record, [CLS]/[SEP] included")
+    # Not an option: what `with_plan()` derives from the options above (None until then).
+    plan: Optional["ClassifierPlan"] = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.max_seq_length is None or int(self.max_seq_length) < 3:
+            raise BertprepError("--max-seq-length must be at least 3 (room for [CLS] and [SEP]), got %s"
+                                % self.max_seq_length)
+        if self.label_type == "float" and self.multi_label:
+            raise BertprepError("--multi-label and --label-type float cannot be combined")
+
+    def with_plan(self) -> "ClassifierOptions":
+        """These options with their plan (reads a --labels file); unchanged when the plan is already there."""
+        return self if self.plan is not None else dataclasses.replace(self, plan=plan_for(self))
+
+    def to_config(self):
+        """info.json's `config`: the options with the planned format, header, labels and columns in place
+        of what the user typed (the keys and values the job has always recorded)."""
+        config = super().to_config()
+        del config["plan"]
+        if self.plan is not None:
+            config.update(format=self.plan.format, header=self.plan.header, unlabeled=self.plan.unlabeled,
+                          labels=list(self.plan.labels) if self.plan.labels is not None else None,
+                          columns=dict(self.plan.columns),
+                          label_rename=[list(pair) for pair in self.plan.label_rename])
+        return dict(sorted(config.items()))
+
+
+Column = Union[int, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifierPlan:
+    """What the options and the preset decide together: how to read the rows and which labels exist."""
+
+    format: str  # tsv, csv, jsonl, parquet or text (never auto)
+    columns: Tuple[Tuple[str, Column], ...]  # (text_a/text_b/label/language, header name, key or index)
+    header: bool
+    labels: Optional[Tuple[str, ...]]  # None: discovered from the data
+    unlabeled: bool
+    label_rename: Tuple[Tuple[str, str], ...]
+
+
+def plan_for(options: ClassifierOptions) -> ClassifierPlan:
+    """The plan of a classifier run: explicit options first, then the preset's layout, then the defaults."""
+    from bertprep.transforms.finetune.classifier_features import PRESETS
+
+    preset = PRESETS.get(options.preset or "")
+    input_format = options.format
+    if input_format == "auto":
+        input_format = preset.format if preset else _format_from_name(options.input)
+    columns = {}
+    for name in ("text_a", "text_b", "label"):
+        value = getattr(options, name)
+        if value is None and preset is not None:
+            value = getattr(preset, name)
+        if value is None and name in ("text_a", "label") and input_format != "text":
+            value = name
+        columns[name] = value
+    unlabeled = options.unlabeled or input_format == "text"
+    if unlabeled:
+        columns["label"] = None
+    if preset is not None and preset.language is not None:
+        columns["language"] = preset.language
+    header = options.header if options.header is not None else (preset.header if preset else True)
+    labels = read_labels_option(options.labels)
+    if labels is None and preset is not None and options.label_type == "int":
+        labels = list(preset.labels)
+    if unlabeled and options.multi_label and not labels:
+        raise BertprepError("--unlabeled --multi-label needs --labels (the vector length)")
+    return ClassifierPlan(
+        format=input_format,
+        columns=tuple((name, _as_column(value)) for name, value in columns.items() if value is not None),
+        header=bool(header), labels=tuple(labels) if labels is not None else None, unlabeled=unlabeled,
+        label_rename=tuple(tuple(pair) for pair in preset.rename) if preset else ())
+
+
+def _format_from_name(pattern: str) -> str:
+    from bertprep.io import readers
+
+    return readers.guess_format(pattern.split(",")[0].lower(), default="text")
+
+
+def _as_column(value) -> Column:
+    """A column given as digits is a 0-based index; anything else names a header or a key."""
+    if isinstance(value, int):
+        return value
+    text = str(value)
+    return int(text) if text.lstrip("-").isdigit() else text

@@ -2,8 +2,9 @@
 import dataclasses
 from typing import Optional
 
+from bertprep.errors import BertprepError
 from bertprep.options.common import COMMON_GROUP, CommonJobOptions, ShardedOutputOptions, TokenizerOptions
-from bertprep.options.fields import flag_option, list_option, switch_option, value_option
+from bertprep.options.fields import flag_option, switch_option, value_option
 
 FEATURES_GROUP = "features (defaults are the reference's)"
 ANSWERS_AND_TEXT_GROUP = "answers and text"
@@ -36,3 +37,31 @@ class SquadOptions(TokenizerOptions, ShardedOutputOptions, CommonJobOptions):
         help="write the feature/example side files (default: with --split eval)")
     side_file_format: str = value_option("jsonl", choices=("jsonl", "parquet"), group=SIDE_FILES_GROUP,
         help="side file format")
+
+    def __post_init__(self):
+        super().__post_init__()
+        for name in ("max_seq_length", "doc_stride", "max_query_length"):
+            value = getattr(self, name)
+            if value is None or int(value) <= 0:
+                raise BertprepError("--%s must be positive, got %s" % (name.replace("_", "-"), value))
+        if self.max_seq_length <= self.max_query_length + 3:
+            raise BertprepError("--max-seq-length (%d) must be greater than --max-query-length (%d) + 3"
+                                % (self.max_seq_length, self.max_query_length))
+
+    @property
+    def is_training(self) -> bool:
+        """run_squad.py's is_training: answer positions in the records, no side files by default."""
+        return self.split == "train"
+
+    @property
+    def kind(self) -> str:
+        return "squad_train" if self.is_training else "squad_eval"
+
+    @property
+    def writes_side_files(self) -> bool:
+        """--side-file / --no-side-file, or by default: for evaluation only (squad-predict reads them)."""
+        return self.side_file if self.side_file is not None else not self.is_training
+
+    def to_config(self):
+        """info.json's `config`: the options, with side_file decided (true or false, never null)."""
+        return {**super().to_config(), "side_file": self.writes_side_files}

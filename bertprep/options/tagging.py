@@ -1,9 +1,11 @@
-"""`bertprep tagging` options."""
+"""`bertprep tagging` options, and the plan resolved from them once (input format, tag list)."""
 import dataclasses
-from typing import Optional
+from typing import Optional, Tuple
 
+from bertprep.errors import BertprepError
 from bertprep.options.common import COMMON_GROUP, CommonJobOptions, ShardedOutputOptions, TokenizerOptions
-from bertprep.options.fields import flag_option, list_option, switch_option, value_option
+from bertprep.options.fields import flag_option, value_option
+from bertprep.options.finetune_common import read_labels_option
 
 INPUT_GROUP = "input"
 TAGS_AND_FEATURES_GROUP = "tags and features"
@@ -28,3 +30,43 @@ class TaggingOptions(TokenizerOptions, ShardedOutputOptions, CommonJobOptions):
         help="tokens per record, [CLS]/[SEP] included")
     split_long: bool = flag_option(group=TAGS_AND_FEATURES_GROUP,
         help="cut sentences that do not fit into several records at word boundaries instead of dead-lettering them")
+    # Not an option: what `with_plan()` derives from the options above (None until then).
+    plan: Optional["TaggingPlan"] = None
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.max_seq_length is None or int(self.max_seq_length) < 3:
+            raise BertprepError("--max-seq-length must be at least 3, got %s" % self.max_seq_length)
+
+    def with_plan(self) -> "TaggingOptions":
+        """These options with their plan (reads a --labels file); unchanged when the plan is already there."""
+        return self if self.plan is not None else dataclasses.replace(self, plan=plan_for(self))
+
+    def to_config(self):
+        """info.json's `config`: the options with the planned format and tag list in place of what the user
+        typed (the keys and values the job has always recorded)."""
+        config = super().to_config()
+        del config["plan"]
+        if self.plan is not None:
+            config.update(format=self.plan.format,
+                          labels=list(self.plan.labels) if self.plan.labels is not None else None)
+        return config
+
+
+@dataclasses.dataclass(frozen=True)
+class TaggingPlan:
+    """The input format (never auto) and the tag list in id order (None: discovered from the data)."""
+
+    format: str
+    labels: Optional[Tuple[str, ...]]
+
+
+def plan_for(options: TaggingOptions) -> TaggingPlan:
+    input_format = options.format
+    if input_format == "auto":
+        from bertprep.io import readers
+
+        first = options.input.split(",")[0].lower()
+        input_format = "jsonl" if readers.guess_format(first) == "jsonl" else "conll"
+    labels = read_labels_option(options.labels)
+    return TaggingPlan(format=input_format, labels=tuple(labels) if labels is not None else None)

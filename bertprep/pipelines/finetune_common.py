@@ -5,14 +5,14 @@ record's line), never on workers, so the same input gives the same ids and bytes
 """
 import dataclasses
 import functools
-from typing import Dict, List, Optional
+from typing import Dict, Sequence
 
 import apache_beam as beam
 
 from bertprep import data_warnings
-from bertprep.errors import BertprepError
 from bertprep.io import beam_io
 from bertprep.io import output as output_lib
+from bertprep.options.common import ShardedOutputOptions, TokenizerOptions
 from bertprep.pipelines import common, unknown_words
 from bertprep.runtime import runner
 
@@ -32,28 +32,6 @@ def example_id(file_index: int, line: int) -> int:
 def id_key(value: int) -> bytes:
     """Sort key of an integer id: big-endian bytes sort like the numbers."""
     return int(value).to_bytes(8, "big")
-
-
-def read_labels_option(value: Optional[str]) -> Optional[List[str]]:
-    """`--labels a,b,c`, or a file path (local or gs://) with one label a line; None when not given."""
-    if not value:
-        return None
-    from apache_beam.io.filesystems import FileSystems
-
-    if "," not in value and FileSystems.exists(value):
-        from bertprep.io import readers
-
-        labels = [item.value.strip() for item in readers.iter_text_lines(value)
-                  if isinstance(item, readers.Record) and item.value.strip()]
-        source = value
-    else:
-        labels = [label.strip() for label in value.split(",") if label.strip()]
-        source = "--labels"
-    if not labels:
-        raise BertprepError("%s gives no labels" % source)
-    if len(set(labels)) != len(labels):
-        raise BertprepError("%s repeats a label: %s" % (source, ", ".join(labels)))
-    return labels
 
 
 class SumStats(beam.CombineFn):
@@ -123,26 +101,28 @@ def unknown_word_outputs(counter):
         yield beam.pvalue.TaggedOutput("unknown", word_count)
 
 
-def vocabulary_info(config: dict) -> dict:
+def vocabulary_info(options: TokenizerOptions) -> dict:
     """The info.json entries about the job's vocabulary: its fingerprint and its case (for the case warning)."""
-    tokenizer = common.load_job_tokenizer(config)
+    tokenizer = options.load_tokenizer()
     return {"vocab_fingerprint": tokenizer.fingerprint,
             "vocabulary_case": data_warnings.vocabulary_case(tokenizer.vocab)}
 
 
-def write_records_and_dead_letters(config: dict, kind: str, converted, dead_sources, labels, stat_names):
+def write_records_and_dead_letters(options: ShardedOutputOptions, kind: str, converted, dead_sources, labels,
+                                   summed_stat_names: Sequence[str]):
     """Converted records → shards, every dead letter → dead_letters/, summed facts → report stats.
 
     `converted` has `records` (sort key, bytes), `facts` and `unknown` (see `unknown_word_outputs`)
-    outputs; the discovered or given `labels` join the stats as `label_list`. Returns (shard results,
-    dead-letter counts, stats) for Finalize.
+    outputs; the facts named by `summed_stat_names` become stats of those names, and the discovered or
+    given `labels` join them as `label_list`. Returns (shard results, dead-letter counts, stats) for
+    Finalize.
     """
     dead = tuple(dead_sources) | "AllDead" >> beam.Flatten()
     shards = converted.records | "Write" >> beam_io.WriteShardedRecords(
-        config["output"], kind, config["num_shards"], config.get("compression", "none"))
-    dead_counts = dead | "WriteDead" >> beam_io.WriteDeadLetters(config["output"])
+        options.output, kind, options.num_shards, options.compression)
+    dead_counts = dead | "WriteDead" >> beam_io.WriteDeadLetters(options.output)
     summed = converted.facts | "SumStats" >> beam.CombineGlobally(SumStats())
-    stats = stat_fields(summed, stat_names)
+    stats = stat_fields(summed, summed_stat_names)
     stats["label_list"] = labels
     stats["unknown_words"] = converted.unknown | "UnknownWords" >> unknown_words.SummarizeUnknownWords()
     return shards, dead_counts, stats
@@ -166,27 +146,41 @@ def info_hook(updates) -> functools.partial:
     return functools.partial(_rewrite_info, updates=updates)
 
 
-def resolve_num_shards(config: dict) -> int:
-    if config.get("num_shards"):
-        return int(config["num_shards"])
-    return common.default_num_shards(beam_io.total_size(beam_io.match_files(config["input"])))
+def resolve_num_shards(options: ShardedOutputOptions) -> int:
+    """--num-shards, or (0) a count from the input's total size, so shard names never depend on workers."""
+    if options.num_shards:
+        return int(options.num_shards)
+    return common.default_num_shards(beam_io.total_size(beam_io.match_files(options.input)))
 
 
-def run_finetune_job(build_pipeline, options, config: dict, beam_args, extra_outputs=()) -> int:
-    """Check the vocabulary and the output directory, then run the pipeline to completion.
+def resolved(options):
+    """The options with what the job derives from them filled in: the job's plan (`with_plan()`, where the
+    job has one) and the shard count. Unchanged when already resolved, so the command resolves them once
+    and `build_pipeline` (also reached without the command, e.g. from the registry) finds them done."""
+    if hasattr(options, "with_plan"):
+        options = options.with_plan()
+    if not options.num_shards:
+        options = dataclasses.replace(options, num_shards=resolve_num_shards(options))
+    return options
+
+
+def run_finetune_job(build_pipeline, options, beam_args, extra_outputs=()) -> int:
+    """Check the vocabulary and the output directory, resolve the options, then run the pipeline to completion.
 
     `extra_outputs` are glob patterns (relative to the output directory) of files this job writes
     beside the protocol's own, removed with --overwrite so an old run's side files never linger.
     """
-    common.load_job_tokenizer(config)  # a bad vocabulary fails here with one line, before Beam starts
-    directory = output_lib.OutputDirectory(config["output"], overwrite=config.get("overwrite", False))
+    if hasattr(options, "with_plan"):
+        options = options.with_plan()  # a bad --labels file fails here, before anything is written
+    options.load_tokenizer()  # a bad vocabulary fails here with one line, before Beam starts
+    directory = output_lib.OutputDirectory(options.output, overwrite=options.overwrite)
     directory.prepare()
-    if config.get("overwrite") and extra_outputs:
+    if options.overwrite and extra_outputs:
         from apache_beam.io.filesystems import FileSystems
 
         paths = [metadata.path for result in FileSystems.match([directory.file(p) for p in extra_outputs])
                  for metadata in result.metadata_list]
         if paths:
             FileSystems.delete(sorted(set(paths)))
-    runner.run_job(build_pipeline, dataclasses.replace(options, num_shards=resolve_num_shards(config)), beam_args)
+    runner.run_job(build_pipeline, resolved(options), beam_args)
     return 0

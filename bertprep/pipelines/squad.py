@@ -1,4 +1,4 @@
-"""`bertprep squad`: SQuAD v1.1/v2.0 (and CMRC 2018) TFRecords with run_squad.py's features.
+"""The `squad` job's Beam graph: SQuAD v1.1/v2.0 (and CMRC 2018) TFRecords with run_squad.py's features.
 
 Wiring: read each SQuAD JSON file whole (one JSON document; SQuAD-sized files are tens of MB) and emit
 its questions → per question, in parallel: example (answer located from answer_start) and its windows
@@ -8,75 +8,36 @@ its questions → per question, in parallel: example (answer located from answer
 number of workers → TFRecord shards sorted by unique_id, and for evaluation the side files that
 squad-predict needs (features: tokens, token_to_orig_map, token_is_max_context; examples: context,
 words, gold answers).
+The command line is bertprep/commands/squad.py, the options bertprep/options/squad.py.
 """
-import argparse
 import io
 import json
+from typing import Dict
 
 import apache_beam as beam
 
 from bertprep import schemas
-from bertprep.errors import BertprepError
-from bertprep.options.squad import SquadOptions
 from bertprep.io import beam_io, readers
 from bertprep.io import output as output_lib
-from bertprep.pipelines import common, finetune_common, unknown_words
+from bertprep.options.squad import SquadOptions
+from bertprep.pipelines import finetune_common, unknown_words
 from bertprep.seeding import stable_hash
 from bertprep.transforms.finetune import squad_examples
 from bertprep.transforms.finetune import squad_features
 
-COMMAND = "squad"
-HELP = "SQuAD v1.1/v2.0 (and Chinese CMRC) TFRecords with run_squad.py features, plus the eval side files"
-ACCEPTS_BEAM_ARGS = True
 FIRST_UNIQUE_ID = 1000000000
 SIDE_FEATURES = "squad_features"
 SIDE_EXAMPLES = "squad_examples"
-DESCRIPTION = """Turn SQuAD-format JSON into the features run_squad.py writes. --split train (the reference's
-is_training) gives unique_id, input_ids, input_mask, segment_ids, start_positions, end_positions and
-is_impossible (positions 0 when the answer is not inside the window, or the question has none);
---split eval gives unique_id, input_ids, input_mask, segment_ids and side files (JSONL, or Parquet with
---side-file-format parquet): squad_features-* (unique_id, example_index, qas_id, doc_span_index,
-doc_span_start, tokens, token_to_orig_map, token_is_max_context) and squad_examples-* (qas_id,
-question, context, doc_tokens, word character spans, gold answers) — what `bertprep squad-predict` needs
-to turn logits into text.
-
-unique_id counts from 1000000000 and example_index from 0 in input order (files sorted by name, then
-article, paragraph and question), exactly as the reference numbers them, whatever the worker count.
-Each JSON file is read whole by one worker (it is one JSON document).
-
-Text written without spaces (Chinese, Japanese): every CJK ideograph is its own word (--cjk-words auto
-does this for paragraphs where ideographs and kana are at least 30% of the characters), so answers are
-located from answer_start character by character. Training questions whose answer text does not match
-the context at answer_start or that lack exactly one answer go to dead_letters/, and so (unless
---unusable-answers keep, the reference's behaviour) do answers that start or end inside a word piece or
-that no window holds whole."""
+SIDE_FILE_PATTERNS = ("%s-*" % SIDE_FEATURES, "%s-*" % SIDE_EXAMPLES)
+# The facts each converted question reports, summed over the run into the report's statistics of these names.
+SUMMED_STATS = ("sequence_length_histogram", "features_per_question", "tokens_per_instance", "unk_rate",
+                "questions_truncated", "answer_windows", "kept_questions", "unanswerable_questions")
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    SquadOptions.add_arguments(parser)
-
-
-def kind_for(config: dict) -> str:
-    return "squad_train" if config.get("split", "train") == "train" else "squad_eval"
-
-
-def validate(config: dict) -> dict:
-    config = dict(config)
-    for name in ("max_seq_length", "doc_stride", "max_query_length"):
-        if int(config.get(name, 0)) <= 0:
-            raise BertprepError("--%s must be positive, got %s" % (name.replace("_", "-"), config.get(name)))
-    if config["max_seq_length"] <= config["max_query_length"] + 3:
-        raise BertprepError("--max-seq-length (%d) must be greater than --max-query-length (%d) + 3"
-                            % (config["max_seq_length"], config["max_query_length"]))
-    if config.get("side_file") is None:
-        config["side_file"] = config.get("split", "train") == "eval"
-    return config
-
-
-def side_file_names(config: dict) -> dict:
-    suffix = ".parquet" if config.get("side_file_format") == "parquet" else ".jsonl"
-    shards = config["num_shards"]
-    return {"format": config.get("side_file_format", "jsonl"),
+def side_file_names(options: SquadOptions) -> dict:
+    suffix = ".parquet" if options.side_file_format == "parquet" else ".jsonl"
+    shards = options.num_shards
+    return {"format": options.side_file_format,
             "features": [output_lib.shard_name(SIDE_FEATURES, i, shards, suffix) for i in range(shards)],
             "examples": [output_lib.shard_name(SIDE_EXAMPLES, i, shards, suffix) for i in range(shards)]}
 
@@ -84,27 +45,26 @@ def side_file_names(config: dict) -> dict:
 class _ConvertQuestion(beam.DoFn):
     """Question record → (position, example row, feature dicts); dead letters; stats facts."""
 
-    def __init__(self, config: dict, file_indexes: dict):
-        self._config = config
+    def __init__(self, options: SquadOptions, file_indexes: Dict[str, int]):
+        self._options = options
         self._file_indexes = file_indexes
 
     def setup(self):
-        self._tokenizer = common.load_job_tokenizer(self._config)
+        self._tokenizer = self._options.load_tokenizer()
 
     def process(self, record):
-        config = self._config
-        is_training = config.get("split", "train") == "train"
+        options = self._options
+        is_training = options.is_training
         if squad_examples.looks_unanswerable(record.value["qa"]):
             # Counted for every question, kept or not: SQuAD 2.0 data read without --version-2-with-negative
             # dead-letters these (or, for eval, reads them as answerable), and the warning names the fix.
             yield beam.pvalue.TaggedOutput("facts", {"unanswerable_questions": 1})
         try:
-            example = squad_examples.make_example(record.value, is_training,
-                                                  bool(config.get("version_2_with_negative")),
-                                                  config.get("cjk_words", "auto"))
+            example = squad_examples.make_example(record.value, is_training, options.version_2_with_negative,
+                                                  options.cjk_words)
             features, facts = squad_features.convert_example(
-                example, self._tokenizer, config["max_seq_length"], config["doc_stride"], config["max_query_length"],
-                is_training, config.get("unusable_answers", "dead-letter"))
+                example, self._tokenizer, options.max_seq_length, options.doc_stride, options.max_query_length,
+                is_training, options.unusable_answers)
         except squad_examples.AnswerError as error:
             yield beam.pvalue.TaggedOutput("dead", readers.DeadLetter(record.source, record.line, str(error),
                                                                       record.value["qa"]))
@@ -114,8 +74,7 @@ class _ConvertQuestion(beam.DoFn):
             "qas_id": example.qas_id, "question_text": example.question_text, "context": example.context,
             "doc_tokens": example.doc_tokens, "word_spans": [list(span) for span in example.word_spans],
             "answers": list(example.answers),
-            "is_impossible": bool(config.get("version_2_with_negative"))
-            and bool(record.value["qa"].get("is_impossible")),
+            "is_impossible": options.version_2_with_negative and bool(record.value["qa"].get("is_impossible")),
             "title": record.value.get("title") or "", "source": record.source, "line": record.line,
         }
         yield position, (example_row, features)
@@ -167,18 +126,17 @@ class _Numbering(beam.CombineFn):
 class _Number(beam.DoFn):
     """Give a question's features their ids; encode records and side rows."""
 
-    def __init__(self, config: dict):
-        self._config = config
-        self._kind = kind_for(config)
+    def __init__(self, options: SquadOptions):
+        self._options = options
 
     def setup(self):
-        self._schema = schemas.for_kind(self._kind, {"max_seq_length": self._config["max_seq_length"]})
+        self._schema = schemas.for_kind(self._options.kind, {"max_seq_length": self._options.max_seq_length})
 
     def process(self, item, numbering):
         position, (example_row, features) = item
         example_index, first_id = numbering[position]
-        is_training = self._kind == "squad_train"
-        side = self._config.get("side_file")
+        is_training = self._options.is_training
+        side = self._options.writes_side_files
         for offset, feature in enumerate(features):
             unique_id = first_id + offset
             values = {"unique_id": unique_id, "input_ids": feature["input_ids"],
@@ -296,56 +254,45 @@ def _answers_stat(dead_counts, kept):
     return {"kept": kept, "dropped": dict(sorted((dead_counts or {}).items()))}
 
 
-def build_pipeline(pipeline, options) -> None:
-    config = options if isinstance(options, dict) else options.to_config()  # transitional: typed options
-    config = validate(config)
-    config["num_shards"] = finetune_common.resolve_num_shards(config)
-    kind = kind_for(config)
-    compression = config.get("compression", "none")
-    indexes = finetune_common.file_indexes(config["input"])
-    read = pipeline | "Read" >> beam_io.ReadRecords(config["input"], squad_examples.iter_squad_file)
+def build_pipeline(pipeline, options: SquadOptions) -> None:
+    options = finetune_common.resolved(options)
+    kind = options.kind
+    indexes = finetune_common.file_indexes(options.input)
+    read = pipeline | "Read" >> beam_io.ReadRecords(options.input, squad_examples.iter_squad_file)
     converted = (read.records
                  | "Spread" >> beam.Reshuffle()
-                 | "Convert" >> beam.ParDo(_ConvertQuestion(config, indexes)).with_outputs(
+                 | "Convert" >> beam.ParDo(_ConvertQuestion(options, indexes)).with_outputs(
                      "dead", "sizes", "facts", "unknown", main="questions"))
     numbering = converted.sizes | "Numbering" >> beam.CombineGlobally(_Numbering())
-    numbered = converted.questions | "Number" >> beam.ParDo(_Number(config), beam.pvalue.AsSingleton(numbering)) \
+    numbered = converted.questions | "Number" >> beam.ParDo(_Number(options), beam.pvalue.AsSingleton(numbering)) \
         .with_outputs("side_features", "side_examples", main="records")
     dead = (read.dead_letters, converted.dead) | "AllDead" >> beam.Flatten()
-    shards = numbered.records | "Write" >> beam_io.WriteShardedRecords(config["output"], kind, config["num_shards"],
-                                                                      compression)
-    dead_counts = dead | "WriteDead" >> beam_io.WriteDeadLetters(config["output"])
+    shards = numbered.records | "Write" >> beam_io.WriteShardedRecords(options.output, kind, options.num_shards,
+                                                                      options.compression)
+    dead_counts = dead | "WriteDead" >> beam_io.WriteDeadLetters(options.output)
     written = converted.sizes | "CountWritten" >> beam.combiners.Count.Globally()
     stats = converted.facts | "SumStats" >> beam.CombineGlobally(finetune_common.SumStats())
-    stat_pcs = finetune_common.stat_fields(stats, ("sequence_length_histogram", "features_per_question",
-                                                   "tokens_per_instance", "unk_rate", "questions_truncated",
-                                                   "answer_windows", "kept_questions", "unanswerable_questions"))
+    stat_pcs = finetune_common.stat_fields(stats, SUMMED_STATS)
     stat_pcs["unknown_words"] = converted.unknown | "UnknownWords" >> unknown_words.SummarizeUnknownWords()
     stat_pcs["answers"] = dead_counts | "AnswersStat" >> beam.Map(_answers_stat, beam.pvalue.AsSingleton(written))
-    info = {"config": config, "schema": schemas.for_kind(kind, {"max_seq_length": config["max_seq_length"]}).to_json(),
-            **finetune_common.vocabulary_info(config), "first_unique_id": FIRST_UNIQUE_ID}
-    if config["side_file"]:
-        names = side_file_names(config)
+    info = {"config": options.to_config(),
+            "schema": schemas.for_kind(kind, {"max_seq_length": options.max_seq_length}).to_json(),
+            **finetune_common.vocabulary_info(options), "first_unique_id": FIRST_UNIQUE_ID}
+    if options.writes_side_files:
+        names = side_file_names(options)
         info["side_files"] = names
         side_results = (
-            (_write_side(numbered.side_features, "SideFeatures", config["output"], SIDE_FEATURES,
-                         config["num_shards"], names["format"]),
-             _write_side(numbered.side_examples, "SideExamples", config["output"], SIDE_EXAMPLES,
-                         config["num_shards"], names["format"]))
+            (_write_side(numbered.side_features, "SideFeatures", options.output, SIDE_FEATURES,
+                         options.num_shards, names["format"]),
+             _write_side(numbered.side_examples, "SideExamples", options.output, SIDE_EXAMPLES,
+                         options.num_shards, names["format"]))
             | "SideResults" >> beam.Flatten())
         # Finalize waits for this one-element summary, so the marker comes after every side file.
         stat_pcs["side_files"] = (pipeline | "SideTrigger" >> beam.Create([None])
-                                  | "FillSide" >> beam.ParDo(_FillSideFiles(config["output"], names),
+                                  | "FillSide" >> beam.ParDo(_FillSideFiles(options.output, names),
                                                              beam.pvalue.AsList(side_results)))
     _ = {"shards": shards, "dead_letter_counts": dead_counts,
          "counts": {"read": beam_io.count_inputs(read), "written": written,
                     "features": beam_io.count(numbered.records, "CountFeatures")},
          "stats": stat_pcs,
-         } | "Finalize" >> beam_io.Finalize(config["output"], kind, info, config["num_shards"], compression)
-
-
-def run(args) -> int:
-    options = SquadOptions.from_namespace(args)
-    config = validate(options.to_config())
-    return finetune_common.run_finetune_job(build_pipeline, options, config, args.beam_args,
-                                            extra_outputs=("%s-*" % SIDE_FEATURES, "%s-*" % SIDE_EXAMPLES))
+         } | "Finalize" >> beam_io.Finalize(options.output, kind, info, options.num_shards, options.compression)
