@@ -290,7 +290,7 @@ def test_an_all_dead_lettered_squad_run_fails_and_leaves_latest_where_it_was(tmp
     """The issue's case: a truncated SQuAD file dead-letters everything; it used to be published."""
     import json
 
-    monkeypatch.delenv("BERTPREP_CLI_MODULE", raising=False)  # the real bertprep CLI
+    monkeypatch.delenv("BERTPREP_EXTRA_PIPELINES", raising=False)  # the real jobs only
     full = json.loads((shared / "data" / "squad" / "vi_squad_v2_train_sub.json").read_text(encoding="utf-8"))
     text = json.dumps({"version": full.get("version", "v2.0"), "data": full["data"][:3]}, ensure_ascii=False)
     source = tmp_path / "squad.json"

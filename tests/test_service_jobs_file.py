@@ -113,10 +113,13 @@ def test_the_example_jobs_file_is_valid_and_defaults_merge():
 
 
 def test_args_become_the_pipelines_own_options():
-    parser = catalog.pipeline_parser("pretraining")
-    argv = catalog.args_to_argv({"input": ["a.txt", "b.txt"], "lower": False, "whole_word_mask": True,
-                                 "reference-compatible": False, "max-seq-length": 256, "vocab": None}, parser)
+    import argparse
+
+    argv = catalog.args_to_argv("pretraining", {"input": ["a.txt", "b.txt"], "lower": False, "whole_word_mask": True,
+                                                "reference-compatible": False, "max-seq-length": 256, "vocab": None})
     assert argv == ["--input=a.txt,b.txt", "--no-lower", "--whole-word-mask", "--max-seq-length=256"]
+    parser = argparse.ArgumentParser(allow_abbrev=False)
+    catalog.options_class("pretraining").add_arguments(parser)
     namespace, _ = parser.parse_known_args(argv + ["--output", "o"])
     assert (namespace.input, namespace.lower, namespace.whole_word_mask, namespace.max_seq_length) == \
         ("a.txt,b.txt", False, True, 256)
