@@ -14,7 +14,7 @@ START = datetime.datetime(2025, 1, 6, 0, 0, 30, tzinfo=datetime.timezone.utc)
 
 
 @pytest.fixture
-def fake_cli(monkeypatch):
+def fake_job(monkeypatch):
     """The registry (and so the jobs file, the CLI and its runs) gains the `fake-count` job of
     tests/service_fake_job.py."""
     monkeypatch.setenv("BERTPREP_EXTRA_PIPELINES", "service_fake_job")

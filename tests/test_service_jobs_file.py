@@ -146,3 +146,25 @@ def test_scheduler_check_prints_next_times_without_creating_a_registry(tmp_path,
     jobs.write_text(GOOD_JOB.replace("0 2 * * *", "every night"))
     assert cli.main(["scheduler", "check", "--jobs", str(jobs)]) == 2
     assert "jobs.yaml:5: jobs.nightly.schedule" in capsys.readouterr().err
+
+
+def test_the_service_reads_jobs_and_templates_without_importing_the_cli(tmp_path):
+    """Pipelines come from bertprep.pipelines.registry: checking a jobs file, writing template metadata and
+    translating launcher parameters load no bertprep.cli and no job graph (no Beam pipeline module)."""
+    import subprocess
+    import sys
+
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(GOOD_JOB)
+    script = (
+        "import sys\n"
+        "from bertprep.service import dataflow, flex_main, jobs_file\n"
+        "jobs_file.load_jobs_file(sys.argv[1])\n"
+        "dataflow.template_metadata('classifier')\n"
+        "flex_main.translate(['--pipeline=tagging', '--input=gs://b/x', '--output=gs://b/y', '--project=p'], {})\n"
+        "loaded = sorted(name for name in sys.modules if name == 'bertprep.cli' or name.startswith("
+        "('bertprep.commands', 'bertprep.pipelines.') ) and name != 'bertprep.pipelines.registry')\n"
+        "print(loaded)\n")
+    finished = subprocess.run([sys.executable, "-c", script, str(jobs)], capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert finished.stdout.strip().splitlines()[-1] == "[]"

@@ -3,8 +3,8 @@
 The template spec (the JSON `gcloud dataflow flex-template build` would upload) holds the image,
 `sdkInfo`, and `metadata`: the template name, description and one parameter per job option
 (`JobOptions.template_parameters`) with `name` (the option's field name, as the launcher passes
-`--name=value`), `label`, `helpText`, `isOptional` and `regexes` (from the option's type or choices). The same image serves the launcher and the
-workers: `defaultEnvironment.sdkContainerImage` names it.
+`--name=value`), `label`, `helpText`, `isOptional` and `regexes` (from the option's type or choices).
+The same image serves the launcher and the workers: `defaultEnvironment.sdkContainerImage` names it.
 
 One image holds every job, so each template carries a required `pipeline` parameter pinned by
 its regex to the template's job; `bertprep.service.flex_main` (the launcher's Python file) reads it
