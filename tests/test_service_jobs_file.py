@@ -49,6 +49,12 @@ def error_for(text: str) -> str:
      "jobs.yaml:9: jobs.nightly.args.max-seq-lenght: unknown option --max-seq-lenght for pipeline pretraining"),
     (GOOD_JOB.replace("      vocab: vocab.txt\n", "      vocab: vocab.txt\n      lower: maybe\n"),
      "jobs.yaml:9: jobs.nightly.args.lower: --lower takes true or false, not 'maybe'"),
+    (GOOD_JOB.replace("      vocab: vocab.txt\n", "      vocab: vocab.txt\n      max-seq-length: lots\n"),
+     "jobs.yaml:9: jobs.nightly.args.max-seq-length: --max-seq-length: invalid literal for int() with base 10: "
+     "'lots' for pipeline pretraining"),
+    (GOOD_JOB.replace("      vocab: vocab.txt\n", "      vocab: vocab.txt\n      compression: zip\n"),
+     "jobs.yaml:9: jobs.nightly.args.compression: --compression: 'zip' is not one of none, gzip for pipeline "
+     "pretraining"),
     (GOOD_JOB.replace("      vocab: vocab.txt\n", "      vocab: vocab.txt\n      output: /tmp/x\n"),
      "jobs.yaml:9: jobs.nightly.args.output: set by the service"),
     (GOOD_JOB.replace("      input: corpus/*.txt\n", ""),

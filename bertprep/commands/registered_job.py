@@ -9,15 +9,13 @@ import dataclasses
 
 from bertprep.pipelines.registry import Pipeline
 
-ACCEPTS_BEAM_ARGS = True
-
 
 @dataclasses.dataclass(frozen=True)
 class RegisteredJobCommand:
     """The command-module shape bertprep.cli expects (COMMAND, HELP, add_arguments, run) for one job."""
 
     pipeline: Pipeline
-    ACCEPTS_BEAM_ARGS = ACCEPTS_BEAM_ARGS
+    ACCEPTS_BEAM_ARGS = True  # a class attribute, not a field: every registry job is a Beam job
 
     @property
     def COMMAND(self) -> str:  # noqa: N802  (the attribute name every command module has)

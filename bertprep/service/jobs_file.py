@@ -254,6 +254,7 @@ def _check_args(check: Checker, spec: JobSpec, args_node: Optional[Located], job
                 with_options: bool) -> None:
     """Each arg must be an option of the pipeline's options class, with a value it can take; the class's
     required options must be there (except --output, which the service sets)."""
+    from bertprep.options.fields import option_value
     from bertprep.service import catalog
 
     key = "jobs.%s.args" % spec.name
@@ -272,6 +273,8 @@ def _check_args(check: Checker, spec: JobSpec, args_node: Optional[Located], job
             check.fail(line, "%s.%s" % (key, arg), _unknown_arg(arg, spec.pipeline, known))
         try:
             options_class.command_line_from_mapping({arg: value})
+            if not any(PLACEHOLDER.search(text) for text in _strings(value)):  # typed now, not at the run
+                option_value(options_class.command_option(arg), value)
         except BertprepError as error:
             check.fail(line, "%s.%s" % (key, arg), "%s for pipeline %s" % (error, spec.pipeline))
         for text in _strings(value):
