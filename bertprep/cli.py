@@ -1,6 +1,8 @@
 """The `bertprep` command: one subcommand per job or tool.
 
-A command module exposes COMMAND, HELP, `add_arguments(parser)` and `run(args) -> int`. Jobs pass the
+A command module exposes COMMAND, HELP, `add_arguments(parser)` and `run(args) -> int`. A job of
+bertprep.pipelines.registry that no module here lists (one a deployment adds with
+BERTPREP_EXTRA_PIPELINES) gets a generic command (bertprep.commands.registered_job). Jobs pass the
 arguments their parser does not know to Beam, provided each is an option a Beam PipelineOptions class
 defines (else exit 2 with one line naming the closest known option, before anything is written); other
 commands reject them. Job options are never abbreviated: `--label` must not quietly become `--labels`.
@@ -64,11 +66,6 @@ def build_parser(modules):
     return parser
 
 
-def _command_parser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
-    subparsers = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
-    return subparsers.choices[command]
-
-
 def _conventional_name(module_path: str) -> str:
     """`bertprep.commands.squad_predict` → `squad-predict`; `..._command` modules drop the suffix."""
     name = module_path.rsplit(".", 1)[-1]
@@ -82,7 +79,10 @@ def _modules_for(argv):
 
     Importing every command pulls in Beam and TensorFlow pieces and costs seconds; a run of one job
     (often started by the scheduler) needs just its own module. `--help` and unknown names import all.
+    Registry jobs no module lists come after the modules, each as a generic command.
     """
+    from bertprep.commands import registered_job
+
     wanted = next((arg for arg in argv if not arg.startswith("-")), None)
     if wanted:
         for path in COMMANDS:
@@ -90,7 +90,22 @@ def _modules_for(argv):
                 module = importlib.import_module(path)
                 if module.COMMAND == wanted:
                     return [module]
-    return [importlib.import_module(name) for name in COMMANDS]
+        if wanted not in {_conventional_name(path) for path in COMMANDS}:
+            found = [command for command in registered_job.commands_for(()) if command.COMMAND == wanted]
+            if found:
+                return found
+    modules = [importlib.import_module(name) for name in COMMANDS]
+    return modules + registered_job.commands_for({module.COMMAND for module in modules})
+
+
+def _own_options(command: str):
+    """A job's own --options (from its registry options class), offered as suggestions for a typo."""
+    from bertprep.pipelines import registry
+
+    pipeline = registry.PIPELINES.get(command) or registry.pipelines().get(command)
+    if pipeline is None:  # a command outside the registry (the tests' toy job): Beam's options only
+        return []
+    return [option.option for option in pipeline.options_class().command_options()]
 
 
 def main(argv=None, fast_exit: bool = False) -> int:
@@ -100,7 +115,11 @@ def main(argv=None, fast_exit: bool = False) -> int:
 
     quiet_beam_logging()
     argv = list(sys.argv[1:] if argv is None else argv)
-    modules = _modules_for(argv)
+    try:
+        modules = _modules_for(argv)
+    except BertprepError as error:
+        print("bertprep: error: %s" % error, file=sys.stderr)
+        return 2
     parser = build_parser(modules)
     args, unknown = parser.parse_known_args(argv)
     if not getattr(args, "command", None):
@@ -110,20 +129,15 @@ def main(argv=None, fast_exit: bool = False) -> int:
         parser.error("unrecognized arguments: %s" % " ".join(unknown))
     args.beam_args = unknown
     if args.accepts_beam_args:
-        from bertprep.commands import command_line
+        from bertprep.runtime import beam_arguments
 
-        job_parser = _command_parser(parser, args.command)
         try:
-            command_line.check_job_command_line(job_parser, getattr(args, "runner", None), unknown)
+            beam_arguments.check_job_command_line(_own_options(args.command), getattr(args, "runner", None),
+                                                  unknown)
         except BertprepError as error:
             print("bertprep: error: %s" % error, file=sys.stderr)
             return 2
-        command_line.record_job_command_line(job_parser)
-    try:
-        code = _run_command(args)
-    finally:
-        if args.accepts_beam_args:
-            command_line.record_job_command_line(None)
+    code = _run_command(args)
     if fast_exit and args.accepts_beam_args:
         logging.shutdown()
         sys.stdout.flush()

@@ -1,95 +1,111 @@
-"""A fast pipeline command for the service tests, following the real output protocol.
+"""A fast Beam job for the service tests, following the real output protocol.
 
-It counts the input's lines into one shard (each line a record), writes info.json and the
-completion marker last, like every bertprep job, without starting Beam. Options make it fail,
-fail a number of times, pause mid-write (signalling a ready file) or detect overlapping runs.
+The service tests name this module in BERTPREP_EXTRA_PIPELINES, so the registry (and with it the jobs
+file, the CLI's generic job command and the service's subprocess runs) knows `fake-count`. One DoFn
+counts the input's lines into one shard (each line a record) and writes info.json and the completion
+marker last, like every bertprep job. Options make it fail, fail a number of times, pause mid-write
+(signalling a ready file) or detect overlapping runs.
 """
+import dataclasses
 import os
 import time
+from typing import Optional
 
 from bertprep.errors import BertprepError
-from bertprep.io import output as output_lib
-from bertprep.io.beam_io import match_files
+from bertprep.options.common import CommonJobOptions
+from bertprep.options.fields import flag_option, list_option, switch_option, value_option
+from bertprep.pipelines.registry import Pipeline
 
 COMMAND = "fake-count"
-HELP = "count input lines into one shard (service tests only)"
-ACCEPTS_BEAM_ARGS = True
 
 
-def add_arguments(parser):
-    parser.add_argument("--input", required=True, help="input file or glob")
-    parser.add_argument("--output", required=True, help="output directory")
-    parser.add_argument("--label", default="", help="copied to info.json")
-    parser.add_argument("--fail", action="store_true", help="always fail")
-    parser.add_argument("--fail-times", type=int, default=0, help="fail this many runs (counted in --state-file)")
-    parser.add_argument("--state-file", default=None, help="where --fail-times counts runs")
-    parser.add_argument("--pause-flag", default=None, help="while this file exists, pause halfway through the "
-                        "shard (up to --sleep seconds)")
-    parser.add_argument("--sleep", type=float, default=60.0, help="longest pause")
-    parser.add_argument("--ready-file", default=None, help="created (with the pid) when the pause starts")
-    parser.add_argument("--lock-file", default=None, help="created exclusively for the run; a second run "
-                        "finding it records an overlap")
-    parser.add_argument("--upstream", default=None, help="an upstream output directory to read LATEST data from")
-    parser.add_argument("--lower", action=__import__("argparse").BooleanOptionalAction, default=True,
-                        help="a boolean option (unused)")
-    parser.add_argument("--print-env", action="append", default=[], help="print whether this environment "
-                        "variable is set (repeatable)")
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FakeCountOptions(CommonJobOptions):
+    """count input lines into one shard (service tests only)"""
+
+    input: Optional[str] = value_option(required=True, help="input file or glob")
+    label: str = value_option("", help="copied to info.json")
+    fail: bool = flag_option(help="always fail")
+    fail_times: int = value_option(0, type=int, help="fail this many runs (counted in --state-file)")
+    state_file: Optional[str] = value_option(help="where --fail-times counts runs")
+    pause_flag: Optional[str] = value_option(help="while this file exists, pause halfway through the shard (up to "
+                                             "--sleep seconds)")
+    sleep: float = value_option(60.0, type=float, help="longest pause")
+    ready_file: Optional[str] = value_option(help="created (with the pid) when the pause starts")
+    lock_file: Optional[str] = value_option(help="created exclusively for the run; a second run finding it records "
+                                            "an overlap")
+    upstream: Optional[str] = value_option(help="an upstream output directory to read LATEST data from")
+    lower: bool = switch_option(True, help="a boolean option (unused)")
+    print_env: Optional[str] = list_option(help="print whether this environment variable is set (repeatable)")
 
 
-def run(args) -> int:
+PIPELINES = {COMMAND: Pipeline(COMMAND, "service_fake_job:FakeCountOptions", "service_fake_job:build_pipeline")}
+
+
+def build_pipeline(pipeline, options: FakeCountOptions):
+    import apache_beam as beam
+
+    _ = pipeline | "Start" >> beam.Create([None]) | "Count" >> beam.Map(lambda _, options: count(options), options)
+
+
+def count(options: FakeCountOptions) -> int:
     lock = None
-    if args.lock_file:
+    if options.lock_file:
         try:
-            lock = os.open(args.lock_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            lock = os.open(options.lock_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
         except FileExistsError:
-            with open(args.lock_file + ".overlap", "a") as handle:
-                handle.write(args.output + "\n")
+            with open(options.lock_file + ".overlap", "a") as handle:
+                handle.write(options.output + "\n")
     try:
-        return _run(args)
+        return _count(options)
     finally:
         if lock is not None:
             os.close(lock)
-            os.remove(args.lock_file)
+            os.remove(options.lock_file)
 
 
-def _run(args) -> int:
-    for name in args.print_env:
-        print("env %s is %s" % (name, "set" if name in os.environ else "unset"), flush=True)
-    if args.fail:
+def _count(options: FakeCountOptions) -> int:
+    from bertprep.io import output as output_lib
+    from bertprep.io.beam_io import match_files
+
+    for name in (options.print_env or "").split(","):
+        if name:
+            print("env %s is %s" % (name, "set" if name in os.environ else "unset"), flush=True)
+    if options.fail:
         raise BertprepError("asked to fail (--fail)")
-    if args.fail_times:
+    if options.fail_times:
         count = 0
-        if os.path.exists(args.state_file):
-            with open(args.state_file) as handle:
+        if os.path.exists(options.state_file):
+            with open(options.state_file) as handle:
                 count = int(handle.read() or 0)
-        with open(args.state_file, "w") as handle:
+        with open(options.state_file, "w") as handle:
             handle.write(str(count + 1))
-        if count < args.fail_times:
-            raise BertprepError("planned failure %d of %d" % (count + 1, args.fail_times))
-    if args.upstream and not os.path.exists(os.path.join(args.upstream, output_lib.COMPLETE_MARKER)):
-        raise BertprepError("upstream %s is not complete" % args.upstream)
-    directory = output_lib.OutputDirectory(args.output, overwrite=False)
+        if count < options.fail_times:
+            raise BertprepError("planned failure %d of %d" % (count + 1, options.fail_times))
+    if options.upstream and not os.path.exists(os.path.join(options.upstream, output_lib.COMPLETE_MARKER)):
+        raise BertprepError("upstream %s is not complete" % options.upstream)
+    directory = output_lib.OutputDirectory(options.output, overwrite=False)
     directory.prepare()
     lines = []
-    for path in match_files(args.input):
+    for path in match_files(options.input):
         with open(path, encoding="utf-8") as handle:
             lines.extend(line.rstrip("\n") for line in handle)
     shard = directory.file(output_lib.shard_name("fake", 0, 1, ".tfrecord"))
     with output_lib.ShardWriter(shard) as writer:
         for index, line in enumerate(lines):
             writer.write(line.encode("utf-8"))
-            if index == len(lines) // 2 and args.pause_flag and os.path.exists(args.pause_flag):
+            if index == len(lines) // 2 and options.pause_flag and os.path.exists(options.pause_flag):
                 writer._handle.flush()
-                if args.ready_file:
-                    with open(args.ready_file, "w") as handle:
+                if options.ready_file:
+                    with open(options.ready_file, "w") as handle:
                         handle.write(str(os.getpid()))
-                end = time.monotonic() + args.sleep
-                while os.path.exists(args.pause_flag) and time.monotonic() < end:
+                end = time.monotonic() + options.sleep
+                while os.path.exists(options.pause_flag) and time.monotonic() < end:
                     time.sleep(0.05)
     counts = {"read": len(lines), "written": len(lines), "dead_lettered": 0}
-    directory.write_json(output_lib.INFO_FILE, {"kind": "fake", "counts": counts, "label": args.label,
-                                                "upstream": args.upstream,
+    directory.write_json(output_lib.INFO_FILE, {"kind": "fake", "counts": counts, "label": options.label,
+                                                "upstream": options.upstream,
                                                 "stats": {"line_lengths": sorted({len(l) for l in lines})}})
     directory.mark_complete({"kind": "fake", "counts": counts})
-    print("wrote %d records to %s" % (len(lines), args.output))
-    return 0
+    print("wrote %d records to %s" % (len(lines), options.output))
+    return len(lines)

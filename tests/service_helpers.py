@@ -14,9 +14,10 @@ START = datetime.datetime(2025, 1, 6, 0, 0, 30, tzinfo=datetime.timezone.utc)
 
 
 @pytest.fixture
-def fake_cli(monkeypatch):
-    """Runs go through tests/service_fake_cli.py, which adds the `fake-count` pipeline to the CLI."""
-    monkeypatch.setenv("BERTPREP_CLI_MODULE", "service_fake_cli")
+def fake_job(monkeypatch):
+    """The registry (and so the jobs file, the CLI and its runs) gains the `fake-count` job of
+    tests/service_fake_job.py."""
+    monkeypatch.setenv("BERTPREP_EXTRA_PIPELINES", "service_fake_job")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(REPO / "tests"),
                                                                  os.environ.get("PYTHONPATH")) if p))
 
@@ -70,7 +71,7 @@ def wait_for(predicate, timeout=60.0, interval=0.05, what="condition"):
 
 
 def bertprep_process(args, cwd, env=None, **kwargs) -> subprocess.Popen:
-    """`python -m service_fake_cli ARGS` (the bertprep CLI plus fake-count) as a live process."""
-    return subprocess.Popen([sys.executable, "-m", "service_fake_cli"] + list(args), cwd=str(cwd),
+    """`python -m bertprep ARGS` as a live process (with fake-count where the environment names it)."""
+    return subprocess.Popen([sys.executable, "-m", "bertprep"] + list(args), cwd=str(cwd),
                             env=env or os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, **kwargs)

@@ -42,3 +42,49 @@ def test_a_failed_job_exits_with_its_status_and_one_line(tmp_path):
 def test_other_commands_exit_normally_with_their_status():
     finished = run_console("tokenize", "--no-such-option")
     assert finished.returncode == 2 and "unrecognized arguments" in finished.stderr
+
+
+def test_a_registry_job_without_a_command_module_gets_a_command(tmp_path, monkeypatch, capsys):
+    """A job a deployment adds with BERTPREP_EXTRA_PIPELINES (here tests/service_fake_job.py) is a command:
+    its options class's arguments, suggestions from those options, and a run through runtime.runner."""
+    from bertprep import cli
+
+    monkeypatch.setenv("BERTPREP_EXTRA_PIPELINES", "service_fake_job")
+    source = tmp_path / "in.txt"
+    source.write_text("one\ntwo\nthree\n", encoding="utf-8")
+    out = tmp_path / "out"
+    assert cli.main(["fake-count", "--input", str(source), "--output", str(out), "--lable", "x"]) == 2
+    assert capsys.readouterr().err.strip() == "bertprep: error: unknown option --lable; did you mean --label?"
+    assert not out.exists()
+    assert cli.main(["fake-count", "--input", str(source), "--output", str(out), "--label", "nightly"]) == 0
+    info = json.loads((out / "info.json").read_text())
+    assert (out / "_COMPLETE").exists() and info["counts"]["written"] == 3 and info["label"] == "nightly"
+    assert "options (not at their defaults):" in capsys.readouterr().out  # run_job's summary
+    tests = os.path.dirname(os.path.abspath(__file__))
+    path = os.pathsep.join(filter(None, [tests, os.path.dirname(tests), os.environ.get("PYTHONPATH")]))
+    finished = subprocess.run([sys.executable, "-m", "bertprep", "--help"], capture_output=True, text=True,
+                              timeout=300, env=dict(os.environ, BERTPREP_EXTRA_PIPELINES="service_fake_job",
+                                                    PYTHONPATH=path))
+    assert finished.returncode == 0 and "count input lines into one shard" in finished.stdout
+
+
+def test_an_extra_pipelines_module_that_cannot_load_is_one_line(monkeypatch, capsys):
+    from bertprep import cli
+
+    monkeypatch.setenv("BERTPREP_EXTRA_PIPELINES", "no_such_pipelines_module")
+    assert cli.main(["no-such-command"]) == 2
+    assert capsys.readouterr().err.strip() == ("bertprep: error: BERTPREP_EXTRA_PIPELINES=no_such_pipelines_module: "
+                                               "No module named 'no_such_pipelines_module'")
+
+
+def test_the_demo_runs_the_pretraining_command_in_its_own_process(tmp_path, capsys):
+    """`bertprep demo` calls the pretraining command directly (it used to go back through bertprep.cli)."""
+    from bertprep import cli
+
+    out = tmp_path / "demo"
+    assert cli.main(["demo", "--output", str(out), "--dupe-factor", "1", "--max-seq-length", "32"]) == 0
+    printed = capsys.readouterr().out
+    assert "bertprep demo finished" in printed and "complete" in printed
+    assert (out / "pretraining" / "_COMPLETE").exists() and (out / "vocab.txt").exists()
+    info = json.loads((out / "pretraining" / "info.json").read_text())
+    assert info["config"]["dupe_factor"] == 1 and info["config"]["max_seq_length"] == 32

@@ -453,6 +453,5 @@ def test_strict_is_a_jobs_file_args_key_of_every_job():
     from bertprep.service import catalog
 
     for pipeline in ("pretraining", "classifier", "squad", "tagging"):
-        parser = catalog.pipeline_parser(pipeline)
-        assert catalog.args_to_argv({"strict": True}, parser) == ["--strict"]
-        assert catalog.args_to_argv({"strict": False}, parser) == ["--no-strict"]  # overrides defaults.args
+        assert catalog.args_to_argv(pipeline, {"strict": True}) == ["--strict"]
+        assert catalog.args_to_argv(pipeline, {"strict": False}) == ["--no-strict"]  # overrides defaults.args

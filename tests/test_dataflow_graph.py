@@ -87,12 +87,21 @@ def inputs(shared, tmp_path_factory):
 
 
 def command_line(job, options):
-    """The job's command line for {dest: value} options."""
-    actions = {action.dest: action for action in catalog.pipeline_parser(job)._actions if action.option_strings}
+    """The job's command line for {field: value} options."""
+    options_class = catalog.options_class(job)
     argv = [job]
-    for dest, value in options.items():
-        argv += [catalog.long_option(actions[dest]), value]
+    for field, value in options.items():
+        argv += [options_class.command_option(field).option, value]
     return argv
+
+
+def job_parser(job):
+    """The job's command-line parser, as the CLI builds it from the options class."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="bertprep " + job, allow_abbrev=False)
+    catalog.options_class(job).add_arguments(parser)
+    return parser
 
 
 @pytest.fixture
@@ -171,7 +180,9 @@ def test_the_flex_template_launch_builds_the_command_lines_graph(job, inputs, bu
                         "--sdk_container_image=" + environment["sdkContainerImage"], LAUNCHER_LABELS]
                      + [option for option in DATAFLOW_OPTIONS
                         if not option.startswith(("--runner", "--temp_location", "--sdk_container_image"))])
-    assert flex_main.main(launcher_argv) == 0, capsys.readouterr().err
+    # The launcher becomes `python -m bertprep ...`; here the same command line runs in this process, where the
+    # recording runner sees the graph.
+    assert flex_main.main(launcher_argv, run_command=cli.main) == 0, capsys.readouterr().err
     assert len(built_jobs) == 2
     from_cli, from_template = built_jobs
     assert graph(from_template) == graph(from_cli)
@@ -191,13 +202,13 @@ def test_dataflows_labels_do_not_become_a_jobs_own_labels_option():
     assert parameters["bertprep_labels"] == "neg,pos" and "labels" not in parameters
     argv = ["--pipeline=classifier"] + ["--%s=%s" % item for item in parameters.items()] + [LAUNCHER_LABELS]
     _, cli_argv = flex_main.translate(argv, environ={})
-    namespace, beam_args = catalog.pipeline_parser("classifier").parse_known_args(cli_argv[1:])
+    namespace, beam_args = job_parser("classifier").parse_known_args(cli_argv[1:])
     assert namespace.labels == "neg,pos"
     assert LAUNCHER_LABELS not in cli_argv
     # Without the template parameter, the launcher's labels still do not become the label list.
     _, cli_argv = flex_main.translate(["--pipeline=tagging", "--input=gs://b/x", "--output=gs://b/y",
                                        LAUNCHER_LABELS], environ={})
-    assert catalog.pipeline_parser("tagging").parse_known_args(cli_argv[1:])[0].labels is None
+    assert job_parser("tagging").parse_known_args(cli_argv[1:])[0].labels is None
 
 
 def test_bad_dataflow_options_are_one_line(inputs, tmp_path, capsys):

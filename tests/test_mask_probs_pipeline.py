@@ -372,9 +372,12 @@ def test_confusion_option_errors_are_one_line(tmp_path, capsys, extra, message):
 def test_confusion_files_from_repeated_options_or_a_jobs_file_list(tmp_path):
     from bertprep.service import catalog
 
-    parser = catalog.pipeline_parser("mask-probs")
-    argv = catalog.args_to_argv({"input": "pairs.tsv", "confusion-file": ["wang.txt", "same_pinyin.txt"],
-                                 "confusion_file_format": "auto", "mean-set-size": 15, "ranker": False}, parser)
+    import argparse
+
+    parser = argparse.ArgumentParser(allow_abbrev=False)
+    catalog.options_class("mask-probs").add_arguments(parser)
+    argv = catalog.args_to_argv("mask-probs", {"input": "pairs.tsv", "confusion-file": ["wang.txt", "same_pinyin.txt"],
+                                               "confusion_file_format": "auto", "mean-set-size": 15, "ranker": False})
     assert argv == ["--input=pairs.tsv", "--confusion-file=wang.txt,same_pinyin.txt",
                     "--confusion-file-format=auto", "--mean-set-size=15", "--no-ranker"]
     args = parser.parse_args(argv + ["--output", "out"])

@@ -8,7 +8,7 @@ import pytest
 
 from bertprep import cli
 from bertprep.errors import BertprepError
-from bertprep.commands import command_line
+from bertprep.runtime import beam_arguments
 from bertprep.service import flex_main
 from bertprep.service.jobs_file import parse_jobs
 
@@ -61,7 +61,7 @@ def test_a_beam_option_that_starts_a_job_option_is_ambiguous(tmp_path, capsys):
         "bertprep: error: ambiguous option --label: a Beam pipeline option, and short for this job's --labels "
         "(job options are never abbreviated: write --labels)"]
     # A job with no option that starts so passes Beam's --label on (a Dataflow job label).
-    command_line.check_beam_arguments(["--label", "team=nlp"], own_options=["--max-seq-length", "--input"])
+    beam_arguments.check_beam_arguments(["--label", "team=nlp"], own_options=["--max-seq-length", "--input"])
 
 
 def test_real_beam_options_pass_and_the_summary_says_what_ran(monkeypatch, tmp_path, capsys):
@@ -89,13 +89,13 @@ def test_real_beam_options_pass_and_the_summary_says_what_ran(monkeypatch, tmp_p
 
 
 def test_beam_options_of_every_kind_pass_the_check():
-    command_line.check_beam_arguments(["--runner=DataflowRunner", "--project", "p", "--region=europe-west4",
+    beam_arguments.check_beam_arguments(["--runner=DataflowRunner", "--project", "p", "--region=europe-west4",
                                  "--temp_location", "gs://b/tmp", "--staging_location=gs://b/staging",
                                  "--sdk_container_image", "europe-west4-docker.pkg.dev/p/r/bertprep:1",
                                  "--no_auth", "--dry_run=True", "--num_workers", "3", "--labels", "team=nlp",
                                  "--dataflow_service_options=enable_prime", "--flink_master=localhost:8081",
                                  "--save_main_session"])
-    command_line.check_beam_arguments([])
+    beam_arguments.check_beam_arguments([])
 
 
 GOOD_JOBS = """\

@@ -5,7 +5,7 @@ import socket
 
 import httpx
 
-from service_helpers import bertprep_process, fake_cli, wait_for, write_input, write_jobs  # noqa: F401
+from service_helpers import bertprep_process, fake_job, wait_for, write_input, write_jobs  # noqa: F401
 
 TOKEN = "test-token-5f1c"
 
@@ -23,7 +23,7 @@ def reachable(url: str) -> bool:
         return False
 
 
-def test_trigger_list_and_show_runs_on_a_live_server(tmp_path, fake_cli):
+def test_trigger_list_and_show_runs_on_a_live_server(tmp_path, fake_job):
     write_input(tmp_path, ["line %d" % index for index in range(7)])
     jobs = write_jobs(tmp_path, """
         counted:
@@ -92,7 +92,7 @@ def test_trigger_list_and_show_runs_on_a_live_server(tmp_path, fake_cli):
     assert server.returncode == 0, output
 
 
-def test_triggers_are_refused_when_the_server_has_no_token(tmp_path, fake_cli, monkeypatch):
+def test_triggers_are_refused_when_the_server_has_no_token(tmp_path, fake_job, monkeypatch):
     from fastapi.testclient import TestClient
 
     from bertprep.service.api import create_app

@@ -90,7 +90,7 @@ def live_server(tmp_path_factory):
           args: {input: in.txt}
     """)
     port = free_port()
-    env = dict(os.environ, BERTPREP_API_TOKEN=TOKEN, BERTPREP_CLI_MODULE="service_fake_cli",
+    env = dict(os.environ, BERTPREP_API_TOKEN=TOKEN, BERTPREP_EXTRA_PIPELINES="service_fake_job",
                PYTHONPATH=os.pathsep.join(p for p in (str(REPO / "tests"), os.environ.get("PYTHONPATH")) if p))
     server = bertprep_process(["serve", "--jobs", str(jobs), "--host", "127.0.0.1", "--port", str(port),
                                "--no-scheduler"], cwd=directory, env=env)

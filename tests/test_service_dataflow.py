@@ -16,6 +16,7 @@ import pytest
 
 from bertprep import cli
 from bertprep.errors import BertprepError
+from bertprep.options import fields
 from bertprep.service import catalog, dataflow, flex_main
 
 IMAGE = "europe-west4-docker.pkg.dev/my-project/bertprep/bertprep:1.0"
@@ -113,7 +114,14 @@ def check_launch_body(body: dict) -> None:
 
 def registered(job: str):
     if job not in catalog.available_pipelines():
-        pytest.skip("the %s job is not registered in bertprep.cli yet" % job)
+        pytest.skip("the %s job is not in bertprep.pipelines.registry yet" % job)
+
+
+def job_parser(job: str) -> argparse.ArgumentParser:
+    """The job's command-line parser, as the CLI builds it from the options class."""
+    parser = argparse.ArgumentParser(prog="bertprep " + job, allow_abbrev=False)
+    catalog.options_class(job).add_arguments(parser)
+    return parser
 
 
 def required_values(metadata: dict) -> dict:
@@ -151,28 +159,29 @@ def test_template_files_have_the_documented_shape_for_every_job(job, tmp_path, c
 @pytest.mark.parametrize("job", ALL_JOBS)
 def test_parameters_come_from_the_jobs_own_options(job):
     registered(job)
-    parser = catalog.pipeline_parser(job)
     metadata = dataflow.template_metadata(job)
     by_name = {parameter["name"]: parameter for parameter in metadata["parameters"]}
-    options = [action for action in parser._actions if action.option_strings
-               and action.dest not in dataflow.NOT_TEMPLATE_PARAMETERS]
-    named = {flex_main.template_parameter_name(action.dest): action for action in options}
+    options = [option for option in catalog.options_class(job).command_options()
+               if option.name not in dataflow.NOT_TEMPLATE_PARAMETERS]
+    named = {flex_main.template_parameter_name(option.name): option for option in options}
     assert set(by_name) == set(named) | {dataflow.PIPELINE_PARAMETER}
-    for name, action in named.items():
+    for name, option in named.items():
         parameter = by_name[name]
-        assert parameter["isOptional"] is (not action.required)
-        assert catalog.long_option(action) in parameter["label"]
-        if action.help:
-            assert " ".join(action.help.split())[:40] in parameter["helpText"]
-        default = action.default
-        if default not in (None, argparse.SUPPRESS, "") and parameter.get("regexes"):
+        assert parameter["isOptional"] is (not option.spec.required)
+        assert option.option in parameter["label"]
+        assert " ".join(option.spec.help.split())[:40] in parameter["helpText"]
+        default = option.default
+        if default not in (None, "") and parameter.get("regexes"):
             text = ("true" if default else "false") if isinstance(default, bool) else str(default)
-            assert all(re.fullmatch(regex, text) for regex in parameter["regexes"]), (action.dest, text)
-        if action.choices:
-            assert all(re.fullmatch(parameter["regexes"][0], str(choice)) for choice in action.choices)
+            assert all(re.fullmatch(regex, text) for regex in parameter["regexes"]), (option.name, text)
+            assert "default %s" % text in parameter["helpText"], option.name
+        if option.spec.choices:
+            assert all(re.fullmatch(parameter["regexes"][0], str(choice)) for choice in option.spec.choices)
             assert not re.fullmatch(parameter["regexes"][0], "not-a-choice")
-        if action.type is int:
+        elif option.spec.type is int:
             assert not re.fullmatch(parameter["regexes"][0], "1.5")
+        elif option.spec.type is float:
+            assert re.fullmatch(parameter["regexes"][0], "0.25") and not re.fullmatch(parameter["regexes"][0], "x")
     assert by_name["pipeline"]["regexes"] == ["^%s$" % re.escape(job)]
     assert not any(re.fullmatch(by_name["pipeline"]["regexes"][0], other) for other in JOBS if other != job)
 
@@ -181,39 +190,38 @@ def test_parameters_come_from_the_jobs_own_options(job):
 def test_the_launcher_turns_parameters_back_into_the_jobs_command_line(job):
     """Every parameter at a non-default value survives flex_main's translation to CLI options."""
     registered(job)
-    parser = catalog.pipeline_parser(job)
     metadata = dataflow.template_metadata(job)
-    by_name = {flex_main.template_parameter_name(action.dest): action for action in parser._actions
-               if action.option_strings}
+    by_name = {flex_main.template_parameter_name(option.name): option
+               for option in catalog.options_class(job).command_options()}
     parameters, expected = dict(required_values(metadata)), {}
     for name in list(parameters):
         expected[name] = parameters[name]
     for parameter in metadata["parameters"]:
         name = parameter["name"]
-        action = by_name.get(name)
-        if action is None or name in parameters:
+        option = by_name.get(name)
+        if option is None or name in parameters:
             continue
-        if isinstance(action, dataflow.BOOLEAN_ACTIONS):
-            value = not bool(action.default)
-            parameters[name], expected[action.dest] = ("true" if value else "false"), value
-        elif action.choices:
-            choice = [c for c in action.choices if c != action.default][0]
-            parameters[name], expected[action.dest] = str(choice), choice
-        elif action.type in (int, float):
-            value = action.type((action.default or 0) + 3)
-            parameters[name], expected[action.dest] = str(value), value
-        elif action.type in (None, str) and action.nargs is None:
-            parameters[name] = expected[action.dest] = "gs://my-bucket/%s" % action.dest
+        if option.spec.kind in (fields.FLAG, fields.SWITCH):
+            value = not bool(option.default)
+            parameters[name], expected[option.name] = ("true" if value else "false"), value
+        elif option.spec.choices:
+            choice = [c for c in option.spec.choices if c != option.default][0]
+            parameters[name], expected[option.name] = str(choice), choice
+        elif option.spec.type in (int, float):
+            value = option.spec.type((option.default or 0) + 3)
+            parameters[name], expected[option.name] = str(value), value
+        elif option.spec.type is str:
+            parameters[name] = expected[option.name] = "gs://my-bucket/%s" % option.name
     argv = ["--%s=%s" % item for item in sorted(parameters.items())]
     argv = ["--pipeline=" + job] + argv + ["--project=my-project", "--region=europe-west4",
                                            "--temp_location=gs://my-bucket/tmp"]
     pipeline, cli_argv = flex_main.translate(argv, environ={})
     assert pipeline == job and cli_argv[0] == job
-    namespace, beam_args = parser.parse_known_args(cli_argv[1:])
+    namespace, beam_args = job_parser(job).parse_known_args(cli_argv[1:])
     assert namespace.runner == "DataflowRunner"
     assert beam_args == ["--project=my-project", "--region=europe-west4", "--temp_location=gs://my-bucket/tmp"]
-    for dest, value in expected.items():
-        assert getattr(namespace, dest) == value, dest
+    for field, value in expected.items():
+        assert getattr(namespace, field) == value, field
 
 
 def test_launch_body_from_a_jobs_file_job(tmp_path, capsys):

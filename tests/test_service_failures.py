@@ -19,7 +19,7 @@ from bertprep.service.api import create_app
 from bertprep.service.clock import SystemClock
 from bertprep.service.jobs_file import load_jobs_file, parse_jobs
 from bertprep.service.registry import Registry, RegistryError, RunNotFound
-from service_helpers import (fake_cli, latest, make_scheduler, tick_and_wait, wait_for,  # noqa: F401
+from service_helpers import (fake_job, latest, make_scheduler, tick_and_wait, wait_for,  # noqa: F401
                              write_input, write_jobs)
 
 TOKEN = "failures-test-token"
@@ -58,7 +58,7 @@ def answered(client, path, status_code):
     return answer if answer.status_code == status_code else None
 
 
-def test_scheduler_survives_a_registry_lock_and_runs_what_was_triggered_during_it(tmp_path, fake_cli, monkeypatch):
+def test_scheduler_survives_a_registry_lock_and_runs_what_was_triggered_during_it(tmp_path, fake_job, monkeypatch):
     from concurrent.futures import ThreadPoolExecutor
 
     monkeypatch.setenv("BERTPREP_API_TOKEN", TOKEN)
@@ -109,7 +109,7 @@ def test_scheduler_survives_a_registry_lock_and_runs_what_was_triggered_during_i
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
-def test_health_is_503_when_the_scheduler_thread_is_dead(tmp_path, fake_cli):
+def test_health_is_503_when_the_scheduler_thread_is_dead(tmp_path, fake_job):
     write_input(tmp_path, ["a"])
     scheduler = make_scheduler(write_jobs(tmp_path, COUNTED), clock=SystemClock())
     api = TestClient(create_app(scheduler.config, registry=scheduler.registry, scheduler=scheduler))
@@ -125,7 +125,7 @@ def test_health_is_503_when_the_scheduler_thread_is_dead(tmp_path, fake_cli):
     assert answer.json()["scheduler"] == "dead" and answer.json()["status"] == "unhealthy"
 
 
-def test_a_tick_that_raises_is_retried_with_backoff(tmp_path, fake_cli, caplog):
+def test_a_tick_that_raises_is_retried_with_backoff(tmp_path, fake_job, caplog):
     from bertprep.service import scheduler as scheduler_lib
 
     assert [scheduler_lib.tick_backoff(5, n) for n in (1, 2, 3, 4, 5, 9)] == [5, 10, 20, 40, 60, 60]
@@ -152,7 +152,7 @@ def test_a_tick_that_raises_is_retried_with_backoff(tmp_path, fake_cli, caplog):
     assert "scheduler tick failed (3 in a row): run registry runs.sqlite: disk I/O error" in caplog.text
 
 
-def test_a_run_interrupted_by_a_crash_is_retried_when_the_job_allows(tmp_path, fake_cli):
+def test_a_run_interrupted_by_a_crash_is_retried_when_the_job_allows(tmp_path, fake_job):
     write_input(tmp_path, ["a", "b"])
     jobs = write_jobs(tmp_path, """
         retried:
@@ -182,7 +182,7 @@ def test_a_run_interrupted_by_a_crash_is_retried_when_the_job_allows(tmp_path, f
     assert latest(tmp_path / "out", "retried") == retry["run_id"]
 
 
-def test_pipelines_run_without_the_api_token(tmp_path, fake_cli, monkeypatch):
+def test_pipelines_run_without_the_api_token(tmp_path, fake_job, monkeypatch):
     monkeypatch.setenv("BERTPREP_API_TOKEN", TOKEN)
     monkeypatch.setenv("OTHER_TOKEN", TOKEN)
     monkeypatch.setenv("HARMLESS", "1")
@@ -202,7 +202,7 @@ def test_pipelines_run_without_the_api_token(tmp_path, fake_cli, monkeypatch):
     assert "env HARMLESS is set" in log
 
 
-def test_run_ids_match_exactly_and_404_hides_the_registry_path(tmp_path, fake_cli):
+def test_run_ids_match_exactly_and_404_hides_the_registry_path(tmp_path, fake_job):
     write_input(tmp_path, ["a"])
     scheduler = make_scheduler(write_jobs(tmp_path, COUNTED))
     run_id = scheduler.trigger("counted")
@@ -290,7 +290,7 @@ def test_an_all_dead_lettered_squad_run_fails_and_leaves_latest_where_it_was(tmp
     """The issue's case: a truncated SQuAD file dead-letters everything; it used to be published."""
     import json
 
-    monkeypatch.delenv("BERTPREP_CLI_MODULE", raising=False)  # the real bertprep CLI
+    monkeypatch.delenv("BERTPREP_EXTRA_PIPELINES", raising=False)  # the real jobs only
     full = json.loads((shared / "data" / "squad" / "vi_squad_v2_train_sub.json").read_text(encoding="utf-8"))
     text = json.dumps({"version": full.get("version", "v2.0"), "data": full["data"][:3]}, ensure_ascii=False)
     source = tmp_path / "squad.json"
@@ -334,8 +334,7 @@ def test_max_dead_letter_rate_is_a_job_key_passed_to_the_pipeline():
                         "  strict: {pipeline: pretraining, args: {input: x, vocab: v}}\n"
                         "  lenient: {pipeline: pretraining, max_dead_letter_rate: 0.9, args: {input: x, vocab: v}}\n",
                         "jobs.yaml")
-    argv = {name: catalog.args_to_argv(spec.args, catalog.pipeline_parser("pretraining"))
-            for name, spec in config.jobs.items()}
+    argv = {name: catalog.args_to_argv("pretraining", spec.args) for name, spec in config.jobs.items()}
     assert "--max-dead-letter-rate=0.1" in argv["strict"] and "--max-dead-letter-rate=0.9" in argv["lenient"]
     job = "output_root: out\njobs:\n  a:\n    %s\n    pipeline: pretraining\n    args: {input: x, vocab: v%s}\n"
     for key, extra_arg, problem in (

@@ -49,6 +49,12 @@ def error_for(text: str) -> str:
      "jobs.yaml:9: jobs.nightly.args.max-seq-lenght: unknown option --max-seq-lenght for pipeline pretraining"),
     (GOOD_JOB.replace("      vocab: vocab.txt\n", "      vocab: vocab.txt\n      lower: maybe\n"),
      "jobs.yaml:9: jobs.nightly.args.lower: --lower takes true or false, not 'maybe'"),
+    (GOOD_JOB.replace("      vocab: vocab.txt\n", "      vocab: vocab.txt\n      max-seq-length: lots\n"),
+     "jobs.yaml:9: jobs.nightly.args.max-seq-length: --max-seq-length: invalid literal for int() with base 10: "
+     "'lots' for pipeline pretraining"),
+    (GOOD_JOB.replace("      vocab: vocab.txt\n", "      vocab: vocab.txt\n      compression: zip\n"),
+     "jobs.yaml:9: jobs.nightly.args.compression: --compression: 'zip' is not one of none, gzip for pipeline "
+     "pretraining"),
     (GOOD_JOB.replace("      vocab: vocab.txt\n", "      vocab: vocab.txt\n      output: /tmp/x\n"),
      "jobs.yaml:9: jobs.nightly.args.output: set by the service"),
     (GOOD_JOB.replace("      input: corpus/*.txt\n", ""),
@@ -113,10 +119,13 @@ def test_the_example_jobs_file_is_valid_and_defaults_merge():
 
 
 def test_args_become_the_pipelines_own_options():
-    parser = catalog.pipeline_parser("pretraining")
-    argv = catalog.args_to_argv({"input": ["a.txt", "b.txt"], "lower": False, "whole_word_mask": True,
-                                 "reference-compatible": False, "max-seq-length": 256, "vocab": None}, parser)
+    import argparse
+
+    argv = catalog.args_to_argv("pretraining", {"input": ["a.txt", "b.txt"], "lower": False, "whole_word_mask": True,
+                                                "reference-compatible": False, "max-seq-length": 256, "vocab": None})
     assert argv == ["--input=a.txt,b.txt", "--no-lower", "--whole-word-mask", "--max-seq-length=256"]
+    parser = argparse.ArgumentParser(allow_abbrev=False)
+    catalog.options_class("pretraining").add_arguments(parser)
     namespace, _ = parser.parse_known_args(argv + ["--output", "o"])
     assert (namespace.input, namespace.lower, namespace.whole_word_mask, namespace.max_seq_length) == \
         ("a.txt,b.txt", False, True, 256)
@@ -143,3 +152,25 @@ def test_scheduler_check_prints_next_times_without_creating_a_registry(tmp_path,
     jobs.write_text(GOOD_JOB.replace("0 2 * * *", "every night"))
     assert cli.main(["scheduler", "check", "--jobs", str(jobs)]) == 2
     assert "jobs.yaml:5: jobs.nightly.schedule" in capsys.readouterr().err
+
+
+def test_the_service_reads_jobs_and_templates_without_importing_the_cli(tmp_path):
+    """Pipelines come from bertprep.pipelines.registry: checking a jobs file, writing template metadata and
+    translating launcher parameters load no bertprep.cli and no job graph (no Beam pipeline module)."""
+    import subprocess
+    import sys
+
+    jobs = tmp_path / "jobs.yaml"
+    jobs.write_text(GOOD_JOB)
+    script = (
+        "import sys\n"
+        "from bertprep.service import dataflow, flex_main, jobs_file\n"
+        "jobs_file.load_jobs_file(sys.argv[1])\n"
+        "dataflow.template_metadata('classifier')\n"
+        "flex_main.translate(['--pipeline=tagging', '--input=gs://b/x', '--output=gs://b/y', '--project=p'], {})\n"
+        "loaded = sorted(name for name in sys.modules if name == 'bertprep.cli' or name.startswith("
+        "('bertprep.commands', 'bertprep.pipelines.') ) and name != 'bertprep.pipelines.registry')\n"
+        "print(loaded)\n")
+    finished = subprocess.run([sys.executable, "-c", script, str(jobs)], capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert finished.stdout.strip().splitlines()[-1] == "[]"

@@ -24,7 +24,7 @@ def corpus_slice(source, target, documents):
 
 
 def test_real_pretraining_job_killed_mid_run_never_moves_latest(tmp_path, shared, zh_vocab, monkeypatch):
-    monkeypatch.delenv("BERTPREP_CLI_MODULE", raising=False)  # the real bertprep CLI
+    monkeypatch.delenv("BERTPREP_EXTRA_PIPELINES", raising=False)  # the real jobs only
     corpus = shared / "data" / "corpus" / "zh_peopledaily_docs.txt"
     corpus_slice(corpus, tmp_path / "corpus.txt", 20)
     jobs = write_jobs(tmp_path, """

@@ -3,7 +3,7 @@ import json
 
 from bertprep import cli
 from bertprep.service.clock import SystemClock
-from service_helpers import (fake_cli, latest, make_scheduler, tick_and_wait, write_input,  # noqa: F401
+from service_helpers import (fake_job, latest, make_scheduler, tick_and_wait, write_input,  # noqa: F401
                              write_jobs)
 
 
@@ -11,7 +11,7 @@ def registry_args(tmp_path):
     return ["--registry", str(tmp_path / "bertprep-runs.sqlite")]
 
 
-def test_list_show_retry_and_prune(tmp_path, fake_cli, capsys):
+def test_list_show_retry_and_prune(tmp_path, fake_job, capsys):
     write_input(tmp_path, ["a", "b", "c"])
     jobs = write_jobs(tmp_path, """
         flaky:

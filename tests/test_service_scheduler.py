@@ -8,7 +8,7 @@ from bertprep.errors import BertprepError
 from bertprep.service import fingerprint
 from bertprep.service.clock import FakeClock
 from bertprep.service.scheduler import next_fire_time, retry_delay
-from service_helpers import (bump_mtime, fake_cli, latest, make_scheduler, tick_and_wait,  # noqa: F401
+from service_helpers import (bump_mtime, fake_job, latest, make_scheduler, tick_and_wait,  # noqa: F401
                              wait_for, write_input, write_jobs)
 
 
@@ -16,7 +16,7 @@ def runs_of(scheduler, job):
     return list(reversed(scheduler.registry.list(job=job)))  # oldest first
 
 
-def test_job_due_every_minute_runs_once_per_tick(tmp_path, fake_cli):
+def test_job_due_every_minute_runs_once_per_tick(tmp_path, fake_job):
     write_input(tmp_path, ["a", "bb"])
     jobs = write_jobs(tmp_path, """
         every-minute:
@@ -48,7 +48,7 @@ def test_job_due_every_minute_runs_once_per_tick(tmp_path, fake_cli):
     assert len(scheduler.registry.list(job="every-minute")) == 3
 
 
-def test_unchanged_input_is_skipped_unless_forced(tmp_path, fake_cli):
+def test_unchanged_input_is_skipped_unless_forced(tmp_path, fake_job):
     source = write_input(tmp_path, ["x", "y", "z"])
     jobs = write_jobs(tmp_path, """
         nightly:
@@ -90,7 +90,7 @@ def test_unchanged_input_is_skipped_unless_forced(tmp_path, fake_cli):
     assert runs_of(edited, "nightly")[-1]["status"] == "succeeded"
 
 
-def test_content_hash_ignores_a_rewrite_with_the_same_bytes(tmp_path, fake_cli):
+def test_content_hash_ignores_a_rewrite_with_the_same_bytes(tmp_path, fake_job):
     source = write_input(tmp_path, ["same", "bytes"])
     jobs = write_jobs(tmp_path, """
         hashed:
@@ -114,7 +114,7 @@ def test_content_hash_ignores_a_rewrite_with_the_same_bytes(tmp_path, fake_cli):
     assert "sha256" in runs[0]["input_fingerprint"]["files"][0]
 
 
-def test_failure_is_retried_with_backoff_then_marked_failed(tmp_path, fake_cli):
+def test_failure_is_retried_with_backoff_then_marked_failed(tmp_path, fake_job):
     write_input(tmp_path, ["a"])
     jobs = write_jobs(tmp_path, """
         broken:
@@ -147,7 +147,7 @@ def test_failure_is_retried_with_backoff_then_marked_failed(tmp_path, fake_cli):
     assert latest(tmp_path / "out", "broken") is None
 
 
-def test_a_retry_that_succeeds_publishes(tmp_path, fake_cli):
+def test_a_retry_that_succeeds_publishes(tmp_path, fake_job):
     write_input(tmp_path, ["a", "b"])
     jobs = write_jobs(tmp_path, """
         flaky:
@@ -168,7 +168,7 @@ def test_a_retry_that_succeeds_publishes(tmp_path, fake_cli):
     assert scheduler.registry.list(status="queued") == []
 
 
-def test_two_triggers_of_one_job_never_overlap(tmp_path, fake_cli):
+def test_two_triggers_of_one_job_never_overlap(tmp_path, fake_job):
     write_input(tmp_path, ["a", "b", "c", "d"])
     (tmp_path / "pause").write_text("")
     jobs = write_jobs(tmp_path, """
@@ -211,7 +211,7 @@ UPSTREAM_AND_DOWNSTREAM = """
 """
 
 
-def test_after_dependency_uses_the_latest_successful_output(tmp_path, fake_cli):
+def test_after_dependency_uses_the_latest_successful_output(tmp_path, fake_job):
     write_input(tmp_path, ["a", "b"])
     jobs = write_jobs(tmp_path, UPSTREAM_AND_DOWNSTREAM)
     scheduler = make_scheduler(jobs)
@@ -232,7 +232,7 @@ def test_after_dependency_uses_the_latest_successful_output(tmp_path, fake_cli):
     assert run["input_fingerprint"]["upstream_runs"] == {"upstream": upstream_run}
 
 
-def test_timeout_fails_the_run_without_publishing(tmp_path, fake_cli):
+def test_timeout_fails_the_run_without_publishing(tmp_path, fake_job):
     write_input(tmp_path, ["a", "b"])
     (tmp_path / "pause").write_text("")
     jobs = write_jobs(tmp_path, """
@@ -287,7 +287,7 @@ def test_fake_clock_needs_a_time_zone():
         FakeClock(datetime.datetime(2025, 1, 1))
 
 
-def test_trigger_of_an_unknown_job_names_the_jobs(tmp_path, fake_cli):
+def test_trigger_of_an_unknown_job_names_the_jobs(tmp_path, fake_job):
     write_input(tmp_path, ["a"])
     jobs = write_jobs(tmp_path, """
         only:
@@ -298,7 +298,7 @@ def test_trigger_of_an_unknown_job_names_the_jobs(tmp_path, fake_cli):
         make_scheduler(jobs).trigger("nope")
 
 
-def test_scheduler_once_runs_a_trigger_and_its_dependents_then_exits(tmp_path, fake_cli):
+def test_scheduler_once_runs_a_trigger_and_its_dependents_then_exits(tmp_path, fake_job):
     from service_helpers import bertprep_process
 
     write_input(tmp_path, ["a", "b", "c"])

@@ -8,7 +8,7 @@ from bertprep.errors import BertprepError
 from bertprep.commands.inspect import inspect_directory
 from bertprep.service.clock import SystemClock
 from bertprep.service.registry import Registry
-from service_helpers import (bertprep_process, fake_cli, latest, make_scheduler, tick_and_wait,  # noqa: F401
+from service_helpers import (bertprep_process, fake_job, latest, make_scheduler, tick_and_wait,  # noqa: F401
                              wait_for, write_input, write_jobs)
 
 PAUSING_JOB = """
@@ -38,7 +38,7 @@ def run_dir_state(tmp_path, run_id):
     return directory, names
 
 
-def test_sigkill_mid_write_never_moves_latest_and_the_next_run_publishes(tmp_path, fake_cli):
+def test_sigkill_mid_write_never_moves_latest_and_the_next_run_publishes(tmp_path, fake_job):
     write_input(tmp_path, ["first %d" % index for index in range(6)])
     jobs = write_jobs(tmp_path, PAUSING_JOB % 60)
     scheduler = make_scheduler(jobs)
@@ -74,7 +74,7 @@ def test_sigkill_mid_write_never_moves_latest_and_the_next_run_publishes(tmp_pat
     assert latest(tmp_path / "out", "counted") == next_id
 
 
-def test_a_killed_scheduler_leaves_an_interrupted_run_and_the_next_run_publishes(tmp_path, fake_cli):
+def test_a_killed_scheduler_leaves_an_interrupted_run_and_the_next_run_publishes(tmp_path, fake_job):
     write_input(tmp_path, ["line %d" % index for index in range(8)])
     (tmp_path / "pause").write_text("")
     jobs = write_jobs(tmp_path, PAUSING_JOB % 120)
@@ -109,7 +109,7 @@ def test_a_killed_scheduler_leaves_an_interrupted_run_and_the_next_run_publishes
     assert latest(tmp_path / "out", "counted") == newest["run_id"]
 
 
-def test_sigterm_stops_a_running_pipeline_and_publishes_nothing(tmp_path, fake_cli):
+def test_sigterm_stops_a_running_pipeline_and_publishes_nothing(tmp_path, fake_job):
     write_input(tmp_path, ["line %d" % index for index in range(8)])
     (tmp_path / "pause").write_text("")
     jobs = write_jobs(tmp_path, PAUSING_JOB % 120)
@@ -128,7 +128,7 @@ def test_sigterm_stops_a_running_pipeline_and_publishes_nothing(tmp_path, fake_c
     assert "_COMPLETE" not in names and "info.json" not in names
 
 
-def test_sigterm_lets_a_running_pipeline_finish_within_the_grace_time(tmp_path, fake_cli):
+def test_sigterm_lets_a_running_pipeline_finish_within_the_grace_time(tmp_path, fake_job):
     write_input(tmp_path, ["line %d" % index for index in range(8)])
     (tmp_path / "pause").write_text("")
     jobs = write_jobs(tmp_path, PAUSING_JOB % 2)  # pauses 2 s, then completes

@@ -70,7 +70,7 @@ def _resolve(args):
         parameters.update(dataflow.parameters_from_args(pipeline, spec.args))
     else:
         pipeline, name = args.job, "bertprep-" + args.job
-        catalog.pipeline_module(pipeline)
+        catalog.options_class(pipeline)  # an unknown name: one line with the known ones
     parameters[dataflow.PIPELINE_PARAMETER] = pipeline
     for item in args.param:
         key, sep, value = item.partition("=")

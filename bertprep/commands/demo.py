@@ -44,8 +44,21 @@ def add_arguments(parser):
     parser.add_argument("--max-seq-length", type=int, default=64, help="tokens per instance")
 
 
+def _run_pretraining(argv) -> None:
+    """`bertprep pretraining ARGV`, called in this process through the command's own parser and run."""
+    import argparse
+
+    # The pretraining command (add_arguments, run); it moves to bertprep.commands.pretraining with issue #15.
+    from bertprep.pipelines import pretraining as pretraining_command
+
+    parser = argparse.ArgumentParser(prog="bertprep pretraining", allow_abbrev=False)
+    pretraining_command.add_arguments(parser)
+    args = parser.parse_args(argv)
+    args.beam_args = []
+    pretraining_command.run(args)
+
+
 def run(args) -> int:
-    from bertprep import cli
     from bertprep.io import output as output_lib
     from bertprep.commands import inspect as inspect_command
 
@@ -55,13 +68,11 @@ def run(args) -> int:
         handle.write("\n".join(build_vocabulary(demo_corpus_path())) + "\n")
     records_dir = os.path.join(args.output, "pretraining")
     started = time.time()
-    status = cli.main([
-        "pretraining", "--input", demo_corpus_path(), "--vocab", vocab_path, "--output", records_dir,
+    _run_pretraining([
+        "--input", demo_corpus_path(), "--vocab", vocab_path, "--output", records_dir,
         "--max-seq-length", str(args.max_seq_length), "--max-predictions-per-seq", "10",
         "--dupe-factor", str(args.dupe_factor), "--workers", str(args.workers), "--overwrite",
     ])
-    if status != 0:
-        return status
     summary = inspect_command.inspect_directory(records_dir, examples=1)
     print()
     print("bertprep demo finished in %.1f s" % (time.time() - started))

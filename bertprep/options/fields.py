@@ -8,8 +8,8 @@ with no second list to keep in step:
   - the options from a parsed command line (`from_namespace`) or a jobs file's `args` (`from_mapping`),
     validated once, in the dataclass's `__post_init__`;
   - a jobs file's `args` turned back into a command line (`command_line_from_mapping`);
-  - the Flex Template parameters (`template_parameters`) and the summary's options not at their
-    defaults (`changed_options`).
+  - the Flex Template parameters (`template_parameters`: help, default, regexes) and the summary's
+    options not at their defaults (`changed_options`).
 
 Worked example: `max_seq_length: int = value_option(128, type=int, help="tokens per record")` is
 `--max-seq-length N` on the command line, `max_seq_length: 256` (or `max-seq-length`) in a jobs file and
@@ -207,20 +207,18 @@ class JobOptions:
 
     @classmethod
     def template_parameters(cls, leave_out: Sequence[str] = ()) -> List[dict]:
-        """Flex Template metadata parameters: one per option, named by the field."""
+        """Flex Template metadata parameters: one per option, named by the field, its help ending with the
+        default, and the regexes a value must match (booleans, choices, integers, numbers)."""
         parameters = []
         for option in cls.command_options():
             if option.name in leave_out:
                 continue
-            help_text = option.spec.help
-            if option.spec.choices:
-                help_text += " (one of: %s)" % ", ".join(str(choice) for choice in option.spec.choices)
-            parameter = {"name": option.name, "label": option.option, "helpText": help_text,
-                         "isOptional": not option.spec.required}
-            if option.spec.kind in (FLAG, SWITCH):
-                parameter["regexes"] = ["^(true|false)$"]
-            elif option.spec.choices:
-                parameter["regexes"] = ["^(%s)$" % "|".join(str(choice) for choice in option.spec.choices)]
+            parameter = {"name": option.name,
+                         "label": "%s (%s)" % (option.name.replace("_", " ").capitalize(), option.option),
+                         "helpText": _template_help(option), "isOptional": not option.spec.required}
+            regexes = _template_regexes(option)
+            if regexes:
+                parameter["regexes"] = regexes
             parameters.append(parameter)
         return parameters
 
@@ -238,6 +236,42 @@ class JobOptions:
     def to_config(self) -> Dict[str, Any]:
         """Every field as JSON-able values, sorted by name: what info.json records as the job's config."""
         return {key: value for key, value in sorted(dataclasses.asdict(self).items())}
+
+
+INTEGER_REGEX = r"^[-+]?[0-9]+$"
+FLOAT_REGEX = r"^[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?$"
+BOOLEAN_REGEX = r"^(true|false)$"
+
+
+def _template_help(option: CommandOption) -> str:
+    """The option's --help text on one line, with what the value is when the parameter is left out."""
+    text = option.spec.help or option.option
+    try:  # argparse help may say %(default)s and escape a percent sign as %%
+        text = text % {"default": option.default, "prog": "bertprep"}
+    except (TypeError, ValueError, KeyError):
+        pass
+    text = " ".join(text.split())
+    if option.spec.kind in (FLAG, SWITCH):
+        if option.default is None:
+            return text + " (true or false)"
+        return text + " (true or false; default %s)" % _text(option.default)
+    if option.default not in (None, ""):
+        text += " (default %s)" % (option.default,)
+    return text
+
+
+def _template_regexes(option: CommandOption) -> List[str]:
+    import re
+
+    if option.spec.kind in (FLAG, SWITCH):
+        return [BOOLEAN_REGEX]
+    if option.spec.choices:
+        return ["^(%s)$" % "|".join(re.escape(str(choice)) for choice in option.spec.choices)]
+    if option.spec.type is int:
+        return [INTEGER_REGEX]
+    if option.spec.type is float:
+        return [FLOAT_REGEX]
+    return []
 
 
 def option_value(option: CommandOption, value):

@@ -1,7 +1,7 @@
 """What every job's command line shares: the common options and the job's tokenizer.
 
 What passes through to Beam must be an option some Beam PipelineOptions class defines (checked by
-bertprep/commands/command_line.py before the job starts); running a job is bertprep/runtime/runner.py.
+bertprep/runtime/beam_arguments.py before the job starts); running a job is bertprep/runtime/runner.py.
 """
 import argparse
 import math

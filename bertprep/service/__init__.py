@@ -2,7 +2,7 @@
 
     jobs_file    the YAML jobs file: named jobs, schedules, dependencies; validated with key and line
     yaml_lines   YAML read with line numbers kept, for those error messages
-    catalog      which pipelines exist (the job commands of the CLI) and how a job's args become argv
+    catalog      which pipelines exist (pipelines.registry's jobs) and how a job's args become argv
     registry     the SQLite run registry (and the queue the scheduler and the API share)
     fingerprint  what a run's inputs looked like (sizes and mtimes, or content hashes)
     runner       one run: a pipeline subprocess, its output directory, the LATEST pointer

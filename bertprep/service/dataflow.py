@@ -1,10 +1,10 @@
-"""Dataflow Flex Template files derived from each job's own option definitions.
+"""Dataflow Flex Template files derived from each job's typed options class.
 
 The template spec (the JSON `gcloud dataflow flex-template build` would upload) holds the image,
-`sdkInfo`, and `metadata`: the template name, description and one parameter per job option with
-`name` (the option's dest, as the launcher passes `--name=value`), `label`, `helpText`, `isOptional`
-and `regexes` (from the option's type or choices). The same image serves the launcher and the
-workers: `defaultEnvironment.sdkContainerImage` names it.
+`sdkInfo`, and `metadata`: the template name, description and one parameter per job option
+(`JobOptions.template_parameters`) with `name` (the option's field name, as the launcher passes
+`--name=value`), `label`, `helpText`, `isOptional` and `regexes` (from the option's type or choices).
+The same image serves the launcher and the workers: `defaultEnvironment.sdkContainerImage` names it.
 
 One image holds every job, so each template carries a required `pipeline` parameter pinned by
 its regex to the template's job; `bertprep.service.flex_main` (the launcher's Python file) reads it
@@ -14,7 +14,6 @@ The launch request body is what `POST .../locations/REGION/flexTemplates:launch`
 {"launchParameter": {"jobName", "containerSpecGcsPath", "parameters", "environment"}}.
 Nothing here talks to Google.
 """
-import argparse
 import datetime
 import re
 from typing import Dict, List, Optional
@@ -24,17 +23,19 @@ from bertprep.service import catalog
 
 PIPELINE_PARAMETER = "pipeline"
 # Options that make no sense on Dataflow: the launcher always runs DataflowRunner, and --workers is local.
-NOT_TEMPLATE_PARAMETERS = {"runner", "workers"}
-INTEGER_REGEX = r"^[-+]?[0-9]+$"
-FLOAT_REGEX = r"^[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?$"
-BOOLEAN_REGEX = r"^(true|false)$"
+NOT_TEMPLATE_PARAMETERS = ("runner", "workers")
 JOB_NAME_REGEX = re.compile(r"^[a-z]([-a-z0-9]{0,1022}[a-z0-9])?$")
-BOOLEAN_ACTIONS = (argparse.BooleanOptionalAction, argparse._StoreTrueAction, argparse._StoreFalseAction)
+# Where the Dataflow console offers a Cloud Storage picker.
+PARAMETER_TYPES = {"input": "GCS_READ_FILE", "output": "GCS_WRITE_FOLDER"}
 
 
 def template_parameters(pipeline: str) -> List[dict]:
-    """One ParameterMetadata per option of the pipeline, plus the `pipeline` selector first."""
-    parser = catalog.pipeline_parser(pipeline)
+    """One ParameterMetadata per option of the pipeline's options class, plus the `pipeline` selector first.
+
+    Each is named by its field, except a field named like a Beam option (see flex_main.template_parameter_name).
+    """
+    from bertprep.service.flex_main import template_parameter_name
+
     parameters = [{
         "name": PIPELINE_PARAMETER,
         "label": "Pipeline",
@@ -43,67 +44,18 @@ def template_parameters(pipeline: str) -> List[dict]:
         "regexes": ["^%s$" % re.escape(pipeline)],
         "paramType": "TEXT",
     }]
-    for action in parser._actions:
-        if isinstance(action, argparse._HelpAction) or not action.option_strings:
-            continue
-        if action.dest in NOT_TEMPLATE_PARAMETERS:
-            continue
-        parameters.append(_parameter(action))
+    for parameter in catalog.options_class(pipeline).template_parameters(leave_out=NOT_TEMPLATE_PARAMETERS):
+        field = parameter["name"]
+        parameters.append(dict(parameter, name=template_parameter_name(field),
+                               paramType=PARAMETER_TYPES.get(field, "TEXT")))
     return parameters
 
 
-def _parameter(action: argparse.Action) -> dict:
-    from bertprep.service.flex_main import template_parameter_name
-
-    option = catalog.long_option(action)
-    parameter = {
-        "name": template_parameter_name(action.dest),
-        "label": "%s (%s)" % (action.dest.replace("_", " ").capitalize(), option),
-        "helpText": _help_text(action, option),
-        "isOptional": not action.required,
-    }
-    regexes = _regexes(action)
-    if regexes:
-        parameter["regexes"] = regexes
-    parameter["paramType"] = {"input": "GCS_READ_FILE", "output": "GCS_WRITE_FOLDER"}.get(action.dest, "TEXT")
-    return parameter
-
-
-def _help_text(action: argparse.Action, option: str) -> str:
-    text = action.help or option
-    try:
-        text = text % {"default": action.default, "prog": "bertprep"}
-    except (TypeError, ValueError, KeyError):
-        pass
-    text = " ".join(text.split())
-    if isinstance(action, BOOLEAN_ACTIONS):
-        if action.default is None:
-            text += " (true or false)"
-        else:
-            text += " (true or false; default %s)" % ("true" if action.default else "false")
-    elif action.default not in (None, argparse.SUPPRESS, ""):
-        text += " (default %s)" % (action.default,)
-    return text
-
-
-def _regexes(action: argparse.Action) -> List[str]:
-    if isinstance(action, BOOLEAN_ACTIONS):
-        return [BOOLEAN_REGEX]
-    if action.choices:
-        return ["^(%s)$" % "|".join(re.escape(str(choice)) for choice in action.choices)]
-    if action.type is int:
-        return [INTEGER_REGEX]
-    if action.type is float:
-        return [FLOAT_REGEX]
-    return []
-
-
 def template_metadata(pipeline: str, name: Optional[str] = None) -> dict:
-    module = catalog.pipeline_module(pipeline)
-    description = " ".join((getattr(module, "HELP", "") or "").split())
     return {
         "name": name or "bertprep-%s" % pipeline,
-        "description": "bertprep %s: %s" % (pipeline, description) if description else "bertprep " + pipeline,
+        "description": "bertprep %s on Dataflow: one template parameter per option of `bertprep %s --help`"
+                       % (pipeline, pipeline),
         "streaming": False,
         "parameters": template_parameters(pipeline),
     }
@@ -130,21 +82,20 @@ def template_spec(pipeline: str, image: str, name: Optional[str] = None) -> dict
 
 
 def parameters_from_args(pipeline: str, args: dict) -> Dict[str, str]:
-    """A jobs-file `args` mapping → template parameters ({dest: text}), like the launcher expects."""
+    """A jobs-file `args` mapping → template parameters ({name: text}), like the launcher expects."""
     from bertprep.service.flex_main import template_parameter_name
 
-    actions = catalog.option_actions(catalog.pipeline_parser(pipeline))
+    options_class = catalog.options_class(pipeline)
+    known = [option.option for option in options_class.command_options()]
     parameters = {}
     for key, value in args.items():
-        action = actions.get(catalog.option_for_key(key))
-        if action is None:
+        option = options_class.command_option(key)
+        if option is None:
             raise BertprepError("unknown option %s for pipeline %s%s" % (
-                catalog.option_for_key(key), pipeline, _did_you_mean(catalog.option_for_key(key), list(actions))))
-        if value is None or action.dest in NOT_TEMPLATE_PARAMETERS:
+                catalog.option_for_key(key), pipeline, _did_you_mean(catalog.option_for_key(key), known)))
+        if value is None or option.name in NOT_TEMPLATE_PARAMETERS:
             continue
         if isinstance(value, bool):
-            if isinstance(action, argparse._StoreFalseAction):  # `no-x: true` in a jobs file means x = false
-                value = not value
             text = "true" if value else "false"
         elif isinstance(value, (list, tuple)):
             text = ",".join(str(item) for item in value)
@@ -152,15 +103,15 @@ def parameters_from_args(pipeline: str, args: dict) -> Dict[str, str]:
             text = str(value)
         if "${" in text:
             raise BertprepError("%s=%s uses a scheduler placeholder; give the upstream output path with --param %s=..."
-                                % (key, text, action.dest))
-        parameters[template_parameter_name(action.dest)] = text
+                                % (key, text, option.name))
+        parameters[template_parameter_name(option.name)] = text
     return parameters
 
 
 def _did_you_mean(name: str, known: List[str]) -> str:
-    from bertprep.commands import command_line
+    from bertprep.runtime import beam_arguments
 
-    suggestion = command_line.closest_option(name, known)
+    suggestion = beam_arguments.closest_option(name, known)
     return "; did you mean %s?" % suggestion if suggestion else ""
 
 

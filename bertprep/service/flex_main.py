@@ -1,10 +1,11 @@
 """The Python file the Dataflow Flex Template launcher runs (FLEX_TEMPLATE_PYTHON_PY_FILE).
 
 The launcher calls it with the template parameters as `--name=value` (names are the job options'
-dests, as in the template metadata) followed by Dataflow's own pipeline options (project, region,
+field names, as in the template metadata) followed by Dataflow's own pipeline options (project, region,
 temp_location, job name, ...). This turns the parameters back into the job's command line,
 `bertprep <pipeline> --max-seq-length 128 ... --runner DataflowRunner`, and passes every other
-option to Beam unchanged. It may be run by path (`python /.../flex_main.py`) or as
+option to Beam unchanged; the launcher process then becomes that command (`python -m bertprep`),
+so nothing here imports the CLI. It may be run by path (`python /.../flex_main.py`) or as
 `python -m bertprep.service.flex_main`.
 """
 import os
@@ -14,7 +15,6 @@ if __name__ == "__main__" and sys.path and os.path.abspath(sys.path[0]) == os.pa
     # Run by path: don't let this directory's modules shadow top-level ones.
     sys.path.pop(0)
 
-import argparse  # noqa: E402
 import functools  # noqa: E402
 
 PIPELINE_PARAMETER = "pipeline"
@@ -32,17 +32,19 @@ def beam_option_names() -> frozenset:
     return frozenset(PipelineOptions([]).get_all_options())
 
 
-def template_parameter_name(dest: str, beam_options: frozenset = None) -> str:
-    """A job option's template parameter: its dest, or `bertprep_<dest>` when Beam has an option of that
-    name. The launcher passes template parameters and Dataflow's own options (`--labels={...}` among
+def template_parameter_name(field: str, beam_options: frozenset = None) -> str:
+    """A job option's template parameter: its field name, or `bertprep_<field>` when Beam has an option of
+    that name. The launcher passes template parameters and Dataflow's own options (`--labels={...}` among
     them) on one command line, so `classifier --labels` under its own name would take Dataflow's value."""
     beam_options = beam_option_names() if beam_options is None else beam_options
-    return SHADOWED_PREFIX + dest if dest in beam_options else dest
+    return SHADOWED_PREFIX + field if field in beam_options else field
 
 
 def translate(argv, environ=None):
-    """Launcher argv → (pipeline, bertprep CLI argv)."""
+    """Launcher argv → (pipeline, bertprep CLI argv), the job's options read by its options class."""
     from bertprep.errors import BertprepError
+    from bertprep.options import fields
+    from bertprep.runtime import beam_arguments
     from bertprep.service import catalog
 
     environ = os.environ if environ is None else environ
@@ -62,13 +64,10 @@ def translate(argv, environ=None):
     if not pipeline:
         raise BertprepError("no pipeline: the template must pass --%s=NAME (or set %s)"
                             % (PIPELINE_PARAMETER, PIPELINE_ENV))
-    parser = catalog.pipeline_parser(pipeline)
     beam_options = beam_option_names()
-    by_dest = {}
-    for action in parser._actions:
-        if action.option_strings:
-            by_dest.setdefault(template_parameter_name(action.dest, beam_options), action)
-    shadowed = {action.dest for name, action in by_dest.items() if name.startswith(SHADOWED_PREFIX)}
+    by_name = {template_parameter_name(option.name, beam_options): option
+               for option in catalog.options_class(pipeline).command_options()}
+    shadowed = {option.name for name, option in by_name.items() if name.startswith(SHADOWED_PREFIX)}
     out = [pipeline]
     passed_to_beam = []
     index = 0
@@ -76,44 +75,33 @@ def translate(argv, environ=None):
     while index < len(rest):
         arg = rest[index]
         name, has_value, value = arg[2:].partition("=") if arg.startswith("--") else ("", False, "")
-        action = by_dest.get(name) if arg.startswith("--") else None
-        if action is None and name in shadowed:
+        option = by_name.get(name) if arg.startswith("--") else None
+        if option is None and name in shadowed:
             # Dataflow's own option of a name the job's parser takes: passed on, the job would read it as
             # its option. Its job labels come from the launch request's environment anyway.
             print("bertprep flex launcher: not passing %s on: %s has an option of that name (its template "
                   "parameter is %s%s)" % (arg, pipeline, SHADOWED_PREFIX, name), file=sys.stderr)
             index += 1 + (not has_value and index + 1 < len(rest) and not rest[index + 1].startswith("--"))
             continue
-        if action is None:
+        if option is None:
             out.append(arg)
             passed_to_beam.append(arg)
             index += 1
             continue
-        takes_value = not isinstance(action, (argparse.BooleanOptionalAction, argparse._StoreTrueAction,
-                                              argparse._StoreFalseAction))
-        if not has_value and takes_value and index + 1 < len(rest):
+        is_boolean = option.spec.kind in (fields.FLAG, fields.SWITCH)
+        if not has_value and not is_boolean and index + 1 < len(rest):
             value = rest[index + 1]
             index += 1
         index += 1
-        option = catalog.long_option(action)
-        if name == "runner":
+        if option.name == "runner":
             has_runner = True
-        if isinstance(action, argparse.BooleanOptionalAction):
-            flag = _boolean(value if has_value else "true", name)
-            out.append(option if flag else "--no-" + option[2:])
-        elif isinstance(action, argparse._StoreTrueAction):
-            if _boolean(value if has_value else "true", name):
-                out.append(option)
-        elif isinstance(action, argparse._StoreFalseAction):  # the parameter is the dest: false → the flag
-            if not _boolean(value if has_value else "true", name):
-                out.append(option)
+        if is_boolean:
+            out.extend(option.command_line(_boolean(value if has_value else "true", name)))
         else:
-            out.extend([option, value])
+            out.extend([option.option, value])
     # What is not a template parameter must be a Beam option (the launcher's project, region, ...): a
     # misspelled parameter fails the launch with one line instead of running with the default.
-    from bertprep.commands import command_line
-
-    command_line.check_beam_arguments(passed_to_beam, own_options=["--" + dest for dest in by_dest])
+    beam_arguments.check_beam_arguments(passed_to_beam, own_options=["--" + name for name in by_name])
     if not has_runner:
         out.append("--runner=" + DATAFLOW_RUNNER)
     return pipeline, out
@@ -130,11 +118,22 @@ def _boolean(text: str, name: str) -> bool:
     raise BertprepError("template parameter %s takes true or false, not %r" % (name, text))
 
 
-def main(argv=None) -> int:
-    import importlib
-
-    from bertprep.errors import BertprepError
+def run_cli_process(cli_argv) -> int:
+    """Become `python -m bertprep ...` (os.execv): the job's exit status and signals are the launcher's,
+    and this module never imports the CLI."""
     from bertprep.service import catalog
+
+    command = catalog.command_prefix() + list(cli_argv)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(command[0], command)
+    return 1  # not reached: execv replaces this process or raises OSError
+
+
+def main(argv=None, run_command=run_cli_process) -> int:
+    """Translate the launcher's arguments and run the job's command line with `run_command(cli argv)`
+    (another process by default; the tests run it in theirs to see the graph the runner builds)."""
+    from bertprep.errors import BertprepError
 
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -143,7 +142,7 @@ def main(argv=None) -> int:
         print("bertprep: error: %s" % error, file=sys.stderr)
         return 2
     print("bertprep flex launcher: bertprep %s" % " ".join(cli_argv), file=sys.stderr, flush=True)
-    return importlib.import_module(catalog.cli_module_name()).main(cli_argv)
+    return run_command(cli_argv)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@
     defaults: {timezone: UTC, retries: 2}  # optional; any job key, merged under every job
     jobs:
       confusions-nightly:
-        pipeline: mask-probs               # a job command of the CLI
+        pipeline: mask-probs               # a bertprep job (`bertprep <job> --help`)
         schedule: "0 2 * * *"              # cron (croniter), in `timezone`
         timezone: Asia/Shanghai
         args: {input: /data/csc/*.tsv, vocab: /data/vocab.txt}
@@ -251,23 +251,30 @@ def _check_cron(check: Checker, located: Located, key: str) -> None:
 
 
 def _check_args(check: Checker, spec: JobSpec, args_node: Optional[Located], job_node: Located,
-                with_parser: bool) -> None:
+                with_options: bool) -> None:
+    """Each arg must be an option of the pipeline's options class, with a value it can take; the class's
+    required options must be there (except --output, which the service sets)."""
+    from bertprep.options.fields import option_value
     from bertprep.service import catalog
 
     key = "jobs.%s.args" % spec.name
     lines = args_node.key_lines if args_node is not None else {}
     args_line = job_node.key_lines.get("args", args_node.line if args_node is not None else job_node.line)
-    parser = catalog.pipeline_parser(spec.pipeline) if with_parser else None
-    known = catalog.option_actions(parser) if parser is not None else {}
+    options_class = catalog.options_class(spec.pipeline) if with_options else None
+    known = [option.option for option in options_class.command_options()] if options_class is not None else []
     for arg, value in spec.args.items():
         line = lines.get(arg, args_line)
         if catalog.option_for_key(arg) == "--output":
             check.fail(line, "%s.%s" % (key, arg), "set by the service (<output_root>/<job>/<run_id>); "
                        "remove it")
-        if parser is not None and catalog.option_for_key(arg) not in known:
-            check.fail(line, "%s.%s" % (key, arg), _unknown_arg(arg, spec.pipeline, list(known)))
+        if options_class is None:
+            continue
+        if options_class.command_option(arg) is None:
+            check.fail(line, "%s.%s" % (key, arg), _unknown_arg(arg, spec.pipeline, known))
         try:
-            catalog.args_to_argv({arg: value}, parser)
+            options_class.command_line_from_mapping({arg: value})
+            if not any(PLACEHOLDER.search(text) for text in _strings(value)):  # typed now, not at the run
+                option_value(options_class.command_option(arg), value)
         except BertprepError as error:
             check.fail(line, "%s.%s" % (key, arg), "%s for pipeline %s" % (error, spec.pipeline))
         for text in _strings(value):
@@ -275,43 +282,41 @@ def _check_args(check: Checker, spec: JobSpec, args_node: Optional[Located], job
                 problem = placeholder_problem(placeholder, spec.after)
                 if problem:
                     check.fail(line, "%s.%s" % (key, arg), problem)
-    if parser is not None:
+    if options_class is not None:
         given = {catalog.option_for_key(arg) for arg in spec.args}
-        for action in parser._actions:
-            if action.required and action.option_strings and "--output" not in action.option_strings:
-                if not given.intersection(action.option_strings):
-                    check.fail(args_line, key, "missing required option %s for pipeline %s"
-                               % (action.option_strings[-1], spec.pipeline))
+        for option in options_class.command_options():
+            if option.spec.required and option.option != "--output" and option.option not in given:
+                check.fail(args_line, key, "missing required option %s for pipeline %s"
+                           % (option.option, spec.pipeline))
 
 
 def _unknown_arg(arg: str, pipeline: str, known: List[str]) -> str:
     """Why `arg` is no option of the pipeline: the closest option, or that it belongs in runner_options."""
-    from bertprep.commands import command_line
+    from bertprep.runtime import beam_arguments
     from bertprep.service import catalog
 
-    if command_line.is_beam_option("--" + str(arg).strip().lstrip("-")):
+    if beam_arguments.is_beam_option("--" + str(arg).strip().lstrip("-")):
         return "%s is a Beam pipeline option: give it under runner_options" % arg
     option = catalog.option_for_key(arg)
-    suggestion = command_line.closest_option(option, known)
+    suggestion = beam_arguments.closest_option(option, known)
     return "unknown option %s for pipeline %s%s" % (option, pipeline,
                                                      "; did you mean %s?" % suggestion if suggestion else "")
 
 
 def _check_runner_options(check: Checker, spec: JobSpec, node: Located) -> None:
     """Each runner option must be one of the pipeline's own (runner, workers) or one Beam defines."""
-    from bertprep.commands import command_line
+    from bertprep.runtime import beam_arguments
     from bertprep.service import catalog
 
     key = "jobs.%s.runner_options" % spec.name
-    parser = catalog.pipeline_parser(spec.pipeline)
-    own = catalog.option_actions(parser)
+    own = [option.option for option in catalog.options_class(spec.pipeline).command_options()]
     for name, value in spec.runner_options.items():
         flags = catalog.beam_options_to_argv({name: value})  # what the run's command line will say
         try:
             if "--" + str(name).lstrip("-") == "--runner":
-                command_line.check_runner(str(value))
+                beam_arguments.check_runner(str(value))
             elif "--" + str(name).lstrip("-") not in own:
-                command_line.check_beam_arguments(flags, own_options=list(own))
+                beam_arguments.check_beam_arguments(flags, own_options=own)
         except BertprepError as error:
             check.fail(node.key_lines.get(name, node.line), "%s.%s" % (key, name), str(error))
 

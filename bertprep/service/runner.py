@@ -1,6 +1,6 @@
 """One run of a job: resolve its arguments, skip it if nothing changed, run the pipeline, publish.
 
-The pipeline runs in its own process (`python -m bertprep.cli <pipeline> ... --output
+The pipeline runs in its own process (`python -m bertprep <pipeline> ... --output
 <output_root>/<job>/<run_id>/`), in its own session so a signal to the scheduler does not reach it
 by accident. The run succeeds only when the process exits 0 *and* its output carries the
 completion marker; only then is `<output_root>/<job>/LATEST` rewritten (atomically: a temporary
@@ -209,7 +209,7 @@ class Runner:
             return self._finish(run_id, "interrupted", error="shutdown before the run started")
         output_path = join(output_root, spec.name, run_id)
         argv = (catalog.command_prefix() + [spec.pipeline]
-                + catalog.args_to_argv(args, catalog.pipeline_parser(spec.pipeline))
+                + catalog.args_to_argv(spec.pipeline, args)
                 + ["--output", output_path] + catalog.beam_options_to_argv(spec.runner_options))
         parameters["argv"] = argv
         log_path = os.path.join(self.logs_dir, spec.name, run_id + ".log")

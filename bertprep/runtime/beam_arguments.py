@@ -1,16 +1,14 @@
-"""What a job's command line said: the arguments it passes to Beam, and its options not at their defaults.
+"""The arguments a job passes to Beam: each must be an option some Beam PipelineOptions class defines.
 
-A job reads its own options; what its parser leaves must be options that Beam's PipelineOptions classes
-define, checked with Beam's own parser (`check_beam_arguments`), or the command stops with one line
-naming the closest known option before it reads or writes anything. The same check serves the jobs
-file's runner options and the Flex Template launcher. The end-of-run summary lists the options that
-differ from their defaults (`summary_options`), which the config alone cannot tell.
+A job reads its own options; what its parser leaves is checked with Beam's own parser
+(`check_beam_arguments`), or the command stops with one line naming the closest known option before it
+reads or writes anything. The same check serves the CLI, the jobs file's runner options and the Flex
+Template launcher, which is why it lives here and not in commands/ (the service must not import commands).
 """
 import argparse
-import dataclasses
 import difflib
 import importlib
-from typing import Dict, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 from bertprep.errors import BertprepError
 
@@ -35,11 +33,7 @@ def beam_option_parser(load_runner_modules: bool = False) -> argparse.ArgumentPa
     from apache_beam.options.pipeline_options import PipelineOptions, _BeamArgumentParser
 
     if load_runner_modules:
-        for name in RUNNER_OPTION_MODULES:
-            try:
-                importlib.import_module(name)
-            except Exception:  # that runner's dependencies (dask, ...) are not installed
-                continue
+        _import_runner_modules()
 
     class RaisingParser(_BeamArgumentParser):
         def error(self, message):
@@ -54,8 +48,39 @@ def beam_option_parser(load_runner_modules: bool = False) -> argparse.ArgumentPa
     return parser
 
 
-def _option_strings(parser: argparse.ArgumentParser) -> List[str]:
-    return [option for action in parser._actions for option in action.option_strings if option.startswith("--")]
+def _import_runner_modules() -> None:
+    for name in RUNNER_OPTION_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:  # that runner's dependencies (dask, ...) are not installed
+            continue
+
+
+def beam_option_strings(load_runner_modules: bool = True) -> List[str]:
+    """Every `--option` Beam's PipelineOptions classes define (for suggestions and `is_beam_option`)."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    if load_runner_modules:
+        _import_runner_modules()
+    names = set()
+    for options_class in PipelineOptions.__subclasses__():
+        recorder = _OptionRecorder()
+        options_class._add_argparse_args(recorder)  # Beam's own hook; it has no public equivalent
+        names.update(recorder.options)
+    return sorted(names)
+
+
+class _OptionRecorder:
+    """Stands in for the parser Beam's hook fills, keeping only the option strings it is given."""
+
+    def __init__(self):
+        self.options = []
+
+    def add_argument(self, *names, **settings):
+        self.options.extend(name for name in names if name.startswith("--"))
+
+    def add_argument_group(self, *args, **kwargs):
+        return self
 
 
 def closest_option(name: str, known: Sequence[str]) -> Optional[str]:
@@ -84,10 +109,9 @@ def unknown_option_message(argument: str, known: Sequence[str]) -> str:
     return "unknown option %s: neither an option of this command (see --help) nor a Beam pipeline option" % name
 
 
-def _left_to_beam(arguments: List[str], load_runner_modules: bool):
-    parser = beam_option_parser(load_runner_modules)
-    _, left = parser.parse_known_args(arguments)
-    return left, parser
+def _left_to_beam(arguments: List[str], load_runner_modules: bool) -> List[str]:
+    _, left = beam_option_parser(load_runner_modules).parse_known_args(arguments)
+    return left
 
 
 def check_beam_arguments(arguments: Sequence[str], own_options: Sequence[str] = ()) -> None:
@@ -99,11 +123,11 @@ def check_beam_arguments(arguments: Sequence[str], own_options: Sequence[str] = 
     arguments = list(arguments)
     if not arguments:
         return
-    left, parser = _left_to_beam(arguments, load_runner_modules=False)
+    left = _left_to_beam(arguments, load_runner_modules=False)
     if left:
-        left, parser = _left_to_beam(arguments, load_runner_modules=True)
+        left = _left_to_beam(arguments, load_runner_modules=True)
     if left:
-        raise BertprepError(unknown_option_message(left[0], list(own_options) + _option_strings(parser)))
+        raise BertprepError(unknown_option_message(left[0], list(own_options) + beam_option_strings()))
     for argument in arguments:
         name = argument.split("=", 1)[0]
         longer = [option for option in own_options if option.startswith(name) and option != name]
@@ -114,16 +138,16 @@ def check_beam_arguments(arguments: Sequence[str], own_options: Sequence[str] = 
                                 "(job options are never abbreviated: write %s)" % (name, longer[0], longer[0]))
 
 
-def check_job_command_line(job_parser: argparse.ArgumentParser, runner: Optional[str],
-                           beam_arguments: Sequence[str]) -> None:
-    """A job's --runner and the arguments its parser left for Beam; BertprepError (one line) if wrong."""
+def check_job_command_line(own_options: Sequence[str], runner: Optional[str], beam_arguments: Sequence[str]) -> None:
+    """A job's --runner and the arguments its parser left for Beam; BertprepError (one line) if wrong.
+    `own_options`: the job's options (its options class's `command_options()`), offered as suggestions."""
     check_runner(runner)
-    check_beam_arguments(beam_arguments, own_options=_option_strings(job_parser))
+    check_beam_arguments(beam_arguments, own_options=own_options)
 
 
 def is_beam_option(name: str) -> bool:
     """Whether `--name` is an option of some Beam PipelineOptions class (installed runners' included)."""
-    return name.split("=", 1)[0] in _option_strings(beam_option_parser(load_runner_modules=True))
+    return name.split("=", 1)[0] in beam_option_strings(load_runner_modules=True)
 
 
 def check_runner(name: Optional[str]) -> None:
@@ -140,73 +164,3 @@ def check_runner(name: Optional[str]) -> None:
     found = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     raise BertprepError("unknown runner %s%s" % (name, "; did you mean %s?" % found[0] if found else
                                                  " (known: %s)" % ", ".join(sorted(known))))
-
-
-@dataclasses.dataclass
-class JobOption:
-    """One option of a job's parser as the summary writes it."""
-    option: str  # the spelling a user types: --max-seq-length
-    default: object
-    kind: str  # "value" (--x V), "flag" (--x or nothing) or "negatable" (--x / --no-x)
-
-    def command_line(self, value) -> str:
-        if self.kind == "negatable":
-            return self.option if value else "--no-" + self.option[2:]
-        if self.kind == "flag":
-            return self.option
-        if isinstance(value, (list, tuple)):
-            return "%s %s" % (self.option, " ".join(str(item) for item in value))
-        return "%s %s" % (self.option, value)
-
-
-@dataclasses.dataclass
-class JobCommandLine:
-    """The options of this process's job command and their defaults, which the config alone does not
-    tell. `bertprep.cli` records it before a job runs; the end-of-run summary lists the options that
-    differ from their defaults."""
-    options: Dict[str, JobOption]
-
-    def changed(self, config: dict, leave_out: Sequence[str] = ("output", "runner")) -> List[str]:
-        """`--option value` for each config entry that differs from its option's default, in --help order."""
-        return [option.command_line(config[dest]) for dest, option in self.options.items()
-                if dest in config and dest not in leave_out and config[dest] != option.default]
-
-
-_job_command_line: Optional[JobCommandLine] = None
-
-
-def _job_option(action: argparse.Action) -> JobOption:
-    longs = [option for option in action.option_strings if option.startswith("--")] or action.option_strings
-    if isinstance(action, argparse.BooleanOptionalAction):
-        return JobOption(longs[0], action.default, "negatable")
-    if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
-        return JobOption(max(longs, key=len), action.default, "flag")
-    return JobOption(max(longs, key=len), action.default, "value")
-
-
-def record_job_command_line(parser: Optional[argparse.ArgumentParser]) -> None:
-    """Remember a job parser's options and defaults for the summary (None forgets them)."""
-    global _job_command_line
-    if parser is None:
-        _job_command_line = None
-        return
-    options = {action.dest: _job_option(action) for action in parser._actions
-               if action.option_strings and not isinstance(action, argparse._HelpAction)}
-    _job_command_line = JobCommandLine(options)
-
-
-def job_command_line() -> Optional[JobCommandLine]:
-    return _job_command_line
-
-
-def summary_options(config: dict, beam_args: Optional[Sequence[str]] = None) -> List[str]:
-    """The summary's option lines: job options that differ from their defaults (known when the CLI
-    recorded the job's parser), then the arguments passed to Beam, one `--name value` per option."""
-    recorded = job_command_line()
-    beam: List[str] = []
-    for argument in beam_args or ():
-        if argument.startswith("-") or not beam:
-            beam.append(argument.replace("=", " ", 1) if argument.startswith("--") else argument)
-        else:  # the value of the option before it
-            beam[-1] += " " + argument
-    return (recorded.changed(config) if recorded is not None else []) + beam
