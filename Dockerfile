@@ -14,7 +14,7 @@ COPY setup.py README.md ./
 COPY bertprep ./bertprep
 RUN pip install --no-cache-dir '.[gcp]'
 # Compile the pre-training kernel into numba's cache now, so workers do not each spend ~10 s on it.
-RUN python -c "from bertprep.transforms.pretraining_records import compile_kernel; compile_kernel()"
+RUN python -c "from bertprep.transforms.pretraining.records import compile_kernel; compile_kernel()"
 
 # The launcher runs this file with the template's parameters (one of them names the job).
 # Workers run this same image, so nothing needs staging: no FLEX_TEMPLATE_PYTHON_SETUP_FILE.
