@@ -10,7 +10,7 @@ import pytest
 
 from bertprep import cli
 from bertprep.options.mask_probs import MaskProbsOptions
-from bertprep.pipelines import common, mask_probs
+from bertprep.pipelines import mask_probs
 from bertprep.runtime import runner
 from bertprep.transforms.csc import confusion
 from bertprep.transforms.csc import mask_probability_tables
@@ -385,6 +385,7 @@ def test_confusion_files_from_repeated_options_or_a_jobs_file_list(tmp_path):
     assert repeated.confusion_file == args.confusion_file
     for name in ("wang.txt", "same_pinyin.txt"):
         (tmp_path / name).write_text("在:再\n", encoding="utf-8")
-    config = {"confusion_file": "%s,%s" % (tmp_path / "wang.txt", tmp_path / "same_pinyin.txt")}
-    assert [name for _, _, name in mask_probs.confusion_file_sources(config)] == [
+    options = MaskProbsOptions(input="pairs.tsv", output="out",
+                               confusion_file="%s,%s" % (tmp_path / "wang.txt", tmp_path / "same_pinyin.txt"))
+    assert [name for _, _, name in mask_probs.confusion_file_sources(options)] == [
         "external:wang.txt", "external:same_pinyin.txt"]
