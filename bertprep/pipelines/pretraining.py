@@ -16,7 +16,6 @@ import time
 import apache_beam as beam
 
 from bertprep import data_warnings, schemas
-
 from bertprep.errors import BertprepError
 from bertprep.io import beam_io, readers
 from bertprep.io import output as output_lib
