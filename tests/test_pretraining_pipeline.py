@@ -344,3 +344,18 @@ def test_resolved_options_hold_the_bucket_count_and_the_pair_task(tmp_path):
     given = PretrainingOptions(input=str(documents), output="out", num_shards=3, next_sentence="sop")
     assert pretraining.resolve_options(given) is given
 
+
+
+def test_the_job_commands_load_no_beam_until_they_run():
+    """`bertprep pretraining --help` (and mask-probs') builds its parser from the options class alone."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from bertprep import cli; "
+            "cli.build_parser([__import__('bertprep.commands.' + name, fromlist=['run']) "
+            "for name in ('pretraining', 'mask_probs')]); "
+            "print(sorted(name for name in sys.modules if name.split('.')[0] == 'apache_beam' "
+            "or name in ('bertprep.pipelines.pretraining', 'bertprep.pipelines.mask_probs')))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env=dict(os.environ, PYTHONPATH=os.getcwd())).stdout.strip()
+    assert loaded == "[]"
