@@ -208,18 +208,18 @@ def slice_records(shared):
             for record in itertools.islice(iter_documents(corpus), SLICE_DOCUMENTS)]
 
 
-def build_all(config, records, compiled, buckets=4):
+def build_all(options, records, compiled, buckets=4):
     """Every pass of every bucket through the job's own parts: (records per bucket and pass, stats)."""
     from bertprep.pipelines import pretraining
     from bertprep.transforms.pretraining.records import PretrainingStats
 
-    parts = pretraining.JobParts(config)
+    parts = pretraining.JobParts(options)
     parts.builder.compiled = compiled
     assert parts.builder.uses_kernel == compiled
     by_bucket = {}
     for key, record in records:
         by_bucket.setdefault(stable_hash("bucket", key) % buckets, []).append((key, record))
-    stats = PretrainingStats(config["max_seq_length"])
+    stats = PretrainingStats(options.max_seq_length)
     written = []
     for bucket, items in sorted(by_bucket.items()):
         documents, pairs, dead = parts.tokenize(sorted(items, key=lambda item: item[0]))
@@ -234,10 +234,13 @@ def build_all(config, records, compiled, buckets=4):
 ])
 def test_python_path_and_kernel_write_the_same_bytes(slice_records, zh_vocab, options):
     """The configuration the kernel covers gives the same bytes, record for record, with or without numba."""
-    config = dict({"vocab": zh_vocab, "max_seq_length": 128, "max_predictions_per_seq": 20, "masked_lm_prob": 0.15,
-                   "short_seq_prob": 0.1, "dupe_factor": 2, "seed": 12345}, **options)
-    compiled, compiled_stats = build_all(config, slice_records, compiled=True)
-    python, python_stats = build_all(config, slice_records, compiled=False)
+    from bertprep.options.pretraining import PretrainingOptions
+
+    job_options = PretrainingOptions(**dict({"vocab": zh_vocab, "max_seq_length": 128, "max_predictions_per_seq": 20,
+                                             "masked_lm_prob": 0.15, "short_seq_prob": 0.1, "dupe_factor": 2,
+                                             "seed": 12345}, **options))
+    compiled, compiled_stats = build_all(job_options, slice_records, compiled=True)
+    python, python_stats = build_all(job_options, slice_records, compiled=False)
     assert sum(len(records) for records in compiled) > 3000
     assert [len(records) for records in python] == [len(records) for records in compiled]
     assert python == compiled

@@ -179,14 +179,15 @@ def _reference_run(shared, zh_vocab, compiled):
     import hashlib
 
     from bertprep.io.readers import iter_documents
+    from bertprep.options.pretraining import PretrainingOptions
     from bertprep.pipelines import pretraining
     from bertprep.seeding import stable_hash
     from bertprep.transforms.pretraining.records import PretrainingStats
 
     corpus = str(shared / "data" / "corpus" / "zh_peopledaily_docs.txt")
-    config = {"vocab": zh_vocab, "max_seq_length": 128, "max_predictions_per_seq": 20, "masked_lm_prob": 0.15,
-              "short_seq_prob": 0.1, "dupe_factor": 5, "seed": 12345, "reference_compatible": True}
-    parts = pretraining.JobParts(config)
+    options = PretrainingOptions(vocab=zh_vocab, max_seq_length=128, max_predictions_per_seq=20, masked_lm_prob=0.15,
+                                 short_seq_prob=0.1, dupe_factor=5, seed=12345, reference_compatible=True)
+    parts = pretraining.JobParts(options)
     parts.builder.compiled = compiled
     assert parts.builder.uses_kernel == compiled
     buckets = {}
@@ -209,7 +210,7 @@ def _reference_run(shared, zh_vocab, compiled):
             for record in encoded[::10]:  # decode a tenth: outcome shares measured on the written bytes
                 if schema_decode is None:
                     from bertprep import schemas
-                    schema_decode = schemas.for_kind("pretraining", config).decode
+                    schema_decode = schemas.for_kind("pretraining", options.to_config()).decode
                 values = schema_decode(record)
                 weights = values["masked_lm_weights"]
                 for position, label, weight in zip(values["masked_lm_positions"], values["masked_lm_ids"], weights):

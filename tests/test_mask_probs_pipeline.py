@@ -10,7 +10,7 @@ import pytest
 
 from bertprep import cli
 from bertprep.options.mask_probs import MaskProbsOptions
-from bertprep.pipelines import common, mask_probs
+from bertprep.pipelines import mask_probs
 from bertprep.runtime import runner
 from bertprep.transforms.csc import confusion
 from bertprep.transforms.csc import mask_probability_tables
@@ -388,6 +388,42 @@ def test_confusion_files_from_repeated_options_or_a_jobs_file_list(tmp_path):
     assert repeated.confusion_file == args.confusion_file
     for name in ("wang.txt", "same_pinyin.txt"):
         (tmp_path / name).write_text("在:再\n", encoding="utf-8")
-    config = {"confusion_file": "%s,%s" % (tmp_path / "wang.txt", tmp_path / "same_pinyin.txt")}
-    assert [name for _, _, name in mask_probs.confusion_file_sources(config)] == [
+    options = MaskProbsOptions(input="pairs.tsv", output="out",
+                               confusion_file="%s,%s" % (tmp_path / "wang.txt", tmp_path / "same_pinyin.txt"))
+    assert [name for _, _, name in mask_probs.confusion_file_sources(options)] == [
         "external:wang.txt", "external:same_pinyin.txt"]
+
+
+@pytest.mark.parametrize("values, message", [
+    ({}, "give --input FILES, or --correct FILE --wrong FILE"),
+    ({"correct": "c.txt"}, "--correct and --wrong go together"),
+    ({"input": "p.tsv", "wrong": "w.txt"}, "--correct and --wrong go together"),
+    ({"input": "p.tsv", "sources": "phonetic,sound"}, "bad --sources 'phonetic,sound'"),
+    ({"input": "p.tsv", "ranker_l2": -1.0}, "--ranker-l2 is -1; it cannot be negative"),
+    ({"input": "p.tsv", "min_set_size": 9, "max_set_size": 4}, "--min-set-size 9 is larger than --max-set-size 4"),
+    ({"input": "p.tsv", "confusion_file": "wang.txt", "ranker": False}, "--confusion-file needs the learned ranker"),
+])
+def test_options_are_checked_once_when_made(values, message):
+    """Every check the job's options need runs in MaskProbsOptions itself: one line naming the option."""
+    from bertprep.errors import BertprepError
+
+    with pytest.raises(BertprepError) as raised:
+        MaskProbsOptions(output="out", **values)
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_options_give_the_ranking_options_and_take_either_input():
+    options = MaskProbsOptions(output="out", correct="c.txt", wrong="w.txt", mean_set_size=15.0, ranker=False,
+                               mixture_near_limit=7)
+    ranking = options.ranking_options()
+    assert isinstance(ranking, confusion.ConfusionOptions)
+    assert (ranking.mean_set_size, ranking.ranker, ranking.mixture_near_limit) == (15.0, False, 7)
+    assert MaskProbsOptions(output="out", input="p.tsv").ranking_options() == confusion.ConfusionOptions()
+
+
+def test_missing_inputs_fail_before_the_output_directory_is_made(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert cli.main(["mask-probs", "--output", str(out), "--correct", str(tmp_path / "c.txt")]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "bertprep: error: --correct and --wrong go together (two line-aligned files)"]
+    assert not out.exists()

@@ -1,5 +1,6 @@
 """The `pretraining` job end to end: same bytes with 1 or 2 workers, tf.data parsing with the schema's spec,
 dead letters and accounting, gzip, confusion/FASPell inputs, option errors, and the record encoder."""
+import dataclasses
 import glob
 import gzip
 import json
@@ -9,7 +10,9 @@ import random
 import pytest
 
 from bertprep import cli, schemas
+from bertprep.errors import BertprepError
 from bertprep.io import tfrecord
+from bertprep.options.pretraining import PretrainingOptions
 from bertprep.transforms.pretraining.masking import MaskedInstance
 from bertprep.transforms.pretraining.records import PretrainingEncoder, features_of
 
@@ -192,6 +195,11 @@ def test_other_modes_run_and_validate(options, corpus_slice, zh_vocab, tmp_path)
     summary = inspect_directory(out, examples=3)
     assert summary["records"] > 0
     info = json.load(open(os.path.join(out, "info.json")))
+    # info.json's config: every option, with the values the job resolved (packed sequences have no pair task)
+    config = info["config"]
+    assert set(config) == {field.name for field in dataclasses.fields(PretrainingOptions)}
+    assert config["next_sentence"] == ("sop" if "sop" in options else "none")
+    assert config["num_shards"] == len(info["shards"]) >= 1
     labels = info["stats"]["next_sentence_labels"]
     if "sop" in options:
         assert labels["1"] > 0 and labels["0"] > 0
@@ -296,3 +304,58 @@ def test_merged_stats_do_not_depend_on_combine_order():
     assert flat["instances"] == sum(part["instances"] for part in parts)
     real = sum(int(k) * n for k, n in flat["sequence_length_histogram"].items())
     assert flat["mean_sequence_length"] == real / flat["instances"]
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"max_seq_length": 4}, "--max-seq-length must be at least 5, got 4"),
+    ({"max_predictions_per_seq": 0}, "--max-predictions-per-seq must be at least 1"),
+    ({"masked_lm_prob": 0.0}, "--masked-lm-prob must be in (0, 1], got 0"),
+    ({"short_seq_prob": 1.5}, "--short-seq-prob must be in [0, 1], got 1.5"),
+    ({"dupe_factor": 0}, "--dupe-factor must be at least 1"),
+    ({"max_ngram": 0}, "--max-ngram must be at least 1"),
+    ({"segmenter": "jieba"}, "--segmenter only matters with --whole-word-mask"),
+    ({"confusion_sets": "sets.txt", "whole_word_mask": True}, "--confusion-sets masks single characters"),
+    ({"confusion_sets": "sets.txt", "confusion_mix": "same_pinyin=0.5,typo=0.5"}, "--confusion-mix: unknown kind"),
+    ({"num_shards": -1}, "--num-shards must be 0"),
+    ({"workers": 0}, "--workers must be at least 1"),
+])
+def test_options_are_checked_once_when_made(values, message):
+    """The checks live in PretrainingOptions: a bad value is one line naming its option, before any I/O."""
+    with pytest.raises(BertprepError) as raised:
+        PretrainingOptions(input="docs.txt", output="out", vocab="vocab.txt", **values)
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_resolved_options_hold_the_bucket_count_and_the_pair_task(tmp_path):
+    from bertprep.pipelines import pretraining
+
+    documents, pairs = tmp_path / "docs.txt", tmp_path / "pairs.tsv"
+    documents.write_text("第一句。\n第二句。\n\n" * 20000, encoding="utf-8")
+    pairs.write_text("我再家\t我在家\n" * 5000, encoding="utf-8")
+    options = PretrainingOptions(input=str(documents), output="out", vocab="vocab.txt", packing="full_sentences",
+                                 wrong_input=str(pairs))
+    resolved = pretraining.resolve_options(options)
+    size = os.path.getsize(documents) + os.path.getsize(pairs)
+    assert resolved.num_shards == pretraining.num_buckets(size) > 1
+    assert (resolved.next_sentence, options.next_sentence, options.num_shards) == ("none", "nsp", 0)
+    assert dataclasses.replace(resolved, num_shards=0, next_sentence="nsp") == options  # nothing else changes
+    documents.unlink()  # resolved options are not resolved again: the input is not even listed
+    assert pretraining.resolve_options(resolved) is resolved
+    given = PretrainingOptions(input=str(documents), output="out", num_shards=3, next_sentence="sop")
+    assert pretraining.resolve_options(given) is given
+
+
+
+def test_the_job_commands_load_no_beam_until_they_run():
+    """`bertprep pretraining --help` (and mask-probs') builds its parser from the options class alone."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from bertprep import cli; "
+            "cli.build_parser([__import__('bertprep.commands.' + name, fromlist=['run']) "
+            "for name in ('pretraining', 'mask_probs')]); "
+            "print(sorted(name for name in sys.modules if name.split('.')[0] == 'apache_beam' "
+            "or name in ('bertprep.pipelines.pretraining', 'bertprep.pipelines.mask_probs')))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                            env=dict(os.environ, PYTHONPATH=os.getcwd())).stdout.strip()
+    assert loaded == "[]"

@@ -9,7 +9,7 @@ import time
 
 from bertprep.runtime import progress
 from bertprep.options.mask_probs import MaskProbsOptions
-from bertprep.pipelines import common, mask_probs
+from bertprep.pipelines import mask_probs
 from bertprep.runtime import runner
 
 

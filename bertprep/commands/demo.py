@@ -48,8 +48,7 @@ def _run_pretraining(argv) -> None:
     """`bertprep pretraining ARGV`, called in this process through the command's own parser and run."""
     import argparse
 
-    # The pretraining command (add_arguments, run); it moves to bertprep.commands.pretraining with issue #15.
-    from bertprep.pipelines import pretraining as pretraining_command
+    from bertprep.commands import pretraining as pretraining_command
 
     parser = argparse.ArgumentParser(prog="bertprep pretraining", allow_abbrev=False)
     pretraining_command.add_arguments(parser)

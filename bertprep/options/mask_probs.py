@@ -2,8 +2,9 @@
 import dataclasses
 from typing import Optional
 
-from bertprep.options.common import COMMON_GROUP, CommonJobOptions, ShardedOutputOptions, TokenizerOptions
-from bertprep.options.fields import flag_option, list_option, switch_option, value_option
+from bertprep.errors import BertprepError
+from bertprep.options.common import CommonJobOptions
+from bertprep.options.fields import list_option, switch_option, value_option
 
 COMMON_JOB_OPTIONS_GROUP = "common job options"
 MASK_PROBS_GROUP = "mask-probs options"
@@ -85,3 +86,33 @@ class MaskProbsOptions(CommonJobOptions):
     mixture_near_limit: int = value_option(40, type=int, metavar='N', group=CONFUSION_SET_RANKING_GROUP,
         help="--no-ranker only: how many of the most frequent characters of each same-initial or same-final group are "
              "candidates")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.correct or self.wrong:
+            if not (self.correct and self.wrong):
+                raise BertprepError("--correct and --wrong go together (two line-aligned files)")
+        elif not self.input:
+            raise BertprepError("give --input FILES, or --correct FILE --wrong FILE")
+        from bertprep.transforms.csc import confusion  # here, not at the top: it loads numpy and pypinyin
+
+        try:
+            confusion.parse_sources(self.sources)
+        except ValueError as error:
+            raise BertprepError(str(error)) from None
+        ranking = self.ranking_options()
+        if self.confusion_file and not ranking.ranker:
+            raise BertprepError("--confusion-file needs the learned ranker, which weighs each external set; "
+                                "drop --no-ranker")
+
+    def ranking_options(self):
+        """The confusion-set ranking options (transforms.csc.confusion.ConfusionOptions, one field each of
+        ours), or BertprepError naming the one out of range."""
+        from bertprep.transforms.csc import confusion
+
+        try:
+            return confusion.ConfusionOptions(**{field.name: getattr(self, field.name)
+                                                 for field in dataclasses.fields(confusion.ConfusionOptions)}
+                                              ).validated()
+        except ValueError as error:
+            raise BertprepError(str(error)) from None

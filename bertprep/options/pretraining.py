@@ -2,8 +2,9 @@
 import dataclasses
 from typing import Optional
 
+from bertprep.errors import BertprepError
 from bertprep.options.common import COMMON_GROUP, CommonJobOptions, ShardedOutputOptions, TokenizerOptions
-from bertprep.options.fields import flag_option, list_option, switch_option, value_option
+from bertprep.options.fields import flag_option, switch_option, value_option
 
 INPUT_GROUP = "input"
 INSTANCES_GROUP = "instances (defaults are the original's)"
@@ -64,3 +65,40 @@ class PretrainingOptions(TokenizerOptions, ShardedOutputOptions, CommonJobOption
     wrong_input: Optional[str] = value_option(group=CONFUSION_AWARE_MASKING_GROUP,
         help="FASPell mode: wrong/correct sentence pairs (tsv, faspell, jsonl or sgml; see mask-probs) added as "
              "instances whose errors are predicted")
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.max_seq_length < 5:
+            raise BertprepError("--max-seq-length must be at least 5, got %d" % self.max_seq_length)
+        if self.max_predictions_per_seq < 1:
+            raise BertprepError("--max-predictions-per-seq must be at least 1")
+        if not 0 < self.masked_lm_prob <= 1:
+            raise BertprepError("--masked-lm-prob must be in (0, 1], got %g" % self.masked_lm_prob)
+        if not 0 <= self.short_seq_prob <= 1:
+            raise BertprepError("--short-seq-prob must be in [0, 1], got %g" % self.short_seq_prob)
+        if self.dupe_factor < 1:
+            raise BertprepError("--dupe-factor must be at least 1")
+        if self.max_ngram < 1:
+            raise BertprepError("--max-ngram must be at least 1")
+        if self.segmenter != "none" and not self.whole_word_mask:
+            raise BertprepError("--segmenter only matters with --whole-word-mask")
+        if self.confusion_sets and self.whole_word_mask:
+            raise BertprepError("--confusion-sets masks single characters; drop --whole-word-mask")
+        if self.confusion_sets:
+            from bertprep.transforms.csc.confusion_masking import parse_mix
+
+            parse_mix(self.confusion_mix)  # a bad share fails here, naming --confusion-mix
+
+    @property
+    def pair_task(self) -> str:
+        """The pair task the instances get: --next-sentence, or none when packing full sentences (a packed
+        sequence has no segment pair)."""
+        return "none" if self.packing == "full_sentences" else self.next_sentence
+
+    @property
+    def word_grouping(self) -> str:
+        """How masking groups pieces into words: the --segmenter's words, WordPiece/SentencePiece words
+        ("pieces") with --whole-word-mask, or none (every piece alone)."""
+        if not self.whole_word_mask:
+            return "none"
+        return self.segmenter if self.segmenter != "none" else "pieces"

@@ -1,22 +1,20 @@
-"""`bertprep mask-probs`: per-character statistics, mask probabilities and confusion sets from CSC corpora.
+"""The `bertprep mask-probs` graph: per-character statistics, mask probabilities and confusion sets from CSC
+corpora (the command is bertprep/commands/mask_probs.py, the options bertprep/options/mask_probs.py).
 
 Wiring only; the work is in bertprep.transforms (csc_readers, alignment, mask_probability, phonetic,
 glyph, confusion, confusion_ranker, confusion_files). Counting is done with Beam combiners keyed by
 character or character pair (and fold, for the held-out fit of external confusion sets), so no process
 holds the corpus; the per-character tables and the external sets are bounded by the character universe.
 """
-import argparse
 import pickle
 
 import apache_beam as beam
 
-from bertprep.runtime import progress
 from bertprep.errors import BertprepError
-from bertprep.options.mask_probs import MaskProbsOptions
 from bertprep.io import beam_io, readers
 from bertprep.io import output as output_lib
-from bertprep.pipelines import common
-from bertprep.runtime import runner
+from bertprep.options.mask_probs import MaskProbsOptions
+from bertprep.runtime import progress
 from bertprep.seeding import rng_for
 from bertprep.transforms.csc import confusion
 from bertprep.transforms.csc import confusion_files
@@ -25,38 +23,14 @@ from bertprep.transforms.csc import readers as csc_readers
 from bertprep.transforms.csc import mask_probability
 from bertprep.transforms.csc.mask_probability_tables import (SAV_FILE, TABLE_COLUMNS, char_stats_row,
                                                        confusion_pairs_row, table_bytes, totals_stats)
-from bertprep.transforms.csc.alignment import DEFAULT_MAX_EDIT_RATE, AlignmentError, align_checked
+from bertprep.transforms.csc.alignment import AlignmentError, align_checked
 
 # Progress stages after the reading (the monitor shows the running one; see bertprep/runtime/progress.py).
 FIT_STAGE = "fitting the candidate ranker"
 MODEL_STAGE = "building the candidate indexes"
 RANK_STAGE = "ranking candidates"
 
-COMMAND = "mask-probs"
-HELP = "per-character mask probabilities and phonetic/glyph/observed confusion sets from correct/wrong corpora"
-ACCEPTS_BEAM_ARGS = True
 KIND = "mask_probs"
-DESCRIPTION = """Read correct/wrong sentence pairs, align them, and write (one directory):
-
-  char_stats.parquet/.tsv        per character: occurrences on the correct side, unchanged, written wrong,
-                                 seen as the wrong character, deleted, inserted, FASPell's unchanged count
-  confusion_pairs.parquet/.tsv   correct -> wrong substitution counts
-  confusion_sets.parquet/.tsv    per character its ranked candidates: char, candidate, score, source, rank
-                                 (+ phonetic_score, glyph_score, observed_count, same_pinyin)
-  mask_probability.parquet/.tsv  FASPell's min(top confusion / unchanged, 1) keyed by the wrong-side
-                                 character, and the smoothed (errors + alpha*r0) / (count + alpha)
-  mask_probability.sav           pickled dict[str, float] of FASPell's values, for FASPell users
-  info.json, dead_letters/, _COMPLETE
-
-Inputs: --input FILES (tsv wrong<TAB>correct, faspell num<TAB>wrong<TAB>correct, jsonl source/target,
-SIGHAN sgml; detected per file unless --format) or --correct FILE --wrong FILE (line-aligned).
-Existing confusion sets (--confusion-file, repeatable: char:candidates, char<TAB>candidates, comma- or
-space-separated lists) join the candidates as sources named external:<file name>; the ranker learns from
-the pairs how far to trust each."""
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    MaskProbsOptions.add_arguments(parser)
 
 
 def _to_dead_letter(item: csc_readers.CscDeadLetter) -> readers.DeadLetter:
@@ -175,49 +149,36 @@ def _sum_totals(rows):
 
 # ------------------------------------------------------------------------------------------ per character
 
-def confusion_options(config: dict) -> confusion.ConfusionOptions:
-    """The ranking options of a job configuration, or BertprepError naming the bad one."""
-    try:
-        options = confusion.ConfusionOptions.from_config(config)
-    except ValueError as error:
-        raise BertprepError(str(error)) from None
-    if config.get("confusion_file") and not options.ranker:
-        raise BertprepError("--confusion-file needs the learned ranker, which weighs each external set; "
-                            "drop --no-ranker")
-    return options
-
-
-def build_confusion_model(config: dict, universe, corpus_counts, external_rows=(),
+def build_confusion_model(options: MaskProbsOptions, universe, corpus_counts, external_rows=(),
                           external_names=()) -> confusion.ConfusionModel:
     """The candidate model for a run: indexes over the universe, frequencies from the chosen prior,
     the external sets from their (source, char, candidates) rows."""
     from bertprep.transforms.csc.glyph import GlyphIndex
     from bertprep.transforms.csc.phonetic import PhoneticIndex
 
-    sources = confusion.parse_sources(config.get("sources", "phonetic,glyph,observed"))
-    options = confusion_options(config)
-    prior_kind = config.get("frequency_prior", "jieba+corpus")
-    if prior_kind == "none":
+    sources = confusion.parse_sources(options.sources)
+    if options.frequency_prior == "none":
         frequencies = {}
-    elif prior_kind == "corpus":
+    elif options.frequency_prior == "corpus":
         frequencies = confusion.merge_frequencies(dict(corpus_counts))
     else:
         frequencies = confusion.merge_frequencies(confusion.jieba_char_frequency(), dict(corpus_counts))
     universe = sorted(universe)
     external = confusion_files.ExternalSets.from_rows(external_names, external_rows) if external_names else None
     return confusion.ConfusionModel(
-        universe, frequencies, sources, options,
+        universe, frequencies, sources, options.ranking_options(),
         phonetic_index=PhoneticIndex(universe) if "phonetic" in sources else None,
         glyph_index=GlyphIndex(universe) if "glyph" in sources else None, external=external)
 
 
-def fit_mixture(fold_counts, universe, corpus_counts, external_rows, config, external_names) -> dict:
+def fit_mixture(fold_counts, universe, corpus_counts, external_rows, options: MaskProbsOptions,
+                external_names) -> dict:
     """The candidate model's fitted state, from all of the corpus's confusion pairs, keyed
     (correct, wrong, fold) so the external sets are weighed on held-out sentences."""
     fold_counts = dict(fold_counts)
     distinct_pairs = len({(correct, wrong) for correct, wrong, _ in fold_counts})
     with progress.stage(FIT_STAGE, total=distinct_pairs, unit="confusion pairs"):
-        model = build_confusion_model(config, universe, corpus_counts, external_rows, external_names)
+        model = build_confusion_model(options, universe, corpus_counts, external_rows, external_names)
         return model.fit_mixture(fold_counts)
 
 
@@ -229,8 +190,8 @@ def external_set_stats(external_rows, external_names) -> dict:
 class _PerCharacter(beam.DoFn):
     """Joined per-character facts → a mask_probability row and (for CJK characters) confusion-set rows."""
 
-    def __init__(self, config, external_names):
-        self._config = config
+    def __init__(self, options: MaskProbsOptions, external_names):
+        self._options = options
         self._external_names = list(external_names)
         self._model = None
 
@@ -241,12 +202,12 @@ class _PerCharacter(beam.DoFn):
         char, facts = joined
         stats = mask_probability.add_vectors(facts["stats"])
         top = max(facts["top"], default=0)
-        config = self._config
-        unchanged = stats[6] if config.get("faspell_counting", "augmented") == "augmented" else stats[1]
+        options = self._options
+        unchanged = stats[6] if options.faspell_counting == "augmented" else stats[1]
         yield beam.pvalue.TaggedOutput("mask_probability", {
             "char": char,
             "faspell_probability": mask_probability.faspell_probability(top, unchanged),
-            "smoothed_probability": mask_probability.smoothed_probability(stats[2], stats[0], config["alpha"],
+            "smoothed_probability": mask_probability.smoothed_probability(stats[2], stats[0], options.alpha,
                                                                           error_rate),
             "top_confusion_count": top,
             "unchanged_count": unchanged,
@@ -257,7 +218,7 @@ class _PerCharacter(beam.DoFn):
             return
         if self._model is None:
             with progress.stage(MODEL_STAGE):
-                self._model = build_confusion_model(config, universe, corpus_counts, external_rows,
+                self._model = build_confusion_model(options, universe, corpus_counts, external_rows,
                                                     self._external_names)
                 self._model.mixture = dict(mixture)
         progress.note_stage(RANK_STAGE, total=len(universe), unit="characters")
@@ -265,7 +226,7 @@ class _PerCharacter(beam.DoFn):
         for candidates in facts["observed"]:
             for wrong, count in candidates:
                 observed[wrong] = observed.get(wrong, 0) + count
-        for rank, item in enumerate(self._model.score_candidates(char, observed, config["top_k"]), start=1):
+        for rank, item in enumerate(self._model.score_candidates(char, observed, options.top_k), start=1):
             yield beam.pvalue.TaggedOutput("confusion_sets", {
                 "char": char, "candidate": item.candidate, "score": round(item.score, 6), "source": item.source,
                 "rank": rank, "phonetic_score": round(item.phonetic, 6), "glyph_score": round(item.glyph, 6),
@@ -297,9 +258,9 @@ def write_tables(directory: str, tables: dict):
             | "WriteTables" >> beam.ParDo(_WriteTable(directory)))
 
 
-def job_info(config: dict, vocab_chars: list, confusion_sources=()) -> dict:
+def job_info(options: MaskProbsOptions, vocab_chars: list, confusion_sources=()) -> dict:
     return {
-        "config": config,
+        "config": options.to_config(),
         "vocabulary_characters": len(vocab_chars),
         "confusion_files": [{"path": path, "source": name, "format": fmt} for fmt, path, name in confusion_sources],
         "tables": {name: [{"name": column, "type": kind} for column, kind in columns]
@@ -326,29 +287,27 @@ def job_info(config: dict, vocab_chars: list, confusion_sources=()) -> dict:
 
 # ------------------------------------------------------------------------------------------ wiring
 
-def _sources(config):
-    if config.get("correct") or config.get("wrong"):
-        if not (config.get("correct") and config.get("wrong")):
-            raise BertprepError("--correct and --wrong go together (two line-aligned files)")
-        correct = beam_io.match_files(config["correct"])
-        wrong = beam_io.match_files(config["wrong"])
+def _sources(options: MaskProbsOptions) -> list:
+    """(format, path) of every --input file, ("parallel", (correct, wrong)) of every --correct/--wrong pair."""
+    sources = []
+    if options.correct:  # with --wrong: the options class checks they come together
+        correct = beam_io.match_files(options.correct)
+        wrong = beam_io.match_files(options.wrong)
         if len(correct) != len(wrong):
             raise BertprepError("--correct matches %d files but --wrong matches %d" % (len(correct), len(wrong)))
         sources = [("parallel", pair) for pair in zip(correct, wrong)]
-    else:
-        sources = []
-    if config.get("input"):
-        sources += [(config.get("format") or "auto", path) for path in beam_io.match_files(config["input"])]
-    if not sources:
+    if options.input:
+        sources += [(options.format, path) for path in beam_io.match_files(options.input)]
+    if not sources:  # e.g. --input "," names no file
         raise BertprepError("give --input FILES, or --correct FILE --wrong FILE")
     return sources
 
 
-def universe_from_vocabulary(config) -> list:
+def universe_from_vocabulary(options: MaskProbsOptions) -> list:
     """Single CJK characters of --vocab (or the .vocab beside --spm-model); [] without either."""
-    path = config.get("vocab")
-    if not path and config.get("spm_model"):
-        path = config["spm_model"].rsplit(".", 1)[0] + ".vocab"
+    path = options.vocab
+    if not path and options.spm_model:
+        path = options.spm_model.rsplit(".", 1)[0] + ".vocab"
     if not path:
         return []
     try:
@@ -360,37 +319,29 @@ def universe_from_vocabulary(config) -> list:
     return sorted(mask_probability.vocabulary_characters(lines))
 
 
-def confusion_file_sources(config) -> list:
+def confusion_file_sources(options: MaskProbsOptions) -> list:
     """(format, path, source name) of every --confusion-file match; BertprepError on clashing names."""
-    patterns = config.get("confusion_file") or []
-    paths = []
-    for pattern in [patterns] if isinstance(patterns, str) else patterns:
-        paths += beam_io.match_files(pattern)
+    paths = beam_io.match_files(options.confusion_file) if options.confusion_file else []
     try:
         names = confusion_files.check_source_names(paths)
     except ValueError as error:
         raise BertprepError(str(error)) from None
-    fmt = config.get("confusion_file_format") or "auto"
-    return [(fmt, path, name) for path, name in zip(paths, names)]
+    return [(options.confusion_file_format, path, name) for path, name in zip(paths, names)]
 
 
-def build_pipeline(pipeline, options) -> None:
+def build_pipeline(pipeline, options: MaskProbsOptions) -> None:
     """Reads, aligns, counts, derives the tables and publishes them with info.json and the marker."""
-    config = options if isinstance(options, dict) else options.to_config()  # transitional: typed options
-    confusion.parse_sources(config.get("sources", "phonetic,glyph,observed"))  # fail before running
-    confusion_options(config)
-    output = config["output"]
-    vocab_chars = universe_from_vocabulary(config)
-    confusion_sources = confusion_file_sources(config)
+    output = options.output
+    vocab_chars = universe_from_vocabulary(options)
+    confusion_sources = confusion_file_sources(options)
     external_names = [name for _, _, name in confusion_sources]
 
     read = (pipeline
-            | "Sources" >> beam.Create(_sources(config))
+            | "Sources" >> beam.Create(_sources(options))
             | "Spread" >> beam.Reshuffle()
             | "Read" >> beam.ParDo(_ReadSource()).with_outputs(beam_io.DEAD_LETTERS, main="pairs"))
     counted = read["pairs"] | "AlignCount" >> beam.ParDo(
-        _AlignAndCount(config.get("seed", common.DEFAULT_SEED), config.get("max_edit_rate", DEFAULT_MAX_EDIT_RATE),
-                       config.get("traditional_to_simplified", False))
+        _AlignAndCount(options.seed, options.max_edit_rate, options.traditional_to_simplified)
     ).with_outputs("chars", "pairs", beam_io.DEAD_LETTERS, main="totals")
 
     external = (pipeline
@@ -420,9 +371,9 @@ def build_pipeline(pipeline, options) -> None:
     corpus_counts = char_stats | "CorrectCounts" >> beam.Map(lambda kv: (kv[0], kv[1][0]))
     mixture = (fold_counts | "AllPairs" >> beam.combiners.ToList()
                | "FitMixture" >> beam.Map(fit_mixture, beam.pvalue.AsList(universe), beam.pvalue.AsList(corpus_counts),
-                                          external_rows, config, external_names))
+                                          external_rows, options, external_names))
     per_char = joined | "PerChar" >> beam.ParDo(
-        _PerCharacter(config, external_names), beam.pvalue.AsList(universe), beam.pvalue.AsList(corpus_counts),
+        _PerCharacter(options, external_names), beam.pvalue.AsList(universe), beam.pvalue.AsList(corpus_counts),
         beam.pvalue.AsSingleton(error_rate, default_value=0.0),
         beam.pvalue.AsSingleton(mixture, default_value=dict(confusion.DEFAULT_MIXTURE)), external_rows
     ).with_outputs("mask_probability", "confusion_sets")
@@ -463,16 +414,8 @@ def build_pipeline(pipeline, options) -> None:
     }
     finalize_inputs = {"shards": written_tables, "dead_letter_counts": dead_counts, "counts": counts, "stats": stats}
     _ = finalize_inputs | "Finalize" >> beam_io.Finalize(
-        output, KIND, job_info(config, vocab_chars, confusion_sources),
+        output, KIND, job_info(options, vocab_chars, confusion_sources),
         accounting=("read", "written", "confusion_lines_used", "dead_lettered"))
-
-
-def run(args) -> int:
-    options = MaskProbsOptions.from_namespace(args)
-    config = options.to_config()
-    output_lib.OutputDirectory(config["output"], overwrite=config.get("overwrite", False)).prepare()
-    runner.run_job(build_pipeline, options, args.beam_args)  # shows progress and ends with the summary
-    return 0
 
 
 def load_mask_probability_sav(path: str) -> dict:

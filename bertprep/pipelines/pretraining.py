@@ -1,4 +1,5 @@
-"""`bertprep pretraining`: masked-LM / next-sentence TFRecords with create_pretraining_data.py semantics.
+"""The `bertprep pretraining` graph: masked-LM / next-sentence TFRecords with create_pretraining_data.py
+semantics (the command is bertprep/commands/pretraining.py, the options bertprep/options/pretraining.py).
 
 Wiring: read documents → key each by its file's name (relative to the input pattern) and line → a stable
 hash of the key picks a bucket → GroupByKey → one worker
@@ -8,42 +9,22 @@ The bucket count comes from the input size (or --num-shards), never from the wor
 random choice is seeded by (seed, document key, pass), so the bytes do not depend on --workers, nor on the
 directory the input lies in.
 """
-import argparse
+import dataclasses
 import math
-import sys
 import time
 
 import apache_beam as beam
 
 from bertprep import data_warnings, schemas
-
-from bertprep.runtime import progress
 from bertprep.errors import BertprepError
-from bertprep.options.pretraining import PretrainingOptions
 from bertprep.io import beam_io, readers
 from bertprep.io import output as output_lib
-from bertprep.pipelines import common, unknown_words
-from bertprep.runtime import runner
+from bertprep.options.pretraining import PretrainingOptions
+from bertprep.pipelines import unknown_words
+from bertprep.runtime import progress
 from bertprep.seeding import relative_names, stable_hash
 
-COMMAND = "pretraining"
-HELP = "masked-LM/next-sentence pre-training TFRecords (create_pretraining_data.py semantics, at scale)"
-ACCEPTS_BEAM_ARGS = True
 KIND = "pretraining"
-DESCRIPTION = """Turn documents (one sentence a line, a blank line between documents) into BERT pre-training
-TFRecords: input_ids, input_mask, segment_ids, masked_lm_positions, masked_lm_ids, masked_lm_weights,
-next_sentence_labels (1 = B is random, or swapped with --next-sentence sop).
-
-Documents are spread over buckets by a stable hash of their key (about 512 KiB of input each; --num-shards
-sets the count); negatives for next-sentence prediction are drawn from the same bucket, not the whole
-corpus. Each bucket becomes one shard, so memory per worker does not grow with the corpus, and the same
---seed gives the same bytes whatever --workers is.
-
---reference-compatible reproduces the original's per-piece 80/10/10 decisions and lets random
-replacements draw any vocabulary entry; by default the decision is made once per word and special or
-[unused] entries are never drawn. Confusion-aware masking (--confusion-sets, --mask-probability,
---wrong-input) takes the outputs of `bertprep mask-probs`."""
-
 COMPILING_NOTICE = ("compiling the pre-training kernel (the first run after installing only, about 10 s; "
                     "`make install` compiles it ahead)")
 BYTES_PER_BUCKET = 512 << 10
@@ -54,34 +35,6 @@ SMALL_BUCKET_BYTES = 64 << 10
 MIN_BUCKETS = 16
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    PretrainingOptions.add_arguments(parser)
-
-
-def validate(config: dict) -> dict:
-    """Check option values; returns the config with derived settings filled in."""
-    config = dict(config)
-    if config["max_seq_length"] < 5:
-        raise BertprepError("--max-seq-length must be at least 5, got %d" % config["max_seq_length"])
-    if config["max_predictions_per_seq"] < 1:
-        raise BertprepError("--max-predictions-per-seq must be at least 1")
-    if not 0 < config["masked_lm_prob"] <= 1:
-        raise BertprepError("--masked-lm-prob must be in (0, 1], got %g" % config["masked_lm_prob"])
-    if not 0 <= config["short_seq_prob"] <= 1:
-        raise BertprepError("--short-seq-prob must be in [0, 1], got %g" % config["short_seq_prob"])
-    if config["dupe_factor"] < 1:
-        raise BertprepError("--dupe-factor must be at least 1")
-    if config.get("max_ngram", 1) < 1:
-        raise BertprepError("--max-ngram must be at least 1")
-    if config.get("packing") == "full_sentences":
-        config["next_sentence"] = "none"  # packed sequences have no segment pair
-    if config.get("segmenter", "none") != "none" and not config.get("whole_word_mask"):
-        raise BertprepError("--segmenter only matters with --whole-word-mask")
-    if config.get("confusion_sets") and config.get("whole_word_mask"):
-        raise BertprepError("--confusion-sets masks single characters; drop --whole-word-mask")
-    return config
-
-
 def num_buckets(input_bytes: int) -> int:
     """About 512 KiB of input a bucket, at least 16 for inputs over 1 MiB (so 2+ workers balance), fewer
     for tiny inputs so that every bucket still has documents to draw negatives from."""
@@ -90,15 +43,26 @@ def num_buckets(input_bytes: int) -> int:
     return max(1, by_size, small)
 
 
-def _document_reader(config):
-    fmt = config.get("input_format", "documents")
-    field = config.get("field", "text")
-    column = config.get("column", "0")
-    header = bool(config.get("header", False))
+def resolve_options(options: PretrainingOptions) -> PretrainingOptions:
+    """The options with what the job derives filled in, as info.json records them: --num-shards from the
+    input size when 0 (documents and --wrong-input pairs together), and --next-sentence none when packing
+    full sentences. Resolved options come back unchanged, so the input is matched once."""
+    num_shards = options.num_shards
+    if not num_shards:
+        patterns = [options.input] + ([options.wrong_input] if options.wrong_input else [])
+        num_shards = num_buckets(sum(beam_io.total_size(beam_io.match_files(pattern)) for pattern in patterns))
+    if num_shards == options.num_shards and options.pair_task == options.next_sentence:
+        return options
+    return dataclasses.replace(options, num_shards=num_shards, next_sentence=options.pair_task)
+
+
+def _document_reader(options: PretrainingOptions):
+    """Records of one file of a --input-format other than documents (or of compressed/remote documents)."""
+    fmt, field, column = options.input_format, options.field, options.column
+    columns = {field: field} if fmt == "parquet" else {"text": int(column) if column.isdigit() else column}
 
     def read(path):
-        return readers.iter_file(path, fmt, field=field, columns={field: field} if fmt == "parquet" else
-                                 {"text": int(column) if str(column).isdigit() else column}, header=header)
+        return readers.iter_file(path, fmt, field=field, columns=columns, header=options.header)
     return read
 
 
@@ -118,11 +82,11 @@ def keyed_record(record, names: dict) -> tuple:
     return "%s:%d" % (names[record.source], record.line), record
 
 
-def spans_usable(config: dict) -> bool:
+def spans_usable(options: PretrainingOptions) -> bool:
     """Local, uncompressed documents files are shuffled as byte ranges, not text (see iter_document_spans)."""
-    if config.get("input_format", "documents") != "documents":
+    if options.input_format != "documents":
         return False
-    paths = beam_io.match_files(config["input"])
+    paths = beam_io.match_files(options.input)
     return all("://" not in path and not path.endswith((".gz", ".bz2")) for path in paths)
 
 
@@ -195,25 +159,23 @@ def _special_id(tokenizer, name):
 
 
 class JobParts:
-    """Everything a worker builds once from the config: tokenizer, masker, encoder, bucket builder."""
+    """Everything a worker builds once from the options: tokenizer, masker, encoder, bucket builder."""
 
-    def __init__(self, config: dict):
+    def __init__(self, options: PretrainingOptions):
         from bertprep.transforms.csc import confusion_masking
         from bertprep.transforms.pretraining import masking
         from bertprep.transforms.pretraining.instances import DocumentTokenizer, InstanceOptions
         from bertprep.transforms.pretraining.records import BucketBuilder, PretrainingEncoder
 
-        tokenizer = common.load_job_tokenizer(config)
+        tokenizer = options.load_tokenizer()
         self.tokenizer = tokenizer
         vocab = tokenizer.vocab
         self.cls_id, self.sep_id = _special_id(tokenizer, "[CLS]"), _special_id(tokenizer, "[SEP]")
         mask_id, self.unk_id = _special_id(tokenizer, "[MASK]"), _special_id(tokenizer, "[UNK]")
-        whole_word = bool(config.get("whole_word_mask"))
-        segmenter = config.get("segmenter", "none")
-        grouping = segmenter if whole_word and segmenter != "none" else ("pieces" if whole_word else "none")
-        self.documents = DocumentTokenizer(tokenizer, grouping)
-        options = masking.MaskingOptions(config["masked_lm_prob"], config["max_predictions_per_seq"], whole_word,
-                                         config.get("max_ngram", 1), bool(config.get("reference_compatible")))
+        self.documents = DocumentTokenizer(tokenizer, options.word_grouping)
+        masking_options = masking.MaskingOptions(options.masked_lm_prob, options.max_predictions_per_seq,
+                                                 options.whole_word_mask, options.max_ngram,
+                                                 options.reference_compatible)
         vocab_tokens = [None] * tokenizer.vocab_size
         for token, token_id in vocab.items():
             if 0 <= token_id < len(vocab_tokens):
@@ -224,27 +186,27 @@ class JobParts:
         random_ids = masking.random_replacement_ids(vocab_tokens, specials)
         weights, default_weight = None, 0.0
         probabilities = {}
-        if config.get("mask_probability"):
-            by_char = confusion_masking.load_mask_probability(config["mask_probability"],
-                                                              config.get("mask_probability_column"))
+        if options.mask_probability:
+            by_char = confusion_masking.load_mask_probability(options.mask_probability,
+                                                              options.mask_probability_column)
             probabilities = {vocab[char]: p for char, p in by_char.items() if char in vocab}
             positive = [p for p in probabilities.values() if p > 0]
             weights, default_weight = probabilities, (min(positive) if positive else 0.0)
         excluded = (self.cls_id, self.sep_id)
-        if config.get("confusion_sets"):
+        if options.confusion_sets:
             table = confusion_masking.ConfusionTable(
-                confusion_masking.load_confusion_sets(config["confusion_sets"]), vocab)
+                confusion_masking.load_confusion_sets(options.confusion_sets), vocab)
             masker = confusion_masking.ConfusionMasker(
-                options, mask_id, excluded, tokenizer.vocab_size, random_ids, table,
-                confusion_masking.parse_mix(config.get("confusion_mix")), weights, default_weight)
+                masking_options, mask_id, excluded, tokenizer.vocab_size, random_ids, table,
+                confusion_masking.parse_mix(options.confusion_mix), weights, default_weight)
         else:
-            masker = masking.Masker(options, mask_id, excluded, tokenizer.vocab_size, random_ids, weights,
+            masker = masking.Masker(masking_options, mask_id, excluded, tokenizer.vocab_size, random_ids, weights,
                                     default_weight)
-        instance_options = InstanceOptions(config["max_seq_length"], config["short_seq_prob"],
-                                           config.get("next_sentence", "nsp"), config.get("packing", "segment_pair"))
-        encoder = PretrainingEncoder(config["max_seq_length"], config["max_predictions_per_seq"])
-        self.builder = BucketBuilder(config["seed"], config["dupe_factor"], instance_options, masker, encoder,
-                                     self.cls_id, self.sep_id, self.unk_id, config["max_predictions_per_seq"],
+        instance_options = InstanceOptions(options.max_seq_length, options.short_seq_prob, options.pair_task,
+                                           options.packing)
+        encoder = PretrainingEncoder(options.max_seq_length, options.max_predictions_per_seq)
+        self.builder = BucketBuilder(options.seed, options.dupe_factor, instance_options, masker, encoder,
+                                     self.cls_id, self.sep_id, self.unk_id, options.max_predictions_per_seq,
                                      probabilities)
 
     def tokenize(self, keyed_records, unknown=None):
@@ -313,12 +275,11 @@ class _BuildShard(beam.DoFn):
     """(bucket, records) → the bucket's shard on disk; side outputs: stats (with the records used), dead letters,
     and (word, count) of the words that became [UNK]."""
 
-    def __init__(self, config, shards):
-        self._config = config
-        self._shards = shards
+    def __init__(self, options: PretrainingOptions):
+        self._options = options  # resolved: num_shards is the bucket count
 
     def setup(self):
-        self._parts = JobParts(self._config)
+        self._parts = JobParts(self._options)
         builder = self._parts.builder
         if builder.uses_kernel:
             from bertprep.transforms.pretraining import kernel as instance_kernel
@@ -340,11 +301,11 @@ class _BuildShard(beam.DoFn):
             yield beam.pvalue.TaggedOutput("dead", letter)
         for word_count in unknown_words.pairs(unknown.words):
             yield beam.pvalue.TaggedOutput("unknown", word_count)
-        config = self._config
-        suffix = output_lib.tfrecord_suffix(config.get("compression", "none"))
-        path = output_lib.join(config["output"], output_lib.shard_name(KIND, bucket, self._shards, suffix))
-        stats = PretrainingStats(config["max_seq_length"])
-        with output_lib.ShardWriter(path, config.get("compression", "none")) as writer:
+        options = self._options
+        suffix = output_lib.tfrecord_suffix(options.compression)
+        path = output_lib.join(options.output, output_lib.shard_name(KIND, bucket, options.num_shards, suffix))
+        stats = PretrainingStats(options.max_seq_length)
+        with output_lib.ShardWriter(path, options.compression) as writer:
             for records in parts.builder.passes(bucket, documents, pairs, stats):
                 for record in records:
                     writer.write(record)
@@ -363,45 +324,40 @@ class _BuildShard(beam.DoFn):
             unknown_word_sample={"sentences": unknown.texts, "buckets_capped": int(unknown.capped)}))
 
 
-def build_pipeline(pipeline, options) -> None:
-    config = options if isinstance(options, dict) else options.to_config()  # transitional: typed options
+def build_pipeline(pipeline, options: PretrainingOptions) -> None:
     from bertprep.transforms.pretraining.records import PretrainingStats, merge_stats
 
-    config = validate(config)
-    shards = config.get("num_shards") or 0
-    if not shards:
-        patterns = [config["input"]] + ([config["wrong_input"]] if config.get("wrong_input") else [])
-        shards = num_buckets(sum(beam_io.total_size(beam_io.match_files(p)) for p in patterns))
-    config["num_shards"] = shards
+    options = resolve_options(options)
+    shards = options.num_shards
     progress.announce_build("building", shards, unit="buckets", item="instances")
-    compression = config.get("compression", "none")
-    schema = schemas.for_kind(KIND, config)
+    config = options.to_config()  # what info.json records (and the schema's shaping lengths)
 
-    reader = iter_document_spans if spans_usable(config) else _document_reader(config)
-    read = pipeline | "Read" >> beam_io.ReadRecords(config["input"], reader)
-    inputs = [read.records | "KeyDocuments" >> beam.Map(keyed_record, source_names(config["input"]))]
+    reader = iter_document_spans if spans_usable(options) else _document_reader(options)
+    read = pipeline | "Read" >> beam_io.ReadRecords(options.input, reader)
+    inputs = [read.records | "KeyDocuments" >> beam.Map(keyed_record, source_names(options.input))]
     dead = [read.dead_letters]
     counted = [read]
-    if config.get("wrong_input"):
-        pairs = pipeline | "ReadPairs" >> beam_io.ReadRecords(config["wrong_input"], _pair_reader)
+    if options.wrong_input:
+        pairs = pipeline | "ReadPairs" >> beam_io.ReadRecords(options.wrong_input, _pair_reader)
         inputs.append(pairs.records | "KeyPairs" >> beam.Map(
-            keyed_record, source_names(config["wrong_input"], WRONG_INPUT_NAMESPACE)))
+            keyed_record, source_names(options.wrong_input, WRONG_INPUT_NAMESPACE)))
         dead.append(pairs.dead_letters)
         counted.append(pairs)
     records = tuple(inputs) | "AllRecords" >> beam.Flatten()
     built = (records
              | "Bucket" >> beam.Map(lambda item: (stable_hash("bucket", item[0]) % shards, item))
              | "GroupBucket" >> beam.GroupByKey()
-             | "BuildShards" >> beam.ParDo(_BuildShard(config, shards)).with_outputs("stats", "dead", "unknown",
-                                                                                   main="shards"))
+             | "BuildShards" >> beam.ParDo(_BuildShard(options)).with_outputs("stats", "dead", "unknown",
+                                                                                main="shards"))
     dead.append(built.dead)
     all_dead = tuple(dead) | "AllDead" >> beam.Flatten()
-    dead_counts = all_dead | "WriteDead" >> beam_io.WriteDeadLetters(config["output"])
+    dead_counts = all_dead | "WriteDead" >> beam_io.WriteDeadLetters(options.output)
     read_total = beam_io.count_inputs(counted)
     merged = built.stats | "MergeStats" >> beam.CombineGlobally(merge_stats)
     used = merged | "Used" >> beam.Map(lambda stats: stats.get("records_used", {}).get("count", 0))
-    tokenizer = common.load_job_tokenizer(config)
-    info = {"config": config, "schema": schema.to_json(), "vocab_fingerprint": tokenizer.fingerprint,
+    tokenizer = options.load_tokenizer()
+    info = {"config": config, "schema": schemas.for_kind(KIND, config).to_json(),
+            "vocab_fingerprint": tokenizer.fingerprint,
             "vocabulary_case": data_warnings.vocabulary_case(tokenizer.vocab),
             "scope": {"nsp_negatives": "documents of the same hash bucket (%d buckets)" % shards}}
     stat_items = merged | "StatItems" >> beam.FlatMap(
@@ -414,7 +370,7 @@ def build_pipeline(pipeline, options) -> None:
          "stats": (stat_items, unknown) | "AllStats" >> beam.Flatten(),
          "timing": merged | "TimingItems" >> beam.FlatMap(
              lambda stats: [(n, stats[n]) for n in ("build_time", "build_window") if n in stats]),
-         } | "Finalize" >> beam_io.Finalize(config["output"], KIND, info, shards, compression,
+         } | "Finalize" >> beam_io.Finalize(options.output, KIND, info, shards, options.compression,
                                             accounting=("read", "used", "dead_lettered"))
 
 
@@ -426,15 +382,3 @@ def preload_worker() -> None:
     if not instance_kernel.is_compiled():
         progress.notice_once("compiling", COMPILING_NOTICE)
     compile_kernel()
-
-
-def run(args) -> int:
-    options = PretrainingOptions.from_namespace(args)
-    config = validate(options.to_config())
-    parts = JobParts(config)  # a bad vocabulary or mask-probs table fails here with one line, before Beam starts
-    note = parts.builder.missing_kernel_note()
-    if note:
-        print("bertprep: note: " + note, file=sys.stderr)
-    output_lib.OutputDirectory(config["output"], overwrite=config.get("overwrite", False)).prepare()
-    runner.run_job(build_pipeline, options, args.beam_args)
-    return 0
