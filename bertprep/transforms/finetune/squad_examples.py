@@ -14,8 +14,7 @@ ideograph), only the word numbering. `cjk_words="auto"` splits paragraphs writte
 the reference numbers them (a few Chinese characters quoted in Vietnamese or English text).
 """
 import dataclasses
-import json
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from bertprep.io.formats.squad import iter_squad_file  # noqa: F401  (the job reads through here)
 from bertprep.transforms.tokenization.wordpiece import is_cjk_codepoint

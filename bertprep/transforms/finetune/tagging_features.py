@@ -7,7 +7,7 @@ A sentence whose pieces do not fit in `max_seq_length - 2` is either an error (d
 with `split_long`, cut at word boundaries into several records.
 """
 import collections
-from typing import Dict, Iterator, List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 from bertprep.io.formats.conll import iter_conll_file  # noqa: F401  (the job reads through here)
 from bertprep.transforms.finetune.classifier_features import ExampleError, pad
