@@ -1,16 +1,23 @@
 """Input formats, one module each; every reader yields `Record | DeadLetter` (bertprep.io.records).
 
 Beam-free: local files are read with the standard library (bertprep.io.fs imports Beam only for a
-remote path), so the pure transforms may read through here. This module picks a reader by format.
+remote path), so the pure transforms may read through here. This module picks a reader by format
+and names the readers every job uses, so `from bertprep.io import formats` is the one import a caller needs.
 """
 from typing import Iterator, Optional, Union
 
 from bertprep.errors import BertprepError
 from bertprep.io.formats.documents import iter_documents
 from bertprep.io.formats.jsonl import iter_jsonl
-from bertprep.io.formats.table import iter_table
+from bertprep.io.formats.lines import BOM, decode_line, decode_lines, iter_text_lines
+from bertprep.io.formats.parquet import iter_parquet  # pyarrow itself is imported when a file is read
+from bertprep.io.formats.table import MAX_FIELD_CHARS, iter_table
 from bertprep.io.formats.text import iter_lines
-from bertprep.io.records import DeadLetter, Record
+from bertprep.io.records import MAX_DEAD_LETTER_CHARS, DeadLetter, Record
+
+__all__ = ["BOM", "DeadLetter", "FORMATS", "MAX_DEAD_LETTER_CHARS", "MAX_FIELD_CHARS", "Record", "decode_line",
+           "decode_lines", "guess_format", "iter_documents", "iter_file", "iter_jsonl", "iter_lines", "iter_parquet",
+           "iter_table", "iter_text_lines"]
 
 FORMATS = ("text", "documents", "jsonl", "tsv", "csv", "parquet")
 _EXTENSIONS = ((".jsonl", "jsonl"), (".json", "jsonl"), (".tsv", "tsv"), (".csv", "csv"), (".parquet", "parquet"))
@@ -41,7 +48,5 @@ def iter_file(path: str, fmt: str, field: Optional[str] = None, columns: Optiona
     if fmt in ("tsv", "csv"):
         return iter_table(path, columns or {"text": 0}, "\t" if fmt == "tsv" else ",", header)
     if fmt == "parquet":
-        from bertprep.io.formats.parquet import iter_parquet
-
         return iter_parquet(path, list(columns.values()) if columns else None)
     raise BertprepError("unknown input format %r (known: %s)" % (fmt, ", ".join(FORMATS)))
