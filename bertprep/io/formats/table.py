@@ -10,7 +10,7 @@ from bertprep.io.records import DeadLetter, Record
 MAX_FIELD_CHARS = 64 << 20
 
 
-def resolve_columns(path: str, header: Optional[List[str]], columns: Dict[str, Union[str, int]]) -> Dict[str, int]:
+def _resolve_columns(path: str, header: Optional[List[str]], columns: Dict[str, Union[str, int]]) -> Dict[str, int]:
     """Logical names → cell indexes; names need a header, integers (or digit strings) are 0-based indexes."""
     resolved = {}
     for logical, column in columns.items():
@@ -71,7 +71,7 @@ def iter_table(path: str, columns: Dict[str, Union[str, int]], delimiter: str = 
             header_row = [cell.lstrip(BOM) for cell in row]
             continue
         if resolved is None:
-            resolved = resolve_columns(path, header_row, columns)
+            resolved = _resolve_columns(path, header_row, columns)
         if not row or all(not cell.strip() for cell in row):
             continue
         missing = [name for name, index in resolved.items() if index >= len(row)]
