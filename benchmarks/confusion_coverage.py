@@ -45,7 +45,7 @@ from bertprep.transforms.csc.confusion import (ConfusionModel, ConfusionOptions,
                                            merge_frequencies)
 from bertprep.transforms.csc.confusion_files import ConfusionEntry, ExternalSets, iter_entries  # noqa: E402
 from bertprep.transforms.csc.confusion_ranker import fold_of  # noqa: E402
-from bertprep.transforms.csc.readers import CscPair, iter_file_pairs  # noqa: E402
+from bertprep.io.formats.csc import CscPair, iter_file_pairs  # noqa: E402
 from bertprep.transforms.csc.glyph import GlyphIndex  # noqa: E402
 from bertprep.transforms.csc.mask_probability import is_cjk_char, vocabulary_characters  # noqa: E402
 from bertprep.transforms.csc.phonetic import PhoneticIndex  # noqa: E402

@@ -5,8 +5,9 @@ import re
 
 import pytest
 
-from bertprep.transforms.csc import readers as csc_readers
-from bertprep.transforms.csc.readers import CscDeadLetter, CscPair
+from bertprep.io.formats import csc as csc_readers
+from bertprep.transforms.csc.normalizer import make_normalizer
+from bertprep.io.formats.csc import CscDeadLetter, CscPair
 
 
 def _lines(text: str):
@@ -118,8 +119,8 @@ def test_format_detection():
 
 
 def test_traditional_to_simplified_normalizer_is_off_by_default():
-    assert csc_readers.make_normalizer(False)("學校") == "學校"
-    assert csc_readers.make_normalizer(True)("我們在學校裡") == "我们在学校里"
+    assert make_normalizer(False)("學校") == "學校"
+    assert make_normalizer(True)("我們在學校裡") == "我们在学校里"
 
 
 # ---- the shared SIGHAN files, checked against an independent parse -----------------------------------

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from bertprep.errors import BertprepError
 from bertprep.io import output as output_lib
-from bertprep.io import readers
+from bertprep.io import formats
 from bertprep.pipelines import common
 from bertprep.runtime import runner
 
@@ -63,16 +63,16 @@ def decoded(number: int, raw: bytes):
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return None
-    return text[1:] if number == 1 and text.startswith(readers.BOM) else text
+    return text[1:] if number == 1 and text.startswith(formats.BOM) else text
 
 
 def check_items(items, path, line_count):
     """Only Records and DeadLetters, from this file, with line numbers in range, dead letters writable."""
     for item in items:
-        assert isinstance(item, (readers.Record, readers.DeadLetter)), item
+        assert isinstance(item, (formats.Record, formats.DeadLetter)), item
         assert item.source == path
         assert 1 <= item.line <= max(line_count, 1)
-        if isinstance(item, readers.DeadLetter):
+        if isinstance(item, formats.DeadLetter):
             json.dumps(item.to_json(), ensure_ascii=False, default=str).encode("utf-8")
             assert item.reason and item.reason_kind
 
@@ -94,15 +94,15 @@ def blank_lines(lines):
 def test_text_lines_one_item_per_line(data):
     path = write_temp(data)
     lines = physical_lines(data)
-    items = read_all(readers.iter_text_lines, path)
+    items = read_all(formats.iter_text_lines, path)
     check_items(items, path, len(lines))
     assert [item.line for item in items] == list(range(1, len(lines) + 1))
     for number, (item, raw) in enumerate(zip(items, lines), start=1):
         text = decoded(number, raw)
         if text is None:
-            assert isinstance(item, readers.DeadLetter) and item.reason_kind == "undecodable"
+            assert isinstance(item, formats.DeadLetter) and item.reason_kind == "undecodable"
         else:
-            assert isinstance(item, readers.Record) and item.value == text
+            assert isinstance(item, formats.Record) and item.value == text
 
 
 @SETTINGS
@@ -110,7 +110,7 @@ def test_text_lines_one_item_per_line(data):
 def test_text_format_skips_only_blank_lines(data):
     path = write_temp(data)
     lines = physical_lines(data)
-    items = read_all(lambda p: readers.iter_file(p, "text"), path)
+    items = read_all(lambda p: formats.iter_file(p, "text"), path)
     check_items(items, path, len(lines))
     blank = blank_lines(lines)
     assert len(items) + blank == len(lines)
@@ -121,14 +121,14 @@ def test_text_format_skips_only_blank_lines(data):
 def test_documents_account_for_every_line(data):
     path = write_temp(data)
     lines = physical_lines(data)
-    items = read_all(readers.iter_documents, path)
+    items = read_all(formats.iter_documents, path)
     check_items(items, path, len(lines))
-    sentences = sum(len(item.value) for item in items if isinstance(item, readers.Record))
-    dead = sum(1 for item in items if isinstance(item, readers.DeadLetter))
+    sentences = sum(len(item.value) for item in items if isinstance(item, formats.Record))
+    dead = sum(1 for item in items if isinstance(item, formats.DeadLetter))
     blank = blank_lines(lines)
     assert sentences + dead + blank == len(lines)
     assert all(item.value and all(sentence.strip() for sentence in item.value)
-               for item in items if isinstance(item, readers.Record))  # no empty documents
+               for item in items if isinstance(item, formats.Record))  # no empty documents
 
 
 @SETTINGS
@@ -136,7 +136,7 @@ def test_documents_account_for_every_line(data):
 def test_jsonl_accounts_for_every_line(data, field):
     path = write_temp(data, ".jsonl")
     lines = physical_lines(data)
-    items = read_all(readers.iter_jsonl, path, field)
+    items = read_all(formats.iter_jsonl, path, field)
     check_items(items, path, len(lines))
     blank = blank_lines(lines)
     assert len(items) + blank == len(lines)
@@ -148,7 +148,7 @@ def test_jsonl_accounts_for_every_line(data, field):
 def test_tsv_accounts_for_every_line(data, header):
     path = write_temp(data, ".tsv")
     lines = physical_lines(data)
-    items = read_all(readers.iter_table, path, {"a": 0, "b": 1}, "\t", header)
+    items = read_all(formats.iter_table, path, {"a": 0, "b": 1}, "\t", header)
     check_items(items, path, len(lines))
     texts = [decoded(n, raw) for n, raw in enumerate(lines, 1)]
     header_lines = 1 if header and any(text is not None for text in texts) else 0
@@ -157,7 +157,7 @@ def test_tsv_accounts_for_every_line(data, header):
     # With no quoting each line is one row or one dead letter (a bare CR makes a bad row); the header is one row.
     assert len(items) <= len(lines)  # (a bad header line is itself a dead letter)
     assert len({(type(item), item.line) for item in items}) == len(items)
-    rows = [item for item in items if isinstance(item, readers.Record)]
+    rows = [item for item in items if isinstance(item, formats.Record)]
     assert len(rows) <= len(lines) - header_lines
     assert all(set(row.value) == {"a", "b"} for row in rows)
     assert len(items) + blank + header_lines + with_cr >= len(lines)
@@ -168,7 +168,7 @@ def test_tsv_accounts_for_every_line(data, header):
 def test_csv_never_crashes_and_keeps_lines_in_order(data, header):
     path = write_temp(data, ".csv")
     lines = physical_lines(data)
-    items = read_all(readers.iter_table, path, {"a": 0}, ",", header)
+    items = read_all(formats.iter_table, path, {"a": 0}, ",", header)
     check_items(items, path, len(lines))
     # Quoted cells may span lines, so a record stands for one or more lines: never more items than lines.
     assert len(items) <= len(lines)
@@ -176,7 +176,7 @@ def test_csv_never_crashes_and_keeps_lines_in_order(data, header):
 
 def test_csv_quoted_newline_is_one_record():
     path = write_temp(b'a,b\n"one\ntwo",x\nthree,y\n', ".csv")
-    items = read_all(readers.iter_table, path, {"a": "a", "b": "b"}, ",", True)
+    items = read_all(formats.iter_table, path, {"a": "a", "b": "b"}, ",", True)
     assert [(item.line, item.value) for item in items] == [(3, {"a": "one\ntwo", "b": "x"}),
                                                            (4, {"a": "three", "b": "y"})]
 
@@ -189,12 +189,12 @@ def test_a_10_mb_single_line(fmt):
     data = b"\xef\xbb\xbf" + (b"x" * HUGE) + b"\r\nshort\r\n"
     path = write_temp(data, "." + fmt)
     columns = {"a": 0} if fmt in ("tsv", "csv") else None
-    items = read_all(lambda p: readers.iter_file(p, fmt, columns=columns, header=False), path)
+    items = read_all(lambda p: formats.iter_file(p, fmt, columns=columns, header=False), path)
     check_items(items, path, 2)
     if fmt == "jsonl":  # not JSON: both lines dead-lettered, the huge copy cut short
         assert [item.line for item in items] == [1, 2]
         record = items[0].to_json()["record"]
-        assert len(record) < readers.MAX_DEAD_LETTER_CHARS + 100 and "cut from %d characters" % HUGE in record
+        assert len(record) < formats.MAX_DEAD_LETTER_CHARS + 100 and "cut from %d characters" % HUGE in record
     elif fmt == "documents":
         assert len(items) == 1 and [len(s) for s in items[0].value] == [HUGE, 5]
     else:
@@ -207,7 +207,7 @@ def test_a_10_mb_single_line(fmt):
 def test_compressed_garbage_fails_with_one_line_naming_the_file(data):
     path = write_temp(data, ".txt.gz")
     try:
-        items = read_all(readers.iter_text_lines, path)
+        items = read_all(formats.iter_text_lines, path)
     except BertprepError as error:
         assert path in str(error) and "\n" not in str(error)
         return
@@ -218,7 +218,7 @@ def test_truncated_gzip_is_not_silently_short():
     data = gzip.compress("".join("line %d\n" % n for n in range(5000)).encode())
     path = write_temp(data[: len(data) // 2], ".txt.gz")
     with pytest.raises(BertprepError, match="truncated or corrupt compressed file"):
-        read_all(readers.iter_text_lines, path)
+        read_all(formats.iter_text_lines, path)
 
 
 @SETTINGS
@@ -226,7 +226,7 @@ def test_truncated_gzip_is_not_silently_short():
 def test_parquet_reader_refuses_non_parquet_bytes_with_one_line(data):
     path = write_temp(data, ".parquet")
     with pytest.raises(BertprepError) as raised:
-        read_all(readers.iter_parquet, path)
+        read_all(formats.iter_parquet, path)
     assert path in str(raised.value) and "\n" not in str(raised.value)
 
 
@@ -241,7 +241,7 @@ def test_parquet_rows_all_arrive_with_nul_bom_and_crlf_inside(rows):
     parquet.write_table(pa.table({"text": [t for t, _ in rows], "n": pa.array([n for _, n in rows], pa.int64())}),
                         buffer)
     path = write_temp(buffer.getvalue(), ".parquet")
-    items = read_all(readers.iter_parquet, path, ["text", "n"])
+    items = read_all(formats.iter_parquet, path, ["text", "n"])
     check_items(items, path, len(rows))
     assert [(item.value["text"], item.value["n"]) for item in items] == rows
     assert [item.line for item in items] == list(range(1, len(rows) + 1))

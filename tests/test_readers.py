@@ -1,10 +1,14 @@
 import gzip
+import io
+import os
+import subprocess
+import sys
 import json
 
 import pytest
 
 from bertprep.errors import BertprepError
-from bertprep.io import beam_io, readers
+from bertprep.io import formats, fs
 
 
 def _write(tmp_path, name, data: bytes):
@@ -15,16 +19,16 @@ def _write(tmp_path, name, data: bytes):
 
 def test_text_lines_strip_bom_and_crlf_and_dead_letter_bad_utf8(tmp_path):
     path = _write(tmp_path, "a.txt", b"\xef\xbb\xbffirst\r\nbad \xff byte\nthird\n")
-    items = list(readers.iter_text_lines(path))
-    assert [i.value for i in items if isinstance(i, readers.Record)] == ["first", "third"]
-    dead = [i for i in items if isinstance(i, readers.DeadLetter)]
+    items = list(formats.iter_text_lines(path))
+    assert [i.value for i in items if isinstance(i, formats.Record)] == ["first", "third"]
+    dead = [i for i in items if isinstance(i, formats.DeadLetter)]
     assert len(dead) == 1 and dead[0].line == 2 and "invalid UTF-8" in dead[0].reason
     assert dead[0].to_json()["source"] == path
 
 
 def test_documents_are_blank_line_separated_and_keyed_by_first_line(tmp_path):
     path = _write(tmp_path, "d.txt", "一。\n二。\n\n\n三。\n".encode())
-    documents = list(readers.iter_documents(path))
+    documents = list(formats.iter_documents(path))
     assert [d.value for d in documents] == [["一。", "二。"], ["三。"]]
     assert [d.line for d in documents] == [1, 5]
     assert documents[1].key.endswith(":5")
@@ -32,13 +36,13 @@ def test_documents_are_blank_line_separated_and_keyed_by_first_line(tmp_path):
 
 def test_empty_file_yields_nothing(tmp_path):
     path = _write(tmp_path, "e.txt", b"")
-    assert list(readers.iter_documents(path)) == []
-    assert list(readers.iter_file(path, "text")) == []
+    assert list(formats.iter_documents(path)) == []
+    assert list(formats.iter_file(path, "text")) == []
 
 
 def test_jsonl_field_and_bad_json(tmp_path):
     path = _write(tmp_path, "a.jsonl", b'{"text": "x"}\nnot json\n{"other": 1}\n')
-    items = list(readers.iter_jsonl(path, "text"))
+    items = list(formats.iter_jsonl(path, "text"))
     assert items[0].value == "x"
     assert "bad JSON" in items[1].reason and items[1].line == 2
     assert "missing field" in items[2].reason
@@ -46,18 +50,18 @@ def test_jsonl_field_and_bad_json(tmp_path):
 
 def test_table_columns_by_name_and_index_missing_column(tmp_path):
     path = _write(tmp_path, "t.tsv", "label\ttext_a\n1\t好\n0\n".encode())
-    items = list(readers.iter_table(path, {"label": "label", "text": 1}))
+    items = list(formats.iter_table(path, {"label": "label", "text": 1}))
     assert items[0].value == {"label": "1", "text": "好"} and items[0].line == 2
-    assert isinstance(items[1], readers.DeadLetter) and "missing column" in items[1].reason
+    assert isinstance(items[1], formats.DeadLetter) and "missing column" in items[1].reason
     with pytest.raises(BertprepError, match="no column 'nope'"):
-        list(readers.iter_table(path, {"text": "nope"}))
+        list(formats.iter_table(path, {"text": "nope"}))
 
 
 def test_csv_quoted_fields_and_gzip(tmp_path):
     path = tmp_path / "t.csv.gz"
     with gzip.open(path, "wb") as handle:
         handle.write(b'a,b\n"x, y",2\n')
-    items = list(readers.iter_table(str(path), {"a": "a", "b": "b"}, delimiter=","))
+    items = list(formats.iter_table(str(path), {"a": "a", "b": "b"}, delimiter=","))
     assert items[0].value == {"a": "x, y", "b": "2"}
 
 
@@ -65,19 +69,153 @@ def test_parquet_rows(tmp_path):
     pandas = pytest.importorskip("pandas")
     path = tmp_path / "t.parquet"
     pandas.DataFrame({"text": ["a", "b"], "label": [0, 1]}).to_parquet(path)
-    items = list(readers.iter_parquet(str(path), ["text"]))
+    items = list(formats.iter_parquet(str(path), ["text"]))
     assert [i.value for i in items] == [{"text": "a"}, {"text": "b"}]
     with pytest.raises(BertprepError, match="no column"):
-        list(readers.iter_parquet(str(path), ["missing"]))
+        list(formats.iter_parquet(str(path), ["missing"]))
 
 
 def test_no_matching_input_is_a_one_line_error(tmp_path):
     with pytest.raises(BertprepError, match="no input file matches"):
-        beam_io.match_files(str(tmp_path / "nothing-*.txt"))
+        fs.match(str(tmp_path / "nothing-*.txt"))
 
 
 def test_guess_format():
-    assert readers.guess_format("x.jsonl.gz") == "jsonl"
-    assert readers.guess_format("x.tsv") == "tsv"
-    assert readers.guess_format("x.txt") == "text"
-    assert json.dumps(readers.DeadLetter("f", 1, "r", b"\xff").to_json())
+    assert formats.guess_format("x.jsonl.gz") == "jsonl"
+    assert formats.guess_format("x.tsv") == "tsv"
+    assert formats.guess_format("x.txt") == "text"
+    assert json.dumps(formats.DeadLetter("f", 1, "r", b"\xff").to_json())
+
+
+# ---- io/fs: local and remote paths in one place --------------------------------------------------------
+
+def _tree(tmp_path):
+    for name in ["a.txt", "b.txt", ".hidden.txt", "x1.tsv", "sub/c.txt", "sub/deep/d.txt", "sub/deep/e.tsv"]:
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"line\n")
+    return str(tmp_path)
+
+
+@pytest.mark.parametrize("pattern", ["*.txt", "**.txt", "**", "sub/*.txt", "sub/**", "?.txt", "[ab].txt", "[!a].txt",
+                                     "x?.tsv", "sub/", "a.txt", "*.tsv,sub/deep/*"])
+def test_local_match_follows_beam_rules(tmp_path, pattern):
+    """Without Beam, a local glob names the files Beam's LocalFileSystem would (hidden files, `**`, classes)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    root = _tree(tmp_path)
+    full = ",".join(os.path.join(root, part) for part in pattern.split(","))
+    expected = []
+    for part in full.split(","):
+        expected += sorted(m.path for m in FileSystems.match([part])[0].metadata_list)
+    assert expected, "the pattern should match something"
+    assert fs.match(full) == expected
+
+
+def test_local_match_errors_name_the_pattern(tmp_path):
+    root = _tree(tmp_path)
+    with pytest.raises(BertprepError, match="input .*sub is a directory, not a file"):
+        fs.match(os.path.join(root, "sub"))
+    with pytest.raises(BertprepError, match="no input file matches .*nothing"):
+        fs.match(os.path.join(root, "a.txt") + "," + os.path.join(root, "nothing*"))
+
+
+def test_local_reading_and_matching_import_no_beam(tmp_path):
+    """The formats and fs must stay usable from transforms/ (which may not import Beam)."""
+    root = _tree(tmp_path)
+    with gzip.open(os.path.join(root, "z.txt.gz"), "wb") as handle:
+        handle.write("一\n二\n".encode())
+    script = ("import sys\n"
+              "from bertprep.io import formats, fs\n"
+              "from bertprep.io.formats import csc, squad, conll\n"
+              "from bertprep.transforms.csc import confusion_files\n"
+              "from bertprep.transforms.finetune import squad_examples, tagging_features\n"
+              "paths = fs.match(sys.argv[1] + '/*.txt*')\n"
+              "values = [item.value for path in paths for item in formats.iter_file(path, 'text')]\n"
+              "assert values == ['line', 'line', 'line', '一', '二'], values\n"
+              "assert fs.total_size(paths) > 0 and fs.exists(paths[0])\n"
+              "assert 'apache_beam' not in sys.modules, 'Beam was imported'\n")
+    done = subprocess.run([sys.executable, "-c", script, root], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHONPATH=os.getcwd()))
+    assert done.returncode == 0, done.stderr
+
+
+def test_remote_paths_go_through_beam_filesystems(monkeypatch):
+    from apache_beam.io.filesystem import FileMetadata, MatchResult
+    from apache_beam.io.filesystems import FileSystems
+
+    files = {"gs://b/in/2.txt": b"two\n", "gs://b/in/1.txt.gz": gzip.compress(b"\xef\xbb\xbfone\r\nbad \xff\n")}
+
+    def fake_open(path, *args, **kwargs):
+        if path not in files:
+            raise IOError("404 Not Found")
+        return io.BytesIO(files[path])
+
+    def fake_match(patterns, *args, **kwargs):
+        return [MatchResult(pattern, [FileMetadata(path, len(data)) for path, data in files.items()
+                                      if path.startswith(pattern.rstrip("*"))]) for pattern in patterns]
+
+    monkeypatch.setattr(FileSystems, "open", staticmethod(fake_open))
+    monkeypatch.setattr(FileSystems, "match", staticmethod(fake_match))
+    assert fs.match("gs://b/in/*") == ["gs://b/in/1.txt.gz", "gs://b/in/2.txt"]
+    with pytest.raises(BertprepError, match="no input file matches gs://b/out/"):
+        fs.match("gs://b/out/*")
+    items = list(formats.iter_text_lines("gs://b/in/1.txt.gz"))
+    assert items[0] == formats.Record("gs://b/in/1.txt.gz", 1, "one")
+    assert items[1].reason == "undecodable: invalid UTF-8 at byte 4" and items[1].line == 2
+    assert fs.total_size(["gs://b/in/2.txt"]) == 4
+    with pytest.raises(BertprepError, match="cannot open gs://b/missing.txt"):
+        fs.open_read("gs://b/missing.txt")
+
+
+def test_local_write_exists_join_size(tmp_path):
+    path = fs.join(str(tmp_path), "new", "f.bin")
+    assert not fs.exists(path)
+    with fs.open_write(path) as handle:
+        handle.write(b"12345")
+    assert fs.exists(path) and fs.size(path) == 5
+    with fs.open_read(path) as handle:
+        assert handle.read() == b"12345"
+    with pytest.raises(BertprepError, match="cannot open .*missing"):
+        fs.open_read(str(tmp_path / "missing"))
+
+
+# ---- one line decoder for every format -----------------------------------------------------------------
+
+def test_every_format_dead_letters_a_bad_byte_alike(tmp_path):
+    """One decoder: the same bad byte on line 2 is the same dead letter (type, line, reason) in every format."""
+    from bertprep.io.formats import conll, csc
+    from bertprep.transforms.csc import confusion_files
+
+    bad = b"ab\xffc"
+    files = {
+        "text": (b"ok\n" + bad + b"\n", lambda p: formats.iter_file(p, "text")),
+        "documents": (b"ok\n" + bad + b"\nmore\n", formats.iter_documents),
+        "jsonl": (b'{"a": 1}\n' + bad + b"\n", formats.iter_jsonl),
+        "tsv": (b"a\tb\n" + bad + b"\tx\n", lambda p: formats.iter_table(p, {"a": 0})),
+        "conll": (b"EU B-ORG\n" + bad + b" O\n", conll.iter_conll_file),
+        "csc": ("我再家\t我在家\n".encode() + bad + b"\tx\n", lambda p: csc.iter_file_pairs(p, "tsv")),
+    }
+    expected = "undecodable: invalid UTF-8 at byte 2"
+    for name, (data, read) in files.items():
+        path = _write(tmp_path, name + ".data", data)
+        dead = [item for item in read(path) if isinstance(item, formats.DeadLetter)]
+        assert [(type(item), item.line, item.reason) for item in dead] == [(formats.DeadLetter, 2, expected)], name
+        assert dead[0].to_json()["record"].startswith("ab\\xffc"), name
+    confusion = list(confusion_files.iter_entries([b"\xe5\x9c\xa8:\xe5\x86\x8d\n", bad + b"\n"], "c.txt"))
+    assert [(type(item), item.line, item.reason) for item in confusion[1:]] == [
+        (formats.DeadLetter, 2, "bad confusion-set line: " + expected)]
+
+
+def test_csc_pairs_are_records_and_squad_reads_through_formats(tmp_path):
+    from bertprep.io.formats import csc, squad
+    from bertprep.transforms.finetune import squad_examples
+
+    pair = next(csc.iter_line_pairs(["错\t对\n".encode()], "p.tsv", "tsv"))
+    assert isinstance(pair, formats.Record) and pair.value == ("错", "对") and (pair.wrong, pair.correct) == ("错", "对")
+    assert pair.key == "p.tsv:1"
+    assert squad_examples.iter_squad_file is squad.iter_squad_file
+    document = b'{"data": [{"paragraphs": [{"context": "c", "qas": [{"id": "q"}]}]}]}'
+    path = _write(tmp_path, "s.json", document + b"\xff")
+    assert [(item.line, item.reason) for item in squad.iter_squad_file(path)] == [
+        (0, "undecodable: invalid UTF-8 at byte %d" % len(document))]

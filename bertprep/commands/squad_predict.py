@@ -4,16 +4,16 @@ Plain Python (no Beam): an evaluation set's side files and logits fit in memory 
 them all too). Questions whose windows lack logits are not predicted and are counted by reason;
 the questions the `squad --split eval` run dead-lettered are listed from its info.json.
 """
-import glob
 import json
 import os
 from collections import Counter, defaultdict
 
-from apache_beam.io.filesystems import FileSystems
-
 from bertprep.errors import BertprepError
 from bertprep.io import output as output_lib
-from bertprep.io import readers
+from bertprep.io import fs
+from bertprep.io.formats.jsonl import iter_jsonl
+from bertprep.io.formats.parquet import iter_parquet
+from bertprep.io.records import DeadLetter
 from bertprep.transforms.finetune import squad_postprocess
 
 COMMAND = "squad-predict"
@@ -46,17 +46,6 @@ def add_arguments(parser) -> None:
                         help="squad: official EM/F1; cmrc: character-level (Chinese); auto: by the gold answers")
 
 
-def _paths(pattern: str):
-    paths = []
-    for part in [p for p in pattern.split(",") if p]:
-        matched = sorted(glob.glob(part)) if "://" not in part else sorted(
-            m.path for r in FileSystems.match([part]) for m in r.metadata_list)
-        if not matched:
-            raise BertprepError("no file matches %s" % part)
-        paths.extend(matched)
-    return paths
-
-
 def _int_keys(mapping) -> dict:
     if isinstance(mapping, list):  # Parquet maps come back as (key, value) pairs
         return {int(key): value for key, value in mapping}
@@ -66,11 +55,11 @@ def _int_keys(mapping) -> dict:
 def read_rows(path: str):
     """Rows of a JSONL or Parquet file; an unreadable line is an error naming the file and line."""
     if path.endswith(".parquet"):
-        for item in readers.iter_parquet(path):
+        for item in iter_parquet(path):
             yield item.value
         return
-    for item in readers.iter_jsonl(path):
-        if isinstance(item, readers.DeadLetter):
+    for item in iter_jsonl(path):
+        if isinstance(item, DeadLetter):
             raise BertprepError("%s line %d: %s" % (path, item.line, item.reason))
         yield item.value
 
@@ -113,7 +102,7 @@ def options_of_run(info: dict):
 
 def load_logits(pattern: str) -> dict:
     results = {}
-    for path in _paths(pattern):
+    for path in fs.match(pattern):
         for row in read_rows(path):
             try:
                 results[int(row["unique_id"])] = {"start_logits": [float(x) for x in row["start_logits"]],
@@ -177,7 +166,7 @@ def run(args) -> int:
     results = load_logits(args.logits)
     made = predict(info, examples, features, results, args.n_best_size, args.max_answer_length,
                    args.null_score_diff_threshold, args.version_2_with_negative, args.metric, args.max_context)
-    if "://" not in args.output:
+    if not fs.is_remote(args.output):
         os.makedirs(args.output, exist_ok=True)
     written = [_write(args.output, "predictions.json", made["predictions"]),
                _write(args.output, "nbest_predictions.json", made["nbest"])]

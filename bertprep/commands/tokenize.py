@@ -1,7 +1,7 @@
 """`bertprep tokenize`: one JSON object {"tokens": [...], "ids": [...]} per input line.
 
-Reads UTF-8 lines from stdin or --input (local or gs://), in batches so memory stays flat, and
-writes to stdout. A line that is not valid UTF-8 stops the run with a one-line error naming the
+Reads UTF-8 lines from stdin or --input (local or gs://; .gz/.bz2 decompressed by their extension, as
+every reader does), in batches so memory stays flat, and writes to stdout. A line that is not valid UTF-8 stops the run with a one-line error naming the
 line (the lines before it are already written); an empty input writes nothing.
 """
 import json
@@ -24,40 +24,35 @@ def add_arguments(parser):
 def _open_input(path):
     if path is None:
         return sys.stdin.buffer, "<stdin>"
-    if "://" in path:
-        from apache_beam.io.filesystems import FileSystems
+    from bertprep.io import fs
 
-        try:
-            return FileSystems.open(path), path
-        except Exception as error:  # Beam raises a different type per filesystem
-            raise BertprepError(f"cannot read input {path}: {type(error).__name__}") from None
-    try:
-        return open(path, "rb"), path
-    except FileNotFoundError:
-        raise BertprepError(f"input file not found: {path}") from None
-    except OSError as error:
-        raise BertprepError(f"cannot read input {path}: {error.strerror or error}") from None
+    return fs.open_read(path), path
 
 
 def iter_line_batches(stream, source, batch_lines=BATCH_LINES):
-    """Lists of decoded lines (line endings removed); bad UTF-8 raises BertprepError naming the line."""
+    """Lists of decoded lines (line endings and a first-line BOM removed, as every reader does); bad
+    UTF-8 raises BertprepError naming the line, since a tokenized stream cannot skip a line silently."""
+    from bertprep.io.formats.lines import decode_lines
+    from bertprep.io.records import DeadLetter
+
     batch = []
-    for number, raw in enumerate(stream, 1):
-        if raw.endswith(b"\n"):
-            raw = raw[:-2] if raw.endswith(b"\r\n") else raw[:-1]
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise BertprepError(f"{source} line {number}: not valid UTF-8 (byte 0x{raw[error.start]:02x} at "
-                                f"column {error.start + 1})") from None
-        if number == 1 and text.startswith("\ufeff"):
-            text = text[1:]
-        batch.append(text)
+    for item in decode_lines(iter(stream.readline, b""), source):
+        if isinstance(item, DeadLetter):
+            raise BertprepError(f"{source} line {item.line}: not valid UTF-8 ({_bad_byte(item.record)})")
+        batch.append(item.value)
         if len(batch) >= batch_lines:
             yield batch
             batch = []
     if batch:
         yield batch
+
+
+def _bad_byte(raw: bytes) -> str:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return f"byte 0x{raw[error.start]:02x} at column {error.start + 1}"
+    return "undecodable"
 
 
 def run(args) -> int:

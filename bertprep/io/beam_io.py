@@ -5,19 +5,18 @@ first, so a job's output bytes are the same with one worker or many.
 """
 import collections
 import json
-import os
 import time
 from typing import Callable, Dict, Optional, Sequence
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 
 from bertprep import __version__, data_warnings
 
 from bertprep.runtime import progress
 from bertprep.errors import BertprepError
 from bertprep.io import output as output_lib
-from bertprep.io import readers
+from bertprep.io import fs
+from bertprep.io.records import DeadLetter
 from bertprep.pipelines.common import DEFAULT_MAX_DEAD_LETTER_RATE
 from bertprep.seeding import stable_hash
 
@@ -27,26 +26,11 @@ DEAD_LETTERS = "dead_letters"
 
 def match_files(pattern: str):
     """All files matching a path or glob (comma-separated patterns allowed), sorted; error if none."""
-    paths = []
-    for single in [p for p in pattern.split(",") if p]:
-        try:
-            result = FileSystems.match([single])[0]
-        except Exception as error:  # Beam raises BeamIOError with nested details
-            raise BertprepError("cannot list %s: %s" % (single, error)) from None
-        found = sorted(m.path for m in result.metadata_list)
-        if not found:
-            raise BertprepError("no input file matches %s" % single)
-        for path in found:  # a local directory matches as itself; reading it would fail inside a Beam step
-            if "://" not in path and os.path.isdir(path):
-                hint = "give its files, e.g. %s" % os.path.join(path, "*") if path == single else \
-                    "matched by %s" % single
-                raise BertprepError("input %s is a directory, not a file (%s)" % (path, hint))
-        paths.extend(found)
-    return paths
+    return fs.match(pattern)
 
 
 def total_size(paths) -> int:
-    return sum(m.size_in_bytes for r in FileSystems.match(list(paths)) for m in r.metadata_list)
+    return fs.total_size(paths)
 
 
 class _ReadFile(beam.DoFn):
@@ -58,7 +42,7 @@ class _ReadFile(beam.DoFn):
     def process(self, path):
         for item in self._read_fn(path):
             progress.note_read()
-            if isinstance(item, readers.DeadLetter):
+            if isinstance(item, DeadLetter):
                 self._dead.inc()
                 yield beam.pvalue.TaggedOutput(DEAD_LETTERS, item)
             else:
@@ -70,7 +54,7 @@ class _ReadFile(beam.DoFn):
 class ReadRecords(beam.PTransform):
     """Files matching `pattern` → tagged outputs `records` (Record) and `dead_letters` (DeadLetter).
 
-    `read_fn(path)` yields Records and DeadLetters (see bertprep.io.readers). Files are spread over
+    `read_fn(path)` yields Records and DeadLetters (see bertprep.io.formats). Files are spread over
     workers with a Reshuffle; one file is read by one worker, as a stream.
     """
 

@@ -19,7 +19,7 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 from bertprep.errors import BertprepError
-from bertprep.io import tfrecord
+from bertprep.io import fs, tfrecord
 
 COMPLETE_MARKER = "_COMPLETE"
 INFO_FILE = "info.json"
@@ -73,7 +73,7 @@ class OutputDirectory:
                 raise BertprepError("%s already holds a complete output; pass --overwrite to replace it" % self.path)
             # Withdraw the marker first: if the rerun dies, nobody mistakes the leftovers for a whole output.
             FileSystems.delete([self.file(COMPLETE_MARKER)])
-        if "://" not in self.path:
+        if not fs.is_remote(self.path):
             try:
                 os.makedirs(os.path.join(self.path, DEAD_LETTER_DIR), exist_ok=True)
                 probe = os.path.join(self.path, ".write-probe-%s" % uuid.uuid4().hex)

@@ -21,6 +21,9 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
+from bertprep.io.formats.lines import decode_lines
+from bertprep.io.records import DeadLetter
+
 FORMATS = ("colon", "tab", "comma", "space")
 SOURCE_PREFIX = "external:"
 _KEY_SEPARATORS = {":": "colon", "\uff1a": "colon", "\t": "tab", ",": "comma", "\uff0c": "comma", " ": "space"}
@@ -39,15 +42,10 @@ class ConfusionEntry:
     candidates: Tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class ConfusionDeadLetter:
-    source: str
-    line: int
-    reason: str
-    record: str
+# A confusion file's dead letters are io's own; the name stays for the callers that test for it.
+ConfusionDeadLetter = DeadLetter
 
-
-EntryOrDeadLetter = Union[ConfusionEntry, ConfusionDeadLetter]
+EntryOrDeadLetter = Union[ConfusionEntry, DeadLetter]
 
 
 def source_name(path: str) -> str:
@@ -135,24 +133,6 @@ def _layout_example(fmt: str) -> str:
             "space": "char candidates"}[fmt]
 
 
-def _decoded(lines: Iterable[Union[bytes, str]]) -> Iterator[Tuple[int, Optional[str], Optional[str], str]]:
-    """(line number, text or None, error, raw text) for each line."""
-    for number, raw in enumerate(lines, start=1):
-        if isinstance(raw, str):
-            text = raw
-        else:
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield number, None, f"not UTF-8 ({exc.reason} at byte {exc.start})", raw.decode(
-                    "utf-8", errors="backslashreplace").rstrip("\r\n")
-                continue
-        if number == 1:
-            text = text.lstrip("\ufeff")
-        text = text.rstrip("\r\n")
-        yield number, text, None, text
-
-
 def iter_entries(lines: Iterable[Union[bytes, str]], path: str, fmt: Optional[str] = None,
                  source: Optional[str] = None) -> Iterator[EntryOrDeadLetter]:
     """Entries and dead letters of one confusion file; `fmt` None or 'auto' detects the layout.
@@ -165,10 +145,12 @@ def iter_entries(lines: Iterable[Union[bytes, str]], path: str, fmt: Optional[st
     fmt = None if fmt in (None, "auto") else fmt
     if fmt is not None and fmt not in FORMATS:
         raise ValueError(f"unknown confusion-file format {fmt!r}; expected one of {', '.join(FORMATS)}")
-    for number, text, error, raw in _decoded(lines):
-        if error:
-            yield ConfusionDeadLetter(path, number, f"bad confusion-set line: {error}", raw)
+    for item in decode_lines(lines, path):
+        if isinstance(item, DeadLetter):
+            yield DeadLetter(path, item.line, f"bad confusion-set line: {item.reason}",
+                             item.record.decode("utf-8", errors="backslashreplace"))
             continue
+        number, text = item.line, item.value
         if not text.strip() or _is_comment(text) or is_header(number, text):
             continue
         if fmt is None:
@@ -180,7 +162,7 @@ def iter_entries(lines: Iterable[Union[bytes, str]], path: str, fmt: Optional[st
         try:
             key, candidates = parse_line(text, fmt)
         except ValueError as exc:
-            yield ConfusionDeadLetter(path, number, f"bad confusion-set line: {exc}", text)
+            yield DeadLetter(path, number, f"bad confusion-set line: {exc}", text)
             continue
         yield ConfusionEntry(source, number, key, candidates)
     if fmt is None:  # an empty set given on purpose is unlikely; a wrong file or a swallowed header is not

@@ -1,8 +1,8 @@
 """SQuAD-format JSON (v1.1, v2.0, CMRC 2018) → one example per question, with answers located.
 
-A SQuAD file is a single JSON document, so it is read whole (one file at a time; SQuAD-sized files
-are tens of MB). Questions come out in file order (article, paragraph, question) with their
-position, which the pipeline sorts on to number examples and features exactly as run_squad.py does.
+The file is read by bertprep.io.formats.squad (re-exported here as `iter_squad_file`): questions come
+out in file order (article, paragraph, question) with their position, which the pipeline sorts on to
+number examples and features exactly as run_squad.py does.
 
 Context words follow run_squad.py (split on space, tab, CR, LF and U+202F) with one addition for
 text written without spaces: every CJK ideograph is a word of its own. Without it a Chinese
@@ -14,10 +14,9 @@ ideograph), only the word numbering. `cjk_words="auto"` splits paragraphs writte
 the reference numbers them (a few Chinese characters quoted in Vietnamese or English text).
 """
 import dataclasses
-import json
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
-from bertprep.io import readers
+from bertprep.io.formats.squad import iter_squad_file  # noqa: F401  (the job reads through here)
 from bertprep.transforms.tokenization.wordpiece import is_cjk_codepoint
 
 CONTEXT_WHITESPACE = frozenset(" \t\r\n\u202f")
@@ -107,61 +106,6 @@ class SquadExample:
     def original_text(self, first_word: int, last_word: int) -> str:
         """The paragraph's own characters from one word to another (original spacing kept)."""
         return self.context[self.word_spans[first_word][0]:self.word_spans[last_word][1]]
-
-
-def iter_squad_file(path: str) -> Iterator:
-    """Records (one per question, in file order) and DeadLetters for one SQuAD JSON file.
-
-    A record's line number is the question's 1-based position in the file; its value holds the
-    question, its paragraph and the (article, paragraph, question) indexes.
-    """
-    handle = readers.open_binary(path)
-    try:
-        data = handle.read()
-    finally:
-        handle.close()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        yield readers.DeadLetter(path, 0, "undecodable: invalid UTF-8 at byte %d" % error.start, None)
-        return
-    if text.startswith(readers.BOM):
-        text = text[1:]
-    try:
-        document = json.loads(text)
-        articles = document["data"]
-        if not isinstance(articles, list):
-            raise TypeError("'data' is not a list")
-    except (ValueError, KeyError, TypeError) as error:
-        yield readers.DeadLetter(path, 0, "bad SQuAD JSON: %s" % error, None)
-        return
-    number = 0
-    for article_index, article in enumerate(articles):
-        paragraphs = article.get("paragraphs") if isinstance(article, dict) else None
-        if not isinstance(paragraphs, list):
-            number += 1
-            yield readers.DeadLetter(path, number, "bad SQuAD JSON: article %d has no paragraphs" % article_index,
-                                     None)
-            continue
-        for paragraph_index, paragraph in enumerate(paragraphs):
-            context = paragraph.get("context") if isinstance(paragraph, dict) else None
-            questions = paragraph.get("qas") if isinstance(paragraph, dict) else None
-            if not isinstance(questions, list):
-                number += 1
-                yield readers.DeadLetter(path, number, "bad SQuAD JSON: article %d paragraph %d has no qas"
-                                         % (article_index, paragraph_index), None)
-                continue
-            for question_index, qa in enumerate(questions):
-                number += 1
-                if not isinstance(qa, dict) or not isinstance(context, str):
-                    yield readers.DeadLetter(path, number, "bad SQuAD JSON: question without context or fields", qa)
-                    continue
-                yield readers.Record(path, number, {
-                    "position": [article_index, paragraph_index, question_index],
-                    "title": article.get("title", ""),
-                    "context": context,
-                    "qa": qa,
-                })
 
 
 def _answers(qa: Dict) -> List[Dict]:

@@ -7,9 +7,9 @@ A sentence whose pieces do not fit in `max_seq_length - 2` is either an error (d
 with `split_long`, cut at word boundaries into several records.
 """
 import collections
-from typing import Dict, Iterator, List, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
-from bertprep.io import readers
+from bertprep.io.formats.conll import iter_conll_file  # noqa: F401  (the job reads through here)
 from bertprep.transforms.finetune.classifier_features import ExampleError, pad
 
 
@@ -38,20 +38,6 @@ def parse_json(value, tokens_field: str = "tokens", tags_field: str = "tags") ->
     if len(tokens) != len(tags):
         raise ExampleError("length mismatch: %d tokens but %d tags" % (len(tokens), len(tags)))
     return tokens, tags
-
-
-def iter_conll_file(path: str) -> Iterator:
-    """Sentences of a CoNLL-style file: Records whose value is the list of `token tag` lines.
-
-    Lines starting with `-DOCSTART-` (CoNLL 2003 document markers) are not sentences and are skipped.
-    """
-    for item in readers.iter_documents(path):
-        if isinstance(item, readers.Record):
-            lines = [line for line in item.value if not line.startswith("-DOCSTART-")]
-            if not lines:
-                continue
-            item = readers.Record(item.source, item.line, lines)
-        yield item
 
 
 def word_pieces(tokens: Sequence[str], tokenizer) -> List[List[str]]:
