@@ -82,7 +82,7 @@ def inputs(shared, tmp_path_factory):
         "squad": {"input": str(data / "squad" / "vi_squad_v2_train_sub.json"), "vocab": en_vocab},
         "tagging": {"input": str(data / "ner" / "peopledaily_dev.bio"), "vocab": zh_vocab},
         "mask-probs": {"input": str(data / "csc" / "sighan15_train.tsv"), "vocab": zh_vocab},
-        "embed": {"input": str(root / "corpus.txt"), "model": str(model)},
+        "embed": {"input": str(root / "corpus.txt"), "model": str(model), "vocab": zh_vocab},
     }
 
 
