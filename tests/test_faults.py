@@ -17,6 +17,7 @@ import pytest
 
 from bertprep import cli, schemas
 from bertprep.errors import BertprepError
+from bertprep.runtime import run_report
 from bertprep.io import beam_io, readers
 from bertprep.io import output as output_lib
 from bertprep.commands import inspect as inspect_command
@@ -151,11 +152,12 @@ def build_leaky_pipeline(pipeline, config):
     shards = converted.records | "Write" >> beam_io.WriteShardedRecords(config["output"], toy_job.KIND,
                                                                        config["num_shards"])
     dead_counts = dead | "WriteDead" >> beam_io.WriteDeadLetters(config["output"])
-    _ = {"shards": shards, "dead_letter_counts": dead_counts,
-         "counts": {"read": beam_io.count_inputs(read), "written": beam_io.count(converted.records, "CountWritten")},
-         } | "Finalize" >> beam_io.Finalize(config["output"], toy_job.KIND, {"config": config,
-                                                                            "schema": schema.to_json()},
-                                            config["num_shards"])
+    finalize_inputs = beam_io.FinalizeInputs(shards=shards, dead_letter_counts=dead_counts,
+                                             read=beam_io.count_inputs(read),
+                                             written=beam_io.count(converted.records, "CountWritten"))
+    _ = pipeline | "Finalize" >> beam_io.Finalize(config["output"], toy_job.KIND,
+                                                  {"config": config, "schema": schema.to_json()}, finalize_inputs,
+                                                  config["num_shards"], report=run_report.write_run_report)
 
 
 def test_an_accounting_mismatch_fails_the_run_loudly(tmp_path, monkeypatch, capsys):

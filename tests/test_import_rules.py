@@ -44,7 +44,7 @@ def test_every_contract_in_the_file_is_checked_here():
     assert declared == set(CONTRACTS)
 
 
-@pytest.mark.parametrize("contract", _contract_params())
+@pytest.mark.parametrize("contract", list(_contract_params()))
 def test_import_contract_holds(contract):
     if not pathlib.Path(LINT_IMPORTS).exists():
         pytest.skip("import-linter is not installed (pip install -e '.[dev]' installs it)")

@@ -12,6 +12,7 @@ from bertprep import schemas
 from bertprep.errors import BertprepError
 from bertprep.options.classifier import ClassifierOptions
 from bertprep.io import beam_io, readers
+from bertprep.runtime import run_report
 from bertprep.pipelines import common, finetune_common
 from bertprep.transforms.finetune import classifier_features as features_lib
 
@@ -236,13 +237,14 @@ def build_pipeline(pipeline, options) -> None:
     num_labels = len(config["labels"]) if config.get("labels") else 1
     info = {"config": config, "schema": schemas.for_kind(KIND, schema_config(config, num_labels)).to_json(),
             **finetune_common.vocabulary_info(config)}
-    _ = {"shards": shards, "dead_letter_counts": dead_counts,
-         "counts": {"read": beam_io.count_inputs(read), "written": beam_io.count(converted.records, "CountWritten"),
-                    "filtered": beam_io.count(kept.filtered, "CountFiltered")},
-         "stats": stat_pcs,
-         } | "Finalize" >> beam_io.Finalize(config["output"], KIND, info, config["num_shards"], compression,
-                                            accounting=("read", "written", "dead_lettered", "filtered"),
-                                            publish_hooks=[finetune_common.info_hook(label_info)])
+    finalize_inputs = beam_io.FinalizeInputs(
+        shards=shards, dead_letter_counts=dead_counts, read=beam_io.count_inputs(read),
+        written=beam_io.count(converted.records, "CountWritten"),
+        job_counts={"filtered": beam_io.count(kept.filtered, "CountFiltered")}, stats=stat_pcs)
+    _ = pipeline | "Finalize" >> beam_io.Finalize(config["output"], KIND, info, finalize_inputs, config["num_shards"],
+                                                  compression, accounting=("read", "written", "dead_lettered", "filtered"),
+                                                  publish_hooks=[finetune_common.info_hook(label_info)],
+                                                  report=run_report.write_run_report)
 
 
 def run(args) -> int:

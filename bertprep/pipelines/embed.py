@@ -22,6 +22,7 @@ import apache_beam as beam
 from bertprep.errors import BertprepError
 from bertprep.options.embed import EmbedOptions
 from bertprep.io import beam_io, readers
+from bertprep.runtime import run_report
 from bertprep.io import output as output_lib
 from bertprep.seeding import stable_hash
 
@@ -268,9 +269,10 @@ def build_pipeline(pipeline, options) -> None:
             "max_seq_length": settings.max_seq_length, "normalize": settings.normalize,
             "settings": settings.to_info(), "format": "parquet",
             "columns": parquet_schema(hidden_size, token_vectors).names}
-    _ = {"shards": shards, "dead_letter_counts": dead_counts,
-         "counts": {"read": beam_io.count_inputs(read), "written": written},
-         } | "Finalize" >> beam_io.Finalize(config["output"], KIND, info, num_shards=0)
+    finalize_inputs = beam_io.FinalizeInputs(shards=shards, dead_letter_counts=dead_counts,
+                                             read=beam_io.count_inputs(read), written=written)
+    _ = pipeline | "Finalize" >> beam_io.Finalize(config["output"], KIND, info, finalize_inputs, num_shards=0,
+                                                  report=run_report.write_run_report)
 
 
 def run(args) -> int:

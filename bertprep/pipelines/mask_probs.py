@@ -14,6 +14,7 @@ from bertprep.runtime import progress
 from bertprep.errors import BertprepError
 from bertprep.options.mask_probs import MaskProbsOptions
 from bertprep.io import beam_io, readers
+from bertprep.runtime import run_report
 from bertprep.io import output as output_lib
 from bertprep.pipelines import common
 from bertprep.runtime import runner
@@ -461,10 +462,12 @@ def build_pipeline(pipeline, options) -> None:
             20, key=lambda kv: (kv[1], kv[0][0], kv[0][1])) | "TopPairsJson" >> beam.Map(
             lambda rows: [[c, w, n] for (c, w), n in rows]),
     }
-    finalize_inputs = {"shards": written_tables, "dead_letter_counts": dead_counts, "counts": counts, "stats": stats}
-    _ = finalize_inputs | "Finalize" >> beam_io.Finalize(
-        output, KIND, job_info(config, vocab_chars, confusion_sources),
-        accounting=("read", "written", "confusion_lines_used", "dead_lettered"))
+    finalize_inputs = beam_io.FinalizeInputs(
+        shards=written_tables, dead_letter_counts=dead_counts, read=counts.pop("read"), written=counts.pop("written"),
+        job_counts=counts, stats=stats)
+    _ = pipeline | "Finalize" >> beam_io.Finalize(
+        output, KIND, job_info(config, vocab_chars, confusion_sources), finalize_inputs,
+        accounting=("read", "written", "confusion_lines_used", "dead_lettered"), report=run_report.write_run_report)
 
 
 def run(args) -> int:

@@ -21,6 +21,8 @@ from bertprep.runtime import progress
 from bertprep.errors import BertprepError
 from bertprep.options.pretraining import PretrainingOptions
 from bertprep.io import beam_io, readers
+from bertprep.runtime import run_report
+from bertprep.schemas import statistics
 from bertprep.io import output as output_lib
 from bertprep.pipelines import common, unknown_words
 from bertprep.runtime import runner
@@ -409,13 +411,14 @@ def build_pipeline(pipeline, options) -> None:
                                                                                    for n in names])
     unknown = (built.unknown | "UnknownWords" >> unknown_words.SummarizeUnknownWords()
                | "UnknownItem" >> beam.Map(lambda summary: ("unknown_words", summary)))
-    _ = {"shards": built.shards, "dead_letter_counts": dead_counts,
-         "counts": {"read": read_total, "used": used},
-         "stats": (stat_items, unknown) | "AllStats" >> beam.Flatten(),
-         "timing": merged | "TimingItems" >> beam.FlatMap(
-             lambda stats: [(n, stats[n]) for n in ("build_time", "build_window") if n in stats]),
-         } | "Finalize" >> beam_io.Finalize(config["output"], KIND, info, shards, compression,
-                                            accounting=("read", "used", "dead_lettered"))
+    finalize_inputs = beam_io.FinalizeInputs(
+        shards=built.shards, dead_letter_counts=dead_counts, read=read_total, job_counts={"used": used},
+        stats=(stat_items, unknown) | "AllStats" >> beam.Flatten(),
+        timing=merged | "TimingItems" >> beam.FlatMap(
+            lambda stats: [(n, stats[n]) for n in (statistics.BUILD_TIME, statistics.BUILD_WINDOW) if n in stats]))
+    _ = pipeline | "Finalize" >> beam_io.Finalize(config["output"], KIND, info, finalize_inputs, shards, compression,
+                                                  accounting=("read", "used", "dead_lettered"),
+                                                  report=run_report.write_run_report)
 
 
 def preload_worker() -> None:

@@ -19,6 +19,7 @@ from bertprep import schemas
 from bertprep.errors import BertprepError
 from bertprep.options.squad import SquadOptions
 from bertprep.io import beam_io, readers
+from bertprep.runtime import run_report
 from bertprep.io import output as output_lib
 from bertprep.pipelines import common, finetune_common, unknown_words
 from bertprep.seeding import stable_hash
@@ -337,11 +338,11 @@ def build_pipeline(pipeline, options) -> None:
         stat_pcs["side_files"] = (pipeline | "SideTrigger" >> beam.Create([None])
                                   | "FillSide" >> beam.ParDo(_FillSideFiles(config["output"], names),
                                                              beam.pvalue.AsList(side_results)))
-    _ = {"shards": shards, "dead_letter_counts": dead_counts,
-         "counts": {"read": beam_io.count_inputs(read), "written": written,
-                    "features": beam_io.count(numbered.records, "CountFeatures")},
-         "stats": stat_pcs,
-         } | "Finalize" >> beam_io.Finalize(config["output"], kind, info, config["num_shards"], compression)
+    finalize_inputs = beam_io.FinalizeInputs(
+        shards=shards, dead_letter_counts=dead_counts, read=beam_io.count_inputs(read), written=written,
+        job_counts={"features": beam_io.count(numbered.records, "CountFeatures")}, stats=stat_pcs)
+    _ = pipeline | "Finalize" >> beam_io.Finalize(config["output"], kind, info, finalize_inputs, config["num_shards"],
+                                                  compression, report=run_report.write_run_report)
 
 
 def run(args) -> int:

@@ -11,6 +11,7 @@ import apache_beam as beam
 from bertprep import schemas
 from bertprep.options.tagging import TaggingOptions
 from bertprep.io import beam_io, readers
+from bertprep.runtime import run_report
 from bertprep.pipelines import common, finetune_common
 from bertprep.transforms.finetune import tagging_features as tagging_lib
 from bertprep.transforms.finetune.classifier_features import ExampleError
@@ -137,11 +138,11 @@ def build_pipeline(pipeline, options) -> None:
         config, KIND, converted, (read.dead_letters, parsed.dead, converted.dead), labels, STAT_NAMES[:-1])
     written = converted.facts | "CountWritten" >> beam.combiners.Count.Globally()
     info = {"config": config, "schema": schema.to_json(), **finetune_common.vocabulary_info(config)}
-    _ = {"shards": shards, "dead_letter_counts": dead_counts,
-         "counts": {"read": beam_io.count_inputs(read), "written": written},
-         "stats": stat_pcs,
-         } | "Finalize" >> beam_io.Finalize(config["output"], KIND, info, config["num_shards"], compression,
-                                            publish_hooks=[finetune_common.info_hook(tag_info)])
+    finalize_inputs = beam_io.FinalizeInputs(shards=shards, dead_letter_counts=dead_counts,
+                                             read=beam_io.count_inputs(read), written=written, stats=stat_pcs)
+    _ = pipeline | "Finalize" >> beam_io.Finalize(config["output"], KIND, info, finalize_inputs, config["num_shards"],
+                                                  compression, publish_hooks=[finetune_common.info_hook(tag_info)],
+                                                  report=run_report.write_run_report)
 
 
 def run(args) -> int:

@@ -8,7 +8,6 @@ number or a {label: number} mapping is still shown, in a generic table or bar ch
 records is hidden.
 """
 import dataclasses
-import time
 from typing import Callable, Dict, List, Optional
 
 from bertprep.io import output as output_lib
@@ -378,17 +377,6 @@ class ReportBuilder:
                               lambda c=counts, t=title: plots.bars(c, t, shares=False))
             else:
                 self.summary.setdefault("other", {})[name] = value
-
-
-def timing_from_timeline(started_at: Optional[float], timeline: Optional[dict]) -> dict:
-    """Timing for a report written now: from the progress timeline if there is one, else `started_at`."""
-    finished = time.time()
-    if timeline and timeline.get("started_at"):
-        return {"started_at": timeline["started_at"], "finished_at": finished,
-                "elapsed_seconds": finished - timeline["started_at"], "samples": timeline.get("samples") or []}
-    if started_at:
-        return {"started_at": started_at, "finished_at": finished, "elapsed_seconds": finished - started_at}
-    return {}
 
 
 def build_report(directory: str, info: dict, timing: Optional[dict] = None) -> tuple:

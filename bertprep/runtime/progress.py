@@ -313,6 +313,18 @@ def read_run_timeline(directory: Optional[str] = None) -> Optional[dict]:
         return None
 
 
+def run_timing(started_at: Optional[float]) -> dict:
+    """The timing of a run ending now: from the progress timeline if there is one, else `started_at`."""
+    finished = time.time()
+    timeline = read_run_timeline()
+    if timeline and timeline.get("started_at"):
+        return {"started_at": timeline["started_at"], "finished_at": finished,
+                "elapsed_seconds": finished - timeline["started_at"], "samples": timeline.get("samples") or []}
+    if started_at:
+        return {"started_at": started_at, "finished_at": finished, "elapsed_seconds": finished - started_at}
+    return {}
+
+
 def format_duration(seconds: float) -> str:
     seconds = int(round(seconds))
     return "%d:%02d:%02d" % (seconds // 3600, seconds // 60 % 60, seconds % 60)
