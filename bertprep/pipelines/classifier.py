@@ -13,6 +13,7 @@ from bertprep.errors import BertprepError
 from bertprep.options.classifier import ClassifierOptions
 from bertprep.io import beam_io, readers
 from bertprep.runtime import run_report
+from bertprep.schemas import statistics
 from bertprep.pipelines import common, finetune_common
 from bertprep.transforms.finetune import classifier_features as features_lib
 
@@ -35,8 +36,8 @@ multi-hot vector of num_labels (cells split on --label-delimiter); --label-type 
 Rows with an unknown label, a missing column or empty text go to dead_letters/ with the reason."""
 
 FORMATS = ("auto", "tsv", "csv", "jsonl", "parquet", "text")
-STAT_NAMES = ("sequence_length_histogram", "tokens_per_instance", "unk_rate", "label_distribution",
-              "truncated_examples", "label_list")
+STAT_NAMES = (statistics.SEQUENCE_LENGTH_HISTOGRAM, statistics.TOKENS_PER_INSTANCE, statistics.UNK_RATE,
+              statistics.LABEL_DISTRIBUTION, "truncated_examples", "label_list")
 SIDE_FILES = ()
 
 
@@ -185,10 +186,10 @@ class _Convert(beam.DoFn):
         yield finetune_common.id_key(example_id), self._schema(labels).encode(values)
         yield from finetune_common.unknown_word_outputs(facts["unknown_words"])
         yield beam.pvalue.TaggedOutput("facts", {
-            "sequence_length_histogram": {str(facts["length"]): 1},
-            "tokens_per_instance": {str(facts["tokens"]): 1},
-            "unk_rate": {"unk": facts["unk"], "tokens": facts["tokens"]},
-            "label_distribution": finetune_common.histogram(facts["labels"]),
+            statistics.SEQUENCE_LENGTH_HISTOGRAM: {str(facts["length"]): 1},
+            statistics.TOKENS_PER_INSTANCE: {str(facts["tokens"]): 1},
+            statistics.UNK_RATE: {"unk": facts["unk"], "tokens": facts["tokens"]},
+            statistics.LABEL_DISTRIBUTION: finetune_common.histogram(facts["labels"]),
             "truncated_examples": facts["truncated"],
         })
 
@@ -242,7 +243,8 @@ def build_pipeline(pipeline, options) -> None:
         written=beam_io.count(converted.records, "CountWritten"),
         job_counts={"filtered": beam_io.count(kept.filtered, "CountFiltered")}, stats=stat_pcs)
     _ = pipeline | "Finalize" >> beam_io.Finalize(config["output"], KIND, info, finalize_inputs, config["num_shards"],
-                                                  compression, accounting=("read", "written", "dead_lettered", "filtered"),
+                                                  compression,
+                                                  accounting=("read", "written", "dead_lettered", "filtered"),
                                                   publish_hooks=[finetune_common.info_hook(label_info)],
                                                   report=run_report.write_run_report)
 

@@ -15,6 +15,7 @@ from bertprep.errors import BertprepError
 from bertprep.options.mask_probs import MaskProbsOptions
 from bertprep.io import beam_io, readers
 from bertprep.runtime import run_report
+from bertprep.schemas import statistics
 from bertprep.io import output as output_lib
 from bertprep.pipelines import common
 from bertprep.runtime import runner
@@ -452,13 +453,13 @@ def build_pipeline(pipeline, options) -> None:
                        counts["confusion_lines_dead_lettered"]) | "FlattenRead" >> beam.Flatten()
                       | "SumRead" >> beam.CombineGlobally(sum))
     stats = {
-        "confusion_mixture": mixture,
+        statistics.CONFUSION_MIXTURE: mixture,
         "confusion_files": (pipeline | "ExternalStatsTrigger" >> beam.Create([None])
                             | "ExternalStats" >> beam.Map(lambda _, rows: external_set_stats(rows, external_names),
                                                           external_rows)),
         "totals": totals | "TotalsDict" >> beam.Map(totals_stats),
         "corpus_error_rate": error_rate,
-        "top_confusion_pairs": pair_counts | "TopPairs" >> beam.combiners.Top.Of(
+        statistics.TOP_CONFUSION_PAIRS: pair_counts | "TopPairs" >> beam.combiners.Top.Of(
             20, key=lambda kv: (kv[1], kv[0][0], kv[0][1])) | "TopPairsJson" >> beam.Map(
             lambda rows: [[c, w, n] for (c, w), n in rows]),
     }

@@ -20,6 +20,7 @@ from bertprep.errors import BertprepError
 from bertprep.options.squad import SquadOptions
 from bertprep.io import beam_io, readers
 from bertprep.runtime import run_report
+from bertprep.schemas import statistics
 from bertprep.io import output as output_lib
 from bertprep.pipelines import common, finetune_common, unknown_words
 from bertprep.seeding import stable_hash
@@ -124,10 +125,10 @@ class _ConvertQuestion(beam.DoFn):
         yield from finetune_common.unknown_word_outputs(facts["unknown_words"])
         answer_kind = "impossible" if example.is_impossible else ("answer" if is_training else "question")
         yield beam.pvalue.TaggedOutput("facts", {
-            "sequence_length_histogram": finetune_common.histogram(facts["lengths"]),
+            statistics.SEQUENCE_LENGTH_HISTOGRAM: finetune_common.histogram(facts["lengths"]),
             "features_per_question": {str(facts["features"]): 1},
-            "tokens_per_instance": {str(facts["tokens"]): 1},
-            "unk_rate": {"unk": facts["unk"], "tokens": facts["tokens"]},
+            statistics.TOKENS_PER_INSTANCE: {str(facts["tokens"]): 1},
+            statistics.UNK_RATE: {"unk": facts["unk"], "tokens": facts["tokens"]},
             "questions_truncated": facts["query_truncated"],
             "answer_windows": ({"with_answer": facts["windows_with_answer"],
                                 "without_answer": facts["features"] - facts["windows_with_answer"]}
@@ -318,11 +319,11 @@ def build_pipeline(pipeline, options) -> None:
     dead_counts = dead | "WriteDead" >> beam_io.WriteDeadLetters(config["output"])
     written = converted.sizes | "CountWritten" >> beam.combiners.Count.Globally()
     stats = converted.facts | "SumStats" >> beam.CombineGlobally(finetune_common.SumStats())
-    stat_pcs = finetune_common.stat_fields(stats, ("sequence_length_histogram", "features_per_question",
-                                                   "tokens_per_instance", "unk_rate", "questions_truncated",
-                                                   "answer_windows", "kept_questions", "unanswerable_questions"))
+    stat_pcs = finetune_common.stat_fields(stats, (statistics.SEQUENCE_LENGTH_HISTOGRAM, "features_per_question",
+                                                   statistics.TOKENS_PER_INSTANCE, statistics.UNK_RATE,
+                                                   "questions_truncated", "answer_windows", "kept_questions", "unanswerable_questions"))
     stat_pcs["unknown_words"] = converted.unknown | "UnknownWords" >> unknown_words.SummarizeUnknownWords()
-    stat_pcs["answers"] = dead_counts | "AnswersStat" >> beam.Map(_answers_stat, beam.pvalue.AsSingleton(written))
+    stat_pcs[statistics.ANSWERS] = dead_counts | "AnswersStat" >> beam.Map(_answers_stat, beam.pvalue.AsSingleton(written))
     info = {"config": config, "schema": schemas.for_kind(kind, {"max_seq_length": config["max_seq_length"]}).to_json(),
             **finetune_common.vocabulary_info(config), "first_unique_id": FIRST_UNIQUE_ID}
     if config["side_file"]:

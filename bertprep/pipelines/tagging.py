@@ -12,6 +12,7 @@ from bertprep import schemas
 from bertprep.options.tagging import TaggingOptions
 from bertprep.io import beam_io, readers
 from bertprep.runtime import run_report
+from bertprep.schemas import statistics
 from bertprep.pipelines import common, finetune_common
 from bertprep.transforms.finetune import tagging_features as tagging_lib
 from bertprep.transforms.finetune.classifier_features import ExampleError
@@ -32,8 +33,8 @@ and written to info.json as "labels" and "tag_map". A sentence longer than --max
 goes to dead_letters/ unless --split-long cuts it at word boundaries into several records (which then
 share the sentence's example_id)."""
 
-STAT_NAMES = ("sequence_length_histogram", "tokens_per_instance", "unk_rate", "tag_distribution",
-              "split_sentences", "label_list")
+STAT_NAMES = (statistics.SEQUENCE_LENGTH_HISTOGRAM, statistics.TOKENS_PER_INSTANCE, statistics.UNK_RATE,
+              statistics.TAG_DISTRIBUTION, "split_sentences", "label_list")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -104,10 +105,10 @@ class _Convert(beam.DoFn):
             yield finetune_common.id_key(example_id) + chunk.to_bytes(2, "big"), self._schema.encode(features)
         yield from finetune_common.unknown_word_outputs(facts["unknown_words"])
         yield beam.pvalue.TaggedOutput("facts", {
-            "sequence_length_histogram": finetune_common.histogram(facts["lengths"]),
-            "tokens_per_instance": {str(facts["tokens"]): 1},
-            "unk_rate": {"unk": facts["unk"], "tokens": facts["tokens"]},
-            "tag_distribution": finetune_common.histogram(facts["tags"]),
+            statistics.SEQUENCE_LENGTH_HISTOGRAM: finetune_common.histogram(facts["lengths"]),
+            statistics.TOKENS_PER_INSTANCE: {str(facts["tokens"]): 1},
+            statistics.UNK_RATE: {"unk": facts["unk"], "tokens": facts["tokens"]},
+            statistics.TAG_DISTRIBUTION: finetune_common.histogram(facts["tags"]),
             "split_sentences": int(facts["records"] > 1),
         })
 
