@@ -23,6 +23,7 @@ from bertprep.errors import BertprepError
 from bertprep.options.embed import EmbedOptions
 from bertprep.io import beam_io, readers
 from bertprep.runtime import run_report
+from bertprep.schemas import tables
 from bertprep.io import output as output_lib
 from bertprep.seeding import stable_hash
 
@@ -136,16 +137,7 @@ class EmbedWindow(beam.DoFn):
         self._embedded.inc(len(good))
 
 
-def parquet_schema(hidden_size, token_vectors="none"):
-    import pyarrow as pa
-
-    fields = [pa.field("id", pa.int64()), pa.field("source", pa.string()),
-              pa.field("embedding", pa.list_(pa.float32(), hidden_size))]
-    if token_vectors != "none":
-        value_type = pa.float16() if token_vectors == "float16" else pa.float32()
-        fields += [pa.field("tokens", pa.list_(pa.string())),
-                   pa.field("token_embeddings", pa.list_(pa.list_(value_type, hidden_size)))]
-    return pa.schema(fields)
+parquet_schema = tables.embeddings_table  # the layout lives in bertprep/schemas/tables.py
 
 
 class _ParquetSink:

@@ -20,7 +20,7 @@ from bertprep.errors import BertprepError
 from bertprep.options.squad import SquadOptions
 from bertprep.io import beam_io, readers
 from bertprep.runtime import run_report
-from bertprep.schemas import statistics
+from bertprep.schemas import statistics, tables
 from bertprep.io import output as output_lib
 from bertprep.pipelines import common, finetune_common, unknown_words
 from bertprep.seeding import stable_hash
@@ -218,26 +218,13 @@ def _parquet_bytes(rows, table: str) -> bytes:
     import pyarrow.parquet as parquet
 
     if table == SIDE_FEATURES:
-        columns = {
-            "unique_id": pa.int64(), "example_index": pa.int64(), "qas_id": pa.string(),
-            "doc_span_index": pa.int64(), "doc_span_start": pa.int64(), "tokens": pa.list_(pa.string()),
-            "token_to_orig_map": pa.map_(pa.int64(), pa.int64()),
-            "token_is_max_context": pa.map_(pa.int64(), pa.bool_()),
-        }
-        if rows and "start_position" in rows[0]:
-            columns.update({"start_position": pa.int64(), "end_position": pa.int64(), "is_impossible": pa.bool_()})
-        data = {name: [row[name] for row in rows] for name in columns}
+        schema = tables.squad_side_features_table(bool(rows and "start_position" in rows[0]))
+        data = {name: [row[name] for row in rows] for name in schema.names}
         for name in ("token_to_orig_map", "token_is_max_context"):
             data[name] = [sorted(mapping.items()) for mapping in data[name]]
     else:
-        columns = {
-            "example_index": pa.int64(), "qas_id": pa.string(), "question_text": pa.string(), "context": pa.string(),
-            "doc_tokens": pa.list_(pa.string()), "word_spans": pa.list_(pa.list_(pa.int64())),
-            "answers": pa.list_(pa.string()), "is_impossible": pa.bool_(), "title": pa.string(),
-            "source": pa.string(), "line": pa.int64(),
-        }
-        data = {name: [row[name] for row in rows] for name in columns}
-    schema = pa.schema(list(columns.items()))
+        schema = tables.squad_side_examples_table()
+        data = {name: [row[name] for row in rows] for name in schema.names}
     buffer = io.BytesIO()
     parquet.write_table(pa.table(data, schema=schema), buffer)
     return buffer.getvalue()

@@ -19,20 +19,12 @@ import random
 from collections import Counter
 from typing import Dict, Iterable, Optional, Tuple
 
+# CHAR_STAT_FIELDS: the per-character counters' order, a column layout of the char_stats table.
+from bertprep.schemas.tables import CHAR_STAT_FIELDS
 from bertprep.transforms.tokenization.wordpiece import is_cjk_codepoint
 
 from .alignment import Alignment
 
-# Per-character counters, in this order everywhere (Beam combiner vectors, Parquet columns).
-CHAR_STAT_FIELDS = (
-    "correct_count",            # occurrences on the correct side
-    "unchanged_count",          # aligned positions where it was written as itself
-    "written_wrong_count",      # times the correct character was written as another one (substitutions)
-    "as_wrong_count",           # times it appeared as the wrong character of a substitution
-    "deleted_count",            # times the correct character was missing from the wrong sentence
-    "inserted_count",           # times it was added in the wrong sentence with no counterpart
-    "faspell_unchanged_count",  # FASPell's unchanged count (augmented training text), see module doc
-)
 FASPELL_COUNTING = ("augmented", "pairs")
 DEFAULT_ALPHA = 10.0
 
