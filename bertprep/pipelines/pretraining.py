@@ -32,6 +32,7 @@ COMMAND = "pretraining"
 HELP = "masked-LM/next-sentence pre-training TFRecords (create_pretraining_data.py semantics, at scale)"
 ACCEPTS_BEAM_ARGS = True
 KIND = "pretraining"
+BUILD_STAGE = "building"  # the progress stage of the bucket builds (counts buckets and instances)
 DESCRIPTION = """Turn documents (one sentence a line, a blank line between documents) into BERT pre-training
 TFRecords: input_ids, input_mask, segment_ids, masked_lm_positions, masked_lm_ids, masked_lm_weights,
 next_sentence_labels (1 = B is random, or swapped with --next-sentence sop).
@@ -350,8 +351,8 @@ class _BuildShard(beam.DoFn):
             for records in parts.builder.passes(bucket, documents, pairs, stats):
                 for record in records:
                     writer.write(record)
-                progress.note_build(items=len(records))
-        progress.note_build(units_done=1)
+                progress.note_stage(BUILD_STAGE, done=0, items=len(records))
+        progress.note_stage(BUILD_STAGE, at_once=True)
         finished_wall = time.time()
         yield dict(writer.result, shard=bucket)
         # Time in this stage (tokenize, build, mask, encode, write), summed over buckets, and the window from
@@ -375,7 +376,7 @@ def build_pipeline(pipeline, options) -> None:
         patterns = [config["input"]] + ([config["wrong_input"]] if config.get("wrong_input") else [])
         shards = num_buckets(sum(beam_io.total_size(beam_io.match_files(p)) for p in patterns))
     config["num_shards"] = shards
-    progress.announce_build("building", shards, unit="buckets", item="instances")
+    progress.announce_stage(BUILD_STAGE, shards, unit="buckets", item="instances")
     compression = config.get("compression", "none")
     schema = schemas.for_kind(KIND, config)
 
