@@ -155,8 +155,8 @@ def build_leaky_pipeline(pipeline, options):
     finalize_inputs = beam_io.FinalizeInputs(shards=shards, dead_letter_counts=dead_counts,
                                              read=beam_io.count_inputs(read),
                                              written=beam_io.count(converted.records, "CountWritten"))
-    _ = pipeline | "Finalize" >> beam_io.Finalize(options.output, toy_job.KIND,
-                                                  {"config": options.to_config(), "schema": schema.to_json()}, finalize_inputs,
+    info = {"config": options.to_config(), "schema": schema.to_json()}
+    _ = pipeline | "Finalize" >> beam_io.Finalize(options.output, toy_job.KIND, info, finalize_inputs,
                                                   options.num_shards, report=run_report.write_run_report)
 
 

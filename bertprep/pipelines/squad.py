@@ -308,9 +308,11 @@ def build_pipeline(pipeline, options) -> None:
     stats = converted.facts | "SumStats" >> beam.CombineGlobally(finetune_common.SumStats())
     stat_pcs = finetune_common.stat_fields(stats, (statistics.SEQUENCE_LENGTH_HISTOGRAM, "features_per_question",
                                                    statistics.TOKENS_PER_INSTANCE, statistics.UNK_RATE,
-                                                   "questions_truncated", "answer_windows", "kept_questions", "unanswerable_questions"))
+                                                   "questions_truncated", "answer_windows", "kept_questions",
+                                                   "unanswerable_questions"))
     stat_pcs["unknown_words"] = converted.unknown | "UnknownWords" >> unknown_words.SummarizeUnknownWords()
-    stat_pcs[statistics.ANSWERS] = dead_counts | "AnswersStat" >> beam.Map(_answers_stat, beam.pvalue.AsSingleton(written))
+    stat_pcs[statistics.ANSWERS] = dead_counts | "AnswersStat" >> beam.Map(_answers_stat,
+                                                                            beam.pvalue.AsSingleton(written))
     info = {"config": config, "schema": schemas.for_kind(kind, {"max_seq_length": config["max_seq_length"]}).to_json(),
             **finetune_common.vocabulary_info(config), "first_unique_id": FIRST_UNIQUE_ID}
     if config["side_file"]:
