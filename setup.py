@@ -35,6 +35,7 @@ INSTALL_REQUIRES = [
 EXTRAS_REQUIRE = {
     "dev": [
         "pytest>=8",
+        "import-linter==2.16",  # tests/test_import_rules.py checks the contracts in .importlinter
         "pytest-timeout",
         "hypothesis>=6",
         "httpx>=0.27",

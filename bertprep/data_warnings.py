@@ -14,6 +14,7 @@ import dataclasses
 from typing import Dict, Iterable, List, Optional
 
 from bertprep.errors import BertprepError
+from bertprep.schemas import statistics
 
 UNK_RATE_LIMIT = 0.01          # share of tokens that are [UNK]
 DEAD_LETTER_SHARE_LIMIT = 0.10  # share of the input one dead-letter reason may take
@@ -110,9 +111,9 @@ def _share(part: int, whole: int) -> str:
 
 def _empty_output(info: dict) -> List[DataWarning]:
     counts = info.get("counts") or {}
-    if "read" not in counts:
+    if statistics.READ not in counts:
         return []
-    read = _count(counts.get("read"))
+    read = _count(counts.get(statistics.READ))
     if read == 0:
         where = (info.get("config") or {}).get("input")
         return [DataWarning("empty_input", "the input holds no records%s: nothing was read"
@@ -152,7 +153,7 @@ def _dead_letter_fix(info: dict, reason: str) -> str:
 
 def _dead_letters(info: dict) -> List[DataWarning]:
     counts = info.get("counts") or {}
-    read = _count(counts.get("read"))
+    read = _count(counts.get(statistics.READ))
     if not read:
         return []
     found = []
@@ -172,7 +173,7 @@ def _squad_version(info: dict) -> List[DataWarning]:
     if not _reads_squad_2_as_1(info):
         return []
     reasons = info.get("dead_letters_by_reason") or {}
-    read = _count((info.get("counts") or {}).get("read"))
+    read = _count((info.get("counts") or {}).get(statistics.READ))
     if read and _count(reasons.get("answer count")) > DEAD_LETTER_SHARE_LIMIT * read:
         return []  # the dead-letter warning names the fix
     unanswerable = _unanswerable_questions(info)
@@ -184,7 +185,7 @@ def _squad_version(info: dict) -> List[DataWarning]:
 
 
 def _unknown_word_summary(info: dict) -> dict:
-    value = (info.get("stats") or {}).get("unknown_words")
+    value = (info.get("stats") or {}).get(statistics.UNKNOWN_WORDS)
     return value if isinstance(value, dict) else {}
 
 
@@ -246,14 +247,14 @@ def _pretraining_shape(info: dict) -> List[DataWarning]:
     stats = info.get("stats") or {}
     found = []
     documents = _count(counts.get("used"))
-    instances = _count(counts.get("records_out"))
+    instances = _count(counts.get(statistics.RECORDS_OUT))
     passes = max(1, _count(config.get("dupe_factor")) or 1)
     if (config.get("packing", "segment_pair") != "full_sentences" and documents >= MIN_ROWS
             and instances < INSTANCES_PER_DOCUMENT_LIMIT * documents * passes):
         found.append(DataWarning("few_instances", "far fewer instances than documents: %s instances a pass from %s "
                                  "documents; most documents are too short to make an instance"
                                  % (_number(instances // passes), _number(documents))))
-    labels = stats.get("next_sentence_labels")
+    labels = stats.get(statistics.NEXT_SENTENCE_LABELS)
     if config.get("next_sentence", "nsp") == "nsp" and isinstance(labels, dict):
         total = sum(_count(value) for value in labels.values())
         random_next = _count(labels.get("1"))
@@ -271,8 +272,8 @@ def _label_skew(info: dict) -> List[DataWarning]:
     config = info.get("config") or {}
     if config.get("unlabeled") or config.get("label_type", "int") != "int":
         return []
-    rows = _count((info.get("counts") or {}).get("written"))
-    distribution = (info.get("stats") or {}).get("label_distribution")
+    rows = _count((info.get("counts") or {}).get(statistics.WRITTEN))
+    distribution = (info.get("stats") or {}).get(statistics.LABEL_DISTRIBUTION)
     if rows < MIN_ROWS or not isinstance(distribution, dict) or not distribution:
         return []
     label, number = max(((str(name), _count(value)) for name, value in distribution.items()),

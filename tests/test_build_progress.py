@@ -15,28 +15,31 @@ from bertprep.runtime import progress
 
 def test_stage_counts_are_published_per_process_and_summed(tmp_path, monkeypatch):
     monkeypatch.setenv(progress.PROGRESS_DIR_ENV, str(tmp_path))
-    assert progress.build_progress(str(tmp_path)) is None  # nothing announced: no stage to show
-    progress.announce_build("building", 16, unit="buckets", item="instances")
-    stage = progress.build_progress(str(tmp_path))
-    assert (stage.units_done, stage.units_total, stage.items, stage.started) == (0, 16, 0, False)
-    progress.note_build(units_done=0)  # start this process's count for this directory at zero
+    assert progress.item_stage(progress.stages_progress(str(tmp_path))) is None  # nothing announced
+    progress.announce_stage("building", 16, unit="buckets", item="instances")
+    assert progress.item_stage(progress.stages_progress(str(tmp_path))) is None  # announced, not started
     for _ in range(5):
-        progress.note_build(items=100)
-    progress.note_build(units_done=1)  # a finished bucket is published at once
-    (tmp_path / "build-999999").write_text("2345 3")  # another worker process
-    (tmp_path / "build-888888.1.tmp").write_text("7 7")  # a half-written temporary is ignored
-    stage = progress.build_progress(str(tmp_path))
-    assert (stage.units_done, stage.items, stage.started) == (4, 2845, True)
+        progress.note_stage("building", done=0, items=100)
+    progress.note_stage("building", at_once=True)  # a finished bucket is published at once
+    other = {"building": {"done": 3, "total": None, "unit": "buckets", "items": 2345, "started": time.time(),
+                          "finished": None}}
+    (tmp_path / "stage-999999").write_text(json.dumps(other))  # another worker process
+    (tmp_path / "stage-888888.1.tmp").write_text("{}")  # a half-written temporary is ignored
+    name, state = progress.item_stage(progress.stages_progress(str(tmp_path)))
+    assert (name, state["done"], state["total"], state["items"]) == ("building", 4, 16, 2845)
+    # The build stage is shown beside the reading, not as the stage after it.
+    assert progress.current_stage(progress.stages_progress(str(tmp_path))) is None
 
 
 def test_the_stage_line_gives_units_rate_and_time_left():
-    stage = progress.BuildProgress("building", "buckets", "instances", units_total=16, units_done=4, items=30000)
-    assert progress.format_build(stage, 2.0) == ("building: 4/16 buckets, 30,000 instances at 15,000/s, "
-                                                 "about 0:00:06 left")
-    stage.units_done = 0
-    assert progress.format_build(stage, 2.0).endswith(", time left to come")
-    stage.units_done, stage.items = 16, 120000
-    assert progress.format_build(stage, 8.0) == "building: 16/16 buckets, 120,000 instances at 15,000/s"
+    state = {"done": 4, "total": 16, "unit": "buckets", "items": 30000, "item": "instances"}
+    assert progress.format_item_stage("building", state, 2.0) == (
+        "building: 4/16 buckets, 30,000 instances at 15,000/s, about 0:00:06 left")
+    state["done"] = 0
+    assert progress.format_item_stage("building", state, 2.0).endswith(", time left to come")
+    state["done"], state["items"] = 16, 120000
+    assert progress.format_item_stage("building", state, 8.0) == ("building: 16/16 buckets, 120,000 instances "
+                                                                  "at 15,000/s")
 
 
 def test_the_monitor_shows_the_stage_once_it_starts_and_its_rate_stops_with_it(monkeypatch):
@@ -45,14 +48,14 @@ def test_the_monitor_shows_the_stage_once_it_starts_and_its_rate_stops_with_it(m
     with progress.ProgressMonitor(mode="log", stream=stream, poll_seconds=0.02, log_seconds=0.05) as monitor:
         progress.note_read(50)
         progress.flush(force=True)
-        progress.announce_build("building", 4)
+        progress.announce_stage("building", 4, unit="buckets", item="instances")
         time.sleep(0.15)  # reading only: no stage in the lines yet
 
         def build():
             for _ in range(4):
-                progress.note_build(items=1000)
+                progress.note_stage("building", done=0, items=1000)
                 time.sleep(0.1)
-                progress.note_build(units_done=1)
+                progress.note_stage("building", at_once=True)
         worker = threading.Thread(target=build)
         worker.start()
         worker.join()
@@ -67,7 +70,7 @@ def test_the_monitor_shows_the_stage_once_it_starts_and_its_rate_stops_with_it(m
     assert final, lines[-1]
     # 4,000 instances in about 0.4 s of stage, not over the whole run (about 1 s).
     assert 5000 <= int(final.group(1).replace(",", "")) <= 20000
-    assert monitor.build.units_done == 4
+    assert monitor.build[1]["done"] == 4
 
 
 def test_a_pretraining_run_reports_its_build_stage(zh_vocab, shared, tmp_path, monkeypatch, capsys):
@@ -92,9 +95,9 @@ def test_rich_mode_shows_the_stage_on_a_second_line(monkeypatch):
     stream = io.StringIO()
     with progress.ProgressMonitor(mode="rich", stream=stream, poll_seconds=0.02):
         progress.note_read(300)
-        progress.announce_build("building", 4)
-        progress.note_build(items=2500)
-        progress.note_build(units_done=2)
+        progress.announce_stage("building", 4, unit="buckets", item="instances")
+        progress.note_stage("building", done=0, items=2500)
+        progress.note_stage("building", done=2, at_once=True)
         time.sleep(0.2)
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", stream.getvalue())
     assert "300 records read" in text

@@ -17,6 +17,7 @@ import pytest
 
 from bertprep import cli, schemas
 from bertprep.errors import BertprepError
+from bertprep.runtime import run_report
 from bertprep.io import beam_io, readers
 from bertprep.io import output as output_lib
 from bertprep.commands import inspect as inspect_command
@@ -141,21 +142,22 @@ def test_sigkill_mid_write_leaves_no_marker_and_a_rerun_gives_the_same_bytes(cas
     assert cli.main(["inspect", killed]) == 0
 
 
-def build_leaky_pipeline(pipeline, config):
+def build_leaky_pipeline(pipeline, options):
     """The toy job with a bug: "!" lines are filtered out instead of dead-lettered."""
     schema = schemas.for_kind(toy_job.KIND, {"max_seq_length": 4})
-    read = pipeline | "Read" >> beam_io.ReadRecords(config["input"], lambda path: readers.iter_file(path, "text"))
+    read = pipeline | "Read" >> beam_io.ReadRecords(options.input, lambda path: readers.iter_file(path, "text"))
     kept = read.records | "Leak" >> beam.Filter(lambda record: not record.value.startswith("!"))
     converted = kept | "Convert" >> beam.FlatMap(toy_job._to_record, schema).with_outputs("dead", main="records")
     dead = (read.dead_letters, converted.dead) | "AllDead" >> beam.Flatten()
-    shards = converted.records | "Write" >> beam_io.WriteShardedRecords(config["output"], toy_job.KIND,
-                                                                       config["num_shards"])
-    dead_counts = dead | "WriteDead" >> beam_io.WriteDeadLetters(config["output"])
-    _ = {"shards": shards, "dead_letter_counts": dead_counts,
-         "counts": {"read": beam_io.count_inputs(read), "written": beam_io.count(converted.records, "CountWritten")},
-         } | "Finalize" >> beam_io.Finalize(config["output"], toy_job.KIND, {"config": config,
-                                                                            "schema": schema.to_json()},
-                                            config["num_shards"])
+    shards = converted.records | "Write" >> beam_io.WriteShardedRecords(options.output, toy_job.KIND,
+                                                                       options.num_shards)
+    dead_counts = dead | "WriteDead" >> beam_io.WriteDeadLetters(options.output)
+    finalize_inputs = beam_io.FinalizeInputs(shards=shards, dead_letter_counts=dead_counts,
+                                             read=beam_io.count_inputs(read),
+                                             written=beam_io.count(converted.records, "CountWritten"))
+    info = {"config": options.to_config(), "schema": schema.to_json()}
+    _ = pipeline | "Finalize" >> beam_io.Finalize(options.output, toy_job.KIND, info, finalize_inputs,
+                                                  options.num_shards, report=run_report.write_run_report)
 
 
 def test_an_accounting_mismatch_fails_the_run_loudly(tmp_path, monkeypatch, capsys):

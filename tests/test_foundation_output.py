@@ -15,6 +15,7 @@ import types
 import pytest
 
 from bertprep import cli
+from bertprep.io import beam_io
 from bertprep.io import output as output_lib
 from bertprep.io import tfrecord
 from bertprep.pipelines import common
@@ -328,3 +329,16 @@ def test_beam_metrics_count_read_written_and_dead_letters_by_reason(tmp_path):
     assert counters["records_read"] + counters["records_dead_lettered_on_read"] == 10
     assert counters["records_written"] == 7
     assert counters["dead_lettered.bang"] == 2 and counters["dead_lettered.undecodable"] == 1
+
+
+def test_finalize_takes_its_inputs_by_name():
+    """Finalize's inputs are a FinalizeInputs, not a dict keyed by strings; the accounting counts are fields,
+    a job's own counts cannot shadow them."""
+    read, written, used = object(), object(), object()
+    inputs = beam_io.FinalizeInputs(shards=object(), read=read, written=written, job_counts={"used": used})
+    assert inputs.counts() == {"read": read, "written": written, "used": used}
+    assert beam_io.FinalizeInputs(shards=object(), read=read).counts() == {"read": read}
+    with pytest.raises(ValueError, match="read"):
+        beam_io.FinalizeInputs(shards=object(), read=read, job_counts={"read": used}).counts()
+    with pytest.raises(TypeError, match="FinalizeInputs"):
+        beam_io.Finalize("out", "classifier", {}, {"shards": object(), "counts": {}}, report=None)

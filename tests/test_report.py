@@ -105,13 +105,56 @@ def test_plots_are_drawn_only_for_stats_that_are_present(tmp_path):
 
 def test_single_number_stats_and_kept_dropped_counts(tmp_path):
     info = {"kind": "squad_train", "counts": {}, "config": {"next_sentence": "sop"},
-            "stats": {"unk_rate": 0.25, "answers_kept": 8, "answers_dropped": 2,
+            "stats": {"unk_rate": 0.25, "answers": {"kept": 8, "dropped": {"no answer span": 2}},
                       "next_sentence_labels": {"0": 1, "1": 3}}}
     built, _ = report.build_report(str(tmp_path), info, {})
     assert plot_ids(built) == ["unk_rate", "next_sentence_labels", "answers"]
     assert built["summary"]["unk_rate"] == 0.25
     assert built["summary"]["answers"]["kept_share"] == 0.8
     assert built["plots"][1]["title"] == "SOP label balance"
+
+
+def test_other_spellings_of_a_statistic_are_not_taken_for_it(tmp_path):
+    """One name per statistic: an old or misspelled name is shown as the job's own figure, not drawn
+    as the statistic (a job that writes it is caught by the tests below)."""
+    info = {"kind": "classifier", "counts": {},
+            "stats": {"sequence_lengths": {"4": 2, "6": 1}, "nsp_labels": {"0": 1, "1": 1}}}
+    built, _ = report.build_report(str(tmp_path), info, {})
+    assert "sequence_length" not in plot_ids(built) and "next_sentence_labels" not in plot_ids(built)
+    assert {"sequence_lengths", "nsp_labels"} <= set(plot_ids(built))
+
+
+def test_pretraining_statistics_are_the_ones_the_report_draws(tmp_path):
+    """The pretraining job's own stats object, as it goes into info.json: each gets its section."""
+    from bertprep.transforms.pretraining.records import PretrainingStats
+
+    stats = PretrainingStats(max_seq_length=8).to_dict()
+    assert set(PretrainingStats.REPORTED) <= set(stats)
+    info = {"kind": "pretraining", "counts": {}, "config": {"max_seq_length": 8},
+            "stats": {name: stats[name] for name in PretrainingStats.REPORTED}}
+    info["stats"]["sequence_length_histogram"] = {"6": 3, "8": 1}  # an empty histogram draws nothing
+    info["stats"]["tokens_per_instance"] = {"5": 3, "7": 1}
+    built, _ = report.build_report(str(tmp_path), info, {})
+    assert {"sequence_length", "tokens_per_instance", "unk_rate", "masked_position_kinds",
+            "next_sentence_labels"} <= set(plot_ids(built))
+    assert {"sequence_length", "tokens_per_instance_mean", "unk_rate", "masked_position_kinds",
+            "next_sentence_labels"} <= set(built["summary"])
+
+
+@pytest.mark.parametrize("job, drawn", [
+    ("classifier", {"sequence_length_histogram", "tokens_per_instance", "unk_rate", "label_distribution"}),
+    ("tagging", {"sequence_length_histogram", "tokens_per_instance", "unk_rate", "tag_distribution"}),
+])
+def test_finetune_statistics_are_the_ones_the_report_draws(job, drawn):
+    """The names a fine-tuning job publishes (its STAT_NAMES) include every statistic the report has a
+    section for that the job computes: a statistic renamed in the job alone fails here."""
+    import importlib
+
+    from bertprep.report import stats as report_stats
+
+    names = set(importlib.import_module("bertprep.pipelines.%s" % job).STAT_NAMES)
+    assert drawn <= names
+    assert drawn <= set(report_stats.DRAWN)
 
 
 def test_mask_probs_tables_are_read_when_stats_lack_them(tmp_path):

@@ -81,3 +81,33 @@ def test_unknown_kind_and_missing_config_are_clear_errors():
         schemas.for_kind("nope", {})
     with pytest.raises(BertprepError, match="max_seq_length"):
         schemas.for_kind("classifier", {})
+
+
+def test_every_kind_is_one_a_job_writes():
+    """A kind is a TFRecord layout some job writes; embed writes Parquet (schemas/tables.py), so there is
+    no "embeddings" record kind to mistake for its output."""
+    assert sorted(schemas.KINDS) == ["classifier", "pretraining", "squad_eval", "squad_train", "tagging"]
+    with pytest.raises(BertprepError, match="unknown record kind 'embeddings'"):
+        schemas.for_kind("embeddings", {"embedding_dim": 8})
+
+
+def test_table_layouts_are_the_columns_the_writers_write(tmp_path):
+    """Each Parquet layout of schemas/tables.py is what its writer puts in the file."""
+    import io
+
+    import pyarrow.parquet as parquet
+
+    from bertprep.pipelines import embed, squad
+    from bertprep.schemas import tables
+    from bertprep.transforms.csc import mask_probability_tables
+
+    assert embed.parquet_schema(4, "float16") == tables.embeddings_table(4, "float16")
+    assert tables.embeddings_table(4).names == ["id", "source", "embedding"]
+    row = {"char": "中", "correct_count": 1, "unchanged_count": 1, "written_wrong_count": 0, "as_wrong_count": 0,
+           "deleted_count": 0, "inserted_count": 0, "faspell_unchanged_count": 1}
+    written = mask_probability_tables.table_bytes("char_stats", [row])["char_stats.parquet"]
+    assert parquet.read_schema(io.BytesIO(written)) == tables.mask_probs_table("char_stats")
+    example = {"example_index": 0, "qas_id": "q", "question_text": "?", "context": "c", "doc_tokens": ["c"],
+               "word_spans": [[0, 1]], "answers": [], "is_impossible": False, "title": "", "source": "s", "line": 1}
+    written = squad._parquet_bytes([example], squad.SIDE_EXAMPLES)
+    assert parquet.read_schema(io.BytesIO(written)).names == tables.squad_side_examples_table().names

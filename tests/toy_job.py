@@ -10,6 +10,7 @@ from bertprep import schemas
 from bertprep.io import beam_io, readers
 from bertprep.io import output as output_lib
 from bertprep.options.common import CommonJobOptions, ShardedOutputOptions
+from bertprep.runtime import run_report
 
 KIND = "classifier"
 
@@ -40,11 +41,11 @@ def build_pipeline(pipeline, options):
                                                                        options.compression)
     dead_counts = dead | "WriteDead" >> beam_io.WriteDeadLetters(options.output)
     info = {"config": options.to_config(), "schema": schema.to_json()}
-    _ = {"shards": shards, "dead_letter_counts": dead_counts,
-         "counts": {"read": beam_io.count_inputs(read),
-                    "written": beam_io.count(converted.records, "CountWritten")},
-         } | "Finalize" >> beam_io.Finalize(options.output, KIND, info, options.num_shards,
-                                            options.compression)
+    finalize_inputs = beam_io.FinalizeInputs(shards=shards, dead_letter_counts=dead_counts,
+                                             read=beam_io.count_inputs(read),
+                                             written=beam_io.count(converted.records, "CountWritten"))
+    _ = pipeline | "Finalize" >> beam_io.Finalize(options.output, KIND, info, finalize_inputs, options.num_shards,
+                                                  options.compression, report=run_report.write_run_report)
 
 
 def _fail_on_poison(record):

@@ -4,9 +4,10 @@ Shard assignment and ordering depend only on record keys, never on which worker 
 first, so a job's output bytes are the same with one worker or many.
 """
 import collections
+import dataclasses
 import json
 import time
-from typing import Callable, Dict, Optional, Sequence
+from typing import Callable, Dict, Mapping, Optional, Sequence, Union
 
 import apache_beam as beam
 
@@ -18,6 +19,7 @@ from bertprep.io import output as output_lib
 from bertprep.io import fs
 from bertprep.io.records import DeadLetter
 from bertprep.pipelines.common import DEFAULT_MAX_DEAD_LETTER_RATE
+from bertprep.schemas import statistics
 from bertprep.seeding import stable_hash
 
 RECORDS = "records"
@@ -182,9 +184,14 @@ def count_inputs(read, label: str = "CountInputs"):
     return parts | label + "Flatten" >> beam.Flatten() | label >> beam.combiners.Count.Globally()
 
 
+# The report step: called with (directory, info, timing) once info.json is written and before the
+# completion marker. The runtime supplies it (bertprep.runtime.run_report), so io/ never imports report/.
+ReportStep = Callable[[str, dict, dict], None]
+
+
 class _Finalize(beam.DoFn):
     def __init__(self, directory, kind, shard_prefix, num_shards, compression, info, accounting, publish_hooks,
-                 started_at=None):
+                 report, started_at=None):
         self._directory = directory
         self._kind = kind
         self._shard_prefix = shard_prefix
@@ -193,6 +200,7 @@ class _Finalize(beam.DoFn):
         self._info = info
         self._accounting = accounting
         self._publish_hooks = publish_hooks
+        self._report = report
         self._started_at = started_at
 
     def process(self, _, shard_results, dead_letter_counts, counts, stats, stage_timing):
@@ -210,8 +218,8 @@ class _Finalize(beam.DoFn):
                     shard_results.append(dict(writer.result, shard=index))
         shard_results.sort(key=lambda result: result["shard"])
         counts = dict(counts)
-        counts["dead_lettered"] = int(sum(dead_letter_counts.values())) if dead_letter_counts else 0
-        counts["records_out"] = int(sum(result["records"] for result in shard_results))
+        counts[statistics.DEAD_LETTERED] = int(sum(dead_letter_counts.values())) if dead_letter_counts else 0
+        counts[statistics.RECORDS_OUT] = int(sum(result["records"] for result in shard_results))
         info = dict(self._info)
         info.update({
             "kind": self._kind,
@@ -236,11 +244,10 @@ class _Finalize(beam.DoFn):
                       for name in names]
         directory.remove_stale_shards([shard["file"] for shard in info["shards"]] + side_files)
         directory.write_json(output_lib.INFO_FILE, info)
-        from bertprep.report import report  # matplotlib is imported only where a run is published
-
-        timing = report.timing_from_timeline(self._started_at, progress.read_run_timeline())
-        timing.update(stage_timing)
-        report.write_report(self._directory, info, timing)
+        if self._report is not None:
+            timing = progress.run_timing(self._started_at)
+            timing.update(stage_timing)
+            self._report(self._directory, info, timing)
         for hook in self._publish_hooks:
             hook(self._directory, info)
         directory.mark_complete({"kind": self._kind, "counts": counts, "finished_at": time.time()})
@@ -269,9 +276,9 @@ def check_publish_gates(counts: Dict[str, int], directory: str, max_dead_letter_
     `data_warnings` (the messages of `bertprep.data_warnings`) end the one-line error: they often say why.
     """
     rate_limit = DEFAULT_MAX_DEAD_LETTER_RATE if max_dead_letter_rate is None else float(max_dead_letter_rate)
-    read = counts.get(accounting[0] if accounting else "read", 0)
-    written = counts.get("written", counts.get("records_out", 0))
-    dead = counts.get("dead_lettered", 0)
+    read = counts.get(accounting[0] if accounting else statistics.READ, 0)
+    written = counts.get(statistics.WRITTEN, counts.get(statistics.RECORDS_OUT, 0))
+    dead = counts.get(statistics.DEAD_LETTERED, 0)
     letters = dead_letter_path(directory)
     because = "".join(" | " + message for message in data_warnings)
     if written == 0:
@@ -283,40 +290,76 @@ def check_publish_gates(counts: Dict[str, int], directory: str, max_dead_letter_
                             % (dead, read, 100.0 * dead / read, rate_limit, letters, because))
 
 
-class Finalize(beam.PTransform):
-    """Write info.json, then the completion marker, after every shard and dead letter is written.
+@dataclasses.dataclass(frozen=True)
+class FinalizeInputs:
+    """What Finalize waits for and publishes, by name.
 
-    Inputs (a dict of PCollections): `shards` (results of WriteShardedRecords), `dead_letter_counts`
-    (from WriteDeadLetters), `counts` {name: one-element count PCollection}, and `stats` for reports:
-    {name: one-element PCollection of a JSON-able value}, or one PCollection of (name, value) pairs
-    (fewer transforms when the stats come from one combiner); optionally `timing`, a PCollection of
-    (name, value) pairs such as a stage's CPU time, which differ from run to run and so go to
-    report.json, never info.json (info.json stays reproducible). `accounting` names the counts
-    that must balance, e.g. ("read", "written", "dead_lettered").
+    `shards`: the shard results (WriteShardedRecords, or a job's own table/Parquet writers);
+    `dead_letter_counts`: WriteDeadLetters' {reason kind: count} (none: nothing was dead-lettered);
+    `read` and `written`: one-element counts for the accounting (`read` counts readable and unreadable
+    inputs); `job_counts`: the job's other counts by name ("used", "filtered", ...), each one element;
+    `stats`: for the report, {name: one-element PCollection of a JSON-able value} or one PCollection of
+    (name, value) pairs (fewer transforms when one combiner makes them all), names from
+    bertprep.schemas.statistics; `timing`: (name, value) pairs such as a stage's CPU time, which differ
+    from run to run and so go to report.json, never info.json (info.json stays reproducible).
     """
 
-    def __init__(self, directory: str, kind: str, info: dict, num_shards: int = 0, compression: str = "none",
-                 shard_prefix: Optional[str] = None, accounting=("read", "written", "dead_lettered"),
-                 publish_hooks=()):
-        super().__init__()
-        self._args = (directory, kind, shard_prefix or kind, num_shards, compression, info, accounting,
-                      tuple(publish_hooks), time.time())
+    shards: beam.PCollection
+    read: beam.PCollection
+    dead_letter_counts: Optional[beam.PCollection] = None
+    written: Optional[beam.PCollection] = None
+    job_counts: Mapping[str, beam.PCollection] = dataclasses.field(default_factory=dict)
+    stats: Union[Mapping[str, beam.PCollection], beam.PCollection] = dataclasses.field(default_factory=dict)
+    timing: Optional[beam.PCollection] = None
 
-    def expand(self, inputs):
-        pipeline = inputs["shards"].pipeline
-        counts = inputs.get("counts", {})
-        stats = inputs.get("stats", {})
+    def counts(self) -> Dict[str, beam.PCollection]:
+        """Every count Finalize publishes, by its info.json name."""
+        named = {statistics.READ: self.read}
+        if self.written is not None:
+            named[statistics.WRITTEN] = self.written
+        clash = set(named) & set(self.job_counts)
+        if clash:
+            raise ValueError("job_counts repeats the named counts %s" % sorted(clash))
+        named.update(self.job_counts)
+        return named
+
+
+class Finalize(beam.PTransform):
+    """Write info.json, the report, then the completion marker, after every shard and dead letter is written.
+
+    Applied to the pipeline: `pipeline | "Finalize" >> Finalize(directory, kind, info, FinalizeInputs(...),
+    report=...)`. `accounting` names the counts that must balance, e.g. ("read", "written",
+    "dead_lettered"). `report` writes report.json/report.html (bertprep.runtime.run_report.write_run_report;
+    None for no report); `publish_hooks` add side files to info.json's directory before the marker.
+    """
+
+    def __init__(self, directory: str, kind: str, info: dict, inputs: FinalizeInputs, num_shards: int = 0,
+                 compression: str = "none", shard_prefix: Optional[str] = None,
+                 accounting=(statistics.READ, statistics.WRITTEN, statistics.DEAD_LETTERED),
+                 publish_hooks=(), *, report: Optional[ReportStep]):
+        super().__init__()
+        if not isinstance(inputs, FinalizeInputs):
+            raise TypeError("Finalize takes a FinalizeInputs, got %s" % type(inputs).__name__)
+        self._inputs = inputs
+        self._args = (directory, kind, shard_prefix or kind, num_shards, compression, info, accounting,
+                      tuple(publish_hooks), report, time.time())
+
+    def expand(self, pipeline_begin):
+        inputs = self._inputs
+        pipeline = inputs.shards.pipeline
+        counts = inputs.counts()
+        stats = inputs.stats
         count_items = [(counts[name] | "Name_%s" % name >> beam.Map(lambda value, n=name: (n, int(value))))
                        for name in sorted(counts)]
         empty = pipeline | "NoItems" >> beam.Create([])
-        counts_dict = (tuple(count_items) or (empty,)) | "FlattenCounts" >> beam.Flatten()
+        counts_dict = tuple(count_items) | "FlattenCounts" >> beam.Flatten()
         if isinstance(stats, beam.PCollection):
             stats_dict = stats
         else:
             stat_items = [(stats[name] | "Stat_%s" % name >> beam.Map(lambda value, n=name: (n, value)))
                           for name in sorted(stats)]
             stats_dict = (tuple(stat_items) or (empty,)) | "FlattenStats" >> beam.Flatten()
-        dead = inputs.get("dead_letter_counts")
+        dead = inputs.dead_letter_counts
         if dead is None:
             dead = pipeline | "NoDeadLetters" >> beam.Create([{}])
         return (
@@ -324,9 +367,9 @@ class Finalize(beam.PTransform):
             | "Trigger" >> beam.Create([None])
             | "Publish" >> beam.ParDo(
                 _Finalize(*self._args),
-                beam.pvalue.AsList(inputs["shards"]),
+                beam.pvalue.AsList(inputs.shards),
                 beam.pvalue.AsSingleton(dead, default_value={}),
                 beam.pvalue.AsDict(counts_dict),
                 beam.pvalue.AsDict(stats_dict),
-                beam.pvalue.AsDict(inputs.get("timing", empty)))
+                beam.pvalue.AsDict(inputs.timing if inputs.timing is not None else empty))
         )

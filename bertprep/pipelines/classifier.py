@@ -15,12 +15,14 @@ from bertprep.errors import BertprepError
 from bertprep.io import beam_io, readers
 from bertprep.options.classifier import ClassifierOptions
 from bertprep.pipelines import finetune_common
+from bertprep.runtime import run_report
+from bertprep.schemas import statistics
 from bertprep.transforms.finetune import classifier_features as features_lib
 
 KIND = "classifier"
 # The facts each converted row reports, summed over the run into the report's statistics of these names.
-SUMMED_STATS = ("sequence_length_histogram", "tokens_per_instance", "unk_rate", "label_distribution",
-                "truncated_examples")
+SUMMED_STATS = (statistics.SEQUENCE_LENGTH_HISTOGRAM, statistics.TOKENS_PER_INSTANCE, statistics.UNK_RATE,
+                statistics.LABEL_DISTRIBUTION, "truncated_examples")
 
 
 def label_spec(options: ClassifierOptions) -> features_lib.LabelSpec:
@@ -110,10 +112,10 @@ class _Convert(beam.DoFn):
         yield finetune_common.id_key(example_id), self._schema(labels).encode(values)
         yield from finetune_common.unknown_word_outputs(facts["unknown_words"])
         yield beam.pvalue.TaggedOutput("facts", {
-            "sequence_length_histogram": {str(facts["length"]): 1},
-            "tokens_per_instance": {str(facts["tokens"]): 1},
-            "unk_rate": {"unk": facts["unk"], "tokens": facts["tokens"]},
-            "label_distribution": finetune_common.histogram(facts["labels"]),
+            statistics.SEQUENCE_LENGTH_HISTOGRAM: {str(facts["length"]): 1},
+            statistics.TOKENS_PER_INSTANCE: {str(facts["tokens"]): 1},
+            statistics.UNK_RATE: {"unk": facts["unk"], "tokens": facts["tokens"]},
+            statistics.LABEL_DISTRIBUTION: finetune_common.histogram(facts["labels"]),
             "truncated_examples": facts["truncated"],
         })
 
@@ -161,11 +163,12 @@ def build_pipeline(pipeline, options: ClassifierOptions) -> None:
     info = {"config": options.to_config(),
             "schema": schemas.for_kind(KIND, schema_config(options, num_labels)).to_json(),
             **finetune_common.vocabulary_info(options)}
-    _ = {"shards": shards, "dead_letter_counts": dead_counts,
-         "counts": {"read": beam_io.count_inputs(read), "written": beam_io.count(converted.records, "CountWritten"),
-                    "filtered": beam_io.count(kept.filtered, "CountFiltered")},
-         "stats": stat_pcs,
-         } | "Finalize" >> beam_io.Finalize(options.output, KIND, info, options.num_shards, options.compression,
-                                            accounting=("read", "written", "dead_lettered", "filtered"),
-                                            publish_hooks=[finetune_common.info_hook(
-                                                functools.partial(label_info, options))])
+    finalize_inputs = beam_io.FinalizeInputs(
+        shards=shards, dead_letter_counts=dead_counts, read=beam_io.count_inputs(read),
+        written=beam_io.count(converted.records, "CountWritten"),
+        job_counts={"filtered": beam_io.count(kept.filtered, "CountFiltered")}, stats=stat_pcs)
+    _ = pipeline | "Finalize" >> beam_io.Finalize(
+        options.output, KIND, info, finalize_inputs, options.num_shards, options.compression,
+        accounting=("read", "written", "dead_lettered", "filtered"),
+        publish_hooks=[finetune_common.info_hook(functools.partial(label_info, options))],
+        report=run_report.write_run_report)

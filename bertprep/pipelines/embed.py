@@ -19,6 +19,8 @@ from typing import Callable, Optional
 import apache_beam as beam
 
 from bertprep.io import beam_io, readers
+from bertprep.runtime import run_report
+from bertprep.schemas import tables
 from bertprep.io import output as output_lib
 from bertprep.options.embed import EmbedOptions, EmbedPlan, plan_embedding
 from bertprep.seeding import stable_hash
@@ -119,16 +121,7 @@ class EmbedWindow(beam.DoFn):
         self._embedded.inc(len(good))
 
 
-def parquet_schema(hidden_size, token_vectors="none"):
-    import pyarrow as pa
-
-    fields = [pa.field("id", pa.int64()), pa.field("source", pa.string()),
-              pa.field("embedding", pa.list_(pa.float32(), hidden_size))]
-    if token_vectors != "none":
-        value_type = pa.float16() if token_vectors == "float16" else pa.float32()
-        fields += [pa.field("tokens", pa.list_(pa.string())),
-                   pa.field("token_embeddings", pa.list_(pa.list_(value_type, hidden_size)))]
-    return pa.schema(fields)
+parquet_schema = tables.embeddings_table  # the layout lives in bertprep/schemas/tables.py
 
 
 class _ParquetSink:
@@ -230,9 +223,10 @@ def build_pipeline(pipeline, options: EmbedOptions, plan: Optional[EmbedPlan] = 
             "max_seq_length": settings.max_seq_length, "normalize": settings.normalize,
             "settings": settings.to_info(), "format": "parquet",
             "columns": parquet_schema(hidden_size, token_vectors).names}
-    _ = {"shards": shards, "dead_letter_counts": dead_counts,
-         "counts": {"read": beam_io.count_inputs(read), "written": written},
-         } | "Finalize" >> beam_io.Finalize(options.output, KIND, info, num_shards=0)
+    finalize_inputs = beam_io.FinalizeInputs(shards=shards, dead_letter_counts=dead_counts,
+                                             read=beam_io.count_inputs(read), written=written)
+    _ = pipeline | "Finalize" >> beam_io.Finalize(options.output, KIND, info, finalize_inputs, num_shards=0,
+                                                  report=run_report.write_run_report)
 
 
 def pipeline_builder(plan: EmbedPlan) -> Callable:

@@ -12,6 +12,8 @@ import apache_beam as beam
 
 from bertprep.errors import BertprepError
 from bertprep.io import beam_io, readers
+from bertprep.runtime import run_report
+from bertprep.schemas import statistics
 from bertprep.io import output as output_lib
 from bertprep.options.mask_probs import MaskProbsOptions
 from bertprep.runtime import progress
@@ -402,20 +404,22 @@ def build_pipeline(pipeline, options: MaskProbsOptions) -> None:
                        counts["confusion_lines_dead_lettered"]) | "FlattenRead" >> beam.Flatten()
                       | "SumRead" >> beam.CombineGlobally(sum))
     stats = {
-        "confusion_mixture": mixture,
+        statistics.CONFUSION_MIXTURE: mixture,
         "confusion_files": (pipeline | "ExternalStatsTrigger" >> beam.Create([None])
                             | "ExternalStats" >> beam.Map(lambda _, rows: external_set_stats(rows, external_names),
                                                           external_rows)),
         "totals": totals | "TotalsDict" >> beam.Map(totals_stats),
         "corpus_error_rate": error_rate,
-        "top_confusion_pairs": pair_counts | "TopPairs" >> beam.combiners.Top.Of(
+        statistics.TOP_CONFUSION_PAIRS: pair_counts | "TopPairs" >> beam.combiners.Top.Of(
             20, key=lambda kv: (kv[1], kv[0][0], kv[0][1])) | "TopPairsJson" >> beam.Map(
             lambda rows: [[c, w, n] for (c, w), n in rows]),
     }
-    finalize_inputs = {"shards": written_tables, "dead_letter_counts": dead_counts, "counts": counts, "stats": stats}
-    _ = finalize_inputs | "Finalize" >> beam_io.Finalize(
-        output, KIND, job_info(options, vocab_chars, confusion_sources),
-        accounting=("read", "written", "confusion_lines_used", "dead_lettered"))
+    finalize_inputs = beam_io.FinalizeInputs(
+        shards=written_tables, dead_letter_counts=dead_counts, read=counts.pop("read"), written=counts.pop("written"),
+        job_counts=counts, stats=stats)
+    _ = pipeline | "Finalize" >> beam_io.Finalize(
+        output, KIND, job_info(options, vocab_chars, confusion_sources), finalize_inputs,
+        accounting=("read", "written", "confusion_lines_used", "dead_lettered"), report=run_report.write_run_report)
 
 
 def load_mask_probability_sav(path: str) -> dict:

@@ -18,6 +18,8 @@ import apache_beam as beam
 from bertprep import data_warnings, schemas
 from bertprep.errors import BertprepError
 from bertprep.io import beam_io, readers
+from bertprep.runtime import run_report
+from bertprep.schemas import statistics
 from bertprep.io import output as output_lib
 from bertprep.options.pretraining import PretrainingOptions
 from bertprep.pipelines import unknown_words
@@ -25,6 +27,7 @@ from bertprep.runtime import progress
 from bertprep.seeding import relative_names, stable_hash
 
 KIND = "pretraining"
+BUILD_STAGE = "building"  # the progress stage of the bucket builds (counts buckets and instances)
 COMPILING_NOTICE = ("compiling the pre-training kernel (the first run after installing only, about 10 s; "
                     "`make install` compiles it ahead)")
 BYTES_PER_BUCKET = 512 << 10
@@ -309,8 +312,8 @@ class _BuildShard(beam.DoFn):
             for records in parts.builder.passes(bucket, documents, pairs, stats):
                 for record in records:
                     writer.write(record)
-                progress.note_build(items=len(records))
-        progress.note_build(units_done=1)
+                progress.note_stage(BUILD_STAGE, done=0, items=len(records))
+        progress.note_stage(BUILD_STAGE, at_once=True)
         finished_wall = time.time()
         yield dict(writer.result, shard=bucket)
         # Time in this stage (tokenize, build, mask, encode, write), summed over buckets, and the window from
@@ -329,7 +332,7 @@ def build_pipeline(pipeline, options: PretrainingOptions) -> None:
 
     options = resolve_options(options)
     shards = options.num_shards
-    progress.announce_build("building", shards, unit="buckets", item="instances")
+    progress.announce_stage(BUILD_STAGE, shards, unit="buckets", item="instances")
     config = options.to_config()  # what info.json records (and the schema's shaping lengths)
 
     reader = iter_document_spans if spans_usable(options) else _document_reader(options)
@@ -365,13 +368,14 @@ def build_pipeline(pipeline, options: PretrainingOptions) -> None:
                                                                                    for n in names])
     unknown = (built.unknown | "UnknownWords" >> unknown_words.SummarizeUnknownWords()
                | "UnknownItem" >> beam.Map(lambda summary: ("unknown_words", summary)))
-    _ = {"shards": built.shards, "dead_letter_counts": dead_counts,
-         "counts": {"read": read_total, "used": used},
-         "stats": (stat_items, unknown) | "AllStats" >> beam.Flatten(),
-         "timing": merged | "TimingItems" >> beam.FlatMap(
-             lambda stats: [(n, stats[n]) for n in ("build_time", "build_window") if n in stats]),
-         } | "Finalize" >> beam_io.Finalize(options.output, KIND, info, shards, options.compression,
-                                            accounting=("read", "used", "dead_lettered"))
+    finalize_inputs = beam_io.FinalizeInputs(
+        shards=built.shards, dead_letter_counts=dead_counts, read=read_total, job_counts={"used": used},
+        stats=(stat_items, unknown) | "AllStats" >> beam.Flatten(),
+        timing=merged | "TimingItems" >> beam.FlatMap(
+            lambda stats: [(n, stats[n]) for n in (statistics.BUILD_TIME, statistics.BUILD_WINDOW) if n in stats]))
+    _ = pipeline | "Finalize" >> beam_io.Finalize(options.output, KIND, info, finalize_inputs, shards,
+                                                  options.compression, accounting=("read", "used", "dead_lettered"),
+                                                  report=run_report.write_run_report)
 
 
 def preload_worker() -> None:

@@ -18,6 +18,8 @@ import apache_beam as beam
 
 from bertprep import schemas
 from bertprep.io import beam_io, readers
+from bertprep.runtime import run_report
+from bertprep.schemas import statistics, tables
 from bertprep.io import output as output_lib
 from bertprep.options.squad import SquadOptions
 from bertprep.pipelines import finetune_common, unknown_words
@@ -30,8 +32,9 @@ SIDE_FEATURES = "squad_features"
 SIDE_EXAMPLES = "squad_examples"
 SIDE_FILE_PATTERNS = ("%s-*" % SIDE_FEATURES, "%s-*" % SIDE_EXAMPLES)
 # The facts each converted question reports, summed over the run into the report's statistics of these names.
-SUMMED_STATS = ("sequence_length_histogram", "features_per_question", "tokens_per_instance", "unk_rate",
-                "questions_truncated", "answer_windows", "kept_questions", "unanswerable_questions")
+SUMMED_STATS = (statistics.SEQUENCE_LENGTH_HISTOGRAM, "features_per_question", statistics.TOKENS_PER_INSTANCE,
+                statistics.UNK_RATE, "questions_truncated", "answer_windows", "kept_questions",
+                "unanswerable_questions")
 
 
 def side_file_names(options: SquadOptions) -> dict:
@@ -82,10 +85,10 @@ class _ConvertQuestion(beam.DoFn):
         yield from finetune_common.unknown_word_outputs(facts["unknown_words"])
         answer_kind = "impossible" if example.is_impossible else ("answer" if is_training else "question")
         yield beam.pvalue.TaggedOutput("facts", {
-            "sequence_length_histogram": finetune_common.histogram(facts["lengths"]),
+            statistics.SEQUENCE_LENGTH_HISTOGRAM: finetune_common.histogram(facts["lengths"]),
             "features_per_question": {str(facts["features"]): 1},
-            "tokens_per_instance": {str(facts["tokens"]): 1},
-            "unk_rate": {"unk": facts["unk"], "tokens": facts["tokens"]},
+            statistics.TOKENS_PER_INSTANCE: {str(facts["tokens"]): 1},
+            statistics.UNK_RATE: {"unk": facts["unk"], "tokens": facts["tokens"]},
             "questions_truncated": facts["query_truncated"],
             "answer_windows": ({"with_answer": facts["windows_with_answer"],
                                 "without_answer": facts["features"] - facts["windows_with_answer"]}
@@ -174,26 +177,13 @@ def _parquet_bytes(rows, table: str) -> bytes:
     import pyarrow.parquet as parquet
 
     if table == SIDE_FEATURES:
-        columns = {
-            "unique_id": pa.int64(), "example_index": pa.int64(), "qas_id": pa.string(),
-            "doc_span_index": pa.int64(), "doc_span_start": pa.int64(), "tokens": pa.list_(pa.string()),
-            "token_to_orig_map": pa.map_(pa.int64(), pa.int64()),
-            "token_is_max_context": pa.map_(pa.int64(), pa.bool_()),
-        }
-        if rows and "start_position" in rows[0]:
-            columns.update({"start_position": pa.int64(), "end_position": pa.int64(), "is_impossible": pa.bool_()})
-        data = {name: [row[name] for row in rows] for name in columns}
+        schema = tables.squad_side_features_table(bool(rows and "start_position" in rows[0]))
+        data = {name: [row[name] for row in rows] for name in schema.names}
         for name in ("token_to_orig_map", "token_is_max_context"):
             data[name] = [sorted(mapping.items()) for mapping in data[name]]
     else:
-        columns = {
-            "example_index": pa.int64(), "qas_id": pa.string(), "question_text": pa.string(), "context": pa.string(),
-            "doc_tokens": pa.list_(pa.string()), "word_spans": pa.list_(pa.list_(pa.int64())),
-            "answers": pa.list_(pa.string()), "is_impossible": pa.bool_(), "title": pa.string(),
-            "source": pa.string(), "line": pa.int64(),
-        }
-        data = {name: [row[name] for row in rows] for name in columns}
-    schema = pa.schema(list(columns.items()))
+        schema = tables.squad_side_examples_table()
+        data = {name: [row[name] for row in rows] for name in schema.names}
     buffer = io.BytesIO()
     parquet.write_table(pa.table(data, schema=schema), buffer)
     return buffer.getvalue()
@@ -273,8 +263,9 @@ def build_pipeline(pipeline, options: SquadOptions) -> None:
     written = converted.sizes | "CountWritten" >> beam.combiners.Count.Globally()
     stats = converted.facts | "SumStats" >> beam.CombineGlobally(finetune_common.SumStats())
     stat_pcs = finetune_common.stat_fields(stats, SUMMED_STATS)
-    stat_pcs["unknown_words"] = converted.unknown | "UnknownWords" >> unknown_words.SummarizeUnknownWords()
-    stat_pcs["answers"] = dead_counts | "AnswersStat" >> beam.Map(_answers_stat, beam.pvalue.AsSingleton(written))
+    stat_pcs[statistics.UNKNOWN_WORDS] = converted.unknown | "UnknownWords" >> unknown_words.SummarizeUnknownWords()
+    stat_pcs[statistics.ANSWERS] = dead_counts | "AnswersStat" >> beam.Map(_answers_stat,
+                                                                            beam.pvalue.AsSingleton(written))
     info = {"config": options.to_config(),
             "schema": schemas.for_kind(kind, {"max_seq_length": options.max_seq_length}).to_json(),
             **finetune_common.vocabulary_info(options), "first_unique_id": FIRST_UNIQUE_ID}
@@ -291,8 +282,8 @@ def build_pipeline(pipeline, options: SquadOptions) -> None:
         stat_pcs["side_files"] = (pipeline | "SideTrigger" >> beam.Create([None])
                                   | "FillSide" >> beam.ParDo(_FillSideFiles(options.output, names),
                                                              beam.pvalue.AsList(side_results)))
-    _ = {"shards": shards, "dead_letter_counts": dead_counts,
-         "counts": {"read": beam_io.count_inputs(read), "written": written,
-                    "features": beam_io.count(numbered.records, "CountFeatures")},
-         "stats": stat_pcs,
-         } | "Finalize" >> beam_io.Finalize(options.output, kind, info, options.num_shards, options.compression)
+    finalize_inputs = beam_io.FinalizeInputs(
+        shards=shards, dead_letter_counts=dead_counts, read=beam_io.count_inputs(read), written=written,
+        job_counts={"features": beam_io.count(numbered.records, "CountFeatures")}, stats=stat_pcs)
+    _ = pipeline | "Finalize" >> beam_io.Finalize(options.output, kind, info, finalize_inputs, options.num_shards,
+                                                  options.compression, report=run_report.write_run_report)

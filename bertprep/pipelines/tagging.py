@@ -13,13 +13,15 @@ from bertprep import schemas
 from bertprep.io import beam_io, readers
 from bertprep.options.tagging import TaggingOptions
 from bertprep.pipelines import finetune_common
+from bertprep.runtime import run_report
+from bertprep.schemas import statistics
 from bertprep.transforms.finetune import tagging_features as tagging_lib
 from bertprep.transforms.finetune.classifier_features import ExampleError
 
 KIND = "tagging"
 # The facts each converted sentence reports, summed over the run into the report's statistics of these names.
-SUMMED_STATS = ("sequence_length_histogram", "tokens_per_instance", "unk_rate", "tag_distribution",
-                "split_sentences")
+SUMMED_STATS = (statistics.SEQUENCE_LENGTH_HISTOGRAM, statistics.TOKENS_PER_INSTANCE, statistics.UNK_RATE,
+                statistics.TAG_DISTRIBUTION, "split_sentences")
 
 
 class SentenceReader:
@@ -73,10 +75,10 @@ class _Convert(beam.DoFn):
             yield finetune_common.id_key(example_id) + chunk.to_bytes(2, "big"), self._schema.encode(features)
         yield from finetune_common.unknown_word_outputs(facts["unknown_words"])
         yield beam.pvalue.TaggedOutput("facts", {
-            "sequence_length_histogram": finetune_common.histogram(facts["lengths"]),
-            "tokens_per_instance": {str(facts["tokens"]): 1},
-            "unk_rate": {"unk": facts["unk"], "tokens": facts["tokens"]},
-            "tag_distribution": finetune_common.histogram(facts["tags"]),
+            statistics.SEQUENCE_LENGTH_HISTOGRAM: finetune_common.histogram(facts["lengths"]),
+            statistics.TOKENS_PER_INSTANCE: {str(facts["tokens"]): 1},
+            statistics.UNK_RATE: {"unk": facts["unk"], "tokens": facts["tokens"]},
+            statistics.TAG_DISTRIBUTION: finetune_common.histogram(facts["tags"]),
             "split_sentences": int(facts["records"] > 1),
         })
 
@@ -105,8 +107,9 @@ def build_pipeline(pipeline, options: TaggingOptions) -> None:
         options, KIND, converted, (read.dead_letters, parsed.dead, converted.dead), labels, SUMMED_STATS)
     written = converted.facts | "CountWritten" >> beam.combiners.Count.Globally()
     info = {"config": options.to_config(), "schema": schema.to_json(), **finetune_common.vocabulary_info(options)}
-    _ = {"shards": shards, "dead_letter_counts": dead_counts,
-         "counts": {"read": beam_io.count_inputs(read), "written": written},
-         "stats": stat_pcs,
-         } | "Finalize" >> beam_io.Finalize(options.output, KIND, info, options.num_shards, options.compression,
-                                            publish_hooks=[finetune_common.info_hook(tag_info)])
+    finalize_inputs = beam_io.FinalizeInputs(shards=shards, dead_letter_counts=dead_counts,
+                                             read=beam_io.count_inputs(read), written=written, stats=stat_pcs)
+    _ = pipeline | "Finalize" >> beam_io.Finalize(options.output, KIND, info, finalize_inputs, options.num_shards,
+                                                  options.compression,
+                                                  publish_hooks=[finetune_common.info_hook(tag_info)],
+                                                  report=run_report.write_run_report)

@@ -3,19 +3,17 @@
 It is built from an output directory's info.json — its "counts", "dead_letters_by_reason", "config"
 and "stats" — plus the table files a job wrote (mask-probs TSVs) and the run's timing. Every plot is
 optional: it is drawn only when its statistic is present. Stats are looked up by the names and shapes
-listed in bertprep/report/stats.py (a job may use any of the spellings); any other stat that is a
+listed in bertprep/report/stats.py (the names of bertprep.schemas.statistics); any other stat that is a
 number or a {label: number} mapping is still shown, in a generic table or bar chart, so nothing a job
 records is hidden.
 """
 import dataclasses
-import time
 from typing import Callable, Dict, List, Optional
 
 from bertprep.io import output as output_lib
 from bertprep.report import plots, tables
-from bertprep.report.stats import (ANSWERS, CONFUSION_COVERAGE, CONFUSION_MODEL, CONFUSION_PAIRS, KIND_ORDER, LABELS,
-                                   MASK_PROBABILITIES, MASKED_KINDS, NSP_LABELS, SEQUENCE_LENGTH, TOKENS_PER_INSTANCE,
-                                   UNK_RATE, as_counts, as_histogram, find, histogram_mean, number)
+from bertprep.report.stats import KIND_ORDER, as_counts, as_histogram, histogram_mean, number
+from bertprep.schemas import statistics
 
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
@@ -59,9 +57,10 @@ class ReportBuilder:
             self.notes.append("plot %r could not be drawn (%s)" % (plot_id, plot.error))
         self.plots.append(plot)
 
-    def stat(self, names) -> tuple:
-        """(name, value) of the first of `names` in the stats; a section that can use it calls `used`."""
-        return find(self.stats, names)
+    def stat(self, name: str) -> tuple:
+        """(name, value) of the statistic, (None, None) when the job did not record it; a section that can
+        use it calls `used`."""
+        return (name, self.stats[name]) if name in self.stats else (None, None)
 
     def used(self, name) -> None:
         self.used_stats.add(name)
@@ -76,7 +75,8 @@ class ReportBuilder:
     def counts(self) -> None:
         counts = self.info.get("counts") or {}
         # The names that must balance, as the job gave them to Finalize (pretraining: read = used + dead).
-        accounting = list(self.info.get("accounting") or ("read", "written", "dead_lettered"))
+        accounting = list(self.info.get("accounting") or (statistics.READ, statistics.WRITTEN,
+                                                          statistics.DEAD_LETTERED))
         names = [name for name in accounting if name in counts]
         if accounting and accounting[0] in counts:
             read, parts = accounting[0], accounting[1:]
@@ -105,22 +105,24 @@ class ReportBuilder:
             return
         timing = {"elapsed_seconds": round(elapsed, 3)}
         rates = []
-        for name, label in (("read", "read"), ("written", "written")):
+        for name in (statistics.READ, statistics.WRITTEN):
             if counts.get(name) is not None:
                 timing["%s_per_second" % name] = round(counts[name] / elapsed, 3)
-                rates.append((label, counts[name] / elapsed))
-        build_time, window = self.timing.get("build_time"), self.timing.get("build_window")
+                rates.append((name, counts[name] / elapsed))
+        build_time, window = self.timing.get(statistics.BUILD_TIME), self.timing.get(statistics.BUILD_WINDOW)
         if build_time and build_time.get("cpu_seconds"):
             # The job's main stage alone, without start-up and the report: what a larger input scales with.
             timing["build_cpu_seconds"] = round(build_time["cpu_seconds"], 3)
-            if counts.get("records_out"):
-                timing["records_out_per_build_cpu_second"] = round(counts["records_out"] / build_time["cpu_seconds"], 1)
+            if counts.get(statistics.RECORDS_OUT):
+                timing["records_out_per_build_cpu_second"] = round(counts[statistics.RECORDS_OUT]
+                                                                   / build_time["cpu_seconds"], 1)
         if window:
             timing["build_span_seconds"] = round(window["last_finished_at"] - window["first_started_at"], 3)
         self.summary["timing"] = timing
         samples = [list(sample) for sample in self.timing.get("samples") or []]
-        if samples and counts.get("read") is not None and counts["read"] > samples[-1][1]:
-            samples.append([round(elapsed, 3), counts["read"]])  # the last reads finished after the last sample
+        read = counts.get(statistics.READ)
+        if samples and read is not None and read > samples[-1][1]:
+            samples.append([round(elapsed, 3), read])  # the last reads finished after the last sample
         if len(samples) >= 2:
             self.add_plot("throughput", "Throughput and elapsed time",
                           "Records read over the run (elapsed %.1f s) and the read rate between samples." % elapsed,
@@ -130,7 +132,7 @@ class ReportBuilder:
                           lambda: plots.timing_bars(elapsed, rates, "Average throughput"))
 
     def sequence_length(self) -> None:
-        name, value = self.stat(SEQUENCE_LENGTH)
+        name, value = self.stat(statistics.SEQUENCE_LENGTH_HISTOGRAM)
         histogram = as_histogram(value)
         if not histogram:
             return
@@ -146,7 +148,7 @@ class ReportBuilder:
                                               mark=maximum, mark_label="max_seq_length %s" % maximum))
 
     def tokens_per_instance(self) -> None:
-        name, value = self.stat(TOKENS_PER_INSTANCE)
+        name, value = self.stat(statistics.TOKENS_PER_INSTANCE)
         histogram = as_histogram(value)
         if histogram:
             self.used(name)
@@ -159,13 +161,13 @@ class ReportBuilder:
             self.summary["tokens_per_instance_mean"] = number(value)
 
     def unk_rate(self) -> None:
-        name, value = self.stat(UNK_RATE)
+        name, value = self.stat(statistics.UNK_RATE)
         rate = None
         if number(value) is not None:
             rate = number(value)
-        elif isinstance(value, dict) and ("unk" in value or "unk_tokens" in value):
-            unk = number(value.get("unk", value.get("unk_tokens"))) or 0.0
-            tokens = number(value.get("tokens", value.get("total_tokens", value.get("total")))) or 0.0
+        elif isinstance(value, dict) and "unk" in value:
+            unk = number(value["unk"]) or 0.0
+            tokens = number(value.get("tokens")) or 0.0
             rate = unk / tokens if tokens else 0.0
         else:
             histogram = as_histogram(value)
@@ -180,19 +182,19 @@ class ReportBuilder:
             return
         self.used(name)
         self.summary["unk_rate"] = rate
-        unknown = self.stats.get("unknown_words")
+        unknown = self.stats.get(statistics.UNKNOWN_WORDS)
         if isinstance(unknown, dict) and unknown.get("top"):  # the words that became [UNK] (data_warnings)
-            self.used("unknown_words")
+            self.used(statistics.UNKNOWN_WORDS)
             self.summary["unknown_words_top"] = [list(item) for item in unknown["top"]]
-        sample = self.stats.get("unknown_word_sample")
+        sample = self.stats.get(statistics.UNKNOWN_WORD_SAMPLE)
         if isinstance(sample, dict):
-            self.used("unknown_word_sample")
+            self.used(statistics.UNKNOWN_WORD_SAMPLE)
             self.summary["unknown_words_sentences_looked_at"] = sample.get("sentences")
         self.add_plot("unk_rate", "[UNK] rate", "%.3f%% of tokens are [UNK]." % (100 * rate),
                       lambda: plots.share_bar([("known tokens", 1.0 - rate), ("[UNK]", rate)], "[UNK] rate"))
 
     def masked_kinds(self) -> None:
-        name, value = self.stat(MASKED_KINDS)
+        name, value = self.stat(statistics.MASKED_POSITION_KINDS)
         counts = as_counts(value)
         if not counts:
             return
@@ -207,12 +209,12 @@ class ReportBuilder:
                       lambda: plots.bars(counts, "Masked positions by kind", "predictions"))
 
     def nsp_labels(self) -> None:
-        name, value = self.stat(NSP_LABELS)
+        name, value = self.stat(statistics.NEXT_SENTENCE_LABELS)
         counts = as_counts(value)
         if not counts:
             return
         self.used(name)
-        sop = self.config.get("next_sentence") == "sop" or name == "sentence_order_labels"
+        sop = self.config.get("next_sentence") == "sop"
         # The label numbers are the job's; the bars say what they mean (1 = the unusual case in both).
         meaning = {"0": "0: in order", "1": "1: swapped"} if sop else {"0": "0: actual next", "1": "1: random next"}
         counts.sort()
@@ -225,21 +227,24 @@ class ReportBuilder:
                       lambda: plots.bars(labelled, "Next-sentence labels", "instances"))
 
     def labels(self) -> None:
-        name, value = self.stat(LABELS)
-        counts = as_counts(value)
-        if not counts:
+        """Classifier labels or tagging tags: a job writes one of the two."""
+        for name in (statistics.LABEL_DISTRIBUTION, statistics.TAG_DISTRIBUTION):
+            counts = as_counts(self.stats.get(name))
+            if counts:
+                break
+        else:
             return
         self.used(name)
         counts.sort(key=lambda item: (-item[1], item[0]) if len(counts) > 12 else (item[0], 0))
         total = sum(count for _, count in counts)
         self.summary["label_distribution"] = {label: round(count / total, 4) if total else 0 for label, count in counts}
-        what = "Tag" if name.startswith("tag") else "Label"
+        what = "Tag" if name == statistics.TAG_DISTRIBUTION else "Label"
         self.add_plot("label_distribution", "%s distribution" % what, "%d %ss." % (len(counts), what.lower()),
                       lambda: plots.bars(counts, "%s distribution" % what, "tokens" if what == "Tag" else "examples",
                                          horizontal=len(counts) > 12))
 
     def answers(self) -> None:
-        name, value = self.stat(ANSWERS)
+        name, value = self.stat(statistics.ANSWERS)
         items = []
         if isinstance(value, dict):
             for key, count in value.items():
@@ -248,14 +253,9 @@ class ReportBuilder:
                                  if number(n) is not None)
                 elif number(count) is not None:
                     items.append((str(key), number(count)))
-        for key in ("answers_kept", "answers_dropped"):
-            if key in self.stats and number(self.stats[key]) is not None:
-                self.used_stats.add(key)
-                items.append((key.split("_")[1], number(self.stats[key])))
         if not items:
             return
-        if name is not None:
-            self.used(name)
+        self.used(name)
         items.sort(key=lambda item: (item[0] != "kept", item[0]))
         total = sum(count for _, count in items)
         kept = sum(count for label, count in items if label == "kept")
@@ -265,7 +265,7 @@ class ReportBuilder:
                       lambda: plots.bars(items, "Answers kept vs dropped", "answers"))
 
     def confusion_pairs(self) -> None:
-        name, value = self.stat(CONFUSION_PAIRS)
+        name, value = self.stat(statistics.TOP_CONFUSION_PAIRS)
         pairs = []
         if isinstance(value, list):
             for item in value:
@@ -297,7 +297,7 @@ class ReportBuilder:
 
     def confusion_sets(self) -> None:
         """What the confusion sets are made of: candidates by source, set sizes, held-out coverage."""
-        name, mixture = self.stat(CONFUSION_MODEL)
+        name, mixture = self.stat(statistics.CONFUSION_MIXTURE)
         if isinstance(mixture, dict):  # model weights: figures a reader may look up, not a plot
             self.used(name)
             self.summary[name] = mixture
@@ -324,7 +324,7 @@ class ReportBuilder:
                           lambda: plots.histogram(sizes, "Confusion-set size per character", "candidates",
                                                   "characters", mark=mean, mark_label="mean %.1f" % mean,
                                                   integer=True))
-        name, coverage = self.stat(CONFUSION_COVERAGE)
+        name, coverage = self.stat(statistics.CONFUSION_COVERAGE_BY_SET_SIZE)
         points = as_histogram(coverage)
         if points and max(points.values()) > 1.0:  # given in percent
             points = {size: share / 100.0 for size, share in points.items()}
@@ -341,7 +341,7 @@ class ReportBuilder:
                                               mark_label="--top-k %s" % top_k if top_k else ""))
 
     def mask_probabilities(self) -> None:
-        name, value = self.stat(MASK_PROBABILITIES)
+        name, value = self.stat(statistics.MASK_PROBABILITY_HISTOGRAM)
         histogram = as_histogram(value)
         if histogram:
             self.used(name)
@@ -378,17 +378,6 @@ class ReportBuilder:
                               lambda c=counts, t=title: plots.bars(c, t, shares=False))
             else:
                 self.summary.setdefault("other", {})[name] = value
-
-
-def timing_from_timeline(started_at: Optional[float], timeline: Optional[dict]) -> dict:
-    """Timing for a report written now: from the progress timeline if there is one, else `started_at`."""
-    finished = time.time()
-    if timeline and timeline.get("started_at"):
-        return {"started_at": timeline["started_at"], "finished_at": finished,
-                "elapsed_seconds": finished - timeline["started_at"], "samples": timeline.get("samples") or []}
-    if started_at:
-        return {"started_at": started_at, "finished_at": finished, "elapsed_seconds": finished - started_at}
-    return {}
 
 
 def build_report(directory: str, info: dict, timing: Optional[dict] = None) -> tuple:

@@ -7,11 +7,11 @@ environment variable below (worker subprocesses inherit it). A monitor thread in
 sums those files: with rich on a terminal, as plain log lines otherwise. It also keeps a timeline of
 (seconds, records) samples that the run report plots as throughput.
 
-Reading is over in seconds; a job's long stage comes after it (pre-training builds instances bucket by
-bucket). It announces that stage (`announce_build`: its name and how many buckets) and counts its
-work per process (`note_build`: instances written, buckets finished); the monitor then shows the
-buckets done, the instances and their rate, and an estimate of the time left. Other jobs' stages
-(mask-probs' ranker fit and ranking) use `stage`/`note_stage`, one counted unit each.
+Reading is over in seconds; a job's long stages come after it. Each is counted per process with
+`note_stage` (units done of a total: characters ranked, buckets built) or timed with `stage` (a model
+fit), and the monitor shows the running one after the reading. A stage that also counts items
+(pre-training: instances, bucket by bucket, `announce_stage` with `item=`) runs beside the reading, so
+the monitor shows it next to the records read: units done, the items and their rate, and the time left.
 """
 import contextlib
 import json
@@ -21,7 +21,6 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from typing import Dict, List, Optional
 
 PROGRESS_DIR_ENV = "BERTPREP_PROGRESS_DIR"
@@ -98,14 +97,31 @@ _STAGE_PREFIX = "stage-"
 _stages = {"dir": None, "stages": {}, "flushed_at": 0.0}
 
 
-def note_stage(stage: str, done: int = 1, total: Optional[int] = None, unit: str = "items") -> None:
-    """Count `done` units of the named stage in this process; `total` is the whole stage's (all processes)."""
+def note_stage(stage: str, done: int = 1, total: Optional[int] = None, unit: str = "items", items: int = 0,
+               at_once: bool = False) -> None:
+    """Count `done` units (and `items`, for a stage that counts them) of the named stage in this process;
+    `total` is the whole stage's (all processes). Published at most twice a second, or `at_once` (a unit
+    that took seconds, such as a pre-training bucket)."""
     with _worker_lock:
         state = _stage_state(stage, unit)
         state["done"] += done
+        state["items"] = state.get("items", 0) + items
         if total is not None:
             state["total"] = total
-    flush_stages()
+    flush_stages(force=at_once)
+
+
+def announce_stage(stage: str, total: int, unit: str = "items", item: Optional[str] = None) -> None:
+    """In the launching process, while the pipeline is built: a stage and its size, before any worker
+    counts it. With `item` ("instances") the stage counts items too and is shown beside the reading."""
+    if total <= 0:
+        return
+    with _worker_lock:
+        state = _stage_state(stage, unit)
+        state["total"] = int(total)
+        if item:
+            state["item"] = item
+    flush_stages(force=True)
 
 
 @contextlib.contextmanager
@@ -130,7 +146,7 @@ def _stage_state(name: str, unit: str) -> dict:
     if directory != _stages["dir"]:  # a new run in this process starts without stages
         _stages.update(dir=directory, stages={}, flushed_at=0.0)
     return _stages["stages"].setdefault(name, {"done": 0, "total": None, "unit": unit, "started": time.time(),
-                                               "finished": None})
+                                               "finished": None, "items": 0})
 
 
 def flush_stages(force: bool = False) -> None:
@@ -163,8 +179,12 @@ def stages_progress(directory: str) -> Dict[str, dict]:
             continue
         for stage_name, state in stages.items():
             total = merged.setdefault(stage_name, {"done": 0, "total": None, "unit": state.get("unit", "items"),
-                                                   "started": state["started"], "finished": state["finished"]})
+                                                   "started": state["started"], "finished": state["finished"],
+                                                   "items": 0})
             total["done"] += int(state.get("done") or 0)
+            total["items"] += int(state.get("items") or 0)
+            if state.get("item"):
+                total["item"] = state["item"]
             if state.get("total") is not None:
                 total["total"] = max(total["total"] or 0, int(state["total"]))
             total["started"] = min(total["started"], state["started"])
@@ -176,9 +196,10 @@ def stages_progress(directory: str) -> Dict[str, dict]:
 
 
 def current_stage(stages: Dict[str, dict]) -> Optional[tuple]:
-    """(name, state) of the stage to show: the latest started that is still running, else None."""
+    """(name, state) of the stage to show after the reading: the latest started that is still running
+    (a stage counting items is shown beside the reading instead), else None."""
     running = [(state["started"], name) for name, state in stages.items() if state.get("finished") is None
-               and not (state.get("total") and state["done"] >= state["total"])]
+               and not state.get("item") and not (state.get("total") and state["done"] >= state["total"])]
     if not running:
         return None
     name = max(running)[1]
@@ -205,72 +226,13 @@ def format_stage_line(name: str, state: dict, now: Optional[float] = None) -> st
     return line
 
 
-# ---------------------------------------------------------------- the pre-training build stage (buckets and instances)
-
-BUILD_FILE = "build.json"
-_BUILD_PREFIX = "build-"
-_build = {"dir": None, "items": 0, "units": 0, "flushed_at": 0.0}
-
-
-@dataclass
-class BuildProgress:
-    """The long stage as summed over processes: `units_done` of `units_total` (buckets), `items` (instances)."""
-    name: str
-    unit: str
-    item: str
-    units_total: int
-    units_done: int = 0
-    items: int = 0
-
-    @property
-    def started(self) -> bool:
-        return bool(self.units_done or self.items)
-
-
-def announce_build(name: str, units_total: int, unit: str = "buckets", item: str = "instances") -> None:
-    """In the launching process, while the pipeline is built: the stage to show and its size."""
-    directory = os.environ.get(PROGRESS_DIR_ENV)
-    if directory and units_total > 0:
-        _write_atomically(os.path.join(directory, BUILD_FILE), json.dumps(
-            {"name": name, "unit": unit, "item": item, "units_total": int(units_total)}))
-
-
-def note_build(items: int = 0, units_done: int = 0) -> None:
-    """Count the stage's work in this process: call per batch of items and once per finished unit.
-    Published at most twice a second, and whenever a unit finishes."""
-    directory = os.environ.get(PROGRESS_DIR_ENV)
-    with _worker_lock:
-        if directory != _build["dir"]:  # a new run in this process starts from zero
-            _build.update(dir=directory, items=0, units=0, flushed_at=0.0)
-        _build["items"] += items
-        _build["units"] += units_done
-        now = time.monotonic()
-        if not directory or (not units_done and now - _build["flushed_at"] < _FLUSH_EVERY_SECONDS):
-            return
-        _build["flushed_at"] = now
-        text = "%d %d" % (_build["items"], _build["units"])
-    _write_atomically(os.path.join(directory, "%s%d" % (_BUILD_PREFIX, os.getpid())), text)
-
-
-def build_progress(directory: str) -> Optional[BuildProgress]:
-    """The announced stage with every process's counts added up; None when no stage was announced."""
-    try:
-        with open(os.path.join(directory, BUILD_FILE)) as handle:
-            announced = json.load(handle)
-        names = os.listdir(directory)
-    except (OSError, ValueError):
-        return None
-    stage = BuildProgress(announced["name"], announced["unit"], announced["item"], announced["units_total"])
-    for name in names:
-        if name.startswith(_BUILD_PREFIX) and not name.endswith(".tmp"):
-            try:
-                with open(os.path.join(directory, name)) as handle:
-                    items, units = handle.read().split()
-                stage.items += int(items)
-                stage.units_done += int(units)
-            except (OSError, ValueError):
-                continue
-    return stage
+def item_stage(stages: Dict[str, dict]) -> Optional[tuple]:
+    """(name, state) of the stage that counts items beside the reading (pre-training's build), once it
+    has started; None before."""
+    for name, state in sorted(stages.items(), key=lambda item: item[1]["started"]):
+        if state.get("item") and (state["done"] or state.get("items")):
+            return name, state
+    return None
 
 
 def notice_once(key: str, message: str, stream=None) -> None:
@@ -286,17 +248,18 @@ def notice_once(key: str, message: str, stream=None) -> None:
     print("bertprep: " + message, file=stream or sys.stderr, flush=True)
 
 
-def format_build(stage: BuildProgress, seconds: float) -> str:
+def format_item_stage(name: str, state: dict, seconds: float) -> str:
     """"building: 7/16 buckets, 60,000 instances at 41,000/s, about 0:00:04 left" (fits 80 columns beside
     a spinner); `seconds` is the stage's time so far."""
-    rate = stage.items / seconds if seconds > 0 else 0.0
-    text = "%s: %s/%s %s, %s %s at %s/s" % (stage.name, format(stage.units_done, ","), format(stage.units_total, ","),
-                                           stage.unit, format(stage.items, ","), stage.item, format(int(rate), ","))
-    if stage.units_done >= stage.units_total:
+    done, total, items = state["done"], state.get("total") or 0, state.get("items") or 0
+    rate = items / seconds if seconds > 0 else 0.0
+    text = "%s: %s/%s %s, %s %s at %s/s" % (name, format(done, ","), format(total, ","), state.get("unit", "items"),
+                                           format(items, ","), state["item"], format(int(rate), ","))
+    if done >= total:
         return text
-    if stage.units_done:
+    if done:
         # Units are about the same size (buckets hold about the same bytes of input).
-        left = seconds * (stage.units_total - stage.units_done) / stage.units_done
+        left = seconds * (total - done) / done
         return text + ", about %s left" % format_duration(left)
     return text + ", time left to come"
 
@@ -311,6 +274,18 @@ def read_run_timeline(directory: Optional[str] = None) -> Optional[dict]:
             return json.load(handle)
     except (OSError, ValueError):
         return None
+
+
+def run_timing(started_at: Optional[float]) -> dict:
+    """The timing of a run ending now: from the progress timeline if there is one, else `started_at`."""
+    finished = time.time()
+    timeline = read_run_timeline()
+    if timeline and timeline.get("started_at"):
+        return {"started_at": timeline["started_at"], "finished_at": finished,
+                "elapsed_seconds": finished - timeline["started_at"], "samples": timeline.get("samples") or []}
+    if started_at:
+        return {"started_at": started_at, "finished_at": finished, "elapsed_seconds": finished - started_at}
+    return {}
 
 
 def format_duration(seconds: float) -> str:
@@ -344,7 +319,7 @@ class ProgressMonitor:
         self.samples: List[List[float]] = [[0.0, 0]]
         self.records = 0
         self.stage: Optional[tuple] = None  # (name, state) of a stage running after the reading, if any
-        self.build: Optional[BuildProgress] = None  # pre-training's build stage, if announced
+        self.build: Optional[tuple] = None  # (name, state) of the stage counting items (pre-training's build)
         self._build_started = 0.0  # seconds into the run when the build stage's first work was seen
         self._build_finished: Optional[float] = None  # ... and when its last unit was
         self._previous_env = None
@@ -381,11 +356,12 @@ class ProgressMonitor:
         flush(force=True)  # this process's own readers (in-memory runs read in the launching process)
         flush_stages(force=True)
         self.records = records_read(self.directory)
-        self.stage = current_stage(stages_progress(self.directory))
-        self.build = build_progress(self.directory)
-        if self.build is None or not self.build.started:
+        stages = stages_progress(self.directory)
+        self.stage = current_stage(stages)
+        self.build = item_stage(stages)
+        if self.build is None:
             self._build_started = self.elapsed()
-        elif self._build_finished is None and self.build.units_done >= self.build.units_total:
+        elif self._build_finished is None and self.build[1]["done"] >= (self.build[1].get("total") or 0):
             self._build_finished = self.elapsed()
         self.samples.append([round(self.elapsed(), 3), self.records])
         if len(self.samples) > _MAX_SAMPLES:  # keep the first, thin the rest
@@ -416,8 +392,8 @@ class ProgressMonitor:
         if self.stage is not None:
             return "%s, %s elapsed" % (format_stage_line(*self.stage), format_duration(self.elapsed()))
         line = format_progress_line(self.records, self.elapsed())
-        if self.build is not None and self.build.started:
-            line += "; " + format_build(self.build, self.build_seconds())
+        if self.build is not None:
+            line += "; " + format_item_stage(*self.build, self.build_seconds())
         return line
 
     def build_seconds(self) -> float:
@@ -446,8 +422,8 @@ class ProgressMonitor:
                 else:
                     text = format_stage_line(*self.stage)
                 progress.update(read_task, completed=self.records, text=text)
-                if self.build is not None and self.build.started:
-                    text = format_build(self.build, self.build_seconds())
+                if self.build is not None:
+                    text = format_item_stage(*self.build, self.build_seconds())
                     if build_task is None:
                         build_task = progress.add_task("", total=None, text=text)
                     else:

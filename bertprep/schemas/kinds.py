@@ -75,25 +75,17 @@ def tagging(config):
     ]
 
 
-def embeddings(config):
-    return [
-        Feature("id", INT64, (), "the input's line or record number"),
-        Feature("embedding", FLOAT32, (_require(config, "embedding_dim"),), "sentence vector"),
-    ]
-
-
 KINDS = {
     "pretraining": pretraining,
     "classifier": classifier,
     "squad_train": squad_train,
     "squad_eval": squad_eval,
     "tagging": tagging,
-    "embeddings": embeddings,
 }
+# The embed job writes Parquet, not TFRecords: its columns are schemas/tables.py's embeddings_table.
 
 # Only these configuration keys shape a schema; recording just them keeps schemas comparable.
-_SHAPING_KEYS = ("max_seq_length", "max_predictions_per_seq", "num_labels", "multi_label", "label_type",
-                 "embedding_dim")
+_SHAPING_KEYS = ("max_seq_length", "max_predictions_per_seq", "num_labels", "multi_label", "label_type")
 
 
 def for_kind(kind: str, config: dict) -> RecordSchema:

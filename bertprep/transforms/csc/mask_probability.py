@@ -19,29 +19,21 @@ import random
 from collections import Counter
 from typing import Dict, Iterable, Optional, Tuple
 
+# CHAR_STAT_FIELDS: the per-character counters' order, a column layout of the char_stats table.
+from bertprep.schemas.tables import CHAR_STAT_FIELDS
+from bertprep.transforms.tokenization.wordpiece import is_cjk_codepoint
+
 from .alignment import Alignment
 
-# Per-character counters, in this order everywhere (Beam combiner vectors, Parquet columns).
-CHAR_STAT_FIELDS = (
-    "correct_count",            # occurrences on the correct side
-    "unchanged_count",          # aligned positions where it was written as itself
-    "written_wrong_count",      # times the correct character was written as another one (substitutions)
-    "as_wrong_count",           # times it appeared as the wrong character of a substitution
-    "deleted_count",            # times the correct character was missing from the wrong sentence
-    "inserted_count",           # times it was added in the wrong sentence with no counterpart
-    "faspell_unchanged_count",  # FASPell's unchanged count (augmented training text), see module doc
-)
 FASPELL_COUNTING = ("augmented", "pairs")
 DEFAULT_ALPHA = 10.0
 
 
 def is_cjk_char(ch: str) -> bool:
-    """CJK Unified Ideographs (basic block, extensions A-F) and compatibility ideographs."""
-    if len(ch) != 1:
-        return False
-    code = ord(ch)
-    return (0x4E00 <= code <= 0x9FFF or 0x3400 <= code <= 0x4DBF or 0x20000 <= code <= 0x2EBEF
-            or 0xF900 <= code <= 0xFAFF or 0x2F800 <= code <= 0x2FA1F)
+    """One ideograph by the tokenizer's ranges (wordpiece.CJK_RANGES): the characters BERT splits one by
+    one, so the same ones the pretraining job can mask. Extension F and later are not in them; the
+    mask-probs tables need no more, since a Chinese WordPiece vocabulary holds none of those."""
+    return len(ch) == 1 and is_cjk_codepoint(ord(ch))
 
 
 def vocabulary_characters(lines_or_path) -> set:

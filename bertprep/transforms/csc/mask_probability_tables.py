@@ -1,4 +1,4 @@
-"""The mask-probs output tables: their columns, row order, and Parquet/TSV/pickle bytes.
+"""The mask-probs output tables: their row order and Parquet/TSV/pickle bytes (columns: schemas/tables.py).
 
 Plain Python (no Beam), so the pretraining job's readers and the tests share one definition of what
 `char_stats`, `confusion_pairs`, `confusion_sets` and `mask_probability` hold.
@@ -6,18 +6,10 @@ Plain Python (no Beam), so the pretraining job's readers and the tests share one
 import io
 import pickle
 
+from bertprep.schemas import tables
 from bertprep.transforms.csc import mask_probability
 
-TABLE_COLUMNS = {
-    "char_stats": [("char", "string")] + [(name, "int64") for name in mask_probability.CHAR_STAT_FIELDS],
-    "confusion_pairs": [("correct", "string"), ("wrong", "string"), ("count", "int64")],
-    "confusion_sets": [("char", "string"), ("candidate", "string"), ("score", "float64"), ("source", "string"),
-                       ("rank", "int64"), ("phonetic_score", "float64"), ("glyph_score", "float64"),
-                       ("observed_count", "int64"), ("same_pinyin", "bool_")],
-    "mask_probability": [("char", "string"), ("faspell_probability", "float64"), ("smoothed_probability", "float64"),
-                         ("top_confusion_count", "int64"), ("unchanged_count", "int64"), ("correct_count", "int64"),
-                         ("written_wrong_count", "int64")],
-}
+TABLE_COLUMNS = tables.MASK_PROBS_TABLES  # the layouts live in bertprep/schemas/tables.py
 _SORT_KEYS = {
     "char_stats": lambda row: row["char"],
     "confusion_pairs": lambda row: (-row["count"], row["correct"], row["wrong"]),
@@ -47,7 +39,7 @@ def table_bytes(name: str, rows: list) -> dict:
 
     columns = TABLE_COLUMNS[name]
     rows = sorted(rows, key=_SORT_KEYS[name])
-    schema = pa.schema([(column, getattr(pa, kind)()) for column, kind in columns])
+    schema = tables.mask_probs_table(name)
     table = pa.Table.from_pydict({column: [row[column] for row in rows] for column, _ in columns}, schema=schema)
     buffer = io.BytesIO()
     pq.write_table(table, buffer)

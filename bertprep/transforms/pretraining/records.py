@@ -19,7 +19,7 @@ from typing import Dict, Iterable, Iterator, List, Optional, Sequence
 import numpy as np
 
 from bertprep import schemas
-from bertprep.schemas import example_codec
+from bertprep.schemas import example_codec, statistics
 from bertprep.seeding import stable_hash, stream_for, streams_for
 from bertprep.transforms.csc import confusion_masking
 from bertprep.transforms.pretraining.instances import InstanceOptions, TokenizedDocument, document_instances, pack_full_sentences
@@ -159,8 +159,9 @@ class PretrainingStats:
     """Counts for info.json["stats"]; buckets' stats are merged with `merge_stats`."""
 
     # The entries of `to_dict()` that info.json and the run report show (the rest are merge inputs).
-    REPORTED = ("sequence_length_histogram", "tokens_per_instance", "predictions_per_instance",
-                "masked_position_kinds", "next_sentence_labels", "unk_rate", "mean_sequence_length",
+    REPORTED = (statistics.SEQUENCE_LENGTH_HISTOGRAM, statistics.TOKENS_PER_INSTANCE, "predictions_per_instance",
+                statistics.MASKED_POSITION_KINDS, statistics.NEXT_SENTENCE_LABELS, statistics.UNK_RATE,
+                "mean_sequence_length",
                 "full_length_share", "mean_segment_a_tokens", "mean_predictions_per_instance")
 
     def __init__(self, max_seq_length: int = 128):
@@ -228,12 +229,12 @@ class PretrainingStats:
                   "predictions": predictions}
         return dict({
             "instances": instances,
-            "sequence_length_histogram": {str(k): n for k, n in enumerate(self.length_histogram) if n},
-            "tokens_per_instance": {str(k): n for k, n in enumerate(self.text_token_histogram) if n},
+            statistics.SEQUENCE_LENGTH_HISTOGRAM: {str(k): n for k, n in enumerate(self.length_histogram) if n},
+            statistics.TOKENS_PER_INSTANCE: {str(k): n for k, n in enumerate(self.text_token_histogram) if n},
             "predictions_per_instance": {str(k): n for k, n in sorted(self.predictions_histogram.items())},
-            "masked_position_kinds": {name: self.kinds[k] for k, name in enumerate(KIND_NAMES)},
-            "next_sentence_labels": {"0": self.labels[0], "1": self.labels[1]},
-            "unk_rate": {"unk": self.unk, "tokens": self.text_tokens},
+            statistics.MASKED_POSITION_KINDS: {name: self.kinds[k] for k, name in enumerate(KIND_NAMES)},
+            statistics.NEXT_SENTENCE_LABELS: {"0": self.labels[0], "1": self.labels[1]},
+            statistics.UNK_RATE: {"unk": self.unk, "tokens": self.text_tokens},
             "totals": totals,
         }, **_means(totals, instances))
 
