@@ -48,7 +48,7 @@ VERBOSE_HELP = "on an error, also print its cause (the traceback) before the one
 
 
 def build_parser(modules):
-    from bertprep.pipelines.common import HelpFormatter
+    from bertprep.commands.help_format import HelpFormatter
 
     parser = argparse.ArgumentParser(prog="bertprep", description=DESCRIPTION, formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version="bertprep " + __version__)

@@ -66,7 +66,7 @@ def count(options: FakeCountOptions) -> int:
 
 def _count(options: FakeCountOptions) -> int:
     from bertprep.io import output as output_lib
-    from bertprep.io.beam_io import match_files
+    from bertprep.io import fs
 
     for name in (options.print_env or "").split(","):
         if name:
@@ -87,7 +87,7 @@ def _count(options: FakeCountOptions) -> int:
     directory = output_lib.OutputDirectory(options.output, overwrite=False)
     directory.prepare()
     lines = []
-    for path in match_files(options.input):
+    for path in fs.match(options.input):
         with open(path, encoding="utf-8") as handle:
             lines.extend(line.rstrip("\n") for line in handle)
     shard = directory.file(output_lib.shard_name("fake", 0, 1, ".tfrecord"))

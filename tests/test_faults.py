@@ -18,7 +18,7 @@ import pytest
 from bertprep import cli, schemas
 from bertprep.errors import BertprepError
 from bertprep.runtime import run_report
-from bertprep.io import beam_io, readers
+from bertprep.io import beam_io, formats
 from bertprep.io import output as output_lib
 from bertprep.commands import inspect as inspect_command
 
@@ -145,7 +145,7 @@ def test_sigkill_mid_write_leaves_no_marker_and_a_rerun_gives_the_same_bytes(cas
 def build_leaky_pipeline(pipeline, options):
     """The toy job with a bug: "!" lines are filtered out instead of dead-lettered."""
     schema = schemas.for_kind(toy_job.KIND, {"max_seq_length": 4})
-    read = pipeline | "Read" >> beam_io.ReadRecords(options.input, lambda path: readers.iter_file(path, "text"))
+    read = pipeline | "Read" >> beam_io.ReadRecords(options.input, lambda path: formats.iter_file(path, "text"))
     kept = read.records | "Leak" >> beam.Filter(lambda record: not record.value.startswith("!"))
     converted = kept | "Convert" >> beam.FlatMap(toy_job._to_record, schema).with_outputs("dead", main="records")
     dead = (read.dead_letters, converted.dead) | "AllDead" >> beam.Flatten()

@@ -18,7 +18,6 @@ from bertprep import cli
 from bertprep.io import beam_io
 from bertprep.io import output as output_lib
 from bertprep.io import tfrecord
-from bertprep.pipelines import common
 from bertprep.runtime import runner
 
 import toy_job

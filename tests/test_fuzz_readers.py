@@ -21,7 +21,6 @@ from hypothesis import strategies as st
 from bertprep.errors import BertprepError
 from bertprep.io import output as output_lib
 from bertprep.io import formats
-from bertprep.pipelines import common
 from bertprep.runtime import runner
 
 import toy_job

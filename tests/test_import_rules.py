@@ -16,25 +16,9 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 LINT_IMPORTS = shutil.which("lint-imports") or str(pathlib.Path(sys.executable).parent / "lint-imports")
 
-# Contracts that the other engineers' branches of issue 15 make hold; strict, so the suite says when one
-# starts to hold and its mark can go.
-PENDING = {
-    "transforms-without-beam": "transforms/tokenization/vocabulary.py and transforms/finetune/squad_examples.py "
-                               "(through io/readers.py) read files through Beam's FileSystems until io/fs.py lands",
-    "nothing-below-imports-the-cli": "service/ (jobs_file, dataflow, flex_main) reads the parsers of "
-                                     "commands/command_line until it builds on pipelines/registry.py",
-}
 CONTRACTS = ("transforms-without-beam", "nothing-below-imports-the-cli", "io-without-report",
              "runtime-without-commands")
 FOLDERS_WITHOUT_CLI = ("service", "pipelines", "io", "transforms")
-PENDING_CLI_TEXT = "service/ starts the CLI by name (catalog.DEFAULT_CLI_MODULE, runner.py) until it runs jobs " \
-                   "through pipelines/registry.py"
-
-
-def _contract_params():
-    for contract in CONTRACTS:
-        marks = [pytest.mark.xfail(strict=True, reason=PENDING[contract])] if contract in PENDING else []
-        yield pytest.param(contract, marks=marks, id=contract)
 
 
 def test_every_contract_in_the_file_is_checked_here():
@@ -44,7 +28,7 @@ def test_every_contract_in_the_file_is_checked_here():
     assert declared == set(CONTRACTS)
 
 
-@pytest.mark.parametrize("contract", list(_contract_params()))
+@pytest.mark.parametrize("contract", CONTRACTS)
 def test_import_contract_holds(contract):
     if not pathlib.Path(LINT_IMPORTS).exists():
         pytest.skip("import-linter is not installed (pip install -e '.[dev]' installs it)")
@@ -55,7 +39,6 @@ def test_import_contract_holds(contract):
     assert "1 kept, 0 broken" in result.stdout  # the contract was found and checked, not skipped
 
 
-@pytest.mark.xfail(strict=True, reason=PENDING_CLI_TEXT)
 def test_no_module_below_the_commands_names_the_cli():
     """import-linter cannot see a module loaded by its name, so the name itself must not appear."""
     found = []

@@ -199,7 +199,7 @@ def slice_records(shared):
     """The first 1,000 documents of the shared People's Daily corpus as (key, record), as the job keys them."""
     import itertools
 
-    from bertprep.io.readers import iter_documents
+    from bertprep.io.formats import iter_documents
     from bertprep.pipelines import pretraining
 
     corpus = str(shared / "data" / "corpus" / "zh_peopledaily_docs.txt")

@@ -178,7 +178,7 @@ def reference_runs(shared, zh_vocab):
 def _reference_run(shared, zh_vocab, compiled):
     import hashlib
 
-    from bertprep.io.readers import iter_documents
+    from bertprep.io.formats import iter_documents
     from bertprep.options.pretraining import PretrainingOptions
     from bertprep.pipelines import pretraining
     from bertprep.seeding import stable_hash

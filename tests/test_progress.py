@@ -10,7 +10,6 @@ from bertprep.runtime import progress
 
 from bertprep.runtime import run_summary
 from bertprep.io import output as output_lib
-from bertprep.pipelines import common
 from bertprep.runtime import runner
 
 import toy_job

@@ -209,12 +209,10 @@ def test_every_format_dead_letters_a_bad_byte_alike(tmp_path):
 
 def test_csc_pairs_are_records_and_squad_reads_through_formats(tmp_path):
     from bertprep.io.formats import csc, squad
-    from bertprep.transforms.finetune import squad_examples
 
     pair = next(csc.iter_line_pairs(["错\t对\n".encode()], "p.tsv", "tsv"))
     assert isinstance(pair, formats.Record) and pair.value == ("错", "对") and (pair.wrong, pair.correct) == ("错", "对")
     assert pair.key == "p.tsv:1"
-    assert squad_examples.iter_squad_file is squad.iter_squad_file
     document = b'{"data": [{"paragraphs": [{"context": "c", "qas": [{"id": "q"}]}]}]}'
     path = _write(tmp_path, "s.json", document + b"\xff")
     assert [(item.line, item.reason) for item in squad.iter_squad_file(path)] == [

@@ -13,7 +13,6 @@ import pytest
 
 from bertprep import cli
 from bertprep.io import output as output_lib
-from bertprep.pipelines import common
 from bertprep.runtime import runner
 from bertprep.report import plots, report
 

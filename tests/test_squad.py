@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from bertprep.io import readers
+from bertprep.io import formats
+from bertprep.io.formats.squad import iter_squad_file
 from bertprep.transforms.finetune import squad_examples as se
 from bertprep.transforms.finetune import squad_features as sf
 from bertprep.transforms.tokenization.tokenizer import load_tokenizer
@@ -30,7 +31,7 @@ def _reference_numbering(path, tokenizer, is_training):
     """Features of every question in file order, numbered as convert_examples_to_features does."""
     features = []
     unique_id = 1000000000
-    for example_index, record in enumerate(item for item in se.iter_squad_file(path)):
+    for example_index, record in enumerate(item for item in iter_squad_file(path)):
         example = se.make_example(record.value, is_training, True)
         for feature in sf.convert_example(example, tokenizer, 128, 32, 24, is_training)[0]:
             feature.update(unique_id=unique_id, example_index=example_index, qas_id=example.qas_id)
@@ -192,8 +193,8 @@ def test_bad_json_and_mismatched_answers_are_dead_lettered(zh_vocab, tmp_path):
 
 
 def test_reader_numbers_questions_in_file_order(shared):
-    items = list(se.iter_squad_file(str(shared / "data" / "squad" / "vi_squad_v2_train_sub.json")))
-    assert all(isinstance(item, readers.Record) for item in items) and len(items) == 388
+    items = list(iter_squad_file(str(shared / "data" / "squad" / "vi_squad_v2_train_sub.json")))
+    assert all(isinstance(item, formats.Record) for item in items) and len(items) == 388
     assert [item.line for item in items] == list(range(1, 389))
     positions = [tuple(item.value["position"]) for item in items]
     assert positions == sorted(positions)

@@ -7,8 +7,7 @@ import dataclasses
 import apache_beam as beam
 
 from bertprep import schemas
-from bertprep.io import beam_io, readers
-from bertprep.io import output as output_lib
+from bertprep.io import beam_io, formats
 from bertprep.options.common import CommonJobOptions, ShardedOutputOptions
 from bertprep.runtime import run_report
 
@@ -23,7 +22,7 @@ class ToyOptions(ShardedOutputOptions, CommonJobOptions):
 def _to_record(record, schema):
     text = record.value
     if text.startswith("!"):
-        yield beam.pvalue.TaggedOutput("dead", readers.DeadLetter(record.source, record.line, "bang: starts with !",
+        yield beam.pvalue.TaggedOutput("dead", formats.DeadLetter(record.source, record.line, "bang: starts with !",
                                                                   text))
         return
     length = len(text)
@@ -34,7 +33,7 @@ def _to_record(record, schema):
 
 def build_pipeline(pipeline, options):
     schema = schemas.for_kind(KIND, {"max_seq_length": 4})
-    read = pipeline | "Read" >> beam_io.ReadRecords(options.input, lambda path: readers.iter_file(path, "text"))
+    read = pipeline | "Read" >> beam_io.ReadRecords(options.input, lambda path: formats.iter_file(path, "text"))
     converted = read.records | "Convert" >> beam.FlatMap(_to_record, schema).with_outputs("dead", main="records")
     dead = (read.dead_letters, converted.dead) | "AllDead" >> beam.Flatten()
     shards = converted.records | "Write" >> beam_io.WriteShardedRecords(options.output, KIND, options.num_shards,
@@ -58,5 +57,5 @@ def _fail_on_poison(record):
 
 def build_failing_pipeline(pipeline, options):
     """The toy job with a step that fails on a line reading "poison" (a worker-side error)."""
-    read = pipeline | "Read" >> beam_io.ReadRecords(options.input, lambda path: readers.iter_file(path, "text"))
+    read = pipeline | "Read" >> beam_io.ReadRecords(options.input, lambda path: formats.iter_file(path, "text"))
     _ = read.records | "Check" >> beam.Map(_fail_on_poison)

@@ -9,8 +9,6 @@ import string
 import sys
 import time
 
-from bertprep.pipelines.common import HelpFormatter  # noqa: F401  (keeps the CLI's formatter in one place)
-
 COMMAND = "demo"
 HELP = "run the pretraining job on the bundled Chinese corpus with a vocabulary built from it"
 

@@ -9,6 +9,7 @@ import os
 import shutil
 
 from bertprep.errors import BertprepError
+from bertprep.io import fs
 
 COMMAND = "runs"
 HELP = "list, show, retry and prune runs recorded in the run registry"
@@ -190,8 +191,8 @@ def _prune(registry, args) -> int:
 def _delete_run_files(run: dict) -> None:
     path = run.get("output_path")
     if path and path.rstrip("/").endswith(run["run_id"]):
-        if "://" in path:
-            from apache_beam.io.filesystems import FileSystems
+        if fs.is_remote(path):
+            from apache_beam.io.filesystems import FileSystems  # deleting a remote tree: Beam's own call
             if FileSystems.exists(path.rstrip("/") + "/"):
                 FileSystems.delete([path.rstrip("/") + "/"])
         elif os.path.isdir(path):

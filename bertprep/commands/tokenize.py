@@ -8,7 +8,7 @@ import json
 import sys
 
 from bertprep.errors import BertprepError
-from bertprep.pipelines import common
+from bertprep.options.common import TokenizerOptions
 
 COMMAND = "tokenize"
 HELP = "tokenize lines (stdin or --input) with WordPiece or SentencePiece; one JSON object a line"
@@ -17,7 +17,7 @@ BATCH_LINES = 2048
 
 
 def add_arguments(parser):
-    common.add_tokenizer_arguments(parser)
+    TokenizerOptions.add_arguments(parser)
     parser.add_argument("--input", default=None, help="file of lines to tokenize (local or gs://; default: stdin)")
 
 
@@ -56,12 +56,7 @@ def _bad_byte(raw: bytes) -> str:
 
 
 def run(args) -> int:
-    from bertprep.transforms.tokenization.tokenizer import load_tokenizer
-
-    if not args.vocab and not args.spm_model:
-        raise BertprepError("give --vocab (WordPiece vocab.txt) or --spm-model (SentencePiece .model)")
-    tokenizer = load_tokenizer(vocab=args.vocab, spm_model=args.spm_model, lower=args.lower,
-                               strip_accents=args.strip_accents)
+    tokenizer = TokenizerOptions.from_namespace(args).load_tokenizer()
     stream, source = _open_input(args.input)
     out = sys.stdout.buffer
     try:

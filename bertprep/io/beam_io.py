@@ -18,21 +18,12 @@ from bertprep.errors import BertprepError
 from bertprep.io import output as output_lib
 from bertprep.io import fs
 from bertprep.io.records import DeadLetter
-from bertprep.pipelines.common import DEFAULT_MAX_DEAD_LETTER_RATE
+from bertprep.options.common import DEFAULT_MAX_DEAD_LETTER_RATE
 from bertprep.schemas import statistics
 from bertprep.seeding import stable_hash
 
 RECORDS = "records"
 DEAD_LETTERS = "dead_letters"
-
-
-def match_files(pattern: str):
-    """All files matching a path or glob (comma-separated patterns allowed), sorted; error if none."""
-    return fs.match(pattern)
-
-
-def total_size(paths) -> int:
-    return fs.total_size(paths)
 
 
 class _ReadFile(beam.DoFn):
@@ -62,7 +53,7 @@ class ReadRecords(beam.PTransform):
 
     def __init__(self, pattern: str, read_fn: Callable, label_hint: str = ""):
         super().__init__()
-        self._paths = match_files(pattern)
+        self._paths = fs.match(pattern)
         self._read_fn = read_fn
 
     def expand(self, pipeline):

@@ -10,6 +10,7 @@ reader that sees `_COMPLETE` never reads a half-written run. Paths go through Be
 `gs://` outputs work the same way as local ones.
 """
 import json
+import math
 import os
 import re
 import uuid
@@ -30,6 +31,11 @@ SHARD_NAME = re.compile(r"^(?P<prefix>.+)-\d{5}-of-\d{5}(\.[A-Za-z0-9.]+)?$")
 
 def join(directory: str, *names: str) -> str:
     return FileSystems.join(directory, *names)
+
+
+def default_num_shards(input_bytes: int, bytes_per_shard: int = 32 << 20) -> int:
+    """Shards from the input size only (never the worker count), so output names are reproducible."""
+    return max(1, int(math.ceil(input_bytes / float(bytes_per_shard))))
 
 
 def shard_name(prefix: str, index: int, num_shards: int, suffix: str) -> str:

@@ -124,9 +124,9 @@ def plan_for(options: ClassifierOptions) -> ClassifierPlan:
 
 
 def _format_from_name(pattern: str) -> str:
-    from bertprep.io import readers
+    from bertprep.io import formats
 
-    return readers.guess_format(pattern.split(",")[0].lower(), default="text")
+    return formats.guess_format(pattern.split(",")[0].lower(), default="text")
 
 
 def _as_column(value) -> Column:

@@ -10,6 +10,7 @@ LOCAL_RUNNER = "FnApiRunner"
 DEFAULT_SEED = 12345
 DEFAULT_MAX_DEAD_LETTER_RATE = 0.5
 COMMON_GROUP = "common job options"
+TOKENIZER_GROUP = "tokenizer options"
 
 
 def dead_letter_rate(text: str) -> float:
@@ -76,11 +77,11 @@ class ShardedOutputOptions(JobOptions):
 class TokenizerOptions(JobOptions):
     """--vocab / --spm-model / --lower / --strip-accents, shared by every job that tokenizes."""
 
-    vocab: Optional[str] = value_option(group=COMMON_GROUP, help="WordPiece vocabulary file (vocab.txt)")
-    spm_model: Optional[str] = value_option(group=COMMON_GROUP, help="SentencePiece model (.model, with its .vocab "
+    vocab: Optional[str] = value_option(group=TOKENIZER_GROUP, help="WordPiece vocabulary file (vocab.txt)")
+    spm_model: Optional[str] = value_option(group=TOKENIZER_GROUP, help="SentencePiece model (.model, with its .vocab "
                                             "beside it) instead of --vocab")
-    lower: bool = switch_option(True, group=COMMON_GROUP, help="lower-case input (the original --do_lower_case)")
-    strip_accents: Optional[bool] = switch_option(None, group=COMMON_GROUP,
+    lower: bool = switch_option(True, group=TOKENIZER_GROUP, help="lower-case input (the original --do_lower_case)")
+    strip_accents: Optional[bool] = switch_option(None, group=TOKENIZER_GROUP,
                                                   help="strip accents (default: same as --lower for WordPiece, off "
                                                   "for SentencePiece)")
 

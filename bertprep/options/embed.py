@@ -88,8 +88,8 @@ class EmbedPlan:
 def plan_embedding(options: EmbedOptions) -> EmbedPlan:
     """The model's settings (options first, then its files), its vocabulary and the shard count; a missing
     model, vocabulary or input, or a setting the model cannot take, is one line here, before any output."""
-    from bertprep.io import beam_io
-    from bertprep.pipelines.common import default_num_shards
+    from bertprep.io import fs
+    from bertprep.io.output import default_num_shards
     from bertprep.trainer.config import BertConfig
     from bertprep.trainer.inference import find_bert_config, find_vocab, resolve_settings
     from bertprep.trainer.loading import require_model
@@ -108,5 +108,5 @@ def plan_embedding(options: EmbedOptions) -> EmbedPlan:
     num_shards = options.num_shards
     if not num_shards:
         per_shard = INPUT_BYTES_PER_SHARD // (TOKEN_VECTOR_SHARD_DIVISOR if options.wants_token_vectors else 1)
-        num_shards = default_num_shards(beam_io.total_size(beam_io.match_files(options.input)), per_shard)
+        num_shards = default_num_shards(fs.total_size(fs.match(options.input)), per_shard)
     return EmbedPlan(settings, bert_config_path, bert_config.hidden_size, vocab, num_shards)

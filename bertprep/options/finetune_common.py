@@ -11,10 +11,10 @@ def read_labels_option(value: Optional[str]) -> Optional[List[str]]:
     from apache_beam.io.filesystems import FileSystems
 
     if "," not in value and FileSystems.exists(value):
-        from bertprep.io import readers
+        from bertprep.io import formats
 
-        labels = [item.value.strip() for item in readers.iter_text_lines(value)
-                  if isinstance(item, readers.Record) and item.value.strip()]
+        labels = [item.value.strip() for item in formats.iter_text_lines(value)
+                  if isinstance(item, formats.Record) and item.value.strip()]
         source = value
     else:
         labels = [label.strip() for label in value.split(",") if label.strip()]

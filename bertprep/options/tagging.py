@@ -64,9 +64,9 @@ class TaggingPlan:
 def plan_for(options: TaggingOptions) -> TaggingPlan:
     input_format = options.format
     if input_format == "auto":
-        from bertprep.io import readers
+        from bertprep.io import formats
 
         first = options.input.split(",")[0].lower()
-        input_format = "jsonl" if readers.guess_format(first) == "jsonl" else "conll"
+        input_format = "jsonl" if formats.guess_format(first) == "jsonl" else "conll"
     labels = read_labels_option(options.labels)
     return TaggingPlan(format=input_format, labels=tuple(labels) if labels is not None else None)

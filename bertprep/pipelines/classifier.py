@@ -12,7 +12,7 @@ import apache_beam as beam
 
 from bertprep import schemas
 from bertprep.errors import BertprepError
-from bertprep.io import beam_io, readers
+from bertprep.io import beam_io, formats
 from bertprep.options.classifier import ClassifierOptions
 from bertprep.pipelines import finetune_common
 from bertprep.runtime import run_report
@@ -41,18 +41,18 @@ class RowReader:
 
     def __call__(self, path):
         if self.format in ("tsv", "csv"):
-            yield from readers.iter_table(path, self.columns, "\t" if self.format == "tsv" else ",", self.header)
+            yield from formats.iter_table(path, self.columns, "\t" if self.format == "tsv" else ",", self.header)
         elif self.format == "text":
-            for item in readers.iter_file(path, "text"):
-                if isinstance(item, readers.Record):
+            for item in formats.iter_file(path, "text"):
+                if isinstance(item, formats.Record):
                     text_a, text_b = features_lib.split_plain_text(item.value)
-                    item = readers.Record(item.source, item.line, {"text_a": text_a, "text_b": text_b})
+                    item = formats.Record(item.source, item.line, {"text_a": text_a, "text_b": text_b})
                 yield item
         elif self.format == "jsonl":
-            for item in readers.iter_jsonl(path):
-                yield self._pick(item) if isinstance(item, readers.Record) else item
+            for item in formats.iter_jsonl(path):
+                yield self._pick(item) if isinstance(item, formats.Record) else item
         elif self.format == "parquet":
-            for item in readers.iter_parquet(path):
+            for item in formats.iter_parquet(path):
                 yield self._pick(item)
         else:
             raise BertprepError("unknown input format %r" % self.format)
@@ -69,12 +69,12 @@ class RowReader:
                 key = column
                 present = isinstance(column, int) and -len(value) <= column < len(value)
             else:
-                return readers.DeadLetter(record.source, record.line, "bad record: expected an object or a list",
+                return formats.DeadLetter(record.source, record.line, "bad record: expected an object or a list",
                                           value)
             if not present:
-                return readers.DeadLetter(record.source, record.line, "missing column: %r" % (column,), value)
+                return formats.DeadLetter(record.source, record.line, "missing column: %r" % (column,), value)
             row[name] = value[key]
-        return readers.Record(record.source, record.line, row)
+        return formats.Record(record.source, record.line, row)
 
 
 def _keep_language(record, language):
@@ -106,7 +106,7 @@ class _Convert(beam.DoFn):
             values, facts = features_lib.convert_example(record.value, labels, self._spec, self._tokenizer,
                                                          self._options.max_seq_length, example_id)
         except features_lib.ExampleError as error:
-            yield beam.pvalue.TaggedOutput("dead", readers.DeadLetter(record.source, record.line, str(error),
+            yield beam.pvalue.TaggedOutput("dead", formats.DeadLetter(record.source, record.line, str(error),
                                                                       record.value))
             return
         yield finetune_common.id_key(example_id), self._schema(labels).encode(values)

@@ -18,7 +18,7 @@ from typing import Callable, Optional
 
 import apache_beam as beam
 
-from bertprep.io import beam_io, readers
+from bertprep.io import beam_io, formats
 from bertprep.runtime import run_report
 from bertprep.schemas import tables
 from bertprep.io import output as output_lib
@@ -30,12 +30,12 @@ KIND = "embeddings"
 
 def _read_fn(options: EmbedOptions):
     def read(path):
-        chosen = options.format or readers.guess_format(path)
+        chosen = options.format or formats.guess_format(path)
         if chosen == "jsonl":
-            return readers.iter_jsonl(path, options.text_field)
+            return formats.iter_jsonl(path, options.text_field)
         if chosen in ("tsv", "csv", "parquet"):
-            return readers.iter_file(path, chosen, columns={"text": options.text_field}, header=options.header)
-        return readers.iter_file(path, chosen)
+            return formats.iter_file(path, chosen, columns={"text": options.text_field}, header=options.header)
+        return formats.iter_file(path, chosen)
 
     return read
 
@@ -101,7 +101,7 @@ class EmbedWindow(beam.DoFn):
                 texts.append(record_text(record))
                 good.append(record)
             except ValueError as error:
-                yield beam.pvalue.TaggedOutput("dead", readers.DeadLetter(record.source, record.line,
+                yield beam.pvalue.TaggedOutput("dead", formats.DeadLetter(record.source, record.line,
                                                                           "no text: %s" % error, repr(record.value)))
         if not good:
             return

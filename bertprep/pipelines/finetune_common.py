@@ -10,10 +10,10 @@ from typing import Dict, Sequence
 import apache_beam as beam
 
 from bertprep import data_warnings
-from bertprep.io import beam_io
+from bertprep.io import beam_io, fs
 from bertprep.io import output as output_lib
 from bertprep.options.common import ShardedOutputOptions, TokenizerOptions
-from bertprep.pipelines import common, unknown_words
+from bertprep.pipelines import unknown_words
 from bertprep.runtime import runner
 
 LINE_BITS = 32
@@ -21,7 +21,7 @@ LINE_BITS = 32
 
 def file_indexes(pattern: str) -> Dict[str, int]:
     """Each matched input file → its position in sorted order."""
-    return {path: index for index, path in enumerate(beam_io.match_files(pattern))}
+    return {path: index for index, path in enumerate(fs.match(pattern))}
 
 
 def example_id(file_index: int, line: int) -> int:
@@ -150,7 +150,7 @@ def resolve_num_shards(options: ShardedOutputOptions) -> int:
     """--num-shards, or (0) a count from the input's total size, so shard names never depend on workers."""
     if options.num_shards:
         return int(options.num_shards)
-    return common.default_num_shards(beam_io.total_size(beam_io.match_files(options.input)))
+    return output_lib.default_num_shards(fs.total_size(fs.match(options.input)))
 
 
 def resolved(options):

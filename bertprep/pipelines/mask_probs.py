@@ -11,7 +11,7 @@ import pickle
 import apache_beam as beam
 
 from bertprep.errors import BertprepError
-from bertprep.io import beam_io, readers
+from bertprep.io import beam_io, formats, fs
 from bertprep.runtime import run_report
 from bertprep.schemas import statistics
 from bertprep.io import output as output_lib
@@ -21,7 +21,8 @@ from bertprep.seeding import rng_for
 from bertprep.transforms.csc import confusion
 from bertprep.transforms.csc import confusion_files
 from bertprep.transforms.csc import confusion_ranker
-from bertprep.transforms.csc import readers as csc_readers
+from bertprep.io.formats import csc as csc_readers
+from bertprep.transforms.csc import normalizer
 from bertprep.transforms.csc import mask_probability
 from bertprep.transforms.csc.mask_probability_tables import (SAV_FILE, TABLE_COLUMNS, char_stats_row,
                                                        confusion_pairs_row, table_bytes, totals_stats)
@@ -35,50 +36,15 @@ RANK_STAGE = "ranking candidates"
 KIND = "mask_probs"
 
 
-def _to_dead_letter(item: csc_readers.CscDeadLetter) -> readers.DeadLetter:
-    return readers.DeadLetter(item.source, item.line, item.reason, item.record)
-
-
-def read_csc_source(source):
-    """One input (a path, or a (correct, wrong) path pair) → CscPairs and readers.DeadLetters."""
-    fmt, paths = source
-    if fmt == "parallel":
-        correct, wrong = paths
-        with readers.open_binary(correct) as c_handle, readers.open_binary(wrong) as w_handle:
-            items = csc_readers.iter_parallel_pairs(iter(c_handle.readline, b""), iter(w_handle.readline, b""),
-                                                    correct, wrong)
-            for item in items:
-                yield _to_dead_letter(item) if isinstance(item, csc_readers.CscDeadLetter) else item
-        return
-    opener = readers.open_binary
-    for item in csc_readers.iter_file_pairs(paths, None if fmt == "auto" else fmt,
-                                            opener=lambda p: _LineIterable(opener(p))):
-        yield _to_dead_letter(item) if isinstance(item, csc_readers.CscDeadLetter) else item
-
-
-class _LineIterable:
-    """A Beam FileSystems handle as a context manager iterating bytes lines."""
-
-    def __init__(self, handle):
-        self._handle = handle
-
-    def __enter__(self):
-        return iter(self._handle.readline, b"")
-
-    def __exit__(self, *exc):
-        self._handle.close()
-        return False
-
-
 class _ReadSource(beam.DoFn):
     def __init__(self):
         self._read = beam.metrics.Metrics.counter(KIND, "pairs_read")
 
     def process(self, source):
-        for item in read_csc_source(source):
+        for item in csc_readers.iter_source(source):
             self._read.inc()
             progress.note_read()
-            if isinstance(item, readers.DeadLetter):
+            if isinstance(item, formats.DeadLetter):
                 yield beam.pvalue.TaggedOutput(beam_io.DEAD_LETTERS, item)
             else:
                 yield item
@@ -86,13 +52,13 @@ class _ReadSource(beam.DoFn):
 
 
 def read_confusion_file(source):
-    """One (format, path, source name) → (source, char, candidates) rows and readers.DeadLetters."""
+    """One (format, path, source name) → (source, char, candidates) rows and formats.DeadLetters."""
     fmt, path, name = source
-    with readers.open_binary(path) as handle:
+    with fs.open_read(path) as handle:
         try:
             for item in confusion_files.iter_entries(iter(handle.readline, b""), path, fmt, name):
                 if isinstance(item, confusion_files.ConfusionDeadLetter):
-                    yield readers.DeadLetter(item.source, item.line, item.reason, item.record)
+                    yield formats.DeadLetter(item.source, item.line, item.reason, item.record)
                 else:
                     yield (item.source, item.char, item.candidates)
         except ValueError as error:  # a layout that cannot be detected: every line would be a guess
@@ -102,7 +68,7 @@ def read_confusion_file(source):
 class _ReadConfusionFile(beam.DoFn):
     def process(self, source):
         for item in read_confusion_file(source):
-            if isinstance(item, readers.DeadLetter):
+            if isinstance(item, formats.DeadLetter):
                 yield beam.pvalue.TaggedOutput(beam_io.DEAD_LETTERS, item)
             else:
                 yield item
@@ -120,14 +86,14 @@ class _AlignAndCount(beam.DoFn):
         self._normalize = None
 
     def setup(self):
-        self._normalize = csc_readers.make_normalizer(self._t2s)
+        self._normalize = normalizer.make_normalizer(self._t2s)
 
     def process(self, pair):
         wrong, correct = self._normalize(pair.wrong), self._normalize(pair.correct)
         try:
             alignment = align_checked(correct, wrong, self._max_edit_rate)
         except AlignmentError as error:
-            yield beam.pvalue.TaggedOutput(beam_io.DEAD_LETTERS, readers.DeadLetter(
+            yield beam.pvalue.TaggedOutput(beam_io.DEAD_LETTERS, formats.DeadLetter(
                 pair.source, pair.line, str(error), {"wrong": pair.wrong, "correct": pair.correct}))
             return
         rng = rng_for(self._seed, "faspell-augmented", pair.key)
@@ -293,13 +259,13 @@ def _sources(options: MaskProbsOptions) -> list:
     """(format, path) of every --input file, ("parallel", (correct, wrong)) of every --correct/--wrong pair."""
     sources = []
     if options.correct:  # with --wrong: the options class checks they come together
-        correct = beam_io.match_files(options.correct)
-        wrong = beam_io.match_files(options.wrong)
+        correct = fs.match(options.correct)
+        wrong = fs.match(options.wrong)
         if len(correct) != len(wrong):
             raise BertprepError("--correct matches %d files but --wrong matches %d" % (len(correct), len(wrong)))
         sources = [("parallel", pair) for pair in zip(correct, wrong)]
     if options.input:
-        sources += [(options.format, path) for path in beam_io.match_files(options.input)]
+        sources += [(options.format, path) for path in fs.match(options.input)]
     if not sources:  # e.g. --input "," names no file
         raise BertprepError("give --input FILES, or --correct FILE --wrong FILE")
     return sources
@@ -313,7 +279,7 @@ def universe_from_vocabulary(options: MaskProbsOptions) -> list:
     if not path:
         return []
     try:
-        with readers.open_binary(path) as handle:
+        with fs.open_read(path) as handle:
             lines = [line.split(b"\t")[0].replace("\u2581".encode("utf-8"), b"")
                      for line in iter(handle.readline, b"")]
     except BertprepError:
@@ -323,7 +289,7 @@ def universe_from_vocabulary(options: MaskProbsOptions) -> list:
 
 def confusion_file_sources(options: MaskProbsOptions) -> list:
     """(format, path, source name) of every --confusion-file match; BertprepError on clashing names."""
-    paths = beam_io.match_files(options.confusion_file) if options.confusion_file else []
+    paths = fs.match(options.confusion_file) if options.confusion_file else []
     try:
         names = confusion_files.check_source_names(paths)
     except ValueError as error:

@@ -17,7 +17,7 @@ import apache_beam as beam
 
 from bertprep import data_warnings, schemas
 from bertprep.errors import BertprepError
-from bertprep.io import beam_io, readers
+from bertprep.io import beam_io, formats, fs
 from bertprep.runtime import run_report
 from bertprep.schemas import statistics
 from bertprep.io import output as output_lib
@@ -53,7 +53,7 @@ def resolve_options(options: PretrainingOptions) -> PretrainingOptions:
     num_shards = options.num_shards
     if not num_shards:
         patterns = [options.input] + ([options.wrong_input] if options.wrong_input else [])
-        num_shards = num_buckets(sum(beam_io.total_size(beam_io.match_files(pattern)) for pattern in patterns))
+        num_shards = num_buckets(sum(fs.total_size(fs.match(pattern)) for pattern in patterns))
     if num_shards == options.num_shards and options.pair_task == options.next_sentence:
         return options
     return dataclasses.replace(options, num_shards=num_shards, next_sentence=options.pair_task)
@@ -65,7 +65,7 @@ def _document_reader(options: PretrainingOptions):
     columns = {field: field} if fmt == "parquet" else {"text": int(column) if column.isdigit() else column}
 
     def read(path):
-        return readers.iter_file(path, fmt, field=field, columns=columns, header=options.header)
+        return formats.iter_file(path, fmt, field=field, columns=columns, header=options.header)
     return read
 
 
@@ -75,7 +75,7 @@ WRONG_INPUT_NAMESPACE = "wrong-input/"  # keeps pair keys apart from document ke
 
 def source_names(pattern: str, namespace: str = "") -> dict:
     """Path → the name that keys its records, for every file the pattern matches (seeding.relative_names)."""
-    names = relative_names([single for single in pattern.split(",") if single], beam_io.match_files(pattern))
+    names = relative_names([single for single in pattern.split(",") if single], fs.match(pattern))
     return {path: namespace + name for path, name in names.items()}
 
 
@@ -89,8 +89,8 @@ def spans_usable(options: PretrainingOptions) -> bool:
     """Local, uncompressed documents files are shuffled as byte ranges, not text (see iter_document_spans)."""
     if options.input_format != "documents":
         return False
-    paths = beam_io.match_files(options.input)
-    return all("://" not in path and not path.endswith((".gz", ".bz2")) for path in paths)
+    paths = fs.match(options.input)
+    return all(not fs.is_remote(path) and not path.endswith(fs.COMPRESSED_SUFFIXES) for path in paths)
 
 
 def iter_document_spans(path: str):
@@ -98,7 +98,7 @@ def iter_document_spans(path: str):
 
     Local runs hold a GroupByKey in memory (FnApiRunner), so shuffling byte ranges instead of text keeps
     a run's memory nearly flat as the corpus grows; the bucket re-reads its documents by offset. Keys,
-    line numbers and dead letters are those of bertprep.io.readers.iter_documents.
+    line numbers and dead letters are those of bertprep.io.formats.iter_documents.
     """
     start = None
     first = end = offset = 0
@@ -106,20 +106,20 @@ def iter_document_spans(path: str):
         for number, raw in enumerate(handle, start=1):
             line_start = offset
             offset += len(raw)
-            line = readers.decode_line(path, number, raw)
-            if isinstance(line, readers.DeadLetter):
+            line = formats.decode_line(path, number, raw)
+            if isinstance(line, formats.DeadLetter):
                 yield line
                 continue
             if not line.value.strip():
                 if start is not None:
-                    yield readers.Record(path, first, (SPAN, start, end))
+                    yield formats.Record(path, first, (SPAN, start, end))
                     start = None
                 continue
             if start is None:
                 start, first = line_start, number
             end = offset
     if start is not None:
-        yield readers.Record(path, first, (SPAN, start, end))
+        yield formats.Record(path, first, (SPAN, start, end))
 
 
 def read_span(handles: dict, path: str, start: int, end: int):
@@ -134,7 +134,7 @@ def read_span(handles: dict, path: str, start: int, end: int):
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             continue
-        if number == 0 and start == 0 and text.startswith(readers.BOM):
+        if number == 0 and start == 0 and text.startswith(formats.BOM):
             text = text[1:]
         text = text.strip()
         if text:
@@ -143,13 +143,13 @@ def read_span(handles: dict, path: str, start: int, end: int):
 
 
 def _pair_reader(path):
-    from bertprep.pipelines.mask_probs import read_csc_source
+    from bertprep.io.formats import csc
 
-    for item in read_csc_source(("auto", path)):
-        if isinstance(item, readers.DeadLetter):
+    for item in csc.iter_file_pairs(path):
+        if isinstance(item, formats.DeadLetter):
             yield item
         else:
-            yield readers.Record(item.source, item.line, ("pair", item.wrong, item.correct))
+            yield formats.Record(item.source, item.line, ("pair", item.wrong, item.correct))
 
 
 def _special_id(tokenizer, name):
@@ -235,7 +235,7 @@ class JobParts:
         tokenized = self.documents.many(list(zip(doc_keys, doc_sentences)), unknown)
         for record, sentences, document in zip(doc_records, doc_sentences, tokenized):
             if document.num_tokens == 0:
-                dead.append(readers.DeadLetter(record.source, record.line, "no tokens: the document is empty after "
+                dead.append(formats.DeadLetter(record.source, record.line, "no tokens: the document is empty after "
                                                "tokenization", "\n".join(sentences)))
             else:
                 documents.append(document)
@@ -253,7 +253,7 @@ class JobParts:
             sentences = value if isinstance(value, list) and all(isinstance(v, str) for v in value) \
                 else sentences_of(value)
         except ValueError as error:
-            dead.append(readers.DeadLetter(record.source, record.line, "bad document: %s" % error, str(value)))
+            dead.append(formats.DeadLetter(record.source, record.line, "bad document: %s" % error, str(value)))
             return
         doc_records.append(record)
         doc_keys.append(key)
@@ -264,9 +264,9 @@ class JobParts:
         wrong_ids, correct_ids = (tokenizer.convert_tokens_to_ids(tokens)
                                   for tokens in tokenizer.tokenize_batch([wrong, correct]))
         if not wrong_ids:
-            dead.append(readers.DeadLetter(record.source, record.line, "no tokens: empty sentence pair", wrong))
+            dead.append(formats.DeadLetter(record.source, record.line, "no tokens: empty sentence pair", wrong))
         elif len(wrong_ids) != len(correct_ids):
-            dead.append(readers.DeadLetter(record.source, record.line, "unaligned pair: the wrong and correct "
+            dead.append(formats.DeadLetter(record.source, record.line, "unaligned pair: the wrong and correct "
                                            "sentences tokenize to %d and %d tokens" % (len(wrong_ids),
                                                                                         len(correct_ids)),
                                            wrong + "\t" + correct))

@@ -17,10 +17,11 @@ from typing import Dict
 import apache_beam as beam
 
 from bertprep import schemas
-from bertprep.io import beam_io, readers
+from bertprep.io import beam_io, formats
 from bertprep.runtime import run_report
 from bertprep.schemas import statistics, tables
 from bertprep.io import output as output_lib
+from bertprep.io.formats.squad import iter_squad_file
 from bertprep.options.squad import SquadOptions
 from bertprep.pipelines import finetune_common, unknown_words
 from bertprep.seeding import stable_hash
@@ -69,7 +70,7 @@ class _ConvertQuestion(beam.DoFn):
                 example, self._tokenizer, options.max_seq_length, options.doc_stride, options.max_query_length,
                 is_training, options.unusable_answers)
         except squad_examples.AnswerError as error:
-            yield beam.pvalue.TaggedOutput("dead", readers.DeadLetter(record.source, record.line, str(error),
+            yield beam.pvalue.TaggedOutput("dead", formats.DeadLetter(record.source, record.line, str(error),
                                                                       record.value["qa"]))
             return
         position = (self._file_indexes[record.source], record.line)
@@ -248,7 +249,7 @@ def build_pipeline(pipeline, options: SquadOptions) -> None:
     options = finetune_common.resolved(options)
     kind = options.kind
     indexes = finetune_common.file_indexes(options.input)
-    read = pipeline | "Read" >> beam_io.ReadRecords(options.input, squad_examples.iter_squad_file)
+    read = pipeline | "Read" >> beam_io.ReadRecords(options.input, iter_squad_file)
     converted = (read.records
                  | "Spread" >> beam.Reshuffle()
                  | "Convert" >> beam.ParDo(_ConvertQuestion(options, indexes)).with_outputs(

@@ -10,7 +10,8 @@ from typing import Dict
 import apache_beam as beam
 
 from bertprep import schemas
-from bertprep.io import beam_io, readers
+from bertprep.io import beam_io, formats
+from bertprep.io.formats.conll import iter_conll_file
 from bertprep.options.tagging import TaggingOptions
 from bertprep.pipelines import finetune_common
 from bertprep.runtime import run_report
@@ -32,8 +33,8 @@ class SentenceReader:
 
     def __call__(self, path):
         if self.format == "jsonl":
-            return readers.iter_jsonl(path)
-        return tagging_lib.iter_conll_file(path)
+            return formats.iter_jsonl(path)
+        return iter_conll_file(path)
 
 
 def _parse(record, options: TaggingOptions):
@@ -43,10 +44,10 @@ def _parse(record, options: TaggingOptions):
         else:
             tokens, tags = tagging_lib.parse_conll(record.value)
     except ExampleError as error:
-        yield beam.pvalue.TaggedOutput("dead", readers.DeadLetter(record.source, record.line, str(error),
+        yield beam.pvalue.TaggedOutput("dead", formats.DeadLetter(record.source, record.line, str(error),
                                                                   record.value))
         return
-    yield readers.Record(record.source, record.line, {"tokens": tokens, "tags": tags, "raw": record.value})
+    yield formats.Record(record.source, record.line, {"tokens": tokens, "tags": tags, "raw": record.value})
 
 
 class _Convert(beam.DoFn):
@@ -68,7 +69,7 @@ class _Convert(beam.DoFn):
                 record.value["tokens"], record.value["tags"], self._tag_ids, self._tokenizer,
                 self._options.max_seq_length, example_id, self._options.split_long)
         except ExampleError as error:
-            yield beam.pvalue.TaggedOutput("dead", readers.DeadLetter(record.source, record.line, str(error),
+            yield beam.pvalue.TaggedOutput("dead", formats.DeadLetter(record.source, record.line, str(error),
                                                                       record.value["raw"]))
             return
         for chunk, features in enumerate(values):

@@ -14,9 +14,8 @@ from typing import Callable, List, Optional
 
 from bertprep.errors import BertprepError
 
-# The local runner's name, and the options run_job reads from a job's typed options (a CommonJobOptions:
-# runner, workers, output, is_local, changed_options()).
-from bertprep.options.common import LOCAL_RUNNER  # noqa: E402  (one definition, with the options)
+# `options` below is a job's typed options (a bertprep.options.common.CommonJobOptions): runner, workers,
+# output, is_local, changed_options().
 
 
 def beam_arguments(options, extra: Optional[List[str]] = None) -> List[str]:

@@ -12,6 +12,7 @@ import os
 from typing import Dict, Iterable, List
 
 from bertprep.errors import BertprepError
+from bertprep.io import fs
 
 HASH_CHUNK = 1 << 20
 # Options whose values are never files, even when a file of that name happens to exist.
@@ -44,13 +45,13 @@ def input_patterns(args: dict, inputs: Iterable[str] = (), base_dir: str = ".") 
 
 
 def _absolute(pattern: str, base_dir: str) -> str:
-    if "://" in pattern:
+    if fs.is_remote(pattern):
         return pattern
     return os.path.normpath(os.path.join(base_dir, os.path.expanduser(pattern)))
 
 
 def _matches_something(pattern: str) -> bool:
-    if "://" in pattern:
+    if fs.is_remote(pattern):
         return pattern.startswith("gs://") and "/" in pattern[5:]
     return bool(glob.glob(os.path.expanduser(pattern)))
 
@@ -77,7 +78,7 @@ def fingerprint_hash(value) -> str:
 
 
 def _expand(pattern: str) -> List[dict]:
-    if "://" in pattern:
+    if fs.is_remote(pattern):
         return _expand_remote(pattern)
     found = []
     for path in sorted(glob.glob(os.path.expanduser(pattern))):
@@ -109,11 +110,8 @@ def _expand_remote(pattern: str) -> List[dict]:
 
 def _sha256(path: str) -> str:
     digest = hashlib.sha256()
-    if "://" in path:
-        from apache_beam.io.filesystem import CompressionTypes
-        from apache_beam.io.filesystems import FileSystems
-
-        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+    if fs.is_remote(path):
+        with fs.open_read(path, decompress=False) as handle:
             for chunk in iter(lambda: handle.read(HASH_CHUNK), b""):
                 digest.update(chunk)
     else:

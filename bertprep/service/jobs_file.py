@@ -25,6 +25,7 @@ from typing import Dict, List, Optional, Tuple
 import yaml
 
 from bertprep.errors import BertprepError
+from bertprep.io import fs
 from bertprep.service.yaml_lines import Checker, Located, compose, locate, plain
 
 TOP_KEYS = {"output_root", "registry", "logs", "max_parallel_runs", "defaults", "jobs"}
@@ -115,7 +116,7 @@ def parse_jobs(text: str, path: str = "<jobs>", check_pipelines: bool = True) ->
     output_root = _resolve(check.string(top["output_root"], "output_root"), base)
     registry = _resolve(check.string(top["registry"], "registry"), base) if "registry" in top else \
         os.path.join(base, DEFAULT_REGISTRY)
-    if "://" in registry:
+    if fs.is_remote(registry):
         check.fail(top["registry"].line, "registry", "must be a local file (SQLite)")
     logs = _resolve(check.string(top["logs"], "logs"), base) if "logs" in top else \
         os.path.join(os.path.dirname(registry), "bertprep-logs")
@@ -158,7 +159,7 @@ def parse_jobs(text: str, path: str = "<jobs>", check_pipelines: bool = True) ->
 
 def _resolve(value: str, base: str) -> str:
     value = os.path.expanduser(value)
-    if "://" in value or os.path.isabs(value):
+    if fs.is_remote(value) or os.path.isabs(value):
         return value
     return os.path.normpath(os.path.join(base, value))
 

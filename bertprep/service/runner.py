@@ -21,6 +21,7 @@ import time
 from typing import Iterable, Optional
 
 from bertprep.errors import BertprepError
+from bertprep.io import fs
 from bertprep.service import catalog, fingerprint
 from bertprep.service.jobs_file import JobSpec, resolve_placeholders
 from bertprep.service.registry import Registry, RegistryError
@@ -59,10 +60,7 @@ def pipeline_environment(base: Optional[dict], secret_env: Iterable[str] = ()) -
 
 
 def join(*parts: str) -> str:
-    if "://" in parts[0]:
-        from apache_beam.io.filesystems import FileSystems
-        return FileSystems.join(*parts)
-    return os.path.join(*parts)
+    return fs.join(*parts)
 
 
 def latest_path(output_root: str, job: str) -> str:
@@ -73,12 +71,10 @@ def read_latest(output_root: str, job: str) -> Optional[str]:
     """The run id LATEST names for `job`, or None before its first successful run."""
     path = latest_path(output_root, job)
     try:
-        if "://" in path:
-            from apache_beam.io.filesystem import CompressionTypes
-            from apache_beam.io.filesystems import FileSystems
-            if not FileSystems.exists(path):
+        if fs.is_remote(path):
+            if not fs.exists(path):
                 return None
-            with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+            with fs.open_read(path, decompress=False) as handle:
                 text = handle.read().decode("utf-8")
         else:
             with open(path, encoding="utf-8") as handle:

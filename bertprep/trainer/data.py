@@ -13,6 +13,7 @@ from typing import List, Optional
 
 from bertprep import schemas
 from bertprep.errors import BertprepError
+from bertprep.io import fs
 
 INFO_FILE = "info.json"
 COMPLETE_MARKER = "_COMPLETE"
@@ -129,7 +130,7 @@ def read_dataset_info(path) -> DatasetInfo:
 def _vocab_size_from(config, fingerprint):
     """The size of the vocabulary the job read (config["vocab"]), if that file is here and unchanged."""
     vocab = config.get("vocab")
-    if not vocab or not fingerprint or "://" in str(vocab) or not os.path.exists(vocab):
+    if not vocab or not fingerprint or fs.is_remote(str(vocab)) or not os.path.exists(vocab):
         return None
     from bertprep.transforms.tokenization.vocabulary import Vocabulary
 

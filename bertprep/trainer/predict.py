@@ -14,6 +14,7 @@ from typing import List, Optional
 import numpy as np
 
 from bertprep.errors import BertprepError
+from bertprep.io import fs
 from bertprep.trainer import data as data_lib
 
 TASKS = ("classifier", "tagging")
@@ -38,7 +39,7 @@ class RowWriter:
     file into place, so a stopped run never leaves a partial file under the final name."""
 
     def __init__(self, path: str, fmt: str):
-        if "://" in path:
+        if fs.is_remote(path):
             raise BertprepError(f"{path}: predictions are written to a local file")
         self.path, self.fmt = path, fmt
         self.temporary = path + ".incomplete"

@@ -17,7 +17,7 @@ import contextlib
 import json
 import re
 from itertools import zip_longest
-from typing import IO, Callable, Iterable, Iterator, Optional, Union
+from typing import IO, Callable, Iterable, Iterator, Optional, Tuple, Union
 
 from bertprep.io import fs
 from bertprep.io.formats.lines import BOM, decode_lines
@@ -322,3 +322,12 @@ def iter_parallel_files(correct_path: str, wrong_path: str) -> Iterator[PairOrDe
     """Pairs from two line-aligned files (through bertprep.io.fs); keyed by the correct file's lines."""
     with _file_lines(correct_path) as correct_lines, _file_lines(wrong_path) as wrong_lines:
         yield from iter_parallel_pairs(correct_lines, wrong_lines, correct_path, wrong_path)
+
+
+def iter_source(source: Tuple[str, Union[str, Tuple[str, str]]]) -> Iterator[PairOrDeadLetter]:
+    """One input of a job: `("parallel", (correct path, wrong path))` or `(format or "auto", path)`."""
+    fmt, paths = source
+    if fmt == "parallel":
+        yield from iter_parallel_files(*paths)
+    else:
+        yield from iter_file_pairs(paths, fmt)

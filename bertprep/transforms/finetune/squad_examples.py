@@ -1,6 +1,6 @@
 """SQuAD-format JSON (v1.1, v2.0, CMRC 2018) → one example per question, with answers located.
 
-The file is read by bertprep.io.formats.squad (re-exported here as `iter_squad_file`): questions come
+The file is read by bertprep.io.formats.squad (`iter_squad_file`): questions come
 out in file order (article, paragraph, question) with their position, which the pipeline sorts on to
 number examples and features exactly as run_squad.py does.
 
@@ -16,7 +16,6 @@ the reference numbers them (a few Chinese characters quoted in Vietnamese or Eng
 import dataclasses
 from typing import Dict, List, Optional, Tuple
 
-from bertprep.io.formats.squad import iter_squad_file  # noqa: F401  (the job reads through here)
 from bertprep.transforms.tokenization.wordpiece import is_cjk_codepoint
 
 CONTEXT_WHITESPACE = frozenset(" \t\r\n\u202f")

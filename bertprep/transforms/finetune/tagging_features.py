@@ -9,7 +9,6 @@ with `split_long`, cut at word boundaries into several records.
 import collections
 from typing import Dict, List, Sequence, Tuple
 
-from bertprep.io.formats.conll import iter_conll_file  # noqa: F401  (the job reads through here)
 from bertprep.transforms.finetune.classifier_features import ExampleError, pad
 
 

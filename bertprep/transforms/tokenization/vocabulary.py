@@ -9,6 +9,7 @@ import hashlib
 import os
 
 from bertprep.errors import BertprepError
+from bertprep.io import fs
 
 UNK_TOKEN = "[UNK]"
 SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[MASK]", "[PAD]", "[UNK]")
@@ -17,7 +18,7 @@ SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[MASK]", "[PAD]", "[UNK]")
 def read_bytes(path, what="file"):
     """Whole contents of a local or remote file; a missing or unreadable one is a BertprepError."""
     path = os.fspath(path)
-    if "://" not in path:
+    if not fs.is_remote(path):
         try:
             with open(path, "rb") as handle:
                 return handle.read()
@@ -25,10 +26,8 @@ def read_bytes(path, what="file"):
             raise BertprepError(f"{what} not found: {path}") from None
         except OSError as error:
             raise BertprepError(f"cannot read {what} {path}: {error.strerror or error}") from None
-    from apache_beam.io.filesystems import FileSystems  # remote paths only: keeps transforms Beam-free
-
     try:
-        with FileSystems.open(path) as handle:
+        with fs.open_read(path, decompress=False) as handle:  # Beam is imported for remote paths only
             return handle.read()
     except Exception as error:  # Beam wraps every backend's error differently
         raise BertprepError(f"cannot read {what} {path}: {type(error).__name__}") from None
