@@ -264,13 +264,13 @@ def test_encoder_equals_the_schema_encoder():
 def test_document_spans_read_back_as_the_shared_reader_reads(tmp_path):
     """Local runs shuffle byte ranges instead of text; re-reading a range gives the reader's document."""
     from bertprep.io import formats
-    from bertprep.pipelines import pretraining
+    from bertprep.io.formats import documents
 
     path = tmp_path / "docs.txt"
     path.write_bytes("\ufeff第一句。\r\n第二句。\r\n\r\n\n".encode("utf-8") + b"\xff bad line\n" +
                      "第三句。\n".encode("utf-8") + b"ok \xfe\n" + "  \n第四句。\n最后一句".encode("utf-8"))
     expected = list(formats.iter_documents(str(path)))
-    spans = list(pretraining.iter_document_spans(str(path)))
+    spans = list(documents.iter_document_spans(str(path)))
     assert [type(item) for item in spans] == [type(item) for item in expected]
     handles = {}
     for span, reference in zip(spans, expected):
@@ -278,7 +278,7 @@ def test_document_spans_read_back_as_the_shared_reader_reads(tmp_path):
             assert (span.line, span.reason) == (reference.line, reference.reason)
             continue
         assert span.key == reference.key
-        assert pretraining.read_span(handles, span.source, span.value[1], span.value[2]) == reference.value
+        assert documents.read_span(handles, span.source, span.value[1], span.value[2]) == reference.value
     for handle in handles.values():
         handle.close()
 

@@ -217,3 +217,16 @@ def test_csc_pairs_are_records_and_squad_reads_through_formats(tmp_path):
     path = _write(tmp_path, "s.json", document + b"\xff")
     assert [(item.line, item.reason) for item in squad.iter_squad_file(path)] == [
         (0, "undecodable: invalid UTF-8 at byte %d" % len(document))]
+
+
+def test_columns_are_picked_by_name_or_by_index_and_a_missing_one_is_a_dead_letter():
+    from bertprep.io.formats.columns import pick_columns
+
+    record = formats.Record("rows.jsonl", 3, {"sentence": "好", "score": 1})
+    picked = pick_columns(record, {"text_a": "sentence", "label": 1})
+    assert isinstance(picked, formats.Record) and picked.value == {"text_a": "好", "label": 1}
+    assert pick_columns(formats.Record("r.jsonl", 4, ["a", "b"]), {"text_a": -1}).value == {"text_a": "b"}
+    missing = pick_columns(record, {"text_a": "text"})
+    assert isinstance(missing, formats.DeadLetter) and (missing.line, missing.reason) == (3, "missing column: 'text'")
+    scalar = pick_columns(formats.Record("r.jsonl", 5, "text"), {"text_a": 0})
+    assert scalar.reason == "bad record: expected an object or a list"

@@ -13,6 +13,7 @@ import apache_beam as beam
 from bertprep import schemas
 from bertprep.errors import BertprepError
 from bertprep.io import beam_io, formats
+from bertprep.io.formats.columns import pick_columns
 from bertprep.options.classifier import ClassifierOptions
 from bertprep.pipelines import finetune_common
 from bertprep.runtime import run_report
@@ -50,31 +51,12 @@ class RowReader:
                 yield item
         elif self.format == "jsonl":
             for item in formats.iter_jsonl(path):
-                yield self._pick(item) if isinstance(item, formats.Record) else item
+                yield pick_columns(item, self.columns) if isinstance(item, formats.Record) else item
         elif self.format == "parquet":
             for item in formats.iter_parquet(path):
-                yield self._pick(item)
+                yield pick_columns(item, self.columns)
         else:
             raise BertprepError("unknown input format %r" % self.format)
-
-    def _pick(self, record):
-        value = record.value
-        row = {}
-        for name, column in self.columns.items():
-            if isinstance(value, dict):
-                keys = list(value)
-                key = keys[column] if isinstance(column, int) and -len(keys) <= column < len(keys) else column
-                present = key in value
-            elif isinstance(value, list):
-                key = column
-                present = isinstance(column, int) and -len(value) <= column < len(value)
-            else:
-                return formats.DeadLetter(record.source, record.line, "bad record: expected an object or a list",
-                                          value)
-            if not present:
-                return formats.DeadLetter(record.source, record.line, "missing column: %r" % (column,), value)
-            row[name] = value[key]
-        return formats.Record(record.source, record.line, row)
 
 
 def _keep_language(record, language):

@@ -18,6 +18,7 @@ import apache_beam as beam
 from bertprep import data_warnings, schemas
 from bertprep.errors import BertprepError
 from bertprep.io import beam_io, formats, fs
+from bertprep.io.formats import documents
 from bertprep.runtime import run_report
 from bertprep.schemas import statistics
 from bertprep.io import output as output_lib
@@ -69,7 +70,6 @@ def _document_reader(options: PretrainingOptions):
     return read
 
 
-SPAN = "span"
 WRONG_INPUT_NAMESPACE = "wrong-input/"  # keeps pair keys apart from document keys of a file with the same name
 
 
@@ -86,60 +86,11 @@ def keyed_record(record, names: dict) -> tuple:
 
 
 def spans_usable(options: PretrainingOptions) -> bool:
-    """Local, uncompressed documents files are shuffled as byte ranges, not text (see iter_document_spans)."""
+    """Local, uncompressed documents files are shuffled as byte ranges, not text (see formats.documents.iter_document_spans)."""
     if options.input_format != "documents":
         return False
     paths = fs.match(options.input)
     return all(not fs.is_remote(path) and not path.endswith(fs.COMPRESSED_SUFFIXES) for path in paths)
-
-
-def iter_document_spans(path: str):
-    """Documents of a local text file as byte ranges: Record(value=("span", start, end)) or DeadLetter.
-
-    Local runs hold a GroupByKey in memory (FnApiRunner), so shuffling byte ranges instead of text keeps
-    a run's memory nearly flat as the corpus grows; the bucket re-reads its documents by offset. Keys,
-    line numbers and dead letters are those of bertprep.io.formats.iter_documents.
-    """
-    start = None
-    first = end = offset = 0
-    with open(path, "rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            line_start = offset
-            offset += len(raw)
-            line = formats.decode_line(path, number, raw)
-            if isinstance(line, formats.DeadLetter):
-                yield line
-                continue
-            if not line.value.strip():
-                if start is not None:
-                    yield formats.Record(path, first, (SPAN, start, end))
-                    start = None
-                continue
-            if start is None:
-                start, first = line_start, number
-            end = offset
-    if start is not None:
-        yield formats.Record(path, first, (SPAN, start, end))
-
-
-def read_span(handles: dict, path: str, start: int, end: int):
-    """The sentences of one document span (undecodable lines were dead-lettered when the span was made)."""
-    handle = handles.get(path)
-    if handle is None:
-        handle = handles[path] = open(path, "rb")
-    handle.seek(start)
-    sentences = []
-    for number, raw in enumerate(handle.read(end - start).split(b"\n")):
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            continue
-        if number == 0 and start == 0 and text.startswith(formats.BOM):
-            text = text[1:]
-        text = text.strip()
-        if text:
-            sentences.append(text)
-    return sentences
 
 
 def _pair_reader(path):
@@ -223,10 +174,10 @@ class JobParts:
         try:
             for key, record in keyed_records:
                 value = record.value
-                if isinstance(value, tuple) and value and value[0] == SPAN:
+                if isinstance(value, tuple) and value and value[0] == documents.SPAN:
                     doc_records.append(record)
                     doc_keys.append(key)
-                    doc_sentences.append(read_span(handles, record.source, value[1], value[2]))
+                    doc_sentences.append(documents.read_span(handles, record.source, value[1], value[2]))
                     continue
                 self._record(key, record, value, pairs, dead, doc_records, doc_keys, doc_sentences)
         finally:
@@ -335,7 +286,7 @@ def build_pipeline(pipeline, options: PretrainingOptions) -> None:
     progress.announce_stage(BUILD_STAGE, shards, unit="buckets", item="instances")
     config = options.to_config()  # what info.json records (and the schema's shaping lengths)
 
-    reader = iter_document_spans if spans_usable(options) else _document_reader(options)
+    reader = documents.iter_document_spans if spans_usable(options) else _document_reader(options)
     read = pipeline | "Read" >> beam_io.ReadRecords(options.input, reader)
     inputs = [read.records | "KeyDocuments" >> beam.Map(keyed_record, source_names(options.input))]
     dead = [read.dead_letters]
