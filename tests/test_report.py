@@ -145,13 +145,13 @@ def test_pretraining_statistics_are_the_ones_the_report_draws(tmp_path):
     ("tagging", {"sequence_length_histogram", "tokens_per_instance", "unk_rate", "tag_distribution"}),
 ])
 def test_finetune_statistics_are_the_ones_the_report_draws(job, drawn):
-    """The names a fine-tuning job publishes (its STAT_NAMES) include every statistic the report has a
+    """The names a fine-tuning job publishes (its SUMMED_STATS) include every statistic the report has a
     section for that the job computes: a statistic renamed in the job alone fails here."""
     import importlib
 
     from bertprep.report import stats as report_stats
 
-    names = set(importlib.import_module("bertprep.pipelines.%s" % job).STAT_NAMES)
+    names = set(importlib.import_module("bertprep.pipelines.%s" % job).SUMMED_STATS)
     assert drawn <= names
     assert drawn <= set(report_stats.DRAWN)
 

@@ -108,7 +108,8 @@ def _text(value) -> str:
     return str(value)
 
 
-def _boolean(value, option: str) -> bool:
+def parse_boolean(value, option: str) -> bool:
+    """true/false (also 1/0, yes/no) from a jobs file or a template parameter; `option` names it in the error."""
     if isinstance(value, bool):
         return value
     lowered = str(value).strip().lower()
@@ -279,7 +280,7 @@ def option_value(option: CommandOption, value):
     if value is None:
         return None
     if option.spec.kind in (FLAG, SWITCH):
-        return _boolean(value, option.option)
+        return parse_boolean(value, option.option)
     if option.spec.kind == LIST and isinstance(value, (list, tuple)):
         return ",".join(_text(item) for item in value)
     if isinstance(value, (list, tuple)):

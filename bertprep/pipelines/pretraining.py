@@ -18,7 +18,7 @@ import apache_beam as beam
 from bertprep import data_warnings, schemas
 from bertprep.errors import BertprepError
 from bertprep.io import beam_io, formats, fs
-from bertprep.io.formats import documents
+from bertprep.io.formats import documents as documents_format
 from bertprep.runtime import run_report
 from bertprep.schemas import statistics
 from bertprep.io import output as output_lib
@@ -86,7 +86,8 @@ def keyed_record(record, names: dict) -> tuple:
 
 
 def spans_usable(options: PretrainingOptions) -> bool:
-    """Local, uncompressed documents files are shuffled as byte ranges, not text (see formats.documents.iter_document_spans)."""
+    """Local, uncompressed documents files are shuffled as byte ranges, not text (see
+    io.formats.documents.iter_document_spans)."""
     if options.input_format != "documents":
         return False
     paths = fs.match(options.input)
@@ -174,10 +175,10 @@ class JobParts:
         try:
             for key, record in keyed_records:
                 value = record.value
-                if isinstance(value, tuple) and value and value[0] == documents.SPAN:
+                if isinstance(value, tuple) and value and value[0] == documents_format.SPAN:
                     doc_records.append(record)
                     doc_keys.append(key)
-                    doc_sentences.append(documents.read_span(handles, record.source, value[1], value[2]))
+                    doc_sentences.append(documents_format.read_span(handles, record.source, value[1], value[2]))
                     continue
                 self._record(key, record, value, pairs, dead, doc_records, doc_keys, doc_sentences)
         finally:
@@ -286,7 +287,7 @@ def build_pipeline(pipeline, options: PretrainingOptions) -> None:
     progress.announce_stage(BUILD_STAGE, shards, unit="buckets", item="instances")
     config = options.to_config()  # what info.json records (and the schema's shaping lengths)
 
-    reader = documents.iter_document_spans if spans_usable(options) else _document_reader(options)
+    reader = documents_format.iter_document_spans if spans_usable(options) else _document_reader(options)
     read = pipeline | "Read" >> beam_io.ReadRecords(options.input, reader)
     inputs = [read.records | "KeyDocuments" >> beam.Map(keyed_record, source_names(options.input))]
     dead = [read.dead_letters]

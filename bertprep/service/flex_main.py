@@ -96,7 +96,8 @@ def translate(argv, environ=None):
         if option.name == "runner":
             has_runner = True
         if is_boolean:
-            out.extend(option.command_line(_boolean(value if has_value else "true", name)))
+            out.extend(option.command_line(fields.parse_boolean(value if has_value else "true",
+                                                                  "template parameter %s" % name)))
         else:
             out.extend([option.option, value])
     # What is not a template parameter must be a Beam option (the launcher's project, region, ...): a
@@ -105,17 +106,6 @@ def translate(argv, environ=None):
     if not has_runner:
         out.append("--runner=" + DATAFLOW_RUNNER)
     return pipeline, out
-
-
-def _boolean(text: str, name: str) -> bool:
-    from bertprep.errors import BertprepError
-
-    lowered = str(text).strip().lower()
-    if lowered in ("true", "1", "yes"):
-        return True
-    if lowered in ("false", "0", "no", ""):
-        return False
-    raise BertprepError("template parameter %s takes true or false, not %r" % (name, text))
 
 
 def run_cli_process(cli_argv) -> int:
