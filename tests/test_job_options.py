@@ -121,3 +121,19 @@ def test_the_registry_names_its_jobs_without_importing_beam():
 def test_an_unknown_pipeline_is_one_line_naming_the_known_ones():
     with pytest.raises(BertprepError, match=r"unknown pipeline 'clasifier' \(known: .*classifier"):
         registry.pipeline("clasifier")
+
+
+def test_values_a_job_derives_are_set_once_without_validating_again(monkeypatch):
+    options = ExampleOptions(input="a", output="o")
+    checks = []
+    monkeypatch.setattr(ExampleOptions, "__post_init__", lambda self: checks.append(self))
+    resolved = options.resolved(num_shards=7)
+    assert checks == []  # the options were checked when made; a shard count from the input is no user input
+    assert resolved.num_shards == 7 and options.num_shards == 0 and resolved.input == "a"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        resolved.num_shards = 8
+    with pytest.raises(TypeError, match="no field num_shard"):
+        options.resolved(num_shard=7)
+    import pickle
+
+    assert pickle.loads(pickle.dumps(resolved)) == resolved  # DoFns carry the options to workers

@@ -223,6 +223,19 @@ class JobOptions:
             parameters.append(parameter)
         return parameters
 
+    def resolved(self, **values):
+        """A copy with `values` the job derived from these options (a shard count from the input size, a
+        label list read from a file), not validated again: the options were checked when they were made,
+        and what the job derives from them is not user input. Fields keep their meaning (to_config)."""
+        names = {field.name for field in dataclasses.fields(self)}
+        unknown = sorted(set(values) - names)
+        if unknown:
+            raise TypeError("%s has no field %s" % (type(self).__name__, ", ".join(unknown)))
+        copy = object.__new__(type(self))
+        for name in names:
+            object.__setattr__(copy, name, values[name] if name in values else getattr(self, name))
+        return copy
+
     def changed_options(self, leave_out: Sequence[str] = ("output", "runner")) -> List[str]:
         """`--option value` for every option not at its default, in --help order (the run summary)."""
         lines = []

@@ -40,7 +40,7 @@ class TaggingOptions(TokenizerOptions, ShardedOutputOptions, CommonJobOptions):
 
     def with_plan(self) -> "TaggingOptions":
         """These options with their plan (reads a --labels file); unchanged when the plan is already there."""
-        return self if self.plan is not None else dataclasses.replace(self, plan=plan_for(self))
+        return self if self.plan is not None else self.resolved(plan=plan_for(self))
 
     def to_config(self):
         """info.json's `config`: the options with the planned format and tag list in place of what the user

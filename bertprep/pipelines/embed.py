@@ -74,7 +74,7 @@ def cores_per_worker(options: EmbedOptions) -> int:
 
 def load_embed_tokenizer(options: EmbedOptions, plan: EmbedPlan):
     """The tokenizer with the vocabulary and case setting the plan resolved."""
-    return dataclasses.replace(options, vocab=plan.vocab, lower=plan.settings.lower).load_tokenizer()
+    return options.resolved(vocab=plan.vocab, lower=plan.settings.lower).load_tokenizer()
 
 
 class EmbedWindow(beam.DoFn):

@@ -3,7 +3,6 @@
 Record ids depend only on the input (the file's position among the sorted input files and the
 record's line), never on workers, so the same input gives the same ids and bytes on any runner.
 """
-import dataclasses
 import functools
 from typing import Dict, Sequence
 
@@ -160,7 +159,7 @@ def resolved(options):
     if hasattr(options, "with_plan"):
         options = options.with_plan()
     if not options.num_shards:
-        options = dataclasses.replace(options, num_shards=resolve_num_shards(options))
+        options = options.resolved(num_shards=resolve_num_shards(options))
     return options
 
 

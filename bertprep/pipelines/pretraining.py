@@ -9,7 +9,6 @@ The bucket count comes from the input size (or --num-shards), never from the wor
 random choice is seeded by (seed, document key, pass), so the bytes do not depend on --workers, nor on the
 directory the input lies in.
 """
-import dataclasses
 import math
 import time
 
@@ -57,7 +56,7 @@ def resolve_options(options: PretrainingOptions) -> PretrainingOptions:
         num_shards = num_buckets(sum(fs.total_size(fs.match(pattern)) for pattern in patterns))
     if num_shards == options.num_shards and options.pair_task == options.next_sentence:
         return options
-    return dataclasses.replace(options, num_shards=num_shards, next_sentence=options.pair_task)
+    return options.resolved(num_shards=num_shards, next_sentence=options.pair_task)
 
 
 def _document_reader(options: PretrainingOptions):
