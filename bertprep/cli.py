@@ -67,11 +67,8 @@ def build_parser(modules):
 
 
 def _conventional_name(module_path: str) -> str:
-    """`bertprep.commands.squad_predict` → `squad-predict`; `..._command` modules drop the suffix."""
-    name = module_path.rsplit(".", 1)[-1]
-    if name.endswith("_command"):
-        name = name[: -len("_command")]
-    return name.replace("_", "-")
+    """`bertprep.commands.squad_predict` → `squad-predict`: a command module is named after its command."""
+    return module_path.rsplit(".", 1)[-1].replace("_", "-")
 
 
 def _modules_for(argv):

@@ -157,7 +157,8 @@ def build_leaky_pipeline(pipeline, options):
                                              written=beam_io.count(converted.records, "CountWritten"))
     info = {"config": options.to_config(), "schema": schema.to_json()}
     _ = pipeline | "Finalize" >> beam_io.Finalize(options.output, toy_job.KIND, info, finalize_inputs,
-                                                  options.num_shards, report=run_report.write_run_report)
+                                                  options.num_shards, report=run_report.write_run_report,
+                                                  max_dead_letter_rate=options.max_dead_letter_rate)
 
 
 def test_an_accounting_mismatch_fails_the_run_loudly(tmp_path, monkeypatch, capsys):

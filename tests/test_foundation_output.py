@@ -340,4 +340,4 @@ def test_finalize_takes_its_inputs_by_name():
     with pytest.raises(ValueError, match="read"):
         beam_io.FinalizeInputs(shards=object(), read=read, job_counts={"read": used}).counts()
     with pytest.raises(TypeError, match="FinalizeInputs"):
-        beam_io.Finalize("out", "classifier", {}, {"shards": object(), "counts": {}}, report=None)
+        beam_io.Finalize("out", "classifier", {}, {"shards": object(), "counts": {}}, report=None, max_dead_letter_rate=0.5)

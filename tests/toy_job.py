@@ -44,7 +44,8 @@ def build_pipeline(pipeline, options):
                                              read=beam_io.count_inputs(read),
                                              written=beam_io.count(converted.records, "CountWritten"))
     _ = pipeline | "Finalize" >> beam_io.Finalize(options.output, KIND, info, finalize_inputs, options.num_shards,
-                                                  options.compression, report=run_report.write_run_report)
+                                                  options.compression, report=run_report.write_run_report,
+                                                  max_dead_letter_rate=options.max_dead_letter_rate)
 
 
 def _fail_on_poison(record):

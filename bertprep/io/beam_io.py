@@ -18,7 +18,6 @@ from bertprep.errors import BertprepError
 from bertprep.io import output as output_lib
 from bertprep.io import fs
 from bertprep.io.records import DeadLetter
-from bertprep.options.common import DEFAULT_MAX_DEAD_LETTER_RATE
 from bertprep.schemas import statistics
 from bertprep.seeding import stable_hash
 
@@ -182,7 +181,7 @@ ReportStep = Callable[[str, dict, dict], None]
 
 class _Finalize(beam.DoFn):
     def __init__(self, directory, kind, shard_prefix, num_shards, compression, info, accounting, publish_hooks,
-                 report, started_at=None):
+                 report, max_dead_letter_rate, started_at=None):
         self._directory = directory
         self._kind = kind
         self._shard_prefix = shard_prefix
@@ -192,6 +191,7 @@ class _Finalize(beam.DoFn):
         self._accounting = accounting
         self._publish_hooks = publish_hooks
         self._report = report
+        self._max_dead_letter_rate = max_dead_letter_rate
         self._started_at = started_at
 
     def process(self, _, shard_results, dead_letter_counts, counts, stats, stage_timing):
@@ -226,7 +226,7 @@ class _Finalize(beam.DoFn):
         # The gates' message carries what the data says (e.g. SQuAD 2.0 read without its option), so a refused
         # run names the fix as a published one would.
         found = data_warnings.warnings_for(info)  # once: for the gates' message and for info.json
-        check_publish_gates(counts, self._directory, (self._info.get("config") or {}).get("max_dead_letter_rate"),
+        check_publish_gates(counts, self._directory, self._max_dead_letter_rate,
                             self._accounting, [warning.message for warning in found
                                                if warning.code not in data_warnings.SAID_BY_THE_GATES])
         data_warnings.check(info, found)  # info["warnings"]; with --strict, fails here before anything is published
@@ -257,7 +257,7 @@ def check_accounting(counts: Dict[str, int], accounting: Optional[tuple]) -> Non
         raise BertprepError("accounting mismatch: %s %d != %s; records were lost" % (read_name, read, detail))
 
 
-def check_publish_gates(counts: Dict[str, int], directory: str, max_dead_letter_rate: Optional[float] = None,
+def check_publish_gates(counts: Dict[str, int], directory: str, max_dead_letter_rate: float,
                         accounting: Optional[tuple] = None, data_warnings: Sequence[str] = ()) -> None:
     """Refuse to publish an output that holds nothing, or that dead-lettered more than the job allows.
 
@@ -266,7 +266,7 @@ def check_publish_gates(counts: Dict[str, int], directory: str, max_dead_letter_
     _COMPLETE exist, so nothing is published; the dead-letter file is already in place to read.
     `data_warnings` (the messages of `bertprep.data_warnings`) end the one-line error: they often say why.
     """
-    rate_limit = DEFAULT_MAX_DEAD_LETTER_RATE if max_dead_letter_rate is None else float(max_dead_letter_rate)
+    rate_limit = float(max_dead_letter_rate)
     read = counts.get(accounting[0] if accounting else statistics.READ, 0)
     written = counts.get(statistics.WRITTEN, counts.get(statistics.RECORDS_OUT, 0))
     dead = counts.get(statistics.DEAD_LETTERED, 0)
@@ -321,19 +321,19 @@ class Finalize(beam.PTransform):
     Applied to the pipeline: `pipeline | "Finalize" >> Finalize(directory, kind, info, FinalizeInputs(...),
     report=...)`. `accounting` names the counts that must balance, e.g. ("read", "written",
     "dead_lettered"). `report` writes report.json/report.html (bertprep.runtime.run_report.write_run_report;
-    None for no report); `publish_hooks` add side files to info.json's directory before the marker.
+    None for no report); `max_dead_letter_rate` is the job's publish gate (--max-dead-letter-rate); `publish_hooks` add side files to info.json's directory before the marker.
     """
 
     def __init__(self, directory: str, kind: str, info: dict, inputs: FinalizeInputs, num_shards: int = 0,
                  compression: str = "none", shard_prefix: Optional[str] = None,
                  accounting=(statistics.READ, statistics.WRITTEN, statistics.DEAD_LETTERED),
-                 publish_hooks=(), *, report: Optional[ReportStep]):
+                 publish_hooks=(), *, report: Optional[ReportStep], max_dead_letter_rate: float):
         super().__init__()
         if not isinstance(inputs, FinalizeInputs):
             raise TypeError("Finalize takes a FinalizeInputs, got %s" % type(inputs).__name__)
         self._inputs = inputs
         self._args = (directory, kind, shard_prefix or kind, num_shards, compression, info, accounting,
-                      tuple(publish_hooks), report, time.time())
+                      tuple(publish_hooks), report, float(max_dead_letter_rate), time.time())
 
     def expand(self, pipeline_begin):
         inputs = self._inputs

@@ -153,4 +153,5 @@ def build_pipeline(pipeline, options: ClassifierOptions) -> None:
         options.output, KIND, info, finalize_inputs, options.num_shards, options.compression,
         accounting=("read", "written", "dead_lettered", "filtered"),
         publish_hooks=[finetune_common.info_hook(functools.partial(label_info, options))],
-        report=run_report.write_run_report)
+        report=run_report.write_run_report,
+        max_dead_letter_rate=options.max_dead_letter_rate)

@@ -226,7 +226,8 @@ def build_pipeline(pipeline, options: EmbedOptions, plan: Optional[EmbedPlan] = 
     finalize_inputs = beam_io.FinalizeInputs(shards=shards, dead_letter_counts=dead_counts,
                                              read=beam_io.count_inputs(read), written=written)
     _ = pipeline | "Finalize" >> beam_io.Finalize(options.output, KIND, info, finalize_inputs, num_shards=0,
-                                                  report=run_report.write_run_report)
+                                                  report=run_report.write_run_report,
+                                                  max_dead_letter_rate=options.max_dead_letter_rate)
 
 
 def pipeline_builder(plan: EmbedPlan) -> Callable:

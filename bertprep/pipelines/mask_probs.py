@@ -385,7 +385,8 @@ def build_pipeline(pipeline, options: MaskProbsOptions) -> None:
         job_counts=counts, stats=stats)
     _ = pipeline | "Finalize" >> beam_io.Finalize(
         output, KIND, job_info(options, vocab_chars, confusion_sources), finalize_inputs,
-        accounting=("read", "written", "confusion_lines_used", "dead_lettered"), report=run_report.write_run_report)
+        accounting=("read", "written", "confusion_lines_used", "dead_lettered"), report=run_report.write_run_report,
+        max_dead_letter_rate=options.max_dead_letter_rate)
 
 
 def load_mask_probability_sav(path: str) -> dict:

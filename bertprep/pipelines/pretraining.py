@@ -326,7 +326,8 @@ def build_pipeline(pipeline, options: PretrainingOptions) -> None:
             lambda stats: [(n, stats[n]) for n in (statistics.BUILD_TIME, statistics.BUILD_WINDOW) if n in stats]))
     _ = pipeline | "Finalize" >> beam_io.Finalize(options.output, KIND, info, finalize_inputs, shards,
                                                   options.compression, accounting=("read", "used", "dead_lettered"),
-                                                  report=run_report.write_run_report)
+                                                  report=run_report.write_run_report,
+                                                  max_dead_letter_rate=options.max_dead_letter_rate)
 
 
 def preload_worker() -> None:

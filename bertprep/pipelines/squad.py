@@ -287,4 +287,5 @@ def build_pipeline(pipeline, options: SquadOptions) -> None:
         shards=shards, dead_letter_counts=dead_counts, read=beam_io.count_inputs(read), written=written,
         job_counts={"features": beam_io.count(numbered.records, "CountFeatures")}, stats=stat_pcs)
     _ = pipeline | "Finalize" >> beam_io.Finalize(options.output, kind, info, finalize_inputs, options.num_shards,
-                                                  options.compression, report=run_report.write_run_report)
+                                                  options.compression, report=run_report.write_run_report,
+                                                  max_dead_letter_rate=options.max_dead_letter_rate)

@@ -113,4 +113,5 @@ def build_pipeline(pipeline, options: TaggingOptions) -> None:
     _ = pipeline | "Finalize" >> beam_io.Finalize(options.output, KIND, info, finalize_inputs, options.num_shards,
                                                   options.compression,
                                                   publish_hooks=[finetune_common.info_hook(tag_info)],
-                                                  report=run_report.write_run_report)
+                                                  report=run_report.write_run_report,
+                                                  max_dead_letter_rate=options.max_dead_letter_rate)
