@@ -4,7 +4,6 @@ SIGTERM (or Ctrl-C) stops it cleanly: no new run starts, running pipelines get -
 finish and are then stopped and marked `interrupted`; a second signal stops them at once. Nothing
 half-written is ever published: LATEST moves only after a run's completion marker exists.
 """
-import logging
 import signal
 import sys
 
@@ -46,13 +45,13 @@ def load_config(args):
 
 
 def run(args) -> int:
-    from bertprep.service.scheduler import Scheduler
+    from bertprep.service.scheduler import Scheduler, log_to_stderr
 
     config = load_config(args)
     if args.scheduler_action == "check":
         return _check(config)
     scheduler = Scheduler(config, force=args.force)
-    _log_to_stderr()
+    log_to_stderr()
     for job in args.trigger:
         run_id = scheduler.trigger(job, trigger="cli")
         print("queued %s (%s)" % (run_id, job), flush=True)
@@ -98,13 +97,3 @@ def _check(config) -> int:
             ("after %s" % ", ".join(spec.after) if spec.after else "on trigger only")
         print("  %-28s %-12s %s%s" % (spec.name, spec.pipeline, timing, "" if spec.enabled else "  [disabled]"))
     return 0
-
-
-def _log_to_stderr():
-    logger = logging.getLogger("bertprep.scheduler")
-    if not logger.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    logger.propagate = False

@@ -32,10 +32,9 @@ def add_arguments(parser):
 def run(args) -> int:
     import uvicorn
 
-    from bertprep.commands.scheduler import _log_to_stderr
     from bertprep.service.api import create_app
     from bertprep.service.jobs_file import load_jobs_file
-    from bertprep.service.scheduler import Scheduler
+    from bertprep.service.scheduler import Scheduler, log_to_stderr
 
     config = load_jobs_file(args.jobs)
     if args.registry:
@@ -46,7 +45,7 @@ def run(args) -> int:
                      token_env=args.token_env)
     loop = None
     if scheduler is not None:
-        _log_to_stderr()
+        log_to_stderr()
         loop = scheduler.start(poll_seconds=args.poll_seconds, grace_seconds=args.grace_seconds)
     server = uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
                                            access_log=False))

@@ -20,6 +20,7 @@ ended without being asked to), stopping or stopped.
 """
 import datetime
 import logging
+import sys
 import threading
 import time
 from typing import Dict, List, Optional
@@ -318,3 +319,14 @@ def _one_line(error: BaseException, with_paths: bool = True) -> str:
     if isinstance(error, BertprepError):
         return first or type(error).__name__
     return "%s: %s" % (type(error).__name__, first)
+
+
+def log_to_stderr():
+    """The scheduler's log lines (ticks, runs, retries) on stderr, once, whichever command runs the loop."""
+    logger = logging.getLogger("bertprep.scheduler")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
