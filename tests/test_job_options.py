@@ -137,3 +137,17 @@ def test_values_a_job_derives_are_set_once_without_validating_again(monkeypatch)
     import pickle
 
     assert pickle.loads(pickle.dumps(resolved)) == resolved  # DoFns carry the options to workers
+
+
+def test_a_job_offers_no_option_it_would_ignore(capsys):
+    from bertprep.cli import main
+
+    # embed writes Parquet: a --compression it would not apply is refused, not silently dropped
+    assert main(["embed", "--input", "x", "--output", "y", "--model", "m", "--compression", "gzip"]) == 2
+    assert "unknown option --compression" in capsys.readouterr().err
+    # jobs that draw nothing at random take --seed (one command line for every job) and say it changes nothing
+    for name in ("classifier", "tagging", "squad", "embed"):
+        seed = registry.pipeline(name).options_class().command_option("seed")
+        assert "draws nothing at random" in seed.spec.help, name
+    for name in ("pretraining", "mask-probs"):
+        assert "draws nothing" not in registry.pipeline(name).options_class().command_option("seed").spec.help

@@ -3,7 +3,8 @@ import dataclasses
 from typing import Optional, Tuple, Union
 
 from bertprep.errors import BertprepError
-from bertprep.options.common import COMMON_GROUP, CommonJobOptions, ShardedOutputOptions, TokenizerOptions
+from bertprep.options.common import (COMMON_GROUP, CommonJobOptions, ShardedOutputOptions, TokenizerOptions,
+                                     seed_not_drawn_from)
 from bertprep.options.fields import flag_option, switch_option, value_option
 from bertprep.options.finetune_common import read_labels_option
 
@@ -16,6 +17,7 @@ FEATURES_GROUP = "features"
 class ClassifierOptions(TokenizerOptions, ShardedOutputOptions, CommonJobOptions):
     """The options of `bertprep classifier`."""
 
+    seed: int = seed_not_drawn_from()
     input: Optional[str] = value_option(required=True, group=COMMON_GROUP,
         help="TSV/CSV/JSONL/Parquet/text files (file, glob or list)")
     format: str = value_option("auto", choices=("auto", "tsv", "csv", "jsonl", "parquet", "text"), group=INPUT_GROUP,

@@ -13,6 +13,14 @@ COMMON_GROUP = "common job options"
 TOKENIZER_GROUP = "tokenizer options"
 
 
+def seed_not_drawn_from():
+    """`--seed` of a job that draws nothing at random: every job takes --seed (one command line for all),
+    and its help says plainly that here it changes nothing, instead of promising reproducible draws."""
+    return value_option(DEFAULT_SEED, type=int, group=COMMON_GROUP,
+                        help="accepted by every job; this one draws nothing at random, so its output is the "
+                        "same whatever the seed")
+
+
 def dead_letter_rate(text: str) -> float:
     """--max-dead-letter-rate: a share between 0 and 1."""
     try:
@@ -61,16 +69,23 @@ class CommonJobOptions(JobOptions):
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class ShardedOutputOptions(JobOptions):
-    """Jobs that write TFRecord shards."""
+class ShardCountOptions(JobOptions):
+    """Jobs that write shards (TFRecord or Parquet)."""
 
     num_shards: int = value_option(0, type=int, group=COMMON_GROUP, help="output shards (0: from the input size)")
-    compression: str = value_option("none", choices=("none", "gzip"), group=COMMON_GROUP, help="TFRecord compression")
 
     def __post_init__(self):
         super().__post_init__()
         if self.num_shards is not None and int(self.num_shards) < 0:
             raise BertprepError("--num-shards must be 0 (from the input size) or more, got %s" % self.num_shards)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ShardedOutputOptions(ShardCountOptions):
+    """Jobs that write TFRecord shards, which may be compressed (Parquet writers have no such option: an option
+    a job would ignore is not offered)."""
+
+    compression: str = value_option("none", choices=("none", "gzip"), group=COMMON_GROUP, help="TFRecord compression")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

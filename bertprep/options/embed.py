@@ -3,7 +3,8 @@ import dataclasses
 from typing import TYPE_CHECKING, Optional
 
 from bertprep.errors import BertprepError
-from bertprep.options.common import COMMON_GROUP, CommonJobOptions, ShardedOutputOptions, TokenizerOptions
+from bertprep.options.common import (COMMON_GROUP, CommonJobOptions, ShardCountOptions, TokenizerOptions,
+                                     seed_not_drawn_from)
 from bertprep.options.fields import switch_option, value_option
 
 if TYPE_CHECKING:  # trainer.inference imports numpy: not for every reader of the options
@@ -13,9 +14,10 @@ EMBED_GROUP = "embed options"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class EmbedOptions(TokenizerOptions, ShardedOutputOptions, CommonJobOptions):
+class EmbedOptions(TokenizerOptions, ShardCountOptions, CommonJobOptions):
     """The options of `bertprep embed`."""
 
+    seed: int = seed_not_drawn_from()
     input: Optional[str] = value_option(required=True, group=COMMON_GROUP,
         help="text (one sentence a line), JSONL, TSV/CSV or Parquet file(s); glob or comma-separated list")
     # The model's tokenizer decides the case unless the user does: an uncased vocabulary fed cased text (or the

@@ -3,7 +3,8 @@ import dataclasses
 from typing import Optional
 
 from bertprep.errors import BertprepError
-from bertprep.options.common import COMMON_GROUP, CommonJobOptions, ShardedOutputOptions, TokenizerOptions
+from bertprep.options.common import (COMMON_GROUP, CommonJobOptions, ShardedOutputOptions, TokenizerOptions,
+                                     seed_not_drawn_from)
 from bertprep.options.fields import flag_option, switch_option, value_option
 
 FEATURES_GROUP = "features (defaults are the reference's)"
@@ -15,6 +16,7 @@ SIDE_FILES_GROUP = "side files"
 class SquadOptions(TokenizerOptions, ShardedOutputOptions, CommonJobOptions):
     """The options of `bertprep squad`."""
 
+    seed: int = seed_not_drawn_from()
     input: Optional[str] = value_option(required=True, group=COMMON_GROUP,
         help="SQuAD-format JSON files (file, glob or list)")
     split: str = value_option("train", choices=("train", "eval"), group=FEATURES_GROUP,

@@ -3,7 +3,8 @@ import dataclasses
 from typing import Optional, Tuple
 
 from bertprep.errors import BertprepError
-from bertprep.options.common import COMMON_GROUP, CommonJobOptions, ShardedOutputOptions, TokenizerOptions
+from bertprep.options.common import (COMMON_GROUP, CommonJobOptions, ShardedOutputOptions, TokenizerOptions,
+                                     seed_not_drawn_from)
 from bertprep.options.fields import flag_option, value_option
 from bertprep.options.finetune_common import read_labels_option
 
@@ -15,6 +16,7 @@ TAGS_AND_FEATURES_GROUP = "tags and features"
 class TaggingOptions(TokenizerOptions, ShardedOutputOptions, CommonJobOptions):
     """The options of `bertprep tagging`."""
 
+    seed: int = seed_not_drawn_from()
     input: Optional[str] = value_option(required=True, group=COMMON_GROUP,
         help="CoNLL-style or JSONL files (file, glob or list)")
     format: str = value_option("auto", choices=("auto", "conll", "jsonl"), group=INPUT_GROUP,
