@@ -21,19 +21,12 @@ from typing import Dict, Iterable, Optional, Tuple
 
 # CHAR_STAT_FIELDS: the per-character counters' order, a column layout of the char_stats table.
 from bertprep.schemas.tables import CHAR_STAT_FIELDS
-from bertprep.transforms.tokenization.wordpiece import is_cjk_codepoint
+from bertprep.transforms.tokenization.wordpiece import is_cjk_char
 
 from .alignment import Alignment
 
 FASPELL_COUNTING = ("augmented", "pairs")
 DEFAULT_ALPHA = 10.0
-
-
-def is_cjk_char(ch: str) -> bool:
-    """One ideograph by the tokenizer's ranges (wordpiece.CJK_RANGES): the characters BERT splits one by
-    one, so the same ones the pretraining job can mask. Extension F and later are not in them; the
-    mask-probs tables need no more, since a Chinese WordPiece vocabulary holds none of those."""
-    return len(ch) == 1 and is_cjk_codepoint(ord(ch))
 
 
 def vocabulary_characters(lines_or_path) -> set:

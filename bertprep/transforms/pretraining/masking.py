@@ -16,7 +16,7 @@ Chinese-BERT-wwm does.
 import dataclasses
 from typing import Callable, Dict, List, Optional, Sequence
 
-from bertprep.transforms.tokenization.wordpiece import is_cjk_codepoint
+from bertprep.transforms.tokenization.wordpiece import is_cjk_char, is_cjk_codepoint
 
 KIND_NAMES = ("mask", "keep", "random", "phonetic", "glyph", "real_error")
 MASK, KEEP, RANDOM, PHONETIC, GLYPH, REAL_ERROR = range(6)
@@ -308,10 +308,6 @@ def piece_flags(tokens: Sequence[str], is_word_start: Callable[[str], bool]) -> 
     return [bool(is_word_start(token)) for token in tokens]
 
 
-def _is_cjk_char(text: str) -> bool:
-    return len(text) == 1 and is_cjk_codepoint(ord(text))
-
-
 def segmented_flags(sentence: str, words: Sequence[str], tokenizer):
     """(tokens, flags) where the characters of one Chinese word form one group.
 
@@ -330,7 +326,7 @@ def segmented_flags(sentence: str, words: Sequence[str], tokenizer):
     previous_word = None
     for basic in tokenizer.basic_tokenize(sentence):
         pieces = tokenizer.wordpiece(basic)
-        if _is_cjk_char(basic) and next_char < len(word_of_char):
+        if is_cjk_char(basic) and next_char < len(word_of_char):
             word_index = word_of_char[next_char]
             next_char += 1
             for piece in pieces:

@@ -35,6 +35,13 @@ def is_cjk_codepoint(cp):
     return any(low <= cp <= high for low, high in CJK_RANGES)
 
 
+def is_cjk_char(text):
+    """One ideograph by CJK_RANGES: the characters BERT splits one by one, so the ones a pretraining job
+    can mask and the mask-probs tables count. Extension F and later are not in them; a Chinese WordPiece
+    vocabulary holds none of those."""
+    return len(text) == 1 and is_cjk_codepoint(ord(text))
+
+
 def is_whitespace_char(char):
     return char in " \t\n\r" or unicodedata.category(char) == "Zs"
 
