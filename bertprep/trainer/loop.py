@@ -94,7 +94,7 @@ def _log(config, message):
         print(message, flush=True)
 
 
-def _warn(config, message):
+def _warn(message):
     """Warnings reach the terminal even when not verbose: a collapsed model must never pass silently."""
     import sys
 
@@ -172,7 +172,8 @@ def train(config: TrainConfig) -> dict:
 
     os.makedirs(config.output, exist_ok=True)
     strategy = create_strategy(config.strategy, config.tpu)
-    _log(config, describe_device(config.strategy, strategy))
+    device = describe_device(config.strategy, strategy)
+    _log(config, device)
     precision = resolve_precision(config.precision, config.strategy)
     options = _model_options(config, infos)
     previous_policy = keras.mixed_precision.global_policy()
@@ -219,14 +220,14 @@ def train(config: TrainConfig) -> dict:
         summary["warnings"] = collapse.collapse_warnings(config.task, history if finished else [],
                                                          summary["prior_loss"], summary.get("eval"))
         for warning in summary["warnings"]:
-            _warn(config, warning)
+            _warn(warning)
         if config.eval_data:
             summary["eval"]["warnings"] = summary["warnings"]
             with open(os.path.join(config.output, EVAL_RESULTS), "w", encoding="utf-8") as handle:
                 json.dump(summary["eval"], handle, indent=2, sort_keys=True, ensure_ascii=False)
             _write_scalars(os.path.join(config.output, "tensorboard", "eval"), summary["eval"], step)
         summary["step"] = step
-        _write_report(config, summary, history, total_steps, precision, describe_device(config.strategy, strategy))
+        _write_report(config, summary, history, total_steps, precision, device)
         return summary
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
@@ -258,7 +259,7 @@ def _write_report(config, summary, history, total_steps, precision, device):
         path = write_training_report(config.output, history, summary.get("eval"), summary.get("warnings") or [],
                                      settings, summary.get("prior_loss"))
     except Exception as error:  # noqa: BLE001 - the report is a view; training already succeeded
-        _warn(config, f"report.html could not be written ({type(error).__name__}: {error})")
+        _warn(f"report.html could not be written ({type(error).__name__}: {error})")
         return
     summary["report"] = path
 
