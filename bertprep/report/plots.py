@@ -261,9 +261,8 @@ def curves(series: Dict[str, Sequence[Tuple[float, float]]], title: str, xlabel:
            level: Optional[float] = None, level_label: str = "") -> bytes:
     """One line per named series of (x, y) points, with an optional horizontal reference line."""
     figure, axes = _figure()
-    colors = [BAR_COLOR, ACCENT_COLOR, "#55A868", "#C44E52"]
     for index, (name, points) in enumerate(series.items()):
-        axes.plot([float(x) for x, _ in points], [float(y) for _, y in points], color=colors[index % len(colors)],
+        axes.plot([float(x) for x, _ in points], [float(y) for _, y in points], color=COLORS[index % len(COLORS)],
                   linewidth=1.8, marker="." if len(points) < 40 else None, label=name)
     if level is not None:
         axes.axhline(level, color="#777777", linestyle="--", linewidth=1.2, label=level_label)
