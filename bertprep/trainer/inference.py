@@ -47,21 +47,25 @@ def model_directory(path) -> str:
     return path if os.path.isdir(path) else os.path.dirname(path)
 
 
-def find_bert_config(path) -> str:
+def _find_beside_model(path, names):
+    """The first of `names` in the model's directory, else in the directory above it; None when absent."""
     directory = model_directory(path)
     for candidate in (directory, os.path.dirname(directory)):
-        for name in ("bert_config.json", "config.json"):
+        for name in names:
             if candidate and os.path.exists(os.path.join(candidate, name)):
                 return os.path.join(candidate, name)
-    raise BertprepError(f"{path}: no bert_config.json or config.json beside the model")
+    return None
+
+
+def find_bert_config(path) -> str:
+    found = _find_beside_model(path, ("bert_config.json", "config.json"))
+    if found is None:
+        raise BertprepError(f"{path}: no bert_config.json or config.json beside the model")
+    return found
 
 
 def find_vocab(path):
-    directory = model_directory(path)
-    for candidate in (directory, os.path.dirname(directory)):
-        if candidate and os.path.exists(os.path.join(candidate, "vocab.txt")):
-            return os.path.join(candidate, "vocab.txt")
-    return None
+    return _find_beside_model(path, ("vocab.txt",))
 
 
 @dataclasses.dataclass(frozen=True)
