@@ -51,6 +51,28 @@ def _table(rows, header=None) -> str:
     return "\n".join(parts)
 
 
+def json_cell(value):
+    """A table cell for any JSON value: numbers and text as they are, anything else as JSON."""
+    if isinstance(value, (int, float, str)):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def head(title: str) -> List[str]:
+    """The page's opening: doctype, inline style and the title as heading."""
+    return ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+            "<title>%s</title><style>%s</style></head><body>" % (_escape(title), STYLE),
+            "<h1>%s</h1>" % _escape(title)]
+
+
+def figure(plot_id: str, title: str, description: str, png: bytes) -> str:
+    """One plot, inline as a base64 PNG, with its caption."""
+    data = base64.b64encode(png).decode("ascii")
+    return ('<figure id="plot-%s"><img alt="%s" src="data:image/png;base64,%s">'
+            "<figcaption><b>%s.</b> %s</figcaption></figure>"
+            % (_escape(plot_id), _escape(title), data, _escape(title), _escape(description)))
+
+
 def _flatten(prefix: str, value, rows: list) -> None:
     if isinstance(value, dict):
         for key in sorted(value, key=str):
@@ -58,8 +80,7 @@ def _flatten(prefix: str, value, rows: list) -> None:
     elif isinstance(value, list) and value and all(isinstance(item, (list, tuple)) for item in value):
         rows.append((prefix, "; ".join(" ".join(str(part) for part in item) for item in value[:20])))
     else:
-        rows.append((prefix, value if isinstance(value, (int, float)) else json.dumps(value, ensure_ascii=False)
-                     if not isinstance(value, str) else value))
+        rows.append((prefix, json_cell(value)))
 
 
 def render(report: dict, drawn: List, info: dict) -> str:
@@ -68,9 +89,7 @@ def render(report: dict, drawn: List, info: dict) -> str:
     accounting = (report.get("summary") or {}).get("accounting") or {}
     balanced = accounting.get("balanced", True)
     title = "bertprep %s report" % (report.get("kind") or "run")
-    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             "<title>%s</title><style>%s</style></head><body>" % (_escape(title), STYLE),
-             "<h1>%s</h1>" % _escape(title),
+    parts = head(title) + [
              "<p><code>%s</code> &middot; tool version %s &middot; %s</p>" % (
                  _escape(report.get("path")), _escape(report.get("tool_version")),
                  '<span class="status ok">accounting balanced</span>' if balanced
@@ -107,11 +126,7 @@ def render(report: dict, drawn: List, info: dict) -> str:
             parts.append('<p class="note">%s</p>' % _escape(report["font_note"]))
         parts.append("<div class=\"plots\">")
         for plot in drawn_ok:
-            data = base64.b64encode(plot.png).decode("ascii")
-            parts.append('<figure id="plot-%s"><img alt="%s" src="data:image/png;base64,%s">'
-                         "<figcaption><b>%s.</b> %s</figcaption></figure>"
-                         % (_escape(plot.id), _escape(plot.title), data, _escape(plot.title),
-                            _escape(plot.description)))
+            parts.append(figure(plot.id, plot.title, plot.description, plot.png))
         parts.append("</div>")
 
     summary = copy.deepcopy(report.get("summary") or {})  # the tables below take parts out

@@ -3,22 +3,14 @@
 Written by the trainer beside its checkpoints from `train_log.jsonl` and the evaluation metrics, with
 the same page style and plot helpers as the data jobs' reports (html.py, plots.py).
 """
-import base64
 import datetime
-import json
 import os
 from typing import List, Optional
 
 from bertprep.report import plots
-from bertprep.report.html import STYLE, _escape, _table
+from bertprep.report.html import _escape, _table, figure, head, json_cell
 
 TRAINING_REPORT = "report.html"
-
-
-def _figure(plot_id: str, title: str, description: str, png: bytes) -> str:
-    data = base64.b64encode(png).decode("ascii")
-    return ('<figure id="plot-%s"><img alt="%s" src="data:image/png;base64,%s"><figcaption><b>%s.</b> %s'
-            "</figcaption></figure>" % (_escape(plot_id), _escape(title), data, _escape(title), _escape(description)))
 
 
 def _metric_tables(metrics: dict) -> List[str]:
@@ -50,9 +42,7 @@ def render_training_report(history: List[dict], metrics: Optional[dict], warning
                            prior_loss: Optional[float] = None) -> str:
     """The whole page as a string."""
     title = "bertprep training report (%s)" % settings.get("task", "")
-    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             "<title>%s</title><style>%s</style></head><body>" % (_escape(title), STYLE),
-             "<h1>%s</h1>" % _escape(title)]
+    parts = head(title)
     status = '<span class="status bad">%d warning(s)</span>' % len(warnings) if warnings else \
         '<span class="status ok">no collapse detected</span>'
     finished = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
@@ -65,17 +55,17 @@ def render_training_report(history: List[dict], metrics: Optional[dict], warning
             first["loss"], first["step"], last["loss"], last["step"], float(last.get("elapsed_seconds", 0.0))))
         figures = []
         loss_points = [(entry["step"], entry["loss"]) for entry in history]
-        figures.append(_figure("loss", "Training loss", "Mean loss over each logged interval; the dashed line is "
+        figures.append(figure("loss", "Training loss", "Mean loss over each logged interval; the dashed line is "
                                "the loss of predicting the label distribution, which a model that learned "
                                "anything goes below.",
                                plots.curves({"loss": loss_points}, "Training loss", "step", "loss",
                                             level=prior_loss, level_label="label distribution" if prior_loss else "")))
-        figures.append(_figure("learning-rate", "Learning rate", "The rate of each interval's last step.",
+        figures.append(figure("learning-rate", "Learning rate", "The rate of each interval's last step.",
                                plots.curves({"learning rate": [(e["step"], e["learning_rate"]) for e in history]},
                                             "Learning rate", "step", "learning rate")))
         speeds = [(e["step"], e["examples_per_second"]) for e in history if "examples_per_second" in e]
         if speeds:
-            figures.append(_figure("speed", "Examples per second", "Training examples per second in each interval "
+            figures.append(figure("speed", "Examples per second", "Training examples per second in each interval "
                                    "(the first includes building the training step).",
                                    plots.curves({"examples/s": speeds}, "Examples per second", "step", "examples/s")))
         parts.append("<h2>Training</h2><div class=\"plots\">%s</div>" % "".join(figures))
@@ -83,9 +73,7 @@ def render_training_report(history: List[dict], metrics: Optional[dict], warning
         parts.append("<h2>Evaluation</h2>")
         parts.extend(_metric_tables(metrics))
     parts.append("<h2>Settings</h2>")
-    parts.append(_table([(name, value if isinstance(value, (int, float)) else json.dumps(value, ensure_ascii=False)
-                          if not isinstance(value, str) else value) for name, value in settings.items()],
-                        ["setting", "value"]))
+    parts.append(_table([(name, json_cell(value)) for name, value in settings.items()], ["setting", "value"]))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
 
