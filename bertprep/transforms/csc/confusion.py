@@ -234,10 +234,9 @@ class ConfusionModel:
     def _uses_observed(self) -> bool:
         return "observed" in self.sources and self.options.observed_weight > 0
 
-    def fit_ranker(self, pair_counts: Mapping[tuple, int]) -> None:
-        """Fit the ranker's weights on the pairs (keys `(correct, wrong)` or `(correct, wrong, fold)`), the
-        external stage held-out by fold when there are external sets, and with mean_set_size the size scale."""
-        counts = confusion_ranker.ErrorCounts(pair_counts)
+    def fit_ranker(self, counts: "confusion_ranker.ErrorCounts") -> None:
+        """Fit the ranker's weights on the corpus's error counts, the external stage held-out by fold when
+        there are external sets, and with mean_set_size the size scale."""
         groups, _ = confusion_ranker.training_groups(self.pools(), counts)
         self.theta = confusion_ranker.fit_conditional_logit(groups, l2=self.options.ranker_l2)
         self.beta = None
@@ -342,8 +341,8 @@ class ConfusionModel:
         learned ranker and (with `mean_size`) the set-size scale.
         """
         likelihoods = []
-        totals_by_pair = confusion_ranker.ErrorCounts(pair_counts).pairs  # fold keys summed
-        for correct, wrong, count in sorted((c, w, n) for c, observed in totals_by_pair.items()
+        counts = confusion_ranker.ErrorCounts(pair_counts)
+        for correct, wrong, count in sorted((c, w, n) for c, observed in counts.pairs.items()  # fold keys summed
                                             for w, n in observed.items()):
             parts = {name: probs.get(wrong, 0.0) for name, probs in self.components(correct, wrong).items()}
             if any(parts.values()):
@@ -363,7 +362,7 @@ class ConfusionModel:
             mixture = {name: totals[name] / grand for name in names}
         self._mixture = mixture
         if self.options.ranker and (self.sources or self.external):
-            self.fit_ranker(pair_counts)
+            self.fit_ranker(counts)
         return self.mixture
 
     # -- scoring -------------------------------------------------------------------------------------
