@@ -319,10 +319,10 @@ def option_value(option: CommandOption, value):
 
 
 def unknown_option_message(options_class, key: str) -> str:
-    """One line for a key no option of the class has, with the closest option when one is close."""
-    import difflib
+    """One line for a key no option of the class has, with the closest option when one is close (the
+    suggestion the command line and the jobs file give: beam_arguments.closest_option)."""
+    from bertprep.runtime.beam_arguments import closest_option
 
     wanted = option_for_key(key)
-    known = [option.option for option in options_class.command_options()]
-    found = difflib.get_close_matches(wanted, known, n=1, cutoff=0.7)
-    return "unknown option %s%s" % (wanted, "; did you mean %s?" % found[0] if found else "")
+    found = closest_option(wanted, [option.option for option in options_class.command_options()])
+    return "unknown option %s%s" % (wanted, "; did you mean %s?" % found if found else "")
