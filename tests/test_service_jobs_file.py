@@ -8,6 +8,7 @@ from bertprep import cli
 from bertprep.errors import BertprepError
 from bertprep.service import catalog
 from bertprep.service.jobs_file import load_jobs_file, parse_jobs, resolve_placeholders
+from service_helpers import job_parser
 
 EXAMPLE = pathlib.Path(__file__).resolve().parent.parent / "bertprep" / "data" / "jobs.example.yaml"
 
@@ -119,14 +120,10 @@ def test_the_example_jobs_file_is_valid_and_defaults_merge():
 
 
 def test_args_become_the_pipelines_own_options():
-    import argparse
-
     argv = catalog.args_to_argv("pretraining", {"input": ["a.txt", "b.txt"], "lower": False, "whole_word_mask": True,
                                                 "reference-compatible": False, "max-seq-length": 256, "vocab": None})
     assert argv == ["--input=a.txt,b.txt", "--no-lower", "--whole-word-mask", "--max-seq-length=256"]
-    parser = argparse.ArgumentParser(allow_abbrev=False)
-    catalog.options_class("pretraining").add_arguments(parser)
-    namespace, _ = parser.parse_known_args(argv + ["--output", "o"])
+    namespace, _ = job_parser("pretraining").parse_known_args(argv + ["--output", "o"])
     assert (namespace.input, namespace.lower, namespace.whole_word_mask, namespace.max_seq_length) == \
         ("a.txt,b.txt", False, True, 256)
     assert catalog.beam_options_to_argv({"runner": "DataflowRunner", "experiments": ["a", "b"], "streaming": False,
