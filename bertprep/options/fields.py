@@ -146,6 +146,11 @@ class JobOptions:
         return found
 
     @classmethod
+    def option_strings(cls) -> List[str]:
+        """Every option's spelling (`--max-seq-length`), in field order: what a typo is matched against."""
+        return [option.option for option in cls.command_options()]
+
+    @classmethod
     def command_option(cls, key: str) -> Optional[CommandOption]:
         """The option a jobs-file key or a command-line spelling names: `max_seq_length`, `max-seq-length`
         and `--max-seq-length` alike."""
@@ -324,5 +329,5 @@ def unknown_option_message(options_class, key: str) -> str:
     from bertprep.runtime.beam_arguments import closest_option
 
     wanted = option_for_key(key)
-    found = closest_option(wanted, [option.option for option in options_class.command_options()])
+    found = closest_option(wanted, options_class.option_strings())
     return "unknown option %s%s" % (wanted, "; did you mean %s?" % found if found else "")

@@ -87,7 +87,7 @@ def parameters_from_args(pipeline: str, args: dict) -> Dict[str, str]:
     from bertprep.service.flex_main import template_parameter_name
 
     options_class = catalog.options_class(pipeline)
-    known = [option.option for option in options_class.command_options()]
+    known = options_class.option_strings()
     parameters = {}
     for key, value in args.items():
         option = options_class.command_option(key)

@@ -261,7 +261,7 @@ def _check_args(check: Checker, spec: JobSpec, args_node: Optional[Located], job
     lines = args_node.key_lines if args_node is not None else {}
     args_line = job_node.key_lines.get("args", args_node.line if args_node is not None else job_node.line)
     options_class = catalog.options_class(spec.pipeline) if with_options else None
-    known = [option.option for option in options_class.command_options()] if options_class is not None else []
+    known = options_class.option_strings() if options_class is not None else []
     for arg, value in spec.args.items():
         line = lines.get(arg, args_line)
         if option_for_key(arg) == "--output":
@@ -308,7 +308,7 @@ def _check_runner_options(check: Checker, spec: JobSpec, node: Located) -> None:
     from bertprep.service import catalog
 
     key = "jobs.%s.runner_options" % spec.name
-    own = [option.option for option in catalog.options_class(spec.pipeline).command_options()]
+    own = catalog.options_class(spec.pipeline).option_strings()
     for name, value in spec.runner_options.items():
         flags = catalog.beam_options_to_argv({name: value})  # what the run's command line will say
         try:
