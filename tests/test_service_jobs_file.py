@@ -171,3 +171,11 @@ def test_the_service_reads_jobs_and_templates_without_importing_the_cli(tmp_path
     finished = subprocess.run([sys.executable, "-c", script, str(jobs)], capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr[-2000:]
     assert finished.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_an_extra_pipelines_module_that_cannot_load_is_one_line_for_the_service_too(monkeypatch):
+    """The service lists the pipelines itself (no CLI in between): a bad BERTPREP_EXTRA_PIPELINES is a
+    BertprepError naming the variable, not an ImportError traceback from `scheduler check` or `serve`."""
+    monkeypatch.setenv("BERTPREP_EXTRA_PIPELINES", "no_such_pipelines_module")
+    with pytest.raises(BertprepError, match=r"^BERTPREP_EXTRA_PIPELINES=no_such_pipelines_module: No module named"):
+        parse_jobs("output_root: out\njobs:\n  a:\n    pipeline: pretraining\n    args: {input: x.txt}\n")
