@@ -102,7 +102,7 @@ def _own_options(command: str):
     pipeline = registry.PIPELINES.get(command) or registry.pipelines().get(command)
     if pipeline is None:  # a command outside the registry (the tests' toy job): Beam's options only
         return []
-    return [option.option for option in pipeline.options_class().command_options()]
+    return pipeline.options_class().option_strings()
 
 
 def main(argv=None, fast_exit: bool = False) -> int:

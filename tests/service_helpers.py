@@ -70,6 +70,17 @@ def wait_for(predicate, timeout=60.0, interval=0.05, what="condition"):
     raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
 
 
+def job_parser(job: str):
+    """The job's command-line parser, as the CLI builds it from the options class."""
+    import argparse
+
+    from bertprep.service import catalog
+
+    parser = argparse.ArgumentParser(prog="bertprep " + job, allow_abbrev=False)
+    catalog.options_class(job).add_arguments(parser)
+    return parser
+
+
 def bertprep_process(args, cwd, env=None, **kwargs) -> subprocess.Popen:
     """`python -m bertprep ARGS` as a live process (with fake-count where the environment names it)."""
     return subprocess.Popen([sys.executable, "-m", "bertprep"] + list(args), cwd=str(cwd),

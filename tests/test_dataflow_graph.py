@@ -23,6 +23,7 @@ from bertprep import cli  # noqa: E402
 from bertprep.service import catalog, dataflow, flex_main  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
+from service_helpers import job_parser  # noqa: E402
 from trainer_data import tiny_config  # noqa: E402
 
 JOBS = ("pretraining", "classifier", "squad", "tagging", "mask-probs", "embed")
@@ -93,15 +94,6 @@ def command_line(job, options):
     for field, value in options.items():
         argv += [options_class.command_option(field).option, value]
     return argv
-
-
-def job_parser(job):
-    """The job's command-line parser, as the CLI builds it from the options class."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="bertprep " + job, allow_abbrev=False)
-    catalog.options_class(job).add_arguments(parser)
-    return parser
 
 
 @pytest.fixture

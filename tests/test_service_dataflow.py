@@ -5,7 +5,6 @@ TemplateMetadata, ParameterMetadata, SDKInfo, FlexTemplateRuntimeEnvironment,
 LaunchFlexTemplateRequest, LaunchFlexTemplateParameter) and the "Configure Flex Templates" guide.
 Nothing contacts Google.
 """
-import argparse
 import json
 import os
 import re
@@ -18,6 +17,7 @@ from bertprep import cli
 from bertprep.errors import BertprepError
 from bertprep.options import fields
 from bertprep.service import catalog, dataflow, flex_main
+from service_helpers import job_parser
 
 IMAGE = "europe-west4-docker.pkg.dev/my-project/bertprep/bertprep:1.0"
 JOBS = ("mask-probs", "pretraining", "classifier", "squad", "tagging", "embed")
@@ -115,13 +115,6 @@ def check_launch_body(body: dict) -> None:
 def registered(job: str):
     if job not in catalog.available_pipelines():
         pytest.skip("the %s job is not in bertprep.pipelines.registry yet" % job)
-
-
-def job_parser(job: str) -> argparse.ArgumentParser:
-    """The job's command-line parser, as the CLI builds it from the options class."""
-    parser = argparse.ArgumentParser(prog="bertprep " + job, allow_abbrev=False)
-    catalog.options_class(job).add_arguments(parser)
-    return parser
 
 
 def required_values(metadata: dict) -> dict:

@@ -8,6 +8,7 @@ from bertprep import cli
 from bertprep.errors import BertprepError
 from bertprep.service import catalog
 from bertprep.service.jobs_file import load_jobs_file, parse_jobs, resolve_placeholders
+from service_helpers import job_parser
 
 EXAMPLE = pathlib.Path(__file__).resolve().parent.parent / "bertprep" / "data" / "jobs.example.yaml"
 
@@ -119,14 +120,10 @@ def test_the_example_jobs_file_is_valid_and_defaults_merge():
 
 
 def test_args_become_the_pipelines_own_options():
-    import argparse
-
     argv = catalog.args_to_argv("pretraining", {"input": ["a.txt", "b.txt"], "lower": False, "whole_word_mask": True,
                                                 "reference-compatible": False, "max-seq-length": 256, "vocab": None})
     assert argv == ["--input=a.txt,b.txt", "--no-lower", "--whole-word-mask", "--max-seq-length=256"]
-    parser = argparse.ArgumentParser(allow_abbrev=False)
-    catalog.options_class("pretraining").add_arguments(parser)
-    namespace, _ = parser.parse_known_args(argv + ["--output", "o"])
+    namespace, _ = job_parser("pretraining").parse_known_args(argv + ["--output", "o"])
     assert (namespace.input, namespace.lower, namespace.whole_word_mask, namespace.max_seq_length) == \
         ("a.txt,b.txt", False, True, 256)
     assert catalog.beam_options_to_argv({"runner": "DataflowRunner", "experiments": ["a", "b"], "streaming": False,
@@ -174,3 +171,11 @@ def test_the_service_reads_jobs_and_templates_without_importing_the_cli(tmp_path
     finished = subprocess.run([sys.executable, "-c", script, str(jobs)], capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr[-2000:]
     assert finished.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_an_extra_pipelines_module_that_cannot_load_is_one_line_for_the_service_too(monkeypatch):
+    """The service lists the pipelines itself (no CLI in between): a bad BERTPREP_EXTRA_PIPELINES is a
+    BertprepError naming the variable, not an ImportError traceback from `scheduler check` or `serve`."""
+    monkeypatch.setenv("BERTPREP_EXTRA_PIPELINES", "no_such_pipelines_module")
+    with pytest.raises(BertprepError, match=r"^BERTPREP_EXTRA_PIPELINES=no_such_pipelines_module: No module named"):
+        parse_jobs("output_root: out\njobs:\n  a:\n    pipeline: pretraining\n    args: {input: x.txt}\n")

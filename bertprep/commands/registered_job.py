@@ -40,14 +40,7 @@ class RegisteredJobCommand:
 
 def commands_for(names_taken) -> list:
     """A command for every registry job whose name no command module of the CLI already takes."""
-    import os
-
-    from bertprep.errors import BertprepError
     from bertprep.pipelines import registry
 
-    try:
-        pipelines = registry.pipelines()
-    except (ImportError, AttributeError) as error:  # a deployment's module that is missing or has no PIPELINES
-        raise BertprepError("%s=%s: %s" % (registry.EXTRA_PIPELINES_ENV, os.environ.get(registry.EXTRA_PIPELINES_ENV),
-                                           error)) from error
-    return [RegisteredJobCommand(pipeline) for name, pipeline in sorted(pipelines.items()) if name not in names_taken]
+    return [RegisteredJobCommand(pipeline) for name, pipeline in sorted(registry.pipelines().items())
+            if name not in names_taken]

@@ -36,6 +36,7 @@ def _common(parser):
 
 
 def load_config(args):
+    """The jobs file of --jobs, with --registry in place of its `registry` when given (scheduler and serve)."""
     from bertprep.service.jobs_file import load_jobs_file
 
     config = load_jobs_file(args.jobs)

@@ -6,6 +6,7 @@ send it as `Authorization: Bearer <token>`. Without a token configured, triggers
 SIGTERM stops the server, then the scheduler shuts down as `bertprep scheduler run` does. Request bodies
 over 1 MiB are refused (413); /health answers 503 while the scheduler loop is dead or stalled.
 """
+import argparse
 import signal
 import sys
 
@@ -21,7 +22,7 @@ def add_arguments(parser):
     parser.add_argument("--port", type=int, default=8080, help="port to listen on")
     parser.add_argument("--token-env", default="BERTPREP_API_TOKEN", help="environment variable holding the "
                         "trigger token")
-    parser.add_argument("--scheduler", action=__import__("argparse").BooleanOptionalAction, default=True,
+    parser.add_argument("--scheduler", action=argparse.BooleanOptionalAction, default=True,
                         help="also run the scheduler loop in this process (--no-scheduler: API only; triggered "
                         "runs then wait for a `bertprep scheduler run` sharing the registry)")
     parser.add_argument("--poll-seconds", type=float, default=5.0, help="scheduler loop interval")
@@ -32,13 +33,11 @@ def add_arguments(parser):
 def run(args) -> int:
     import uvicorn
 
+    from bertprep.commands.scheduler import load_config
     from bertprep.service.api import create_app
-    from bertprep.service.jobs_file import load_jobs_file
     from bertprep.service.scheduler import Scheduler, log_to_stderr
 
-    config = load_jobs_file(args.jobs)
-    if args.registry:
-        config.registry = args.registry
+    config = load_config(args)
     # Pipelines get the server's environment without the trigger token (see runner.pipeline_environment).
     scheduler = Scheduler(config, secret_env=(args.token_env,)) if args.scheduler else None
     app = create_app(config, registry=scheduler.registry if scheduler else None, scheduler=scheduler,

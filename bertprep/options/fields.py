@@ -98,11 +98,18 @@ class CommandOption:
         if self.spec.kind == FLAG:
             return [self.option] if value else []
         if isinstance(value, (list, tuple)):
-            value = ",".join(_text(item) for item in value)
-        return ["%s=%s" % (self.option, _text(value))]
+            value = ",".join(value_text(item) for item in value)
+        return ["%s=%s" % (self.option, value_text(value))]
 
 
-def _text(value) -> str:
+def option_for_key(key) -> str:
+    """The option spelling a jobs-file key or a command-line spelling names: `max_seq_length`,
+    `max-seq-length` and `--max-seq-length` all name `--max-seq-length`."""
+    return "--" + str(key).strip().lstrip("-").replace("_", "-")
+
+
+def value_text(value) -> str:
+    """A scalar as a command line or a template parameter spells it (booleans lower-case, as YAML and JSON)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -139,10 +146,15 @@ class JobOptions:
         return found
 
     @classmethod
+    def option_strings(cls) -> List[str]:
+        """Every option's spelling (`--max-seq-length`), in field order: what a typo is matched against."""
+        return [option.option for option in cls.command_options()]
+
+    @classmethod
     def command_option(cls, key: str) -> Optional[CommandOption]:
         """The option a jobs-file key or a command-line spelling names: `max_seq_length`, `max-seq-length`
         and `--max-seq-length` alike."""
-        wanted = "--" + str(key).strip().lstrip("-").replace("_", "-")
+        wanted = option_for_key(key)
         return next((option for option in cls.command_options() if option.option == wanted), None)
 
     @classmethod
@@ -268,7 +280,7 @@ def _template_help(option: CommandOption) -> str:
     if option.spec.kind in (FLAG, SWITCH):
         if option.default is None:
             return text + " (true or false)"
-        return text + " (true or false; default %s)" % _text(option.default)
+        return text + " (true or false; default %s)" % value_text(option.default)
     if option.default not in (None, ""):
         text += " (default %s)" % (option.default,)
     return text
@@ -295,16 +307,16 @@ def option_value(option: CommandOption, value):
     if option.spec.kind in (FLAG, SWITCH):
         return parse_boolean(value, option.option)
     if option.spec.kind == LIST and isinstance(value, (list, tuple)):
-        return ",".join(_text(item) for item in value)
+        return ",".join(value_text(item) for item in value)
     if isinstance(value, (list, tuple)):
-        value = ",".join(_text(item) for item in value)
+        value = ",".join(value_text(item) for item in value)
     if option.spec.type is not str and isinstance(value, str):
         try:
             value = option.spec.type(value)
         except (argparse.ArgumentTypeError, ValueError, TypeError) as error:
             raise BertprepError("%s: %s" % (option.option, error)) from None
     elif option.spec.type is str and not isinstance(value, str):
-        value = _text(value)
+        value = value_text(value)
     if option.spec.choices is not None and value not in option.spec.choices:
         raise BertprepError("%s: %r is not one of %s" % (option.option, value,
                                                         ", ".join(str(choice) for choice in option.spec.choices)))
@@ -312,10 +324,10 @@ def option_value(option: CommandOption, value):
 
 
 def unknown_option_message(options_class, key: str) -> str:
-    """One line for a key no option of the class has, with the closest option when one is close."""
-    import difflib
+    """One line for a key no option of the class has, with the closest option when one is close (the
+    suggestion the command line and the jobs file give: beam_arguments.closest_option)."""
+    from bertprep.runtime.beam_arguments import closest_option
 
-    wanted = "--" + str(key).strip().lstrip("-").replace("_", "-")
-    known = [option.option for option in options_class.command_options()]
-    found = difflib.get_close_matches(wanted, known, n=1, cutoff=0.7)
-    return "unknown option %s%s" % (wanted, "; did you mean %s?" % found[0] if found else "")
+    wanted = option_for_key(key)
+    found = closest_option(wanted, options_class.option_strings())
+    return "unknown option %s%s" % (wanted, "; did you mean %s?" % found if found else "")

@@ -8,10 +8,9 @@ def read_labels_option(value: Optional[str]) -> Optional[List[str]]:
     """`--labels a,b,c`, or a file path (local or gs://) with one label a line; None when not given."""
     if not value:
         return None
-    from apache_beam.io.filesystems import FileSystems
+    from bertprep.io import formats, fs
 
-    if "," not in value and FileSystems.exists(value):
-        from bertprep.io import formats
+    if "," not in value and fs.exists(value):
 
         labels = [item.value.strip() for item in formats.iter_text_lines(value)
                   if isinstance(item, formats.Record) and item.value.strip()]

@@ -49,10 +49,15 @@ PIPELINES: Dict[str, Pipeline] = {pipeline.name: pipeline for pipeline in (
 
 
 def pipelines() -> Dict[str, Pipeline]:
-    """The built-in jobs and those of the modules named by BERTPREP_EXTRA_PIPELINES."""
+    """The built-in jobs and those of the modules named by BERTPREP_EXTRA_PIPELINES; a module that is missing
+    or has no PIPELINES is one BertprepError line naming the variable (for the CLI and the service alike)."""
     found = dict(PIPELINES)
-    for module in filter(None, (os.environ.get(EXTRA_PIPELINES_ENV) or "").split(",")):
-        found.update(importlib.import_module(module.strip()).PIPELINES)
+    extra = os.environ.get(EXTRA_PIPELINES_ENV) or ""
+    for module in filter(None, extra.split(",")):
+        try:
+            found.update(importlib.import_module(module.strip()).PIPELINES)
+        except (ImportError, AttributeError) as error:
+            raise BertprepError("%s=%s: %s" % (EXTRA_PIPELINES_ENV, extra, error)) from error
     return found
 
 

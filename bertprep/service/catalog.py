@@ -9,6 +9,7 @@ the CLI.
 import sys
 from typing import List
 
+from bertprep.options.fields import value_text
 from bertprep.pipelines import registry
 
 # `python -m bertprep` runs the bertprep command (bertprep/__main__.py).
@@ -28,17 +29,6 @@ def available_pipelines() -> List[str]:
 def options_class(name: str):
     """The typed options class of a pipeline; BertprepError naming the known ones for an unknown name."""
     return registry.pipeline(name).options_class()
-
-
-def option_for_key(key: str) -> str:
-    """`max_seq_length` and `max-seq-length` both name `--max-seq-length`."""
-    return "--" + str(key).strip().lstrip("-").replace("_", "-")
-
-
-def _scalar_text(value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def args_to_argv(pipeline: str, args: dict) -> List[str]:
@@ -61,7 +51,7 @@ def beam_options_to_argv(options: dict) -> List[str]:
         if value is True:
             argv.append(flag)
         elif isinstance(value, (list, tuple)):
-            argv.extend("%s=%s" % (flag, _scalar_text(item)) for item in value)
+            argv.extend("%s=%s" % (flag, value_text(item)) for item in value)
         else:
-            argv.append("%s=%s" % (flag, _scalar_text(value)))
+            argv.append("%s=%s" % (flag, value_text(value)))
     return argv

@@ -19,6 +19,7 @@ import re
 from typing import Dict, List, Optional
 
 from bertprep.errors import BertprepError
+from bertprep.options.fields import option_for_key, value_text
 from bertprep.service import catalog
 
 PIPELINE_PARAMETER = "pipeline"
@@ -86,21 +87,16 @@ def parameters_from_args(pipeline: str, args: dict) -> Dict[str, str]:
     from bertprep.service.flex_main import template_parameter_name
 
     options_class = catalog.options_class(pipeline)
-    known = [option.option for option in options_class.command_options()]
+    known = options_class.option_strings()
     parameters = {}
     for key, value in args.items():
         option = options_class.command_option(key)
         if option is None:
             raise BertprepError("unknown option %s for pipeline %s%s" % (
-                catalog.option_for_key(key), pipeline, _did_you_mean(catalog.option_for_key(key), known)))
+                option_for_key(key), pipeline, _did_you_mean(option_for_key(key), known)))
         if value is None or option.name in NOT_TEMPLATE_PARAMETERS:
             continue
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, (list, tuple)):
-            text = ",".join(str(item) for item in value)
-        else:
-            text = str(value)
+        text = ",".join(map(value_text, value)) if isinstance(value, (list, tuple)) else value_text(value)
         if "${" in text:
             raise BertprepError("%s=%s uses a scheduler placeholder; give the upstream output path with --param %s=..."
                                 % (key, text, option.name))

@@ -26,6 +26,7 @@ import yaml
 
 from bertprep.errors import BertprepError
 from bertprep.io import fs
+from bertprep.options.fields import option_for_key
 from bertprep.service.yaml_lines import Checker, Located, compose, locate, plain
 
 TOP_KEYS = {"output_root", "registry", "logs", "max_parallel_runs", "defaults", "jobs"}
@@ -217,12 +218,10 @@ def _job(check: Checker, name: str, job_node: Located, defaults: Dict[str, Locat
 
 def _set_dead_letter_rate(check: Checker, spec: JobSpec, located: Located, key: str) -> None:
     """The publish gate's limit (a job key, so it can sit in `defaults`): passed as --max-dead-letter-rate."""
-    from bertprep.service import catalog
-
     rate = check.number(located, key)
     if rate > 1:
         check.fail(located.line, key, "must be at most 1 (a share of the input records), got %s" % rate)
-    if any(catalog.option_for_key(arg) == "--max-dead-letter-rate" for arg in spec.args):
+    if any(option_for_key(arg) == "--max-dead-letter-rate" for arg in spec.args):
         check.fail(located.line, key, "also given in args; set it in one place")
     spec.args["max-dead-letter-rate"] = rate
 
@@ -262,10 +261,10 @@ def _check_args(check: Checker, spec: JobSpec, args_node: Optional[Located], job
     lines = args_node.key_lines if args_node is not None else {}
     args_line = job_node.key_lines.get("args", args_node.line if args_node is not None else job_node.line)
     options_class = catalog.options_class(spec.pipeline) if with_options else None
-    known = [option.option for option in options_class.command_options()] if options_class is not None else []
+    known = options_class.option_strings() if options_class is not None else []
     for arg, value in spec.args.items():
         line = lines.get(arg, args_line)
-        if catalog.option_for_key(arg) == "--output":
+        if option_for_key(arg) == "--output":
             check.fail(line, "%s.%s" % (key, arg), "set by the service (<output_root>/<job>/<run_id>); "
                        "remove it")
         if options_class is None:
@@ -284,7 +283,7 @@ def _check_args(check: Checker, spec: JobSpec, args_node: Optional[Located], job
                 if problem:
                     check.fail(line, "%s.%s" % (key, arg), problem)
     if options_class is not None:
-        given = {catalog.option_for_key(arg) for arg in spec.args}
+        given = {option_for_key(arg) for arg in spec.args}
         for option in options_class.command_options():
             if option.spec.required and option.option != "--output" and option.option not in given:
                 check.fail(args_line, key, "missing required option %s for pipeline %s"
@@ -294,11 +293,10 @@ def _check_args(check: Checker, spec: JobSpec, args_node: Optional[Located], job
 def _unknown_arg(arg: str, pipeline: str, known: List[str]) -> str:
     """Why `arg` is no option of the pipeline: the closest option, or that it belongs in runner_options."""
     from bertprep.runtime import beam_arguments
-    from bertprep.service import catalog
 
     if beam_arguments.is_beam_option("--" + str(arg).strip().lstrip("-")):
         return "%s is a Beam pipeline option: give it under runner_options" % arg
-    option = catalog.option_for_key(arg)
+    option = option_for_key(arg)
     suggestion = beam_arguments.closest_option(option, known)
     return "unknown option %s for pipeline %s%s" % (option, pipeline,
                                                      "; did you mean %s?" % suggestion if suggestion else "")
@@ -310,7 +308,7 @@ def _check_runner_options(check: Checker, spec: JobSpec, node: Located) -> None:
     from bertprep.service import catalog
 
     key = "jobs.%s.runner_options" % spec.name
-    own = [option.option for option in catalog.options_class(spec.pipeline).command_options()]
+    own = catalog.options_class(spec.pipeline).option_strings()
     for name, value in spec.runner_options.items():
         flags = catalog.beam_options_to_argv({name: value})  # what the run's command line will say
         try:

@@ -59,12 +59,8 @@ def pipeline_environment(base: Optional[dict], secret_env: Iterable[str] = ()) -
     return environment
 
 
-def join(*parts: str) -> str:
-    return fs.join(*parts)
-
-
 def latest_path(output_root: str, job: str) -> str:
-    return join(output_root, job, LATEST)
+    return fs.join(output_root, job, LATEST)
 
 
 def read_latest(output_root: str, job: str) -> Optional[str]:
@@ -86,7 +82,7 @@ def read_latest(output_root: str, job: str) -> Optional[str]:
 
 def latest_output(output_root: str, job: str) -> Optional[str]:
     run_id = read_latest(output_root, job)
-    return join(output_root, job, run_id) if run_id else None
+    return fs.join(output_root, job, run_id) if run_id else None
 
 
 def publish_latest(output_root: str, job: str, run_id: str) -> None:
@@ -114,7 +110,7 @@ def read_report(output_path: str) -> Optional[dict]:
     """report.json (issue 8) when the run wrote one, else the stats info.json carries."""
     from bertprep.io import output as output_lib
 
-    report_path = join(output_path, "report.json")
+    report_path = fs.join(output_path, "report.json")
     try:
         return output_lib.read_json(report_path)
     except BertprepError:
@@ -203,7 +199,7 @@ class Runner:
                                     error="inputs and parameters unchanged since run %s" % last["run_id"])
         if interrupt.is_set():
             return self._finish(run_id, "interrupted", error="shutdown before the run started")
-        output_path = join(output_root, spec.name, run_id)
+        output_path = fs.join(output_root, spec.name, run_id)
         argv = (catalog.command_prefix() + [spec.pipeline]
                 + catalog.args_to_argv(spec.pipeline, args)
                 + ["--output", output_path] + catalog.beam_options_to_argv(spec.runner_options))
