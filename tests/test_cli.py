@@ -60,6 +60,9 @@ def test_a_registry_job_without_a_command_module_gets_a_command(tmp_path, monkey
     info = json.loads((out / "info.json").read_text())
     assert (out / "_COMPLETE").exists() and info["counts"]["written"] == 3 and info["label"] == "nightly"
     assert "options (not at their defaults):" in capsys.readouterr().out  # run_job's summary
+    # A second run onto the complete output is refused before the job starts, as for every job command.
+    assert cli.main(["fake-count", "--input", str(source), "--output", str(out)]) == 2
+    assert "already holds a complete output; pass --overwrite" in capsys.readouterr().err
     tests = os.path.dirname(os.path.abspath(__file__))
     path = os.pathsep.join(filter(None, [tests, os.path.dirname(tests), os.environ.get("PYTHONPATH")]))
     finished = subprocess.run([sys.executable, "-m", "bertprep", "--help"], capture_output=True, text=True,

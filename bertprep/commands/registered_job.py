@@ -31,9 +31,13 @@ class RegisteredJobCommand:
         self.pipeline.options_class().add_arguments(parser)
 
     def run(self, args) -> int:
+        from bertprep.io import output as output_lib
         from bertprep.runtime import runner
 
         options = self.pipeline.options_class().from_namespace(args)
+        # As every job command does: an existing complete output is refused (or withdrawn with --overwrite)
+        # before the job starts, whatever the job's own steps do.
+        output_lib.OutputDirectory(options.output, overwrite=options.overwrite).prepare()
         runner.run_job(self.pipeline.build_function(), options, args.beam_args)
         return 0
 
