@@ -44,15 +44,17 @@ class _ReadFile(beam.DoFn):
 
 
 class ReadRecords(beam.PTransform):
-    """Files matching `pattern` → tagged outputs `records` (Record) and `dead_letters` (DeadLetter).
+    """Files → tagged outputs `records` (Record) and `dead_letters` (DeadLetter).
 
-    `read_fn(path)` yields Records and DeadLetters (see bertprep.io.formats). Files are spread over
-    workers with a Reshuffle; one file is read by one worker, as a stream.
+    `files` is a pattern (matched here) or the paths a job already matched (a job that also keys or sizes
+    by its files matches once and passes the list, so every step sees the same files). `read_fn(path)`
+    yields Records and DeadLetters (see bertprep.io.formats). Files are spread over workers with a
+    Reshuffle; one file is read by one worker, as a stream.
     """
 
-    def __init__(self, pattern: str, read_fn: Callable, label_hint: str = ""):
+    def __init__(self, files: Union[str, Sequence[str]], read_fn: Callable):
         super().__init__()
-        self._paths = fs.match(pattern)
+        self._paths = fs.match(files) if isinstance(files, str) else list(files)
         self._read_fn = read_fn
 
     def expand(self, pipeline):

@@ -18,9 +18,9 @@ from bertprep.runtime import runner
 LINE_BITS = 32
 
 
-def file_indexes(pattern: str) -> Dict[str, int]:
-    """Each matched input file → its position in sorted order."""
-    return {path: index for index, path in enumerate(fs.match(pattern))}
+def file_indexes(paths: Sequence[str]) -> Dict[str, int]:
+    """Each matched input file (fs.match order: sorted per pattern) → its position."""
+    return {path: index for index, path in enumerate(paths)}
 
 
 def example_id(file_index: int, line: int) -> int:
