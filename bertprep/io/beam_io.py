@@ -46,13 +46,13 @@ class _ReadFile(beam.DoFn):
 class ReadRecords(beam.PTransform):
     """Files → tagged outputs `records` (Record) and `dead_letters` (DeadLetter).
 
-    `files` is a pattern (matched here) or the paths a job already matched (a job that also keys or sizes
-    by its files matches once and passes the list, so every step sees the same files). `read_fn(path)`
-    yields Records and DeadLetters (see bertprep.io.formats). Files are spread over workers with a
-    Reshuffle; one file is read by one worker, as a stream.
+    `files` is a pattern (matched here) or the files a job already listed (a job that also keys or sizes
+    by its files matches once and passes the list, so every step sees the same files; mask-probs passes
+    (format, path) sources). `read_fn(file)` yields Records and DeadLetters (see bertprep.io.formats).
+    Files are spread over workers with a Reshuffle; one file is read by one worker, as a stream.
     """
 
-    def __init__(self, files: Union[str, Sequence[str]], read_fn: Callable):
+    def __init__(self, files: Union[str, Sequence], read_fn: Callable):
         super().__init__()
         self._paths = fs.match(files) if isinstance(files, str) else list(files)
         self._read_fn = read_fn
