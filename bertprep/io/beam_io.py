@@ -323,7 +323,8 @@ class Finalize(beam.PTransform):
     Applied to the pipeline: `pipeline | "Finalize" >> Finalize(directory, kind, info, FinalizeInputs(...),
     report=...)`. `accounting` names the counts that must balance, e.g. ("read", "written",
     "dead_lettered"). `report` writes report.json/report.html (bertprep.runtime.run_report.write_run_report;
-    None for no report); `max_dead_letter_rate` is the job's publish gate (--max-dead-letter-rate); `publish_hooks` add side files to info.json's directory before the marker.
+    None for no report); `max_dead_letter_rate` is the job's publish gate (--max-dead-letter-rate);
+    `publish_hooks` add side files to info.json's directory before the marker.
     """
 
     def __init__(self, directory: str, kind: str, info: dict, inputs: FinalizeInputs, num_shards: int = 0,
