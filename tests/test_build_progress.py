@@ -10,14 +10,15 @@ import time
 
 from bertprep import cli
 
-from bertprep.runtime import progress
+from bertprep.runtime import progress, progress_monitor
 
 
 def test_stage_counts_are_published_per_process_and_summed(tmp_path, monkeypatch):
     monkeypatch.setenv(progress.PROGRESS_DIR_ENV, str(tmp_path))
-    assert progress.item_stage(progress.stages_progress(str(tmp_path))) is None  # nothing announced
+    assert progress_monitor.item_stage(progress_monitor.stages_progress(str(tmp_path))) is None  # nothing announced
     progress.announce_stage("building", 16, unit="buckets", item="instances")
-    assert progress.item_stage(progress.stages_progress(str(tmp_path))) is None  # announced, not started
+    # announced, not started
+    assert progress_monitor.item_stage(progress_monitor.stages_progress(str(tmp_path))) is None
     for _ in range(5):
         progress.note_stage("building", done=0, items=100)
     progress.note_stage("building", at_once=True)  # a finished bucket is published at once
@@ -25,27 +26,27 @@ def test_stage_counts_are_published_per_process_and_summed(tmp_path, monkeypatch
                           "finished": None}}
     (tmp_path / "stage-999999").write_text(json.dumps(other))  # another worker process
     (tmp_path / "stage-888888.1.tmp").write_text("{}")  # a half-written temporary is ignored
-    name, state = progress.item_stage(progress.stages_progress(str(tmp_path)))
+    name, state = progress_monitor.item_stage(progress_monitor.stages_progress(str(tmp_path)))
     assert (name, state["done"], state["total"], state["items"]) == ("building", 4, 16, 2845)
     # The build stage is shown beside the reading, not as the stage after it.
-    assert progress.current_stage(progress.stages_progress(str(tmp_path))) is None
+    assert progress_monitor.current_stage(progress_monitor.stages_progress(str(tmp_path))) is None
 
 
 def test_the_stage_line_gives_units_rate_and_time_left():
     state = {"done": 4, "total": 16, "unit": "buckets", "items": 30000, "item": "instances"}
-    assert progress.format_item_stage("building", state, 2.0) == (
+    assert progress_monitor.format_item_stage("building", state, 2.0) == (
         "building: 4/16 buckets, 30,000 instances at 15,000/s, about 0:00:06 left")
     state["done"] = 0
-    assert progress.format_item_stage("building", state, 2.0).endswith(", time left to come")
+    assert progress_monitor.format_item_stage("building", state, 2.0).endswith(", time left to come")
     state["done"], state["items"] = 16, 120000
-    assert progress.format_item_stage("building", state, 8.0) == ("building: 16/16 buckets, 120,000 instances "
+    assert progress_monitor.format_item_stage("building", state, 8.0) == ("building: 16/16 buckets, 120,000 instances "
                                                                   "at 15,000/s")
 
 
 def test_the_monitor_shows_the_stage_once_it_starts_and_its_rate_stops_with_it(monkeypatch):
     monkeypatch.delenv(progress.PROGRESS_DIR_ENV, raising=False)
     stream = io.StringIO()
-    with progress.ProgressMonitor(mode="log", stream=stream, poll_seconds=0.02, log_seconds=0.05) as monitor:
+    with progress_monitor.ProgressMonitor(mode="log", stream=stream, poll_seconds=0.02, log_seconds=0.05) as monitor:
         progress.note_read(50)
         progress.flush(force=True)
         progress.announce_stage("building", 4, unit="buckets", item="instances")
@@ -77,7 +78,7 @@ def test_a_pretraining_run_reports_its_build_stage(zh_vocab, shared, tmp_path, m
     with open(shared / "data" / "corpus" / "zh_peopledaily_docs.txt", encoding="utf-8") as handle:
         corpus = "".join(line for _, line in zip(range(8000), handle))  # under 1 MB: about 14 buckets
     (tmp_path / "corpus.txt").write_text(corpus, encoding="utf-8")
-    monkeypatch.setenv(progress.LOG_INTERVAL_ENV, "0.05")
+    monkeypatch.setenv(progress_monitor.LOG_INTERVAL_ENV, "0.05")
     code = cli.main(["pretraining", "--input", str(tmp_path / "corpus.txt"), "--vocab", zh_vocab, "--output",
                      str(tmp_path / "out"), "--dupe-factor", "2", "--max-seq-length", "64"])
     assert code == 0
@@ -93,7 +94,7 @@ def test_a_pretraining_run_reports_its_build_stage(zh_vocab, shared, tmp_path, m
 def test_rich_mode_shows_the_stage_on_a_second_line(monkeypatch):
     monkeypatch.delenv(progress.PROGRESS_DIR_ENV, raising=False)
     stream = io.StringIO()
-    with progress.ProgressMonitor(mode="rich", stream=stream, poll_seconds=0.02):
+    with progress_monitor.ProgressMonitor(mode="rich", stream=stream, poll_seconds=0.02):
         progress.note_read(300)
         progress.announce_stage("building", 4, unit="buckets", item="instances")
         progress.note_stage("building", done=0, items=2500)

@@ -175,6 +175,16 @@ def test_second_run_refuses_a_complete_output_unless_overwrite(toy, tmp_path, ca
     assert output_files(out) == before
 
 
+def test_overwrite_removes_a_jobs_side_outputs_and_leaves_other_files(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "_COMPLETE").write_text("{}")
+    (out / "squad_features-00000-of-00001.jsonl").write_text("old")
+    (out / "notes.txt").write_text("the user's")
+    output_lib.OutputDirectory(str(out), overwrite=True).prepare(side_outputs=["squad_features-*"])
+    assert sorted(os.listdir(out)) == ["dead_letters", "notes.txt"]
+
+
 def _shard_with_records(out):
     info = json.load(open(os.path.join(out, "info.json")))
     shard = max(info["shards"], key=lambda item: item["records"])

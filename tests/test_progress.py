@@ -6,7 +6,7 @@ import re
 import threading
 import time
 
-from bertprep.runtime import progress
+from bertprep.runtime import progress, progress_monitor
 
 from bertprep.runtime import run_summary
 from bertprep.io import output as output_lib
@@ -22,18 +22,18 @@ def test_counts_are_published_per_process_and_summed(tmp_path, monkeypatch):
     for _ in range(1000):
         progress.note_read()
     progress.flush(force=True)
-    assert progress.records_read(str(tmp_path)) == 1000
+    assert progress_monitor.records_read(str(tmp_path)) == 1000
     # Another worker process publishes its own file; the monitor adds them up.
     (tmp_path / "read-999999").write_text("234")
     (tmp_path / "read-888888.123.tmp").write_text("5")  # a half-written temporary is ignored
-    assert progress.records_read(str(tmp_path)) == 1234
+    assert progress_monitor.records_read(str(tmp_path)) == 1234
     # A new run (another directory) starts again from zero.
     other = tmp_path / "next"
     other.mkdir()
     monkeypatch.setenv(progress.PROGRESS_DIR_ENV, str(other))
     progress.note_read(3)
     progress.flush(force=True)
-    assert progress.records_read(str(other)) == 3
+    assert progress_monitor.records_read(str(other)) == 3
 
 
 def test_no_progress_directory_means_no_files(tmp_path, monkeypatch):
@@ -58,7 +58,7 @@ def _work(records, seconds):
 def test_log_mode_prints_plain_lines_and_keeps_a_timeline(monkeypatch):
     monkeypatch.delenv(progress.PROGRESS_DIR_ENV, raising=False)
     stream = io.StringIO()
-    with progress.ProgressMonitor(mode="log", stream=stream, poll_seconds=0.02, log_seconds=0.05) as monitor:
+    with progress_monitor.ProgressMonitor(mode="log", stream=stream, poll_seconds=0.02, log_seconds=0.05) as monitor:
         directory = monitor.directory
         assert os.environ[progress.PROGRESS_DIR_ENV] == directory
         _work(5000, 0.4).join()
@@ -82,7 +82,7 @@ def test_log_mode_prints_plain_lines_and_keeps_a_timeline(monkeypatch):
 def test_rich_mode_draws_a_live_progress_line(monkeypatch):
     monkeypatch.delenv(progress.PROGRESS_DIR_ENV, raising=False)
     stream = io.StringIO()
-    with progress.ProgressMonitor(mode="rich", stream=stream, poll_seconds=0.02):
+    with progress_monitor.ProgressMonitor(mode="rich", stream=stream, poll_seconds=0.02):
         _work(2000, 0.3).join()
         time.sleep(0.1)
     text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", stream.getvalue())
@@ -93,7 +93,7 @@ def test_rich_mode_draws_a_live_progress_line(monkeypatch):
 def test_a_short_run_is_quiet_in_log_mode(monkeypatch):
     monkeypatch.delenv(progress.PROGRESS_DIR_ENV, raising=False)
     stream = io.StringIO()
-    with progress.ProgressMonitor(mode="log", stream=stream, poll_seconds=0.02, log_seconds=60):
+    with progress_monitor.ProgressMonitor(mode="log", stream=stream, poll_seconds=0.02, log_seconds=60):
         progress.note_read(10)
     assert stream.getvalue() == ""
 
@@ -101,7 +101,7 @@ def test_a_short_run_is_quiet_in_log_mode(monkeypatch):
 def test_worker_processes_report_progress_to_the_launching_process(tmp_path, monkeypatch, capsys):
     """With --workers 2 the readers run in subprocesses; their counts still reach the monitor."""
     install_toy_command(monkeypatch)
-    monkeypatch.setenv(progress.LOG_INTERVAL_ENV, "0.01")
+    monkeypatch.setenv(progress_monitor.LOG_INTERVAL_ENV, "0.01")
     source = write_toy_input(tmp_path / "in.txt")
     options = toy_job.ToyOptions(input=source, output=str(tmp_path / "out"), num_shards=2, workers=2)
     output_lib.OutputDirectory(options.output).prepare()

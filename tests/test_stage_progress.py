@@ -7,7 +7,7 @@ import re
 import threading
 import time
 
-from bertprep.runtime import progress
+from bertprep.runtime import progress, progress_monitor
 from bertprep.options.mask_probs import MaskProbsOptions
 from bertprep.pipelines import mask_probs
 from bertprep.runtime import runner
@@ -16,7 +16,7 @@ from bertprep.runtime import runner
 def test_stages_are_summed_over_processes_and_the_running_one_is_shown(tmp_path, monkeypatch):
     monkeypatch.setenv(progress.PROGRESS_DIR_ENV, str(tmp_path))
     with progress.stage("fitting"):
-        assert progress.current_stage(progress.stages_progress(str(tmp_path)))[0] == "fitting"
+        assert progress_monitor.current_stage(progress_monitor.stages_progress(str(tmp_path)))[0] == "fitting"
     for _ in range(30):
         progress.note_stage("ranking", total=100, unit="characters")
     progress.flush_stages(force=True)
@@ -24,24 +24,24 @@ def test_stages_are_summed_over_processes_and_the_running_one_is_shown(tmp_path,
     other = {"ranking": {"done": 20, "total": 100, "unit": "characters", "started": time.time() - 10,
                          "finished": None}}
     (tmp_path / "stage-999999").write_text(json.dumps(other))
-    stages = progress.stages_progress(str(tmp_path))
+    stages = progress_monitor.stages_progress(str(tmp_path))
     assert stages["fitting"]["finished"] is not None
     assert stages["ranking"]["done"] == 50 and stages["ranking"]["total"] == 100
-    name, state = progress.current_stage(stages)
+    name, state = progress_monitor.current_stage(stages)
     assert name == "ranking"
-    line = progress.format_stage_line(name, state, now=state["started"] + 10)
+    line = progress_monitor.format_stage_line(name, state, now=state["started"] + 10)
     assert line == "ranking: 50 of 100 characters (50%), 5 characters/s, about 0:00:10 left"
     # A stage whose units are all done is no longer the one shown.
     for _ in range(50):
         progress.note_stage("ranking", total=100, unit="characters")
     progress.flush_stages(force=True)
-    assert progress.current_stage(progress.stages_progress(str(tmp_path))) is None
+    assert progress_monitor.current_stage(progress_monitor.stages_progress(str(tmp_path))) is None
 
 
 def test_the_log_line_follows_the_running_stage_after_the_reading(monkeypatch):
     monkeypatch.delenv(progress.PROGRESS_DIR_ENV, raising=False)
     stream = io.StringIO()
-    with progress.ProgressMonitor(mode="log", stream=stream, poll_seconds=0.02, log_seconds=0.05):
+    with progress_monitor.ProgressMonitor(mode="log", stream=stream, poll_seconds=0.02, log_seconds=0.05):
         progress.note_read(40)
         progress.flush(force=True)
         time.sleep(0.15)
@@ -87,7 +87,7 @@ def test_mask_probs_reports_its_ranker_fit_and_every_character_it_ranks(tmp_path
 def test_the_rich_line_shows_the_running_stage_in_place_of_the_records(monkeypatch):
     monkeypatch.delenv(progress.PROGRESS_DIR_ENV, raising=False)
     stream = io.StringIO()
-    with progress.ProgressMonitor(mode="rich", stream=stream, poll_seconds=0.02):
+    with progress_monitor.ProgressMonitor(mode="rich", stream=stream, poll_seconds=0.02):
         progress.note_read(40)
         progress.flush(force=True)
         time.sleep(0.4)  # rich redraws ten times a second

@@ -44,15 +44,17 @@ class _ReadFile(beam.DoFn):
 
 
 class ReadRecords(beam.PTransform):
-    """Files matching `pattern` → tagged outputs `records` (Record) and `dead_letters` (DeadLetter).
+    """Files → tagged outputs `records` (Record) and `dead_letters` (DeadLetter).
 
-    `read_fn(path)` yields Records and DeadLetters (see bertprep.io.formats). Files are spread over
-    workers with a Reshuffle; one file is read by one worker, as a stream.
+    `files` is a pattern (matched here) or the files a job already listed (a job that also keys or sizes
+    by its files matches once and passes the list, so every step sees the same files; mask-probs passes
+    (format, path) sources). `read_fn(file)` yields Records and DeadLetters (see bertprep.io.formats).
+    Files are spread over workers with a Reshuffle; one file is read by one worker, as a stream.
     """
 
-    def __init__(self, pattern: str, read_fn: Callable, label_hint: str = ""):
+    def __init__(self, files: Union[str, Sequence], read_fn: Callable):
         super().__init__()
-        self._paths = fs.match(pattern)
+        self._paths = fs.match(files) if isinstance(files, str) else list(files)
         self._read_fn = read_fn
 
     def expand(self, pipeline):
@@ -321,7 +323,8 @@ class Finalize(beam.PTransform):
     Applied to the pipeline: `pipeline | "Finalize" >> Finalize(directory, kind, info, FinalizeInputs(...),
     report=...)`. `accounting` names the counts that must balance, e.g. ("read", "written",
     "dead_lettered"). `report` writes report.json/report.html (bertprep.runtime.run_report.write_run_report;
-    None for no report); `max_dead_letter_rate` is the job's publish gate (--max-dead-letter-rate); `publish_hooks` add side files to info.json's directory before the marker.
+    None for no report); `max_dead_letter_rate` is the job's publish gate (--max-dead-letter-rate);
+    `publish_hooks` add side files to info.json's directory before the marker.
     """
 
     def __init__(self, directory: str, kind: str, info: dict, inputs: FinalizeInputs, num_shards: int = 0,

@@ -14,7 +14,7 @@ import math
 import os
 import re
 import uuid
-from typing import Iterable, List
+from typing import Iterable, List, Sequence
 
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
@@ -72,8 +72,11 @@ class OutputDirectory:
     def is_complete(self) -> bool:
         return _exists(self.file(COMPLETE_MARKER))
 
-    def prepare(self) -> None:
-        """Check the directory before the pipeline starts; with overwrite, withdraw the old output."""
+    def prepare(self, side_outputs: Sequence[str] = ()) -> None:
+        """Check the directory before the pipeline starts; with overwrite, withdraw the old output.
+
+        `side_outputs`: glob patterns (relative to the directory) of files a job writes beside the
+        protocol's own, removed with the rest on overwrite so an old run's side files never linger."""
         if self.is_complete():
             if not self.overwrite:
                 raise BertprepError("%s already holds a complete output; pass --overwrite to replace it" % self.path)
@@ -89,7 +92,7 @@ class OutputDirectory:
             except OSError as error:
                 raise BertprepError(describe_os_error(error, self.path)) from None
         if self.overwrite:
-            self.remove_outputs()
+            self.remove_outputs(side_outputs)
         else:  # a killed run's half-written temporaries are ours and never part of an output
             self.remove_temporaries()
 
@@ -99,10 +102,12 @@ class OutputDirectory:
         if paths:
             FileSystems.delete(paths)
 
-    def remove_outputs(self) -> None:
-        """Delete files an earlier run of ours left (shards, dead letters, info, reports, temporaries)."""
+    def remove_outputs(self, side_outputs: Sequence[str] = ()) -> None:
+        """Delete files an earlier run of ours left (shards, dead letters, info, reports, temporaries, the
+        job's `side_outputs` patterns)."""
         patterns = [self.file("*.tfrecord*"), self.file("*.parquet"), self.file("*" + TEMP_INFIX + "*"),
                     self.file(DEAD_LETTER_DIR, "*.jsonl*"), self.file(INFO_FILE), self.file("report.*")]
+        patterns += [self.file(pattern) for pattern in side_outputs]
         paths = []
         for result in FileSystems.match(patterns):
             paths.extend(metadata.path for metadata in result.metadata_list)

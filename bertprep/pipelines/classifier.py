@@ -12,7 +12,7 @@ import apache_beam as beam
 
 from bertprep import schemas
 from bertprep.errors import BertprepError
-from bertprep.io import beam_io, formats
+from bertprep.io import beam_io, formats, fs
 from bertprep.io.formats.columns import pick_columns
 from bertprep.options.classifier import ClassifierOptions
 from bertprep.pipelines import finetune_common
@@ -123,9 +123,9 @@ def label_info(options: ClassifierOptions, info: dict) -> dict:
 def build_pipeline(pipeline, options: ClassifierOptions) -> None:
     options = finetune_common.resolved(options)
     plan = options.plan
-    indexes = finetune_common.file_indexes(options.input)
-    read = pipeline | "Read" >> beam_io.ReadRecords(options.input,
-                                                    RowReader(plan.format, dict(plan.columns), plan.header))
+    paths = fs.match(options.input)
+    indexes = finetune_common.file_indexes(paths)
+    read = pipeline | "Read" >> beam_io.ReadRecords(paths, RowReader(plan.format, dict(plan.columns), plan.header))
     kept = read.records | "Language" >> beam.FlatMap(_keep_language, options.language).with_outputs(
         "filtered", main="rows")
     spec = label_spec(options)

@@ -18,9 +18,9 @@ from bertprep.runtime import runner
 LINE_BITS = 32
 
 
-def file_indexes(pattern: str) -> Dict[str, int]:
-    """Each matched input file → its position in sorted order."""
-    return {path: index for index, path in enumerate(fs.match(pattern))}
+def file_indexes(paths: Sequence[str]) -> Dict[str, int]:
+    """Each matched input file (fs.match order: sorted per pattern) → its position."""
+    return {path: index for index, path in enumerate(paths)}
 
 
 def example_id(file_index: int, line: int) -> int:
@@ -172,14 +172,6 @@ def run_finetune_job(build_pipeline, options, beam_args, extra_outputs=()) -> in
     if hasattr(options, "with_plan"):
         options = options.with_plan()  # a bad --labels file fails here, before anything is written
     options.load_tokenizer()  # a bad vocabulary fails here with one line, before Beam starts
-    directory = output_lib.OutputDirectory(options.output, overwrite=options.overwrite)
-    directory.prepare()
-    if options.overwrite and extra_outputs:
-        from apache_beam.io.filesystems import FileSystems
-
-        paths = [metadata.path for result in FileSystems.match([directory.file(p) for p in extra_outputs])
-                 for metadata in result.metadata_list]
-        if paths:
-            FileSystems.delete(sorted(set(paths)))
+    output_lib.OutputDirectory(options.output, overwrite=options.overwrite).prepare(side_outputs=extra_outputs)
     runner.run_job(build_pipeline, resolved(options), beam_args)
     return 0

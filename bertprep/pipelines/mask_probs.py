@@ -36,21 +36,6 @@ RANK_STAGE = "ranking candidates"
 KIND = "mask_probs"
 
 
-class _ReadSource(beam.DoFn):
-    def __init__(self):
-        self._read = beam.metrics.Metrics.counter(KIND, "pairs_read")
-
-    def process(self, source):
-        for item in csc_readers.iter_source(source):
-            self._read.inc()
-            progress.note_read()
-            if isinstance(item, formats.DeadLetter):
-                yield beam.pvalue.TaggedOutput(beam_io.DEAD_LETTERS, item)
-            else:
-                yield item
-        progress.flush(force=True)  # a worker's last pairs reach the monitor (it counts in blocks of 512)
-
-
 def read_confusion_file(source):
     """One (format, path, source name) → (source, char, candidates) rows and formats.DeadLetters."""
     fmt, path, name = source
@@ -304,11 +289,8 @@ def build_pipeline(pipeline, options: MaskProbsOptions) -> None:
     confusion_sources = confusion_file_sources(options)
     external_names = [name for _, _, name in confusion_sources]
 
-    read = (pipeline
-            | "Sources" >> beam.Create(_sources(options))
-            | "Spread" >> beam.Reshuffle()
-            | "Read" >> beam.ParDo(_ReadSource()).with_outputs(beam_io.DEAD_LETTERS, main="pairs"))
-    counted = read["pairs"] | "AlignCount" >> beam.ParDo(
+    read = pipeline | "Read" >> beam_io.ReadRecords(_sources(options), csc_readers.iter_source)
+    counted = read[beam_io.RECORDS] | "AlignCount" >> beam.ParDo(
         _AlignAndCount(options.seed, options.max_edit_rate, options.traditional_to_simplified)
     ).with_outputs("chars", "pairs", beam_io.DEAD_LETTERS, main="totals")
 
@@ -359,7 +341,7 @@ def build_pipeline(pipeline, options: MaskProbsOptions) -> None:
     # read = pair records + confusion-file lines; each is written (a counted pair), a used confusion line,
     # or a dead letter.
     counts = {
-        "read": read["pairs"] | "CountPairs" >> beam.combiners.Count.Globally(),
+        "read": read[beam_io.RECORDS] | "CountPairs" >> beam.combiners.Count.Globally(),
         "read_dead_lettered": read[beam_io.DEAD_LETTERS] | "CountReadDead" >> beam.combiners.Count.Globally(),
         "written": counted["totals"] | "CountWritten" >> beam.combiners.Count.Globally(),
         "confusion_lines_used": external["entries"] | "CountConfusionLines" >> beam.combiners.Count.Globally(),

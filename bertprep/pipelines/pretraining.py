@@ -11,6 +11,7 @@ directory the input lies in.
 """
 import math
 import time
+from typing import Optional, Sequence
 
 import apache_beam as beam
 
@@ -46,14 +47,17 @@ def num_buckets(input_bytes: int) -> int:
     return max(1, by_size, small)
 
 
-def resolve_options(options: PretrainingOptions) -> PretrainingOptions:
+def resolve_options(options: PretrainingOptions, paths: Optional[Sequence[str]] = None) -> PretrainingOptions:
     """The options with what the job derives filled in, as info.json records them: --num-shards from the
     input size when 0 (documents and --wrong-input pairs together), and --next-sentence none when packing
-    full sentences. Resolved options come back unchanged, so the input is matched once."""
+    full sentences. `paths`: the files of --input and --wrong-input when the caller has matched them already.
+    Resolved options come back unchanged."""
     num_shards = options.num_shards
     if not num_shards:
-        patterns = [options.input] + ([options.wrong_input] if options.wrong_input else [])
-        num_shards = num_buckets(sum(fs.total_size(fs.match(pattern)) for pattern in patterns))
+        if paths is None:
+            patterns = [options.input] + ([options.wrong_input] if options.wrong_input else [])
+            paths = [path for pattern in patterns for path in fs.match(pattern)]
+        num_shards = num_buckets(fs.total_size(paths))
     if num_shards == options.num_shards and options.pair_task == options.next_sentence:
         return options
     return options.resolved(num_shards=num_shards, next_sentence=options.pair_task)
@@ -72,9 +76,11 @@ def _document_reader(options: PretrainingOptions):
 WRONG_INPUT_NAMESPACE = "wrong-input/"  # keeps pair keys apart from document keys of a file with the same name
 
 
-def source_names(pattern: str, namespace: str = "") -> dict:
-    """Path → the name that keys its records, for every file the pattern matches (seeding.relative_names)."""
-    names = relative_names([single for single in pattern.split(",") if single], fs.match(pattern))
+def source_names(pattern: str, namespace: str = "", paths: Optional[Sequence[str]] = None) -> dict:
+    """Path → the name that keys its records, for every file the pattern matches (seeding.relative_names);
+    `paths`: those files when the caller has matched them already."""
+    paths = fs.match(pattern) if paths is None else paths
+    names = relative_names([single for single in pattern.split(",") if single], paths)
     return {path: namespace + name for path, name in names.items()}
 
 
@@ -84,12 +90,11 @@ def keyed_record(record, names: dict) -> tuple:
     return "%s:%d" % (names[record.source], record.line), record
 
 
-def spans_usable(options: PretrainingOptions) -> bool:
-    """Local, uncompressed documents files are shuffled as byte ranges, not text (see
-    io.formats.documents.iter_document_spans)."""
+def spans_usable(options: PretrainingOptions, paths: Sequence[str]) -> bool:
+    """Local, uncompressed documents files (`paths`: the files --input matches) are shuffled as byte ranges,
+    not text (see io.formats.documents.iter_document_spans)."""
     if options.input_format != "documents":
         return False
-    paths = fs.match(options.input)
     return all(not fs.is_remote(path) and not path.endswith(fs.COMPRESSED_SUFFIXES) for path in paths)
 
 
@@ -281,20 +286,22 @@ class _BuildShard(beam.DoFn):
 def build_pipeline(pipeline, options: PretrainingOptions) -> None:
     from bertprep.transforms.pretraining.records import PretrainingStats, merge_stats
 
-    options = resolve_options(options)
+    input_paths = fs.match(options.input)  # matched once: sizes, reader choice, record keys and reads agree
+    wrong_paths = fs.match(options.wrong_input) if options.wrong_input else []
+    options = resolve_options(options, input_paths + wrong_paths)
     shards = options.num_shards
     progress.announce_stage(BUILD_STAGE, shards, unit="buckets", item="instances")
     config = options.to_config()  # what info.json records (and the schema's shaping lengths)
 
-    reader = documents_format.iter_document_spans if spans_usable(options) else _document_reader(options)
-    read = pipeline | "Read" >> beam_io.ReadRecords(options.input, reader)
-    inputs = [read.records | "KeyDocuments" >> beam.Map(keyed_record, source_names(options.input))]
+    reader = documents_format.iter_document_spans if spans_usable(options, input_paths) else _document_reader(options)
+    read = pipeline | "Read" >> beam_io.ReadRecords(input_paths, reader)
+    inputs = [read.records | "KeyDocuments" >> beam.Map(keyed_record, source_names(options.input, paths=input_paths))]
     dead = [read.dead_letters]
     counted = [read]
     if options.wrong_input:
-        pairs = pipeline | "ReadPairs" >> beam_io.ReadRecords(options.wrong_input, _pair_reader)
+        pairs = pipeline | "ReadPairs" >> beam_io.ReadRecords(wrong_paths, _pair_reader)
         inputs.append(pairs.records | "KeyPairs" >> beam.Map(
-            keyed_record, source_names(options.wrong_input, WRONG_INPUT_NAMESPACE)))
+            keyed_record, source_names(options.wrong_input, WRONG_INPUT_NAMESPACE, wrong_paths)))
         dead.append(pairs.dead_letters)
         counted.append(pairs)
     records = tuple(inputs) | "AllRecords" >> beam.Flatten()

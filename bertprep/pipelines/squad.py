@@ -17,7 +17,7 @@ from typing import Dict
 import apache_beam as beam
 
 from bertprep import schemas
-from bertprep.io import beam_io, formats
+from bertprep.io import beam_io, formats, fs
 from bertprep.runtime import run_report
 from bertprep.schemas import statistics, tables
 from bertprep.io import output as output_lib
@@ -248,8 +248,9 @@ def _answers_stat(dead_counts, kept):
 def build_pipeline(pipeline, options: SquadOptions) -> None:
     options = finetune_common.resolved(options)
     kind = options.kind
-    indexes = finetune_common.file_indexes(options.input)
-    read = pipeline | "Read" >> beam_io.ReadRecords(options.input, iter_squad_file)
+    paths = fs.match(options.input)
+    indexes = finetune_common.file_indexes(paths)
+    read = pipeline | "Read" >> beam_io.ReadRecords(paths, iter_squad_file)
     converted = (read.records
                  | "Spread" >> beam.Reshuffle()
                  | "Convert" >> beam.ParDo(_ConvertQuestion(options, indexes)).with_outputs(

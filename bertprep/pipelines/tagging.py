@@ -10,7 +10,7 @@ from typing import Dict
 import apache_beam as beam
 
 from bertprep import schemas
-from bertprep.io import beam_io, formats
+from bertprep.io import beam_io, formats, fs
 from bertprep.io.formats.conll import iter_conll_file
 from bertprep.options.tagging import TaggingOptions
 from bertprep.pipelines import finetune_common
@@ -92,8 +92,9 @@ def tag_info(info: dict) -> dict:
 def build_pipeline(pipeline, options: TaggingOptions) -> None:
     options = finetune_common.resolved(options)
     schema = schemas.for_kind(KIND, {"max_seq_length": options.max_seq_length})
-    indexes = finetune_common.file_indexes(options.input)
-    read = pipeline | "Read" >> beam_io.ReadRecords(options.input, SentenceReader(options.plan.format))
+    paths = fs.match(options.input)
+    indexes = finetune_common.file_indexes(paths)
+    read = pipeline | "Read" >> beam_io.ReadRecords(paths, SentenceReader(options.plan.format))
     parsed = read.records | "Parse" >> beam.FlatMap(_parse, options).with_outputs("dead", main="sentences")
     if options.plan.labels:
         labels = pipeline | "GivenTags" >> beam.Create([list(options.plan.labels)])

@@ -3,16 +3,18 @@ the data's warnings after it. Read from the published info.json, so it shows wha
 import sys
 from typing import List, Optional, Sequence
 
+
 def format_summary(output_dir: str, elapsed: Optional[float] = None, max_files: int = 6,
-                   options: Sequence[str] = (), runner: Optional[str] = None) -> str:
+                   options: Sequence[str] = (), runner: Optional[str] = None, info: Optional[dict] = None) -> str:
     """One screen: what was read, written and dead-lettered, how fast, what ran (the `options` that
-    differ from their defaults, one a line, and the `runner`), and the paths written."""
+    differ from their defaults, one a line, and the `runner`), and the paths written. `info`: the
+    directory's info.json when the caller has read it already."""
     from apache_beam.io.filesystems import FileSystems
 
     from bertprep.io import output as output_lib
 
     directory = output_lib.OutputDirectory(output_dir)
-    info = directory.read_info()
+    info = directory.read_info() if info is None else info
     counts = info.get("counts", {})
     lines = []
     headline = "bertprep %s: %s" % (info.get("kind", "job"), "complete" if directory.is_complete() else "INCOMPLETE")
@@ -65,14 +67,13 @@ def _what_ran(options: Sequence[str], runner: Optional[str]) -> List[str]:
 
 def print_summary(output_dir: str, elapsed: Optional[float] = None, stream=None, options: Sequence[str] = (),
                   runner: Optional[str] = None) -> None:
-    print(format_summary(output_dir, elapsed, options=options, runner=runner), file=stream or sys.stdout)
-    _print_data_warnings(output_dir, stream or sys.stdout)
-
-
-def _print_data_warnings(output_dir: str, stream) -> None:
-    """After the summary, one `WARNING:` line for each thing the data says about the settings."""
+    """The summary, then one `WARNING:` line for each thing the data says about the settings (info.json read
+    once for both)."""
     from bertprep import data_warnings
     from bertprep.io import output as output_lib
 
-    for line in data_warnings.lines(output_lib.OutputDirectory(output_dir).read_info()):
+    stream = stream or sys.stdout
+    info = output_lib.OutputDirectory(output_dir).read_info()
+    print(format_summary(output_dir, elapsed, options=options, runner=runner, info=info), file=stream)
+    for line in data_warnings.lines(info):
         print(line, file=stream)

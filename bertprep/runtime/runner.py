@@ -76,7 +76,7 @@ def run_job(build_pipeline: Callable, options, extra_beam_args: Optional[List[st
     """
     import apache_beam as beam
 
-    from bertprep.runtime import progress as progress_display
+    from bertprep.runtime import progress_monitor
     from bertprep.runtime import run_summary
 
     beam_options = make_pipeline_options(options, extra_beam_args)
@@ -84,7 +84,7 @@ def run_job(build_pipeline: Callable, options, extra_beam_args: Optional[List[st
     try:
         # Progress for local runs (rich on a terminal, log lines otherwise); remote runners have their own UI.
         with _local_worker_server(options, build_pipeline), \
-                progress_display.ProgressMonitor(mode=None if options.is_local and progress else "off"):
+                progress_monitor.ProgressMonitor(mode=None if options.is_local and progress else "off"):
             pipeline = _new_pipeline(beam, local_runner(options), beam_options)
             build_pipeline(pipeline, options)
             result = pipeline.run()
