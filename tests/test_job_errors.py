@@ -37,6 +37,15 @@ def test_a_directory_as_input_is_one_line(tmp_path, zh_vocab, capsys):
                                       "%s)\n" % (corpus, corpus / "*")
 
 
+@pytest.mark.parametrize("job", ["classifier", "tagging", "squad"])
+def test_an_input_that_matches_nothing_fails_before_the_output_directory_is_made(tmp_path, zh_vocab, capsys, job):
+    out = tmp_path / "out"
+    status = cli.main([job, "--input", str(tmp_path / "missing.txt"), "--output", str(out), "--vocab", zh_vocab])
+    assert status == 2
+    assert capsys.readouterr().err.strip() == "bertprep: error: no input file matches %s" % (tmp_path / "missing.txt")
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_an_error_inside_a_beam_step_is_one_line_without_beam_logs(tmp_path, zh_vocab, workers):
     # With 2 workers the failing step runs in a worker process, whose Beam harness prints the traceback itself.

@@ -169,9 +169,9 @@ def run_finetune_job(build_pipeline, options, beam_args, extra_outputs=()) -> in
     `extra_outputs` are glob patterns (relative to the output directory) of files this job writes
     beside the protocol's own, removed with --overwrite so an old run's side files never linger.
     """
-    if hasattr(options, "with_plan"):
-        options = options.with_plan()  # a bad --labels file fails here, before anything is written
+    # A bad --labels file, or an input that matches no file, fails here, before anything is written.
+    options = resolved(options)
     options.load_tokenizer()  # a bad vocabulary fails here with one line, before Beam starts
     output_lib.OutputDirectory(options.output, overwrite=options.overwrite).prepare(side_outputs=extra_outputs)
-    runner.run_job(build_pipeline, resolved(options), beam_args)
+    runner.run_job(build_pipeline, options, beam_args)
     return 0
