@@ -62,15 +62,18 @@ def test_glyph_similarity_follows_structure(glyph_data):
 
 
 def test_options_come_from_the_config_and_reject_bad_values():
-    options = ConfusionOptions.from_config({"mixture_glyph_weight": 0.5, "mean_set_size": 15, "ranker": False,
-                                            "top_k": 15, "pool_group_size": None})
+    from bertprep.options.mask_probs import MaskProbsOptions
+
+    options = MaskProbsOptions(input="pairs.tsv", output="out", mixture_glyph_weight=0.5, mean_set_size=15,
+                               ranker=False).ranking_options()
     assert options.mixture_glyph_weight == 0.5 and options.mean_set_size == 15 and options.ranker is False
-    assert options.pool_group_size == ConfusionOptions().pool_group_size  # None keeps the default
+    assert options.pool_group_size == ConfusionOptions().pool_group_size  # an option not given keeps the default
     with pytest.raises(ValueError, match="--ranker-l2 is -1; it cannot be negative"):
-        ConfusionOptions.from_config({"ranker_l2": -1.0})
+        ConfusionOptions(ranker_l2=-1.0).validated()
     with pytest.raises(ValueError, match="--min-set-size 9 is larger than --max-set-size 4"):
-        ConfusionOptions.from_config({"min_set_size": 9, "max_set_size": 4})
-    assert set(confusion.OPTION_HELP) == set(ConfusionOptions.__dataclass_fields__)
+        ConfusionOptions(min_set_size=9, max_set_size=4).validated()
+    # every ranking setting is a mask-probs option (its help lives there, once)
+    assert set(ConfusionOptions.__dataclass_fields__) <= {option.name for option in MaskProbsOptions.command_options()}
     assert confusion.parse_sources("observed,phonetic") == ["phonetic", "observed"]
     with pytest.raises(ValueError):
         confusion.parse_sources("phonetic,sound")

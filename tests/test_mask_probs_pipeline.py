@@ -287,7 +287,8 @@ def test_help_documents_the_options(capsys):
         assert option in text
     # Every ranking knob is a named option with its own help (the former --weights NAME=VALUE string is gone).
     ranking = text[text.index("confusion-set ranking:"):]
-    for name, help_text in confusion.OPTION_HELP.items():
+    for name in confusion.ConfusionOptions.__dataclass_fields__:
+        help_text = MaskProbsOptions.command_option(name).spec.help
         option = "--" + name.replace("_", "-")
         assert option in ranking and " ".join(help_text.split()[:4]) in " ".join(ranking.split())
     assert "--weights" not in text

@@ -37,7 +37,7 @@ GLYPH_THRESHOLD = 0.3
 @dataclass(frozen=True)
 class ConfusionOptions:
     """How confusion sets are ranked and cut: one `mask-probs` option each (`--` + the name with dashes;
-    OPTION_HELP says what each does). The `mixture_*` ones only matter with `ranker=False`."""
+    bertprep/options/mask_probs.py says what each does). The `mixture_*` ones only matter with `ranker=False`."""
 
     ranker: bool = True
     observed_weight: float = 1.0
@@ -54,12 +54,6 @@ class ConfusionOptions:
     mixture_glyph_exponent: float = 2.0
     mixture_near_limit: int = 40
 
-    @classmethod
-    def from_config(cls, config: Mapping) -> "ConfusionOptions":
-        """From a job configuration (argparse dests); missing or None values keep their defaults."""
-        values = {name: config[name] for name in cls.__dataclass_fields__ if config.get(name) is not None}
-        return cls(**values).validated()
-
     def validated(self) -> "ConfusionOptions":
         """Self, or ValueError naming the option that is out of range."""
         for name in self.__dataclass_fields__:
@@ -71,30 +65,6 @@ class ConfusionOptions:
                                                                                      self.max_set_size))
         return self
 
-
-OPTION_HELP = {
-    "ranker": "rank candidates with the learned ranker (pinyin, glyph and frequency features fitted on the pairs, "
-              "external sets weighted by how well they predicted held-out sentences' errors) or, with --no-ranker, "
-              "with the hand-set mixture of similarity neighbourhoods",
-    "observed_weight": "weight m of the corpus's own counts in a candidate's score (m*n(c,w) + k*P(w|c)) / "
-                       "(m*n(c) + k); 0 ignores them",
-    "prior_strength": "pseudo-count k of the model's P(w|c) in that score: the larger, the less a few observed "
-                      "errors move a candidate",
-    "min_score": "least score a candidate needs to stay in a set",
-    "pool_group_size": "ranker's candidate pool: how many of the most frequent characters sharing an initial, a "
-                       "final or a first letter with the character are candidates",
-    "ranker_l2": "L2 penalty of the ranker's fits (the larger, the closer its weights stay to 0)",
-    "mean_set_size": "when above 0: per-character set sizes, more candidates for characters that err often, "
-                     "averaging this over the universe (instead of --top-k for every character)",
-    "min_set_size": "smallest set with --mean-set-size",
-    "max_set_size": "largest set with --mean-set-size",
-    "mixture_phonetic_weight": "--no-ranker only: multiplies the fitted weights of the pinyin neighbourhoods",
-    "mixture_glyph_weight": "--no-ranker only: multiplies the fitted weight of the look-alike neighbourhood",
-    "mixture_frequency_exponent": "--no-ranker only: exponent of a candidate's frequency inside a neighbourhood",
-    "mixture_glyph_exponent": "--no-ranker only: exponent of glyph similarity inside the look-alike neighbourhood",
-    "mixture_near_limit": "--no-ranker only: how many of the most frequent characters of each same-initial or "
-                          "same-final group are candidates",
-}
 
 @dataclass
 class ScoredCandidate:
