@@ -1,6 +1,6 @@
 """`bertprep embed` options."""
 import dataclasses
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Optional, Tuple
 
 from bertprep.errors import BertprepError
 from bertprep.options.common import (COMMON_GROUP, CommonJobOptions, ShardCountOptions, TokenizerOptions,
@@ -80,6 +80,7 @@ class EmbedPlan:
     hidden_size: int
     vocab: Optional[str]  # --vocab, else the model's vocab.txt; None with --spm-model
     num_shards: int  # --num-shards, else from the input size
+    input_paths: Tuple[str, ...]  # the files --input matches, listed once
 
     def info_config(self, options: EmbedOptions) -> dict:
         """info.json's `config`: the options, with the case setting as used (as it was recorded before the
@@ -107,8 +108,9 @@ def plan_embedding(options: EmbedOptions) -> EmbedPlan:
         if not vocab:
             raise BertprepError("%s: no vocab.txt beside the model; give --vocab (WordPiece vocab.txt) or "
                                 "--spm-model (SentencePiece .model)" % options.model)
+    input_paths = tuple(fs.match(options.input))  # an input that matches nothing fails here, before any output
     num_shards = options.num_shards
     if not num_shards:
         per_shard = INPUT_BYTES_PER_SHARD // (TOKEN_VECTOR_SHARD_DIVISOR if options.wants_token_vectors else 1)
-        num_shards = default_num_shards(fs.total_size(fs.match(options.input)), per_shard)
-    return EmbedPlan(settings, bert_config_path, bert_config.hidden_size, vocab, num_shards)
+        num_shards = default_num_shards(fs.total_size(input_paths), per_shard)
+    return EmbedPlan(settings, bert_config_path, bert_config.hidden_size, vocab, num_shards, input_paths)

@@ -204,7 +204,7 @@ def build_pipeline(pipeline, options: EmbedOptions, plan: Optional[EmbedPlan] = 
     settings, hidden_size, num_shards = plan.settings, plan.hidden_size, plan.num_shards
     token_vectors = options.token_vectors
     window = options.sort_window
-    read = pipeline | "Read" >> beam_io.ReadRecords(options.input, _read_fn(options))
+    read = pipeline | "Read" >> beam_io.ReadRecords(list(plan.input_paths), _read_fn(options))
     embedded = (read[beam_io.RECORDS]
                 | "Window" >> beam.BatchElements(min_batch_size=window, max_batch_size=window)
                 # One file is read by one worker: spreading its windows lets every worker embed.
