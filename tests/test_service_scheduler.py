@@ -312,3 +312,21 @@ def test_scheduler_once_runs_a_trigger_and_its_dependents_then_exits(tmp_path, f
     info = json.loads((tmp_path / "out" / "downstream" / latest(tmp_path / "out", "downstream") / "info.json")
                       .read_text())
     assert info["upstream"] == str(tmp_path / "out" / "upstream" / upstream_run)
+
+
+def test_scheduler_once_exits_non_zero_when_a_job_did_not_succeed(tmp_path, fake_job):
+    """A one-shot run (cron, CI) whose job failed after its retries must not exit 0."""
+    from service_helpers import bertprep_process
+
+    write_input(tmp_path, ["a", "b"])
+    jobs = write_jobs(tmp_path, """
+        broken:
+          pipeline: fake-count
+          args: {input: in.txt, fail_times: 5, state_file: state.txt}
+    """)
+    process = bertprep_process(["scheduler", "run", "--jobs", str(jobs), "--trigger", "broken", "--once"],
+                               cwd=tmp_path)
+    output, _ = process.communicate(timeout=180)
+    assert process.returncode == 1, output
+    assert "runs by status: failed 1" in output
+    assert "bertprep: error: 1 job(s) did not succeed: broken (" in output and ": failed)" in output

@@ -19,7 +19,8 @@ def add_arguments(parser):
     run.add_argument("--trigger", action="append", default=[], metavar="JOB",
                      help="queue a run of JOB at start-up (repeatable)")
     run.add_argument("--once", action="store_true", help="run what is queued (see --trigger), wait for it, its "
-                     "retries and the jobs depending on it, then exit")
+                     "retries and the jobs depending on it, then exit (status 1 when a job's last run did not "
+                     "succeed)")
     run.add_argument("--force", action="store_true", help="run even when inputs and parameters equal the last "
                      "successful run's (otherwise such runs are `skipped`)")
     run.add_argument("--poll-seconds", type=float, default=5.0, help="how often the loop looks for due runs")
@@ -79,6 +80,16 @@ def run(args) -> int:
     counts = scheduler.registry.counts_by_status()
     print("bertprep scheduler: stopped; runs by status: %s"
           % ", ".join("%s %d" % item for item in sorted(counts.items())), flush=True)
+    if args.once:
+        # A one-shot run (cron, CI) must not exit 0 when what it ran failed: the last run of each job counts,
+        # after its retries ("skipped": inputs unchanged since the last success, which is no failure).
+        unsuccessful = sorted("%s (%s: %s)" % (job, run_id, status)
+                              for job, (run_id, status) in scheduler.last_outcomes.items()
+                              if status not in ("succeeded", "skipped"))
+        if unsuccessful:
+            print("bertprep: error: %d job(s) did not succeed: %s (see `bertprep runs show RUN_ID`)"
+                  % (len(unsuccessful), ", ".join(unsuccessful)), file=sys.stderr, flush=True)
+            return 1
     return 0
 
 

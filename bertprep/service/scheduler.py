@@ -76,6 +76,9 @@ class Scheduler:
         self._wake = threading.Event()
         self._next_fire: Dict[str, datetime.datetime] = {}
         self._loop_thread: Optional[threading.Thread] = None
+        # job → (run id, status) of its latest run this scheduler finished ("unrecorded" when the registry
+        # could not take the outcome): what `scheduler run --once` reports and exits on.
+        self.last_outcomes: Dict[str, tuple] = {}
         self._loop_started = None  # time.monotonic() when the loop began
         self._last_tick_ok = None  # (time.monotonic(), clock time) of the last tick that succeeded
         self._tick_failures = 0  # failed ticks in a row
@@ -144,8 +147,10 @@ class Scheduler:
                 status = self.runner.execute(run, self._interrupt)
             except BertprepError as error:  # the registry stayed unusable through every retry
                 LOG.error("run %s of %s: its outcome could not be recorded: %s", run["run_id"], run["job"], error)
+                self.last_outcomes[run["job"]] = (run["run_id"], "unrecorded")
                 return
             LOG.info("run %s of %s: %s", run["run_id"], run["job"], status)
+            self.last_outcomes[run["job"]] = (run["run_id"], status)
             try:
                 self._after_run(run, status)
             except BertprepError as error:  # the registry stayed unusable through every retry
