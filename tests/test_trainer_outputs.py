@@ -156,3 +156,14 @@ def test_cli_is_quiet_on_cpu_and_reports_first_and_last_loss(trained, tmp_path):
     assert lines.count("training runs on CPU (no GPU or TPU found)") == 1
     assert any(line.startswith("trained to step 20: loss ") and "(step 10) →" in line and line.endswith("(step 20)")
                for line in lines), result.stdout
+
+
+def test_a_half_written_train_log_line_is_left_out_with_a_warning(tmp_path, capsys):
+    """A killed run can leave a partial line that a resumed run appends after: the curves lose that entry,
+    the run does not end in a traceback."""
+    from bertprep.trainer.loop import TRAIN_LOG, read_train_log
+
+    (tmp_path / TRAIN_LOG).write_text('{"step": 1, "loss": 0.9}\n{"step": 2, "lo{"step": 3, "loss": 0.7}\n\n',
+                                      encoding="utf-8")
+    assert read_train_log(str(tmp_path)) == [{"step": 1, "loss": 0.9}]
+    assert "1 unreadable line(s) (2) left out of the training curves" in capsys.readouterr().err

@@ -13,6 +13,7 @@ What a run leaves beside the checkpoints, so that it can be followed and judged:
 import dataclasses
 import json
 import os
+import sys
 import time
 from typing import Optional
 
@@ -242,8 +243,19 @@ def read_train_log(output) -> list:
     path = os.path.join(output, TRAIN_LOG)
     if not os.path.exists(path):
         return []
-    with open(path, encoding="utf-8") as handle:
-        return [json.loads(line) for line in handle if line.strip()]
+    entries, broken = [], []
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                entries.append(json.loads(line))
+            except json.JSONDecodeError:  # a killed run's half-written line (a resume appends after it)
+                broken.append(number)
+    if broken:
+        print("bertprep: warning: %s: %d unreadable line(s) (%s) left out of the training curves"
+              % (path, len(broken), ", ".join(map(str, broken[:5]))), file=sys.stderr)
+    return entries
 
 
 def _write_report(config, summary, history, total_steps, precision, device):
