@@ -63,7 +63,7 @@ def test_a_registry_job_without_a_command_module_gets_a_command(tmp_path, monkey
     # A second run onto the complete output is refused before the job starts, as for every job command.
     assert cli.main(["fake-count", "--input", str(source), "--output", str(out)]) == 2
     assert "already holds a complete output; pass --overwrite" in capsys.readouterr().err
-    tests = os.path.dirname(os.path.abspath(__file__))
+    tests = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     path = os.pathsep.join(filter(None, [tests, os.path.dirname(tests), os.environ.get("PYTHONPATH")]))
     finished = subprocess.run([sys.executable, "-m", "bertprep", "--help"], capture_output=True, text=True,
                               timeout=300, env=dict(os.environ, BERTPREP_EXTRA_PIPELINES="service_fake_job",

@@ -9,14 +9,14 @@ import sys
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from trainer_data import (classifier_records, tagging_records, tiny_config, write_bert_config,  # noqa: E402
                           write_dataset)
 
 from bertprep.cli import main  # noqa: E402
 from bertprep.trainer.loop import TrainConfig, train  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LABELS = ["neg", "pos"]
 
 

@@ -10,7 +10,7 @@ from bertprep.service import catalog
 from bertprep.service.jobs_file import load_jobs_file, parse_jobs, resolve_placeholders
 from service_helpers import job_parser
 
-EXAMPLE = pathlib.Path(__file__).resolve().parent.parent / "bertprep" / "data" / "jobs.example.yaml"
+EXAMPLE = pathlib.Path(__file__).resolve().parents[2] / "bertprep" / "data" / "jobs.example.yaml"
 
 GOOD_JOB = """\
 output_root: out

@@ -8,13 +8,13 @@ import sys
 import numpy as np
 import pytest
 
-sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from trainer_data import random_features, tiny_config  # noqa: E402
 
 from bertprep.errors import BertprepError  # noqa: E402
 from bertprep.trainer.config import GELU_ERF, GELU_TANH, BertConfig  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_config_reads_google_and_hugging_face_activations(tmp_path):

@@ -9,6 +9,7 @@ import pytest
 from bertprep.errors import BertprepError
 from bertprep.transforms.tokenization.tokenizer import load_tokenizer
 from bertprep.transforms.tokenization.vocabulary import Vocabulary
+from spm_helpers import train_spm
 
 GOLDEN = [
     ("tokenize_zh_lower.jsonl", "zh_vocab.txt", True),
@@ -176,26 +177,6 @@ def test_no_vocabulary_is_an_error():
 
 
 # --- SentencePiece ---------------------------------------------------------------------------------
-
-SPM_TEXT = """the quick brown fox jumps over the lazy dog
-a journey of a thousand miles begins with a single step
-she sells sea shells by the sea shore
-peter piper picked a peck of pickled peppers
-all that glitters is not gold
-the early bird catches the worm
-""" * 3
-
-
-def train_spm(directory, name, control_symbols=("[PAD]", "[CLS]", "[SEP]", "[MASK]")):
-    import sentencepiece
-
-    corpus = directory / "corpus.txt"
-    corpus.write_text(SPM_TEXT, encoding="utf-8")
-    prefix = directory / name
-    sentencepiece.SentencePieceTrainer.train(
-        input=str(corpus), model_prefix=str(prefix), vocab_size=60, hard_vocab_limit=False,
-        control_symbols=list(control_symbols), minloglevel=2)
-    return str(prefix) + ".model"
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from apache_beam.runners.dataflow import dataflow_runner  # noqa: E402
 from bertprep import cli  # noqa: E402
 from bertprep.service import catalog, dataflow, flex_main  # noqa: E402
 
-sys.path.insert(0, os.path.dirname(__file__))
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from service_helpers import job_parser  # noqa: E402
 from trainer_data import tiny_config  # noqa: E402
 

@@ -11,7 +11,7 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = r"""
 import json, sys, tempfile
 import tensorflow as tf

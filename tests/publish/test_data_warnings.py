@@ -229,7 +229,7 @@ def test_an_unknown_word_sample_looks_at_texts_holding_unk_up_to_its_cap(en_voca
 
 
 def test_sentencepiece_unknown_words_are_the_unknown_pieces(tmp_path):
-    from test_tokenization import train_spm
+    from spm_helpers import train_spm
 
     tokenizer = load_tokenizer(spm_model=train_spm(tmp_path, "tiny"))
     text = "the € fox ∑"
