@@ -16,9 +16,10 @@ import pytest
 
 from bertprep import cli
 from bertprep.io import beam_io
+from bertprep.publish import finalize
 from bertprep.io import output as output_lib
 from bertprep.io import tfrecord
-from bertprep.runtime import runner
+from bertprep.runtime import beam_job
 
 import toy_job
 
@@ -42,7 +43,7 @@ def make_toy_command(build_pipeline=None, name="toy"):
         options = toy_job.ToyOptions.from_namespace(args)
         options = dataclasses.replace(options, num_shards=options.num_shards or 3)
         output_lib.OutputDirectory(args.output, overwrite=args.overwrite).prepare()
-        runner.run_job(build_pipeline or toy_job.build_pipeline, options, args.beam_args)
+        beam_job.run_job(build_pipeline or toy_job.build_pipeline, options, args.beam_args)
         return 0
 
     module.add_arguments = add_arguments
@@ -330,7 +331,7 @@ def test_unwritable_system_path_ends_with_one_line_naming_the_path(toy, tmp_path
 def test_beam_metrics_count_read_written_and_dead_letters_by_reason(tmp_path):
     options = toy_job.ToyOptions(input=write_toy_input(tmp_path / "in.txt"), output=str(tmp_path / "out"), num_shards=2)
     output_lib.OutputDirectory(options.output).prepare()
-    result, _ = runner.run_job(toy_job.build_pipeline, options, summary=False)
+    result, _ = beam_job.run_job(toy_job.build_pipeline, options, summary=False)
     counters = {}
     for counter in result.metrics().query()["counters"]:
         if counter.key.metric.namespace == "bertprep":
@@ -344,10 +345,10 @@ def test_finalize_takes_its_inputs_by_name():
     """Finalize's inputs are a FinalizeInputs, not a dict keyed by strings; the accounting counts are fields,
     a job's own counts cannot shadow them."""
     read, written, used = object(), object(), object()
-    inputs = beam_io.FinalizeInputs(shards=object(), read=read, written=written, job_counts={"used": used})
+    inputs = finalize.FinalizeInputs(shards=object(), read=read, written=written, job_counts={"used": used})
     assert inputs.counts() == {"read": read, "written": written, "used": used}
-    assert beam_io.FinalizeInputs(shards=object(), read=read).counts() == {"read": read}
+    assert finalize.FinalizeInputs(shards=object(), read=read).counts() == {"read": read}
     with pytest.raises(ValueError, match="read"):
-        beam_io.FinalizeInputs(shards=object(), read=read, job_counts={"read": used}).counts()
+        finalize.FinalizeInputs(shards=object(), read=read, job_counts={"read": used}).counts()
     with pytest.raises(TypeError, match="FinalizeInputs"):
-        beam_io.Finalize("out", "classifier", {}, {"shards": object(), "counts": {}}, report=None, max_dead_letter_rate=0.5)
+        finalize.Finalize("out", "classifier", {}, {"shards": object(), "counts": {}}, report=None, max_dead_letter_rate=0.5)

@@ -8,8 +8,9 @@ import apache_beam as beam
 
 from bertprep import schemas
 from bertprep.io import beam_io, formats
+from bertprep.publish import finalize
 from bertprep.options.common import CommonJobOptions, ShardedOutputOptions
-from bertprep.runtime import run_report
+from bertprep.publish import run_report
 
 KIND = "classifier"
 
@@ -40,10 +41,10 @@ def build_pipeline(pipeline, options):
                                                                        options.compression)
     dead_counts = dead | "WriteDead" >> beam_io.WriteDeadLetters(options.output)
     info = {"config": options.to_config(), "schema": schema.to_json()}
-    finalize_inputs = beam_io.FinalizeInputs(shards=shards, dead_letter_counts=dead_counts,
+    finalize_inputs = finalize.FinalizeInputs(shards=shards, dead_letter_counts=dead_counts,
                                              read=beam_io.count_inputs(read),
                                              written=beam_io.count(converted.records, "CountWritten"))
-    _ = pipeline | "Finalize" >> beam_io.Finalize(options.output, KIND, info, finalize_inputs, options.num_shards,
+    _ = pipeline | "Finalize" >> finalize.Finalize(options.output, KIND, info, finalize_inputs, options.num_shards,
                                                   options.compression, report=run_report.write_run_report,
                                                   max_dead_letter_rate=options.max_dead_letter_rate)
 

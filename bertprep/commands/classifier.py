@@ -22,7 +22,7 @@ add_arguments = ClassifierOptions.add_arguments
 
 
 def run(args) -> int:
-    from bertprep.pipelines import classifier, finetune_common
+    from bertprep.pipelines import classifier, finetune_steps
 
     options = ClassifierOptions.from_namespace(args)
-    return finetune_common.run_finetune_job(classifier.build_pipeline, options, args.beam_args)
+    return finetune_steps.run_finetune_job(classifier.build_pipeline, options, args.beam_args)

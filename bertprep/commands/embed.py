@@ -20,7 +20,7 @@ def run(args) -> int:
     from bertprep.io import output as output_lib
     from bertprep.options.embed import plan_embedding
     from bertprep.pipelines.embed import pipeline_builder
-    from bertprep.runtime.runner import is_dry_run, run_job
+    from bertprep.runtime.beam_job import is_dry_run, run_job
 
     options = EmbedOptions.from_namespace(args)
     plan = plan_embedding(options)

@@ -31,9 +31,9 @@ add_arguments = MaskProbsOptions.add_arguments
 def run(args) -> int:
     from bertprep.io import output as output_lib
     from bertprep.pipelines import mask_probs
-    from bertprep.runtime import runner
+    from bertprep.runtime import beam_job
 
     options = MaskProbsOptions.from_namespace(args)  # validated here, once: inputs, sources, ranking options
     output_lib.OutputDirectory(options.output, overwrite=options.overwrite).prepare()
-    runner.run_job(mask_probs.build_pipeline, options, args.beam_args)  # shows progress and ends with the summary
+    beam_job.run_job(mask_probs.build_pipeline, options, args.beam_args)  # shows progress and ends with the summary
     return 0

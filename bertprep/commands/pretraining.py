@@ -29,7 +29,7 @@ add_arguments = PretrainingOptions.add_arguments
 def run(args) -> int:
     from bertprep.io import output as output_lib
     from bertprep.pipelines import pretraining
-    from bertprep.runtime import runner
+    from bertprep.runtime import beam_job
 
     options = PretrainingOptions.from_namespace(args)  # validated here, once
     # A bad vocabulary, mask-probs table or confusion-set file fails here with one line, before Beam starts.
@@ -38,5 +38,5 @@ def run(args) -> int:
     if note:
         print("bertprep: note: " + note, file=sys.stderr)
     output_lib.OutputDirectory(options.output, overwrite=options.overwrite).prepare()
-    runner.run_job(pretraining.build_pipeline, options, args.beam_args)
+    beam_job.run_job(pretraining.build_pipeline, options, args.beam_args)
     return 0

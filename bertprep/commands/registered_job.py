@@ -3,7 +3,7 @@
 A deployment (or a test) adds a Beam job by naming its module in BERTPREP_EXTRA_PIPELINES: an options
 class and a build function, nothing about the command line. The CLI gives each such job this command,
 so `bertprep <job> ...` (and the service's runs, which start that command line) find it: the options
-class's arguments, then `runtime.runner.run_job` with the build function and the arguments left for Beam.
+class's arguments, then `runtime.beam_job.run_job` with the build function and the arguments left for Beam.
 """
 import dataclasses
 
@@ -32,13 +32,13 @@ class RegisteredJobCommand:
 
     def run(self, args) -> int:
         from bertprep.io import output as output_lib
-        from bertprep.runtime import runner
+        from bertprep.runtime import beam_job
 
         options = self.pipeline.options_class().from_namespace(args)
         # As every job command does: an existing complete output is refused (or withdrawn with --overwrite)
         # before the job starts, whatever the job's own steps do.
         output_lib.OutputDirectory(options.output, overwrite=options.overwrite).prepare()
-        runner.run_job(self.pipeline.build_function(), options, args.beam_args)
+        beam_job.run_job(self.pipeline.build_function(), options, args.beam_args)
         return 0
 
 

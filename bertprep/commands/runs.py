@@ -49,7 +49,7 @@ def _where(parser):
 
 
 def open_registry(args):
-    from bertprep.service.registry import Registry
+    from bertprep.service.run_registry import Registry
 
     path = args.registry
     if not path and args.jobs:
@@ -69,7 +69,7 @@ def run(args) -> int:
 
 
 def _list(registry, args) -> int:
-    from bertprep.service.registry import public_view
+    from bertprep.service.run_registry import public_view
 
     runs = [public_view(run) for run in registry.list(job=args.job, status=args.status, limit=args.limit)]
     if args.json:
@@ -95,12 +95,12 @@ def _list(registry, args) -> int:
 
 
 def _show(registry, args) -> int:
-    from bertprep.service import runner as runner_lib
-    from bertprep.service.registry import public_view
+    from bertprep.service import run_process
+    from bertprep.service.run_registry import public_view
 
     run = registry.get(args.run_id, prefix=True)
     view = public_view(run, with_spec=True)
-    view["report"] = runner_lib.read_report(run["output_path"]) if run.get("output_path") else None
+    view["report"] = run_process.read_report(run["output_path"]) if run.get("output_path") else None
     if args.json:
         print(json.dumps(view, indent=2, sort_keys=True, ensure_ascii=False, default=str))
         return 0
@@ -122,7 +122,7 @@ def _show(registry, args) -> int:
 
 
 def _retry(registry, args) -> int:
-    from bertprep.service.registry import process_owner
+    from bertprep.service.run_registry import process_owner
     from bertprep.service.clock import SystemClock
 
     original = registry.get(args.run_id, prefix=True)
@@ -133,7 +133,7 @@ def _retry(registry, args) -> int:
     print("queued %s (retry of %s, job %s)" % (run_id, original["run_id"], original["job"]))
     if not args.now:
         return 0
-    from bertprep.service.runner import Runner
+    from bertprep.service.run_process import Runner
 
     output_root, logs_dir = _roots(original, registry.path)
     runner = Runner(registry, output_root, logs_dir, clock)
@@ -148,7 +148,7 @@ def _roots(run: dict, registry_path: str):
     if not run.get("output_path"):
         raise BertprepError("run %s never started, so its output root is unknown; let the scheduler run the retry"
                             % run["run_id"])
-    from bertprep.service.runner import output_root_of
+    from bertprep.service.run_process import output_root_of
 
     output_root = output_root_of(run)
     logs_dir = os.path.dirname(os.path.dirname(run["log_path"])) if run.get("log_path") else \
@@ -157,7 +157,7 @@ def _roots(run: dict, registry_path: str):
 
 
 def _prune(registry, args) -> int:
-    from bertprep.service import runner as runner_lib
+    from bertprep.service import run_process
 
     if args.keep < 0:
         raise BertprepError("--keep must be 0 or more")
@@ -174,7 +174,7 @@ def _prune(registry, args) -> int:
             if kept < args.keep:
                 kept += 1
                 continue
-            if runner_lib.is_published(run):  # LATEST's run stays, whatever --keep says
+            if run_process.is_published(run):  # LATEST's run stays, whatever --keep says
                 continue
             doomed.append(run)
     for run in doomed:

@@ -28,9 +28,9 @@ add_arguments = SquadOptions.add_arguments
 
 
 def run(args) -> int:
-    from bertprep.pipelines import finetune_common, squad
+    from bertprep.pipelines import finetune_steps, squad
 
     options = SquadOptions.from_namespace(args)
     # Side files are written beside the protocol's own files: --overwrite removes an old run's.
-    return finetune_common.run_finetune_job(squad.build_pipeline, options, args.beam_args,
+    return finetune_steps.run_finetune_job(squad.build_pipeline, options, args.beam_args,
                                             extra_outputs=squad.SIDE_FILE_PATTERNS)

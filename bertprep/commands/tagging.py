@@ -20,7 +20,7 @@ add_arguments = TaggingOptions.add_arguments
 
 
 def run(args) -> int:
-    from bertprep.pipelines import finetune_common, tagging
+    from bertprep.pipelines import finetune_steps, tagging
 
     options = TaggingOptions.from_namespace(args)
-    return finetune_common.run_finetune_job(tagging.build_pipeline, options, args.beam_args)
+    return finetune_steps.run_finetune_job(tagging.build_pipeline, options, args.beam_args)

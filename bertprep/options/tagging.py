@@ -6,7 +6,7 @@ from bertprep.errors import BertprepError
 from bertprep.options.common import (COMMON_GROUP, CommonJobOptions, ShardedOutputOptions, TokenizerOptions,
                                      seed_not_drawn_from)
 from bertprep.options.fields import flag_option, value_option
-from bertprep.options.finetune_common import read_labels_option
+from bertprep.options.labels_option import read_labels_option
 
 INPUT_GROUP = "input"
 TAGS_AND_FEATURES_GROUP = "tags and features"

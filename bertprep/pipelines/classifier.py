@@ -13,10 +13,11 @@ import apache_beam as beam
 from bertprep import schemas
 from bertprep.errors import BertprepError
 from bertprep.io import beam_io, formats, fs
+from bertprep.publish import finalize
 from bertprep.io.formats.columns import pick_columns
 from bertprep.options.classifier import ClassifierOptions
-from bertprep.pipelines import finetune_common
-from bertprep.runtime import run_report
+from bertprep.pipelines import finetune_steps
+from bertprep.publish import run_report
 from bertprep.schemas import statistics
 from bertprep.transforms.finetune import classifier_features as features_lib
 
@@ -83,7 +84,7 @@ class _Convert(beam.DoFn):
         return self._schemas[size]
 
     def process(self, record, labels):
-        example_id = finetune_common.example_id(self._file_indexes[record.source], record.line)
+        example_id = finetune_steps.example_id(self._file_indexes[record.source], record.line)
         try:
             values, facts = features_lib.convert_example(record.value, labels, self._spec, self._tokenizer,
                                                          self._options.max_seq_length, example_id)
@@ -91,13 +92,13 @@ class _Convert(beam.DoFn):
             yield beam.pvalue.TaggedOutput("dead", formats.DeadLetter(record.source, record.line, str(error),
                                                                       record.value))
             return
-        yield finetune_common.id_key(example_id), self._schema(labels).encode(values)
-        yield from finetune_common.unknown_word_outputs(facts["unknown_words"])
+        yield finetune_steps.id_key(example_id), self._schema(labels).encode(values)
+        yield from finetune_steps.unknown_word_outputs(facts["unknown_words"])
         yield beam.pvalue.TaggedOutput("facts", {
             statistics.SEQUENCE_LENGTH_HISTOGRAM: {str(facts["length"]): 1},
             statistics.TOKENS_PER_INSTANCE: {str(facts["tokens"]): 1},
             statistics.UNK_RATE: {"unk": facts["unk"], "tokens": facts["tokens"]},
-            statistics.LABEL_DISTRIBUTION: finetune_common.histogram(facts["labels"]),
+            statistics.LABEL_DISTRIBUTION: finetune_steps.histogram(facts["labels"]),
             "truncated_examples": facts["truncated"],
         })
 
@@ -121,10 +122,10 @@ def label_info(options: ClassifierOptions, info: dict) -> dict:
 
 
 def build_pipeline(pipeline, options: ClassifierOptions) -> None:
-    options = finetune_common.resolved(options)
+    options = finetune_steps.resolved(options)
     plan = options.plan
     paths = fs.match(options.input)
-    indexes = finetune_common.file_indexes(paths)
+    indexes = finetune_steps.file_indexes(paths)
     read = pipeline | "Read" >> beam_io.ReadRecords(paths, RowReader(plan.format, dict(plan.columns), plan.header))
     kept = read.records | "Language" >> beam.FlatMap(_keep_language, options.language).with_outputs(
         "filtered", main="rows")
@@ -136,22 +137,22 @@ def build_pipeline(pipeline, options: ClassifierOptions) -> None:
     else:
         labels = (kept.rows
                   | "RowLabels" >> beam.Map(lambda record: spec.raw_labels(record.value.get("label")))
-                  | "Discover" >> finetune_common.DiscoverLabels())
+                  | "Discover" >> finetune_steps.DiscoverLabels())
     converted = kept.rows | "Convert" >> beam.ParDo(_Convert(options, indexes), beam.pvalue.AsSingleton(labels)) \
         .with_outputs("dead", "facts", "unknown", main="records")
-    shards, dead_counts, stat_pcs = finetune_common.write_records_and_dead_letters(
+    shards, dead_counts, stat_pcs = finetune_steps.write_records_and_dead_letters(
         options, KIND, converted, (read.dead_letters, converted.dead), labels, SUMMED_STATS)
     num_labels = len(plan.labels) if plan.labels else 1
     info = {"config": options.to_config(),
             "schema": schemas.for_kind(KIND, schema_config(options, num_labels)).to_json(),
-            **finetune_common.vocabulary_info(options)}
-    finalize_inputs = beam_io.FinalizeInputs(
+            **finetune_steps.vocabulary_info(options)}
+    finalize_inputs = finalize.FinalizeInputs(
         shards=shards, dead_letter_counts=dead_counts, read=beam_io.count_inputs(read),
         written=beam_io.count(converted.records, "CountWritten"),
         job_counts={"filtered": beam_io.count(kept.filtered, "CountFiltered")}, stats=stat_pcs)
-    _ = pipeline | "Finalize" >> beam_io.Finalize(
+    _ = pipeline | "Finalize" >> finalize.Finalize(
         options.output, KIND, info, finalize_inputs, options.num_shards, options.compression,
         accounting=("read", "written", "dead_lettered", "filtered"),
-        publish_hooks=[finetune_common.info_hook(functools.partial(label_info, options))],
+        publish_hooks=[finetune_steps.info_hook(functools.partial(label_info, options))],
         report=run_report.write_run_report,
         max_dead_letter_rate=options.max_dead_letter_rate)

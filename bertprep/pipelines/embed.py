@@ -19,7 +19,8 @@ from typing import Callable, Optional
 import apache_beam as beam
 
 from bertprep.io import beam_io, formats
-from bertprep.runtime import run_report
+from bertprep.publish import finalize
+from bertprep.publish import run_report
 from bertprep.schemas import tables
 from bertprep.io import output as output_lib
 from bertprep.options.embed import EmbedOptions, EmbedPlan, plan_embedding
@@ -223,15 +224,15 @@ def build_pipeline(pipeline, options: EmbedOptions, plan: Optional[EmbedPlan] = 
             "max_seq_length": settings.max_seq_length, "normalize": settings.normalize,
             "settings": settings.to_info(), "format": "parquet",
             "columns": parquet_schema(hidden_size, token_vectors).names}
-    finalize_inputs = beam_io.FinalizeInputs(shards=shards, dead_letter_counts=dead_counts,
+    finalize_inputs = finalize.FinalizeInputs(shards=shards, dead_letter_counts=dead_counts,
                                              read=beam_io.count_inputs(read), written=written)
-    _ = pipeline | "Finalize" >> beam_io.Finalize(options.output, KIND, info, finalize_inputs, num_shards=0,
+    _ = pipeline | "Finalize" >> finalize.Finalize(options.output, KIND, info, finalize_inputs, num_shards=0,
                                                   report=run_report.write_run_report,
                                                   max_dead_letter_rate=options.max_dead_letter_rate)
 
 
 def pipeline_builder(plan: EmbedPlan) -> Callable:
-    """`build_pipeline` with the command's plan, in the shape `runtime.runner.run_job` calls (a function of
+    """`build_pipeline` with the command's plan, in the shape `runtime.beam_job.run_job` calls (a function of
     this module, so that local workers preload this module)."""
 
     def build(pipeline, options: EmbedOptions) -> None:

@@ -12,11 +12,12 @@ import apache_beam as beam
 
 from bertprep.errors import BertprepError
 from bertprep.io import beam_io, formats, fs
-from bertprep.runtime import run_report
+from bertprep.publish import finalize
+from bertprep.publish import run_report
 from bertprep.schemas import statistics
 from bertprep.io import output as output_lib
 from bertprep.options.mask_probs import MaskProbsOptions
-from bertprep.runtime import progress
+from bertprep import progress
 from bertprep.seeding import rng_for
 from bertprep.transforms.csc import confusion
 from bertprep.transforms.csc import confusion_files
@@ -28,7 +29,7 @@ from bertprep.transforms.csc.mask_probability_tables import (SAV_FILE, TABLE_COL
                                                        confusion_pairs_row, table_bytes, totals_stats)
 from bertprep.transforms.csc.alignment import AlignmentError, align_checked
 
-# Progress stages after the reading (the monitor shows the running one; see bertprep/runtime/progress.py).
+# Progress stages after the reading (the monitor shows the running one; see bertprep/progress.py).
 FIT_STAGE = "fitting the candidate ranker"
 MODEL_STAGE = "building the candidate indexes"
 RANK_STAGE = "ranking candidates"
@@ -362,10 +363,10 @@ def build_pipeline(pipeline, options: MaskProbsOptions) -> None:
             20, key=lambda kv: (kv[1], kv[0][0], kv[0][1])) | "TopPairsJson" >> beam.Map(
             lambda rows: [[c, w, n] for (c, w), n in rows]),
     }
-    finalize_inputs = beam_io.FinalizeInputs(
+    finalize_inputs = finalize.FinalizeInputs(
         shards=written_tables, dead_letter_counts=dead_counts, read=counts.pop("read"), written=counts.pop("written"),
         job_counts=counts, stats=stats)
-    _ = pipeline | "Finalize" >> beam_io.Finalize(
+    _ = pipeline | "Finalize" >> finalize.Finalize(
         output, KIND, job_info(options, vocab_chars, confusion_sources), finalize_inputs,
         accounting=("read", "written", "confusion_lines_used", "dead_lettered"), report=run_report.write_run_report,
         max_dead_letter_rate=options.max_dead_letter_rate)

@@ -15,16 +15,18 @@ from typing import Optional, Sequence
 
 import apache_beam as beam
 
-from bertprep import data_warnings, schemas
+from bertprep import schemas
+from bertprep.publish import data_warnings
 from bertprep.errors import BertprepError
 from bertprep.io import beam_io, formats, fs
+from bertprep.publish import finalize
 from bertprep.io.formats import documents as documents_format
-from bertprep.runtime import run_report
+from bertprep.publish import run_report
 from bertprep.schemas import statistics
 from bertprep.io import output as output_lib
 from bertprep.options.pretraining import PretrainingOptions
 from bertprep.pipelines import unknown_words
-from bertprep.runtime import progress
+from bertprep import progress
 from bertprep.seeding import relative_names, stable_hash
 
 KIND = "pretraining"
@@ -326,12 +328,12 @@ def build_pipeline(pipeline, options: PretrainingOptions) -> None:
                                                                                    for n in names])
     unknown = (built.unknown | "UnknownWords" >> unknown_words.SummarizeUnknownWords()
                | "UnknownItem" >> beam.Map(lambda summary: ("unknown_words", summary)))
-    finalize_inputs = beam_io.FinalizeInputs(
+    finalize_inputs = finalize.FinalizeInputs(
         shards=built.shards, dead_letter_counts=dead_counts, read=read_total, job_counts={"used": used},
         stats=(stat_items, unknown) | "AllStats" >> beam.Flatten(),
         timing=merged | "TimingItems" >> beam.FlatMap(
             lambda stats: [(n, stats[n]) for n in (statistics.BUILD_TIME, statistics.BUILD_WINDOW) if n in stats]))
-    _ = pipeline | "Finalize" >> beam_io.Finalize(options.output, KIND, info, finalize_inputs, shards,
+    _ = pipeline | "Finalize" >> finalize.Finalize(options.output, KIND, info, finalize_inputs, shards,
                                                   options.compression, accounting=("read", "used", "dead_lettered"),
                                                   report=run_report.write_run_report,
                                                   max_dead_letter_rate=options.max_dead_letter_rate)

@@ -18,12 +18,13 @@ import apache_beam as beam
 
 from bertprep import schemas
 from bertprep.io import beam_io, formats, fs
-from bertprep.runtime import run_report
+from bertprep.publish import finalize
+from bertprep.publish import run_report
 from bertprep.schemas import statistics, tables
 from bertprep.io import output as output_lib
 from bertprep.io.formats.squad import iter_squad_file
 from bertprep.options.squad import SquadOptions
-from bertprep.pipelines import finetune_common, unknown_words
+from bertprep.pipelines import finetune_steps, unknown_words
 from bertprep.seeding import stable_hash
 from bertprep.transforms.finetune import squad_examples
 from bertprep.transforms.finetune import squad_features
@@ -83,10 +84,10 @@ class _ConvertQuestion(beam.DoFn):
         }
         yield position, (example_row, features)
         yield beam.pvalue.TaggedOutput("sizes", (position, len(features)))
-        yield from finetune_common.unknown_word_outputs(facts["unknown_words"])
+        yield from finetune_steps.unknown_word_outputs(facts["unknown_words"])
         answer_kind = "impossible" if example.is_impossible else ("answer" if is_training else "question")
         yield beam.pvalue.TaggedOutput("facts", {
-            statistics.SEQUENCE_LENGTH_HISTOGRAM: finetune_common.histogram(facts["lengths"]),
+            statistics.SEQUENCE_LENGTH_HISTOGRAM: finetune_steps.histogram(facts["lengths"]),
             "features_per_question": {str(facts["features"]): 1},
             statistics.TOKENS_PER_INSTANCE: {str(facts["tokens"]): 1},
             statistics.UNK_RATE: {"unk": facts["unk"], "tokens": facts["tokens"]},
@@ -149,7 +150,7 @@ class _Number(beam.DoFn):
                 values.update({"start_positions": feature["start_position"],
                                "end_positions": feature["end_position"],
                                "is_impossible": feature["is_impossible"]})
-            yield finetune_common.id_key(unique_id), self._schema.encode(values)
+            yield finetune_steps.id_key(unique_id), self._schema.encode(values)
             if side:
                 row = {"unique_id": unique_id, "example_index": example_index, "qas_id": example_row["qas_id"],
                        "doc_span_index": feature["doc_span_index"], "doc_span_start": feature["doc_span_start"],
@@ -246,10 +247,10 @@ def _answers_stat(dead_counts, kept):
 
 
 def build_pipeline(pipeline, options: SquadOptions) -> None:
-    options = finetune_common.resolved(options)
+    options = finetune_steps.resolved(options)
     kind = options.kind
     paths = fs.match(options.input)
-    indexes = finetune_common.file_indexes(paths)
+    indexes = finetune_steps.file_indexes(paths)
     read = pipeline | "Read" >> beam_io.ReadRecords(paths, iter_squad_file)
     converted = (read.records
                  | "Spread" >> beam.Reshuffle()
@@ -263,14 +264,14 @@ def build_pipeline(pipeline, options: SquadOptions) -> None:
                                                                       options.compression)
     dead_counts = dead | "WriteDead" >> beam_io.WriteDeadLetters(options.output)
     written = converted.sizes | "CountWritten" >> beam.combiners.Count.Globally()
-    stats = converted.facts | "SumStats" >> beam.CombineGlobally(finetune_common.SumStats())
-    stat_pcs = finetune_common.stat_fields(stats, SUMMED_STATS)
+    stats = converted.facts | "SumStats" >> beam.CombineGlobally(finetune_steps.SumStats())
+    stat_pcs = finetune_steps.stat_fields(stats, SUMMED_STATS)
     stat_pcs[statistics.UNKNOWN_WORDS] = converted.unknown | "UnknownWords" >> unknown_words.SummarizeUnknownWords()
     stat_pcs[statistics.ANSWERS] = dead_counts | "AnswersStat" >> beam.Map(_answers_stat,
                                                                             beam.pvalue.AsSingleton(written))
     info = {"config": options.to_config(),
             "schema": schemas.for_kind(kind, {"max_seq_length": options.max_seq_length}).to_json(),
-            **finetune_common.vocabulary_info(options), "first_unique_id": FIRST_UNIQUE_ID}
+            **finetune_steps.vocabulary_info(options), "first_unique_id": FIRST_UNIQUE_ID}
     if options.writes_side_files:
         names = side_file_names(options)
         info["side_files"] = names
@@ -284,9 +285,9 @@ def build_pipeline(pipeline, options: SquadOptions) -> None:
         stat_pcs["side_files"] = (pipeline | "SideTrigger" >> beam.Create([None])
                                   | "FillSide" >> beam.ParDo(_FillSideFiles(options.output, names),
                                                              beam.pvalue.AsList(side_results)))
-    finalize_inputs = beam_io.FinalizeInputs(
+    finalize_inputs = finalize.FinalizeInputs(
         shards=shards, dead_letter_counts=dead_counts, read=beam_io.count_inputs(read), written=written,
         job_counts={"features": beam_io.count(numbered.records, "CountFeatures")}, stats=stat_pcs)
-    _ = pipeline | "Finalize" >> beam_io.Finalize(options.output, kind, info, finalize_inputs, options.num_shards,
+    _ = pipeline | "Finalize" >> finalize.Finalize(options.output, kind, info, finalize_inputs, options.num_shards,
                                                   options.compression, report=run_report.write_run_report,
                                                   max_dead_letter_rate=options.max_dead_letter_rate)

@@ -11,10 +11,11 @@ import apache_beam as beam
 
 from bertprep import schemas
 from bertprep.io import beam_io, formats, fs
+from bertprep.publish import finalize
 from bertprep.io.formats.conll import iter_conll_file
 from bertprep.options.tagging import TaggingOptions
-from bertprep.pipelines import finetune_common
-from bertprep.runtime import run_report
+from bertprep.pipelines import finetune_steps
+from bertprep.publish import run_report
 from bertprep.schemas import statistics
 from bertprep.transforms.finetune import tagging_features as tagging_lib
 from bertprep.transforms.finetune.classifier_features import ExampleError
@@ -63,7 +64,7 @@ class _Convert(beam.DoFn):
     def process(self, record, labels):
         if self._tag_ids is None:
             self._tag_ids = {tag: index for index, tag in enumerate(labels)}
-        example_id = finetune_common.example_id(self._file_indexes[record.source], record.line)
+        example_id = finetune_steps.example_id(self._file_indexes[record.source], record.line)
         try:
             values, facts = tagging_lib.convert_sentence(
                 record.value["tokens"], record.value["tags"], self._tag_ids, self._tokenizer,
@@ -73,13 +74,13 @@ class _Convert(beam.DoFn):
                                                                       record.value["raw"]))
             return
         for chunk, features in enumerate(values):
-            yield finetune_common.id_key(example_id) + chunk.to_bytes(2, "big"), self._schema.encode(features)
-        yield from finetune_common.unknown_word_outputs(facts["unknown_words"])
+            yield finetune_steps.id_key(example_id) + chunk.to_bytes(2, "big"), self._schema.encode(features)
+        yield from finetune_steps.unknown_word_outputs(facts["unknown_words"])
         yield beam.pvalue.TaggedOutput("facts", {
-            statistics.SEQUENCE_LENGTH_HISTOGRAM: finetune_common.histogram(facts["lengths"]),
+            statistics.SEQUENCE_LENGTH_HISTOGRAM: finetune_steps.histogram(facts["lengths"]),
             statistics.TOKENS_PER_INSTANCE: {str(facts["tokens"]): 1},
             statistics.UNK_RATE: {"unk": facts["unk"], "tokens": facts["tokens"]},
-            statistics.TAG_DISTRIBUTION: finetune_common.histogram(facts["tags"]),
+            statistics.TAG_DISTRIBUTION: finetune_steps.histogram(facts["tags"]),
             "split_sentences": int(facts["records"] > 1),
         })
 
@@ -90,10 +91,10 @@ def tag_info(info: dict) -> dict:
 
 
 def build_pipeline(pipeline, options: TaggingOptions) -> None:
-    options = finetune_common.resolved(options)
+    options = finetune_steps.resolved(options)
     schema = schemas.for_kind(KIND, {"max_seq_length": options.max_seq_length})
     paths = fs.match(options.input)
-    indexes = finetune_common.file_indexes(paths)
+    indexes = finetune_steps.file_indexes(paths)
     read = pipeline | "Read" >> beam_io.ReadRecords(paths, SentenceReader(options.plan.format))
     parsed = read.records | "Parse" >> beam.FlatMap(_parse, options).with_outputs("dead", main="sentences")
     if options.plan.labels:
@@ -101,18 +102,18 @@ def build_pipeline(pipeline, options: TaggingOptions) -> None:
     else:
         labels = (parsed.sentences
                   | "SentenceTags" >> beam.Map(lambda record: record.value["tags"])
-                  | "Discover" >> finetune_common.DiscoverLabels())
+                  | "Discover" >> finetune_steps.DiscoverLabels())
     converted = parsed.sentences | "Convert" >> beam.ParDo(_Convert(options, indexes),
                                                            beam.pvalue.AsSingleton(labels)) \
         .with_outputs("dead", "facts", "unknown", main="records")
-    shards, dead_counts, stat_pcs = finetune_common.write_records_and_dead_letters(
+    shards, dead_counts, stat_pcs = finetune_steps.write_records_and_dead_letters(
         options, KIND, converted, (read.dead_letters, parsed.dead, converted.dead), labels, SUMMED_STATS)
     written = converted.facts | "CountWritten" >> beam.combiners.Count.Globally()
-    info = {"config": options.to_config(), "schema": schema.to_json(), **finetune_common.vocabulary_info(options)}
-    finalize_inputs = beam_io.FinalizeInputs(shards=shards, dead_letter_counts=dead_counts,
+    info = {"config": options.to_config(), "schema": schema.to_json(), **finetune_steps.vocabulary_info(options)}
+    finalize_inputs = finalize.FinalizeInputs(shards=shards, dead_letter_counts=dead_counts,
                                              read=beam_io.count_inputs(read), written=written, stats=stat_pcs)
-    _ = pipeline | "Finalize" >> beam_io.Finalize(options.output, KIND, info, finalize_inputs, options.num_shards,
+    _ = pipeline | "Finalize" >> finalize.Finalize(options.output, KIND, info, finalize_inputs, options.num_shards,
                                                   options.compression,
-                                                  publish_hooks=[finetune_common.info_hook(tag_info)],
+                                                  publish_hooks=[finetune_steps.info_hook(tag_info)],
                                                   report=run_report.write_run_report,
                                                   max_dead_letter_rate=options.max_dead_letter_rate)

@@ -46,7 +46,7 @@ def test_other_commands_exit_normally_with_their_status():
 
 def test_a_registry_job_without_a_command_module_gets_a_command(tmp_path, monkeypatch, capsys):
     """A job a deployment adds with BERTPREP_EXTRA_PIPELINES (here tests/service_fake_job.py) is a command:
-    its options class's arguments, suggestions from those options, and a run through runtime.runner."""
+    its options class's arguments, suggestions from those options, and a run through runtime.beam_job."""
     from bertprep import cli
 
     monkeypatch.setenv("BERTPREP_EXTRA_PIPELINES", "service_fake_job")

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from bertprep.errors import BertprepError
 from bertprep.io import output as output_lib
 from bertprep.io import formats
-from bertprep.runtime import runner
+from bertprep.runtime import beam_job
 
 import toy_job
 
@@ -256,7 +256,7 @@ def _toy_run(data: bytes, directory: str) -> dict:
                                  max_dead_letter_rate=1.0)
     output_lib.OutputDirectory(options.output, overwrite=True).prepare()
     try:
-        runner.run_job(toy_job.build_pipeline, options, progress=False, summary=False)
+        beam_job.run_job(toy_job.build_pipeline, options, progress=False, summary=False)
     except BertprepError as error:  # the publish gate: a run that wrote nothing publishes nothing
         assert str(error).startswith("no records written") and "\n" not in str(error)
         assert not os.path.exists(os.path.join(options.output, "info.json"))

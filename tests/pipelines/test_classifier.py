@@ -219,8 +219,8 @@ def _row_reader(plan):
 
 def test_labels_option_takes_a_list_or_a_file(tmp_path):
     from bertprep.errors import BertprepError
-    from bertprep.options.finetune_common import read_labels_option
-    from bertprep.pipelines import finetune_common
+    from bertprep.options.labels_option import read_labels_option
+    from bertprep.pipelines import finetune_steps
 
     assert read_labels_option("b, a,c") == ["b", "a", "c"]
     path = tmp_path / "labels.txt"
@@ -228,7 +228,7 @@ def test_labels_option_takes_a_list_or_a_file(tmp_path):
     assert read_labels_option(str(path)) == ["neutral", "entailment", "contradiction"]
     with pytest.raises(BertprepError, match="repeats a label"):
         read_labels_option("a,b,a")
-    assert finetune_common.example_id(2, 7) == 2 * 2 ** 32 + 7
+    assert finetune_steps.example_id(2, 7) == 2 * 2 ** 32 + 7
 
 
 @pytest.mark.parametrize("settings, message", [
@@ -244,16 +244,16 @@ def test_options_are_validated_when_made(settings, message):
 
 def test_plan_is_made_once_and_recorded_in_the_old_config_shape(tmp_path):
     """The labels file is read when the plan is made, never again; info.json's config keeps its keys."""
-    from bertprep.pipelines import finetune_common
+    from bertprep.pipelines import finetune_steps
 
     labels = tmp_path / "labels.txt"
     labels.write_text("neg\npos\n", encoding="utf-8")
     source = tmp_path / "rows.tsv"
     source.write_text("text_a\tlabel\n好\tpos\n", encoding="utf-8")
-    options = finetune_common.resolved(ClassifierOptions(input=str(source), output=str(tmp_path / "out"),
+    options = finetune_steps.resolved(ClassifierOptions(input=str(source), output=str(tmp_path / "out"),
                                                          labels=str(labels), max_seq_length=8))
     labels.unlink()
-    assert finetune_common.resolved(options) is options
+    assert finetune_steps.resolved(options) is options
     assert options.num_shards == 1 and options.plan.labels == ("neg", "pos")
     config = options.to_config()
     option_names = {option.name for option in ClassifierOptions.command_options()}
@@ -277,14 +277,14 @@ def test_unlabeled_multi_label_needs_labels_in_one_line(zh_vocab, tmp_path, caps
 def test_registry_build_runs_from_the_options_alone(zh_vocab, tmp_path):
     """What the service does: the registry's build function with options from a jobs file, no command."""
     from bertprep.pipelines import registry
-    from bertprep.runtime import runner
+    from bertprep.runtime import beam_job
 
     source = tmp_path / "rows.tsv"
     source.write_text("text_a\tlabel\n好\t1\n差\t0\n", encoding="utf-8")
     job = registry.pipeline("classifier")
     options = job.options_class().from_mapping({"input": str(source), "output": str(tmp_path / "out"),
                                                 "vocab": zh_vocab, "max-seq-length": "8"})
-    runner.run_job(job.build_function(), options, progress=False, summary=False)
+    beam_job.run_job(job.build_function(), options, progress=False, summary=False)
     info, records = read_output(tmp_path / "out")
     assert info["labels"] == ["0", "1"] and len(records) == 2
     assert info["config"]["num_shards"] == 1 and info["config"]["columns"] == {"text_a": "text_a", "label": "label"}

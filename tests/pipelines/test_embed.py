@@ -281,7 +281,7 @@ def test_embed_tokenizes_as_the_models_tokenizer_config_says(tiny_model, tmp_pat
 
     from bertprep.options.embed import EmbedOptions
     from bertprep.pipelines import registry
-    from bertprep.runtime.runner import run_job
+    from bertprep.runtime.beam_job import run_job
 
     export_dir, _ = tiny_model
     model_dir = tmp_path / "cased"

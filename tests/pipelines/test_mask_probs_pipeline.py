@@ -11,7 +11,7 @@ import pytest
 from bertprep import cli
 from bertprep.options.mask_probs import MaskProbsOptions
 from bertprep.pipelines import mask_probs
-from bertprep.runtime import runner
+from bertprep.runtime import beam_job
 from bertprep.transforms.csc import confusion
 from bertprep.transforms.csc import mask_probability_tables
 
@@ -24,7 +24,7 @@ def run_job(tmp_path, name, **options):
               "alpha": 10.0, "max_edit_rate": 0.5, "faspell_counting": "augmented", "format": "auto",
               }
     config.update(options)
-    runner.run_job(mask_probs.build_pipeline, MaskProbsOptions(**config), progress=False, summary=False)
+    beam_job.run_job(mask_probs.build_pipeline, MaskProbsOptions(**config), progress=False, summary=False)
     return config["output"]
 
 

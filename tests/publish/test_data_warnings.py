@@ -1,4 +1,4 @@
-"""Warnings from the data (bertprep/data_warnings.py): each rule on hand-made info dicts, the [UNK] word
+"""Warnings from the data (bertprep/publish/data_warnings.py): each rule on hand-made info dicts, the [UNK] word
 lookups of the tokenizers, the unknown-word summary's determinism, and whole runs of the issue's mistakes:
 warnings reach the terminal, info.json and the top of report.html, --strict fails and publishes nothing,
 and a clean run prints no warning."""

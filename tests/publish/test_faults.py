@@ -17,8 +17,9 @@ import pytest
 
 from bertprep import cli, schemas
 from bertprep.errors import BertprepError
-from bertprep.runtime import run_report
+from bertprep.publish import run_report
 from bertprep.io import beam_io, formats
+from bertprep.publish import finalize
 from bertprep.io import output as output_lib
 from bertprep.commands import inspect as inspect_command
 
@@ -152,11 +153,11 @@ def build_leaky_pipeline(pipeline, options):
     shards = converted.records | "Write" >> beam_io.WriteShardedRecords(options.output, toy_job.KIND,
                                                                        options.num_shards)
     dead_counts = dead | "WriteDead" >> beam_io.WriteDeadLetters(options.output)
-    finalize_inputs = beam_io.FinalizeInputs(shards=shards, dead_letter_counts=dead_counts,
+    finalize_inputs = finalize.FinalizeInputs(shards=shards, dead_letter_counts=dead_counts,
                                              read=beam_io.count_inputs(read),
                                              written=beam_io.count(converted.records, "CountWritten"))
     info = {"config": options.to_config(), "schema": schema.to_json()}
-    _ = pipeline | "Finalize" >> beam_io.Finalize(options.output, toy_job.KIND, info, finalize_inputs,
+    _ = pipeline | "Finalize" >> finalize.Finalize(options.output, toy_job.KIND, info, finalize_inputs,
                                                   options.num_shards, report=run_report.write_run_report,
                                                   max_dead_letter_rate=options.max_dead_letter_rate)
 

@@ -13,7 +13,7 @@ import pytest
 
 from bertprep import cli
 from bertprep.io import output as output_lib
-from bertprep.runtime import runner
+from bertprep.runtime import beam_job
 from bertprep.report import plots, report
 
 import toy_job
@@ -221,7 +221,7 @@ def run_toy(tmp_path, name="out"):
     source.write_text("one\n!two\nthree four\n", encoding="utf-8")
     options = toy_job.ToyOptions(input=str(source), output=str(tmp_path / name), num_shards=2)
     output_lib.OutputDirectory(options.output).prepare()
-    runner.run_job(toy_job.build_pipeline, options, summary=False)
+    beam_job.run_job(toy_job.build_pipeline, options, summary=False)
     return options.output
 
 

@@ -10,7 +10,8 @@ import time
 
 from bertprep import cli
 
-from bertprep.runtime import progress, progress_monitor
+from bertprep import progress
+from bertprep.runtime import progress_monitor
 
 
 def test_stage_counts_are_published_per_process_and_summed(tmp_path, monkeypatch):

@@ -6,11 +6,12 @@ import re
 import threading
 import time
 
-from bertprep.runtime import progress, progress_monitor
+from bertprep import progress
+from bertprep.runtime import progress_monitor
 
 from bertprep.runtime import run_summary
 from bertprep.io import output as output_lib
-from bertprep.runtime import runner
+from bertprep.runtime import beam_job
 
 import toy_job
 from test_foundation_output import install_toy_command, write_toy_input
@@ -105,7 +106,7 @@ def test_worker_processes_report_progress_to_the_launching_process(tmp_path, mon
     source = write_toy_input(tmp_path / "in.txt")
     options = toy_job.ToyOptions(input=source, output=str(tmp_path / "out"), num_shards=2, workers=2)
     output_lib.OutputDirectory(options.output).prepare()
-    runner.run_job(toy_job.build_pipeline, options)
+    beam_job.run_job(toy_job.build_pipeline, options)
     captured = capsys.readouterr()
     info = json.load(open(tmp_path / "out" / "info.json"))
     done = [line for line in captured.err.splitlines() if line.startswith("bertprep: done:")]
@@ -119,7 +120,7 @@ def test_summary_fits_one_screen_and_names_the_paths(tmp_path):
     source = write_toy_input(tmp_path / "in.txt")
     options = toy_job.ToyOptions(input=source, output=str(tmp_path / "out"), num_shards=12)
     output_lib.OutputDirectory(options.output).prepare()
-    runner.run_job(toy_job.build_pipeline, options, summary=False)
+    beam_job.run_job(toy_job.build_pipeline, options, summary=False)
     text = run_summary.format_summary(options.output, elapsed=2.0)
     lines = text.splitlines()
     assert len(lines) <= 25

@@ -18,7 +18,7 @@ from bertprep.errors import BertprepError
 from bertprep.service.api import create_app
 from bertprep.service.clock import SystemClock
 from bertprep.service.jobs_file import load_jobs_file, parse_jobs
-from bertprep.service.registry import Registry, RegistryError, RunNotFound
+from bertprep.service.run_registry import Registry, RegistryError, RunNotFound
 from service_helpers import (fake_job, latest, make_scheduler, tick_and_wait, wait_for,  # noqa: F401
                              write_input, write_jobs)
 

@@ -78,7 +78,7 @@ def test_runs_errors_are_one_line(tmp_path, capsys, monkeypatch):
     assert "give --registry PATH or --jobs FILE" in capsys.readouterr().err
     assert cli.main(["runs", "list", "--registry", str(tmp_path / "missing.sqlite")]) == 2
     assert "no run registry at" in capsys.readouterr().err
-    from bertprep.service.registry import Registry
+    from bertprep.service.run_registry import Registry
 
     Registry(str(tmp_path / "r.sqlite"))
     assert cli.main(["runs", "show", "nope", "--registry", str(tmp_path / "r.sqlite")]) == 2

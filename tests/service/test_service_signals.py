@@ -7,7 +7,7 @@ import pytest
 from bertprep.errors import BertprepError
 from bertprep.commands.inspect import inspect_directory
 from bertprep.service.clock import SystemClock
-from bertprep.service.registry import Registry
+from bertprep.service.run_registry import Registry
 from service_helpers import (bertprep_process, fake_job, latest, make_scheduler, tick_and_wait,  # noqa: F401
                              wait_for, write_input, write_jobs)
 

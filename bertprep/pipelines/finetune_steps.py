@@ -8,12 +8,12 @@ from typing import Dict, Sequence
 
 import apache_beam as beam
 
-from bertprep import data_warnings
+from bertprep.publish import data_warnings
 from bertprep.io import beam_io, fs
 from bertprep.io import output as output_lib
 from bertprep.options.common import ShardedOutputOptions, TokenizerOptions
 from bertprep.pipelines import unknown_words
-from bertprep.runtime import runner
+from bertprep.runtime import beam_job
 
 LINE_BITS = 32
 
@@ -173,5 +173,5 @@ def run_finetune_job(build_pipeline, options, beam_args, extra_outputs=()) -> in
     options = resolved(options)
     options.load_tokenizer()  # a bad vocabulary fails here with one line, before Beam starts
     output_lib.OutputDirectory(options.output, overwrite=options.overwrite).prepare(side_outputs=extra_outputs)
-    runner.run_job(build_pipeline, options, beam_args)
+    beam_job.run_job(build_pipeline, options, beam_args)
     return 0

@@ -24,7 +24,7 @@ from bertprep.errors import BertprepError
 from bertprep.io import fs
 from bertprep.service import catalog, fingerprint
 from bertprep.service.jobs_file import JobSpec, resolve_placeholders
-from bertprep.service.registry import Registry, RegistryError
+from bertprep.service.run_registry import Registry, RegistryError
 
 LOG = logging.getLogger("bertprep.scheduler")
 LATEST = "LATEST"

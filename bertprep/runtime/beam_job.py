@@ -18,7 +18,7 @@ from bertprep.errors import BertprepError
 # output, is_local, changed_options().
 
 
-def beam_arguments(options, extra: Optional[List[str]] = None) -> List[str]:
+def beam_flags(options, extra: Optional[List[str]] = None) -> List[str]:
     """Beam flags for this run: FnApiRunner locally with --workers processes, else passed through."""
     flags = ["--runner=%s" % options.runner]
     if options.is_local:
@@ -31,7 +31,7 @@ def beam_arguments(options, extra: Optional[List[str]] = None) -> List[str]:
 def make_pipeline_options(options, extra: Optional[List[str]] = None):
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    return PipelineOptions(beam_arguments(options, extra))
+    return PipelineOptions(beam_flags(options, extra))
 
 
 def local_workers(options) -> int:

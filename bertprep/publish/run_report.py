@@ -1,7 +1,7 @@
 """The report step a job's Finalize runs: report.json and report.html beside a run's info.json.
 
-The runtime supplies it to the output layer (io/beam_io.Finalize's `report`), so io/ never imports
-report/; matplotlib is imported only here, where a run is published.
+Publishing (bertprep.publish.finalize) runs it after info.json is written; matplotlib is imported only
+here, where a run is published.
 """
 
 
