@@ -2,7 +2,7 @@
 
 A command module exposes COMMAND, HELP, `add_arguments(parser)` and `run(args) -> int`. A job of
 bertprep.pipelines.registry that no module here lists (one a deployment adds with
-BERTPREP_EXTRA_PIPELINES) gets a generic command (bertprep.commands.registered_job). Jobs pass the
+BERTPREP_EXTRA_PIPELINES) gets a generic command (bertprep.commands.job_command). Jobs pass the
 arguments their parser does not know to Beam, provided each is an option a Beam PipelineOptions class
 defines (else exit 2 with one line naming the closest known option, before anything is written); other
 commands reject them. Job options are never abbreviated: `--label` must not quietly become `--labels`.
@@ -78,7 +78,7 @@ def _modules_for(argv):
     (often started by the scheduler) needs just its own module. `--help` and unknown names import all.
     Registry jobs no module lists come after the modules, each as a generic command.
     """
-    from bertprep.commands import registered_job
+    from bertprep.commands import job_command
 
     wanted = next((arg for arg in argv if not arg.startswith("-")), None)
     if wanted:
@@ -88,11 +88,11 @@ def _modules_for(argv):
                 if module.COMMAND == wanted:
                     return [module]
         if wanted not in {_conventional_name(path) for path in COMMANDS}:
-            found = [command for command in registered_job.commands_for(()) if command.COMMAND == wanted]
+            found = [command for command in job_command.commands_for(()) if command.COMMAND == wanted]
             if found:
                 return found
     modules = [importlib.import_module(name) for name in COMMANDS]
-    return modules + registered_job.commands_for({module.COMMAND for module in modules})
+    return modules + job_command.commands_for({module.COMMAND for module in modules})
 
 
 def _own_options(command: str):

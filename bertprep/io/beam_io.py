@@ -64,13 +64,67 @@ def shard_of(sort_key: bytes, num_shards: int) -> int:
     return stable_hash(b"shard", sort_key) % num_shards
 
 
-class _WriteShard(beam.DoFn):
+class _NoItem:
+    """The marker WriteEveryShard adds to every shard, so a shard no element reached is still written."""
+
+    def __eq__(self, other):
+        return isinstance(other, _NoItem)
+
+    def __hash__(self):
+        return 0
+
+
+class _WriteOneShard(beam.DoFn):
+    def __init__(self, write_shard):
+        self._write_shard = write_shard
+
+    def setup(self):
+        setup = getattr(self._write_shard, "setup", None)
+        if setup is not None:
+            setup()
+
+    def process(self, shard_and_items):
+        index, items = shard_and_items
+        yield from self._write_shard(index, [item for item in items if not isinstance(item, _NoItem)])
+
+
+class WriteEveryShard(beam.PTransform):
+    """(shard index, item) → `write_shard(index, items)` once for every index in range(num_shards), with
+    the items that shard received (none for a shard no element reached); yields what it yields.
+
+    The one step that makes every shard of an output exist, empty or not, so -of-NNNNN names always add
+    up: record shards, Parquet shards, side files, tables and the dead-letter file all go through it.
+    `write_shard` is picklable; it may have a `setup()` (run once per worker) and may yield TaggedOutputs
+    (name them in `outputs`, with `main` the name of its untagged output).
+    """
+
+    def __init__(self, num_shards: int, write_shard: Callable, outputs: Sequence[str] = (), main: str = "shards"):
+        super().__init__()
+        self._num_shards = int(num_shards)
+        self._write_shard = write_shard
+        self._outputs = tuple(outputs)
+        self._main = main
+
+    def expand(self, keyed):
+        markers = keyed.pipeline | "EveryShard" >> beam.Create([(index, _NoItem())
+                                                                for index in range(self._num_shards)])
+        write = beam.ParDo(_WriteOneShard(self._write_shard))
+        if self._outputs:
+            write = write.with_outputs(*self._outputs, main=self._main)
+        return ((keyed, markers)
+                | "WithEmptyShards" >> beam.Flatten()
+                | "GroupShard" >> beam.GroupByKey()
+                | "WriteShard" >> write)
+
+
+class _RecordShardWriter:
+    """One TFRecord shard: its (sort key, record) pairs sorted by key, to a temporary name renamed on close."""
+
     def __init__(self, directory, prefix, num_shards, suffix, compression):
         self._args = (directory, prefix, num_shards, suffix, compression)
 
-    def process(self, shard_and_records):
+    def __call__(self, index, keyed):
         directory, prefix, num_shards, suffix, compression = self._args
-        index, keyed = shard_and_records
         path = output_lib.join(directory, output_lib.shard_name(prefix, index, num_shards, suffix))
         with output_lib.ShardWriter(path, compression) as writer:
             for _, record in sorted(keyed):
@@ -83,8 +137,8 @@ class WriteShardedRecords(beam.PTransform):
     """(sort_key: bytes, serialized record: bytes) → TFRecord shards; yields one result dict per shard.
 
     The shard is chosen by a stable hash of the sort key and records are sorted inside their shard, so
-    the files do not depend on worker count or arrival order. Memory: one shard is sorted in one worker,
-    so pick `num_shards` to keep shards to tens of MB.
+    the files do not depend on worker count or arrival order. Every shard is written, empty or not.
+    Memory: one shard is sorted in one worker, so pick `num_shards` to keep shards to tens of MB.
     """
 
     def __init__(self, directory: str, prefix: str, num_shards: int, compression: str = "none"):
@@ -99,9 +153,9 @@ class WriteShardedRecords(beam.PTransform):
         return (
             keyed_records
             | "AssignShard" >> beam.Map(lambda kv: (shard_of(kv[0], num_shards), kv))
-            | "GroupShard" >> beam.GroupByKey()
-            | "WriteShard" >> beam.ParDo(_WriteShard(self._directory, self._prefix, num_shards,
-                                                     output_lib.tfrecord_suffix(self._compression), self._compression))
+            | WriteEveryShard(num_shards, _RecordShardWriter(self._directory, self._prefix, num_shards,
+                                                             output_lib.tfrecord_suffix(self._compression),
+                                                             self._compression))
         )
 
 
@@ -109,7 +163,7 @@ def dead_letter_path(directory: str) -> str:
     return output_lib.join(directory, output_lib.DEAD_LETTER_DIR, output_lib.shard_name("dead_letters", 0, 1, ".jsonl"))
 
 
-class _WriteDeadLetterFile(beam.DoFn):
+class _DeadLetterFileWriter:
     """Writes all dead letters, sorted, and yields their counts by reason kind.
 
     The counts come out of the step that wrote the file, so Finalize (which takes them as a side input)
@@ -119,13 +173,10 @@ class _WriteDeadLetterFile(beam.DoFn):
     def __init__(self, directory):
         self._directory = directory
 
-    def process(self, keyed):
-        _, letters = keyed
+    def __call__(self, _, letters):
         rows = []
         counts = collections.Counter()
         for letter in letters:
-            if letter is None:  # the marker that makes the group exist when there are no dead letters
-                continue
             counts[letter.reason_kind] += 1
             beam.metrics.Metrics.counter("bertprep", "dead_lettered.%s" % letter.reason_kind).inc()
             rows.append((letter.source, letter.line, letter.reason,
@@ -141,7 +192,7 @@ class WriteDeadLetters(beam.PTransform):
     """DeadLetters → one sorted JSONL file under dead_letters/; yields {reason_kind: count} once written.
 
     Dead letters are expected to be rare, so one file (written by one worker) keeps them easy to read.
-    The file is always written (empty when there are none) and exactly one dict is always yielded.
+    The file is always written (empty when there are none: a shard of one) and exactly one dict is yielded.
     """
 
     def __init__(self, directory: str):
@@ -149,12 +200,9 @@ class WriteDeadLetters(beam.PTransform):
         self._directory = directory
 
     def expand(self, letters):
-        keyed = letters | "KeyAll" >> beam.Map(lambda letter: (None, letter))
-        marker = letters.pipeline | "EmptyGroup" >> beam.Create([(None, None)])
-        return ((keyed, marker)
-                | "WithMarker" >> beam.Flatten()
-                | "GroupAll" >> beam.GroupByKey()
-                | "WriteFile" >> beam.ParDo(_WriteDeadLetterFile(self._directory)))
+        return (letters
+                | "KeyAll" >> beam.Map(lambda letter: (0, letter))
+                | "WriteFile" >> WriteEveryShard(1, _DeadLetterFileWriter(self._directory)))
 
 
 def count(pcollection, label: str):

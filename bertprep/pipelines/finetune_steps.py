@@ -1,19 +1,17 @@
-"""Wiring shared by the fine-tuning jobs (classifier, squad, tagging): ids, labels, statistics, run().
+"""Steps and plan shared by the fine-tuning jobs (classifier, squad, tagging): ids, labels, statistics, plan.
 
 Record ids depend only on the input (the file's position among the sorted input files and the
 record's line), never on workers, so the same input gives the same ids and bytes on any runner.
 """
-import functools
-from typing import Dict, Sequence
+import dataclasses
+from typing import Any, Dict, Sequence, Tuple
 
 import apache_beam as beam
 
-from bertprep.publish import data_warnings
 from bertprep.io import beam_io, fs
 from bertprep.io import output as output_lib
 from bertprep.options.common import ShardedOutputOptions, TokenizerOptions
 from bertprep.pipelines import unknown_words
-from bertprep.runtime import beam_job
 
 LINE_BITS = 32
 
@@ -100,15 +98,15 @@ def unknown_word_outputs(counter):
         yield beam.pvalue.TaggedOutput("unknown", word_count)
 
 
-def vocabulary_info(options: TokenizerOptions) -> dict:
-    """The info.json entries about the job's vocabulary: its fingerprint and its case (for the case warning)."""
+def vocabulary_of(options: TokenizerOptions) -> Tuple[str, Tuple[str, ...]]:
+    """The vocabulary's fingerprint and its entries (publishing derives info.json's `vocabulary_case` from
+    them, see JobOutputs.vocabulary): the tokenizer loaded once, on the driver."""
     tokenizer = options.load_tokenizer()
-    return {"vocab_fingerprint": tokenizer.fingerprint,
-            "vocabulary_case": data_warnings.vocabulary_case(tokenizer.vocab)}
+    return tokenizer.fingerprint, tuple(tokenizer.vocab)
 
 
-def write_records_and_dead_letters(options: ShardedOutputOptions, kind: str, converted, dead_sources, labels,
-                                   summed_stat_names: Sequence[str]):
+def write_records_and_dead_letters(options: ShardedOutputOptions, num_shards: int, kind: str, converted, dead_sources,
+                                   labels, summed_stat_names: Sequence[str]):
     """Converted records → shards, every dead letter → dead_letters/, summed facts → report stats.
 
     `converted` has `records` (sort key, bytes), `facts` and `unknown` (see `unknown_word_outputs`)
@@ -118,7 +116,7 @@ def write_records_and_dead_letters(options: ShardedOutputOptions, kind: str, con
     """
     dead = tuple(dead_sources) | "AllDead" >> beam.Flatten()
     shards = converted.records | "Write" >> beam_io.WriteShardedRecords(
-        options.output, kind, options.num_shards, options.compression)
+        options.output, kind, num_shards, options.compression)
     dead_counts = dead | "WriteDead" >> beam_io.WriteDeadLetters(options.output)
     summed = converted.facts | "SumStats" >> beam.CombineGlobally(SumStats())
     stats = stat_fields(summed, summed_stat_names)
@@ -134,44 +132,23 @@ def histogram(values) -> Dict[str, int]:
     return counts
 
 
-def _rewrite_info(directory: str, info: dict, updates: dict) -> None:
-    """A publish hook: add what only the run itself learns (discovered labels) to info.json."""
-    info.update(updates(info) if callable(updates) else updates)
-    output_lib.OutputDirectory(directory).write_json(output_lib.INFO_FILE, info)
+@dataclasses.dataclass(frozen=True)
+class FinetunePlan:
+    """A fine-tuning job's plan, made once on the driver: how to read the rows (the options' own input plan:
+    format, columns, labels; None for squad), the files --input matches (listed once: file indexes, shard
+    count and the read step share the list), the shard count and info.json's vocabulary entries (the
+    tokenizer loaded once here, so a bad vocabulary is one line before any output)."""
+
+    rows: Any
+    input_paths: Tuple[str, ...]
+    num_shards: int
+    vocab_fingerprint: str
+    vocabulary: Tuple[str, ...]
 
 
-def info_hook(updates) -> functools.partial:
-    """A picklable publish hook that merges `updates(info)` into info.json before the marker."""
-    return functools.partial(_rewrite_info, updates=updates)
-
-
-def resolve_num_shards(options: ShardedOutputOptions) -> int:
-    """--num-shards, or (0) a count from the input's total size, so shard names never depend on workers."""
-    if options.num_shards:
-        return int(options.num_shards)
-    return output_lib.default_num_shards(fs.total_size(fs.match(options.input)))
-
-
-def resolved(options):
-    """The options with what the job derives from them filled in: the job's plan (`with_plan()`, where the
-    job has one) and the shard count. Unchanged when already resolved, so the command resolves them once
-    and `build_pipeline` (also reached without the command, e.g. from the registry) finds them done."""
-    if hasattr(options, "with_plan"):
-        options = options.with_plan()
-    if not options.num_shards:
-        options = options.resolved(num_shards=resolve_num_shards(options))
-    return options
-
-
-def run_finetune_job(build_pipeline, options, beam_args, extra_outputs=()) -> int:
-    """Check the vocabulary and the output directory, resolve the options, then run the pipeline to completion.
-
-    `extra_outputs` are glob patterns (relative to the output directory) of files this job writes
-    beside the protocol's own, removed with --overwrite so an old run's side files never linger.
-    """
-    # A bad --labels file, or an input that matches no file, fails here, before anything is written.
-    options = resolved(options)
-    options.load_tokenizer()  # a bad vocabulary fails here with one line, before Beam starts
-    output_lib.OutputDirectory(options.output, overwrite=options.overwrite).prepare(side_outputs=extra_outputs)
-    beam_job.run_job(build_pipeline, options, beam_args)
-    return 0
+def plan_finetune(options: ShardedOutputOptions, rows=None) -> FinetunePlan:
+    """List the input once, derive the shard count from its size (--num-shards 0), load the tokenizer."""
+    paths = tuple(fs.match(options.input))  # an input that matches nothing fails here, before any output
+    num_shards = int(options.num_shards) if options.num_shards else \
+        output_lib.default_num_shards(fs.total_size(paths))
+    return FinetunePlan(rows, paths, num_shards, *vocabulary_of(options))

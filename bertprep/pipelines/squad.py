@@ -17,14 +17,13 @@ from typing import Dict
 import apache_beam as beam
 
 from bertprep import schemas
-from bertprep.io import beam_io, formats, fs
-from bertprep.publish import finalize
-from bertprep.publish import run_report
+from bertprep.io import beam_io, formats
 from bertprep.schemas import statistics, tables
 from bertprep.io import output as output_lib
 from bertprep.io.formats.squad import iter_squad_file
 from bertprep.options.squad import SquadOptions
 from bertprep.pipelines import finetune_steps, unknown_words
+from bertprep.pipelines.registry import JobOutputs
 from bertprep.seeding import stable_hash
 from bertprep.transforms.finetune import squad_examples
 from bertprep.transforms.finetune import squad_features
@@ -32,16 +31,14 @@ from bertprep.transforms.finetune import squad_features
 FIRST_UNIQUE_ID = 1000000000
 SIDE_FEATURES = "squad_features"
 SIDE_EXAMPLES = "squad_examples"
-SIDE_FILE_PATTERNS = ("%s-*" % SIDE_FEATURES, "%s-*" % SIDE_EXAMPLES)
 # The facts each converted question reports, summed over the run into the report's statistics of these names.
 SUMMED_STATS = (statistics.SEQUENCE_LENGTH_HISTOGRAM, "features_per_question", statistics.TOKENS_PER_INSTANCE,
                 statistics.UNK_RATE, "questions_truncated", "answer_windows", "kept_questions",
                 "unanswerable_questions")
 
 
-def side_file_names(options: SquadOptions) -> dict:
+def side_file_names(options: SquadOptions, shards: int) -> dict:
     suffix = ".parquet" if options.side_file_format == "parquet" else ".jsonl"
-    shards = options.num_shards
     return {"format": options.side_file_format,
             "features": [output_lib.shard_name(SIDE_FEATURES, i, shards, suffix) for i in range(shards)],
             "examples": [output_lib.shard_name(SIDE_EXAMPLES, i, shards, suffix) for i in range(shards)]}
@@ -191,13 +188,14 @@ def _parquet_bytes(rows, table: str) -> bytes:
     return buffer.getvalue()
 
 
-class _WriteSideShard(beam.DoFn):
+class _SideShardWriter:
+    """One side file: its (key, row) pairs sorted by key (WriteEveryShard calls it for every shard)."""
+
     def __init__(self, directory: str, table: str, num_shards: int, file_format: str):
         self._args = (directory, table, num_shards, file_format)
 
-    def process(self, shard_and_rows):
+    def __call__(self, index, keyed):
         directory, table, num_shards, file_format = self._args
-        index, keyed = shard_and_rows
         rows = [row for _, row in sorted(keyed, key=lambda item: item[0])]
         suffix = ".parquet" if file_format == "parquet" else ".jsonl"
         path = output_lib.join(directory, output_lib.shard_name(table, index, num_shards, suffix))
@@ -215,43 +213,34 @@ def write_side_file(path: str, rows, table: str, file_format: str) -> dict:
     return {"table": table, "file": path.rsplit("/", 1)[-1], "rows": len(rows)}
 
 
-class _FillSideFiles(beam.DoFn):
-    """Write empty side files for shards no row reached, so every listed file exists; sum the rows."""
-
-    def __init__(self, directory: str, names: dict):
-        self._directory = directory
-        self._names = names
-
-    def process(self, _, results):
-        written = {result["file"] for result in results}
-        results = list(results)
-        for table, key in ((SIDE_FEATURES, "features"), (SIDE_EXAMPLES, "examples")):
-            for name in self._names[key]:
-                if name not in written:
-                    results.append(write_side_file(output_lib.join(self._directory, name), [], table,
-                                                   self._names["format"]))
-        yield {"features_rows": sum(r["rows"] for r in results if r["table"] == SIDE_FEATURES),
-               "examples_rows": sum(r["rows"] for r in results if r["table"] == SIDE_EXAMPLES),
-               "files": len(results)}
+def _side_files_stat(results) -> dict:
+    results = list(results)
+    return {"features_rows": sum(r["rows"] for r in results if r["table"] == SIDE_FEATURES),
+            "examples_rows": sum(r["rows"] for r in results if r["table"] == SIDE_EXAMPLES),
+            "files": len(results)}
 
 
 def _write_side(rows, label: str, directory: str, table: str, num_shards: int, file_format: str):
     return (rows
             | label + "Shard" >> beam.Map(lambda kv: (stable_hash(b"side", kv[0]) % num_shards, kv))
-            | label + "Group" >> beam.GroupByKey()
-            | label + "Write" >> beam.ParDo(_WriteSideShard(directory, table, num_shards, file_format)))
+            | label + "Write" >> beam_io.WriteEveryShard(num_shards, _SideShardWriter(directory, table, num_shards,
+                                                                                      file_format)))
 
 
 def _answers_stat(dead_counts, kept):
     return {"kept": kept, "dropped": dict(sorted((dead_counts or {}).items()))}
 
 
-def build_pipeline(pipeline, options: SquadOptions) -> None:
-    options = finetune_steps.resolved(options)
+def plan(options: SquadOptions) -> finetune_steps.FinetunePlan:
+    """The input listed, the shard count and the vocabulary: once, on the driver."""
+    return finetune_steps.plan_finetune(options)
+
+
+def build_pipeline(pipeline, options: SquadOptions, plan: finetune_steps.FinetunePlan) -> JobOutputs:
     kind = options.kind
-    paths = fs.match(options.input)
-    indexes = finetune_steps.file_indexes(paths)
-    read = pipeline | "Read" >> beam_io.ReadRecords(paths, iter_squad_file)
+    num_shards = plan.num_shards
+    indexes = finetune_steps.file_indexes(plan.input_paths)
+    read = pipeline | "Read" >> beam_io.ReadRecords(plan.input_paths, iter_squad_file)
     converted = (read.records
                  | "Spread" >> beam.Reshuffle()
                  | "Convert" >> beam.ParDo(_ConvertQuestion(options, indexes)).with_outputs(
@@ -260,7 +249,7 @@ def build_pipeline(pipeline, options: SquadOptions) -> None:
     numbered = converted.questions | "Number" >> beam.ParDo(_Number(options), beam.pvalue.AsSingleton(numbering)) \
         .with_outputs("side_features", "side_examples", main="records")
     dead = (read.dead_letters, converted.dead) | "AllDead" >> beam.Flatten()
-    shards = numbered.records | "Write" >> beam_io.WriteShardedRecords(options.output, kind, options.num_shards,
+    shards = numbered.records | "Write" >> beam_io.WriteShardedRecords(options.output, kind, num_shards,
                                                                       options.compression)
     dead_counts = dead | "WriteDead" >> beam_io.WriteDeadLetters(options.output)
     written = converted.sizes | "CountWritten" >> beam.combiners.Count.Globally()
@@ -269,25 +258,21 @@ def build_pipeline(pipeline, options: SquadOptions) -> None:
     stat_pcs[statistics.UNKNOWN_WORDS] = converted.unknown | "UnknownWords" >> unknown_words.SummarizeUnknownWords()
     stat_pcs[statistics.ANSWERS] = dead_counts | "AnswersStat" >> beam.Map(_answers_stat,
                                                                             beam.pvalue.AsSingleton(written))
-    info = {"config": options.to_config(),
+    info = {"config": dict(options.to_config(), num_shards=num_shards),
             "schema": schemas.for_kind(kind, {"max_seq_length": options.max_seq_length}).to_json(),
-            **finetune_steps.vocabulary_info(options), "first_unique_id": FIRST_UNIQUE_ID}
+            "vocab_fingerprint": plan.vocab_fingerprint, "first_unique_id": FIRST_UNIQUE_ID}
     if options.writes_side_files:
-        names = side_file_names(options)
+        names = side_file_names(options, num_shards)
         info["side_files"] = names
         side_results = (
-            (_write_side(numbered.side_features, "SideFeatures", options.output, SIDE_FEATURES,
-                         options.num_shards, names["format"]),
-             _write_side(numbered.side_examples, "SideExamples", options.output, SIDE_EXAMPLES,
-                         options.num_shards, names["format"]))
+            (_write_side(numbered.side_features, "SideFeatures", options.output, SIDE_FEATURES, num_shards,
+                         names["format"]),
+             _write_side(numbered.side_examples, "SideExamples", options.output, SIDE_EXAMPLES, num_shards,
+                         names["format"]))
             | "SideResults" >> beam.Flatten())
         # Finalize waits for this one-element summary, so the marker comes after every side file.
-        stat_pcs["side_files"] = (pipeline | "SideTrigger" >> beam.Create([None])
-                                  | "FillSide" >> beam.ParDo(_FillSideFiles(options.output, names),
-                                                             beam.pvalue.AsList(side_results)))
-    finalize_inputs = finalize.FinalizeInputs(
-        shards=shards, dead_letter_counts=dead_counts, read=beam_io.count_inputs(read), written=written,
-        job_counts={"features": beam_io.count(numbered.records, "CountFeatures")}, stats=stat_pcs)
-    _ = pipeline | "Finalize" >> finalize.Finalize(options.output, kind, info, finalize_inputs, options.num_shards,
-                                                  options.compression, report=run_report.write_run_report,
-                                                  max_dead_letter_rate=options.max_dead_letter_rate)
+        stat_pcs["side_files"] = (side_results | "SideFilesList" >> beam.combiners.ToList()
+                                  | "SideFilesStat" >> beam.Map(_side_files_stat))
+    return JobOutputs(kind, info, shards=shards, dead_letter_counts=dead_counts, read=beam_io.count_inputs(read),
+                      written=written, job_counts={"features": beam_io.count(numbered.records, "CountFeatures")},
+                      stats=stat_pcs, vocabulary=plan.vocabulary)

@@ -10,12 +10,11 @@ from typing import Dict
 import apache_beam as beam
 
 from bertprep import schemas
-from bertprep.io import beam_io, formats, fs
-from bertprep.publish import finalize
+from bertprep.io import beam_io, formats
 from bertprep.io.formats.conll import iter_conll_file
-from bertprep.options.tagging import TaggingOptions
+from bertprep.options.tagging import TaggingOptions, plan_for
 from bertprep.pipelines import finetune_steps
-from bertprep.publish import run_report
+from bertprep.pipelines.registry import JobOutputs
 from bertprep.schemas import statistics
 from bertprep.transforms.finetune import tagging_features as tagging_lib
 from bertprep.transforms.finetune.classifier_features import ExampleError
@@ -38,9 +37,9 @@ class SentenceReader:
         return iter_conll_file(path)
 
 
-def _parse(record, options: TaggingOptions):
+def _parse(record, options: TaggingOptions, input_format: str):
     try:
-        if options.plan.format == "jsonl":
+        if input_format == "jsonl":
             tokens, tags = tagging_lib.parse_json(record.value, options.tokens_field, options.tags_field)
         else:
             tokens, tags = tagging_lib.parse_conll(record.value)
@@ -90,15 +89,21 @@ def tag_info(info: dict) -> dict:
     return {"labels": labels, "tag_map": {tag: index for index, tag in enumerate(labels)}}
 
 
-def build_pipeline(pipeline, options: TaggingOptions) -> None:
-    options = finetune_steps.resolved(options)
+def plan(options: TaggingOptions) -> finetune_steps.FinetunePlan:
+    """The input format and tag list (a --labels file read), the input listed, the shard count, the
+    vocabulary: once, on the driver."""
+    return finetune_steps.plan_finetune(options, plan_for(options))
+
+
+def build_pipeline(pipeline, options: TaggingOptions, plan: finetune_steps.FinetunePlan) -> JobOutputs:
+    rows = plan.rows
     schema = schemas.for_kind(KIND, {"max_seq_length": options.max_seq_length})
-    paths = fs.match(options.input)
-    indexes = finetune_steps.file_indexes(paths)
-    read = pipeline | "Read" >> beam_io.ReadRecords(paths, SentenceReader(options.plan.format))
-    parsed = read.records | "Parse" >> beam.FlatMap(_parse, options).with_outputs("dead", main="sentences")
-    if options.plan.labels:
-        labels = pipeline | "GivenTags" >> beam.Create([list(options.plan.labels)])
+    indexes = finetune_steps.file_indexes(plan.input_paths)
+    read = pipeline | "Read" >> beam_io.ReadRecords(plan.input_paths, SentenceReader(rows.format))
+    parsed = read.records | "Parse" >> beam.FlatMap(_parse, options, rows.format).with_outputs(
+        "dead", main="sentences")
+    if rows.labels:
+        labels = pipeline | "GivenTags" >> beam.Create([list(rows.labels)])
     else:
         labels = (parsed.sentences
                   | "SentenceTags" >> beam.Map(lambda record: record.value["tags"])
@@ -107,13 +112,10 @@ def build_pipeline(pipeline, options: TaggingOptions) -> None:
                                                            beam.pvalue.AsSingleton(labels)) \
         .with_outputs("dead", "facts", "unknown", main="records")
     shards, dead_counts, stat_pcs = finetune_steps.write_records_and_dead_letters(
-        options, KIND, converted, (read.dead_letters, parsed.dead, converted.dead), labels, SUMMED_STATS)
+        options, plan.num_shards, KIND, converted, (read.dead_letters, parsed.dead, converted.dead), labels,
+        SUMMED_STATS)
     written = converted.facts | "CountWritten" >> beam.combiners.Count.Globally()
-    info = {"config": options.to_config(), "schema": schema.to_json(), **finetune_steps.vocabulary_info(options)}
-    finalize_inputs = finalize.FinalizeInputs(shards=shards, dead_letter_counts=dead_counts,
-                                             read=beam_io.count_inputs(read), written=written, stats=stat_pcs)
-    _ = pipeline | "Finalize" >> finalize.Finalize(options.output, KIND, info, finalize_inputs, options.num_shards,
-                                                  options.compression,
-                                                  publish_hooks=[finetune_steps.info_hook(tag_info)],
-                                                  report=run_report.write_run_report,
-                                                  max_dead_letter_rate=options.max_dead_letter_rate)
+    info = {"config": dict(options.to_config(rows), num_shards=plan.num_shards), "schema": schema.to_json(),
+            "vocab_fingerprint": plan.vocab_fingerprint}
+    return JobOutputs(KIND, info, shards=shards, dead_letter_counts=dead_counts, read=beam_io.count_inputs(read),
+                      written=written, stats=stat_pcs, learned_info=tag_info, vocabulary=plan.vocabulary)

@@ -13,44 +13,31 @@ from bertprep import __version__, progress
 from bertprep.errors import BertprepError
 from bertprep.io import output as output_lib
 from bertprep.io.beam_io import dead_letter_path
-from bertprep.publish import data_warnings
+from bertprep.pipelines.registry import JobOutputs
+from bertprep.publish import data_warnings, run_report
 from bertprep.schemas import statistics
 
 
 # The report step: called with (directory, info, timing) once info.json is written and before the
-# completion marker. The runtime supplies it (bertprep.publish.run_report), so io/ never imports report/.
+# completion marker (bertprep.publish.run_report.write_run_report, or None for no report).
 ReportStep = Callable[[str, dict, dict], None]
 
 
 class _Finalize(beam.DoFn):
-    def __init__(self, directory, kind, shard_prefix, num_shards, compression, info, accounting, publish_hooks,
-                 report, max_dead_letter_rate, started_at=None):
+    def __init__(self, directory, kind, info, accounting, learned_info, report, max_dead_letter_rate,
+                 started_at=None):
         self._directory = directory
         self._kind = kind
-        self._shard_prefix = shard_prefix
-        self._num_shards = num_shards
-        self._compression = compression
         self._info = info
         self._accounting = accounting
-        self._publish_hooks = publish_hooks
+        self._learned_info = learned_info
         self._report = report
         self._max_dead_letter_rate = max_dead_letter_rate
         self._started_at = started_at
 
     def process(self, _, shard_results, dead_letter_counts, counts, stats, stage_timing):
-        shard_results = list(shard_results)
-        written_shards = {result["shard"] for result in shard_results}
-        if self._num_shards:
-            # Shards that received no record still exist, so the -of-NNNNN names always add up.
-            suffix = output_lib.tfrecord_suffix(self._compression)
-            for index in range(self._num_shards):
-                if index not in written_shards:
-                    path = output_lib.join(self._directory,
-                                           output_lib.shard_name(self._shard_prefix, index, self._num_shards, suffix))
-                    with output_lib.ShardWriter(path, self._compression) as writer:
-                        pass
-                    shard_results.append(dict(writer.result, shard=index))
-        shard_results.sort(key=lambda result: result["shard"])
+        # Every shard is there, empty or not (bertprep.io.beam_io.WriteEveryShard), so -of-NNNNN adds up.
+        shard_results = sorted(shard_results, key=lambda result: result["shard"])
         counts = dict(counts)
         counts[statistics.DEAD_LETTERED] = int(sum(dead_letter_counts.values())) if dead_letter_counts else 0
         counts[statistics.RECORDS_OUT] = int(sum(result["records"] for result in shard_results))
@@ -73,6 +60,8 @@ class _Finalize(beam.DoFn):
                             self._accounting, [warning.message for warning in found
                                                if warning.code not in data_warnings.SAID_BY_THE_GATES])
         data_warnings.check(info, found)  # info["warnings"]; with --strict, fails here before anything is published
+        if self._learned_info is not None:  # what only the run learns (labels), in the one write of info.json
+            info.update(self._learned_info(info))
         directory = output_lib.OutputDirectory(self._directory)
         side_files = [name for names in (self._info.get("side_files") or {}).values() if isinstance(names, list)
                       for name in names]
@@ -82,8 +71,6 @@ class _Finalize(beam.DoFn):
             timing = progress.run_timing(self._started_at)
             timing.update(stage_timing)
             self._report(self._directory, info, timing)
-        for hook in self._publish_hooks:
-            hook(self._directory, info)
         directory.mark_complete({"kind": self._kind, "counts": counts, "finished_at": time.time()})
         yield info
 
@@ -162,22 +149,23 @@ class Finalize(beam.PTransform):
     """Write info.json, the report, then the completion marker, after every shard and dead letter is written.
 
     Applied to the pipeline: `pipeline | "Finalize" >> Finalize(directory, kind, info, FinalizeInputs(...),
-    report=...)`. `accounting` names the counts that must balance, e.g. ("read", "written",
-    "dead_lettered"). `report` writes report.json/report.html (bertprep.publish.run_report.write_run_report;
-    None for no report); `max_dead_letter_rate` is the job's publish gate (--max-dead-letter-rate);
-    `publish_hooks` add side files to info.json's directory before the marker.
+    report=...)` (every job reaches it through `publish`). `accounting` names the counts that must balance,
+    e.g. ("read", "written", "dead_lettered"). `learned_info(info)` returns what only the run learns (the
+    labels a job discovered), merged in before info.json's one write. `report` writes
+    report.json/report.html (bertprep.publish.run_report.write_run_report; None for no report);
+    `max_dead_letter_rate` is the job's publish gate (--max-dead-letter-rate).
     """
 
-    def __init__(self, directory: str, kind: str, info: dict, inputs: FinalizeInputs, num_shards: int = 0,
-                 compression: str = "none", shard_prefix: Optional[str] = None,
+    def __init__(self, directory: str, kind: str, info: dict, inputs: FinalizeInputs,
                  accounting=(statistics.READ, statistics.WRITTEN, statistics.DEAD_LETTERED),
-                 publish_hooks=(), *, report: Optional[ReportStep], max_dead_letter_rate: float):
+                 learned_info: Optional[Callable[[dict], dict]] = None, *, report: Optional[ReportStep],
+                 max_dead_letter_rate: float):
         super().__init__()
         if not isinstance(inputs, FinalizeInputs):
             raise TypeError("Finalize takes a FinalizeInputs, got %s" % type(inputs).__name__)
         self._inputs = inputs
-        self._args = (directory, kind, shard_prefix or kind, num_shards, compression, info, accounting,
-                      tuple(publish_hooks), report, float(max_dead_letter_rate), time.time())
+        self._args = (directory, kind, info, tuple(accounting or ()), learned_info, report,
+                      float(max_dead_letter_rate), time.time())
 
     def expand(self, pipeline_begin):
         inputs = self._inputs
@@ -208,3 +196,28 @@ class Finalize(beam.PTransform):
                 beam.pvalue.AsDict(stats_dict),
                 beam.pvalue.AsDict(inputs.timing if inputs.timing is not None else empty))
         )
+
+
+def publish(pipeline, outputs: JobOutputs, options, report: Optional[ReportStep] = run_report.write_run_report):
+    """Publish what a job's graph returned (its `JobOutputs`) into `options.output`: the one publishing tail of
+    every Beam job (bertprep.runtime.job_path applies it after the job's `build`)."""
+    info = dict(outputs.info)
+    if outputs.vocabulary is not None:
+        info = _with_vocabulary_case(info, data_warnings.vocabulary_case(outputs.vocabulary))
+    inputs = FinalizeInputs(shards=outputs.shards, read=outputs.read, dead_letter_counts=outputs.dead_letter_counts,
+                            written=outputs.written, job_counts=dict(outputs.job_counts), stats=outputs.stats,
+                            timing=outputs.timing)
+    return pipeline | "Finalize" >> Finalize(options.output, outputs.kind, info, inputs,
+                                             accounting=tuple(outputs.accounting), learned_info=outputs.learned_info,
+                                             report=report, max_dead_letter_rate=options.max_dead_letter_rate)
+
+
+def _with_vocabulary_case(info: dict, case: dict) -> dict:
+    """`info` with "vocabulary_case" right after "vocab_fingerprint" (where info.json has always had it)."""
+    placed = {}
+    for name, value in info.items():
+        placed[name] = value
+        if name == "vocab_fingerprint":
+            placed["vocabulary_case"] = case
+    placed.setdefault("vocabulary_case", case)
+    return placed

@@ -56,23 +56,25 @@ def local_runner(options):
     return FnApiRunner(default_environment=SubprocessSDKEnvironment.from_command_string(local_worker.command_line()))
 
 
-def _local_worker_server(options, build_pipeline: Callable):
+def _local_worker_server(options, job_module: str):
     """For --workers N > 1, the warm server the N workers are forked from (started before this process
     starts any thread; see bertprep.runtime.local_worker); otherwise nothing."""
     if not _several_local_workers(options):
         return contextlib.nullcontext()
     from bertprep.runtime import local_worker
 
-    return local_worker.worker_server(getattr(build_pipeline, "__module__", ""))
+    return local_worker.worker_server(job_module)
 
 
 def run_job(build_pipeline: Callable, options, extra_beam_args: Optional[List[str]] = None, *,
-            progress: bool = True, summary: bool = True):
-    """Build and run one job's pipeline to completion; returns (result, elapsed seconds).
+            progress: bool = True, summary: bool = True, job_module: Optional[str] = None):
+    """Build and run one Beam pipeline to completion; returns (result, elapsed seconds).
 
-    `options` is the job's typed options object; `build_pipeline(pipeline, options)` adds the job's steps.
-    `progress` and `summary`: the live progress display and the end-of-run summary (both on for a user's
-    run; tests and embedding callers turn them off).
+    `options` is the job's typed options object; `build_pipeline(pipeline, options)` adds the steps (a
+    registry job's graph and its publishing, from bertprep.runtime.job_path). `job_module`: the module
+    local workers preload (default: the module of `build_pipeline`). `progress` and `summary`: the live
+    progress display and the end-of-run summary (both on for a user's run; tests and embedding callers
+    turn them off).
     """
     import apache_beam as beam
 
@@ -83,7 +85,7 @@ def run_job(build_pipeline: Callable, options, extra_beam_args: Optional[List[st
     started = time.time()
     try:
         # Progress for local runs (rich on a terminal, log lines otherwise); remote runners have their own UI.
-        with _local_worker_server(options, build_pipeline), \
+        with _local_worker_server(options, job_module or getattr(build_pipeline, "__module__", "")), \
                 progress_monitor.ProgressMonitor(mode=None if options.is_local and progress else "off"):
             pipeline = _new_pipeline(beam, local_runner(options), beam_options)
             build_pipeline(pipeline, options)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from bertprep.io import tfrecord
-from bertprep.options.classifier import ClassifierOptions
+from bertprep.options.classifier import ClassifierOptions, plan_for
 from bertprep.pipelines import classifier
 from bertprep.transforms.finetune import classifier_features as cf
 from bertprep.transforms.tokenization.tokenizer import load_tokenizer
@@ -167,7 +167,7 @@ def test_xnli_preset_keeps_one_language_and_renames_labels(zh_vocab, tmp_path):
 
 
 def test_regression_and_plain_text_pairs(zh_vocab, tmp_path):
-    plan = ClassifierOptions(input="x.txt", max_seq_length=16, format="auto").with_plan().plan
+    plan = plan_for(ClassifierOptions(input="x.txt", max_seq_length=16, format="auto"))
     assert plan.format == "text" and plan.unlabeled and "label" not in dict(plan.columns)
     assert cf.split_plain_text("我来 ||| 你走") == ("我来", "你走")
     source = tmp_path / "scores.jsonl"
@@ -195,20 +195,20 @@ def test_row_readers_for_parquet_and_headerless_cola(tmp_path):
 
     path = tmp_path / "rows.parquet"
     parquet.write_table(pa.table({"sentence": ["好", "差"], "score": [1, 0]}), str(path))
-    plan = ClassifierOptions(input=str(path), text_a="sentence", label="1", max_seq_length=8).with_plan().plan
+    plan = plan_for(ClassifierOptions(input=str(path), text_a="sentence", label="1", max_seq_length=8))
     rows = list(_row_reader(plan)(str(path)))
     assert plan.format == "parquet"
     assert [(r.line, r.value) for r in rows] == [(1, {"text_a": "好", "label": 1}), (2, {"text_a": "差", "label": 0})]
     cola = tmp_path / "train.tsv"
     cola.write_text("gj04\t1\t\tOur friends won't buy this analysis.\ngj04\t0\t*\tThey drank the pub.\n")
-    plan = ClassifierOptions(input=str(cola), preset="cola", max_seq_length=8).with_plan().plan
+    plan = plan_for(ClassifierOptions(input=str(cola), preset="cola", max_seq_length=8))
     rows = list(_row_reader(plan)(str(cola)))
     assert [r.value for r in rows] == [{"text_a": "Our friends won't buy this analysis.", "label": "1"},
                                        {"text_a": "They drank the pub.", "label": "0"}]
     mnli = tmp_path / "dev_matched.tsv"
     mnli.write_text("\t".join("h%d" % i for i in range(12)) + "\n" + "\t".join(
         ["1", "", "", "", "", "", "", "", "A man.", "A person.", "x", "entailment"]) + "\n")
-    plan = ClassifierOptions(input=str(mnli), preset="mnli", max_seq_length=8).with_plan().plan
+    plan = plan_for(ClassifierOptions(input=str(mnli), preset="mnli", max_seq_length=8))
     assert [r.value for r in _row_reader(plan)(str(mnli))] == [
         {"text_a": "A man.", "text_b": "A person.", "label": "entailment"}]
 
@@ -242,20 +242,18 @@ def test_options_are_validated_when_made(settings, message):
         ClassifierOptions(input="rows.tsv", output="out", **settings)
 
 
-def test_plan_is_made_once_and_recorded_in_the_old_config_shape(tmp_path):
+def test_plan_is_made_once_and_recorded_in_the_old_config_shape(tmp_path, zh_vocab):
     """The labels file is read when the plan is made, never again; info.json's config keeps its keys."""
-    from bertprep.pipelines import finetune_steps
-
     labels = tmp_path / "labels.txt"
     labels.write_text("neg\npos\n", encoding="utf-8")
     source = tmp_path / "rows.tsv"
     source.write_text("text_a\tlabel\n好\tpos\n", encoding="utf-8")
-    options = finetune_steps.resolved(ClassifierOptions(input=str(source), output=str(tmp_path / "out"),
-                                                         labels=str(labels), max_seq_length=8))
+    options = ClassifierOptions(input=str(source), output=str(tmp_path / "out"), labels=str(labels),
+                                max_seq_length=8, vocab=zh_vocab)
+    plan = classifier.plan(options)
     labels.unlink()
-    assert finetune_steps.resolved(options) is options
-    assert options.num_shards == 1 and options.plan.labels == ("neg", "pos")
-    config = options.to_config()
+    assert plan.num_shards == 1 and plan.rows.labels == ("neg", "pos")
+    config = options.to_config(plan.rows)
     option_names = {option.name for option in ClassifierOptions.command_options()}
     assert set(config) == option_names | {"columns", "label_rename"}
     assert config["labels"] == ["neg", "pos"] and config["format"] == "tsv" and config["header"] is True
@@ -277,14 +275,14 @@ def test_unlabeled_multi_label_needs_labels_in_one_line(zh_vocab, tmp_path, caps
 def test_registry_build_runs_from_the_options_alone(zh_vocab, tmp_path):
     """What the service does: the registry's build function with options from a jobs file, no command."""
     from bertprep.pipelines import registry
-    from bertprep.runtime import beam_job
+    from bertprep.runtime import job_path
 
     source = tmp_path / "rows.tsv"
     source.write_text("text_a\tlabel\n好\t1\n差\t0\n", encoding="utf-8")
     job = registry.pipeline("classifier")
     options = job.options_class().from_mapping({"input": str(source), "output": str(tmp_path / "out"),
                                                 "vocab": zh_vocab, "max-seq-length": "8"})
-    beam_job.run_job(job.build_function(), options, progress=False, summary=False)
+    job_path.run(job, options, progress=False, summary=False)
     info, records = read_output(tmp_path / "out")
     assert info["labels"] == ["0", "1"] and len(records) == 2
     assert info["config"]["num_shards"] == 1 and info["config"]["columns"] == {"text_a": "text_a", "label": "label"}

@@ -150,7 +150,7 @@ def test_embed_job_writes_parquet_with_ids_and_compact_token_vectors(tiny_model,
 
     from bertprep.pipelines import embed
 
-    monkeypatch.setattr(embed._WriteParquetShard, "ROW_GROUP", 1)  # shards stream out a row at a time
+    monkeypatch.setattr(embed._ParquetShardWriter, "ROW_GROUP", 1)  # shards stream out a row at a time
     export_dir, model = tiny_model
     lines = ["the cat sat on the mat .", "", "a dog runs fast", "the cat", "dogs ran"]
     (tmp_path / "input.txt").write_text("\n".join(lines) + "\n")
@@ -281,7 +281,7 @@ def test_embed_tokenizes_as_the_models_tokenizer_config_says(tiny_model, tmp_pat
 
     from bertprep.options.embed import EmbedOptions
     from bertprep.pipelines import registry
-    from bertprep.runtime.beam_job import run_job
+    from bertprep.runtime import job_path
 
     export_dir, _ = tiny_model
     model_dir = tmp_path / "cased"
@@ -302,7 +302,7 @@ def test_embed_tokenizes_as_the_models_tokenizer_config_says(tiny_model, tmp_pat
 
     options = EmbedOptions(input=str(tmp_path / "input.txt"), output=str(tmp_path / "lower_out"), model=str(model_dir),
                            token_vectors="float32", lower=True)
-    run_job(registry.pipeline("embed").build_function(), options, progress=False, summary=False)
+    job_path.run(registry.pipeline("embed"), options, progress=False, summary=False)
     tokens, info = tokens_and_info(tmp_path / "lower_out")
     assert tokens == [["[CLS]", "the", "cat", "sat", "[SEP]"]]
     assert info["settings"]["lower"] == {"value": True, "from": "--lower"} and info["config"]["lower"] is True

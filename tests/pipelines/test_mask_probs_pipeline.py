@@ -11,9 +11,10 @@ import pytest
 from bertprep import cli
 from bertprep.options.mask_probs import MaskProbsOptions
 from bertprep.pipelines import mask_probs
-from bertprep.runtime import beam_job
+from bertprep.pipelines import registry
+from bertprep.runtime import job_path
 from bertprep.transforms.csc import confusion
-from bertprep.transforms.csc import mask_probability_tables
+from bertprep.io.formats import mask_probs_tables
 
 STAT_COLUMNS = ("correct_count", "unchanged_count", "written_wrong_count", "as_wrong_count", "deleted_count",
                 "inserted_count")
@@ -24,7 +25,7 @@ def run_job(tmp_path, name, **options):
               "alpha": 10.0, "max_edit_rate": 0.5, "faspell_counting": "augmented", "format": "auto",
               }
     config.update(options)
-    beam_job.run_job(mask_probs.build_pipeline, MaskProbsOptions(**config), progress=False, summary=False)
+    job_path.run(registry.pipeline("mask-probs"), MaskProbsOptions(**config), progress=False, summary=False)
     return config["output"]
 
 
@@ -240,7 +241,7 @@ def test_outputs_tables_and_dead_letters(tmp_path):
     for name in ("char_stats", "confusion_pairs", "confusion_sets", "mask_probability"):
         assert os.path.exists(os.path.join(output, name + ".tsv"))
         header = open(os.path.join(output, name + ".tsv"), encoding="utf-8").readline().rstrip("\n").split("\t")
-        assert header == [column for column, _ in mask_probability_tables.TABLE_COLUMNS[name]]
+        assert header == [column for column, _ in mask_probs_tables.TABLE_COLUMNS[name]]
     assert os.path.exists(os.path.join(output, "_COMPLETE"))
     sets = table(output, "confusion_sets")
     assert set(sets[0]) >= {"char", "candidate", "score", "source", "rank"}
@@ -325,7 +326,7 @@ def test_a_confusion_file_adds_its_source_and_changes_only_the_characters_it_lis
     assert by_candidate["实"]["source"] == "external:wang.txt"
     assert by_candidate["再"]["source"].endswith("+observed+external:wang.txt")
     # Formats kept: the same columns in the TSV headers and the same pickle type.
-    for name, columns in mask_probability_tables.TABLE_COLUMNS.items():
+    for name, columns in mask_probs_tables.TABLE_COLUMNS.items():
         header = open(os.path.join(extended, name + ".tsv"), encoding="utf-8").readline().rstrip("\n").split("\t")
         assert header == [column for column, _ in columns]
     job = info(extended)

@@ -115,15 +115,17 @@ def test_jsonl_input_with_given_tags_dead_letters_unknown_tags_and_empty_tokens(
 
 def test_options_validate_and_plan_the_format_and_tags_once(tmp_path):
     from bertprep.errors import BertprepError
-    from bertprep.options.tagging import TaggingOptions
+    from bertprep.options.tagging import TaggingOptions, plan_for
 
     with pytest.raises(BertprepError, match="--max-seq-length must be at least 3"):
         TaggingOptions(input="ner.bio", output="out", max_seq_length=2)
     tags = tmp_path / "tags.txt"
     tags.write_text("B-LOC\nO\n", encoding="utf-8")
-    options = TaggingOptions(input=str(tmp_path / "ner.jsonl"), output="out", labels=str(tags)).with_plan()
+    options = TaggingOptions(input=str(tmp_path / "ner.jsonl"), output="out", labels=str(tags))
+    plan = plan_for(options)
     tags.unlink()  # the plan holds the tags: nothing reads the file again
-    assert options.with_plan() is options and options.plan.format == "jsonl"
-    config = options.to_config()
+    assert plan.format == "jsonl"
+    config = options.to_config(plan)
     assert config["labels"] == ["B-LOC", "O"] and config["format"] == "jsonl" and "plan" not in config
-    assert TaggingOptions(input="ner.bio", output="out").with_plan().to_config()["format"] == "conll"
+    conll = TaggingOptions(input="ner.bio", output="out")
+    assert conll.to_config(plan_for(conll))["format"] == "conll"

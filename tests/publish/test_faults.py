@@ -158,7 +158,7 @@ def build_leaky_pipeline(pipeline, options):
                                              written=beam_io.count(converted.records, "CountWritten"))
     info = {"config": options.to_config(), "schema": schema.to_json()}
     _ = pipeline | "Finalize" >> finalize.Finalize(options.output, toy_job.KIND, info, finalize_inputs,
-                                                  options.num_shards, report=run_report.write_run_report,
+                                                  report=run_report.write_run_report,
                                                   max_dead_letter_rate=options.max_dead_letter_rate)
 
 

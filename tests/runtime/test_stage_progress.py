@@ -11,7 +11,8 @@ from bertprep import progress
 from bertprep.runtime import progress_monitor
 from bertprep.options.mask_probs import MaskProbsOptions
 from bertprep.pipelines import mask_probs
-from bertprep.runtime import beam_job
+from bertprep.pipelines import registry
+from bertprep.runtime import job_path
 
 
 def test_stages_are_summed_over_processes_and_the_running_one_is_shown(tmp_path, monkeypatch):
@@ -75,7 +76,7 @@ def test_mask_probs_reports_its_ranker_fit_and_every_character_it_ranks(tmp_path
     corpus.write_text("我再家\t我在家\n他再学校看书\t他在学校看书\n清天\t晴天\n我门 ok\t我们 ok\n", encoding="utf-8")
     config = {"input": str(corpus), "output": str(tmp_path / "out"), "workers": 1, "sources": "phonetic,observed",
               "frequency_prior": "corpus", "top_k": 5, "alpha": 10.0}
-    beam_job.run_job(mask_probs.build_pipeline, MaskProbsOptions(**config), progress=False, summary=False)
+    job_path.run(registry.pipeline("mask-probs"), MaskProbsOptions(**config), progress=False, summary=False)
     characters = set("我在家他学校看书晴天们再清门")  # the CJK characters of the correct and wrong sides
     ranked = [item for item in noted if item[0] == mask_probs.RANK_STAGE]
     assert sum(done for _, done, _, _ in ranked) == len(characters)

@@ -99,13 +99,13 @@ def test_table_layouts_are_the_columns_the_writers_write(tmp_path):
 
     from bertprep.pipelines import embed, squad
     from bertprep.schemas import tables
-    from bertprep.transforms.csc import mask_probability_tables
+    from bertprep.io.formats import mask_probs_tables
 
     assert embed.parquet_schema(4, "float16") == tables.embeddings_table(4, "float16")
     assert tables.embeddings_table(4).names == ["id", "source", "embedding"]
     row = {"char": "中", "correct_count": 1, "unchanged_count": 1, "written_wrong_count": 0, "as_wrong_count": 0,
            "deleted_count": 0, "inserted_count": 0, "faspell_unchanged_count": 1}
-    written = mask_probability_tables.table_bytes("char_stats", [row])["char_stats.parquet"]
+    written = mask_probs_tables.table_bytes("char_stats", [row])["char_stats.parquet"]
     assert parquet.read_schema(io.BytesIO(written)) == tables.mask_probs_table("char_stats")
     example = {"example_index": 0, "qas_id": "q", "question_text": "?", "context": "c", "doc_tokens": ["c"],
                "word_spans": [[0, 1]], "answers": [], "is_impossible": False, "title": "", "source": "s", "line": 1}

@@ -6,6 +6,7 @@ import random
 import pytest
 
 from bertprep.errors import BertprepError
+from bertprep.io.formats import mask_probs_tables
 from bertprep.transforms.csc import confusion_masking as C
 from bertprep.transforms.pretraining import masking as M
 
@@ -22,8 +23,6 @@ def vocab():
 
 def write_mask_probs_dir(directory):
     """A directory laid out as `bertprep mask-probs` writes it, through that job's own table writer."""
-    from bertprep.transforms.csc import mask_probability_tables
-
     sets = [
         {"char": "是", "candidate": "事", "score": 0.9, "source": "phonetic", "rank": 1},
         {"char": "是", "candidate": "市", "score": 0.8, "source": "phonetic", "rank": 2},
@@ -35,9 +34,9 @@ def write_mask_probs_dir(directory):
     probabilities = [{"char": "是", "faspell_probability": 0.9, "smoothed_probability": 0.5},
                      {"char": "时", "faspell_probability": 0.2, "smoothed_probability": 0.1}]
     for name, rows in (("confusion_sets", sets), ("mask_probability", probabilities)):
-        columns = [column for column, _ in mask_probability_tables.TABLE_COLUMNS[name]]
+        columns = [column for column, _ in mask_probs_tables.TABLE_COLUMNS[name]]
         full = [{column: row.get(column) for column in columns} for row in rows]
-        for file_name, data in mask_probability_tables.table_bytes(name, full).items():
+        for file_name, data in mask_probs_tables.table_bytes(name, full).items():
             (directory / file_name).write_bytes(data)
     with open(directory / "mask_probability.sav", "wb") as handle:
         pickle.dump({"是": 0.9, "时": 0.2}, handle)
@@ -54,17 +53,17 @@ def test_parse_mix():
 
 def test_load_tables_from_a_mask_probs_directory(tmp_path):
     directory = write_mask_probs_dir(tmp_path)
-    assert C.load_mask_probability(str(directory)) == {"是": 0.5, "时": 0.1}
-    assert C.load_mask_probability(str(directory), "faspell_probability") == {"是": 0.9, "时": 0.2}
-    assert C.load_mask_probability(str(directory / "mask_probability.sav")) == {"是": 0.9, "时": 0.2}
+    assert mask_probs_tables.read_mask_probability(str(directory)) == {"是": 0.5, "时": 0.1}
+    assert mask_probs_tables.read_mask_probability(str(directory), "faspell_probability") == {"是": 0.9, "时": 0.2}
+    assert mask_probs_tables.read_mask_probability(str(directory / "mask_probability.sav")) == {"是": 0.9, "时": 0.2}
     sets = C.load_confusion_sets(str(directory))
     assert [row["candidate"] for row in sets["是"]] == ["事", "市", "四", "士"]
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(BertprepError, match="no mask_probability.parquet"):
-        C.load_mask_probability(str(empty))
+        mask_probs_tables.read_mask_probability(str(empty))
     with pytest.raises(BertprepError, match="file not found"):
-        C.load_mask_probability(str(tmp_path / "nowhere.sav"))
+        mask_probs_tables.read_mask_probability(str(tmp_path / "nowhere.sav"))
 
 
 def test_published_confusion_set_file(tmp_path, shared):
