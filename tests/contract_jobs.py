@@ -60,7 +60,8 @@ def build(pipeline, options: WordLengthsOptions, plan: WordLengthsPlan) -> JobOu
 
     from bertprep.io import beam_io, formats
 
-    read = pipeline | "Read" >> beam_io.ReadRecords(list(plan.input_paths), lambda path: formats.iter_file(path, "text"))
+    read = pipeline | "Read" >> beam_io.ReadRecords(list(plan.input_paths),
+                                                    lambda path: formats.iter_file(path, "text"))
     words = read.records | "Words" >> beam.FlatMap(_words, options.min_length).with_outputs("dead", main="words")
     shards = words.words | "Write" >> beam_io.WriteShardedRecords(options.output, "words", plan.num_shards)
     dead_counts = ((read.dead_letters, words.dead) | "AllDead" >> beam.Flatten()

@@ -15,7 +15,6 @@ import types
 import pytest
 
 from bertprep import cli
-from bertprep.io import beam_io
 from bertprep.publish import finalize
 from bertprep.io import output as output_lib
 from bertprep.io import tfrecord

@@ -1,4 +1,5 @@
-"""`bertprep classifier` options, and how they read the rows (`plan_for`: format, columns, labels; part of the job's plan)."""
+"""`bertprep classifier` options, and how they read the rows (`plan_for`: format, columns, labels; the job's
+plan holds it)."""
 import dataclasses
 from typing import Optional, Tuple, Union
 

@@ -337,7 +337,8 @@ def build_pipeline(pipeline, options: PretrainingOptions, plan: PretrainingPlan)
     records = tuple(inputs) | "AllRecords" >> beam.Flatten()
     built = (records
              | "Bucket" >> beam.Map(lambda item: (stable_hash("bucket", item[0]) % shards, item))
-             | "BuildShards" >> beam_io.WriteEveryShard(shards, _BuildShard(options), outputs=("stats", "dead", "unknown")))
+             | "BuildShards" >> beam_io.WriteEveryShard(shards, _BuildShard(options),
+                                                       outputs=("stats", "dead", "unknown")))
     dead.append(built.dead)
     all_dead = tuple(dead) | "AllDead" >> beam.Flatten()
     dead_counts = all_dead | "WriteDead" >> beam_io.WriteDeadLetters(options.output)

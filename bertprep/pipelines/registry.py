@@ -113,13 +113,15 @@ PIPELINES: Dict[str, Job] = {job.name: job for job in (
         help="masked-LM/next-sentence pre-training TFRecords (create_pretraining_data.py semantics, at scale)"),
     Job("classifier", "bertprep.options.classifier:ClassifierOptions", "bertprep.pipelines.classifier:plan",
         build="bertprep.pipelines.classifier:build_pipeline",
-        help="sentence(-pair) classification TFRecords: single, pair, multi-label, regression (run_classifier.py features)"),
+        help="sentence(-pair) classification TFRecords: single, pair, multi-label, regression "
+             "(run_classifier.py features)"),
     Job("tagging", "bertprep.options.tagging:TaggingOptions", "bertprep.pipelines.tagging:plan",
         build="bertprep.pipelines.tagging:build_pipeline",
         help="token tagging (NER/BIO) TFRecords: label on each word's first WordPiece, tag map in info.json"),
     Job("squad", "bertprep.options.squad:SquadOptions", "bertprep.pipelines.squad:plan",
         build="bertprep.pipelines.squad:build_pipeline",
-        help="SQuAD v1.1/v2.0 (and Chinese CMRC) TFRecords with run_squad.py features, plus the eval side files", side_outputs=("squad_features-*", "squad_examples-*")),
+        help="SQuAD v1.1/v2.0 (and Chinese CMRC) TFRecords with run_squad.py features, plus the eval side files",
+        side_outputs=("squad_features-*", "squad_examples-*")),
     Job("embed", "bertprep.options.embed:EmbedOptions", "bertprep.pipelines.embed:plan",
         build="bertprep.pipelines.embed:build_pipeline",
         help="text → sentence (and token) vectors in Parquet with a BERT model"),
@@ -148,8 +150,3 @@ def pipeline(name: str) -> Job:
     if name not in known:
         raise BertprepError("unknown pipeline %r (known: %s)" % (name, ", ".join(sorted(known))))
     return known[name]
-
-
-def job_help() -> Dict[str, str]:
-    """Each job's one-line help, by name (what `bertprep --help` and the service's job list show)."""
-    return {name: job.help_line() for name, job in sorted(pipelines().items())}

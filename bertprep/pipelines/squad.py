@@ -7,19 +7,18 @@ its questions → per question, in parallel: example (answer located from answer
 `example_index` and `unique_id` are the reference's (unique_id from 1000000000 in that order) with any
 number of workers → TFRecord shards sorted by unique_id, and for evaluation the side files that
 squad-predict needs (features: tokens, token_to_orig_map, token_is_max_context; examples: context,
-words, gold answers).
+words, gold answers; their format: bertprep/io/formats/squad_side_files.py).
 The command line is bertprep/commands/squad.py, the options bertprep/options/squad.py.
 """
-import io
-import json
 from typing import Dict
 
 import apache_beam as beam
 
 from bertprep import schemas
 from bertprep.io import beam_io, formats
-from bertprep.schemas import statistics, tables
+from bertprep.schemas import statistics
 from bertprep.io import output as output_lib
+from bertprep.io.formats import squad_side_files
 from bertprep.io.formats.squad import iter_squad_file
 from bertprep.options.squad import SquadOptions
 from bertprep.pipelines import finetune_steps, unknown_words
@@ -29,19 +28,10 @@ from bertprep.transforms.finetune import squad_examples
 from bertprep.transforms.finetune import squad_features
 
 FIRST_UNIQUE_ID = 1000000000
-SIDE_FEATURES = "squad_features"
-SIDE_EXAMPLES = "squad_examples"
 # The facts each converted question reports, summed over the run into the report's statistics of these names.
 SUMMED_STATS = (statistics.SEQUENCE_LENGTH_HISTOGRAM, "features_per_question", statistics.TOKENS_PER_INSTANCE,
                 statistics.UNK_RATE, "questions_truncated", "answer_windows", "kept_questions",
                 "unanswerable_questions")
-
-
-def side_file_names(options: SquadOptions, shards: int) -> dict:
-    suffix = ".parquet" if options.side_file_format == "parquet" else ".jsonl"
-    return {"format": options.side_file_format,
-            "features": [output_lib.shard_name(SIDE_FEATURES, i, shards, suffix) for i in range(shards)],
-            "examples": [output_lib.shard_name(SIDE_EXAMPLES, i, shards, suffix) for i in range(shards)]}
 
 
 class _ConvertQuestion(beam.DoFn):
@@ -163,31 +153,6 @@ class _Number(beam.DoFn):
                                                                                  example_index=example_index)))
 
 
-def feature_row_json(row: dict) -> dict:
-    """A side-file feature row as JSON (map keys become strings, as in the reference's logs and goldens)."""
-    row = dict(row)
-    row["token_to_orig_map"] = {str(k): v for k, v in row["token_to_orig_map"].items()}
-    row["token_is_max_context"] = {str(k): v for k, v in row["token_is_max_context"].items()}
-    return row
-
-
-def _parquet_bytes(rows, table: str) -> bytes:
-    import pyarrow as pa
-    import pyarrow.parquet as parquet
-
-    if table == SIDE_FEATURES:
-        schema = tables.squad_side_features_table(bool(rows and "start_position" in rows[0]))
-        data = {name: [row[name] for row in rows] for name in schema.names}
-        for name in ("token_to_orig_map", "token_is_max_context"):
-            data[name] = [sorted(mapping.items()) for mapping in data[name]]
-    else:
-        schema = tables.squad_side_examples_table()
-        data = {name: [row[name] for row in rows] for name in schema.names}
-    buffer = io.BytesIO()
-    parquet.write_table(pa.table(data, schema=schema), buffer)
-    return buffer.getvalue()
-
-
 class _SideShardWriter:
     """One side file: its (key, row) pairs sorted by key (WriteEveryShard calls it for every shard)."""
 
@@ -199,24 +164,13 @@ class _SideShardWriter:
         rows = [row for _, row in sorted(keyed, key=lambda item: item[0])]
         suffix = ".parquet" if file_format == "parquet" else ".jsonl"
         path = output_lib.join(directory, output_lib.shard_name(table, index, num_shards, suffix))
-        yield write_side_file(path, rows, table, file_format)
-
-
-def write_side_file(path: str, rows, table: str, file_format: str) -> dict:
-    if file_format == "parquet":
-        output_lib.write_bytes_atomically(path, _parquet_bytes(rows, table))
-    else:
-        with output_lib.ShardWriter(path, framing="lines") as writer:
-            for row in rows:
-                row = feature_row_json(row) if table == SIDE_FEATURES else row
-                writer.write((json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))
-    return {"table": table, "file": path.rsplit("/", 1)[-1], "rows": len(rows)}
+        yield squad_side_files.write_side_file(path, rows, table, file_format)
 
 
 def _side_files_stat(results) -> dict:
     results = list(results)
-    return {"features_rows": sum(r["rows"] for r in results if r["table"] == SIDE_FEATURES),
-            "examples_rows": sum(r["rows"] for r in results if r["table"] == SIDE_EXAMPLES),
+    return {"features_rows": sum(r["rows"] for r in results if r["table"] == squad_side_files.SIDE_FEATURES),
+            "examples_rows": sum(r["rows"] for r in results if r["table"] == squad_side_files.SIDE_EXAMPLES),
             "files": len(results)}
 
 
@@ -262,13 +216,13 @@ def build_pipeline(pipeline, options: SquadOptions, plan: finetune_steps.Finetun
             "schema": schemas.for_kind(kind, {"max_seq_length": options.max_seq_length}).to_json(),
             "vocab_fingerprint": plan.vocab_fingerprint, "first_unique_id": FIRST_UNIQUE_ID}
     if options.writes_side_files:
-        names = side_file_names(options, num_shards)
+        names = squad_side_files.side_file_names(options.side_file_format, num_shards)
         info["side_files"] = names
         side_results = (
-            (_write_side(numbered.side_features, "SideFeatures", options.output, SIDE_FEATURES, num_shards,
-                         names["format"]),
-             _write_side(numbered.side_examples, "SideExamples", options.output, SIDE_EXAMPLES, num_shards,
-                         names["format"]))
+            (_write_side(numbered.side_features, "SideFeatures", options.output, squad_side_files.SIDE_FEATURES,
+                         num_shards, names["format"]),
+             _write_side(numbered.side_examples, "SideExamples", options.output, squad_side_files.SIDE_EXAMPLES,
+                         num_shards, names["format"]))
             | "SideResults" >> beam.Flatten())
         # Finalize waits for this one-element summary, so the marker comes after every side file.
         stat_pcs["side_files"] = (side_results | "SideFilesList" >> beam.combiners.ToList()

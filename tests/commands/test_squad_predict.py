@@ -19,7 +19,7 @@ def cmrc_runs(shared, zh_vocab, tmp_path_factory):
 
 
 def _side_rows(directory, info, table):
-    from bertprep.commands.squad_predict import read_rows
+    from bertprep.io.formats.squad_side_files import read_rows
 
     return [row for name in info["side_files"][table] for row in read_rows(str(directory / name))]
 

@@ -225,7 +225,7 @@ def test_side_files_and_kind_follow_the_split_and_are_recorded_decided():
 
 
 def test_squad_predict_reads_the_runs_options_with_the_class_defaults():
-    from bertprep.commands.squad_predict import options_of_run
+    from bertprep.options.squad import options_of_run
 
     recorded = options_of_run({"config": {"version_2_with_negative": True, "lower": False, "columns": {}}})
     assert recorded.version_2_with_negative and recorded.lower is False and recorded.strip_accents is None

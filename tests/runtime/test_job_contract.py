@@ -83,7 +83,7 @@ def test_a_job_is_exactly_one_of_a_graph_and_an_in_process_run():
 
 
 def test_the_registry_lists_every_jobs_help(contract_registry):
-    helps = registry.job_help()
+    helps = {name: job.help_line() for name, job in registry.pipelines().items()}
     assert helps["word-lengths"] == "one record per word with its length (a test job)"
     for name in registry.PIPELINES:
         module = __import__("bertprep.commands." + name.replace("-", "_"), fromlist=["HELP"])

@@ -97,9 +97,9 @@ def test_table_layouts_are_the_columns_the_writers_write(tmp_path):
 
     import pyarrow.parquet as parquet
 
-    from bertprep.pipelines import embed, squad
+    from bertprep.pipelines import embed
     from bertprep.schemas import tables
-    from bertprep.io.formats import mask_probs_tables
+    from bertprep.io.formats import mask_probs_tables, squad_side_files
 
     assert embed.parquet_schema(4, "float16") == tables.embeddings_table(4, "float16")
     assert tables.embeddings_table(4).names == ["id", "source", "embedding"]
@@ -109,5 +109,5 @@ def test_table_layouts_are_the_columns_the_writers_write(tmp_path):
     assert parquet.read_schema(io.BytesIO(written)) == tables.mask_probs_table("char_stats")
     example = {"example_index": 0, "qas_id": "q", "question_text": "?", "context": "c", "doc_tokens": ["c"],
                "word_spans": [[0, 1]], "answers": [], "is_impossible": False, "title": "", "source": "s", "line": 1}
-    written = squad._parquet_bytes([example], squad.SIDE_EXAMPLES)
+    written = squad_side_files.parquet_bytes([example], squad_side_files.SIDE_EXAMPLES)
     assert parquet.read_schema(io.BytesIO(written)).names == tables.squad_side_examples_table().names

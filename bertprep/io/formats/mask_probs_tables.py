@@ -106,8 +106,8 @@ def read_mask_probability(path: str, column: Optional[str] = None) -> Dict[str, 
         return {}
     names = [column] if column else [name for name in PROBABILITY_COLUMNS if name in rows[0]]
     if not names or names[0] not in rows[0] or "char" not in rows[0]:
-        raise BertprepError("%s: need columns char and %s (have %s)" % (path, column or " or ".join(PROBABILITY_COLUMNS),
-                                                                         ", ".join(rows[0])))
+        raise BertprepError("%s: need columns char and %s (have %s)"
+                            % (path, column or " or ".join(PROBABILITY_COLUMNS), ", ".join(rows[0])))
     return {row["char"]: float(row[names[0]]) for row in rows if row[names[0]] is not None}
 
 
