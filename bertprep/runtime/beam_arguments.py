@@ -6,6 +6,7 @@ reads or writes anything. The same check serves the CLI, the jobs file's runner 
 Template launcher, which is why it lives here and not in commands/ (the service must not import commands).
 """
 import argparse
+import difflib
 import importlib
 from typing import List, Optional, Sequence
 

@@ -395,7 +395,7 @@ def predict(info, examples, features, results, n_best_size=20, max_answer_length
             not_predicted["no logits for %s" % ("the question" if len(missing) == len(windows) else
                                                 "some of its windows")] += 1
             continue
-        text, nbest, score_diff = squad_postprocess.predict_example(
+        text, nbest, score_diff = predict_example(
             example, windows, results, n_best_size, max_answer_length, version_2_with_negative,
             null_score_diff_threshold, lower, strip_accents, max_context_rule)
         qas_id = example["qas_id"]
@@ -404,7 +404,7 @@ def predict(info, examples, features, results, n_best_size=20, max_answer_length
         if version_2_with_negative:
             null_odds[qas_id] = score_diff
         gold[qas_id] = list(example.get("answers") or [])
-    scores = squad_postprocess.evaluate(gold, predictions, metric)
+    scores = evaluate(gold, predictions, metric)
     scores.update({
         "questions": len(examples),
         "predicted": len(predictions),
