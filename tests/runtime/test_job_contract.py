@@ -105,3 +105,35 @@ def test_a_classifier_run_writes_info_json_once_with_its_discovered_labels(zh_vo
     assert info == json.loads(json.dumps(writes[0]))
     (label_ids,) = [feature for feature in info["schema"]["features"] if feature["name"] == "label_ids"]
     assert label_ids["shape"] == [3], label_ids
+
+
+def test_the_classifier_resolves_lists_and_loads_its_tokenizer_once_on_the_driver(zh_vocab, tmp_path, monkeypatch):
+    """Planning and building the graph (what the driver does before Beam runs) resolve the row layout, list
+    the input and load the tokenizer once each (before, twice each: in the command and in the graph)."""
+    import collections
+
+    import apache_beam as beam
+
+    from bertprep.io import fs
+    from bertprep.options.classifier import ClassifierOptions
+    from bertprep.options.common import TokenizerOptions
+    from bertprep.pipelines import classifier
+    from bertprep.runtime import job_path
+
+    calls = collections.Counter()
+
+    def counted(name, function):
+        def call(*args, **kwargs):
+            calls[name] += 1
+            return function(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(fs, "match", counted("match", fs.match))
+    monkeypatch.setattr(classifier, "plan_for", counted("plan_for", classifier.plan_for))
+    monkeypatch.setattr(TokenizerOptions, "load_tokenizer", counted("load_tokenizer", TokenizerOptions.load_tokenizer))
+    source = tmp_path / "rows.tsv"
+    source.write_text("text_a\tlabel\n好\tpos\n", encoding="utf-8")
+    options = ClassifierOptions(input=str(source), output=str(tmp_path / "out"), vocab=zh_vocab, max_seq_length=8)
+    job = registry.pipeline("classifier")
+    job_path.BuildAndPublish(job, job_path.plan(job, options))(beam.Pipeline(), options)
+    assert calls == {"match": 1, "plan_for": 1, "load_tokenizer": 1}
