@@ -12,7 +12,7 @@ from bertprep.runtime import beam_arguments
 from bertprep.service import flex_main
 from bertprep.service.jobs_file import parse_jobs
 
-from test_foundation_output import install_toy_command, write_toy_input
+from toy_command import install_toy_command, write_toy_input
 
 
 def error_lines(captured):

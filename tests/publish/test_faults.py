@@ -24,14 +24,14 @@ from bertprep.io import output as output_lib
 from bertprep.commands import inspect as inspect_command
 
 import toy_job
-from test_foundation_output import TESTS_DIR, install_toy_command, output_files, write_toy_input
+from toy_command import TESTS_DIR, install_toy_command, output_files, write_toy_input
 
 KILL_DRIVER = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {tests!r})
     from bertprep import cli
     from bertprep.io import output as output_lib
-    import test_foundation_output as helpers
+    import toy_command as helpers
 
     sys.modules[helpers.TOY_MODULE] = helpers.make_toy_command()
     cli.COMMANDS.append(helpers.TOY_MODULE)

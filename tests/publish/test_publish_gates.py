@@ -9,7 +9,7 @@ import os
 import pytest
 
 from bertprep.io import output as output_lib
-from test_foundation_output import toy  # noqa: F401  (fixture)
+from toy_command import toy  # noqa: F401  (fixture)
 
 LETTERS = os.path.join(output_lib.DEAD_LETTER_DIR, "dead_letters-00000-of-00001.jsonl")
 

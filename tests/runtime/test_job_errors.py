@@ -14,7 +14,7 @@ import pytest
 
 from bertprep import cli
 from bertprep.io import output as output_lib
-from test_foundation_output import TESTS_DIR, toy, write_toy_input  # noqa: F401
+from toy_command import TESTS_DIR, toy, write_toy_input  # noqa: F401
 
 REPO_ROOT = os.path.dirname(TESTS_DIR)
 NO_LABEL = "text_a\tother\nhello\tbar\n"

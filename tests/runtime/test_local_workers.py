@@ -107,7 +107,7 @@ FAILING = r"""
 import sys
 from bertprep import cli
 import toy_job
-from test_foundation_output import TOY_MODULE, make_toy_command
+from toy_command import TOY_MODULE, make_toy_command
 sys.modules[TOY_MODULE] = make_toy_command(toy_job.build_failing_pipeline)
 cli.COMMANDS = [name for name in cli.COMMANDS if name != TOY_MODULE] + [TOY_MODULE]
 sys.exit(cli.main(["toy", "--input", sys.argv[1], "--output", sys.argv[2], "--workers", "2"]))

@@ -14,7 +14,7 @@ from bertprep.io import output as output_lib
 from bertprep.runtime import beam_job
 
 import toy_job
-from test_foundation_output import install_toy_command, write_toy_input
+from toy_command import install_toy_command, write_toy_input
 
 
 def test_counts_are_published_per_process_and_summed(tmp_path, monkeypatch):
