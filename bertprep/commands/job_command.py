@@ -35,7 +35,12 @@ class JobCommand:
     """The command-module shape bertprep.cli expects (COMMAND, HELP, add_arguments, run) for one job."""
 
     job: Job
-    ACCEPTS_BEAM_ARGS = True  # a class attribute, not a field: every registry job takes Beam's arguments
+    IS_JOB = True  # a class attribute, not a field: its options are never abbreviated
+
+    @property
+    def ACCEPTS_BEAM_ARGS(self) -> bool:  # noqa: N802
+        """A Beam job passes the arguments its options do not know to Beam; an in-process job takes none."""
+        return not self.job.runs_in_process
 
     @property
     def COMMAND(self) -> str:  # noqa: N802  (the attribute name every command module has)

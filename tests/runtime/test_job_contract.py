@@ -73,6 +73,12 @@ def test_an_in_process_job_runs_through_the_same_path(contract_registry, tmp_pat
                      "--fail-after-plan", "no tally today"]) == 2
     assert capsys.readouterr().err == "bertprep: error: no tally today\n"
     assert os.path.isdir(failing) and not (failing / output_lib.COMPLETE_MARKER).exists()
+    # No Beam behind it: a Beam option is an unknown one, and a typo names the job's closest option.
+    assert cli.main(["line-tally", "--input", str(tmp_path / "*.txt"), "--output", str(failing), "--project", "p"]) == 2
+    assert capsys.readouterr().err == "bertprep: error: unknown option --project (see --help)\n"
+    assert cli.main(["line-tally", "--input", str(tmp_path / "*.txt"), "--output", str(failing), "--fail-after",
+                     "x"]) == 2
+    assert "unknown option --fail-after; did you mean --fail-after-plan?" in capsys.readouterr().err
 
 
 def test_a_job_is_exactly_one_of_a_graph_and_an_in_process_run():
