@@ -14,7 +14,8 @@ from bertprep.errors import BertprepError
 from bertprep.io import tfrecord
 from bertprep.options.pretraining import PretrainingOptions
 from bertprep.transforms.pretraining.masking import MaskedInstance
-from bertprep.transforms.pretraining.records import PretrainingEncoder, features_of
+from bertprep.transforms.pretraining.records import PretrainingEncoder
+from oracles import features_of
 
 SLICE_DOCUMENTS = 300
 

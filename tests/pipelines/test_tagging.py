@@ -6,6 +6,7 @@ import pytest
 from bertprep.transforms.finetune import tagging_features as tf_lib
 from bertprep.transforms.finetune.classifier_features import ExampleError
 from bertprep.transforms.tokenization.tokenizer import load_tokenizer
+from oracles import tags_from_record
 from test_classifier_helpers import assert_accounting, dead_letters, read_output, run_cli
 
 
@@ -49,7 +50,7 @@ def test_peopledaily_every_sentence_written_or_dead_lettered_and_tags_read_back(
     for record in records:
         line = int(record["example_id"]) & 0xFFFFFFFF
         assert line not in written
-        written[line] = tf_lib.tags_from_record(record["label_ids"], record["label_weights"], labels)
+        written[line] = tags_from_record(record["label_ids"], record["label_weights"], labels)
         assert record["input_mask"].sum() == (record["input_ids"] > 0).sum()
     dead = {row["line"]: row["reason"] for row in dead_letters(out)}
     assert set(written) | set(dead) == set(sentences) and not set(written) & set(dead)
@@ -70,7 +71,7 @@ def test_split_long_cuts_at_word_boundaries_and_keeps_every_tag(zh_tokenizer):
         tf_lib.convert_sentence(tokens, tags, tag_ids, zh_tokenizer, 8, 7)
     records, facts = tf_lib.convert_sentence(tokens, tags, tag_ids, zh_tokenizer, 8, 7, split_long=True)
     assert len(records) == facts["records"] == 4 and all(r["example_id"] == 7 for r in records)
-    back = [tag for r in records for tag in tf_lib.tags_from_record(r["label_ids"], r["label_weights"],
+    back = [tag for r in records for tag in tags_from_record(r["label_ids"], r["label_weights"],
                                                                     ["B-ORG", "I-ORG", "O"])]
     assert back == tags
 

@@ -11,7 +11,8 @@ from bertprep.transforms.pretraining import kernel as instance_kernel
 from bertprep.transforms.pretraining import instances as I
 from bertprep.transforms.pretraining.masking import KEEP, MASK, RANDOM, MaskedInstance, MaskingOptions, num_to_predict
 from bertprep.transforms.pretraining.records import (BucketArrays, CompiledEncoder, PassArrays, PretrainingEncoder,
-                                                     compile_kernel, features_of)
+                                                     compile_kernel)
+from oracles import features_of
 
 pytestmark = pytest.mark.skipif(not instance_kernel.available(), reason="numba is not installed")
 

@@ -133,25 +133,6 @@ class PretrainingEncoder:
         return prefix + body
 
 
-def features_of(tokens: Sequence[int], len_a: int, label: int, masked: MaskedInstance, max_seq_length: int,
-                max_predictions: int) -> Dict[str, list]:
-    """The feature dict of one instance (the slow, obvious form; tests compare the encoder with it)."""
-    length = len(tokens)
-    pad = max_seq_length - length
-    segments = [0] * (len_a + 2) + [1] * (length - len_a - 2) if len_a + 2 < length else [0] * length
-    count = len(masked.positions)
-    extra = max_predictions - count
-    return {
-        "input_ids": list(masked.tokens) + [0] * pad,
-        "input_mask": [1] * length + [0] * pad,
-        "segment_ids": segments + [0] * pad,
-        "masked_lm_positions": list(masked.positions) + [0] * extra,
-        "masked_lm_ids": list(masked.labels) + [0] * extra,
-        "masked_lm_weights": [1.0] * count + [0.0] * extra,
-        "next_sentence_labels": [label],
-    }
-
-
 # ---------------------------------------------------------------- statistics
 
 
