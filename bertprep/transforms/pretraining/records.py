@@ -10,7 +10,7 @@ bucket's token ids and one pass of its encoded records. Every stream is `seeding
 In the common configuration (segment pairs or single segments, plain masking) a pass runs through the
 compiled kernel (`transforms/pretraining/kernel.py`: one call builds, masks and serializes every instance) when numba
 is installed; it draws the same numbers in the same order as the Python path here, so the bytes are the
-same either way (tests/test_instance_kernel.py). Every other option (whole words, n-grams, weighted or
+same either way (tests/transforms/test_instance_kernel.py). Every other option (whole words, n-grams, weighted or
 confusion masking, full-sentence packing) runs in Python.
 """
 import importlib.util
