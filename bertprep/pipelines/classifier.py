@@ -150,7 +150,7 @@ def build_pipeline(pipeline, options: ClassifierOptions, plan: finetune_steps.Fi
     num_labels = len(rows.labels) if rows.labels else 1
     info = {"config": dict(options.to_config(rows), num_shards=plan.num_shards),
             "schema": schemas.for_kind(KIND, schema_config(options, num_labels)).to_json(),
-            "vocab_fingerprint": plan.vocab_fingerprint}
+            **plan.vocabulary_info}
     return JobOutputs(
         KIND, info, shards=shards, dead_letter_counts=dead_counts, read=beam_io.count_inputs(read),
         written=beam_io.count(converted.records, "CountWritten"),

@@ -4,7 +4,7 @@ Record ids depend only on the input (the file's position among the sorted input 
 record's line), never on workers, so the same input gives the same ids and bytes on any runner.
 """
 import dataclasses
-from typing import Any, Dict, Sequence, Tuple
+from typing import Any, Dict, Mapping, Sequence, Tuple
 
 import apache_beam as beam
 
@@ -98,11 +98,10 @@ def unknown_word_outputs(counter):
         yield beam.pvalue.TaggedOutput("unknown", word_count)
 
 
-def vocabulary_of(options: TokenizerOptions) -> Tuple[str, Tuple[str, ...]]:
-    """The vocabulary's fingerprint and its entries (publishing derives info.json's `vocabulary_case` from
-    them, see JobOutputs.vocabulary): the tokenizer loaded once, on the driver."""
-    tokenizer = options.load_tokenizer()
-    return tokenizer.fingerprint, tuple(tokenizer.vocab)
+def vocabulary_info(tokenizer) -> dict:
+    """The info.json entries about the job's vocabulary that come from its tokenizer: its fingerprint
+    (publishing adds `vocabulary_case` from the entries, see JobOutputs.vocabulary)."""
+    return {"vocab_fingerprint": tokenizer.fingerprint}
 
 
 def write_records_and_dead_letters(options: ShardedOutputOptions, num_shards: int, kind: str, converted, dead_sources,
@@ -142,8 +141,8 @@ class FinetunePlan:
     rows: Any
     input_paths: Tuple[str, ...]
     num_shards: int
-    vocab_fingerprint: str
-    vocabulary: Tuple[str, ...]
+    vocabulary_info: Mapping[str, Any]  # info.json's entries about the vocabulary (see `vocabulary_info`)
+    vocabulary: Tuple[str, ...]  # its entries
 
 
 def plan_finetune(options: ShardedOutputOptions, rows=None) -> FinetunePlan:
@@ -151,4 +150,5 @@ def plan_finetune(options: ShardedOutputOptions, rows=None) -> FinetunePlan:
     paths = tuple(fs.match(options.input))  # an input that matches nothing fails here, before any output
     num_shards = int(options.num_shards) if options.num_shards else \
         output_lib.default_num_shards(fs.total_size(paths))
-    return FinetunePlan(rows, paths, num_shards, *vocabulary_of(options))
+    tokenizer = options.load_tokenizer()  # once, here: a bad vocabulary is one line before any output
+    return FinetunePlan(rows, paths, num_shards, vocabulary_info(tokenizer), tuple(tokenizer.vocab))

@@ -12,7 +12,7 @@ directory the input lies in.
 import dataclasses
 import math
 import time
-from typing import Optional, Sequence, Tuple
+from typing import Any, Mapping, Optional, Sequence, Tuple
 
 import apache_beam as beam
 
@@ -299,8 +299,8 @@ class PretrainingPlan:
     options: PretrainingOptions
     input_paths: Tuple[str, ...]
     wrong_paths: Tuple[str, ...]
-    vocab_fingerprint: str
-    vocabulary: Tuple[str, ...]
+    vocabulary_info: Mapping[str, Any]  # info.json's entries about the vocabulary (its fingerprint)
+    vocabulary: Tuple[str, ...]  # its entries
     kernel_note: Optional[str]
 
 
@@ -310,8 +310,9 @@ def plan(options: PretrainingOptions) -> PretrainingPlan:
     wrong_paths = tuple(fs.match(options.wrong_input)) if options.wrong_input else ()
     resolved = resolve_options(options, input_paths + wrong_paths)
     parts = JobParts(resolved)
-    return PretrainingPlan(resolved, input_paths, wrong_paths, parts.tokenizer.fingerprint,
-                           tuple(parts.tokenizer.vocab), parts.builder.missing_kernel_note())
+    tokenizer = parts.tokenizer
+    return PretrainingPlan(resolved, input_paths, wrong_paths, {"vocab_fingerprint": tokenizer.fingerprint},
+                           tuple(tokenizer.vocab), parts.builder.missing_kernel_note())
 
 
 def build_pipeline(pipeline, options: PretrainingOptions, plan: PretrainingPlan) -> JobOutputs:
@@ -346,7 +347,7 @@ def build_pipeline(pipeline, options: PretrainingOptions, plan: PretrainingPlan)
     merged = built.stats | "MergeStats" >> beam.CombineGlobally(merge_stats)
     used = merged | "Used" >> beam.Map(lambda stats: stats.get("records_used", {}).get("count", 0))
     info = {"config": config, "schema": schemas.for_kind(KIND, config).to_json(),
-            "vocab_fingerprint": plan.vocab_fingerprint,
+            **plan.vocabulary_info,
             "scope": {"nsp_negatives": "documents of the same hash bucket (%d buckets)" % shards}}
     stat_items = merged | "StatItems" >> beam.FlatMap(
         lambda stats, names=PretrainingStats.REPORTED + ("unknown_word_sample",): [(n, stats.get(n, {}))

@@ -214,7 +214,7 @@ def build_pipeline(pipeline, options: SquadOptions, plan: finetune_steps.Finetun
                                                                             beam.pvalue.AsSingleton(written))
     info = {"config": dict(options.to_config(), num_shards=num_shards),
             "schema": schemas.for_kind(kind, {"max_seq_length": options.max_seq_length}).to_json(),
-            "vocab_fingerprint": plan.vocab_fingerprint, "first_unique_id": FIRST_UNIQUE_ID}
+            **plan.vocabulary_info, "first_unique_id": FIRST_UNIQUE_ID}
     if options.writes_side_files:
         names = squad_side_files.side_file_names(options.side_file_format, num_shards)
         info["side_files"] = names

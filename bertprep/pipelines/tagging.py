@@ -116,6 +116,6 @@ def build_pipeline(pipeline, options: TaggingOptions, plan: finetune_steps.Finet
         SUMMED_STATS)
     written = converted.facts | "CountWritten" >> beam.combiners.Count.Globally()
     info = {"config": dict(options.to_config(rows), num_shards=plan.num_shards), "schema": schema.to_json(),
-            "vocab_fingerprint": plan.vocab_fingerprint}
+            **plan.vocabulary_info}
     return JobOutputs(KIND, info, shards=shards, dead_letter_counts=dead_counts, read=beam_io.count_inputs(read),
                       written=written, stats=stat_pcs, learned_info=tag_info, vocabulary=plan.vocabulary)
