@@ -137,7 +137,7 @@ def _retry(registry, args) -> int:
 
     output_root, logs_dir = _roots(original, registry.path)
     runner = Runner(registry, output_root, logs_dir, clock)
-    status = runner.execute(registry.claim(run_id, clock.time(), process_owner()))
+    status = runner.execute(registry.claim(run_id, clock.time(), process_owner(), lease_seconds=runner.lease_seconds))
     run = registry.get(run_id)
     print("%s %s%s" % (run_id, status, (": " + run["error"]) if run.get("error") else ""))
     return 0 if status in ("succeeded", "skipped") else 1

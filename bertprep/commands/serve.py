@@ -28,6 +28,9 @@ def add_arguments(parser):
     parser.add_argument("--poll-seconds", type=float, default=5.0, help="scheduler loop interval")
     parser.add_argument("--grace-seconds", type=float, default=30.0, help="on shutdown, how long running "
                         "pipelines may take to finish before they are stopped and marked interrupted")
+    from bertprep.commands.scheduler import add_lease_argument
+
+    add_lease_argument(parser)
 
 
 def run(args) -> int:
@@ -39,9 +42,10 @@ def run(args) -> int:
 
     config = load_config(args)
     # Pipelines get the server's environment without the trigger token (see runner.pipeline_environment).
-    scheduler = Scheduler(config, secret_env=(args.token_env,)) if args.scheduler else None
+    scheduler = Scheduler(config, secret_env=(args.token_env,), lease_seconds=args.lease_seconds) \
+        if args.scheduler else None
     app = create_app(config, registry=scheduler.registry if scheduler else None, scheduler=scheduler,
-                     token_env=args.token_env)
+                     token_env=args.token_env, stuck_after_seconds=args.lease_seconds)
     loop = None
     if scheduler is not None:
         log_to_stderr()

@@ -1,7 +1,8 @@
 """The HTTP API behind `bertprep serve` (FastAPI; uvicorn serves it).
 
     GET  /health                 the scheduler loop's real state, last successful tick, run counts; 503 when
-                                 the scheduler is dead or stalled or the registry cannot be read
+                                 the scheduler is dead or stalled, the registry cannot be read, or a run
+                                 whose owner's lease expired was not taken over (`stuck_runs`)
     GET  /jobs                   the jobs file's jobs with next scheduled time, LATEST run and last run
     POST /jobs/{job}/trigger     queue a run now (202); needs the token; body {"force": true} optional
     GET  /runs?job=&status=&limit=   runs, newest first
@@ -89,12 +90,17 @@ def trigger_options(body: bytes) -> dict:
 
 
 def create_app(config: JobsConfig, registry: Optional[Registry] = None, scheduler=None,
-               token_env: str = TOKEN_ENV, clock=None) -> FastAPI:
-    """The app; with a `scheduler` (same process) triggers wake it so the run starts at once."""
+               token_env: str = TOKEN_ENV, clock=None, stuck_after_seconds: Optional[float] = None) -> FastAPI:
+    """The app; with a `scheduler` (same process) triggers wake it so the run starts at once.
+
+    `stuck_after_seconds`: how long past its expiry a run's lease may stay untaken before /health says
+    503 (default: one lease, time for a scheduler to tick and take it over)."""
     from bertprep.service.clock import SystemClock
 
     registry = registry or Registry(config.registry)
     clock = clock or (scheduler.clock if scheduler is not None else SystemClock())
+    if stuck_after_seconds is None:
+        stuck_after_seconds = scheduler.lease_seconds if scheduler is not None else runner_lib.LEASE_SECONDS
     expected_token = os.environ.get(token_env) or None
     app = FastAPI(title="bertprep", version=__version__,
                   description="Scheduled bertprep pipeline runs: jobs, runs, triggers.")
@@ -118,12 +124,17 @@ def create_app(config: JobsConfig, registry: Optional[Registry] = None, schedule
                 "last_tick_at": loop.get("last_tick_at"),
                 "seconds_since_last_tick": loop.get("seconds_since_last_tick"),
                 "tick_failures": loop.get("tick_failures", 0), "last_tick_error": loop.get("last_error"),
-                "runs": None, "registry_error": None}
+                "runs": None, "registry_error": None, "stuck_runs": []}
         try:
             body["runs"] = registry.counts_by_status()
+            # A long run keeps its lease renewed and stays healthy; a dead owner's run that no scheduler
+            # took over within `stuck_after_seconds` of its lease's end is stuck.
+            limit = clock.time() - stuck_after_seconds
+            body["stuck_runs"] = [run["run_id"] for run in registry.expired_leases(clock.time())
+                                  if run.get("lease_expires") is None or run["lease_expires"] < limit]
         except RegistryError as error:
             body["registry_error"] = error.reason
-        healthy = loop["healthy"] and body["registry_error"] is None
+        healthy = loop["healthy"] and body["registry_error"] is None and not body["stuck_runs"]
         if not healthy:
             body["status"] = "unhealthy"
         return JSONResponse(status_code=200 if healthy else 503, content=body)
