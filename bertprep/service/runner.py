@@ -257,6 +257,7 @@ class Runner:
         parameters_hash = fingerprint.fingerprint_hash(parameters)
         inputs = fingerprint.fingerprint(fingerprint.input_patterns(args, spec.inputs, spec.workdir), spec.content_hash)
         inputs["upstream_runs"] = {job: path.rstrip("/").rsplit("/", 1)[-1] for job, path in upstream.items()}
+        inputs["tool"] = fingerprint.tool_fingerprint(spec.pipeline)  # an upgrade or a fix reruns
         inputs_hash = fingerprint.fingerprint_hash(inputs)
         self._record(self.registry.update, run_id, parameters=parameters, parameters_hash=parameters_hash,
                      input_fingerprint=inputs, fingerprint_hash=inputs_hash)
