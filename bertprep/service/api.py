@@ -13,7 +13,9 @@ token is the value of an environment variable of the server (BERTPREP_API_TOKEN 
 a matching token, or when the server has no token configured, it answers 401: triggering is never
 open by accident. The token is checked before any of the body is read, and no request body may be
 larger than MAX_BODY_BYTES (413): an unauthenticated client cannot make the server buffer anything.
-Reading endpoints are unauthenticated; bind to loopback or put them behind a proxy.
+Reading endpoints are unauthenticated; bind to loopback or put them behind a proxy. `serve` answers
+only Host headers naming its bind address (HostCheck: a DNS-rebinding page cannot read the API through a
+browser), and /docs and /openapi.json are off unless asked for, and then need the token.
 """
 import hmac
 import json
@@ -89,12 +91,38 @@ def trigger_options(body: bytes) -> dict:
     return {"force": force}
 
 
+class HostCheck:
+    """ASGI middleware: 421 for a request whose Host header is not one this server answers to (a page
+    that rebinds its DNS name to 127.0.0.1 sends its own name), before anything else runs."""
+
+    def __init__(self, app, allowed):
+        self.app = app
+        self.allowed = list(allowed)
+
+    async def __call__(self, scope, receive, send):
+        from bertprep.service.http_server import host_allowed
+
+        if scope["type"] == "http":
+            host = dict(scope.get("headers") or ()).get(b"host", b"").decode("latin-1")
+            if not host_allowed(host, self.allowed):
+                response = JSONResponse(status_code=421, content={
+                    "detail": "this server does not answer to Host %r (see serve --allowed-host)" % host[:100]})
+                return await response(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
+DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
+
+
 def create_app(config: JobsConfig, registry: Optional[Registry] = None, scheduler=None,
-               token_env: str = TOKEN_ENV, clock=None, stuck_after_seconds: Optional[float] = None) -> FastAPI:
+               token_env: str = TOKEN_ENV, clock=None, stuck_after_seconds: Optional[float] = None,
+               allowed_hosts=None, docs: bool = False) -> FastAPI:
     """The app; with a `scheduler` (same process) triggers wake it so the run starts at once.
 
     `stuck_after_seconds`: how long past its expiry a run's lease may stay untaken before /health says
-    503 (default: one lease, time for a scheduler to tick and take it over)."""
+    503 (default: one lease, time for a scheduler to tick and take it over). `allowed_hosts`: the Host
+    header values answered (None: any; `serve` passes its bind address's). `docs`: serve /docs and
+    /openapi.json, to clients with the token only; off by default (they list every endpoint)."""
     from bertprep.service.clock import SystemClock
 
     registry = registry or Registry(config.registry)
@@ -103,7 +131,8 @@ def create_app(config: JobsConfig, registry: Optional[Registry] = None, schedule
         stuck_after_seconds = scheduler.lease_seconds if scheduler is not None else runner_lib.LEASE_SECONDS
     expected_token = os.environ.get(token_env) or None
     app = FastAPI(title="bertprep", version=__version__,
-                  description="Scheduled bertprep pipeline runs: jobs, runs, triggers.")
+                  description="Scheduled bertprep pipeline runs: jobs, runs, triggers.",
+                  **({} if docs else {"docs_url": None, "redoc_url": None, "openapi_url": None}))
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
 
     def require_token(authorization: Optional[str] = Header(default=None),
@@ -116,6 +145,20 @@ def create_app(config: JobsConfig, registry: Optional[Registry] = None, schedule
                                 headers={"WWW-Authenticate": "Bearer"})
         if not given or not hmac.compare_digest(given.encode("utf-8"), expected_token.encode("utf-8")):
             raise HTTPException(401, detail="missing or wrong token", headers={"WWW-Authenticate": "Bearer"})
+
+    if docs:
+        @app.middleware("http")
+        async def docs_need_the_token(request: Request, call_next):
+            if request.url.path in DOCS_PATHS:
+                try:
+                    require_token(request.headers.get("authorization"), request.headers.get("x-bertprep-token"))
+                except HTTPException as error:
+                    return JSONResponse(status_code=error.status_code, content={"detail": error.detail},
+                                        headers=error.headers)
+            return await call_next(request)
+
+    if allowed_hosts is not None:
+        app.add_middleware(HostCheck, allowed=allowed_hosts)  # added last: runs first
 
     @app.get("/health")
     def health():
