@@ -7,6 +7,8 @@ BERTPREP_REGISTRY environment variable. A retry queues a new run with the same j
 import json
 import os
 import shutil
+import sys
+from typing import Optional
 
 from bertprep.errors import BertprepError
 from bertprep.io import fs
@@ -177,15 +179,51 @@ def _prune(registry, args) -> int:
             if runner_lib.is_published(run):  # LATEST's run stays, whatever --keep says
                 continue
             doomed.append(run)
+    refused = []
+    deleted = 0
     for run in doomed:
+        # Checked before anything of the run is deleted: a run whose output is not its own directory
+        # (a symlink, a path outside <root>/<job>/<run_id>) is left alone with a line saying why, and the
+        # runs after it are still pruned, each removed from the registry as soon as its files are gone.
+        problem = _not_prunable(run)
+        if problem:
+            refused.append(run)
+            print("not deleting %s %s: %s" % (run["run_id"], run["job"], problem), file=sys.stderr)
+            continue
         print("%s %s %s %s" % ("would delete" if args.dry_run else "deleting", run["run_id"], run["job"],
                                 run.get("output_path") or ""))
         if not args.dry_run:
             _delete_run_files(run)
-    if not args.dry_run:
-        registry.delete(run["run_id"] for run in doomed)
-    print("%d run(s) %s" % (len(doomed), "to delete" if args.dry_run else "deleted"))
+            registry.delete([run["run_id"]])
+        deleted += 1
+    print("%d run(s) %s" % (deleted, "to delete" if args.dry_run else "deleted"))
+    if refused:
+        print("bertprep: error: %d run(s) not pruned (see above); move their outputs away or delete them by hand"
+              % len(refused), file=sys.stderr)
+        return 1
     return 0
+
+
+def _not_prunable(run: dict) -> Optional[str]:
+    """Why a run's files may not be deleted, or None: its output must be the directory <root>/<job>/<run_id>
+    itself (not a symlink to somewhere else) and its log a plain file."""
+    path = run.get("output_path")
+    if path and not fs.is_remote(path):
+        if os.path.islink(path.rstrip("/")):
+            return "its output %s is a symbolic link (to %s), not the run's own directory" % (
+                path, os.path.realpath(path))
+        if os.path.lexists(path) and not os.path.isdir(path):
+            return "its output %s is not a directory" % path
+        if os.path.isdir(path):
+            for parent in (os.path.dirname(path.rstrip("/")), os.path.dirname(os.path.dirname(path.rstrip("/")))):
+                if os.path.islink(parent):
+                    return "%s, above its output, is a symbolic link" % parent
+    if path and not path.rstrip("/").endswith("/" + run["run_id"]):
+        return "its output %s is not named after the run" % path
+    log = run.get("log_path")
+    if log and os.path.islink(log):
+        return "its log %s is a symbolic link" % log
+    return None
 
 
 def _delete_run_files(run: dict) -> None:

@@ -9,6 +9,10 @@ lease expired without a takeover. Slow clients: a request head must arrive withi
 connections close after --idle-timeout, at most --max-connections are open (the slowest waiting one is
 closed to make room), refusals are logged once per burst (bertprep/service/http_server.py). Only Host
 headers naming the bind address are answered (--allowed-host adds names). /docs is off (--docs: with token).
+
+The jobs file is read once, at start: to reload it, restart serve (SIGTERM: running pipelines get
+--grace-seconds, and a run stopped then is retried after the restart; a crashed owner's run is taken
+over when its lease expires).
 """
 import argparse
 import logging

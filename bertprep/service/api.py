@@ -4,7 +4,8 @@
                                  the scheduler is dead or stalled, the registry cannot be read, or a run
                                  whose owner's lease expired was not taken over (`stuck_runs`)
     GET  /jobs                   the jobs file's jobs with next scheduled time, LATEST run and last run
-    POST /jobs/{job}/trigger     queue a run now (202); needs the token; body {"force": true} optional
+    POST /jobs/{job}/trigger     queue a run now (202); needs the token; body {"force": true} optional;
+                                 409 for a job with `enabled: false`
     GET  /runs?job=&status=&limit=   runs, newest first
     GET  /runs/{run_id}          one run with its counters, report and log tail
 
@@ -205,6 +206,9 @@ def create_app(config: JobsConfig, registry: Optional[Registry] = None, schedule
         force = trigger_options(await request.body())["force"]
         if job not in config.jobs:
             raise HTTPException(404, detail="no job named %r" % job)
+        if not config.jobs[job].enabled:
+            raise HTTPException(409, detail="job %r is disabled in the jobs file (enabled: false); enable it and "
+                                "restart serve to run it" % job)
         run_id = await run_in_threadpool(registry.enqueue, config.jobs[job].to_json(), "api", clock.time(),
                                          force=force)
         if scheduler is not None:

@@ -23,6 +23,8 @@ Schema (version 2), table `runs`, one row per run attempt:
     pid               INTEGER            the pipeline subprocess while running
     owner             TEXT               host:pid-namespace:pid:random of the process that claimed the run
     log_path          TEXT               the run's combined stdout/stderr
+    (table cron_slots, version 2: job, slot, run_id — each scheduled time of a job, taken once by whichever
+    scheduler sharing the registry queues it first)
     lease_expires     REAL               (version 2) the owner's lease on a running run: renewed by its
                                          heartbeat while the run lives; once it has passed, any scheduler
                                          takes the run over (NULL: claimed by an older version, expired)
@@ -84,6 +86,8 @@ CREATE TABLE IF NOT EXISTS runs (
 CREATE INDEX IF NOT EXISTS runs_by_job ON runs (job, queued_at);
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, not_before);
 CREATE TABLE IF NOT EXISTS registry_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cron_slots (job TEXT NOT NULL, slot TEXT NOT NULL, run_id TEXT,
+                                       PRIMARY KEY (job, slot));
 """
 
 
@@ -169,10 +173,17 @@ class Registry:
     # --- writing -------------------------------------------------------------------------------
 
     def enqueue(self, spec: dict, trigger: str, now: float, not_before: Optional[float] = None, attempt: int = 1,
-                retry_of: Optional[str] = None, force: bool = False, coalesce: bool = False) -> Optional[str]:
-        """Add a queued run; with `coalesce`, return None instead when the job already has one queued."""
+                retry_of: Optional[str] = None, force: bool = False, coalesce: bool = False,
+                slot: Optional[str] = None) -> Optional[str]:
+        """Add a queued run; with `coalesce`, return None instead when the job already has one queued; with a
+        cron `slot`, return None when a scheduler sharing this registry already took that slot of the job."""
         run_id = new_run_id(now)
         with self._connect(immediate=True) as connection:
+            if slot is not None:
+                taken = connection.execute("INSERT OR IGNORE INTO cron_slots (job, slot, run_id) VALUES (?, ?, ?)",
+                                           (spec["name"], slot, run_id))
+                if taken.rowcount == 0:
+                    return None
             if coalesce:
                 waiting = connection.execute("SELECT run_id FROM runs WHERE job = ? AND status = 'queued'",
                                              (spec["name"],)).fetchone()

@@ -46,9 +46,16 @@ MIN_STALL_SECONDS = 120.0
 
 
 def next_fire_time(schedule: str, timezone: str, after: datetime.datetime) -> datetime.datetime:
-    """The first cron time strictly after `after`, computed in the job's time zone (DST-aware)."""
+    """The first cron time strictly after `after`, computed in the job's time zone (DST-aware).
+
+    When clocks fall back, an hour of wall-clock times happens twice; as with cron, a job fires at the
+    first of them only (croniter yields both; the second has `fold=1`)."""
     local = after.astimezone(ZoneInfo(timezone))
-    return croniter(schedule, local).get_next(datetime.datetime)
+    times = croniter(schedule, local)
+    while True:
+        candidate = times.get_next(datetime.datetime)
+        if not candidate.fold:
+            return candidate
 
 
 def retry_delay(spec: JobSpec, attempt: int) -> float:
@@ -115,12 +122,15 @@ class Scheduler:
             if now < due:
                 continue
             spec = self.config.jobs[name]
+            # The registry decides which of the schedulers sharing it takes this slot (`cron_slots`).
+            slot = due.astimezone(datetime.timezone.utc).isoformat()
             run_id = self.registry.enqueue(spec.to_json(), "schedule", now.timestamp(), force=self.force,
-                                           coalesce=True)
+                                           coalesce=True, slot=slot)
             if run_id:
                 queued.append(run_id)
             else:
-                LOG.info("%s is due but a run is already queued; not queuing another", name)
+                LOG.info("%s is due (%s) but a run is already queued or another scheduler took the slot; not "
+                         "queuing another", name, slot)
             self._next_fire[name] = next_fire_time(spec.schedule, spec.timezone, now)
         return queued
 
