@@ -193,3 +193,27 @@ def test_a_registry_lock_longer_than_the_retry_window_does_not_lose_the_outcome(
     run = registry.get(run_id)
     assert run["status"] == "succeeded" and run["published"]
     assert scheduler.last_outcomes["counted"] == (run_id, "succeeded")
+
+
+def test_a_run_taken_over_by_another_scheduler_is_stopped_and_its_record_left_alone(tmp_path, fake_job):
+    write_input(tmp_path, ["line %d" % index for index in range(6)])
+    (tmp_path / "pause").write_text("")
+    jobs = write_jobs(tmp_path, """
+        counted:
+          pipeline: fake-count
+          retries: 1
+          retry_backoff_seconds: 60
+          args: {input: in.txt, pause-flag: pause, ready-file: ready, sleep: 60}
+    """)
+    scheduler = make_scheduler(jobs, clock=SystemClock(), lease_seconds=0.4)
+    run_id = scheduler.trigger("counted")
+    assert scheduler.tick() == [run_id]
+    wait_for(lambda: (tmp_path / "ready").exists(), timeout=60, what="the pipeline to pause")
+    # Another scheduler found the lease expired (say, after a lock longer than the lease) and took over.
+    other = Registry(str(tmp_path / "bertprep-runs.sqlite"))
+    assert other.take_over(other.get(run_id), "interrupted", time.time(), error="taken over by the test")
+    assert scheduler.wait_idle(30)  # the heartbeat saw it and stopped the pipeline
+    run = other.get(run_id)
+    assert run["status"] == "interrupted" and run["error"] == "taken over by the test"
+    assert processes_naming(run_id) == [] and latest(tmp_path / "out", "counted") is None
+    assert scheduler.registry.list(status="queued") == []  # the taker queues the retry, not the loser

@@ -86,8 +86,9 @@ def run(args) -> int:
                                            access_log=False, http=http_server.protocol_class(limits),
                                            timeout_keep_alive=args.idle_timeout,
                                            backlog=http_server.ACCEPT_BACKLOG))
-    http_server.LOG.addHandler(logging.StreamHandler(sys.stderr))
-    http_server.LOG.setLevel(logging.INFO)
+    if not http_server.LOG.handlers:
+        http_server.LOG.addHandler(logging.StreamHandler(sys.stderr))
+        http_server.LOG.setLevel(logging.INFO)
     print("bertprep serve: http://%s:%d (jobs %s, registry %s, scheduler %s, at most %d connections)"
           % (args.host, args.port, config.path, config.registry, "on" if scheduler else "off",
              limits.max_connections), flush=True)

@@ -207,9 +207,6 @@ def _job(check: Checker, name: str, job_node: Located, defaults: Dict[str, Locat
         if field in merged and merged[field].value is not None:
             setattr(spec, field, check.number(merged[field], "%s.%s" % (key, field), integer=integer,
                                               minimum=minimum, maximum=maximum))
-    if spec.retries and not spec.retry_backoff_seconds:
-        check.fail(merged["retries"].line, key + ".retries", "retries need a retry_backoff_seconds above 0 "
-                   "(a failing job would otherwise rerun at once, %d times)" % spec.retries)
     for field in ("content_hash", "enabled"):
         if field in merged:
             setattr(spec, field, check.boolean(merged[field], "%s.%s" % (key, field)))

@@ -138,7 +138,11 @@ class Registry:
                 connection.executescript(SCHEMA)
                 columns = {row[1] for row in connection.execute("PRAGMA table_info(runs)")}
                 if "lease_expires" not in columns:  # a version 1 registry: its running runs have no lease
-                    connection.execute("ALTER TABLE runs ADD COLUMN lease_expires REAL")
+                    try:
+                        connection.execute("ALTER TABLE runs ADD COLUMN lease_expires REAL")
+                    except sqlite3.OperationalError as error:  # another process upgraded it just now
+                        if "duplicate column" not in str(error):
+                            raise
                 connection.execute("INSERT OR REPLACE INTO registry_info VALUES ('schema_version', ?)",
                                    (str(SCHEMA_VERSION),))
                 connection.commit()

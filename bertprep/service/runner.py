@@ -41,6 +41,7 @@ KILL_GRACE_SECONDS = 10.0
 ERROR_PREFIX = "bertprep: error:"
 API_TOKEN_ENV = "BERTPREP_API_TOKEN"
 RECORD_RETRY_SECONDS = 600.0
+TAKEN_OVER = "taken over"  # what execute() returns for a run another scheduler took over (not a registry status)
 LEASE_SECONDS = 60.0  # a run's owner renews its lease every quarter of this; a dead owner's run waits this long
 
 
@@ -215,14 +216,13 @@ class Runner:
         """Run a claimed (status running) run to its end; returns the final status."""
         interrupt = interrupt or threading.Event()
         done = threading.Event()
-        heartbeat = None
+        lost = threading.Event()  # another scheduler took the run over: its record is no longer ours
         if run.get("lease_expires") is not None:
-            heartbeat = threading.Thread(target=self._heartbeat, args=(run, done), name="lease-" + run["run_id"],
-                                         daemon=True)
-            heartbeat.start()
+            threading.Thread(target=self._heartbeat, args=(run, done, lost), name="lease-" + run["run_id"],
+                             daemon=True).start()
         try:
             try:
-                return self._execute(run, interrupt)
+                return self._execute(run, interrupt, lost)
             except BertprepError as error:
                 return self._finish(run["run_id"], "failed", error=str(error))
             except Exception as error:  # the registry must never be left saying `running`
@@ -230,18 +230,24 @@ class Runner:
         finally:
             done.set()
 
-    def _heartbeat(self, run: dict, done: threading.Event) -> None:
+    def _heartbeat(self, run: dict, done: threading.Event, lost: threading.Event) -> None:
         """Renew the run's lease every quarter lease while it lives; a failed renewal (a locked registry)
-        is tried again at the next beat. Renewing stops when the run ends or is no longer ours."""
+        is tried again at the next beat. When the run is no longer ours (its lease ran out during a long
+        lock and another scheduler took it over and queued its retry), `lost` stops the pipeline: two runs
+        of a job never overlap, and the taker's record stands."""
         interval = max(0.05, self.lease_seconds / 4.0)
         while not done.wait(interval):
             try:
                 if not self.registry.renew_lease(run["run_id"], run["owner"], self.clock.time() + self.lease_seconds):
+                    if not done.is_set():
+                        LOG.error("run %s: taken over by another scheduler (its lease expired); stopping its "
+                                  "pipeline", run["run_id"])
+                        lost.set()
                     return
             except RegistryError as error:
                 LOG.warning("run %s: lease not renewed: %s", run["run_id"], error)
 
-    def _execute(self, run: dict, interrupt: threading.Event) -> str:
+    def _execute(self, run: dict, interrupt: threading.Event, lost: threading.Event) -> str:
         run_id = run["run_id"]
         spec = JobSpec.from_json(run["spec"])
         output_root = spec.output_root or self.output_root
@@ -277,7 +283,10 @@ class Runner:
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
         self._record(self.registry.update, run_id, parameters=parameters, output_path=output_path,
                      log_path=log_path)
-        status, error = self._run_process(run_id, argv, log_path, spec.timeout_seconds, interrupt, spec.workdir)
+        status, error = self._run_process(run_id, argv, log_path, spec.timeout_seconds, interrupt, spec.workdir,
+                                          lost)
+        if lost.is_set():  # the run was taken over: its record (interrupted, retry queued) is the taker's
+            return TAKEN_OVER
         if status != "succeeded":
             return self._finish(run_id, status, error=error)
         if not is_complete(output_path):
@@ -288,7 +297,7 @@ class Runner:
         return self._finish(run_id, "succeeded", counters=counters, published=1)
 
     def _run_process(self, run_id: str, argv, log_path: str, timeout: Optional[float],
-                     interrupt: threading.Event, workdir: str):
+                     interrupt: threading.Event, workdir: str, lost: Optional[threading.Event] = None):
         started = time.monotonic()
         with open(log_path, "ab") as log:
             log.write(("$ %s\n" % " ".join(argv)).encode("utf-8"))
@@ -302,7 +311,7 @@ class Runner:
                 LOG.warning("run %s: pid %d not recorded: %s", run_id, process.pid, error)
             reason = None
             while process.poll() is None:
-                if interrupt.is_set():
+                if interrupt.is_set() or (lost is not None and lost.is_set()):
                     reason = "interrupted"
                 elif timeout and time.monotonic() - started > timeout:
                     reason = "timeout"
