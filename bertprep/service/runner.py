@@ -9,9 +9,10 @@ interrupted run never moves LATEST.
 
 While a run lives, a heartbeat thread renews its lease in the registry (`lease_seconds`); a run whose
 owner died stops being renewed and is taken over by whichever scheduler sees the lease expired
-(`recover_expired_runs`): `succeeded` if LATEST already names it (the owner died between publishing and
+(`recovery.py`): `succeeded` if LATEST already names it (the owner died between publishing and
 recording), else `interrupted`, and then retried like a failed run. The final state is written with
 retries until it lands (`Runner._finish`); should the process die first, that recovery records it.
+
 The pipeline's own publish gates (no record written, too many dead letters) make it exit non-zero
 without a marker, so such a run ends `failed` with the pipeline's one-line reason.
 
@@ -192,7 +193,7 @@ class Runner:
         self.registry = registry
         self.lease_seconds = lease_seconds
         # Set when this process gives up on recording outcomes (shutdown with the registry locked): the
-        # runs' leases then expire and the next scheduler records them from LATEST (recover_expired_runs).
+        # runs' leases then expire and the next scheduler records them from LATEST (recovery.py).
         self.abandon = threading.Event()
         self.output_root = output_root
         self.logs_dir = logs_dir
@@ -367,76 +368,3 @@ def error_from_log(log_path: str, max_chars: int = 2000) -> str:
             return line[len(ERROR_PREFIX):].strip()
     tail = [line for line in lines if line.strip() and not line.startswith("$ ")][-5:]
     return "\n".join(tail)[-max_chars:] or "(empty log)"
-
-
-def recover_expired_runs(registry: Registry, clock, owner: Optional[str] = None) -> list:
-    """Take over running runs whose owner's lease expired (the owner died: a crash, a restarted container,
-    a lost host); returns their run ids. A run LATEST already names ends `succeeded` (its owner published
-    but died before recording); any other ends `interrupted` and `Scheduler.recover` queues its retry.
-    Runs of `owner` (this process) are left alone: they are alive here, their heartbeat only delayed.
-
-    An owner on this host, in this PID namespace, whose process is gone is taken over at once, without
-    waiting for its lease (a scheduler restarted on the same machine). If the orphaned pipeline process is
-    still alive here (its command line names the run), it is stopped: its output was never published.
-    """
-    recovered = []
-    now = clock.time()
-    for run in registry.expired_leases(now) + _dead_local_owners(registry, owner):
-        if run.get("owner") == owner:
-            continue
-        if run.get("output_path") and is_published(run) and is_complete(run["output_path"]):
-            status, fields = "succeeded", {
-                "published": 1, "counters": counters_from_info(read_info(run["output_path"])),
-                "error": "recorded after its owner %s stopped: LATEST names this run" % run.get("owner")}
-        else:
-            if run.get("pid") and _alive(run["pid"]) and _cmdline_mentions(run["pid"], run["run_id"]):
-                try:
-                    os.killpg(run["pid"], signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-            status, fields = "interrupted", {
-                "error": "its owner %s stopped renewing its lease (crashed, killed or restarted); nothing was "
-                         "published" % run.get("owner")}
-        if registry.take_over(run, status, now, **fields) and run["run_id"] not in recovered:
-            recovered.append(run["run_id"])
-    return recovered
-
-
-def _dead_local_owners(registry: Registry, owner: Optional[str]) -> list:
-    """Running runs whose owner ran on this host and in this PID namespace and whose process is gone."""
-    import socket
-
-    from bertprep.service.registry import pid_namespace
-
-    here = (socket.gethostname(), pid_namespace())
-    found = []
-    for run in registry.running():
-        parts = (run.get("owner") or "").split(":")
-        if run.get("owner") == owner or len(parts) != 4 or (parts[0], parts[1]) != here or not parts[2].isdigit():
-            continue
-        if not _alive(int(parts[2])):
-            found.append(run)
-    return found
-
-
-def _alive(pid: int) -> bool:
-    """True while the process exists and is not a zombie (an unreaped dead process)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open("/proc/%d/stat" % pid) as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def _cmdline_mentions(pid: int, text: str) -> bool:
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as handle:
-            return text.encode("utf-8") in handle.read()
-    except OSError:
-        return False

@@ -37,7 +37,8 @@ from bertprep.errors import BertprepError
 from bertprep.service.clock import SystemClock
 from bertprep.service.jobs_file import JobsConfig, JobSpec
 from bertprep.service.registry import Registry, RegistryError, iso_time, process_owner
-from bertprep.service.runner import LEASE_SECONDS, Runner, recover_expired_runs, retry_registry
+from bertprep.service.recovery import recover_expired_runs
+from bertprep.service.runner import LEASE_SECONDS, Runner, retry_registry
 
 LOG = logging.getLogger("bertprep.scheduler")
 MAX_BACKOFF_SECONDS = 6 * 3600
