@@ -194,7 +194,7 @@ def create_app(config: JobsConfig, registry: Optional[Registry] = None, schedule
                 "schedule": spec.schedule, "timezone": spec.timezone, "after": spec.after, "enabled": spec.enabled,
                 "retries": spec.retries,
                 "next_run": next_times[spec.name].isoformat() if spec.name in next_times else None,
-                "latest": runner_lib.read_latest(spec.output_root or config.output_root, spec.name),
+                "latest": _latest_or_why(spec.output_root or config.output_root, spec.name),
                 "last_run": {"run_id": last[0]["run_id"], "status": last[0]["status"],
                              "ended_at": iso_time(last[0]["ended_at"])} if last else None,
             })
@@ -244,6 +244,15 @@ def create_app(config: JobsConfig, registry: Optional[Registry] = None, schedule
         return JSONResponse(status_code=503, content={"detail": "run registry unavailable: %s" % error.reason})
 
     return app
+
+
+def _latest_or_why(output_root: str, job: str):
+    """The run LATEST names, or why it cannot be read (a directory named LATEST): one job's problem, not
+    the whole listing's."""
+    try:
+        return runner_lib.read_latest(output_root, job)
+    except BertprepError as error:
+        return {"error": str(error)}
 
 
 def log_tail(path: Optional[str], lines: int = LOG_TAIL_LINES) -> Optional[str]:
