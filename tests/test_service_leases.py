@@ -10,6 +10,7 @@ namespace, the pipeline included — what `docker restart` or a rescheduled Kube
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -22,7 +23,6 @@ from bertprep.service.clock import SystemClock
 from bertprep.service.registry import Registry
 from bertprep.service.runner import Runner
 from service_helpers import fake_job, latest, make_scheduler, wait_for, write_input, write_jobs  # noqa: F401
-from test_service_failures import lock_registry
 
 PAUSING_RETRIED_JOB = """
     counted:
@@ -180,15 +180,15 @@ def test_a_registry_lock_longer_than_the_retry_window_does_not_lose_the_outcome(
     run_id = scheduler.trigger("counted")
     assert scheduler.tick() == [run_id]
     wait_for(lambda: (tmp_path / "ready").exists(), timeout=60, what="the pipeline to pause")
-    locker = lock_registry(registry_path)
+    locker = sqlite3.connect(str(registry_path), isolation_level=None)  # another connection's write lock
+    locker.execute("BEGIN EXCLUSIVE")
     try:
         (tmp_path / "pause").unlink()
         wait_for(lambda: latest(tmp_path / "out", "counted") == run_id, timeout=60, what="LATEST to move")
         time.sleep(2.5)  # the lock outlasts the busy timeout plus the whole retry window
     finally:
-        locker.stdin.write("release\n")
-        locker.stdin.flush()
-        locker.wait(30)
+        locker.execute("COMMIT")
+        locker.close()
     assert scheduler.wait_idle(60)
     run = registry.get(run_id)
     assert run["status"] == "succeeded" and run["published"]

@@ -14,13 +14,18 @@ import time
 import httpx
 
 from service_helpers import REPO, bertprep_process, wait_for, write_input, write_jobs
-from test_service_api_limits import free_port
 
 SLOW_CONNECTIONS = 1100
 SERVER_OPEN_FILES = 1024
 ATTACK_SECONDS = 14.0
 HEALTH_SECONDS = 1.0
 MAX_LOG_GROWTH = 1 << 20
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def limit_open_files():
