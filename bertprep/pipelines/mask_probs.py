@@ -61,8 +61,19 @@ class _ReadConfusionFile(beam.DoFn):
 
 # ------------------------------------------------------------------------------------------ counting
 
+def number_occurrences(text_and_pairs):
+    """((wrong, correct), pairs with that text) → (occurrence number, pair) for each: the key of a pair's
+    random draws is its text and occurrence, not the file and line it was read from, so the same pairs in
+    another directory or under another file name give the same tables. Which copy gets which number does
+    not matter: copies of one text have the same alignment and their counts are summed."""
+    _, pairs = text_and_pairs
+    for occurrence, pair in enumerate(sorted(pairs, key=lambda pair: (pair.source, pair.line))):
+        yield occurrence, pair
+
+
 class _AlignAndCount(beam.DoFn):
-    """CscPair → per-character counter vectors, confusion pairs and the pair's own totals; or a dead letter."""
+    """(occurrence, CscPair) → per-character counter vectors, confusion pairs and the pair's own totals;
+    or a dead letter."""
 
     def __init__(self, seed, max_edit_rate, traditional_to_simplified):
         self._seed = seed  # also splits sentences into folds for the held-out fit of external sets
@@ -73,7 +84,8 @@ class _AlignAndCount(beam.DoFn):
     def setup(self):
         self._normalize = normalizer.make_normalizer(self._t2s)
 
-    def process(self, pair):
+    def process(self, numbered):
+        occurrence, pair = numbered
         wrong, correct = self._normalize(pair.wrong), self._normalize(pair.correct)
         try:
             alignment = align_checked(correct, wrong, self._max_edit_rate)
@@ -81,7 +93,7 @@ class _AlignAndCount(beam.DoFn):
             yield beam.pvalue.TaggedOutput(beam_io.DEAD_LETTERS, formats.DeadLetter(
                 pair.source, pair.line, str(error), {"wrong": pair.wrong, "correct": pair.correct}))
             return
-        rng = rng_for(self._seed, "faspell-augmented", pair.key)
+        rng = rng_for(self._seed, "faspell-augmented", pair.wrong, pair.correct, occurrence)
         for char, vector in mask_probability.pair_char_counts(alignment, rng).items():
             yield beam.pvalue.TaggedOutput("chars", (char, vector))
         fold = confusion_ranker.fold_of(self._seed, wrong)
@@ -290,7 +302,9 @@ def build_pipeline(pipeline, options: MaskProbsOptions) -> None:
     external_names = [name for _, _, name in confusion_sources]
 
     read = pipeline | "Read" >> beam_io.ReadRecords(_sources(options), csc_readers.iter_source)
-    counted = read[beam_io.RECORDS] | "AlignCount" >> beam.ParDo(
+    numbered = (read[beam_io.RECORDS] | "KeyByText" >> beam.Map(lambda pair: ((pair.wrong, pair.correct), pair))
+                | "GroupByText" >> beam.GroupByKey() | "NumberOccurrences" >> beam.FlatMap(number_occurrences))
+    counted = numbered | "AlignCount" >> beam.ParDo(
         _AlignAndCount(options.seed, options.max_edit_rate, options.traditional_to_simplified)
     ).with_outputs("chars", "pairs", beam_io.DEAD_LETTERS, main="totals")
 
