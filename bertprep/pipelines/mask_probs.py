@@ -21,6 +21,7 @@ from bertprep.seeding import rng_for
 from bertprep.transforms.csc import confusion
 from bertprep.transforms.csc import confusion_files
 from bertprep.transforms.csc import confusion_ranker
+from bertprep.io.formats import confusion_sets as confusion_sets_format
 from bertprep.io.formats import csc as csc_readers
 from bertprep.transforms.csc import normalizer
 from bertprep.transforms.csc import mask_probability
@@ -37,17 +38,16 @@ KIND = "mask_probs"
 
 
 def read_confusion_file(source):
-    """One (format, path, source name) → (source, char, candidates) rows and formats.DeadLetters."""
-    fmt, path, name = source
-    with fs.open_read(path) as handle:
-        try:
-            for item in confusion_files.iter_entries(iter(handle.readline, b""), path, fmt, name):
-                if isinstance(item, confusion_files.ConfusionDeadLetter):
-                    yield formats.DeadLetter(item.source, item.line, item.reason, item.record)
-                else:
-                    yield (item.source, item.char, item.candidates)
-        except ValueError as error:  # a layout that cannot be detected: every line would be a guess
-            raise BertprepError(str(error)) from None
+    """One (layout, path, source name) → (source, char, candidates) rows and formats.DeadLetters."""
+    layout, path, name = source
+    try:
+        for item in confusion_sets_format.iter_file(path, layout, name):
+            if isinstance(item, formats.DeadLetter):
+                yield item
+            else:
+                yield (item.source, item.char, item.candidates)
+    except ValueError as error:  # a layout that cannot be detected: every line would be a guess
+        raise BertprepError(str(error)) from None
 
 
 class _ReadConfusionFile(beam.DoFn):

@@ -153,8 +153,7 @@ class JobParts:
             weights, default_weight = probabilities, (min(positive) if positive else 0.0)
         excluded = (self.cls_id, self.sep_id)
         if options.confusion_sets:
-            table = confusion_masking.ConfusionTable(
-                confusion_masking.load_confusion_sets(options.confusion_sets), vocab)
+            table = confusion_masking.load_confusion_table(options.confusion_sets, vocab)
             masker = confusion_masking.ConfusionMasker(
                 masking_options, mask_id, excluded, tokenizer.vocab_size, random_ids, table,
                 confusion_masking.parse_mix(options.confusion_mix), weights, default_weight)

@@ -422,20 +422,3 @@ class ConfusionModel:
                                           same_pinyin=same_syllable(char, candidate), sources=sources))
         return result
 
-
-def load_published_confusion_set(lines: Iterable[str]) -> Dict[str, List[str]]:
-    """A `correct:candidates` confusion file (one character, a colon, the candidate characters)."""
-    table: Dict[str, List[str]] = {}
-    for line in lines:
-        line = line.strip()
-        if not line or ":" not in line:
-            continue
-        char, _, candidates = line.partition(":")
-        char = char.strip()
-        if len(char) != 1:
-            continue
-        table.setdefault(char, [])
-        for candidate in candidates.strip():
-            if candidate != char and candidate not in table[char]:
-                table[char].append(candidate)
-    return table

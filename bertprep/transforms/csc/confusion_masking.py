@@ -15,9 +15,15 @@ import pickle
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from bertprep.errors import BertprepError
+from bertprep.io import fs
+from bertprep.io.formats import confusion_sets as confusion_sets_format
+from bertprep.io.formats.confusion_sets import ConfusionEntry
+from bertprep.io.records import DeadLetter
 from bertprep.transforms.pretraining.masking import (GLYPH, KEEP, MASK, PHONETIC, RANDOM, REAL_ERROR, MaskedInstance, Masker,
                                          MaskingOptions, num_to_predict)
 
+KIND_LISTS_TABLE = "confusion_kinds"  # mask-probs' candidates per kind, beside the ranked confusion_sets
+CANDIDATE_KINDS = ("same_pinyin", "similar_pinyin", "glyph")  # the kinds a confusion set's candidates are sorted in
 MIX_KINDS = ("same_pinyin", "similar_pinyin", "glyph", "random", "keep", "mask")
 DEFAULT_MIX = {"same_pinyin": 0.30, "similar_pinyin": 0.30, "glyph": 0.15, "random": 0.10, "keep": 0.15,
                "mask": 0.0}
@@ -52,18 +58,25 @@ def _read_parquet_rows(path: str) -> List[dict]:
     import pyarrow.parquet as parquet
 
     try:
-        return parquet.read_table(path).to_pylist()
+        with fs.open_read(path) as handle:
+            return parquet.read_table(handle).to_pylist()
+    except BertprepError:
+        raise
     except Exception as error:  # pyarrow raises several types for unreadable files
         raise BertprepError("cannot read %s as Parquet: %s" % (path, error)) from None
 
 
+def _is_directory(path: str) -> bool:
+    return os.path.isdir(path) if not fs.is_remote(path) else not path.endswith((".parquet", ".sav", ".txt"))
+
+
 def _table_path(path: str, name: str) -> str:
-    if os.path.isdir(path):
-        candidate = os.path.join(path, name + ".parquet")
-        if not os.path.exists(candidate):
+    if _is_directory(path):
+        candidate = fs.join(path, name + ".parquet")
+        if not fs.exists(candidate):
             raise BertprepError("%s has no %s.parquet (is it a mask-probs output directory?)" % (path, name))
         return candidate
-    if not os.path.exists(path):
+    if not fs.exists(path):
         raise BertprepError("file not found: %s" % path)
     return path
 
@@ -71,9 +84,9 @@ def _table_path(path: str, name: str) -> str:
 def load_mask_probability(path: str, column: Optional[str] = None) -> Dict[str, float]:
     """A mask-probs directory, its mask_probability.parquet, or a FASPell mask_probability.sav → {char: p}."""
     if path.endswith(".sav"):
-        if not os.path.exists(path):
+        if not fs.exists(path):
             raise BertprepError("file not found: %s" % path)
-        with open(path, "rb") as handle:
+        with fs.open_read(path) as handle:
             try:
                 table = pickle.load(handle)
             except Exception as error:  # a corrupt pickle can raise almost anything
@@ -91,33 +104,64 @@ def load_mask_probability(path: str, column: Optional[str] = None) -> Dict[str, 
     return {row["char"]: float(row[names[0]]) for row in rows if row[names[0]] is not None}
 
 
+def _is_table(path: str) -> bool:
+    return path.endswith(".parquet") or _is_directory(path)
+
+
 def load_confusion_sets(path: str) -> Dict[str, List[dict]]:
     """Confusion sets → {char: [row, ...]} in rank order. Reads a mask-probs directory or its Parquet table,
-    or a published `char:candidates` text file (every candidate then counts as observed)."""
-    if not os.path.isdir(path) and not path.endswith(".parquet"):
-        return _load_published(path)
+    or a confusion file in any layout bertprep.io.formats.confusion_sets detects (every candidate then counts
+    as observed)."""
+    if not _is_table(path):
+        sets: Dict[str, List[dict]] = {}
+        for entry in read_confusion_file(path):
+            rows = sets.setdefault(entry.char, [])
+            known = {row["candidate"] for row in rows}
+            rows.extend({"char": entry.char, "candidate": candidate, "score": 1.0, "source": "observed",
+                         "rank": len(rows) + 1} for candidate in entry.candidates if candidate not in known)
+        return sets
     rows = _read_parquet_rows(_table_path(path, "confusion_sets"))
-    sets: Dict[str, List[dict]] = {}
+    sets = {}
     for row in sorted(rows, key=lambda r: (r["char"], r.get("rank", 0))):
         sets.setdefault(row["char"], []).append(row)
     return sets
 
 
-def _load_published(path: str) -> Dict[str, List[dict]]:
-    if not os.path.exists(path):
-        raise BertprepError("file not found: %s" % path)
-    sets: Dict[str, List[dict]] = {}
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            line = line.strip()
-            if not line:
-                continue
-            char, separator, candidates = line.partition(":")
-            if not separator or len(char) != 1:
-                raise BertprepError("%s line %d: expected char:candidates" % (path, number))
-            sets[char] = [{"char": char, "candidate": candidate, "score": 1.0, "source": "observed", "rank": rank}
-                          for rank, candidate in enumerate(candidates, start=1) if candidate != char]
-    return sets
+def read_confusion_file(path: str, layout: Optional[str] = None) -> List[ConfusionEntry]:
+    """A confusion file's entries; its first bad line is an error naming the file and line (a confusion set
+    is a setting of the job, not data: a set taken in part would silently change the masking)."""
+    entries = []
+    try:
+        for item in confusion_sets_format.iter_file(path, layout):
+            if isinstance(item, DeadLetter):
+                raise BertprepError("%s line %d: %s" % (item.source, item.line, item.reason))
+            entries.append(item)
+    except ValueError as error:
+        raise BertprepError(str(error)) from None
+    return entries
+
+
+def parse_confusion_sets(text: str) -> List[Tuple[Optional[str], Optional[str], str]]:
+    """`--confusion-sets` → [(kind or None, layout or None, path)]: one path (a mask-probs directory, its
+    Parquet table or a confusion file whose candidates are classified by sound and shape), or
+    `KIND[:LAYOUT]=PATH,...` with KIND one of same_pinyin, similar_pinyin, glyph (files of one kind each)."""
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    named = [part.partition("=") for part in parts]
+    if not any(sep and name.partition(":")[0] in CANDIDATE_KINDS for name, sep, _ in named):
+        return [(None, None, text)]
+    result = []
+    for name, separator, path in named:
+        kind, _, layout = name.partition(":")
+        if not separator or kind not in CANDIDATE_KINDS or not path:
+            raise BertprepError("--confusion-sets: %r is not KIND=PATH (kinds: %s)" % (name + separator + path,
+                                                                                      ", ".join(CANDIDATE_KINDS)))
+        if layout and layout not in confusion_sets_format.LAYOUTS:
+            raise BertprepError("--confusion-sets: unknown layout %r for %s (layouts: %s)"
+                                % (layout, path, ", ".join(confusion_sets_format.LAYOUTS)))
+        if kind in (k for k, _, _ in result):
+            raise BertprepError("--confusion-sets names %s twice" % kind)
+        result.append((kind, layout or None, path))
+    return result
 
 
 def classify(char: str, row: dict) -> str:
@@ -141,9 +185,14 @@ def classify(char: str, row: dict) -> str:
 
 
 class ConfusionTable:
-    """Per token id, its candidate ids by kind (same_pinyin, similar_pinyin, glyph); vocabulary chars only."""
+    """Per token id, its candidate ids by kind (same_pinyin, similar_pinyin, glyph); vocabulary chars only.
 
-    def __init__(self, sets: Dict[str, List[dict]], vocab: Dict[str, int]):
+    From ranked sets (`sets`, {char: rows}) each candidate is classified by sound and shape; `kind_lists`
+    ({char: {kind: [candidates]}}, mask-probs' confusion_kinds table) gives a character the kinds its ranked
+    set lacks, so a kind the mix asks for is not missing only because the top-k held none of it."""
+
+    def __init__(self, sets: Dict[str, List[dict]], vocab: Dict[str, int],
+                 kind_lists: Optional[Dict[str, Dict[str, List[str]]]] = None):
         self.by_id: Dict[int, Dict[str, List[int]]] = {}
         for char, rows in sets.items():
             char_id = vocab.get(char)
@@ -157,6 +206,69 @@ class ConfusionTable:
                 kinds.setdefault(classify(char, row), []).append(candidate_id)
             if kinds:
                 self.by_id[char_id] = kinds
+        for char, lists in (kind_lists or {}).items():
+            char_id = vocab.get(char)
+            if char_id is None:
+                continue
+            for kind, candidates in lists.items():
+                ids = [vocab[c] for c in candidates if c in vocab and vocab[c] != char_id]
+                if ids and not self.by_id.get(char_id, {}).get(kind):
+                    self.by_id.setdefault(char_id, {})[kind] = ids
+
+    @classmethod
+    def from_files(cls, files: Sequence[Tuple[str, Optional[str], str]], vocab: Dict[str, int],
+                   plome: bool = False) -> "ConfusionTable":
+        """From confusion files of one kind each: [(kind, layout or None, path)].
+
+        `plome`: as PLOME's mask.py reads its files: a glyph file's layout defaults to groups, a key's later
+        line replaces its earlier one, and a key the file lists among its own candidates (every group member)
+        may be drawn as its own replacement. Otherwise a key's lines are united and the key itself left out."""
+        table = cls({}, vocab)
+        for kind, layout, path in files:
+            if plome and kind == "glyph" and layout is None:
+                layout = "groups"
+            for entry in read_confusion_file(path, layout):
+                char_id = vocab.get(entry.char)
+                if char_id is None:
+                    continue
+                chars = entry.candidates + ((entry.char,) if plome and entry.includes_self else ())
+                ids = [vocab[c] for c in chars if c in vocab]  # unique: the reader drops repeats
+                if not ids:
+                    continue
+                kinds = table.by_id.setdefault(char_id, {})
+                kinds[kind] = _unique_ids(kinds[kind] + ids) if kind in kinds and not plome else ids
+        return table
+
+
+def _unique_ids(ids) -> List[int]:
+    seen, result = set(), []
+    for token_id in ids:
+        if token_id not in seen:
+            seen.add(token_id)
+            result.append(token_id)
+    return result
+
+
+def load_kind_lists(path: str) -> Optional[Dict[str, Dict[str, List[str]]]]:
+    """mask-probs' confusion_kinds table beside `path` (a directory or its confusion_sets.parquet):
+    {char: {kind: candidates in rank order}}; None for an output that predates the table."""
+    directory = path if _is_directory(path) else path[:max(path.rfind("/"), 0)]
+    table_path = fs.join(directory, KIND_LISTS_TABLE + ".parquet") if directory else KIND_LISTS_TABLE + ".parquet"
+    if not fs.exists(table_path):
+        return None
+    lists: Dict[str, Dict[str, List[str]]] = {}
+    for row in sorted(_read_parquet_rows(table_path), key=lambda r: (r["char"], r["kind"], r["rank"])):
+        lists.setdefault(row["char"], {}).setdefault(row["kind"], []).append(row["candidate"])
+    return lists
+
+
+def load_confusion_table(spec: str, vocab: Dict[str, int], plome: bool = False) -> ConfusionTable:
+    """The table `--confusion-sets` names (see parse_confusion_sets)."""
+    files = parse_confusion_sets(spec)
+    if files[0][0] is not None:
+        return ConfusionTable.from_files(files, vocab, plome)
+    path = files[0][2]
+    return ConfusionTable(load_confusion_sets(path), vocab, load_kind_lists(path) if _is_table(path) else None)
 
 
 class ConfusionMasker(Masker):
