@@ -153,10 +153,16 @@ class JobParts:
             weights, default_weight = probabilities, (min(positive) if positive else 0.0)
         excluded = (self.cls_id, self.sep_id)
         if options.confusion_sets:
-            table = confusion_masking.load_confusion_table(options.confusion_sets, vocab)
-            masker = confusion_masking.ConfusionMasker(
-                masking_options, mask_id, excluded, tokenizer.vocab_size, random_ids, table,
-                confusion_masking.parse_mix(options.confusion_mix), weights, default_weight)
+            plome = options.confusion_masking == "plome"
+            table = confusion_masking.load_confusion_table(options.confusion_sets, vocab, plome)
+            mix = confusion_masking.parse_mix(options.confusion_mix)
+            if plome:  # PLOME leaves [UNK] out of the positions it draws from, as [CLS] and [SEP]
+                masker = confusion_masking.PlomeMasker(masking_options, mask_id, excluded + (self.unk_id,),
+                                                       tokenizer.vocab_size, random_ids, table, mix)
+            else:
+                masker = confusion_masking.ConfusionMasker(
+                    masking_options, mask_id, excluded, tokenizer.vocab_size, random_ids, table, mix, weights,
+                    default_weight)
         else:
             masker = masking.Masker(masking_options, mask_id, excluded, tokenizer.vocab_size, random_ids, weights,
                                     default_weight)
@@ -320,9 +326,10 @@ def build_pipeline(pipeline, options: PretrainingOptions) -> None:
             "vocab_fingerprint": tokenizer.fingerprint,
             "vocabulary_case": data_warnings.vocabulary_case(tokenizer.vocab),
             "scope": {"nsp_negatives": "documents of the same hash bucket (%d buckets)" % shards}}
+    confusion_only = (statistics.CONFUSION_MIX_REALIZED, statistics.CONFUSION_MIX_SHORTFALL)
     stat_items = merged | "StatItems" >> beam.FlatMap(
-        lambda stats, names=PretrainingStats.REPORTED + ("unknown_word_sample",): [(n, stats.get(n, {}))
-                                                                                   for n in names])
+        lambda stats, names=PretrainingStats.REPORTED + ("unknown_word_sample",): [
+            (n, stats.get(n, {})) for n in names if n in stats or n not in confusion_only])
     unknown = (built.unknown | "UnknownWords" >> unknown_words.SummarizeUnknownWords()
                | "UnknownItem" >> beam.Map(lambda summary: ("unknown_words", summary)))
     finalize_inputs = beam_io.FinalizeInputs(

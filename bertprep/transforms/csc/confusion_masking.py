@@ -3,8 +3,10 @@
 Selection: characters are chosen with weights from the per-character mask probability (Efraimidis-Spirakis
 weighted sampling without replacement). Replacement: instead of [MASK], a confusable character, with a mix
 that defaults to PLOME's (30% same pinyin, 30% similar pinyin, 15% similar shape, 10% random, 15% kept).
-A character without any confusion candidate is left unchanged and not predicted; when one kind has no
-candidate for a character, the mix is renormalised over the kinds it has.
+A character without any confusion candidate is left unchanged and not predicted. The mix asked for is the
+mix given: each chosen position's kind is drawn from the whole mix and matched to a position whose character
+has a candidate of it (ConfusionMasker); only a kind none of the instance's chosen characters has falls
+short, and the run reports it (a data warning naming the kind). `PlomeMasker` is PLOME's own sampling.
 
 FASPell mode: a (wrong, correct) sentence pair becomes one instance whose input is the wrong sentence;
 every error position is predicted with the correct character as label, and each other character found
@@ -19,8 +21,8 @@ from bertprep.io import fs
 from bertprep.io.formats import confusion_sets as confusion_sets_format
 from bertprep.io.formats.confusion_sets import ConfusionEntry
 from bertprep.io.records import DeadLetter
-from bertprep.transforms.pretraining.masking import (GLYPH, KEEP, MASK, PHONETIC, RANDOM, REAL_ERROR, MaskedInstance, Masker,
-                                         MaskingOptions, num_to_predict)
+from bertprep.transforms.pretraining.masking import (GLYPH, KEEP, MASK, PHONETIC, RANDOM, REAL_ERROR, MaskedInstance,
+                                                     Masker, MaskingOptions, draw_positions, num_to_predict)
 
 KIND_LISTS_TABLE = "confusion_kinds"  # mask-probs' candidates per kind, beside the ranked confusion_sets
 CANDIDATE_KINDS = ("same_pinyin", "similar_pinyin", "glyph")  # the kinds a confusion set's candidates are sorted in
@@ -272,7 +274,14 @@ def load_confusion_table(spec: str, vocab: Dict[str, int], plome: bool = False) 
 
 
 class ConfusionMasker(Masker):
-    """Masker that replaces chosen characters by confusable ones (per character; no whole-word groups)."""
+    """Masker that replaces chosen characters by confusable ones (per character; no whole-word groups).
+
+    The requested mix is the realized mix: the chosen positions' kinds are drawn from the whole mix, one a
+    position, then matched to positions whose character has a candidate of that kind, the kinds fewest
+    positions can take first. Only a kind that no unmatched position can take falls short: its position
+    gets a kind drawn from the mix renormalised over the kinds its character has, and the shortfall is
+    reported (`MaskedInstance.shortfall`), for the run's warning.
+    """
 
     def __init__(self, options: MaskingOptions, mask_id: int, excluded_ids: Sequence[int], vocab_size: int,
                  random_ids: Sequence[int], table: ConfusionTable, mix: Dict[str, float],
@@ -280,6 +289,11 @@ class ConfusionMasker(Masker):
         super().__init__(options, mask_id, excluded_ids, vocab_size, random_ids, weights, default_weight)
         self.table = table
         self.mix = mix
+        self._mix_kinds = [kind for kind in MIX_KINDS if mix.get(kind, 0) > 0]
+        running, self._mix_cdf = 0.0, []
+        for kind in self._mix_kinds:
+            running += mix[kind]
+            self._mix_cdf.append(running)
 
     def choose(self, tokens, flags, rng, stops=None):
         by_id = self.table.by_id
@@ -287,7 +301,16 @@ class ConfusionMasker(Masker):
         budget = min(num_to_predict(len(tokens), self.options), len(groups))
         return self._order(tokens, groups, rng)[:budget]
 
+    def _draw_kind(self, rng) -> str:
+        """A kind drawn from the whole mix."""
+        draw = rng.random() * self._mix_cdf[-1]
+        for kind, bound in zip(self._mix_kinds, self._mix_cdf):
+            if draw < bound:
+                return kind
+        return self._mix_kinds[-1]
+
     def _kind_for(self, candidates: Dict[str, List[int]], rng) -> str:
+        """A kind drawn from the mix renormalised over the kinds `candidates` has."""
         available = [(kind, share) for kind, share in self.mix.items()
                      if share > 0 and (kind in ("random", "keep", "mask") or candidates.get(kind))]
         total = sum(share for _, share in available)
@@ -298,22 +321,74 @@ class ConfusionMasker(Masker):
                 return kind
         return available[-1][0]
 
+    def _assign_kinds(self, pools: List[Dict[str, List[int]]], rng) -> Tuple[List[str], List[str]]:
+        """(kind of each position, kinds drawn that no position could take) for positions with `pools`."""
+        count = len(pools)
+        draws = [self._draw_kind(rng) for _ in range(count)]
+        order = list(range(count))
+        for i in range(count - 1, 0, -1):  # a random order of trying positions, so none is favoured
+            j = int(rng.random() * (i + 1))
+            order[i], order[j] = order[j], order[i]
+        assigned: List[Optional[str]] = [None] * count
+        eligible = {kind: sum(1 for pool in pools if pool.get(kind)) for kind in CANDIDATE_KINDS}
+        shortfall = []
+        for kind in sorted(draws, key=lambda kind: (kind not in CANDIDATE_KINDS, eligible.get(kind, 0),
+                                                    MIX_KINDS.index(kind))):
+            for position in order:
+                if assigned[position] is None and (kind not in eligible or pools[position].get(kind)):
+                    assigned[position] = kind
+                    break
+            else:
+                shortfall.append(kind)
+        kinds = [kind if kind is not None else self._kind_for(pools[position], rng)
+                 for position, kind in enumerate(assigned)]
+        return kinds, shortfall
+
+    def _replace(self, kind: str, pool: Dict[str, List[int]], token: int, rng) -> int:
+        if kind == "mask":
+            return self.mask_id
+        if kind == "random":
+            return self.random_ids[int(rng.random() * len(self.random_ids))]
+        if kind == "keep":
+            return token
+        candidates = pool[kind]
+        return candidates[int(rng.random() * len(candidates))]
+
     def mask(self, tokens, flags, rng, stops=None) -> MaskedInstance:
         chosen = sorted(group[0] for group in self.choose(tokens, flags, rng, stops))
+        pools = [self.table.by_id[tokens[position]] for position in chosen]
+        kinds, shortfall = self._assign_kinds(pools, rng)
         output = list(tokens)
-        kinds = []
-        for position in chosen:
-            candidates = self.table.by_id[tokens[position]]
-            kind = self._kind_for(candidates, rng)
-            if kind == "mask":
-                output[position] = self.mask_id
-            elif kind == "random":
-                output[position] = self.random_ids[int(rng.random() * len(self.random_ids))]
-            elif kind != "keep":
-                pool = candidates[kind]
-                output[position] = pool[int(rng.random() * len(pool))]
-            kinds.append(_KIND_CODE[kind])
-        return MaskedInstance(output, chosen, [tokens[p] for p in chosen], kinds)
+        for position, kind, pool in zip(chosen, kinds, pools):
+            output[position] = self._replace(kind, pool, tokens[position], rng)
+        return MaskedInstance(output, chosen, [tokens[p] for p in chosen], [_KIND_CODE[kind] for kind in kinds],
+                              kinds, shortfall)
+
+
+class PlomeMasker(ConfusionMasker):
+    """PLOME's pre-training masking (pre_train_src/mask.py): `max(1, int(masked_lm_prob x n))` positions drawn
+    uniformly over the n tokens other than [CLS], [SEP] and [UNK] (CJK or not), a kind drawn from the mix
+    for each, and a position dropped when its character has no candidate of the drawn kind (so a kind falls
+    short of the mix by design; the shortfall is reported, not warned about). `excluded_ids` holds [UNK] too."""
+
+    def mask(self, tokens, flags, rng, stops=None) -> MaskedInstance:
+        excluded = self.excluded
+        valid = [i for i, token in enumerate(tokens) if token not in excluded]
+        budget = min(self.options.max_predictions_per_seq, max(1, int(len(valid) * self.options.masked_lm_prob)))
+        by_id = self.table.by_id
+        output = list(tokens)
+        positions, kinds, shortfall = [], [], []
+        for position in draw_positions(valid, budget, rng.random):
+            kind = self._draw_kind(rng)
+            pool = by_id.get(tokens[position], {})
+            if kind in CANDIDATE_KINDS and not pool.get(kind):
+                shortfall.append(kind)
+                continue
+            output[position] = self._replace(kind, pool, tokens[position], rng)
+            positions.append(position)
+            kinds.append(kind)
+        return MaskedInstance(output, positions, [tokens[p] for p in positions], [_KIND_CODE[k] for k in kinds],
+                              kinds, shortfall)
 
 
 def faspell_instance(wrong_ids: List[int], correct_ids: List[int], probabilities: Dict[int, float],

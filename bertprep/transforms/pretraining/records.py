@@ -162,13 +162,16 @@ class PretrainingStats:
     REPORTED = (statistics.SEQUENCE_LENGTH_HISTOGRAM, statistics.TOKENS_PER_INSTANCE, "predictions_per_instance",
                 statistics.MASKED_POSITION_KINDS, statistics.NEXT_SENTENCE_LABELS, statistics.UNK_RATE,
                 "mean_sequence_length",
-                "full_length_share", "mean_segment_a_tokens", "mean_predictions_per_instance")
+                "full_length_share", "mean_segment_a_tokens", "mean_predictions_per_instance",
+                statistics.CONFUSION_MIX_REALIZED, statistics.CONFUSION_MIX_SHORTFALL)
 
     def __init__(self, max_seq_length: int = 128):
         self.length_histogram = [0] * (max_seq_length + 1)
         self.text_token_histogram = [0] * (max_seq_length + 1)
         self.predictions_histogram: Dict[int, int] = {}
         self.kinds = [0] * len(KIND_NAMES)
+        self.mix_realized: Dict[str, int] = {}  # confusion masking only
+        self.mix_shortfall: Dict[str, int] = {}
         self.labels = [0, 0]
         self.unk = 0
         self.text_tokens = 0
@@ -177,6 +180,10 @@ class PretrainingStats:
     def add(self, tokens: Sequence[int], len_a: int, label: int, masked: MaskedInstance, specials: int,
             unk_id: int) -> None:
         self.add_counts(len(tokens), len_a, label, specials, tokens.count(unk_id), masked.kinds)
+        if masked.mix_kinds is not None:
+            for into, names in ((self.mix_realized, masked.mix_kinds), (self.mix_shortfall, masked.shortfall)):
+                for name in names:
+                    into[name] = into.get(name, 0) + 1
 
     def add_counts(self, length: int, len_a: int, label: int, specials: int, unk: int, kinds: Sequence[int]) -> None:
         """One instance: its length, segment A length, pair label, [CLS]/[SEP] count, [UNK] count and the
@@ -236,7 +243,9 @@ class PretrainingStats:
             statistics.NEXT_SENTENCE_LABELS: {"0": self.labels[0], "1": self.labels[1]},
             statistics.UNK_RATE: {"unk": self.unk, "tokens": self.text_tokens},
             "totals": totals,
-        }, **_means(totals, instances))
+        }, **_means(totals, instances), **({statistics.CONFUSION_MIX_REALIZED: dict(self.mix_realized),
+                                             statistics.CONFUSION_MIX_SHORTFALL: dict(self.mix_shortfall)}
+                                            if self.mix_realized or self.mix_shortfall else {}))
 
 
 # Means of the run report, each an integer total over the instance count.
