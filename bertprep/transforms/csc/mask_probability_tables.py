@@ -1,7 +1,7 @@
 """The mask-probs output tables: their row order and Parquet/TSV/pickle bytes (columns: schemas/tables.py).
 
 Plain Python (no Beam), so the pretraining job's readers and the tests share one definition of what
-`char_stats`, `confusion_pairs`, `confusion_sets` and `mask_probability` hold.
+`char_stats`, `confusion_pairs`, `confusion_sets`, `confusion_kinds` and `mask_probability` hold.
 """
 import io
 import pickle
@@ -14,6 +14,7 @@ _SORT_KEYS = {
     "char_stats": lambda row: row["char"],
     "confusion_pairs": lambda row: (-row["count"], row["correct"], row["wrong"]),
     "confusion_sets": lambda row: (row["char"], row["rank"]),
+    "confusion_kinds": lambda row: (row["char"], row["kind"], row["rank"]),
     "mask_probability": lambda row: row["char"],
 }
 SAV_FILE = "mask_probability.sav"

@@ -1,0 +1,82 @@
+"""`pretraining --confusion-sets` gives the --confusion-mix it is asked for, and says so when a kind runs out."""
+import json
+import os
+
+import pytest
+
+from bertprep import cli
+
+CORPUS_LINES = 2200
+REQUESTED = {"same_pinyin": 0.30, "similar_pinyin": 0.30, "glyph": 0.15, "random": 0.10, "keep": 0.15}
+TOLERANCE_POINTS = 1.5
+
+
+@pytest.fixture(scope="session")
+def sighan_sets(shared, zh_vocab, tmp_path_factory):
+    """mask-probs on the shared SIGHAN 2015 pairs with the zh vocabulary, default --top-k: the slow run (tens of
+    seconds), made once a session."""
+    output = tmp_path_factory.mktemp("sighan_sets") / "mask_probs"
+    assert cli.main(["mask-probs", "--input", str(shared / "data" / "csc" / "sighan15_train.tsv"), "--vocab",
+                     zh_vocab, "--output", str(output), "--workers", "1"]) == 0
+    return str(output)
+
+
+@pytest.fixture(scope="session")
+def corpus_head(shared, tmp_path_factory):
+    path = tmp_path_factory.mktemp("mix_corpus") / "head.txt"
+    with open(shared / "data" / "corpus" / "zh_peopledaily_docs.txt", encoding="utf-8") as handle:
+        path.write_text("".join(next(handle) for _ in range(CORPUS_LINES)), encoding="utf-8")
+    return str(path)
+
+
+def run_pretraining(corpus, zh_vocab, out, *options):
+    return cli.main(["pretraining", "--input", corpus, "--vocab", zh_vocab, "--output", str(out), "--workers", "1",
+                     *options])
+
+
+def info_of(out):
+    with open(os.path.join(out, "info.json"), encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+def test_the_requested_mix_is_the_realized_mix(sighan_sets, corpus_head, zh_vocab, tmp_path):
+    import pyarrow.parquet as pq
+
+    # The ranked top-15 sets hold few look-alikes; mask-probs keeps glyph candidates beside them.
+    kinds = pq.read_table(os.path.join(sighan_sets, "confusion_kinds.parquet")).to_pylist()
+    assert sum(row["kind"] == "glyph" and row["rank"] == 1 for row in kinds) > 5000
+    out = tmp_path / "mix"
+    assert run_pretraining(corpus_head, zh_vocab, out, "--dupe-factor", "2", "--confusion-sets", sighan_sets) == 0
+    info = info_of(out)
+    realized = info["stats"]["confusion_mix_realized"]
+    total = sum(realized.values())
+    assert total > 20000
+    for kind, share in REQUESTED.items():
+        assert abs(100.0 * realized.get(kind, 0) / total - 100 * share) <= TOLERANCE_POINTS, (kind, realized)
+    assert not [w for w in info["warnings"] if w["code"] == "confusion_mix"]
+
+
+def test_a_kind_that_runs_out_is_a_warning_and_fails_with_strict(shared, corpus_head, zh_vocab, tmp_path, capsys):
+    small = tmp_path / "docs.txt"
+    with open(corpus_head, encoding="utf-8") as handle:
+        small.write_text("".join(next(handle) for _ in range(120)), encoding="utf-8")
+    # Same-pinyin candidates only: the glyph half of this mix cannot be given.
+    sets = "same_pinyin=%s" % (shared / "data" / "csc" / "plome" / "same_pinyin.txt")
+    mix = "same_pinyin=0.5,glyph=0.5"
+    out = tmp_path / "out"
+    assert run_pretraining(str(small), zh_vocab, out, "--confusion-sets", sets, "--confusion-mix", mix) == 0
+    info = info_of(out)
+    realized = info["stats"]["confusion_mix_realized"]
+    assert realized.get("glyph", 0) == 0 and info["stats"]["confusion_mix_shortfall"]["glyph"] > 0
+    warnings = [w["message"] for w in info["warnings"] if w["code"] == "confusion_mix"]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("--confusion-mix asked 50.0% glyph replacements but the predictions got 0.0%")
+    terminal = capsys.readouterr()
+    assert "WARNING: " + warnings[0] in terminal.out + terminal.err
+    with open(os.path.join(out, "report.html"), encoding="utf-8") as handle:
+        assert "asked 50.0% glyph replacements" in handle.read()
+    strict = tmp_path / "strict"
+    assert run_pretraining(str(small), zh_vocab, strict, "--confusion-sets", sets, "--confusion-mix", mix,
+                           "--strict") != 0
+    assert "glyph replacements" in capsys.readouterr().err
+    assert not os.path.exists(os.path.join(strict, "_COMPLETE"))
