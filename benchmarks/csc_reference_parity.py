@@ -164,15 +164,60 @@ def mask_probs_sets(directory: str) -> str:
 
 # ------------------------------------------------------------------------------------------ FASPell
 
-def run_faspell(faspell_dir: str, directory: str, sets: str, lines: int) -> dict:
-    """FASPell's create_tf_record.py on `lines` SIGHAN pairs (see faspell_records.py beside this script)."""
+def run_faspell(faspell_dir: str, directory: str, sets: str, pairs: int) -> list:
+    """FASPell's create_data.py + create_tf_record.py (faspell_records.py, a subprocess), then bertprep on the
+    same files: FASPell's documents whose sentences are all correct as --input, its other sentence pairs as
+    --wrong-input, bertprep's .sav as --mask-probability; dupe factor 1 on both sides."""
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "faspell_records.py")
-    done = subprocess.run([sys.executable, script, faspell_dir, SIGHAN_TSV, str(lines),
-                           os.path.join(sets, "mask_probability.sav"), VOCAB, directory],
+    work = os.path.join(directory, "faspell")
+    os.makedirs(work)
+    sav = os.path.join(sets, "mask_probability.sav")
+    done = subprocess.run([sys.executable, script, faspell_dir, SIGHAN_TSV, str(pairs), sav, VOCAB, work],
                           capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=ROOT))
     if done.returncode:
         raise SystemExit(done.stderr[-3000:])
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    results = [json.loads(done.stdout.strip().splitlines()[-1])]
+    documents, pair_lines = split_faspell_files(work)
+    for name, inputs in (("documents + pairs", documents), ("pairs only", os.path.join(work, "one_document.txt"))):
+        output = os.path.join(directory, "faspell_" + name.split()[0])
+        bertprep("pretraining", "--input", inputs, "--wrong-input", pair_lines, "--mask-probability", sav,
+                 "--vocab", VOCAB, "--output", output, "--dupe-factor", "1", "--workers", "1", "--seed", str(SEED))
+        with open(os.path.join(output, "info.json"), encoding="utf-8") as handle:
+            info = json.load(handle)
+        kinds = info["stats"]["masked_position_kinds"]
+        predictions = sum(kinds.values())
+        results.append({"system": "bertprep --wrong-input, " + name, "instances": info["counts"]["records_out"],
+                        "predictions_per_instance": round(info["stats"]["mean_predictions_per_instance"], 3),
+                        "shares": {kind: round(100.0 * n / predictions, 2) for kind, n in kinds.items() if n}})
+    return results
+
+
+def split_faspell_files(work: str) -> tuple:
+    """FASPell's correct.txt/wrong.txt (documents of aligned sentences) → a documents file of the documents
+    without an error and a wrong<TAB>correct file of the other documents' sentences."""
+    def blocks():
+        block = []
+        with open(os.path.join(work, "wrong.txt"), encoding="utf-8") as wrong, \
+                open(os.path.join(work, "correct.txt"), encoding="utf-8") as correct:
+            for wrong_line, correct_line in zip(wrong, correct):
+                if not wrong_line.strip() and not correct_line.strip():
+                    if block:
+                        yield block
+                    block = []
+                else:
+                    block.append((wrong_line.strip(), correct_line.strip()))
+        if block:
+            yield block
+    documents, pairs = os.path.join(work, "documents.txt"), os.path.join(work, "pairs.tsv")
+    with open(documents, "w", encoding="utf-8") as doc_file, open(pairs, "w", encoding="utf-8") as pair_file:
+        for block in blocks():
+            if all(wrong == correct for wrong, correct in block):
+                doc_file.write("".join(correct + "\n" for _, correct in block) + "\n")
+            else:
+                pair_file.write("".join("%s\t%s\n" % pair for pair in block))
+    with open(os.path.join(work, "one_document.txt"), "w", encoding="utf-8") as handle:
+        handle.write("一个句子。\n另一个句子。\n")
+    return documents, pairs
 
 
 def main() -> None:
@@ -202,7 +247,7 @@ def main() -> None:
             if not args.faspell:
                 raise SystemExit("give --faspell PATH (a checkout of iqiyi/FASPell) or set FASPELL_DIR")
             sets = args.confusion_sets or mask_probs_sets(directory)
-            results.append(run_faspell(args.faspell, directory, sets, args.pairs))
+            results.extend(run_faspell(args.faspell, directory, sets, args.pairs))
         for result in results:
             print(json.dumps(result, ensure_ascii=False))
 
