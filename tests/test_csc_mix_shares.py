@@ -6,7 +6,6 @@ import pytest
 
 from bertprep import cli
 
-CORPUS_LINES = 2200
 REQUESTED = {"same_pinyin": 0.30, "similar_pinyin": 0.30, "glyph": 0.15, "random": 0.10, "keep": 0.15}
 TOLERANCE_POINTS = 1.5
 
@@ -21,14 +20,6 @@ def sighan_sets(shared, zh_vocab, tmp_path_factory):
     return str(output)
 
 
-@pytest.fixture(scope="session")
-def corpus_head(shared, tmp_path_factory):
-    path = tmp_path_factory.mktemp("mix_corpus") / "head.txt"
-    with open(shared / "data" / "corpus" / "zh_peopledaily_docs.txt", encoding="utf-8") as handle:
-        path.write_text("".join(next(handle) for _ in range(CORPUS_LINES)), encoding="utf-8")
-    return str(path)
-
-
 def run_pretraining(corpus, zh_vocab, out, *options):
     return cli.main(["pretraining", "--input", corpus, "--vocab", zh_vocab, "--output", str(out), "--workers", "1",
                      *options])
@@ -39,14 +30,15 @@ def info_of(out):
         return json.load(handle)
 
 
-def test_the_requested_mix_is_the_realized_mix(sighan_sets, corpus_head, zh_vocab, tmp_path):
+def test_the_requested_mix_is_the_realized_mix(sighan_sets, peopledaily_head, zh_vocab, tmp_path):
     import pyarrow.parquet as pq
 
     # The ranked top-15 sets hold few look-alikes; mask-probs keeps glyph candidates beside them.
     kinds = pq.read_table(os.path.join(sighan_sets, "confusion_kinds.parquet")).to_pylist()
     assert sum(row["kind"] == "glyph" and row["rank"] == 1 for row in kinds) > 5000
     out = tmp_path / "mix"
-    assert run_pretraining(corpus_head, zh_vocab, out, "--dupe-factor", "2", "--confusion-sets", sighan_sets) == 0
+    assert run_pretraining(peopledaily_head, zh_vocab, out, "--dupe-factor", "2", "--confusion-sets",
+                           sighan_sets) == 0
     info = info_of(out)
     realized = info["stats"]["confusion_mix_realized"]
     total = sum(realized.values())
@@ -56,9 +48,10 @@ def test_the_requested_mix_is_the_realized_mix(sighan_sets, corpus_head, zh_voca
     assert not [w for w in info["warnings"] if w["code"] == "confusion_mix"]
 
 
-def test_a_kind_that_runs_out_is_a_warning_and_fails_with_strict(shared, corpus_head, zh_vocab, tmp_path, capsys):
+def test_a_kind_that_runs_out_is_a_warning_and_fails_with_strict(shared, peopledaily_head, zh_vocab, tmp_path,
+                                                                  capsys):
     small = tmp_path / "docs.txt"
-    with open(corpus_head, encoding="utf-8") as handle:
+    with open(peopledaily_head, encoding="utf-8") as handle:
         small.write_text("".join(next(handle) for _ in range(120)), encoding="utf-8")
     # Same-pinyin candidates only: the glyph half of this mix cannot be given.
     sets = "same_pinyin=%s" % (shared / "data" / "csc" / "plome" / "same_pinyin.txt")

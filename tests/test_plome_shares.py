@@ -2,11 +2,8 @@
 import json
 import os
 
-import pytest
-
 from bertprep import cli
 
-CORPUS_LINES = 2200
 # Measured with PLOME's pre_train_src/mask.py (liushulinle/PLOME at 8fff6da, run unchanged from a fetched copy by
 # benchmarks/csc_reference_parity.py plome): the first 2,200 lines of the shared People's Daily corpus, each
 # line `[CLS] tokens [SEP]` (zh vocabulary, at most 128), 5 passes, Python's random seeded 12345, its three
@@ -17,24 +14,15 @@ PLOME_SHARES = {"same_pinyin": 30.46, "similar_pinyin": 25.66, "glyph": 15.06, "
 TOLERANCE_POINTS = 1.5
 
 
-@pytest.fixture(scope="session")
-def corpus_head(shared, tmp_path_factory):
-    """The first 2,200 lines of the shared People's Daily corpus."""
-    path = tmp_path_factory.mktemp("plome_corpus") / "head.txt"
-    with open(shared / "data" / "corpus" / "zh_peopledaily_docs.txt", encoding="utf-8") as handle:
-        path.write_text("".join(next(handle) for _ in range(CORPUS_LINES)), encoding="utf-8")
-    return str(path)
-
-
 def plome_files(shared):
     folder = shared / "data" / "csc" / "plome"
     return "same_pinyin={0}/same_pinyin.txt,similar_pinyin={0}/simi_pinyin.txt,glyph={0}/same_stroke.txt".format(
         folder)
 
 
-def test_plome_mode_gives_plomes_shares(shared, zh_vocab, corpus_head, tmp_path):
+def test_plome_mode_gives_plomes_shares(shared, zh_vocab, peopledaily_head, tmp_path):
     out = tmp_path / "plome"
-    assert cli.main(["pretraining", "--input", corpus_head, "--vocab", zh_vocab, "--output", str(out),
+    assert cli.main(["pretraining", "--input", peopledaily_head, "--vocab", zh_vocab, "--output", str(out),
                      "--workers", "1", "--dupe-factor", "2", "--confusion-masking", "plome",
                      "--confusion-sets", plome_files(shared)]) == 0
     with open(os.path.join(out, "info.json"), encoding="utf-8") as handle:
