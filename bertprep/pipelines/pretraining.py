@@ -326,10 +326,10 @@ def build_pipeline(pipeline, options: PretrainingOptions) -> None:
             "vocab_fingerprint": tokenizer.fingerprint,
             "vocabulary_case": data_warnings.vocabulary_case(tokenizer.vocab),
             "scope": {"nsp_negatives": "documents of the same hash bucket (%d buckets)" % shards}}
-    confusion_only = (statistics.CONFUSION_MIX_REALIZED, statistics.CONFUSION_MIX_SHORTFALL)
     stat_items = merged | "StatItems" >> beam.FlatMap(
         lambda stats, names=PretrainingStats.REPORTED + ("unknown_word_sample",): [
-            (n, stats.get(n, {})) for n in names if n in stats or n not in confusion_only])
+            (n, stats.get(n, {})) for n in names] + [(n, stats[n]) for n in PretrainingStats.CONFUSION_REPORTED
+                                                      if n in stats])
     unknown = (built.unknown | "UnknownWords" >> unknown_words.SummarizeUnknownWords()
                | "UnknownItem" >> beam.Map(lambda summary: ("unknown_words", summary)))
     finalize_inputs = beam_io.FinalizeInputs(
