@@ -73,3 +73,23 @@ def test_a_kind_that_runs_out_is_a_warning_and_fails_with_strict(shared, peopled
                            "--strict") != 0
     assert "glyph replacements" in capsys.readouterr().err
     assert not os.path.exists(os.path.join(strict, "_COMPLETE"))
+
+
+def test_characters_with_none_of_the_kinds_asked_for_are_not_predicted():
+    import random
+
+    from bertprep.transforms.csc import confusion_masking
+    from bertprep.transforms.pretraining.masking import MaskingOptions
+
+    vocab = {token: index for index, token in enumerate(["[CLS]", "[SEP]", "[MASK]", "在", "再", "的", "得"])}
+    table = confusion_masking.ConfusionTable({}, vocab)
+    table.by_id = {vocab["在"]: {"same_pinyin": [vocab["再"]]}, vocab["的"]: {"similar_pinyin": [vocab["得"]]}}
+    masker = confusion_masking.ConfusionMasker(
+        MaskingOptions(masked_lm_prob=0.5), vocab["[MASK]"], (0, 1), len(vocab), [3, 4, 5, 6], table,
+        confusion_masking.parse_mix("same_pinyin=0.5,glyph=0.5"))
+    tokens = [0] + [vocab["在"], vocab["的"]] * 4 + [1]
+    rng = random.Random(3)
+    for _ in range(50):
+        masked = masker.mask(tokens, None, rng)
+        assert all(tokens[p] == vocab["在"] for p in masked.positions)  # 的 has no same-pinyin or glyph candidate
+        assert set(masked.mix_kinds) <= {"same_pinyin"} and set(masked.shortfall) <= {"glyph", "same_pinyin"}

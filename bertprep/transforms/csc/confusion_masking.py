@@ -309,10 +309,13 @@ class ConfusionMasker(Masker):
                 return kind
         return self._mix_kinds[-1]
 
-    def _kind_for(self, candidates: Dict[str, List[int]], rng) -> str:
-        """A kind drawn from the mix renormalised over the kinds `candidates` has."""
+    def _kind_for(self, candidates: Dict[str, List[int]], rng) -> Optional[str]:
+        """A kind drawn from the mix renormalised over the kinds `candidates` has; None when it has none the
+        mix asks for (the position is then not predicted)."""
         available = [(kind, share) for kind, share in self.mix.items()
                      if share > 0 and (kind in ("random", "keep", "mask") or candidates.get(kind))]
+        if not available:
+            return None
         total = sum(share for _, share in available)
         draw = rng.random() * total
         for kind, share in available:
@@ -358,6 +361,10 @@ class ConfusionMasker(Masker):
         chosen = sorted(group[0] for group in self.choose(tokens, flags, rng, stops))
         pools = [self.table.by_id[tokens[position]] for position in chosen]
         kinds, shortfall = self._assign_kinds(pools, rng)
+        if None in kinds:  # characters with none of the kinds the mix asks for
+            chosen, pools, kinds = (list(column) for column in zip(*[
+                (position, pool, kind) for position, pool, kind in zip(chosen, pools, kinds) if kind is not None
+            ])) if any(kind is not None for kind in kinds) else ([], [], [])
         output = list(tokens)
         for position, kind, pool in zip(chosen, kinds, pools):
             output[position] = self._replace(kind, pool, tokens[position], rng)
