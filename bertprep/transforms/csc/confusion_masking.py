@@ -361,10 +361,9 @@ class ConfusionMasker(Masker):
         chosen = sorted(group[0] for group in self.choose(tokens, flags, rng, stops))
         pools = [self.table.by_id[tokens[position]] for position in chosen]
         kinds, shortfall = self._assign_kinds(pools, rng)
-        if None in kinds:  # characters with none of the kinds the mix asks for
-            chosen, pools, kinds = (list(column) for column in zip(*[
-                (position, pool, kind) for position, pool, kind in zip(chosen, pools, kinds) if kind is not None
-            ])) if any(kind is not None for kind in kinds) else ([], [], [])
+        if None in kinds:  # characters with none of the kinds the mix asks for are not predicted
+            given = [i for i, kind in enumerate(kinds) if kind is not None]
+            chosen, pools, kinds = [chosen[i] for i in given], [pools[i] for i in given], [kinds[i] for i in given]
         output = list(tokens)
         for position, kind, pool in zip(chosen, kinds, pools):
             output[position] = self._replace(kind, pool, tokens[position], rng)
