@@ -2,22 +2,10 @@
 import json
 import os
 
-import pytest
-
 from bertprep import cli
 
 REQUESTED = {"same_pinyin": 0.30, "similar_pinyin": 0.30, "glyph": 0.15, "random": 0.10, "keep": 0.15}
 TOLERANCE_POINTS = 1.5
-
-
-@pytest.fixture(scope="session")
-def sighan_sets(shared, zh_vocab, tmp_path_factory):
-    """mask-probs on the shared SIGHAN 2015 pairs with the zh vocabulary, default --top-k: the slow run (tens of
-    seconds), made once a session."""
-    output = tmp_path_factory.mktemp("sighan_sets") / "mask_probs"
-    assert cli.main(["mask-probs", "--input", str(shared / "data" / "csc" / "sighan15_train.tsv"), "--vocab",
-                     zh_vocab, "--output", str(output), "--workers", "1"]) == 0
-    return str(output)
 
 
 def run_pretraining(corpus, zh_vocab, out, *options):

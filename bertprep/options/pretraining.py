@@ -75,6 +75,12 @@ class PretrainingOptions(TokenizerOptions, ShardedOutputOptions, CommonJobOption
         help="FASPell mode: wrong/correct sentence pairs (tsv, faspell, jsonl or sgml; see mask-probs) added as "
              "instances whose errors are predicted")
 
+    wrong_input_instances: str = value_option("pairs", choices=("pairs", "faspell"),
+                                              group=CONFUSION_AWARE_MASKING_GROUP,
+        help="with --wrong-input: pairs (one instance a pair, [CLS] wrong [SEP]) or faspell (FASPell's "
+             "create_data.py documents, the pair, a correct copy and partly corrected copies, made into "
+             "next-sentence instances as its create_tf_record.py does)")
+
     def __post_init__(self):
         super().__post_init__()
         if self.max_seq_length < 5:
@@ -98,6 +104,8 @@ class PretrainingOptions(TokenizerOptions, ShardedOutputOptions, CommonJobOption
 
             parse_mix(self.confusion_mix)  # a bad share fails here, naming --confusion-mix
             parse_confusion_sets(self.confusion_sets)
+        if self.wrong_input_instances == "faspell" and self.packing == "full_sentences":
+            raise BertprepError("--wrong-input-instances faspell makes segment pairs; drop --packing full_sentences")
         if self.confusion_masking == "plome":
             if not self.confusion_sets:
                 raise BertprepError("--confusion-masking plome replaces characters from --confusion-sets; give them")

@@ -172,6 +172,11 @@ class JobParts:
         self.builder = BucketBuilder(options.seed, options.dupe_factor, instance_options, masker, encoder,
                                      self.cls_id, self.sep_id, self.unk_id, options.max_predictions_per_seq,
                                      probabilities)
+        if options.wrong_input_instances == "faspell":
+            from bertprep.transforms.csc import faspell_documents
+
+            self.builder.faspell_documents = tuple([vocab[c] for c in chars if c in vocab] for chars in (
+                faspell_documents.SENTENCE_ENDS, faspell_documents.CLOSING_QUOTES))
 
     def tokenize(self, keyed_records, unknown=None):
         """(key, record) pairs → (tokenized documents, FASPell pairs as (key, wrong ids, correct ids), dead letters).

@@ -312,6 +312,9 @@ class BucketBuilder:
         self.pair_probabilities = pair_probabilities or {}
         self._kernel = None
         self.compiled = True  # False keeps every document on the plain-Python path (tests compare the two)
+        # (sentence-end ids, closing-quote ids) when pairs make FASPell's own documents and instances
+        # (csc/faspell_documents.py); None: one instance per pair (confusion_masking.faspell_instance)
+        self.faspell_documents: Optional[tuple] = None
 
     def passes(self, bucket: int, documents: List[TokenizedDocument], pairs: Sequence[tuple],
                stats: PretrainingStats) -> Iterator[List[bytes]]:
@@ -320,13 +323,21 @@ class BucketBuilder:
         compiled = None
         if documents and self.uses_kernel:
             compiled = BucketArrays(documents)
+        pair_documents = []
+        if self.faspell_documents is not None and pairs:
+            from bertprep.transforms.csc import faspell_documents
+
+            pair_documents = faspell_documents.pair_documents(pairs, self.seed, *self.faspell_documents,
+                                                              self.masker.vocab_size)
         for pass_index in range(self.dupe_factor):
             records: List[bytes] = []
             if compiled is not None:
                 self._documents_compiled(pass_index, compiled, records, stats)
             else:
                 self._documents(bucket, pass_index, documents, records, stats)
-            for key, wrong_ids, correct_ids in pairs:
+            if self.faspell_documents is not None:
+                self._faspell_pass(pass_index, pair_documents, records, stats)
+            for key, wrong_ids, correct_ids in (pairs if self.faspell_documents is None else ()):
                 rng = stream_for(self.seed, key, pass_index)
                 tokens, masked = confusion_masking.faspell_instance(
                     wrong_ids, correct_ids, self.pair_probabilities, self.options.max_seq_length,
@@ -334,6 +345,20 @@ class BucketBuilder:
                 self._emit(tokens, len(tokens) - 2, 0, masked, records, stats)
             stream_for(self.seed, "order", bucket, pass_index).shuffle(records)
             yield records
+
+    def _faspell_pass(self, pass_index, pair_documents, records, stats):
+        """FASPell's instances of the pairs' documents, B drawn from the bucket's other pair documents."""
+        from bertprep.transforms.csc import faspell_documents
+
+        masker = self.masker
+        streams = streams_for(self.seed, [document.key for document in pair_documents], "faspell", pass_index)
+        for index, rng in enumerate(streams):
+            for instance in document_instances(pair_documents, index, self.options, rng, self.cls_id, self.sep_id):
+                tokens, masked = faspell_documents.mask_instance(
+                    instance.tokens, masker.vocab_size, self.pair_probabilities, self.max_predictions,
+                    masker.options.masked_lm_prob, masker.mask_id, masker.random_ids, instance.special_positions(),
+                    rng)
+                self._emit(tokens, instance.len_a, instance.label, masked, records, stats)
 
     @property
     def kernel_covers(self) -> bool:
