@@ -18,10 +18,11 @@ The kind of each prediction is read by wrapping Mask.get_mask_method and the con
 mix: `bertprep pretraining --confusion-sets` (default mix) with the confusion sets of `bertprep mask-probs
 --input sighan15_train.tsv --vocab zh_vocab.txt` (made here unless given), on the same lines.
 
-faspell: FASPell's bert_modified/create_tf_record.py (run in a subprocess with TensorFlow's v1 API) on
-wrong/correct files of the shared SIGHAN pairs and a mask_probability.sav from `bertprep mask-probs`, beside
-`bertprep pretraining --wrong-input` on the same pairs and .sav; counts instances, predictions per
-instance, and the shares of error positions, kept and replaced predictions.
+faspell: FASPell's bert_modified/create_data.py and create_tf_record.py (run in a subprocess with TensorFlow's
+v1 API, faspell_records.py) on the shared SIGHAN pairs with a mask_probability.sav from `bertprep mask-probs`,
+beside `bertprep pretraining --wrong-input` on the same pairs and .sav, with --wrong-input-instances faspell
+and with pairs (fed FASPell's own documents); counts instances, predictions per instance, and the shares of
+error positions, kept, [MASK] and random predictions (dupe factor 1 everywhere).
 """
 import argparse
 import collections
@@ -178,15 +179,21 @@ def run_faspell(faspell_dir: str, directory: str, sets: str, pairs: int) -> list
         raise SystemExit(done.stderr[-3000:])
     results = [json.loads(done.stdout.strip().splitlines()[-1])]
     documents, pair_lines = split_faspell_files(work)
-    for name, inputs in (("documents + pairs", documents), ("pairs only", os.path.join(work, "one_document.txt"))):
-        output = os.path.join(directory, "faspell_" + name.split()[0])
-        bertprep("pretraining", "--input", inputs, "--wrong-input", pair_lines, "--mask-probability", sav,
-                 "--vocab", VOCAB, "--output", output, "--dupe-factor", "1", "--workers", "1", "--seed", str(SEED))
+    one = os.path.join(work, "one_document.txt")
+    for name, inputs, wrong, mode in (
+            ("faspell, the SIGHAN pairs", one, SIGHAN_TSV, "faspell"),
+            ("pairs, FASPell's error-free documents + its other sentence pairs", documents, pair_lines, "pairs"),
+            ("pairs, FASPell's sentence pairs with an error only", one, pair_lines, "pairs")):
+        output = os.path.join(directory, "faspell_%d" % len(results))
+        bertprep("pretraining", "--input", inputs, "--wrong-input", wrong, "--wrong-input-instances", mode,
+                 "--mask-probability", sav, "--vocab", VOCAB, "--output", output, "--dupe-factor", "1",
+                 "--workers", "1", "--seed", str(SEED))
         with open(os.path.join(output, "info.json"), encoding="utf-8") as handle:
             info = json.load(handle)
         kinds = info["stats"]["masked_position_kinds"]
         predictions = sum(kinds.values())
-        results.append({"system": "bertprep --wrong-input, " + name, "instances": info["counts"]["records_out"],
+        results.append({"system": "bertprep --wrong-input-instances " + name,
+                        "instances": info["counts"]["records_out"],
                         "predictions_per_instance": round(info["stats"]["mean_predictions_per_instance"], 3),
                         "shares": {kind: round(100.0 * n / predictions, 2) for kind, n in kinds.items() if n}})
     return results
