@@ -101,10 +101,13 @@ def unknown_word_outputs(counter):
 
 
 def vocabulary_info(options: TokenizerOptions) -> dict:
-    """The info.json entries about the job's vocabulary: its fingerprint and its case (for the case warning)."""
+    """The info.json entries about the job's vocabulary: its fingerprint, its case (for the case warning) and
+    the punctuation map of --normalize-punctuation."""
+    from bertprep.transforms.tokenization import punctuation
+
     tokenizer = options.load_tokenizer()
     return {"vocab_fingerprint": tokenizer.fingerprint,
-            "vocabulary_case": data_warnings.vocabulary_case(tokenizer.vocab)}
+            "vocabulary_case": data_warnings.vocabulary_case(tokenizer.vocab), **punctuation.info_entries(tokenizer)}
 
 
 def write_records_and_dead_letters(options: ShardedOutputOptions, kind: str, converted, dead_sources, labels,

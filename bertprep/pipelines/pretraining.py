@@ -316,10 +316,12 @@ def build_pipeline(pipeline, options: PretrainingOptions) -> None:
     read_total = beam_io.count_inputs(counted)
     merged = built.stats | "MergeStats" >> beam.CombineGlobally(merge_stats)
     used = merged | "Used" >> beam.Map(lambda stats: stats.get("records_used", {}).get("count", 0))
+    from bertprep.transforms.tokenization import punctuation
+
     tokenizer = options.load_tokenizer()
     info = {"config": config, "schema": schemas.for_kind(KIND, config).to_json(),
             "vocab_fingerprint": tokenizer.fingerprint,
-            "vocabulary_case": data_warnings.vocabulary_case(tokenizer.vocab),
+            "vocabulary_case": data_warnings.vocabulary_case(tokenizer.vocab), **punctuation.info_entries(tokenizer),
             "scope": {"nsp_negatives": "documents of the same hash bucket (%d buckets)" % shards}}
     stat_items = merged | "StatItems" >> beam.FlatMap(
         lambda stats, names=PretrainingStats.REPORTED + ("unknown_word_sample",): [(n, stats.get(n, {}))
