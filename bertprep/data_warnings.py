@@ -240,11 +240,11 @@ class _UnknownParts:
         punctuation, script = summary.get("punctuation"), summary.get("script")
         self.split = isinstance(punctuation, dict) and isinstance(script, dict)
         self.punctuation_words = punctuation.get("top") if self.split else []
-        self.script_words = script.get("top") if self.split else summary.get("top")
         seen_punctuation = _count(punctuation.get("occurrences")) if self.split else 0
         seen = seen_punctuation + (_count(script.get("occurrences")) if self.split else 0)
         self.punctuation = int(round(self.unk * seen_punctuation / float(seen))) if seen else 0
         self.script = self.unk - self.punctuation
+        self.misfit = bool(self.tokens) and self.script > UNK_RATE_LIMIT * self.tokens
         sample = stats.get("unknown_word_sample")
         self.where = ""
         if isinstance(sample, dict) and _count(sample.get("buckets_capped")):
@@ -259,13 +259,16 @@ class _UnknownParts:
 
 
 def _unknown_tokens(info: dict) -> List[DataWarning]:
+    """The vocabulary does not fit the text's own script. Then this one warning covers every [UNK], punctuation
+    included: what the vocabulary lacks besides does not matter until it fits."""
     parts = _UnknownParts(info)
-    if not parts.tokens or parts.script <= UNK_RATE_LIMIT * parts.tokens:
+    if not parts.misfit:
         return []
-    message = parts.share(parts.script)
+    message = parts.share(parts.unk)
     if parts.split:
-        message += " from letters, digits or characters of the text's own script"
-    words = format_unknown_words(parts.script_words)
+        message += ", %s from letters, digits or characters of the text's own script" % _small_share(parts.script,
+                                                                                                  parts.tokens)
+    words = format_unknown_words(_unknown_word_summary(info).get("top"))
     if words:
         message += "; the most frequent words that became [UNK]%s: %s" % (parts.where, words)
     message += ": a vocabulary that does not fit the corpus, or the wrong --lower setting"
@@ -293,7 +296,7 @@ def _punctuation_fix(info: dict, words) -> str:
 
 def _unknown_punctuation(info: dict) -> List[DataWarning]:
     parts = _UnknownParts(info)
-    if not parts.tokens or parts.punctuation <= PUNCTUATION_UNK_LIMIT * parts.tokens:
+    if parts.misfit or not parts.tokens or parts.punctuation <= PUNCTUATION_UNK_LIMIT * parts.tokens:
         return []
     fix = _punctuation_fix(info, parts.punctuation_words) or "use a vocabulary that has them"
     return [DataWarning("unk_punctuation", "%s from punctuation and symbols the vocabulary lacks: %s%s: a "
@@ -308,10 +311,10 @@ def _punctuation_notes(info: dict) -> List[DataWarning]:
     notes = []
     if applied:
         notes.append(DataWarning("normalized_punctuation", "--normalize-punctuation mapped the %s punctuation "
-                                 "characters the vocabulary lacks to equivalents it has (info.json punctuation_map); "
+                                 "and symbol characters the vocabulary lacks to equivalents it has (info.json punctuation_map); "
                                  "%s" % (_number(len(mapping)), parts.share(parts.unk) if parts.tokens else
                                          "no tokens were counted")))
-    if parts.tokens and 0 < parts.punctuation <= PUNCTUATION_UNK_LIMIT * parts.tokens:
+    if not parts.misfit and parts.tokens and 0 < parts.punctuation <= PUNCTUATION_UNK_LIMIT * parts.tokens:
         fix = _punctuation_fix(info, parts.punctuation_words)
         notes.append(DataWarning("unk_punctuation", "%s from punctuation the vocabulary lacks: %s%s; the "
                                  "vocabulary fits the text's own characters (%s [UNK])%s"
