@@ -310,10 +310,10 @@ def _punctuation_notes(info: dict) -> List[DataWarning]:
     applied, mapping = _punctuation_map(info)
     notes = []
     if applied:
-        notes.append(DataWarning("normalized_punctuation", "--normalize-punctuation mapped the %s punctuation "
-                                 "and symbol characters the vocabulary lacks to equivalents it has (info.json punctuation_map); "
-                                 "%s" % (_number(len(mapping)), parts.share(parts.unk) if parts.tokens else
-                                         "no tokens were counted")))
+        left = parts.share(parts.unk) if parts.tokens else "no tokens were counted"
+        notes.append(DataWarning("normalized_punctuation", "--normalize-punctuation mapped the %s punctuation and "
+                                 "symbol characters the vocabulary lacks to equivalents it has (info.json "
+                                 "punctuation_map); %s" % (_number(len(mapping)), left)))
     if not parts.misfit and parts.tokens and 0 < parts.punctuation <= PUNCTUATION_UNK_LIMIT * parts.tokens:
         fix = _punctuation_fix(info, parts.punctuation_words)
         notes.append(DataWarning("unk_punctuation", "%s from punctuation the vocabulary lacks: %s%s; the "

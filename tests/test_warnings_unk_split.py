@@ -54,7 +54,8 @@ def test_punctuation_over_two_percent_warns_and_strict_refuses():
     with pytest.raises(BertprepError) as raised:
         data_warnings.check(info)
     message = str(raised.value)
-    assert "5.0% of tokens are [UNK] (500 of 10,000) from punctuation and symbols the vocabulary lacks: ， (80)" in message
+    assert ("5.0% of tokens are [UNK] (500 of 10,000) from punctuation and symbols the vocabulary lacks: "
+            "， (80)") in message
     assert "a vocabulary without the text's common punctuation; --normalize-punctuation maps ，→," in message
     unmappable = info_with(300, 10000, {"※": 10})
     warning = only(data_warnings.warnings_for(unmappable))
