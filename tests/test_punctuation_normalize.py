@@ -140,3 +140,14 @@ def test_every_tokenizing_job_takes_the_option_and_a_jobs_file_can_set_it(job, c
     assert "--normalize-punctuation" in capsys.readouterr().out
     if job != "embed":
         assert catalog.args_to_argv(job, {"normalize-punctuation": True}) == ["--normalize-punctuation"]
+
+
+def test_squad_predict_cuts_a_prediction_holding_a_mapped_character_from_the_original_text():
+    from bertprep.transforms.finetune.squad_postprocess import final_text
+
+    mapping = {"“": '"', "”": '"'}
+    orig = "“hello”, she said"
+    # The predicted pieces hold the mapped quote; the original characters come back, not the whole words.
+    assert final_text('" hello', orig, character_map=mapping) == "“hello"
+    assert final_text('" hello', orig) == orig  # without the map the span is not found: the reference's fallback
+    assert final_text("hello", orig, character_map=mapping) == final_text("hello", orig) == "hello"

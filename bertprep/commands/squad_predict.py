@@ -122,6 +122,8 @@ def predict(info, examples, features, results, n_best_size=20, max_answer_length
         version_2_with_negative = squad_options.version_2_with_negative
     lower = squad_options.lower
     strip_accents = squad_options.strip_accents
+    record = info.get("punctuation_map")  # --normalize-punctuation: the predicted pieces hold the mapped characters
+    character_map = record.get("map") if isinstance(record, dict) and record.get("applied") else None
     predictions, nbest_all, null_odds = {}, {}, {}
     not_predicted = Counter()
     gold = {}
@@ -135,7 +137,7 @@ def predict(info, examples, features, results, n_best_size=20, max_answer_length
             continue
         text, nbest, score_diff = squad_postprocess.predict_example(
             example, windows, results, n_best_size, max_answer_length, version_2_with_negative,
-            null_score_diff_threshold, lower, strip_accents, max_context_rule)
+            null_score_diff_threshold, lower, strip_accents, max_context_rule, character_map)
         qas_id = example["qas_id"]
         predictions[qas_id] = text
         nbest_all[qas_id] = nbest
