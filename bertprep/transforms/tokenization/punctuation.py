@@ -20,8 +20,8 @@ The table (documented in README, "--normalize-punctuation"):
   signs and half-width symbols (U+FFE0-U+FFEE) and small form variants (U+FE50-U+FE6B): the one
   character their Unicode compatibility decomposition (NFKC) gives: ， → , ； → ; ｡ → 。 Ａ → A ...
 
-An equivalent is taken only when it tokenizes, alone and doubled (…… → ⋯⋯ is one chunk when the
-equivalent is not punctuation), without [UNK].
+An equivalent is taken only when it tokenizes without [UNK] where the character stood (`_usable`): alone,
+doubled, and after a letter or digit when it would join a word the character split off.
 """
 import unicodedata
 
@@ -62,15 +62,25 @@ def _unknown(tokenizer, text: str) -> bool:
     return not len(ids) or tokenizer.unk_id in ids
 
 
+def _usable(tokenizer, char: str, equivalent: str) -> bool:
+    """Whether `equivalent` tokenizes without [UNK] where `char` stood: alone and doubled (…… → ⋯⋯), and, when
+    `char` is punctuation (a word of its own) but `equivalent` is not, after a letter and after a digit too,
+    since there it joins the word before it."""
+    contexts = [equivalent, equivalent * 2]
+    if is_punctuation_char(char) and not is_punctuation_char(equivalent):
+        contexts += ["a" + equivalent, "1" + equivalent]
+    return not any(_unknown(tokenizer, text) for text in contexts)
+
+
 def character_map(tokenizer) -> dict:
-    """{character: equivalent} for the characters of EQUIVALENTS that `tokenizer` turns into [UNK] alone and
-    whose first usable equivalent it does not, in code-point order."""
+    """{character: equivalent}, in code-point order: each character of EQUIVALENTS that `tokenizer` turns into
+    [UNK] alone, with its first equivalent that is usable in its place."""
     found = {}
     for char in sorted(EQUIVALENTS):
         if not _unknown(tokenizer, char):
             continue
         for equivalent in EQUIVALENTS[char]:
-            if not _unknown(tokenizer, equivalent) and not _unknown(tokenizer, equivalent * 2):
+            if _usable(tokenizer, char, equivalent):
                 found[char] = equivalent
                 break
     return found
@@ -82,12 +92,6 @@ def info_entries(tokenizer) -> dict:
     if isinstance(tokenizer, NormalizedTokenizer):
         return {"punctuation_map": {"applied": True, "map": dict(tokenizer.character_map)}}
     return {"punctuation_map": {"applied": False, "map": character_map(tokenizer)}}
-
-
-def _as_text(text):
-    from bertprep.transforms.tokenization.tokenizer import _as_text as as_text
-
-    return as_text(text)
 
 
 class NormalizedTokenizer:
@@ -112,7 +116,9 @@ class NormalizedTokenizer:
         return getattr(self.tokenizer, name)
 
     def normalize(self, text) -> str:
-        return _as_text(text).translate(self._table)
+        if isinstance(text, (bytes, bytearray)):
+            text = bytes(text).decode("utf-8", "ignore")  # as the tokenizers read bytes (the reference's)
+        return text.translate(self._table)
 
     def tokenize(self, text):
         return self.tokenizer.tokenize(self.normalize(text))
