@@ -151,3 +151,19 @@ def test_squad_predict_cuts_a_prediction_holding_a_mapped_character_from_the_ori
     assert final_text('" hello', orig, character_map=mapping) == "“hello"
     assert final_text('" hello', orig) == orig  # without the map the span is not found: the reference's fallback
     assert final_text("hello", orig, character_map=mapping) == final_text("hello", orig) == "hello"
+
+
+def test_a_sentencepiece_model_gets_the_same_map(tmp_path):
+    import sentencepiece
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text('she said "the fox - the dog" and left\nit\'s the \'end\' - or not\n' * 20, encoding="utf-8")
+    sentencepiece.SentencePieceTrainer.train(input=str(corpus), model_prefix=str(tmp_path / "quotes"), vocab_size=40,
+                                             hard_vocab_limit=False, minloglevel=2,
+                                             control_symbols=["[PAD]", "[CLS]", "[SEP]", "[MASK]"])
+    plain = load_tokenizer(spm_model=str(tmp_path / "quotes.model"))
+    normalized = load_tokenizer(spm_model=str(tmp_path / "quotes.model"), normalize_punctuation=True)
+    assert {char: normalized.character_map[char] for char in "“”’—"} == {"“": '"', "”": '"', "’": "'", "—": "-"}
+    text = "she said “the fox — the dog”"
+    assert normalized.tokenize(text) == plain.tokenize('she said "the fox - the dog"')
+    assert normalized.unk_id not in normalized.encode(text)[1] and plain.unk_id in plain.encode(text)[1]
