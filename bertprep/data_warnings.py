@@ -239,7 +239,8 @@ class _UnknownParts:
         summary = _unknown_word_summary(info)
         punctuation, script = summary.get("punctuation"), summary.get("script")
         self.split = isinstance(punctuation, dict) and isinstance(script, dict)
-        self.punctuation_words = punctuation.get("top") if self.split else []
+        top = punctuation.get("top") if self.split else None
+        self.punctuation_words = top if isinstance(top, list) else []
         seen_punctuation = _count(punctuation.get("occurrences")) if self.split else 0
         seen = seen_punctuation + (_count(script.get("occurrences")) if self.split else 0)
         self.punctuation = int(round(self.unk * seen_punctuation / float(seen))) if seen else 0

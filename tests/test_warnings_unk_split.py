@@ -105,6 +105,10 @@ def test_an_older_info_json_without_the_split_counts_everything_as_script():
     for odd in ({"punctuation_map": "x"}, {"punctuation_map": {"applied": True, "map": None}},
                 {"stats": {"unknown_words": {"punctuation": [], "script": {}}}}):
         assert data_warnings.notes_for(odd) == [] and data_warnings.warnings_for(odd) == []
+    odd_top = {"stats": {"unk_rate": {"unk": 500, "tokens": 1000},
+                         "unknown_words": {"punctuation": {"occurrences": 5, "top": 3}, "script": {}}}}
+    assert only(data_warnings.warnings_for(odd_top)).message.startswith("50.0% of tokens are [UNK] (500 of 1,000) "
+                                                                          "from punctuation")
 
 
 def test_the_summary_by_kind_is_the_same_however_beam_splits_the_input():
