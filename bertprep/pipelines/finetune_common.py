@@ -14,6 +14,7 @@ from bertprep.io import output as output_lib
 from bertprep.options.common import ShardedOutputOptions, TokenizerOptions
 from bertprep.pipelines import unknown_words
 from bertprep.runtime import runner
+from bertprep.transforms.tokenization import punctuation
 
 LINE_BITS = 32
 
@@ -103,8 +104,6 @@ def unknown_word_outputs(counter):
 def vocabulary_info(options: TokenizerOptions) -> dict:
     """The info.json entries about the job's vocabulary: its fingerprint, its case (for the case warning) and
     the punctuation map of --normalize-punctuation."""
-    from bertprep.transforms.tokenization import punctuation
-
     tokenizer = options.load_tokenizer()
     return {"vocab_fingerprint": tokenizer.fingerprint,
             "vocabulary_case": data_warnings.vocabulary_case(tokenizer.vocab), **punctuation.info_entries(tokenizer)}

@@ -26,6 +26,7 @@ from bertprep.options.pretraining import PretrainingOptions
 from bertprep.pipelines import unknown_words
 from bertprep.runtime import progress
 from bertprep.seeding import relative_names, stable_hash
+from bertprep.transforms.tokenization import punctuation
 
 KIND = "pretraining"
 BUILD_STAGE = "building"  # the progress stage of the bucket builds (counts buckets and instances)
@@ -316,8 +317,6 @@ def build_pipeline(pipeline, options: PretrainingOptions) -> None:
     read_total = beam_io.count_inputs(counted)
     merged = built.stats | "MergeStats" >> beam.CombineGlobally(merge_stats)
     used = merged | "Used" >> beam.Map(lambda stats: stats.get("records_used", {}).get("count", 0))
-    from bertprep.transforms.tokenization import punctuation
-
     tokenizer = options.load_tokenizer()
     info = {"config": config, "schema": schemas.for_kind(KIND, config).to_json(),
             "vocab_fingerprint": tokenizer.fingerprint,
