@@ -125,10 +125,11 @@ def test_confusion_masking_from_mask_probs_publishes_under_strict(mask_probs_out
     assert "1.2% of tokens are [UNK]" in info["data_notes"][0]["message"]
 
 
-def test_the_english_vocabulary_on_chinese_text_still_refuses(shared, peoples_daily_slice, tmp_path, capsys):
+def test_the_english_vocabulary_on_chinese_text_still_refuses(shared, tmp_path, capsys):
+    """The whole People's Daily corpus, one pass (the warning does not depend on --dupe-factor)."""
     out = tmp_path / "out"
-    status, _, stderr = run(capsys, "pretraining", "--input", peoples_daily_slice, "--vocab", vocab(shared, EN),
-                            "--output", out, "--strict")
+    status, _, stderr = run(capsys, "pretraining", "--input", data(shared, PEOPLES_DAILY), "--vocab", vocab(shared, EN),
+                            "--output", out, "--strict", "--dupe-factor", 1)
     assert status == 2 and not (out / "_COMPLETE").exists() and not (out / "info.json").exists()
     (line,) = stderr.strip().splitlines()
     assert line.startswith("bertprep: error: --strict: the data gave 1 warning, so nothing was published: ")
