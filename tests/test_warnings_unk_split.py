@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from bertprep import data_warnings
 from bertprep.errors import BertprepError
+from bertprep.publish import data_warnings
 from bertprep.pipelines.unknown_words import _SummaryByKind
 
 MAP = {"“": '"', "”": '"', "—": "-", "…": "⋯", "，": ","}
