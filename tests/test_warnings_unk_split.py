@@ -1,4 +1,4 @@
-"""The [UNK] rules of bertprep/data_warnings.py with [UNK] counted apart (issue 30), on hand-made info dicts:
+"""The [UNK] rules of bertprep/publish/data_warnings.py with [UNK] counted apart (issue 30), on hand-made info dicts:
 the text's own script warns over 1%; punctuation the vocabulary lacks is a note up to 2% that never fails
 --strict and a warning above; --normalize-punctuation's note gives the share left. And the unknown-word
 summary that counts the two kinds, the same however Beam splits its input."""

@@ -105,7 +105,7 @@ def render(report: dict, drawn: List, info: dict) -> str:
             parts.append("<li>%s</li>" % _escape(message))
         parts.append("</ul></div>")
     data_notes = report.get("data_notes") or []
-    if data_notes:  # what the run should know that is not a mistake (bertprep.data_warnings.notes_for)
+    if data_notes:  # what the run should know that is not a mistake (bertprep.publish.data_warnings.notes_for)
         parts.append('<div class="data-notes" id="data-notes"><h2>Notes (%d)</h2><ul>' % len(data_notes))
         for note in data_notes:
             parts.append("<li>%s</li>" % _escape(note.get("message", "") if isinstance(note, dict) else note))

@@ -3,7 +3,7 @@
 
 Google's Chinese BERT vocabulary has no curly quotes, no em dash and no ellipsis, so on Chinese news
 about 1% of tokens are [UNK] from punctuation alone while the vocabulary fits the text's own characters
-(the data warnings count the two apart, see bertprep/data_warnings.py). With the option, a character
+(the data warnings count the two apart, see bertprep/publish/data_warnings.py). With the option, a character
 is replaced by its first equivalent in `EQUIVALENTS` that the vocabulary has, and only when the
 vocabulary lacks the character itself: text the vocabulary already covers tokenizes as the reference
 does. Every replacement is one character for one (`str.translate`), so character offsets do not move:
