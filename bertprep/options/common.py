@@ -99,6 +99,10 @@ class TokenizerOptions(JobOptions):
     strip_accents: Optional[bool] = switch_option(None, group=TOKENIZER_GROUP,
                                                   help="strip accents (default: same as --lower for WordPiece, off "
                                                   "for SentencePiece)")
+    normalize_punctuation: bool = switch_option(
+        False, group=TOKENIZER_GROUP,
+        help="map punctuation the vocabulary lacks (curly quotes, dashes, ellipsis, full-width forms) to an "
+        "equivalent it has, one character for one so offsets do not move; info.json records the map (see README)")
 
     def load_tokenizer(self):
         """The tokenizer these options name (called where it is used: in a DoFn's setup, or once)."""
@@ -107,4 +111,4 @@ class TokenizerOptions(JobOptions):
         if not self.vocab and not self.spm_model:
             raise BertprepError("give --vocab (WordPiece vocab.txt) or --spm-model (SentencePiece .model)")
         return load_tokenizer(vocab=self.vocab, spm_model=self.spm_model, lower=self.lower,
-                              strip_accents=self.strip_accents)
+                              strip_accents=self.strip_accents, normalize_punctuation=self.normalize_punctuation)

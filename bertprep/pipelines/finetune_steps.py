@@ -12,6 +12,7 @@ from bertprep.io import beam_io, fs
 from bertprep.io import output as output_lib
 from bertprep.options.common import ShardedOutputOptions, TokenizerOptions
 from bertprep.pipelines import unknown_words
+from bertprep.transforms.tokenization import punctuation
 
 LINE_BITS = 32
 
@@ -100,8 +101,9 @@ def unknown_word_outputs(counter):
 
 def vocabulary_info(tokenizer) -> dict:
     """The info.json entries about the job's vocabulary that come from its tokenizer: its fingerprint
-    (publishing adds `vocabulary_case` from the entries, see JobOutputs.vocabulary)."""
-    return {"vocab_fingerprint": tokenizer.fingerprint}
+    (publishing adds `vocabulary_case` from the entries, see JobOutputs.vocabulary) and the punctuation map
+    of --normalize-punctuation."""
+    return {"vocab_fingerprint": tokenizer.fingerprint, **punctuation.info_entries(tokenizer)}
 
 
 def write_records_and_dead_letters(options: ShardedOutputOptions, num_shards: int, kind: str, converted, dead_sources,

@@ -27,6 +27,7 @@ from bertprep.pipelines import unknown_words
 from bertprep.pipelines.registry import JobOutputs
 from bertprep import progress
 from bertprep.seeding import relative_names, stable_hash
+from bertprep.transforms.tokenization import punctuation
 
 KIND = "pretraining"
 BUILD_STAGE = "building"  # the progress stage of the bucket builds (counts buckets and instances)
@@ -309,7 +310,7 @@ class PretrainingPlan:
     options: PretrainingOptions
     input_paths: Tuple[str, ...]
     wrong_paths: Tuple[str, ...]
-    vocabulary_info: Mapping[str, Any]  # info.json's entries about the vocabulary (its fingerprint)
+    vocabulary_info: Mapping[str, Any]  # info.json's entries about the vocabulary (fingerprint, punctuation map)
     vocabulary: Tuple[str, ...]  # its entries
     kernel_note: Optional[str]
 
@@ -321,8 +322,9 @@ def plan(options: PretrainingOptions) -> PretrainingPlan:
     resolved = resolve_options(options, input_paths + wrong_paths)
     parts = JobParts(resolved)
     tokenizer = parts.tokenizer
-    return PretrainingPlan(resolved, input_paths, wrong_paths, {"vocab_fingerprint": tokenizer.fingerprint},
-                           tuple(tokenizer.vocab), parts.builder.missing_kernel_note())
+    vocabulary_info = {"vocab_fingerprint": tokenizer.fingerprint, **punctuation.info_entries(tokenizer)}
+    return PretrainingPlan(resolved, input_paths, wrong_paths, vocabulary_info, tuple(tokenizer.vocab),
+                           parts.builder.missing_kernel_note())
 
 
 def build_pipeline(pipeline, options: PretrainingOptions, plan: PretrainingPlan) -> JobOutputs:

@@ -14,12 +14,14 @@ TOP_WORDS = 10
 
 class SummarizeUnknownWords(beam.PTransform):
     """(word, count) pairs → one dict: occurrences, distinct words, occurrences of words with upper-case
-    letters, and the top words as [[word, count], ...] (most frequent first, then by word)."""
+    letters, and the top words as [[word, count], ...] (most frequent first, then by word); and the same
+    summary for the two kinds the [UNK] warnings count apart: "punctuation" (punctuation and symbols the
+    vocabulary lacks) and "script" (letters, digits, ideographs: the text's own script)."""
 
     def expand(self, pairs):
         return (pairs
                 | "SumPerWord" >> beam.CombinePerKey(sum)
-                | "Summarize" >> beam.CombineGlobally(_Summary()))
+                | "Summarize" >> beam.CombineGlobally(_SummaryByKind()))
 
 
 class _Summary(beam.CombineFn):
@@ -52,6 +54,39 @@ class _Summary(beam.CombineFn):
     def extract_output(self, accumulator):
         return {"occurrences": accumulator[0], "distinct": accumulator[1], "with_upper_case": accumulator[2],
                 "top": [[word, -negated] for negated, word in sorted(tuple(item) for item in accumulator[3])]}
+
+
+class _SummaryByKind(beam.CombineFn):
+    """A `_Summary` of all words, and one each of the punctuation words and the script words."""
+
+    KINDS = ("punctuation", "script")
+
+    def __init__(self):
+        from bertprep.transforms.tokenization.punctuation import is_punctuation_or_symbol
+
+        self._all = _Summary()
+        self._is_punctuation = is_punctuation_or_symbol
+
+    def create_accumulator(self):
+        return [self._all.create_accumulator() for _ in range(3)]  # all, punctuation, script
+
+    def add_input(self, accumulator, word_count):
+        add = self._all.add_input
+        accumulator[0] = add(accumulator[0], word_count)
+        kind = 1 if self._is_punctuation(word_count[0]) else 2
+        accumulator[kind] = add(accumulator[kind], word_count)
+        return accumulator
+
+    def merge_accumulators(self, accumulators):
+        accumulators = list(accumulators)
+        return [self._all.merge_accumulators([accumulator[part] for accumulator in accumulators])
+                for part in range(3)]
+
+    def extract_output(self, accumulator):
+        summary = self._all.extract_output(accumulator[0])
+        for kind, part in zip(self.KINDS, accumulator[1:]):
+            summary[kind] = self._all.extract_output(part)
+        return summary
 
 
 def pairs(counter):

@@ -20,6 +20,8 @@ figure { margin: 0; flex: 1 1 480px; max-width: 100%; } figure img { max-width: 
 figcaption { font-size: 0.9em; color: #555; } .note { color: #a15c00; } code { font-size: 0.9em; }
 .warnings { border: 2px solid #c62828; background: #fff5f5; padding: 0.3em 1em; margin: 1em 0; }
 .warnings h2 { border: none; color: #c62828; margin-top: 0.4em; }
+.data-notes { border: 1px solid #1565c0; background: #f3f8ff; padding: 0.3em 1em; margin: 1em 0; }
+.data-notes h2 { border: none; color: #1565c0; margin-top: 0.4em; }
 """
 
 
@@ -101,6 +103,12 @@ def render(report: dict, drawn: List, info: dict) -> str:
         for warning in warnings:
             message = warning.get("message", "") if isinstance(warning, dict) else warning
             parts.append("<li>%s</li>" % _escape(message))
+        parts.append("</ul></div>")
+    data_notes = report.get("data_notes") or []
+    if data_notes:  # what the run should know that is not a mistake (bertprep.publish.data_warnings.notes_for)
+        parts.append('<div class="data-notes" id="data-notes"><h2>Notes (%d)</h2><ul>' % len(data_notes))
+        for note in data_notes:
+            parts.append("<li>%s</li>" % _escape(note.get("message", "") if isinstance(note, dict) else note))
         parts.append("</ul></div>")
 
     timing = report.get("timing") or {}

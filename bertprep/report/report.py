@@ -392,6 +392,7 @@ def build_report(directory: str, info: dict, timing: Optional[dict] = None) -> t
         "counts": info.get("counts") or {},
         "dead_letters_by_reason": info.get("dead_letters_by_reason") or {},
         "warnings": list(info.get("warnings") or []),
+        "data_notes": list(info.get("data_notes") or []),
         "timing": {key: value for key, value in (timing or {}).items()},
         "summary": builder.summary,
         "plots": [{"id": plot.id, "title": plot.title, "description": plot.description,

@@ -9,8 +9,9 @@ import random
 
 import pytest
 
-from bertprep import cli, data_warnings
+from bertprep import cli
 from bertprep.errors import BertprepError
+from bertprep.publish import data_warnings
 from bertprep.pipelines.unknown_words import TOP_WORDS, _Summary
 from bertprep.transforms.tokenization.tokenizer import UnknownWordSample, load_tokenizer
 

@@ -120,16 +120,21 @@ def _locate(pred_text: str, tokenized: str) -> Tuple[int, int]:
     return match.start(), match.end() - 1
 
 
-def final_text(pred_text: str, orig_text: str, lower: bool = True, strip_accents: Optional[bool] = None) -> str:
+def final_text(pred_text: str, orig_text: str, lower: bool = True, strip_accents: Optional[bool] = None,
+               character_map: Optional[Dict[str, str]] = None) -> str:
     """Project the normalised predicted text back onto the original characters.
 
     The reference aligns the basic-tokenized original with the original only when both have the
     same number of non-space characters, and otherwise returns the whole original words (accents
     stripped from decomposed characters, Hebrew points, an [UNK]). Here every tokenized character
     knows its source character, so the predicted span is cut from the original in those cases
-    too; combining marks following the last character stay with it.
+    too; combining marks following the last character stay with it. `character_map`: the run's
+    --normalize-punctuation map, applied before tokenizing as the job did (one character for one, so
+    the offsets still point into `orig_text`).
     """
-    tokenized, origins = tokenize_with_offsets(orig_text, lower, strip_accents)
+    mapped = orig_text.translate({ord(char): other for char, other in character_map.items()}) if character_map \
+        else orig_text
+    tokenized, origins = tokenize_with_offsets(mapped, lower, strip_accents)
     start, end = _locate(pred_text, tokenized)
     if start == -1:
         return orig_text
@@ -176,13 +181,15 @@ def _start_allowed(feature: Dict, start: int, end: int, best_windows) -> bool:
 def predict_example(example: Dict, features: Sequence[Dict], results: Dict[int, Dict], n_best_size: int = 20,
                     max_answer_length: int = 30, version_2_with_negative: bool = False,
                     null_score_diff_threshold: float = 0.0, lower: bool = True,
-                    strip_accents: Optional[bool] = None, max_context_rule: str = "span"):
+                    strip_accents: Optional[bool] = None, max_context_rule: str = "span",
+                    character_map: Optional[Dict[str, str]] = None):
     """(prediction text, n-best list of dicts, null score difference or None) for one question.
 
     `example` has `context` and `word_spans` (character spans of its words); each feature has
     `unique_id`, `tokens`, `token_to_orig_map` and `token_is_max_context` with integer keys;
     `results` maps unique_id to {"start_logits": [...], "end_logits": [...]}. `max_context_rule`
     "start" is the reference's filter; "span" (see `_start_allowed`) needs `doc_span_start`.
+    `character_map`: the run's --normalize-punctuation map, when it applied one (see `final_text`).
     """
     best_windows = _best_windows(features) if max_context_rule == "span" else None
     candidates = []
@@ -224,7 +231,7 @@ def predict_example(example: Dict, features: Sequence[Dict], results: Dict[int, 
             last_word = feature["token_to_orig_map"][candidate.end_index]
             spans = example["word_spans"]
             orig_text = example["context"][spans[first_word][0]:spans[last_word][1]]
-            text = final_text(pred_text, orig_text, lower, strip_accents)
+            text = final_text(pred_text, orig_text, lower, strip_accents, character_map)
         else:
             text = ""
         if text in seen:
@@ -384,6 +391,8 @@ def predict(info, examples, features, results, n_best_size=20, max_answer_length
             max_context_rule="span", lower=True, strip_accents=None) -> dict:
     """Everything squad-predict writes, as dicts: predictions, nbest, null_odds, eval. `info` is the eval
     output's info.json; `lower` and `strip_accents` as that run tokenized."""
+    record = info.get("punctuation_map")  # --normalize-punctuation: the predicted pieces hold the mapped characters
+    character_map = record.get("map") if isinstance(record, dict) and record.get("applied") else None
     predictions, nbest_all, null_odds = {}, {}, {}
     not_predicted = collections.Counter()
     gold = {}
@@ -397,7 +406,7 @@ def predict(info, examples, features, results, n_best_size=20, max_answer_length
             continue
         text, nbest, score_diff = predict_example(
             example, windows, results, n_best_size, max_answer_length, version_2_with_negative,
-            null_score_diff_threshold, lower, strip_accents, max_context_rule)
+            null_score_diff_threshold, lower, strip_accents, max_context_rule, character_map)
         qas_id = example["qas_id"]
         predictions[qas_id] = text
         nbest_all[qas_id] = nbest

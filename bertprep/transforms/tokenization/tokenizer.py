@@ -152,17 +152,24 @@ def _as_text(text):
     raise TypeError(f"text must be str or bytes, not {type(text).__name__}")
 
 
-def load_tokenizer(vocab=None, spm_model=None, lower=True, strip_accents=None):
+def load_tokenizer(vocab=None, spm_model=None, lower=True, strip_accents=None, normalize_punctuation=False):
     """The tokenizer for a WordPiece vocab.txt or a SentencePiece .model (with its .vocab beside it).
 
     `strip_accents=None` follows `lower` for WordPiece (the reference ties them) and means no
-    stripping for SentencePiece (bert-japanese only lower-cases).
+    stripping for SentencePiece (bert-japanese only lower-cases). `normalize_punctuation`: first map the
+    punctuation the vocabulary lacks to an equivalent it has, one character for one (punctuation.py).
     """
     if spm_model:
         from bertprep.transforms.tokenization.sentencepiece_tokenizer import SentencePieceTokenizer
 
-        return SentencePieceTokenizer.from_file(spm_model, lower=lower, strip_accents=strip_accents)
-    if not vocab:
+        tokenizer = SentencePieceTokenizer.from_file(spm_model, lower=lower, strip_accents=strip_accents)
+    elif not vocab:
         raise BertprepError("no vocabulary: give a WordPiece vocab.txt (--vocab) or a SentencePiece model "
                             "(--spm-model)")
-    return WordPieceTokenizer(Vocabulary.from_file(vocab), lower=lower, strip_accents=strip_accents)
+    else:
+        tokenizer = WordPieceTokenizer(Vocabulary.from_file(vocab), lower=lower, strip_accents=strip_accents)
+    if normalize_punctuation:
+        from bertprep.transforms.tokenization import punctuation
+
+        tokenizer = punctuation.NormalizedTokenizer(tokenizer, punctuation.character_map(tokenizer))
+    return tokenizer
