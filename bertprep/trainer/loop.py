@@ -56,7 +56,14 @@ class TrainConfig:
     classifier_dropout: float = 0.1
     next_sentence: bool = True
     max_steps_this_run: Optional[int] = None  # stop early (tests, preemptible jobs); the schedule is unchanged
+    jit_compile: bool = False  # XLA-compile each replica's training and evaluation step (what a TPU does)
     verbose: bool = True
+
+
+# One MirroredStrategy and one MultiWorkerMirroredStrategy per process: a second one would number its
+# collectives from the same keys as the first, and TensorFlow then matches a reduction of the first run's
+# gradients with one of the second's ("Shape mismatch in the collective instance"); MWMS can be set up once.
+_REPLICATED = {}
 
 
 def create_strategy(name: str, tpu: Optional[str] = None):
@@ -66,9 +73,18 @@ def create_strategy(name: str, tpu: Optional[str] = None):
         device = "/gpu:0" if tf.config.list_logical_devices("GPU") else "/cpu:0"
         return tf.distribute.OneDeviceStrategy(device)
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        if name not in _REPLICATED:
+            _REPLICATED[name] = tf.distribute.MirroredStrategy()
+        return _REPLICATED[name]
     if name == "multi_worker_mirrored":
-        return tf.distribute.MultiWorkerMirroredStrategy()  # cluster from TF_CONFIG
+        if name not in _REPLICATED:
+            from bertprep.trainer.cluster import ensure_tf_config
+
+            ensure_tf_config()  # Vertex AI's CLUSTER_SPEC becomes TF_CONFIG when that is missing
+            _REPLICATED[name] = tf.distribute.MultiWorkerMirroredStrategy()
+        return _REPLICATED[name]
+    # Not run here (no TPU is lent to CI): the resolver needs a TPU; the steps it runs are the XLA-compiled
+    # ones that tests/test_trainer_xla.py compiles on CPU.
     if name == "tpu":
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "")
         tf.config.experimental_connect_to_cluster(resolver)
@@ -171,8 +187,10 @@ def train(config: TrainConfig) -> dict:
     from bertprep.trainer import checkpoint_import, collapse, optimization
     from bertprep.trainer.heads import build_task_model
 
-    os.makedirs(config.output, exist_ok=True)
     strategy = create_strategy(config.strategy, config.tpu)
+    chief = is_chief(strategy)
+    if chief:
+        os.makedirs(config.output, exist_ok=True)
     device = describe_device(config.strategy, strategy)
     _log(config, device)
     precision = resolve_precision(config.precision, config.strategy)
@@ -192,13 +210,16 @@ def train(config: TrainConfig) -> dict:
                 config.weight_decay, loss_scale=precision == "mixed_float16", optimizer=config.optimizer)
             optimizer.build(model.trainable_variables)
         checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
-        manager = tf.train.CheckpointManager(checkpoint, _checkpoint_directory(config.output, strategy),
+        checkpoints = os.path.join(config.output, "checkpoints")
+        manager = tf.train.CheckpointManager(checkpoint, checkpoints if chief else _scratch_directory(strategy),
                                              max_to_keep=config.keep_checkpoints, checkpoint_name="ckpt")
-        bert_config.to_json_file(os.path.join(config.output, "bert_config.json"))
-        write_model_description(config.output, config.task, options, config.next_sentence)
-        if manager.latest_checkpoint:
-            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-            _log(config, f"resumed from {manager.latest_checkpoint} at step {int(optimizer.iterations.numpy())}")
+        if chief:
+            bert_config.to_json_file(os.path.join(config.output, "bert_config.json"))
+            write_model_description(config.output, config.task, options, config.next_sentence)
+        latest = tf.train.latest_checkpoint(checkpoints)  # every worker resumes from the chief's checkpoint
+        if latest:
+            checkpoint.restore(latest).assert_existing_objects_matched()
+            _log(config, f"resumed from {latest} at step {int(optimizer.iterations.numpy())}")
             summary["resumed_from_step"] = int(optimizer.iterations.numpy())
         elif config.init_checkpoint:
             report = checkpoint_import.load_pretrained(model, config.init_checkpoint)
@@ -206,14 +227,19 @@ def train(config: TrainConfig) -> dict:
             summary["import"] = {"loaded": len(report.loaded), "missing": report.missing, "unused": report.unused}
         counter = collapse.LabelCounter(config.task, options["num_labels"], options["multi_label"],
                                         options["regression"])
-        if config.do_train:
-            _train_loop(config, strategy, model, optimizer, manager, infos["train"], total_steps, options, summary,
-                        counter)
-        step = int(optimizer.iterations.numpy())
+        with _cluster_failures_named(config):
+            if config.do_train:
+                _train_loop(config, strategy, model, optimizer, manager, infos["train"], total_steps, options,
+                            summary, counter, chief)
+            step = int(optimizer.iterations.numpy())
+            if config.eval_data:
+                summary["eval"] = evaluate(config, strategy, model, infos["eval"], options)
+                summary["eval"]["step"] = step
+        summary["step"] = step
+        if not chief:  # the chief alone writes the log, the metrics, TensorBoard and the report
+            _remove_scratch(manager.directory)
+            return summary
         history = read_train_log(config.output) if config.do_train else []
-        if config.eval_data:
-            summary["eval"] = evaluate(config, strategy, model, infos["eval"], options)
-            summary["eval"]["step"] = step
         # The loss check needs the whole run: a run stopped early (--max-steps-this-run) may not have
         # reached below the prior yet.
         finished = config.do_train and step >= total_steps
@@ -227,7 +253,6 @@ def train(config: TrainConfig) -> dict:
             with open(os.path.join(config.output, EVAL_RESULTS), "w", encoding="utf-8") as handle:
                 json.dump(summary["eval"], handle, indent=2, sort_keys=True, ensure_ascii=False)
             _write_scalars(os.path.join(config.output, "tensorboard", "eval"), summary["eval"], step)
-        summary["step"] = step
         _write_report(config, summary, history, total_steps, precision, device)
         return summary
     finally:
@@ -289,12 +314,47 @@ def is_chief(strategy) -> bool:
     return task_type == "worker" and resolver.task_id == 0 and not has_chief
 
 
-def _checkpoint_directory(output, strategy):
-    """Every worker must take part in saving; non-chief workers write to a scratch directory of their own."""
-    if is_chief(strategy):
-        return os.path.join(output, "checkpoints")
+def _scratch_directory(strategy):
+    """Every worker must take part in saving a checkpoint; the others write theirs to a local scratch
+    directory (removed at the end), never into the output that the chief owns."""
+    import tempfile
+
     resolver = strategy.cluster_resolver
-    return os.path.join(output, "worker_scratch", f"{resolver.task_type}_{resolver.task_id}")
+    return tempfile.mkdtemp(prefix=f"bertprep-{resolver.task_type}{resolver.task_id}-checkpoints-")
+
+
+def _remove_scratch(directory):
+    import shutil
+
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+# What TensorFlow raises in a worker whose peer stopped: the coordination service's heartbeat names the
+# lost task (UnavailableError), or the collective it was in is aborted or times out.
+_PEER_LOST = ("UnavailableError", "AbortedError", "CancelledError", "DeadlineExceededError", "InternalError")
+
+
+class _cluster_failures_named:
+    """Under multi_worker_mirrored, a worker that stopped ends the others' runs with one line naming it."""
+
+    def __init__(self, config):
+        self.config = config
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if error is None or self.config.strategy != "multi_worker_mirrored" or kind.__name__ not in _PEER_LOST:
+            return False
+        import re
+
+        from bertprep.trainer.cluster import describe_task
+
+        lost = sorted(set(re.findall(r"/job:(\w+)/replica:\d+/task:(\d+)", str(error))))
+        named = ", ".join(f"{job} {task}" for job, task in lost) or "another worker"
+        raise BertprepError(f"{describe_task()}: training stopped because {named} of the cluster stopped "
+                            f"({kind.__name__}); restart every worker with the same --output to resume from the "
+                            f"last checkpoint") from None
 
 
 def write_model_description(directory, task, options, next_sentence=True):
@@ -345,7 +405,7 @@ def _write_scalars(directory, values, step):
     writer.flush()
 
 
-def _train_loop(config, strategy, model, optimizer, manager, info, total_steps, options, summary, counter):
+def _train_loop(config, strategy, model, optimizer, manager, info, total_steps, options, summary, counter, chief):
     import tensorflow as tf
 
     from bertprep.trainer import optimization, tasks
@@ -354,33 +414,39 @@ def _train_loop(config, strategy, model, optimizer, manager, info, total_steps, 
     if config.train_batch_size % replicas:
         raise BertprepError(f"--train-batch-size {config.train_batch_size} is not a multiple of the "
                             f"{replicas} replicas")
-    per_replica_batch = config.train_batch_size // replicas
     start_step = int(optimizer.iterations.numpy())
     schedule = optimization.create_schedule(config.optimizer, config.learning_rate, max(total_steps, 1),
                                             int(total_steps * config.warmup_proportion))
 
     def dataset_fn(input_context):
-        skip = start_step * per_replica_batch  # this pipeline's share of what was already consumed
-        return data_lib.make_dataset(info, per_replica_batch, training=True, seed=config.seed,
-                                     skip_records=skip, input_context=input_context)
+        # Every pipeline reads the same stream and skips what the global batches already consumed.
+        return data_lib.make_training_dataset(info, config.train_batch_size, config.task, seed=config.seed,
+                                              skip_records=start_step * config.train_batch_size,
+                                              input_context=input_context)
 
     iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
     loss_scaling = hasattr(optimizer, "scale_loss") and optimizer.__class__.__name__ == "LossScaleOptimizer"
     multi_label, regression = options["multi_label"], options["regression"]
 
-    def step_fn(features):
+    def gradients_fn(features, normalizers):
+        """This replica's share of the global batch's loss, and its gradients (summed across replicas by
+        the optimizer, then clipped: optimization.py)."""
         with tf.GradientTape() as tape:
             outputs = model(features, training=True)
-            loss = tasks.compute_loss(config.task, outputs, features, multi_label, regression)
-            scaled = loss / replicas  # gradients are summed across replicas
-            if loss_scaling:
-                scaled = optimizer.scale_loss(scaled)
-        gradients = tape.gradient(scaled, model.trainable_variables)
+            loss = tasks.compute_loss(config.task, outputs, features, multi_label, regression, normalizers)
+            scaled = optimizer.scale_loss(loss) if loss_scaling else loss
+        return loss, tape.gradient(scaled, model.trainable_variables)
+
+    if config.jit_compile:
+        gradients_fn = tf.function(gradients_fn, jit_compile=True)
+
+    def step_fn(features, normalizers):
+        loss, gradients = gradients_fn(features, normalizers)
         # Heads that ignore the pooler (SQuAD, tagging) leave it without a gradient: skip, don't warn.
         pairs = [(g, v) for g, v in zip(gradients, model.trainable_variables) if g is not None]
         optimizer.apply([g for g, _ in pairs], [v for _, v in pairs])
         counts, examples = tasks.label_counts(config.task, features, options["num_labels"], multi_label, regression)
-        return loss / replicas, counts, examples
+        return loss, counts, examples
 
     @tf.function
     def train_steps(iterator, steps):
@@ -388,18 +454,20 @@ def _train_loop(config, strategy, model, optimizer, manager, info, total_steps, 
         counts = tf.zeros((options["num_labels"] if counter.enabled else 1,), tf.float32)
         examples = tf.constant(0.0)
         for _ in tf.range(steps):
-            loss, batch_counts, batch_examples = strategy.run(step_fn, args=(next(iterator),))
+            features, normalizers = next(iterator)
+            loss, batch_counts, batch_examples = strategy.run(step_fn, args=(features, normalizers))
             total += strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None)
             counts += strategy.reduce(tf.distribute.ReduceOp.SUM, batch_counts, axis=None)
             examples += strategy.reduce(tf.distribute.ReduceOp.SUM, batch_examples, axis=None)
         return total / tf.cast(steps, tf.float32), counts, examples
 
-    writer = tf.summary.create_file_writer(os.path.join(config.output, "tensorboard", "train"))
+    writer = tf.summary.create_file_writer(os.path.join(config.output, "tensorboard", "train")) if chief \
+        else tf.summary.create_noop_writer()
     end_step = total_steps if config.max_steps_this_run is None else \
         min(total_steps, start_step + config.max_steps_this_run)
     step = start_step
     log_path = os.path.join(config.output, TRAIN_LOG)
-    if start_step == 0 and os.path.exists(log_path):
+    if chief and start_step == 0 and os.path.exists(log_path):
         os.remove(log_path)  # a fresh run (no checkpoint to resume): an old log would mix two runs
     _log(config, f"training {config.task} from step {step} to {end_step} of {total_steps} "
                  f"(batch {config.train_batch_size}, {replicas} replica(s), optimizer {config.optimizer})")
@@ -420,8 +488,9 @@ def _train_loop(config, strategy, model, optimizer, manager, info, total_steps, 
         entry = {"step": step, "loss": loss, "learning_rate": learning_rate, "examples_per_second": speed,
                  "elapsed_seconds": round(time.time() - started_training, 3)}
         summary["losses"].append(entry)
-        with open(log_path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(entry) + "\n")
+        if chief:
+            with open(log_path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(entry) + "\n")
         with writer.as_default():
             _scalar("loss", loss, step)
             _scalar("learning_rate", learning_rate, step)
@@ -439,39 +508,53 @@ def _train_loop(config, strategy, model, optimizer, manager, info, total_steps, 
 
 
 def evaluate(config, strategy, model, info, options) -> dict:
-    """Metrics over one pass of the evaluation data (SQuAD: logits written for `squad-predict`)."""
+    """Metrics over one pass of the evaluation data (SQuAD: logits written for `squad-predict`).
+
+    Every replica evaluates its rows of each global batch (the last one padded to the full size, the
+    padding rows marked not real); the small per-row outputs of all replicas are gathered to every worker,
+    and the padding rows dropped, so each record counts once whatever the replica count.
+    """
     import numpy as np
     import tensorflow as tf
 
     from bertprep.trainer import tasks
 
-    dataset = data_lib.make_dataset(info, config.eval_batch_size, training=False)
-    dataset = strategy.experimental_distribute_dataset(dataset)
+    replicas = strategy.num_replicas_in_sync
+    if config.eval_batch_size % replicas:
+        raise BertprepError(f"--eval-batch-size {config.eval_batch_size} is not a multiple of the "
+                            f"{replicas} replicas")
+    dataset = strategy.distribute_datasets_from_function(
+        lambda context: data_lib.make_eval_dataset(info, config.eval_batch_size, input_context=context))
+
+    def replica_fn(features):
+        outputs = model(features, training=False)
+        result = tasks.eval_outputs(config.task, outputs, features, options["multi_label"], options["regression"])
+        return {**result, data_lib.ROW_IS_REAL: features[data_lib.ROW_IS_REAL]}
+
+    if config.jit_compile:
+        replica_fn = tf.function(replica_fn, jit_compile=True)
 
     @tf.function
     def eval_step(features):
-        def replica_fn(features):
-            outputs = model(features, training=False)
-            return tasks.eval_outputs(config.task, outputs, features, options["multi_label"], options["regression"])
-        return strategy.run(replica_fn, args=(features,))
+        per_replica = strategy.run(replica_fn, args=(features,))
+        return {name: strategy.gather(value, axis=0) for name, value in per_replica.items()}
 
     batches = []
     for features in dataset:
-        per_replica = eval_step(features)
-        local = {name: [np.asarray(t) for t in strategy.experimental_local_results(value)]
-                 for name, value in per_replica.items()}
-        batches.append({name: np.concatenate(parts, axis=0) for name, parts in local.items()})
+        gathered = {name: np.asarray(value) for name, value in eval_step(features).items()}
+        real = gathered.pop(data_lib.ROW_IS_REAL).astype(bool)
+        batches.append({name: value[real] for name, value in gathered.items()})
     if config.task == "squad":
-        return _write_squad_logits(config, batches)
+        return _write_squad_logits(config, batches, write=is_chief(strategy))
     return tasks.summarize(config.task, batches, labels=options["labels"], multi_label=options["multi_label"],
                            regression=options["regression"], num_labels=options["num_labels"])
 
 
-def _write_squad_logits(config, batches) -> dict:
+def _write_squad_logits(config, batches, write=True) -> dict:
     """One JSON line per feature: unique_id, start_logits, end_logits over the real tokens' window."""
     path = os.path.join(config.output, "squad_logits.jsonl")
     count = 0
-    with open(path, "w", encoding="utf-8") as handle:
+    with open(path if write else os.devnull, "w", encoding="utf-8") as handle:
         for batch in batches:
             for unique_id, start, end in zip(batch["unique_id"], batch["start_logits"], batch["end_logits"]):
                 handle.write(json.dumps({"unique_id": int(unique_id),
