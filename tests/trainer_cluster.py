@@ -110,14 +110,30 @@ def results_of(log_path) -> dict:
     return json.loads(lines[-1][len("RESULTS "):])
 
 
-def final_weights(output) -> dict:
-    """The model's variables in the run's last checkpoint (the optimizer's moments left out). A variable is
-    stored once, under the first path to it: the encoder's under the optimizer's trainable variables."""
+def final_weights(output, task="classifier") -> dict:
+    """The model's variables in the run's last checkpoint, by variable path, the optimizer's moments left
+    out. A variable is stored once, under the first path to it: the encoder's under the optimizer's list of
+    trainable variables, whose order is the model's (a tiny model is built to name them)."""
     import tensorflow as tf
 
+    from bertprep.trainer.heads import build_task_model
+    from trainer_data import tiny_config
+
+    paths = [variable.path for variable in build_task_model(task, tiny_config(), 2).trainable_variables]
     reader = tf.train.load_checkpoint(os.path.join(output, "checkpoints"))
-    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
-            if name.startswith(("model/", "optimizer/_trainable_variables/")) and name.endswith("VARIABLE_VALUE")}
+    weights = {}
+    for name in reader.get_variable_to_shape_map():
+        if name.startswith("optimizer/_trainable_variables/"):
+            weights[paths[int(name.split("/")[2])]] = reader.get_tensor(name)
+        elif name.startswith("model/") and name.endswith("VARIABLE_VALUE"):
+            weights[name] = reader.get_tensor(name)
+    return weights
+
+
+# The attention keys' bias adds the same number to every score of a query, which softmax ignores: its
+# gradient is 0 in exact arithmetic and rounding noise in practice, and the noise differs with the order of
+# the sums (one device or several). The equivalence of the weights is checked on every other variable.
+NO_GRADIENT = "/attention/key/bias"
 
 
 def relative_difference(value, reference) -> float:
