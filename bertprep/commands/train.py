@@ -67,6 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--tpu", help="TPU name or grpc:// address (with --strategy tpu)")
     group.add_argument("--precision", choices=PRECISIONS, default="auto",
                        help="auto: mixed_bfloat16 on TPU, mixed_float16 on GPU, float32 on CPU")
+    group.add_argument("--jit-compile", action="store_true",
+                       help="XLA-compile each replica's training and evaluation step (static shapes: training drops "
+                       "the last partial batch, evaluation pads it with rows that are not counted); TPUs always do")
 
 
 def config_from_args(args) -> TrainConfig:
@@ -80,7 +83,8 @@ def config_from_args(args) -> TrainConfig:
         save_checkpoints_steps=args.save_checkpoints_steps, keep_checkpoints=args.keep_checkpoints,
         strategy=args.strategy, tpu=args.tpu, precision=args.precision, seed=args.seed,
         max_seq_length=args.max_seq_length, max_predictions_per_seq=args.max_predictions_per_seq,
-        num_labels=args.num_labels, classifier_dropout=args.classifier_dropout, next_sentence=args.next_sentence)
+        num_labels=args.num_labels, classifier_dropout=args.classifier_dropout, next_sentence=args.next_sentence,
+        jit_compile=args.jit_compile)
 
 
 COLLAPSE_EXIT_STATUS = 3  # distinct from 2 (a user error) so that the scheduler can tell them apart
