@@ -167,6 +167,46 @@ def check_compatible(info: DatasetInfo, task: str, bert_config, max_seq_length=N
                             f"vocab.txt is {vocab_fingerprint[:12]}")
 
 
+# What gives an id its meaning. Two data sets (or a model and a data set) that disagree on one of these
+# would train or evaluate without an error and mean other things by the same ids (a label written with
+# `--labels 1,0` read as the class a model trained with `--labels 0,1` calls 1).
+MEANING_FIELDS = ("task", "labels", "vocab_fingerprint", "vocab_size", "max_seq_length", "max_predictions_per_seq",
+                  "multi_label", "regression")
+_TASK_OF_KIND = {kind: task for task, kinds in TASK_KINDS.items() for kind in kinds}
+
+
+def data_meaning(info: DatasetInfo) -> dict:
+    """The MEANING_FIELDS of a data set (None where it does not say)."""
+    return {"task": _TASK_OF_KIND.get(info.kind, info.kind),
+            "labels": [str(label) for label in info.labels] if info.labels else None,
+            "vocab_fingerprint": info.vocab_fingerprint, "vocab_size": info.vocab_size,
+            "max_seq_length": info.max_seq_length, "max_predictions_per_seq": info.max_predictions_per_seq,
+            "multi_label": info.multi_label, "regression": info.regression}
+
+
+def _shown(field, value) -> str:
+    if field == "labels":
+        return ",".join(value)
+    if field == "vocab_fingerprint":
+        return str(value)[:12]
+    return str(value)
+
+
+def check_same_meaning(first_name: str, first: dict, second_name: str, second: dict, fields=MEANING_FIELDS) -> None:
+    """Refuse, in one line naming both values, the first of `fields` on which the two disagree (a field
+    that either does not state is not compared)."""
+    for field in fields:
+        mine, theirs = first.get(field), second.get(field)
+        if mine is None or theirs is None:
+            continue
+        if field == "labels":
+            mine, theirs = [str(label) for label in mine], [str(label) for label in theirs]
+        if mine != theirs:
+            what = "label order" if field == "labels" and sorted(mine) == sorted(theirs) else field.replace("_", " ")
+            raise BertprepError(f"{second_name} has {what} {_shown(field, theirs)} but {first_name} has "
+                                f"{_shown(field, mine)}; they must agree, or the same ids mean other things")
+
+
 def parse_fn(schema):
     """Parse a batch of serialized Examples into int32/float32 tensors (TPUs want int32)."""
     import tensorflow as tf

@@ -18,6 +18,7 @@ import time
 from typing import Optional
 
 from bertprep.errors import BertprepError
+from bertprep.io import fs
 from bertprep.trainer import data as data_lib
 from bertprep.trainer.config import OPTIMIZERS, BertConfig  # noqa: F401  (OPTIMIZERS: the train command's choices)
 
@@ -147,7 +148,28 @@ def prepare(config: TrainConfig):
                                   config.max_predictions_per_seq, config.num_labels, vocab_fingerprint, kinds)
     if not infos:
         raise BertprepError("nothing to do: give training data (--data) or --eval-data")
+    if len(infos) == 2:
+        data_lib.check_same_meaning(f"the training data {infos['train'].path}", data_lib.data_meaning(infos["train"]),
+                                    f"the evaluation data {infos['eval'].path}", data_lib.data_meaning(infos["eval"]))
+    _check_init_checkpoint_meaning(config, infos.get("train") or infos["eval"])
     return bert_config, infos
+
+
+def _check_init_checkpoint_meaning(config, info):
+    """A bertprep train or export output as the initial checkpoint (its model.json) must mean by each id what
+    the data does: the vocabulary always, the labels when it was trained for this very task."""
+    if not config.init_checkpoint or fs.is_remote(str(config.init_checkpoint)):
+        return
+    directory = config.init_checkpoint if os.path.isdir(config.init_checkpoint) else \
+        os.path.dirname(config.init_checkpoint)
+    description = read_model_description(directory)
+    if not description:
+        return
+    fields = ["vocab_fingerprint"]
+    if description.get("task") == config.task and config.task in ("classifier", "tagging"):
+        fields += ["labels", "multi_label", "regression"]
+    data_lib.check_same_meaning(f"the initial checkpoint {directory} ({MODEL_FILE})", description,
+                                f"the data {info.path}", data_lib.data_meaning(info), fields)
 
 
 def _checkpoint_vocab_fingerprint(init_checkpoint):
@@ -169,7 +191,7 @@ def _model_options(config, infos):
     if config.task in ("classifier", "tagging") and not num_labels:
         raise BertprepError(f"{info.path}: info.json names no labels; pass --num-labels")
     return {"num_labels": num_labels or 2, "multi_label": info.multi_label, "regression": info.regression,
-            "labels": info.labels}
+            "labels": info.labels, "vocab_fingerprint": info.vocab_fingerprint, "max_seq_length": info.max_seq_length}
 
 
 def train(config: TrainConfig) -> dict:
@@ -358,10 +380,14 @@ class _cluster_failures_named:
 
 
 def write_model_description(directory, task, options, next_sentence=True):
-    """model.json: what `export` and `embed` need to rebuild the model that a checkpoint holds."""
+    """model.json: what `export` and `embed` need to rebuild the model that a checkpoint holds, and what its
+    ids mean (labels, the data's vocabulary and length), which `predict` and later fine-tuning check."""
     description = {"task": task, "num_labels": options["num_labels"], "use_next_sentence": bool(next_sentence),
                    "multi_label": options["multi_label"], "regression": options["regression"],
                    "labels": options["labels"]}
+    for field in ("vocab_fingerprint", "max_seq_length"):
+        if options.get(field) is not None:
+            description[field] = options[field]
     with open(os.path.join(directory, MODEL_FILE), "w", encoding="utf-8") as handle:
         json.dump(description, handle, indent=2, sort_keys=True)
 
