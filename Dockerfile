@@ -4,6 +4,18 @@
 ARG LAUNCHER_TAG=latest
 FROM gcr.io/dataflow-templates-base/python311-template-launcher-base:${LAUNCHER_TAG} AS launcher
 
+# The trainer image: `bertprep train` on GPU workers (Vertex AI custom training worker pools, a Kubeflow
+# TFJob, workers started by hand with TF_CONFIG); README "Training on GPU or TPU workers".
+#   docker build --target trainer -t REGION-docker.pkg.dev/PROJECT/REPO/bertprep-trainer:0.1.0 .
+# The Dataflow worker image below stays the default target (the last stage).
+FROM tensorflow/tensorflow:2.21.0-gpu AS trainer
+WORKDIR /opt/bertprep
+COPY setup.py README.md ./
+COPY bertprep ./bertprep
+RUN pip install --no-cache-dir '.[gcp]'
+ENTRYPOINT ["bertprep"]
+CMD ["train", "--help"]
+
 FROM apache/beam_python3.11_sdk:2.77.0
 
 # The Beam SDK image has no Flex Template launcher; take it from Google's launcher base image.
