@@ -194,9 +194,10 @@ def _model_options(config, infos):
             "labels": info.labels, "vocab_fingerprint": info.vocab_fingerprint, "max_seq_length": info.max_seq_length}
 
 
-def train(config: TrainConfig) -> dict:
-    """Train (and/or evaluate); returns a summary with the loss history, final metrics and warnings."""
-    bert_config, infos = prepare(config)
+def train(config: TrainConfig, prepared=None) -> dict:
+    """Train (and/or evaluate); returns a summary with the loss history, final metrics and warnings.
+    `prepared`: what `prepare(config)` returned, when the caller (a job's plan) has it already."""
+    bert_config, infos = prepared or prepare(config)
     if config.optimizer not in OPTIMIZERS:
         raise BertprepError(f"unknown --optimizer {config.optimizer!r}; expected one of {', '.join(OPTIMIZERS)}")
     if config.log_every < 1:
@@ -220,7 +221,7 @@ def train(config: TrainConfig) -> dict:
     previous_policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(precision)
     summary = {"precision": precision, "replicas": strategy.num_replicas_in_sync, "optimizer": config.optimizer,
-               "losses": [], "warnings": []}
+               "losses": [], "warnings": [], "chief": chief}
     try:
         total_steps = _total_steps(config, infos.get("train"))
         with strategy.scope():
