@@ -113,3 +113,21 @@ def test_scheduled_chain_trains_and_exports_and_a_failed_train_publishes_nothing
     # refused before training: the failed run left no output at all (so nothing half-written either)
     assert sorted(os.listdir(out / "train")) == sorted(["LATEST", published["train"]])
     assert "bertprep: error: --max-seq-length 64 but" in _run_logs(tmp_path, "train")
+
+
+def test_an_evaluation_of_no_example_is_a_failed_run_without_marker(tmp_path):
+    from bertprep.errors import BertprepError
+    from bertprep.options.train import TrainOptions
+    from bertprep.trainer import job
+    from trainer_data import classifier_records, write_dataset
+
+    train_dir = write_dataset(str(tmp_path / "train"), "classifier", {"max_seq_length": 16}, classifier_records(16),
+                              extra_info={"labels": ["0", "1"]})
+    empty = write_dataset(str(tmp_path / "empty"), "classifier", {"max_seq_length": 16}, [],
+                          extra_info={"labels": ["0", "1"]})
+    options = TrainOptions(task="classifier", data=train_dir, eval_data=empty, output=str(tmp_path / "out"),
+                           bert_config=write_bert_config(str(tmp_path), tiny_config()), num_train_steps=1,
+                           train_batch_size=8, eval_batch_size=8)
+    with pytest.raises(BertprepError, match="the evaluation read no example; nothing was evaluated"):
+        job.run_training(options, job.plan_training(options), log=lambda line: None)
+    assert not (tmp_path / "out" / "_COMPLETE").exists()
