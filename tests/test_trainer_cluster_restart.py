@@ -11,8 +11,8 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from trainer_cluster import (NO_GRADIENT, final_weights, free_ports, relative_difference, start, tf_config,  # noqa: E402
-                             vertex_cluster_spec, write_data)
+from trainer_cluster import (NO_GRADIENT, final_weights, free_ports, relative_difference, start,  # noqa: E402
+                             tf_config, vertex_cluster_spec, write_data)
 
 STEPS = 60
 SAVE_EVERY = 5

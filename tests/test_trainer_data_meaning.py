@@ -97,6 +97,6 @@ def test_predict_input_with_other_labels_is_refused_before_tensorflow(tmp_path):
 
 
 def test_meaning_of_a_data_set_names_its_task_family(tmp_path):
-    directory = write_dataset(str(tmp_path / "squad"), "squad_eval", {"max_seq_length": 16},
-                              [{"unique_id": 1, "input_ids": [1] * 16, "input_mask": [1] * 16, "segment_ids": [0] * 16}])
+    record = {"unique_id": 1, "input_ids": [1] * 16, "input_mask": [1] * 16, "segment_ids": [0] * 16}
+    directory = write_dataset(str(tmp_path / "squad"), "squad_eval", {"max_seq_length": 16}, [record])
     assert data_lib.data_meaning(data_lib.read_dataset_info(directory))["task"] == "squad"

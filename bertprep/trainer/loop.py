@@ -354,7 +354,8 @@ def _remove_scratch(directory):
 
 # What TensorFlow raises in a worker whose peer stopped: the coordination service's heartbeat names the
 # lost task (UnavailableError), or the collective it was in is aborted or times out.
-_PEER_LOST = ("UnavailableError", "AbortedError", "CancelledError", "DeadlineExceededError", "InternalError")
+_PEER_LOST = ("UnavailableError", "AbortedError", "CancelledError", "DeadlineExceededError")
+_PEER_LOST_TEXT = ("stopped sending heartbeats", "Collective ops is aborted")
 
 
 class _cluster_failures_named:
@@ -367,14 +368,19 @@ class _cluster_failures_named:
         return self
 
     def __exit__(self, kind, error, traceback):
-        if error is None or self.config.strategy != "multi_worker_mirrored" or kind.__name__ not in _PEER_LOST:
+        if error is None or self.config.strategy != "multi_worker_mirrored":
             return False
+        if kind.__name__ not in _PEER_LOST and not any(text in str(error) for text in _PEER_LOST_TEXT):
+            return False
+        import json
         import re
 
         from bertprep.trainer.cluster import describe_task
 
-        lost = sorted(set(re.findall(r"/job:(\w+)/replica:\d+/task:(\d+)", str(error))))
-        named = ", ".join(f"{job} {task}" for job, task in lost) or "another worker"
+        task = json.loads(os.environ["TF_CONFIG"]).get("task", {})
+        me = (str(task.get("type")), str(task.get("index")))
+        lost = sorted(set(re.findall(r"/job:(\w+)/replica:\d+/task:(\d+)", str(error))) - {me})
+        named = ", ".join(f"{job} {index}" for job, index in lost) or "another worker"
         raise BertprepError(f"{describe_task()}: training stopped because {named} of the cluster stopped "
                             f"({kind.__name__}); restart every worker with the same --output to resume from the "
                             f"last checkpoint") from None

@@ -152,8 +152,9 @@ def create_optimizer(model, learning_rate: float, total_steps: int, warmup_steps
     scaling if asked (float16)."""
     schedule = create_schedule(optimizer, learning_rate, total_steps, warmup_steps)
     if optimizer == "adamw":
-        result = _clipped_after_all_reduce(keras.optimizers.AdamW)(learning_rate=schedule, weight_decay=weight_decay, beta_1=0.9,
-                                        beta_2=0.999, epsilon=ADAMW_EPSILON, global_clipnorm=GLOBAL_CLIP_NORM)
+        result = _clipped_after_all_reduce(keras.optimizers.AdamW)(
+            learning_rate=schedule, weight_decay=weight_decay, beta_1=0.9, beta_2=0.999, epsilon=ADAMW_EPSILON,
+            global_clipnorm=GLOBAL_CLIP_NORM)
     else:
         result = _clipped_after_all_reduce(BertAdamWeightDecay)(learning_rate=schedule, weight_decay=weight_decay)
     result.exclude_from_weight_decay(var_list=[v for v in model.trainable_variables if is_decay_exempt(v)])
