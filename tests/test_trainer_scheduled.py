@@ -1,6 +1,7 @@
 """`train` and `export` as jobs of a jobs file: `scheduler run --once` runs mask-probs → pretraining → train →
 export end to end (the real jobs, a tiny model, a few steps), publishing all four; then a train run that fails
 moves neither train's nor export's LATEST, and `--once` exits 1 naming train."""
+import dataclasses
 import json
 import os
 
@@ -131,3 +132,18 @@ def test_an_evaluation_of_no_example_is_a_failed_run_without_marker(tmp_path):
     with pytest.raises(BertprepError, match="the evaluation read no example; nothing was evaluated"):
         job.run_training(options, job.plan_training(options), log=lambda line: None)
     assert not (tmp_path / "out" / "_COMPLETE").exists()
+
+
+def test_job_options_offer_what_the_trainer_knows():
+    from bertprep.options import train as train_options
+    from bertprep.pipelines import registry
+    from bertprep.trainer import config, data, loop
+
+    assert train_options.TASKS == tuple(data.TASK_KINDS) and train_options.OPTIMIZERS == config.OPTIMIZERS
+    assert train_options.STRATEGIES == loop.STRATEGIES and train_options.PRECISIONS == loop.PRECISIONS
+    job = registry.pipeline("train")
+    assert job.in_process and job.options_class() is train_options.TrainOptions
+    assert job.plan_function().__name__ == "plan_training" and job.run_function().__name__ == "run_training"
+    config_fields = {field.name for field in dataclasses.fields(loop.TrainConfig)}
+    options = {option.name for option in train_options.TrainOptions.command_options()}
+    assert options - config_fields == {"fail_on_collapse"}  # every other option reaches the trainer
