@@ -6,7 +6,10 @@ which a Kubernetes Job (or anyone starting the workers by hand) sets. Vertex AI 
 (primary replica, workers, parameter servers, evaluators) and a `task` naming this replica's pool and index;
 it sets `TF_CONFIG` too for its own TensorFlow containers, but a custom container cannot count on it.
 When `TF_CONFIG` is missing and `CLUSTER_SPEC` is there, `TF_CONFIG` is written from it before the
-strategy is made. No TensorFlow import here: this runs before TensorFlow starts.
+strategy is made. No TensorFlow import at the top: this runs before TensorFlow starts.
+
+Also here: which worker owns the output (the chief), where the others save, and the one line a worker
+ends with when another worker of the cluster stopped.
 """
 import json
 import os
@@ -58,3 +61,59 @@ def describe_task(environ=None) -> str:
     count = sum(len(addresses) for kind, addresses in config.get("cluster", {}).items()
                 if kind in ("chief", "worker"))
     return f"{task.get('type', '?')} {task.get('index', '?')} of {count}"
+
+
+def is_chief(strategy) -> bool:
+    """Multi-worker training: only the chief (or worker 0 without a chief) owns the real checkpoints."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    task_type = getattr(resolver, "task_type", None)
+    if task_type in (None, "chief"):
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
+def scratch_directory(strategy):
+    """Every worker must take part in saving a checkpoint; the others write theirs to a local scratch
+    directory (removed at the end), never into the output that the chief owns."""
+    import tempfile
+
+    resolver = strategy.cluster_resolver
+    return tempfile.mkdtemp(prefix=f"bertprep-{resolver.task_type}{resolver.task_id}-checkpoints-")
+
+
+def remove_scratch(directory):
+    import shutil
+
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+# What TensorFlow raises in a worker whose peer stopped: the coordination service's heartbeat names the
+# lost task (UnavailableError), or the collective it was in is aborted or times out.
+_PEER_LOST = ("UnavailableError", "AbortedError", "CancelledError", "DeadlineExceededError")
+_PEER_LOST_TEXT = ("stopped sending heartbeats", "Collective ops is aborted")
+
+
+class peer_failures_named:  # noqa: N801  (used as `with peer_failures_named(...)`)
+    """Under multi_worker_mirrored, a worker that stopped ends the others' runs with one line naming it."""
+
+    def __init__(self, strategy_name):
+        self.strategy_name = strategy_name
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if error is None or self.strategy_name != "multi_worker_mirrored":
+            return False
+        if kind.__name__ not in _PEER_LOST and not any(text in str(error) for text in _PEER_LOST_TEXT):
+            return False
+        import re
+
+        task = json.loads(os.environ["TF_CONFIG"]).get("task", {})
+        me = (str(task.get("type")), str(task.get("index")))
+        lost = sorted(set(re.findall(r"/job:(\w+)/replica:\d+/task:(\d+)", str(error))) - {me})
+        named = ", ".join(f"{job} {index}" for job, index in lost) or "another worker"
+        raise BertprepError(f"{describe_task()}: training stopped because {named} of the cluster stopped "
+                            f"({kind.__name__}); restart every worker with the same --output to resume from the "
+                            f"last checkpoint") from None

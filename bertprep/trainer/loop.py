@@ -19,6 +19,7 @@ from typing import Optional
 
 from bertprep.errors import BertprepError
 from bertprep.io import fs
+from bertprep.trainer import cluster
 from bertprep.trainer import data as data_lib
 from bertprep.trainer.config import OPTIMIZERS, BertConfig  # noqa: F401  (OPTIMIZERS: the train command's choices)
 
@@ -79,9 +80,7 @@ def create_strategy(name: str, tpu: Optional[str] = None):
         return _REPLICATED[name]
     if name == "multi_worker_mirrored":
         if name not in _REPLICATED:
-            from bertprep.trainer.cluster import ensure_tf_config
-
-            ensure_tf_config()  # Vertex AI's CLUSTER_SPEC becomes TF_CONFIG when that is missing
+            cluster.ensure_tf_config()  # Vertex AI's CLUSTER_SPEC becomes TF_CONFIG when that is missing
             _REPLICATED[name] = tf.distribute.MultiWorkerMirroredStrategy()
         return _REPLICATED[name]
     # Not run here (no TPU is lent to CI): the resolver needs a TPU; the steps it runs are the XLA-compiled
@@ -211,7 +210,7 @@ def train(config: TrainConfig, prepared=None) -> dict:
     from bertprep.trainer.heads import build_task_model
 
     strategy = create_strategy(config.strategy, config.tpu)
-    chief = is_chief(strategy)
+    chief = cluster.is_chief(strategy)
     if chief:
         os.makedirs(config.output, exist_ok=True)
     device = describe_device(config.strategy, strategy)
@@ -234,7 +233,7 @@ def train(config: TrainConfig, prepared=None) -> dict:
             optimizer.build(model.trainable_variables)
         checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
         checkpoints = os.path.join(config.output, "checkpoints")
-        manager = tf.train.CheckpointManager(checkpoint, checkpoints if chief else _scratch_directory(strategy),
+        manager = tf.train.CheckpointManager(checkpoint, checkpoints if chief else cluster.scratch_directory(strategy),
                                              max_to_keep=config.keep_checkpoints, checkpoint_name="ckpt")
         if chief:
             bert_config.to_json_file(os.path.join(config.output, "bert_config.json"))
@@ -250,7 +249,7 @@ def train(config: TrainConfig, prepared=None) -> dict:
             summary["import"] = {"loaded": len(report.loaded), "missing": report.missing, "unused": report.unused}
         counter = collapse.LabelCounter(config.task, options["num_labels"], options["multi_label"],
                                         options["regression"])
-        with _cluster_failures_named(config):
+        with cluster.peer_failures_named(config.strategy):
             if config.do_train:
                 _train_loop(config, strategy, model, optimizer, manager, infos["train"], total_steps, options,
                             summary, counter, chief)
@@ -260,7 +259,7 @@ def train(config: TrainConfig, prepared=None) -> dict:
                 summary["eval"]["step"] = step
         summary["step"] = step
         if not chief:  # the chief alone writes the log, the metrics, TensorBoard and the report
-            _remove_scratch(manager.directory)
+            cluster.remove_scratch(manager.directory)
             return summary
         history = read_train_log(config.output) if config.do_train else []
         # The loss check needs the whole run: a run stopped early (--max-steps-this-run) may not have
@@ -325,65 +324,6 @@ def _write_report(config, summary, history, total_steps, precision, device):
 
 
 MODEL_FILE = "model.json"
-
-
-def is_chief(strategy) -> bool:
-    """Multi-worker training: only the chief (or worker 0 without a chief) owns the real checkpoints."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    task_type = getattr(resolver, "task_type", None)
-    if task_type in (None, "chief"):
-        return True
-    has_chief = "chief" in resolver.cluster_spec().as_dict()
-    return task_type == "worker" and resolver.task_id == 0 and not has_chief
-
-
-def _scratch_directory(strategy):
-    """Every worker must take part in saving a checkpoint; the others write theirs to a local scratch
-    directory (removed at the end), never into the output that the chief owns."""
-    import tempfile
-
-    resolver = strategy.cluster_resolver
-    return tempfile.mkdtemp(prefix=f"bertprep-{resolver.task_type}{resolver.task_id}-checkpoints-")
-
-
-def _remove_scratch(directory):
-    import shutil
-
-    shutil.rmtree(directory, ignore_errors=True)
-
-
-# What TensorFlow raises in a worker whose peer stopped: the coordination service's heartbeat names the
-# lost task (UnavailableError), or the collective it was in is aborted or times out.
-_PEER_LOST = ("UnavailableError", "AbortedError", "CancelledError", "DeadlineExceededError")
-_PEER_LOST_TEXT = ("stopped sending heartbeats", "Collective ops is aborted")
-
-
-class _cluster_failures_named:
-    """Under multi_worker_mirrored, a worker that stopped ends the others' runs with one line naming it."""
-
-    def __init__(self, config):
-        self.config = config
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, kind, error, traceback):
-        if error is None or self.config.strategy != "multi_worker_mirrored":
-            return False
-        if kind.__name__ not in _PEER_LOST and not any(text in str(error) for text in _PEER_LOST_TEXT):
-            return False
-        import json
-        import re
-
-        from bertprep.trainer.cluster import describe_task
-
-        task = json.loads(os.environ["TF_CONFIG"]).get("task", {})
-        me = (str(task.get("type")), str(task.get("index")))
-        lost = sorted(set(re.findall(r"/job:(\w+)/replica:\d+/task:(\d+)", str(error))) - {me})
-        named = ", ".join(f"{job} {index}" for job, index in lost) or "another worker"
-        raise BertprepError(f"{describe_task()}: training stopped because {named} of the cluster stopped "
-                            f"({kind.__name__}); restart every worker with the same --output to resume from the "
-                            f"last checkpoint") from None
 
 
 def write_model_description(directory, task, options, next_sentence=True):
@@ -578,7 +518,7 @@ def evaluate(config, strategy, model, info, options) -> dict:
         real = gathered.pop(data_lib.ROW_IS_REAL).astype(bool)
         batches.append({name: value[real] for name, value in gathered.items()})
     if config.task == "squad":
-        return _write_squad_logits(config, batches, write=is_chief(strategy))
+        return _write_squad_logits(config, batches, write=cluster.is_chief(strategy))
     return tasks.summarize(config.task, batches, labels=options["labels"], multi_label=options["multi_label"],
                            regression=options["regression"], num_labels=options["num_labels"])
 
