@@ -221,6 +221,7 @@ def train(config: TrainConfig, prepared=None) -> dict:
     keras.mixed_precision.set_global_policy(precision)
     summary = {"precision": precision, "replicas": strategy.num_replicas_in_sync, "optimizer": config.optimizer,
                "losses": [], "warnings": [], "chief": chief}
+    scratch = None if chief else cluster.scratch_directory(strategy)
     try:
         total_steps = _total_steps(config, infos.get("train"))
         with strategy.scope():
@@ -233,8 +234,8 @@ def train(config: TrainConfig, prepared=None) -> dict:
             optimizer.build(model.trainable_variables)
         checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
         checkpoints = os.path.join(config.output, "checkpoints")
-        manager = tf.train.CheckpointManager(checkpoint, checkpoints if chief else cluster.scratch_directory(strategy),
-                                             max_to_keep=config.keep_checkpoints, checkpoint_name="ckpt")
+        manager = tf.train.CheckpointManager(checkpoint, scratch or checkpoints, max_to_keep=config.keep_checkpoints,
+                                             checkpoint_name="ckpt")
         if chief:
             bert_config.to_json_file(os.path.join(config.output, "bert_config.json"))
             write_model_description(config.output, config.task, options, config.next_sentence)
@@ -259,7 +260,6 @@ def train(config: TrainConfig, prepared=None) -> dict:
                 summary["eval"]["step"] = step
         summary["step"] = step
         if not chief:  # the chief alone writes the log, the metrics, TensorBoard and the report
-            cluster.remove_scratch(manager.directory)
             return summary
         history = read_train_log(config.output) if config.do_train else []
         # The loss check needs the whole run: a run stopped early (--max-steps-this-run) may not have
@@ -279,6 +279,8 @@ def train(config: TrainConfig, prepared=None) -> dict:
         return summary
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
+        if scratch:
+            cluster.remove_scratch(scratch)
 
 
 EVAL_RESULTS = "eval_results.json"
