@@ -25,9 +25,9 @@ from starlette.concurrency import run_in_threadpool
 
 from bertprep import __version__
 from bertprep.errors import BertprepError
-from bertprep.service import runner as runner_lib
+from bertprep.service import run_process
 from bertprep.service.jobs_file import JobsConfig
-from bertprep.service.registry import STATUSES, Registry, RegistryError, RunNotFound, iso_time, public_view
+from bertprep.service.run_registry import STATUSES, Registry, RegistryError, RunNotFound, iso_time, public_view
 
 TOKEN_ENV = "BERTPREP_API_TOKEN"
 LOG_TAIL_LINES = 40
@@ -139,7 +139,7 @@ def create_app(config: JobsConfig, registry: Optional[Registry] = None, schedule
                 "schedule": spec.schedule, "timezone": spec.timezone, "after": spec.after, "enabled": spec.enabled,
                 "retries": spec.retries,
                 "next_run": next_times[spec.name].isoformat() if spec.name in next_times else None,
-                "latest": runner_lib.read_latest(spec.output_root or config.output_root, spec.name),
+                "latest": run_process.read_latest(spec.output_root or config.output_root, spec.name),
                 "last_run": {"run_id": last[0]["run_id"], "status": last[0]["status"],
                              "ended_at": iso_time(last[0]["ended_at"])} if last else None,
             })
@@ -172,9 +172,9 @@ def create_app(config: JobsConfig, registry: Optional[Registry] = None, schedule
         except RunNotFound:  # the registry's own message names its file: not for HTTP clients
             raise HTTPException(404, detail="no run %r" % run_id) from None
         view = public_view(run, with_spec=True)
-        view["report"] = runner_lib.read_report(run["output_path"]) if run.get("output_path") else None
+        view["report"] = run_process.read_report(run["output_path"]) if run.get("output_path") else None
         view["log_tail"] = log_tail(run.get("log_path"))
-        view["is_latest"] = runner_lib.is_published(run)
+        view["is_latest"] = run_process.is_published(run)
         return view
 
     @app.exception_handler(BertprepError)

@@ -255,7 +255,7 @@ def make_dataset(info: DatasetInfo, batch_size: int, training: bool, seed: int =
 # Replicated training and evaluation share one record stream out by data, not by file: every input
 # pipeline (worker) reads the same seeded stream, cuts it into global batches, and keeps its replicas'
 # rows of each. The global batch of every step is then the very batch a single device trains on, which
-# makes the multi-replica maths checkable against one device (tests/test_trainer_equivalence.py), lets a
+# makes the multi-replica maths checkable against one device (tests/trainer/test_trainer_equivalence.py), lets a
 # data set with fewer shards than workers train, and leaves no example to two replicas. The price is that
 # each worker reads (and discards most of) the whole stream; for the record sizes here that is cheap next
 # to the model's steps. (Sharding by file would read less but give every replica other examples per step.)

@@ -84,7 +84,7 @@ def create_strategy(name: str, tpu: Optional[str] = None):
             _REPLICATED[name] = tf.distribute.MultiWorkerMirroredStrategy()
         return _REPLICATED[name]
     # Not run here (no TPU is lent to CI): the resolver needs a TPU; the steps it runs are the XLA-compiled
-    # ones that tests/test_trainer_xla.py compiles on CPU.
+    # ones that tests/trainer/test_trainer_xla.py compiles on CPU.
     if name == "tpu":
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "")
         tf.config.experimental_connect_to_cluster(resolver)
