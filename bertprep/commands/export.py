@@ -15,7 +15,9 @@ add_arguments = ExportOptions.add_arguments
 
 
 def run(args) -> int:
-    from bertprep.trainer import job
+    """The registry's in-process job: plan(options), then run(options, plan), whose value is the exit status."""
+    from bertprep.pipelines import registry
 
-    options = ExportOptions.from_namespace(args)
-    return job.run_export(options, job.plan_export(options))
+    job = registry.pipeline(COMMAND)
+    options = job.options_class().from_namespace(args)
+    return job.run_function()(options, job.plan_function()(options))

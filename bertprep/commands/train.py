@@ -26,7 +26,9 @@ add_arguments = TrainOptions.add_arguments
 
 
 def run(args) -> int:
-    from bertprep.trainer import job
+    """The registry's in-process job: plan(options), then run(options, plan), whose value is the exit status."""
+    from bertprep.pipelines import registry
 
-    options = TrainOptions.from_namespace(args)
-    return job.run_training(options, job.plan_training(options))
+    job = registry.pipeline(COMMAND)
+    options = job.options_class().from_namespace(args)
+    return job.run_function()(options, job.plan_function()(options))
