@@ -23,6 +23,17 @@ STOPSIGNAL SIGTERM
 ENTRYPOINT ["bertprep", "serve", "--host", "0.0.0.0", "--port", "8080"]
 CMD ["--jobs", "/etc/bertprep/jobs.yaml", "--registry", "/var/lib/bertprep/bertprep-runs.sqlite"]
 
+# The trainer image: `bertprep train` on GPU workers (Vertex AI custom training worker pools, a Kubeflow
+# TFJob, workers started by hand with TF_CONFIG); README "Training on GPU or TPU workers".
+#   docker build --target trainer -t REGION-docker.pkg.dev/PROJECT/REPO/bertprep-trainer:0.1.0 .
+FROM tensorflow/tensorflow:2.21.0-gpu AS trainer
+WORKDIR /opt/bertprep
+COPY setup.py README.md ./
+COPY bertprep ./bertprep
+RUN pip install --no-cache-dir '.[gcp]'
+ENTRYPOINT ["bertprep"]
+CMD ["train", "--help"]
+
 # The default target (last stage): the Dataflow worker and Flex Template launcher image.
 FROM apache/beam_python3.11_sdk:2.77.0
 

@@ -3,6 +3,7 @@
     python benchmarks/bench_train.py                        # CPU: small config (regression figure)
     python benchmarks/bench_train.py --base --precision mixed_bfloat16   # BERT-base, seq 128 (GPU)
     KERAS_BACKEND=jax python benchmarks/bench_train.py --base --precision mixed_bfloat16
+    python benchmarks/bench_train.py --replicas 1,2         # the trainer on 1 and 2 replicas, side by side
 
 The same model code runs on TensorFlow (tf.function, XLA) or JAX (jax.jit of a stateless step);
 with KERAS_BACKEND=jax nothing imports TensorFlow, so a GPU machine with only JAX can run it.
@@ -221,6 +222,70 @@ def run(args):
     return result
 
 
+def write_synthetic_pretraining(directory, records, seq_length, predictions, vocab):
+    """`records` synthetic pretraining records as a bertprep output directory (shards, info.json, _COMPLETE)."""
+    from bertprep import schemas
+    from bertprep.io.output import ShardWriter
+
+    os.makedirs(directory, exist_ok=True)
+    config = {"max_seq_length": seq_length, "max_predictions_per_seq": predictions}
+    schema = schemas.for_kind("pretraining", config)
+    batch = synthetic_batch(records, seq_length, predictions, vocab)
+    writer = ShardWriter(os.path.join(directory, "pretraining-00000-of-00001.tfrecord"))
+    for row in range(records):
+        writer.write(schema.encode({name: value[row].tolist() for name, value in batch.items()}))
+    shard = writer.close()
+    info = {"kind": "pretraining", "schema": schema.to_json(), "config": config, "counts": {"records_out": records},
+            "shards": [{"file": os.path.basename(shard["path"]), "records": shard["records"]}]}
+    with open(os.path.join(directory, "info.json"), "w") as handle:
+        json.dump(info, handle)
+    with open(os.path.join(directory, "_COMPLETE"), "w") as handle:
+        handle.write("{}")
+    return directory
+
+
+def run_replicas(args):
+    """The real trainer (`bertprep train`'s loop, its input pipeline included) on 1 and on N replicas, the same
+    global batch, one process: examples/s side by side and their ratio. On CPU the replicas are logical
+    devices over the same cores (what the distribution costs, not a speed-up); on GPUs, one per GPU."""
+    import tempfile
+
+    import tensorflow as tf
+
+    counts = [int(value) for value in args.replicas.split(",")]
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * max(counts))
+    from bertprep.trainer.config import BertConfig
+    from bertprep.trainer.loop import TrainConfig, train
+
+    root = tempfile.mkdtemp(prefix="bench_train_replicas-")
+    config_values = dict(BASE if args.base else SMALL)
+    BertConfig(**config_values).to_json_file(os.path.join(root, "bert_config.json"))
+    data = write_synthetic_pretraining(os.path.join(root, "data"), 4 * args.batch_size, args.seq_length,
+                                       args.predictions, config_values["vocab_size"])
+    flops = model_flops_per_sequence(config_values, args.seq_length, args.predictions)
+    rows = []
+    for replicas in counts:
+        if gpus and replicas > len(gpus):
+            continue
+        strategy = "one_device" if replicas == 1 else "mirrored"
+        summary = train(TrainConfig(task="pretraining", data=data, bert_config=os.path.join(root, "bert_config.json"),
+                                    output=os.path.join(root, f"replicas{replicas}"), train_batch_size=args.batch_size,
+                                    num_train_steps=2 * args.steps, steps_per_loop=args.steps, log_every=args.steps,
+                                    save_checkpoints_steps=10 ** 9, strategy=strategy, precision=args.precision,
+                                    jit_compile=not args.no_xla, verbose=False))
+        timed = summary["losses"][-1]  # the first chunk holds the compilation
+        rows.append({"replicas": summary["replicas"], "examples_per_second": round(timed["examples_per_second"], 2),
+                     "model_tflops_per_second": round(timed["examples_per_second"] * flops / 1e12, 4)})
+    for row in rows:
+        row["ratio_to_first"] = round(row["examples_per_second"] / rows[0]["examples_per_second"], 3)
+    return {"config": "BERT-base" if args.base else "small", "device": "GPU" if gpus else "CPU",
+            "precision": args.precision, "global_batch": args.batch_size, "seq_length": args.seq_length,
+            "timed_steps": args.steps, "gflops_per_sequence": round(flops / 1e9, 3), "runs": rows}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base", action="store_true", help="BERT-base (default on GPU); else the small config")
@@ -237,7 +302,22 @@ def main(argv=None):
                         help="TensorFlow: jit_compile the step (default: on GPU only; XLA is slower on CPU)")
     parser.add_argument("--peak-tflops", type=float, help="override the peak used for MFU")
     parser.add_argument("--json", action="store_true", help="print one JSON object only")
+    parser.add_argument("--replicas", help="e.g. 1,2: the real trainer on that many replicas (same global batch), "
+                        "examples/s side by side with the ratio (TensorFlow; CPU: logical devices, GPU: one each)")
     args = parser.parse_args(argv)
+    if args.replicas:
+        args.precision = args.precision or "float32"
+        args.batch_size = args.batch_size or 16
+        args.steps = args.steps or 10
+        args.no_xla = not args.xla
+        result = run_replicas(args)
+        print(json.dumps(result) if args.json else "\n".join(
+            [f"{result['config']} BERT, {result['device']}, {result['precision']}, global batch "
+             f"{result['global_batch']} × {result['seq_length']} tokens, {result['timed_steps']} timed steps",
+             "  replicas  examples/s  ratio  model TFLOP/s"] +
+            [f"  {row['replicas']:>8}  {row['examples_per_second']:>10.1f}  {row['ratio_to_first']:>5.2f}  "
+             f"{row['model_tflops_per_second']:>13.4f}" for row in result["runs"]] + [json.dumps(result)]))
+        return
     import keras  # noqa: F401  (backend chosen by KERAS_BACKEND)
 
     _, platform, _ = device_description()

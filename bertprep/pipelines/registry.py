@@ -128,10 +128,22 @@ PIPELINES: Dict[str, Job] = {job.name: job for job in (
 )}
 
 
+# The trainer's jobs run in process (no Beam): the same options class, output root, completion marker, LATEST,
+# retries, triggers and `runs` as the Beam jobs (bertprep/trainer/job.py). Their commands call plan and run
+# themselves rather than runtime.job_path: a training output is resumed in place (job_path's prepare would
+# refuse or withdraw it), and under multi_worker_mirrored only the chief may touch it.
+IN_PROCESS_JOBS: Dict[str, Job] = {job.name: job for job in (
+    Job("train", "bertprep.options.train:TrainOptions", "bertprep.trainer.job:plan_training",
+        run="bertprep.trainer.job:run_training"),
+    Job("export", "bertprep.options.train:ExportOptions", "bertprep.trainer.job:plan_export",
+        run="bertprep.trainer.job:run_export"),
+)}
+
+
 def pipelines() -> Dict[str, Job]:
     """The built-in jobs and those of the modules named by BERTPREP_EXTRA_PIPELINES; a module that is missing
     or has no PIPELINES is one BertprepError line naming the variable (for the CLI and the service alike)."""
-    found = dict(PIPELINES)
+    found = {**PIPELINES, **IN_PROCESS_JOBS}
     extra = os.environ.get(EXTRA_PIPELINES_ENV) or ""
     for module in filter(None, extra.split(",")):
         try:

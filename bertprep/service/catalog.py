@@ -9,6 +9,7 @@ the CLI.
 import sys
 from typing import List
 
+from bertprep.errors import BertprepError
 from bertprep.options.fields import value_text
 from bertprep.pipelines import registry
 
@@ -24,6 +25,18 @@ def command_prefix() -> List[str]:
 def available_pipelines() -> List[str]:
     """The names of every job the service can run, sorted."""
     return registry.names()
+
+
+def beam_pipelines() -> List[str]:
+    """The jobs that are Beam graphs (what a Dataflow template can run), sorted; not the in-process ones."""
+    return sorted(name for name, job in registry.pipelines().items() if not job.runs_in_process)
+
+
+def require_beam_pipeline(name: str) -> None:
+    """One line for an in-process job (train, export) where only a Beam job fits (a Dataflow template)."""
+    if registry.pipeline(name).runs_in_process:
+        raise BertprepError("%s is no Beam job (it runs in the scheduler's own process tree), so it has no Dataflow "
+                            "template; Beam jobs: %s" % (name, ", ".join(beam_pipelines())))
 
 
 def options_class(name: str):

@@ -37,6 +37,7 @@ def template_parameters(pipeline: str) -> List[dict]:
     """
     from bertprep.service.flex_main import template_parameter_name
 
+    catalog.require_beam_pipeline(pipeline)
     parameters = [{
         "name": PIPELINE_PARAMETER,
         "label": "Pipeline",

@@ -167,6 +167,46 @@ def check_compatible(info: DatasetInfo, task: str, bert_config, max_seq_length=N
                             f"vocab.txt is {vocab_fingerprint[:12]}")
 
 
+# What gives an id its meaning. Two data sets (or a model and a data set) that disagree on one of these
+# would train or evaluate without an error and mean other things by the same ids (a label written with
+# `--labels 1,0` read as the class a model trained with `--labels 0,1` calls 1).
+MEANING_FIELDS = ("task", "labels", "vocab_fingerprint", "vocab_size", "max_seq_length", "max_predictions_per_seq",
+                  "multi_label", "regression")
+_TASK_OF_KIND = {kind: task for task, kinds in TASK_KINDS.items() for kind in kinds}
+
+
+def data_meaning(info: DatasetInfo) -> dict:
+    """The MEANING_FIELDS of a data set (None where it does not say)."""
+    return {"task": _TASK_OF_KIND.get(info.kind, info.kind),
+            "labels": [str(label) for label in info.labels] if info.labels else None,
+            "vocab_fingerprint": info.vocab_fingerprint, "vocab_size": info.vocab_size,
+            "max_seq_length": info.max_seq_length, "max_predictions_per_seq": info.max_predictions_per_seq,
+            "multi_label": info.multi_label, "regression": info.regression}
+
+
+def _shown(field, value) -> str:
+    if field == "labels":
+        return ",".join(value)
+    if field == "vocab_fingerprint":
+        return str(value)[:12]
+    return str(value)
+
+
+def check_same_meaning(first_name: str, first: dict, second_name: str, second: dict, fields=MEANING_FIELDS) -> None:
+    """Refuse, in one line naming both values, the first of `fields` on which the two disagree (a field
+    that either does not state is not compared)."""
+    for field in fields:
+        mine, theirs = first.get(field), second.get(field)
+        if mine is None or theirs is None:
+            continue
+        if field == "labels":
+            mine, theirs = [str(label) for label in mine], [str(label) for label in theirs]
+        if mine != theirs:
+            what = "label order" if field == "labels" and sorted(mine) == sorted(theirs) else field.replace("_", " ")
+            raise BertprepError(f"{second_name} has {what} {_shown(field, theirs)} but {first_name} has "
+                                f"{_shown(field, mine)}; they must agree, or the same ids mean other things")
+
+
 def parse_fn(schema):
     """Parse a batch of serialized Examples into int32/float32 tensors (TPUs want int32)."""
     import tensorflow as tf
@@ -210,3 +250,101 @@ def make_dataset(info: DatasetInfo, batch_size: int, training: bool, seed: int =
     dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     dataset = dataset.map(parse_fn(info.schema), num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+# Replicated training and evaluation share one record stream out by data, not by file: every input
+# pipeline (worker) reads the same seeded stream, cuts it into global batches, and keeps its replicas'
+# rows of each. The global batch of every step is then the very batch a single device trains on, which
+# makes the multi-replica maths checkable against one device (tests/trainer/test_trainer_equivalence.py), lets a
+# data set with fewer shards than workers train, and leaves no example to two replicas. The price is that
+# each worker reads (and discards most of) the whole stream; for the record sizes here that is cheap next
+# to the model's steps. (Sharding by file would read less but give every replica other examples per step.)
+ROW_IS_REAL = "row_is_real"  # evaluation: 1 for a record, 0 for a row padding the last global batch
+
+
+def _record_stream(info: DatasetInfo, training: bool, seed: int, shuffle_buffer: int):
+    """Serialized records: training repeats epoch after epoch, each reshuffled (files and records) with
+    `seed`, so an epoch holds every record once and a resumed run can skip to where it stopped."""
+    import tensorflow as tf
+
+    compression = "GZIP" if info.compression == "gzip" else ""
+    dataset = tf.data.Dataset.from_tensor_slices(list(info.files))
+    if training:
+        dataset = dataset.shuffle(len(info.files), seed=seed, reshuffle_each_iteration=True)
+    dataset = dataset.interleave(
+        lambda name: tf.data.TFRecordDataset(name, compression_type=compression),
+        cycle_length=min(len(info.files), 8), block_length=1, deterministic=True,
+        num_parallel_calls=tf.data.AUTOTUNE)
+    if training:
+        dataset = dataset.shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True).repeat()
+    return dataset
+
+
+def _replica_rows(global_batch: int, input_context):
+    """(first row, local replicas, rows per replica) of this input pipeline's share of a global batch."""
+    pipelines = input_context.num_input_pipelines if input_context else 1
+    replicas = input_context.num_replicas_in_sync if input_context else 1
+    if global_batch % replicas:
+        raise BertprepError(f"batch size {global_batch} is not a multiple of the {replicas} replicas")
+    per_replica = global_batch // replicas
+    local = replicas // pipelines
+    pipeline = input_context.input_pipeline_id if input_context else 0
+    return pipeline * local * per_replica, local, per_replica
+
+
+def _split_for_replicas(global_batch: int, input_context):
+    """A map from a global batch (features, normalizers) to this pipeline's rows, leading axis one per
+    local replica, to be unbatched: distribute_datasets_from_function hands consecutive elements to
+    consecutive local replicas. Normalizers are scalars of the global batch, given to every replica."""
+    import tensorflow as tf
+
+    first, local, per_replica = _replica_rows(global_batch, input_context)
+
+    def split(features, normalizers):
+        mine = {name: tf.reshape(value[first:first + local * per_replica],
+                                 [local, per_replica] + value.shape.as_list()[1:])
+                for name, value in features.items()}
+        return mine, {name: tf.fill([local], value) for name, value in normalizers.items()}
+
+    return split
+
+
+def make_training_dataset(info: DatasetInfo, global_batch: int, task: str, seed: int = 12345, skip_records: int = 0,
+                          input_context=None, shuffle_buffer: int = 10000):
+    """Per-replica training batches (features, loss normalizers) cut from the seeded global stream.
+
+    The last partial global batch is dropped (static shapes, what XLA and TPUs need); the normalizers
+    (trainer/tasks.py) are the global batch's, so each replica's loss is its share of the global mean.
+    """
+    import tensorflow as tf
+
+    from bertprep.trainer import tasks
+
+    dataset = _record_stream(info, True, seed, shuffle_buffer)
+    if skip_records:
+        dataset = dataset.skip(skip_records)
+    dataset = dataset.batch(global_batch, drop_remainder=True)
+    dataset = dataset.map(parse_fn(info.schema), num_parallel_calls=tf.data.AUTOTUNE)
+    dataset = dataset.map(lambda features: (features, tasks.loss_normalizers(task, features)))
+    dataset = dataset.map(_split_for_replicas(global_batch, input_context)).unbatch()
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def make_eval_dataset(info: DatasetInfo, global_batch: int, input_context=None):
+    """Per-replica evaluation batches of static shape: the last global batch is padded with rows whose
+    ROW_IS_REAL is 0, which the metrics leave out, so every record counts exactly once."""
+    import tensorflow as tf
+
+    def pad(features):
+        rows = tf.shape(features["input_ids"])[0]
+        padded = {name: tf.pad(value, [[0, global_batch - rows]] + [[0, 0]] * (len(value.shape) - 1))
+                  for name, value in features.items()}
+        padded = {name: tf.ensure_shape(value, [global_batch] + features[name].shape.as_list()[1:])
+                  for name, value in padded.items()}
+        padded[ROW_IS_REAL] = tf.cast(tf.range(global_batch) < rows, tf.int32)
+        return padded, {"rows": tf.cast(rows, tf.float32)}
+
+    dataset = _record_stream(info, False, 0, 0).batch(global_batch)
+    dataset = dataset.map(parse_fn(info.schema)).map(pad)
+    dataset = dataset.map(_split_for_replicas(global_batch, input_context)).unbatch()
+    return dataset.map(lambda features, _: features).prefetch(tf.data.AUTOTUNE)

@@ -51,7 +51,8 @@ def export(checkpoint, output, bert_config_path=None, vocab=None, saved_model=Tr
     bert_config.to_json_file(os.path.join(output, "bert_config.json"))
     loop.write_model_description(output, description["task"], {
         "num_labels": description.get("num_labels"), "multi_label": description.get("multi_label", False),
-        "regression": description.get("regression", False), "labels": description.get("labels")},
+        "regression": description.get("regression", False), "labels": description.get("labels"),
+        "vocab_fingerprint": description.get("vocab_fingerprint"), "max_seq_length": description.get("max_seq_length")},
         description.get("use_next_sentence", True))
     vocab = vocab or find_beside(prefix, os.path.dirname(prefix), "vocab.txt")
     if vocab:

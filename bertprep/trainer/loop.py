@@ -18,6 +18,8 @@ import time
 from typing import Optional
 
 from bertprep.errors import BertprepError
+from bertprep.io import fs
+from bertprep.trainer import cluster
 from bertprep.trainer import data as data_lib
 from bertprep.trainer.config import OPTIMIZERS, BertConfig  # noqa: F401  (OPTIMIZERS: the train command's choices)
 
@@ -56,7 +58,14 @@ class TrainConfig:
     classifier_dropout: float = 0.1
     next_sentence: bool = True
     max_steps_this_run: Optional[int] = None  # stop early (tests, preemptible jobs); the schedule is unchanged
+    jit_compile: bool = False  # XLA-compile each replica's training and evaluation step (what a TPU does)
     verbose: bool = True
+
+
+# One MirroredStrategy and one MultiWorkerMirroredStrategy per process: a second one would number its
+# collectives from the same keys as the first, and TensorFlow then matches a reduction of the first run's
+# gradients with one of the second's ("Shape mismatch in the collective instance"); MWMS can be set up once.
+_REPLICATED = {}
 
 
 def create_strategy(name: str, tpu: Optional[str] = None):
@@ -66,9 +75,16 @@ def create_strategy(name: str, tpu: Optional[str] = None):
         device = "/gpu:0" if tf.config.list_logical_devices("GPU") else "/cpu:0"
         return tf.distribute.OneDeviceStrategy(device)
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        if name not in _REPLICATED:
+            _REPLICATED[name] = tf.distribute.MirroredStrategy()
+        return _REPLICATED[name]
     if name == "multi_worker_mirrored":
-        return tf.distribute.MultiWorkerMirroredStrategy()  # cluster from TF_CONFIG
+        if name not in _REPLICATED:
+            cluster.ensure_tf_config()  # Vertex AI's CLUSTER_SPEC becomes TF_CONFIG when that is missing
+            _REPLICATED[name] = tf.distribute.MultiWorkerMirroredStrategy()
+        return _REPLICATED[name]
+    # Not run here (no TPU is lent to CI): the resolver needs a TPU; the steps it runs are the XLA-compiled
+    # ones that tests/trainer/test_trainer_xla.py compiles on CPU.
     if name == "tpu":
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or "")
         tf.config.experimental_connect_to_cluster(resolver)
@@ -131,7 +147,28 @@ def prepare(config: TrainConfig):
                                   config.max_predictions_per_seq, config.num_labels, vocab_fingerprint, kinds)
     if not infos:
         raise BertprepError("nothing to do: give training data (--data) or --eval-data")
+    if len(infos) == 2:
+        data_lib.check_same_meaning(f"the training data {infos['train'].path}", data_lib.data_meaning(infos["train"]),
+                                    f"the evaluation data {infos['eval'].path}", data_lib.data_meaning(infos["eval"]))
+    _check_init_checkpoint_meaning(config, infos.get("train") or infos["eval"])
     return bert_config, infos
+
+
+def _check_init_checkpoint_meaning(config, info):
+    """A bertprep train or export output as the initial checkpoint (its model.json) must mean by each id what
+    the data does: the vocabulary always, the labels when it was trained for this very task."""
+    if not config.init_checkpoint or fs.is_remote(str(config.init_checkpoint)):
+        return
+    directory = config.init_checkpoint if os.path.isdir(config.init_checkpoint) else \
+        os.path.dirname(config.init_checkpoint)
+    description = read_model_description(directory)
+    if not description:
+        return
+    fields = ["vocab_fingerprint"]
+    if description.get("task") == config.task and config.task in ("classifier", "tagging"):
+        fields += ["labels", "multi_label", "regression"]
+    data_lib.check_same_meaning(f"the initial checkpoint {directory} ({MODEL_FILE})", description,
+                                f"the data {info.path}", data_lib.data_meaning(info), fields)
 
 
 def _checkpoint_vocab_fingerprint(init_checkpoint):
@@ -153,12 +190,13 @@ def _model_options(config, infos):
     if config.task in ("classifier", "tagging") and not num_labels:
         raise BertprepError(f"{info.path}: info.json names no labels; pass --num-labels")
     return {"num_labels": num_labels or 2, "multi_label": info.multi_label, "regression": info.regression,
-            "labels": info.labels}
+            "labels": info.labels, "vocab_fingerprint": info.vocab_fingerprint, "max_seq_length": info.max_seq_length}
 
 
-def train(config: TrainConfig) -> dict:
-    """Train (and/or evaluate); returns a summary with the loss history, final metrics and warnings."""
-    bert_config, infos = prepare(config)
+def train(config: TrainConfig, prepared=None) -> dict:
+    """Train (and/or evaluate); returns a summary with the loss history, final metrics and warnings.
+    `prepared`: what `prepare(config)` returned, when the caller (a job's plan) has it already."""
+    bert_config, infos = prepared or prepare(config)
     if config.optimizer not in OPTIMIZERS:
         raise BertprepError(f"unknown --optimizer {config.optimizer!r}; expected one of {', '.join(OPTIMIZERS)}")
     if config.log_every < 1:
@@ -171,8 +209,10 @@ def train(config: TrainConfig) -> dict:
     from bertprep.trainer import checkpoint_import, collapse, optimization
     from bertprep.trainer.heads import build_task_model
 
-    os.makedirs(config.output, exist_ok=True)
     strategy = create_strategy(config.strategy, config.tpu)
+    chief = cluster.is_chief(strategy)
+    if chief:
+        os.makedirs(config.output, exist_ok=True)
     device = describe_device(config.strategy, strategy)
     _log(config, device)
     precision = resolve_precision(config.precision, config.strategy)
@@ -180,7 +220,8 @@ def train(config: TrainConfig) -> dict:
     previous_policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy(precision)
     summary = {"precision": precision, "replicas": strategy.num_replicas_in_sync, "optimizer": config.optimizer,
-               "losses": [], "warnings": []}
+               "losses": [], "warnings": [], "chief": chief}
+    scratch = None if chief else cluster.scratch_directory(strategy)
     try:
         total_steps = _total_steps(config, infos.get("train"))
         with strategy.scope():
@@ -192,13 +233,16 @@ def train(config: TrainConfig) -> dict:
                 config.weight_decay, loss_scale=precision == "mixed_float16", optimizer=config.optimizer)
             optimizer.build(model.trainable_variables)
         checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
-        manager = tf.train.CheckpointManager(checkpoint, _checkpoint_directory(config.output, strategy),
-                                             max_to_keep=config.keep_checkpoints, checkpoint_name="ckpt")
-        bert_config.to_json_file(os.path.join(config.output, "bert_config.json"))
-        write_model_description(config.output, config.task, options, config.next_sentence)
-        if manager.latest_checkpoint:
-            checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
-            _log(config, f"resumed from {manager.latest_checkpoint} at step {int(optimizer.iterations.numpy())}")
+        checkpoints = os.path.join(config.output, "checkpoints")
+        manager = tf.train.CheckpointManager(checkpoint, scratch or checkpoints, max_to_keep=config.keep_checkpoints,
+                                             checkpoint_name="ckpt")
+        if chief:
+            bert_config.to_json_file(os.path.join(config.output, "bert_config.json"))
+            write_model_description(config.output, config.task, options, config.next_sentence)
+        latest = tf.train.latest_checkpoint(checkpoints)  # every worker resumes from the chief's checkpoint
+        if latest:
+            checkpoint.restore(latest).assert_existing_objects_matched()
+            _log(config, f"resumed from {latest} at step {int(optimizer.iterations.numpy())}")
             summary["resumed_from_step"] = int(optimizer.iterations.numpy())
         elif config.init_checkpoint:
             report = checkpoint_import.load_pretrained(model, config.init_checkpoint)
@@ -206,14 +250,18 @@ def train(config: TrainConfig) -> dict:
             summary["import"] = {"loaded": len(report.loaded), "missing": report.missing, "unused": report.unused}
         counter = collapse.LabelCounter(config.task, options["num_labels"], options["multi_label"],
                                         options["regression"])
-        if config.do_train:
-            _train_loop(config, strategy, model, optimizer, manager, infos["train"], total_steps, options, summary,
-                        counter)
-        step = int(optimizer.iterations.numpy())
+        with cluster.peer_failures_named(config.strategy):
+            if config.do_train:
+                _train_loop(config, strategy, model, optimizer, manager, infos["train"], total_steps, options,
+                            summary, counter, chief)
+            step = int(optimizer.iterations.numpy())
+            if config.eval_data:
+                summary["eval"] = evaluate(config, strategy, model, infos["eval"], options)
+                summary["eval"]["step"] = step
+        summary["step"] = step
+        if not chief:  # the chief alone writes the log, the metrics, TensorBoard and the report
+            return summary
         history = read_train_log(config.output) if config.do_train else []
-        if config.eval_data:
-            summary["eval"] = evaluate(config, strategy, model, infos["eval"], options)
-            summary["eval"]["step"] = step
         # The loss check needs the whole run: a run stopped early (--max-steps-this-run) may not have
         # reached below the prior yet.
         finished = config.do_train and step >= total_steps
@@ -227,11 +275,12 @@ def train(config: TrainConfig) -> dict:
             with open(os.path.join(config.output, EVAL_RESULTS), "w", encoding="utf-8") as handle:
                 json.dump(summary["eval"], handle, indent=2, sort_keys=True, ensure_ascii=False)
             _write_scalars(os.path.join(config.output, "tensorboard", "eval"), summary["eval"], step)
-        summary["step"] = step
         _write_report(config, summary, history, total_steps, precision, device)
         return summary
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
+        if scratch:
+            cluster.remove_scratch(scratch)
 
 
 EVAL_RESULTS = "eval_results.json"
@@ -279,29 +328,15 @@ def _write_report(config, summary, history, total_steps, precision, device):
 MODEL_FILE = "model.json"
 
 
-def is_chief(strategy) -> bool:
-    """Multi-worker training: only the chief (or worker 0 without a chief) owns the real checkpoints."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    task_type = getattr(resolver, "task_type", None)
-    if task_type in (None, "chief"):
-        return True
-    has_chief = "chief" in resolver.cluster_spec().as_dict()
-    return task_type == "worker" and resolver.task_id == 0 and not has_chief
-
-
-def _checkpoint_directory(output, strategy):
-    """Every worker must take part in saving; non-chief workers write to a scratch directory of their own."""
-    if is_chief(strategy):
-        return os.path.join(output, "checkpoints")
-    resolver = strategy.cluster_resolver
-    return os.path.join(output, "worker_scratch", f"{resolver.task_type}_{resolver.task_id}")
-
-
 def write_model_description(directory, task, options, next_sentence=True):
-    """model.json: what `export` and `embed` need to rebuild the model that a checkpoint holds."""
+    """model.json: what `export` and `embed` need to rebuild the model that a checkpoint holds, and what its
+    ids mean (labels, the data's vocabulary and length), which `predict` and later fine-tuning check."""
     description = {"task": task, "num_labels": options["num_labels"], "use_next_sentence": bool(next_sentence),
                    "multi_label": options["multi_label"], "regression": options["regression"],
                    "labels": options["labels"]}
+    for field in ("vocab_fingerprint", "max_seq_length"):
+        if options.get(field) is not None:
+            description[field] = options[field]
     with open(os.path.join(directory, MODEL_FILE), "w", encoding="utf-8") as handle:
         json.dump(description, handle, indent=2, sort_keys=True)
 
@@ -345,7 +380,7 @@ def _write_scalars(directory, values, step):
     writer.flush()
 
 
-def _train_loop(config, strategy, model, optimizer, manager, info, total_steps, options, summary, counter):
+def _train_loop(config, strategy, model, optimizer, manager, info, total_steps, options, summary, counter, chief):
     import tensorflow as tf
 
     from bertprep.trainer import optimization, tasks
@@ -354,33 +389,39 @@ def _train_loop(config, strategy, model, optimizer, manager, info, total_steps, 
     if config.train_batch_size % replicas:
         raise BertprepError(f"--train-batch-size {config.train_batch_size} is not a multiple of the "
                             f"{replicas} replicas")
-    per_replica_batch = config.train_batch_size // replicas
     start_step = int(optimizer.iterations.numpy())
     schedule = optimization.create_schedule(config.optimizer, config.learning_rate, max(total_steps, 1),
                                             int(total_steps * config.warmup_proportion))
 
     def dataset_fn(input_context):
-        skip = start_step * per_replica_batch  # this pipeline's share of what was already consumed
-        return data_lib.make_dataset(info, per_replica_batch, training=True, seed=config.seed,
-                                     skip_records=skip, input_context=input_context)
+        # Every pipeline reads the same stream and skips what the global batches already consumed.
+        return data_lib.make_training_dataset(info, config.train_batch_size, config.task, seed=config.seed,
+                                              skip_records=start_step * config.train_batch_size,
+                                              input_context=input_context)
 
     iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
     loss_scaling = hasattr(optimizer, "scale_loss") and optimizer.__class__.__name__ == "LossScaleOptimizer"
     multi_label, regression = options["multi_label"], options["regression"]
 
-    def step_fn(features):
+    def gradients_fn(features, normalizers):
+        """This replica's share of the global batch's loss, and its gradients (summed across replicas by
+        the optimizer, then clipped: optimization.py)."""
         with tf.GradientTape() as tape:
             outputs = model(features, training=True)
-            loss = tasks.compute_loss(config.task, outputs, features, multi_label, regression)
-            scaled = loss / replicas  # gradients are summed across replicas
-            if loss_scaling:
-                scaled = optimizer.scale_loss(scaled)
-        gradients = tape.gradient(scaled, model.trainable_variables)
+            loss = tasks.compute_loss(config.task, outputs, features, multi_label, regression, normalizers)
+            scaled = optimizer.scale_loss(loss) if loss_scaling else loss
+        return loss, tape.gradient(scaled, model.trainable_variables)
+
+    if config.jit_compile:
+        gradients_fn = tf.function(gradients_fn, jit_compile=True)
+
+    def step_fn(features, normalizers):
+        loss, gradients = gradients_fn(features, normalizers)
         # Heads that ignore the pooler (SQuAD, tagging) leave it without a gradient: skip, don't warn.
         pairs = [(g, v) for g, v in zip(gradients, model.trainable_variables) if g is not None]
         optimizer.apply([g for g, _ in pairs], [v for _, v in pairs])
         counts, examples = tasks.label_counts(config.task, features, options["num_labels"], multi_label, regression)
-        return loss / replicas, counts, examples
+        return loss, counts, examples
 
     @tf.function
     def train_steps(iterator, steps):
@@ -388,18 +429,20 @@ def _train_loop(config, strategy, model, optimizer, manager, info, total_steps, 
         counts = tf.zeros((options["num_labels"] if counter.enabled else 1,), tf.float32)
         examples = tf.constant(0.0)
         for _ in tf.range(steps):
-            loss, batch_counts, batch_examples = strategy.run(step_fn, args=(next(iterator),))
+            features, normalizers = next(iterator)
+            loss, batch_counts, batch_examples = strategy.run(step_fn, args=(features, normalizers))
             total += strategy.reduce(tf.distribute.ReduceOp.SUM, loss, axis=None)
             counts += strategy.reduce(tf.distribute.ReduceOp.SUM, batch_counts, axis=None)
             examples += strategy.reduce(tf.distribute.ReduceOp.SUM, batch_examples, axis=None)
         return total / tf.cast(steps, tf.float32), counts, examples
 
-    writer = tf.summary.create_file_writer(os.path.join(config.output, "tensorboard", "train"))
+    writer = tf.summary.create_file_writer(os.path.join(config.output, "tensorboard", "train")) if chief \
+        else tf.summary.create_noop_writer()
     end_step = total_steps if config.max_steps_this_run is None else \
         min(total_steps, start_step + config.max_steps_this_run)
     step = start_step
     log_path = os.path.join(config.output, TRAIN_LOG)
-    if start_step == 0 and os.path.exists(log_path):
+    if chief and start_step == 0 and os.path.exists(log_path):
         os.remove(log_path)  # a fresh run (no checkpoint to resume): an old log would mix two runs
     _log(config, f"training {config.task} from step {step} to {end_step} of {total_steps} "
                  f"(batch {config.train_batch_size}, {replicas} replica(s), optimizer {config.optimizer})")
@@ -420,8 +463,9 @@ def _train_loop(config, strategy, model, optimizer, manager, info, total_steps, 
         entry = {"step": step, "loss": loss, "learning_rate": learning_rate, "examples_per_second": speed,
                  "elapsed_seconds": round(time.time() - started_training, 3)}
         summary["losses"].append(entry)
-        with open(log_path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(entry) + "\n")
+        if chief:
+            with open(log_path, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(entry) + "\n")
         with writer.as_default():
             _scalar("loss", loss, step)
             _scalar("learning_rate", learning_rate, step)
@@ -439,39 +483,53 @@ def _train_loop(config, strategy, model, optimizer, manager, info, total_steps, 
 
 
 def evaluate(config, strategy, model, info, options) -> dict:
-    """Metrics over one pass of the evaluation data (SQuAD: logits written for `squad-predict`)."""
+    """Metrics over one pass of the evaluation data (SQuAD: logits written for `squad-predict`).
+
+    Every replica evaluates its rows of each global batch (the last one padded to the full size, the
+    padding rows marked not real); the small per-row outputs of all replicas are gathered to every worker,
+    and the padding rows dropped, so each record counts once whatever the replica count.
+    """
     import numpy as np
     import tensorflow as tf
 
     from bertprep.trainer import tasks
 
-    dataset = data_lib.make_dataset(info, config.eval_batch_size, training=False)
-    dataset = strategy.experimental_distribute_dataset(dataset)
+    replicas = strategy.num_replicas_in_sync
+    if config.eval_batch_size % replicas:
+        raise BertprepError(f"--eval-batch-size {config.eval_batch_size} is not a multiple of the "
+                            f"{replicas} replicas")
+    dataset = strategy.distribute_datasets_from_function(
+        lambda context: data_lib.make_eval_dataset(info, config.eval_batch_size, input_context=context))
+
+    def replica_fn(features):
+        outputs = model(features, training=False)
+        result = tasks.eval_outputs(config.task, outputs, features, options["multi_label"], options["regression"])
+        return {**result, data_lib.ROW_IS_REAL: features[data_lib.ROW_IS_REAL]}
+
+    if config.jit_compile:
+        replica_fn = tf.function(replica_fn, jit_compile=True)
 
     @tf.function
     def eval_step(features):
-        def replica_fn(features):
-            outputs = model(features, training=False)
-            return tasks.eval_outputs(config.task, outputs, features, options["multi_label"], options["regression"])
-        return strategy.run(replica_fn, args=(features,))
+        per_replica = strategy.run(replica_fn, args=(features,))
+        return {name: strategy.gather(value, axis=0) for name, value in per_replica.items()}
 
     batches = []
     for features in dataset:
-        per_replica = eval_step(features)
-        local = {name: [np.asarray(t) for t in strategy.experimental_local_results(value)]
-                 for name, value in per_replica.items()}
-        batches.append({name: np.concatenate(parts, axis=0) for name, parts in local.items()})
+        gathered = {name: np.asarray(value) for name, value in eval_step(features).items()}
+        real = gathered.pop(data_lib.ROW_IS_REAL).astype(bool)
+        batches.append({name: value[real] for name, value in gathered.items()})
     if config.task == "squad":
-        return _write_squad_logits(config, batches)
+        return _write_squad_logits(config, batches, write=cluster.is_chief(strategy))
     return tasks.summarize(config.task, batches, labels=options["labels"], multi_label=options["multi_label"],
                            regression=options["regression"], num_labels=options["num_labels"])
 
 
-def _write_squad_logits(config, batches) -> dict:
+def _write_squad_logits(config, batches, write=True) -> dict:
     """One JSON line per feature: unique_id, start_logits, end_logits over the real tokens' window."""
     path = os.path.join(config.output, "squad_logits.jsonl")
     count = 0
-    with open(path, "w", encoding="utf-8") as handle:
+    with open(path if write else os.devnull, "w", encoding="utf-8") as handle:
         for batch in batches:
             for unique_id, start, end in zip(batch["unique_id"], batch["start_logits"], batch["end_logits"]):
                 handle.write(json.dumps({"unique_id": int(unique_id),

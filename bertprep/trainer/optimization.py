@@ -98,6 +98,40 @@ class BertAdamWeightDecay(keras.optimizers.Optimizer):
         return config
 
 
+def clip_by_global_norm(gradients, clip_norm):
+    """Scale `gradients` (None kept) so that their global norm is at most `clip_norm` (NaN if it is not finite)."""
+    present = [ops.cast(g, "float32") for g in gradients if g is not None]
+    norm = ops.sqrt(sum(ops.sum(ops.square(g)) for g in present))
+    scale = clip_norm * ops.minimum(1.0 / norm, 1.0 / clip_norm) + (norm - norm)
+    return [g if g is None else g * ops.cast(scale, g.dtype) for g in gradients]
+
+
+def _clipped_after_all_reduce(optimizer_class):
+    """`optimizer_class` clipping the replicas' summed gradients rather than each replica's own.
+
+    Keras (3.15, TensorFlow backend) clips by global norm in `apply`, before it sums the gradients across
+    replicas: each replica's gradient is clipped against its own norm, so two replicas take another step
+    than one device on the same global batch. Here the clip moves behind the sum, which is what one device
+    computes. Other backends have no replica sum, and keep Keras' clip.
+    """
+    if keras.backend.backend() != "tensorflow":
+        return optimizer_class
+
+    class ClippedAfterAllReduce(optimizer_class):
+        def _clip_gradients(self, grads):
+            return grads  # clipped in _all_reduce_sum_gradients, after the sum
+
+        def _all_reduce_sum_gradients(self, grads_and_vars):
+            pairs = list(super()._all_reduce_sum_gradients(grads_and_vars))
+            if not self.global_clipnorm:
+                return pairs
+            clipped = clip_by_global_norm([g for g, _ in pairs], self.global_clipnorm)
+            return list(zip(clipped, [v for _, v in pairs]))
+
+    ClippedAfterAllReduce.__name__ = optimizer_class.__name__
+    return ClippedAfterAllReduce
+
+
 def is_decay_exempt(variable) -> bool:
     """LayerNorm parameters and biases are not decayed (the original's and Hugging Face's exclusion list)."""
     path = getattr(variable, "path", variable.name)
@@ -118,10 +152,11 @@ def create_optimizer(model, learning_rate: float, total_steps: int, warmup_steps
     scaling if asked (float16)."""
     schedule = create_schedule(optimizer, learning_rate, total_steps, warmup_steps)
     if optimizer == "adamw":
-        result = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=weight_decay, beta_1=0.9,
-                                        beta_2=0.999, epsilon=ADAMW_EPSILON, global_clipnorm=GLOBAL_CLIP_NORM)
+        result = _clipped_after_all_reduce(keras.optimizers.AdamW)(
+            learning_rate=schedule, weight_decay=weight_decay, beta_1=0.9, beta_2=0.999, epsilon=ADAMW_EPSILON,
+            global_clipnorm=GLOBAL_CLIP_NORM)
     else:
-        result = BertAdamWeightDecay(learning_rate=schedule, weight_decay=weight_decay)
+        result = _clipped_after_all_reduce(BertAdamWeightDecay)(learning_rate=schedule, weight_decay=weight_decay)
     result.exclude_from_weight_decay(var_list=[v for v in model.trainable_variables if is_decay_exempt(v)])
     if loss_scale:
         result = keras.optimizers.LossScaleOptimizer(result)

@@ -126,6 +126,19 @@ def _tagging_rows(batch, names) -> List[dict]:
     return rows
 
 
+def _check_input_meaning(model_path, info) -> None:
+    """The input must mean by each id what the model does (model.json: labels, vocabulary, length), before
+    any TensorFlow work; unlabelled input states no labels and is not compared on them."""
+    from bertprep.trainer.loop import MODEL_FILE, read_model_description
+
+    directory = model_path if os.path.isdir(model_path) else os.path.dirname(model_path)
+    description = read_model_description(directory) if not fs.is_remote(str(directory)) else None
+    if description:
+        data_lib.check_same_meaning(f"the model {directory} ({MODEL_FILE})", description, f"the input {info.path}",
+                                    data_lib.data_meaning(info),
+                                    ("labels", "vocab_fingerprint", "max_seq_length", "multi_label", "regression"))
+
+
 def predict(task: str, model_path: str, data_path: str, output_path: str, fmt: str = "auto", batch_size: int = 32,
             bert_config_path: Optional[str] = None, log=print) -> dict:
     """Write one prediction row per example of `data_path`; returns {"rows", "output", "format"}."""
@@ -136,6 +149,7 @@ def predict(task: str, model_path: str, data_path: str, output_path: str, fmt: s
 
     require_model(model_path)
     info = data_lib.read_dataset_info(data_path)
+    _check_input_meaning(model_path, info)
     from bertprep.trainer.quiet import import_tensorflow
 
     tf = import_tensorflow()

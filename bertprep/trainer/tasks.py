@@ -24,19 +24,48 @@ def _sigmoid_cross_entropy(logits, labels):
     return ops.mean(per_label, axis=-1)
 
 
-def _weighted_mean(values, weights):
-    weights = ops.cast(weights, "float32")
-    return ops.sum(values * weights) / (ops.sum(weights) + 1e-5)
+def _batch_rows(features):
+    return ops.cast(ops.shape(features["input_ids"])[0], "float32")
 
 
-def compute_loss(task, outputs, features, multi_label=False, regression=False):
-    """The scalar training loss for one (per-replica) batch."""
+def loss_normalizers(task, features) -> dict:
+    """The denominators of `task`'s loss over a whole (global) batch: weight sums and row counts.
+
+    Under several replicas each replica divides its own sums by the global batch's denominators, and the
+    replicas' losses and gradients are summed: the global batch's loss exactly, whatever the replica count
+    (dividing each replica's mean by the replica count would weigh a replica holding few masked positions
+    or few real examples like one holding many).
+    """
+    if task == "pretraining":
+        return {"masked_lm_weight": ops.sum(ops.cast(features["masked_lm_weights"], "float32")),
+                "rows": _batch_rows(features)}
+    if task == "classifier":
+        real = ops.sum(ops.cast(features["is_real_example"], "float32")) if "is_real_example" in features \
+            else _batch_rows(features)
+        return {"real_rows": real}
+    if task == "squad":
+        return {"rows": _batch_rows(features)}
+    if task == "tagging":
+        return {"label_weight": ops.sum(ops.cast(features["label_weights"], "float32"))}
+    raise ValueError(f"unknown task {task!r}")
+
+
+def _weighted_share(values, weights, total_weight):
+    """This batch's part of a weighted mean whose weights sum to `total_weight` over the global batch."""
+    return ops.sum(values * ops.cast(weights, "float32")) / (total_weight + 1e-5)
+
+
+def compute_loss(task, outputs, features, multi_label=False, regression=False, normalizers=None):
+    """The scalar training loss of one batch; with the global batch's `normalizers` (loss_normalizers), this
+    replica's share of it (the shares of all replicas sum to the global batch's loss)."""
+    if normalizers is None:
+        normalizers = loss_normalizers(task, features)
     if task == "pretraining":
         per_position = _sparse_cross_entropy(outputs["masked_lm_logits"], features["masked_lm_ids"])
-        loss = _weighted_mean(per_position, features["masked_lm_weights"])
+        loss = _weighted_share(per_position, features["masked_lm_weights"], normalizers["masked_lm_weight"])
         if "next_sentence_logits" in outputs:
             labels = ops.reshape(features["next_sentence_labels"], (-1,))
-            loss = loss + ops.mean(_sparse_cross_entropy(outputs["next_sentence_logits"], labels))
+            loss = loss + ops.sum(_sparse_cross_entropy(outputs["next_sentence_logits"], labels)) / normalizers["rows"]
         return loss
     if task == "classifier":
         logits = outputs["logits"]
@@ -48,14 +77,14 @@ def compute_loss(task, outputs, features, multi_label=False, regression=False):
             per_example = _sigmoid_cross_entropy(logits, features["label_ids"])
         else:
             per_example = _sparse_cross_entropy(logits, features["label_ids"])
-        return _weighted_mean(per_example, weights)
+        return _weighted_share(per_example, weights, normalizers["real_rows"])
     if task == "squad":
         start = _sparse_cross_entropy(outputs["start_logits"], features["start_positions"])
         end = _sparse_cross_entropy(outputs["end_logits"], features["end_positions"])
-        return (ops.mean(start) + ops.mean(end)) / 2.0
+        return (ops.sum(start) + ops.sum(end)) / (2.0 * normalizers["rows"])
     if task == "tagging":
         per_token = _sparse_cross_entropy(outputs["logits"], features["label_ids"])
-        return _weighted_mean(per_token, features["label_weights"])
+        return _weighted_share(per_token, features["label_weights"], normalizers["label_weight"])
     raise ValueError(f"unknown task {task!r}")
 
 

@@ -21,7 +21,7 @@ from service_helpers import job_parser
 
 IMAGE = "europe-west4-docker.pkg.dev/my-project/bertprep/bertprep:1.0"
 JOBS = ("mask-probs", "pretraining", "classifier", "squad", "tagging", "embed")
-ALL_JOBS = sorted(set(JOBS) | set(catalog.available_pipelines()))  # and any job registered later
+ALL_JOBS = sorted(set(JOBS) | set(catalog.beam_pipelines()))  # and any Beam job registered later
 
 # field: (type, required)
 CONTAINER_SPEC = {"image": (str, True), "metadata": (dict, True), "sdkInfo": (dict, True),

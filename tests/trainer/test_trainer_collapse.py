@@ -76,6 +76,8 @@ def test_a_model_forced_to_one_class_warns_and_fails_with_fail_on_collapse(tmp_p
     err = capsys.readouterr().err
     assert "bertprep: error: training collapsed (--fail-on-collapse)" in err
     assert (tmp_path / "failed" / "eval_results.json").exists()  # outputs are kept for inspection
+    assert (tmp_path / "warned" / "_COMPLETE").exists()
+    assert not (tmp_path / "failed" / "_COMPLETE").exists()  # a scheduled run never publishes a collapsed model
 
 
 def test_a_model_that_learns_gets_no_warning(tmp_path):

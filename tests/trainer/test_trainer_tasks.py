@@ -141,7 +141,7 @@ def test_multi_label_classifier_learns(tmp_path):
     train_dir = write_dataset(str(tmp_path / "train"), "classifier", config, multi_label_records(192, 5),
                               extra_info=info)
     dev_dir = write_dataset(str(tmp_path / "dev"), "classifier", config, multi_label_records(48, 6), extra_info=info)
-    summary = run(tmp_path, "classifier", train_dir, dev_dir, steps=300, learning_rate=5e-3)
+    summary = run(tmp_path, "classifier", train_dir, dev_dir, steps=300)  # 5e-3 diverged for some shuffles
     print("multi-label:", summary["losses"], summary["eval"])
     assert summary["losses"][-1]["loss"] < 0.5 * summary["losses"][0]["loss"]
     assert summary["eval"]["micro_f1"] >= 0.8 and summary["eval"]["macro_f1"] >= 0.75  # chance: about 0.5
