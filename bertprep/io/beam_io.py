@@ -32,6 +32,7 @@ class _ReadFile(beam.DoFn):
         self._dead = beam.metrics.Metrics.counter("bertprep", "records_dead_lettered_on_read")
 
     def process(self, path):
+        progress.mark_stage(progress.READING_STAGE)
         for item in self._read_fn(path):
             progress.note_read()
             if isinstance(item, DeadLetter):
@@ -41,6 +42,7 @@ class _ReadFile(beam.DoFn):
                 self._read.inc()
                 yield item
         progress.flush(force=True)
+        progress.mark_stage(progress.READING_STAGE, at_once=True)
 
 
 class ReadRecords(beam.PTransform):
@@ -197,6 +199,7 @@ class _Finalize(beam.DoFn):
         self._started_at = started_at
 
     def process(self, _, shard_results, dead_letter_counts, counts, stats, stage_timing):
+        publishing_started = time.time()  # the publishing stage on the report's time axis
         shard_results = list(shard_results)
         written_shards = {result["shard"] for result in shard_results}
         if self._num_shards:
@@ -238,7 +241,7 @@ class _Finalize(beam.DoFn):
         directory.remove_stale_shards([shard["file"] for shard in info["shards"]] + side_files)
         directory.write_json(output_lib.INFO_FILE, info)
         if self._report is not None:
-            timing = progress.run_timing(self._started_at)
+            timing = progress.run_timing(self._started_at, publishing_started)
             timing.update(stage_timing)
             self._report(self._directory, info, timing)
         for hook in self._publish_hooks:

@@ -29,9 +29,12 @@ from bertprep.transforms.csc.mask_probability_tables import (SAV_FILE, TABLE_COL
 from bertprep.transforms.csc.alignment import AlignmentError, align_checked
 
 # Progress stages after the reading (the monitor shows the running one; see bertprep/runtime/progress.py).
+COUNT_STAGE = "counting confusion pairs"
 FIT_STAGE = "fitting the candidate ranker"
 MODEL_STAGE = "building the candidate indexes"
 RANK_STAGE = "ranking candidates"
+progress.declare_stage_kind(FIT_STAGE, "ranking")  # the report's time axis: fitting and indexing are the
+progress.declare_stage_kind(MODEL_STAGE, "ranking")  # ranking's own work
 
 KIND = "mask_probs"
 
@@ -73,7 +76,11 @@ class _AlignAndCount(beam.DoFn):
     def setup(self):
         self._normalize = normalizer.make_normalizer(self._t2s)
 
+    def finish_bundle(self):
+        progress.flush_stages(force=True)  # the last pair's time reaches the report's stages
+
     def process(self, pair):
+        progress.mark_stage(COUNT_STAGE)
         wrong, correct = self._normalize(pair.wrong), self._normalize(pair.correct)
         try:
             alignment = align_checked(correct, wrong, self._max_edit_rate)

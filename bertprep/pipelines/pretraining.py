@@ -253,6 +253,7 @@ class _BuildShard(beam.DoFn):
 
         bucket, items = keyed
         started_wall, started_cpu = time.time(), time.process_time()
+        progress.note_stage(BUILD_STAGE, done=0)  # the stage's start on the report's time axis
         parts = self._parts
         unknown = UnknownWordSample(parts.tokenizer, UNKNOWN_WORD_SENTENCES)
         documents, pairs, dead = parts.tokenize(sorted(items, key=lambda item: item[0]), unknown)

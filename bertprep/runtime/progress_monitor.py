@@ -65,6 +65,8 @@ def stages_progress(directory: str) -> Dict[str, dict]:
             total["items"] += int(state.get("items") or 0)
             if state.get("item"):
                 total["item"] = state["item"]
+            if state.get("hidden"):  # on the report's time axis only (progress.mark_stage)
+                total["hidden"] = True
             if state.get("total") is not None:
                 total["total"] = max(total["total"] or 0, int(state["total"]))
             total["started"] = min(total["started"], state["started"])
@@ -79,7 +81,8 @@ def current_stage(stages: Dict[str, dict]) -> Optional[tuple]:
     """(name, state) of the stage to show after the reading: the latest started that is still running
     (a stage counting items is shown beside the reading instead), else None."""
     running = [(state["started"], name) for name, state in stages.items() if state.get("finished") is None
-               and not state.get("item") and not (state.get("total") and state["done"] >= state["total"])]
+               and not state.get("item") and not state.get("hidden")
+               and not (state.get("total") and state["done"] >= state["total"])]
     if not running:
         return None
     name = max(running)[1]
