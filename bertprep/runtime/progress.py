@@ -212,6 +212,24 @@ def run_timing(started_at: Optional[float], publishing_started: Optional[float] 
 
 
 
+def process_stages(directory: Optional[str]) -> list:
+    """Each process's published stages ({stage: state}) in a progress directory; [] without one."""
+    found = []
+    try:
+        names = sorted(os.listdir(directory)) if directory else []
+    except OSError:
+        return found
+    for name in names:
+        if not name.startswith(STAGE_PREFIX) or name.endswith(".tmp"):
+            continue
+        try:
+            with open(os.path.join(directory, name)) as handle:
+                found.append(json.load(handle))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 def stage_timeline(started_at: float, now: float, publishing_started: Optional[float] = None,
                    directory: Optional[str] = None) -> list:
     """[{"stage": kind, "name", "start", "end"}] in seconds from the run's start, by start: every stage of
@@ -220,14 +238,7 @@ def stage_timeline(started_at: float, now: float, publishing_started: Optional[f
     directory = directory or os.environ.get(PROGRESS_DIR_ENV)
     flush_stages(force=True)  # this process's latest notes
     spans = {}
-    for name in sorted(os.listdir(directory)) if directory and os.path.isdir(directory) else ():
-        if not name.startswith(STAGE_PREFIX) or name.endswith(".tmp"):
-            continue
-        try:
-            with open(os.path.join(directory, name)) as handle:
-                stages = json.load(handle)
-        except (OSError, ValueError):
-            continue
+    for stages in process_stages(directory):
         for stage_name, state in stages.items():
             if state.get("kind") not in STAGE_KINDS:
                 continue

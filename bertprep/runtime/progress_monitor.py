@@ -15,8 +15,8 @@ import threading
 import time
 from typing import Dict, List, Optional
 
-from bertprep.runtime.progress import (COUNT_PREFIX, PROGRESS_DIR_ENV, RUN_FILE, STAGE_PREFIX, flush, flush_stages,
-                                       write_atomically)
+from bertprep.runtime.progress import (COUNT_PREFIX, PROGRESS_DIR_ENV, RUN_FILE, flush, flush_stages,
+                                       process_stages, write_atomically)
 
 # Seconds between plain log lines when stderr is not a terminal (tests set it lower).
 LOG_INTERVAL_ENV = "BERTPREP_PROGRESS_LOG_SECONDS"
@@ -45,18 +45,7 @@ def stages_progress(directory: str) -> Dict[str, dict]:
     """Every process's stages summed: {stage: {"done", "total", "unit", "started", "finished"}}, where
     a stage is finished once every process that entered it has left it."""
     merged: Dict[str, dict] = {}
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return merged
-    for name in names:
-        if not name.startswith(STAGE_PREFIX) or name.endswith(".tmp"):
-            continue
-        try:
-            with open(os.path.join(directory, name)) as handle:
-                stages = json.load(handle)
-        except (OSError, ValueError):
-            continue
+    for stages in process_stages(directory):
         for stage_name, state in stages.items():
             total = merged.setdefault(stage_name, {"done": 0, "total": None, "unit": state.get("unit", "items"),
                                                    "started": state["started"], "finished": state["finished"],
