@@ -396,7 +396,7 @@ class ConfusionModel:
         denominator = m * sum(observed.values()) + k
         scored = []
         ranked = confusion_ranker.rank(self.pools(), self.theta, char, observed, external=self.external,
-                                       beta=self.beta)
+                                       beta=self.beta, limit=top_k or None, keep=observed)
         for candidate, probability, row in ranked:
             score = (m * observed.get(candidate, 0) + k * probability) / denominator if denominator > 0 else 0.0
             scored.append((score, candidate, row))

@@ -337,10 +337,14 @@ def external_training_groups(pools: CandidatePools, theta: np.ndarray, counts: E
 
 
 def rank(pools: CandidatePools, theta: np.ndarray, char: str, observed: Optional[Mapping[str, int]] = None,
-         external=None, beta: Optional[np.ndarray] = None) -> List[Tuple[str, float, np.ndarray]]:
+         external=None, beta: Optional[np.ndarray] = None, limit: Optional[int] = None,
+         keep: Iterable[str] = ()) -> List[Tuple[str, float, np.ndarray]]:
     """(candidate, P(candidate | char, an error), feature row) best first; ties by code point.
 
     With external sets and their fitted `beta`, their candidates join the pool and their features the score.
+    With `limit`, only every candidate in `keep` and the first `limit` others (and any others tied with the
+    last of those to 1e-12), in the same order: all that can reach a set of `limit` when only the scores
+    of `keep` are raised (observed counts), without a tuple for each of a few hundred candidates.
     """
     use_external = bool(external) and beta is not None
     candidates, rows = pools.pool(char, observed, external=external if use_external else None)
@@ -355,7 +359,29 @@ def rank(pools: CandidatePools, theta: np.ndarray, char: str, observed: Optional
         order = np.lexsort((points, -probabilities)).tolist()
     else:
         order = sorted(range(len(candidates)), key=lambda i: (-probabilities[i], candidates[i]))
+    if limit is not None and 0 < limit < len(order):
+        order = _within_limit(order, candidates, probabilities, limit, set(keep))
     return [(candidates[i], p, row) for i, p, row in zip(order, probabilities[order].tolist(), rows[order])]
+
+
+def _within_limit(order: List[int], candidates: Sequence[str], probabilities: np.ndarray, limit: int,
+                  keep: set) -> List[int]:
+    """`order` less the candidates outside `keep` after the first `limit` of them (ties with the last one
+    taken, to a relative 1e-12, stay: a score computed from the probability may round them equal)."""
+    chosen, others, kept, last = [], 0, 0, None
+    for i in order:
+        if candidates[i] in keep:
+            chosen.append(i)
+            kept += 1
+        elif others < limit:
+            chosen.append(i)
+            others += 1
+            last = probabilities[i]
+        elif probabilities[i] >= last * (1.0 - 1e-12):
+            chosen.append(i)
+        elif kept >= len(keep):  # the rest can reach no set of `limit`
+            break
+    return chosen
 
 
 # -- per-character set sizes ---------------------------------------------------------------------------
