@@ -23,6 +23,7 @@ INSTALL_REQUIRES = [
     "pyarrow>=14",
     "numpy",
     "numba>=0.60",  # compiles the pre-training job's inner loop (transforms/pretraining/kernel.py)
+    "threadpoolctl>=3",  # the confusion ranker's fit on one BLAS thread (same bits whatever the core count)
     "safetensors>=0.4",
     "matplotlib>=3.8",
     "rich>=13",

@@ -71,15 +71,23 @@ def write_atomically(path: str, text: str) -> None:
 # "finished"}} as one small JSON file beside the read counts, and the monitor shows the latest stage.
 STAGE_PREFIX = "stage-"
 _stages = {"dir": None, "stages": {}, "flushed_at": 0.0}
+# What a report draws on its time axis (report.json timing.stages): a stage's kind is its name's first word
+# ("writing char_stats") or what its job declared (`declare_stage_kind`); stages of no kind are not drawn.
+STAGE_KINDS = ("reading", "counting", "ranking", "building", "writing", "publishing")
+_declared_kinds = {}
+READING_STAGE = "reading"
 
 
 def note_stage(stage: str, done: int = 1, total: Optional[int] = None, unit: str = "items", items: int = 0,
                at_once: bool = False) -> None:
     """Count `done` units (and `items`, for a stage that counts them) of the named stage in this process;
     `total` is the whole stage's (all processes). Published at most twice a second, or `at_once` (a unit
-    that took seconds, such as a pre-training bucket)."""
+    that took seconds, such as a pre-training bucket). The report draws it from its first note to its last."""
     with _worker_lock:
         state = _stage_state(stage, unit)
+        now = time.time()
+        state.setdefault("first", now)
+        state["last"] = now
         state["done"] += done
         state["items"] = state.get("items", 0) + items
         if total is not None:
@@ -117,12 +125,35 @@ def stage(name: str, total: Optional[int] = None, unit: str = "items"):
         flush_stages(force=True)
 
 
+def mark_stage(name: str, at_once: bool = False) -> None:
+    """Note that the named stage is at work now, for the report's time axis only (the monitor does not show
+    it: reading has its own line, and a stage without a total would look unfinished)."""
+    with _worker_lock:
+        state = _stage_state(name, "items")
+        state["hidden"] = True
+        now = time.time()
+        state.setdefault("first", now)
+        state["last"] = now
+    flush_stages(force=at_once)
+
+
+def declare_stage_kind(name: str, kind: str) -> None:
+    """The kind (STAGE_KINDS) of a stage whose name does not start with one ("fitting ..." is ranking)."""
+    _declared_kinds[name] = kind
+
+
 def _stage_state(name: str, unit: str) -> dict:
     directory = os.environ.get(PROGRESS_DIR_ENV)
     if directory != _stages["dir"]:  # a new run in this process starts without stages
         _stages.update(dir=directory, stages={}, flushed_at=0.0)
-    return _stages["stages"].setdefault(name, {"done": 0, "total": None, "unit": unit, "started": time.time(),
-                                               "finished": None, "items": 0})
+    state = _stages["stages"].get(name)
+    if state is None:
+        state = _stages["stages"][name] = {"done": 0, "total": None, "unit": unit, "started": time.time(),
+                                           "finished": None, "items": 0}
+        kind = _declared_kinds.get(name) or name.split(" ", 1)[0]
+        if kind in STAGE_KINDS:
+            state["kind"] = kind
+    return state
 
 
 def flush_stages(force: bool = False) -> None:
@@ -162,13 +193,62 @@ def read_run_timeline(directory: Optional[str] = None) -> Optional[dict]:
         return None
 
 
-def run_timing(started_at: Optional[float]) -> dict:
-    """The timing of a run ending now: from the progress timeline if there is one, else `started_at`."""
+def run_timing(started_at: Optional[float], publishing_started: Optional[float] = None) -> dict:
+    """The timing of a run ending now: from the progress timeline if there is one, else `started_at`;
+    with the timeline, its stages too (`stage_timeline`), publishing from `publishing_started` to now."""
     finished = time.time()
     timeline = read_run_timeline()
     if timeline and timeline.get("started_at"):
+        samples = timeline.get("samples") or []
         return {"started_at": timeline["started_at"], "finished_at": finished,
-                "elapsed_seconds": finished - timeline["started_at"], "samples": timeline.get("samples") or []}
+                "elapsed_seconds": finished - timeline["started_at"], "samples": samples,
+                "stages": stage_timeline(timeline["started_at"], finished, publishing_started)}
     if started_at:
         return {"started_at": started_at, "finished_at": finished, "elapsed_seconds": finished - started_at}
     return {}
+
+
+# ---------------------------------------------------------------- the stages on the run's time axis
+
+
+
+def process_stages(directory: Optional[str]) -> list:
+    """Each process's published stages ({stage: state}) in a progress directory; [] without one."""
+    found = []
+    try:
+        names = sorted(os.listdir(directory)) if directory else []
+    except OSError:
+        return found
+    for name in names:
+        if not name.startswith(STAGE_PREFIX) or name.endswith(".tmp"):
+            continue
+        try:
+            with open(os.path.join(directory, name)) as handle:
+                found.append(json.load(handle))
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def stage_timeline(started_at: float, now: float, publishing_started: Optional[float] = None,
+                   directory: Optional[str] = None) -> list:
+    """[{"stage": kind, "name", "start", "end"}] in seconds from the run's start, by start: every stage of
+    a kind, from its first note (or entry) to its last (or exit) over all processes, then publishing from
+    `publishing_started` to `now` (the report is drawn inside it)."""
+    directory = directory or os.environ.get(PROGRESS_DIR_ENV)
+    flush_stages(force=True)  # this process's latest notes
+    spans = {}
+    for stages in process_stages(directory):
+        for stage_name, state in stages.items():
+            if state.get("kind") not in STAGE_KINDS:
+                continue
+            start = state.get("first") or state["started"]
+            end = state.get("finished") or state.get("last") or now
+            span = spans.setdefault(stage_name, {"stage": state["kind"], "name": stage_name, "start": start,
+                                                 "end": end})
+            span["start"], span["end"] = min(span["start"], start), max(span["end"], end)
+    if publishing_started:
+        spans["publishing"] = {"stage": "publishing", "name": "publishing", "start": publishing_started, "end": now}
+    return [{"stage": span["stage"], "name": span["name"], "start": round(max(0.0, span["start"] - started_at), 3),
+             "end": round(max(0.0, span["end"] - started_at), 3)}
+            for span in sorted(spans.values(), key=lambda span: (span["start"], span["name"]))]

@@ -26,6 +26,7 @@ class _ReadFile(beam.DoFn):
         self._dead = beam.metrics.Metrics.counter("bertprep", "records_dead_lettered_on_read")
 
     def process(self, path):
+        progress.mark_stage(progress.READING_STAGE)
         for item in self._read_fn(path):
             progress.note_read()
             if isinstance(item, DeadLetter):
@@ -35,6 +36,7 @@ class _ReadFile(beam.DoFn):
                 self._read.inc()
                 yield item
         progress.flush(force=True)
+        progress.mark_stage(progress.READING_STAGE, at_once=True)
 
 
 class ReadRecords(beam.PTransform):

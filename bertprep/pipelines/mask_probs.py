@@ -32,9 +32,12 @@ from bertprep.transforms.csc.mask_probability import char_stats_row, confusion_p
 from bertprep.transforms.csc.alignment import AlignmentError, align_checked
 
 # Progress stages after the reading (the monitor shows the running one; see bertprep/progress.py).
+COUNT_STAGE = "counting confusion pairs"
 FIT_STAGE = "fitting the candidate ranker"
 MODEL_STAGE = "building the candidate indexes"
 RANK_STAGE = "ranking candidates"
+progress.declare_stage_kind(FIT_STAGE, "ranking")  # the report's time axis: fitting and indexing are the
+progress.declare_stage_kind(MODEL_STAGE, "ranking")  # ranking's own work
 
 KIND = "mask_probs"
 KIND_LIMIT = 15  # candidates a kind keeps in confusion_kinds when --top-k is 0 (per-character set sizes)
@@ -87,7 +90,11 @@ class _AlignAndCount(beam.DoFn):
     def setup(self):
         self._normalize = normalizer.make_normalizer(self._t2s)
 
+    def finish_bundle(self):
+        progress.flush_stages(force=True)  # the last pair's time reaches the report's stages
+
     def process(self, numbered):
+        progress.mark_stage(COUNT_STAGE)
         occurrence, pair = numbered
         wrong, correct = self._normalize(pair.wrong), self._normalize(pair.correct)
         try:

@@ -31,6 +31,9 @@ from bertprep.transforms.tokenization import punctuation
 
 KIND = "pretraining"
 BUILD_STAGE = "building"  # the progress stage of the bucket builds (counts buckets and instances)
+# Below this much input times --dupe-factor, buckets take the plain-Python path: loading the compiled kernel
+# (numba's import and cache, ~0.4 s a process) costs more than it saves at ~40 µs an instance (~300 bytes).
+KERNEL_MIN_BYTE_PASSES = 1 << 20
 COMPILING_NOTICE = ("compiling the pre-training kernel (the first run after installing only, about 10 s; "
                     "`make install` compiles it ahead)")
 BYTES_PER_BUCKET = 512 << 10
@@ -248,12 +251,15 @@ class _BuildShard:
     bucket is an empty shard); side outputs: stats (with the records used), dead letters, and (word, count)
     of the words that became [UNK]."""
 
-    def __init__(self, options: PretrainingOptions):
+    def __init__(self, options: PretrainingOptions, input_bytes: int = KERNEL_MIN_BYTE_PASSES):
         self._options = options  # resolved: num_shards is the bucket count
+        self._input_bytes = input_bytes
 
     def setup(self):
         self._parts = JobParts(self._options)
         builder = self._parts.builder
+        if self._input_bytes * self._options.dupe_factor < KERNEL_MIN_BYTE_PASSES:
+            builder.compiled = False  # the plain-Python path: the same bytes, without loading numba
         if builder.uses_kernel:
             from bertprep.transforms.pretraining import kernel as instance_kernel
 
@@ -274,6 +280,7 @@ class _BuildShard:
             yield dict(writer.result, shard=bucket)
             return
         started_wall, started_cpu = time.time(), time.process_time()
+        progress.note_stage(BUILD_STAGE, done=0)  # the stage's start on the report's time axis
         parts = self._parts
         unknown = UnknownWordSample(parts.tokenizer, UNKNOWN_WORD_SENTENCES)
         documents, pairs, dead = parts.tokenize(sorted(items, key=lambda item: item[0]), unknown)
@@ -348,10 +355,10 @@ def build_pipeline(pipeline, options: PretrainingOptions, plan: PretrainingPlan)
         dead.append(pairs.dead_letters)
         counted.append(pairs)
     records = tuple(inputs) | "AllRecords" >> beam.Flatten()
+    build = _BuildShard(options, fs.total_size(input_paths + wrong_paths))
     built = (records
              | "Bucket" >> beam.Map(lambda item: (stable_hash("bucket", item[0]) % shards, item))
-             | "BuildShards" >> beam_io.WriteEveryShard(shards, _BuildShard(options),
-                                                       outputs=("stats", "dead", "unknown")))
+             | "BuildShards" >> beam_io.WriteEveryShard(shards, build, outputs=("stats", "dead", "unknown")))
     dead.append(built.dead)
     all_dead = tuple(dead) | "AllDead" >> beam.Flatten()
     dead_counts = all_dead | "WriteDead" >> beam_io.WriteDeadLetters(options.output)

@@ -36,6 +36,7 @@ class _Finalize(beam.DoFn):
         self._started_at = started_at
 
     def process(self, _, shard_results, dead_letter_counts, counts, stats, stage_timing):
+        publishing_started = time.time()  # the publishing stage on the report's time axis
         # Every shard is there, empty or not (bertprep.io.beam_io.WriteEveryShard), so -of-NNNNN adds up.
         shard_results = sorted(shard_results, key=lambda result: result["shard"])
         counts = dict(counts)
@@ -68,7 +69,7 @@ class _Finalize(beam.DoFn):
         directory.remove_stale_shards([shard["file"] for shard in info["shards"]] + side_files)
         directory.write_json(output_lib.INFO_FILE, info)
         if self._report is not None:
-            timing = progress.run_timing(self._started_at)
+            timing = progress.run_timing(self._started_at, publishing_started)
             timing.update(stage_timing)
             self._report(self._directory, info, timing)
         directory.mark_complete({"kind": self._kind, "counts": counts, "finished_at": time.time()})

@@ -293,6 +293,25 @@ def throughput(samples: List[Sequence[float]], title: str = "Records read over t
     return _png(figure, dict(NUMERIC_MARGINS, right=0.88))
 
 
+def stage_spans(stages: Sequence[dict], elapsed: float, title: str = "Stages over time") -> bytes:
+    """One horizontal bar per stage ({"stage", "name", "start", "end"} seconds), from its start to its end,
+    on the run's time axis; bars of one kind share a colour."""
+    import matplotlib
+
+    kinds = list(dict.fromkeys(stage["stage"] for stage in stages))
+    colours = matplotlib.colormaps["tab10"]
+    figure, axes = _figure(height=max(2.0, 0.9 + 0.32 * len(stages)))
+    for row, stage in enumerate(stages):
+        width = max(float(stage["end"]) - float(stage["start"]), elapsed / 400.0)  # an instant stays visible
+        axes.barh(row, width, left=float(stage["start"]), color=colours(kinds.index(stage["stage"]) % 10))
+    axes.set_yticks(range(len(stages)))
+    axes.set_yticklabels([drawable(stage["name"]) for stage in stages])
+    axes.invert_yaxis()
+    axes.set_xlim(0, max(elapsed, max(float(stage["end"]) for stage in stages)))
+    _style(axes, title, "elapsed seconds")
+    return _png(figure, dict(NUMERIC_MARGINS, left=0.38))
+
+
 def timing_bars(elapsed: float, rates: Sequence[Tuple[str, float]], title: str) -> bytes:
     """Elapsed time and records/s side by side, for runs without a progress timeline."""
     import matplotlib

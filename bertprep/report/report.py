@@ -130,6 +130,13 @@ class ReportBuilder:
         elif rates:
             self.add_plot("throughput", "Throughput and elapsed time", "Elapsed time and average records/s.",
                           lambda: plots.timing_bars(elapsed, rates, "Average throughput"))
+        stages = [stage for stage in self.timing.get("stages") or [] if stage.get("end") is not None]
+        if stages:
+            self.add_plot("stages", "Where the time went",
+                          "Each stage of the run from its start to its end on the run's time axis (%.1f s): "
+                          "reading, counting, ranking, building, writing, publishing (the report itself is "
+                          "drawn inside publishing)." % elapsed,
+                          lambda: plots.stage_spans(stages, elapsed, "Stages over time (%.1f s elapsed)" % elapsed))
 
     def sequence_length(self) -> None:
         name, value = self.stat(statistics.SEQUENCE_LENGTH_HISTOGRAM)

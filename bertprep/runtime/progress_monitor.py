@@ -15,8 +15,8 @@ import threading
 import time
 from typing import Dict, List, Optional
 
-from bertprep.progress import (COUNT_PREFIX, PROGRESS_DIR_ENV, RUN_FILE, STAGE_PREFIX, flush, flush_stages,
-                                       write_atomically)
+from bertprep.progress import (COUNT_PREFIX, PROGRESS_DIR_ENV, RUN_FILE, flush, flush_stages, process_stages,
+                               write_atomically)
 
 # Seconds between plain log lines when stderr is not a terminal (tests set it lower).
 LOG_INTERVAL_ENV = "BERTPREP_PROGRESS_LOG_SECONDS"
@@ -45,18 +45,7 @@ def stages_progress(directory: str) -> Dict[str, dict]:
     """Every process's stages summed: {stage: {"done", "total", "unit", "started", "finished"}}, where
     a stage is finished once every process that entered it has left it."""
     merged: Dict[str, dict] = {}
-    try:
-        names = os.listdir(directory)
-    except OSError:
-        return merged
-    for name in names:
-        if not name.startswith(STAGE_PREFIX) or name.endswith(".tmp"):
-            continue
-        try:
-            with open(os.path.join(directory, name)) as handle:
-                stages = json.load(handle)
-        except (OSError, ValueError):
-            continue
+    for stages in process_stages(directory):
         for stage_name, state in stages.items():
             total = merged.setdefault(stage_name, {"done": 0, "total": None, "unit": state.get("unit", "items"),
                                                    "started": state["started"], "finished": state["finished"],
@@ -65,6 +54,8 @@ def stages_progress(directory: str) -> Dict[str, dict]:
             total["items"] += int(state.get("items") or 0)
             if state.get("item"):
                 total["item"] = state["item"]
+            if state.get("hidden"):  # on the report's time axis only (progress.mark_stage)
+                total["hidden"] = True
             if state.get("total") is not None:
                 total["total"] = max(total["total"] or 0, int(state["total"]))
             total["started"] = min(total["started"], state["started"])
@@ -79,7 +70,8 @@ def current_stage(stages: Dict[str, dict]) -> Optional[tuple]:
     """(name, state) of the stage to show after the reading: the latest started that is still running
     (a stage counting items is shown beside the reading instead), else None."""
     running = [(state["started"], name) for name, state in stages.items() if state.get("finished") is None
-               and not state.get("item") and not (state.get("total") and state["done"] >= state["total"])]
+               and not state.get("item") and not state.get("hidden")
+               and not (state.get("total") and state["done"] >= state["total"])]
     if not running:
         return None
     name = max(running)[1]

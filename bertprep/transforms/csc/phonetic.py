@@ -265,6 +265,17 @@ class PhoneticIndex:
             result[name] = {other: _reading_weight(own, readings(other), holds) for other in members}
         return result
 
+    def neighbourhood_members(self, char: str) -> Set[str]:
+        """The characters of the three tight neighbourhoods together, without their reading weights (what a
+        candidate pool needs): every character sharing a toneless syllable, or one fuzzy edit away."""
+        keys: Set[str] = set()
+        for reading in readings(char):
+            keys.add(reading.toneless)
+            keys |= neighour_keys_cached(reading)
+        members = {c for key in keys for c in self.by_syllable.get(key, ())}
+        members.discard(char)
+        return members
+
     def near_groups(self, char: str) -> List[Tuple[str, str]]:
         """The ("initial", x) and ("final", y) groups a character's readings belong to."""
         groups = set()
