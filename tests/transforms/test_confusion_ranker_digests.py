@@ -1,6 +1,6 @@
 """The confusion ranker's results stay those of the one-candidate-at-a-time implementation it replaced.
 
-The digests in `speed_ranker_digests.json` were written by the ranker as it stood before it was
+The digests in `confusion_ranker_digests.json` were written by the ranker as it stood before it was
 vectorised (per character and candidate in Python): the ranker's fitted state (θ, β, set sizes) and,
 for every character of a small universe drawn from the shared SIGHAN file and vocabulary, the ranked
 candidates in order, their probabilities and their feature rows, all as exact bytes. The vectorised
@@ -23,7 +23,7 @@ from bertprep.transforms.csc.confusion_files import ExternalSets
 from bertprep.transforms.csc.glyph import GlyphIndex
 from bertprep.transforms.csc.phonetic import PhoneticIndex
 
-DIGESTS = pathlib.Path(__file__).with_name("speed_ranker_digests.json")
+DIGESTS = pathlib.Path(__file__).with_name("confusion_ranker_digests.json")
 PAIR_LINES = 200      # first lines of sighan15_train.tsv whose substitutions are the corpus pairs
 VOCAB_STRIDE = 24     # every 24th single CJK vocabulary character joins the universe
 SEED = 7
