@@ -15,7 +15,7 @@ cut at `top_k` (or at a per-character size when `mean_set_size` is set) and at `
 """
 import functools
 import os
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
@@ -160,7 +160,7 @@ class ConfusionModel:
         self.mass = {c: (frequencies.get(c, 0.0) + 0.05) ** exponent for c in self.universe}
         self.total_mass = sum(self.mass.values()) or 1.0
         self._group_cache: Dict[tuple, tuple] = {}
-        self._glyph_cache: Dict[str, tuple] = {}
+        self._glyph_cache: "OrderedDict[str, tuple]" = OrderedDict()
         frequency_total = sum(frequencies.get(c, 0.0) for c in self.universe) or 1.0
         self.frequency_share = {c: frequencies.get(c, 0.0) / frequency_total for c in self.universe}
         self._frequencies = frequencies
@@ -240,8 +240,12 @@ class ConfusionModel:
         return top_k
 
     # -- neighbourhoods ------------------------------------------------------------------------------
+    @property
+    def _mass_floor(self) -> float:
+        return 0.05 ** self.options.mixture_frequency_exponent
+
     def _mass(self, char: str) -> float:
-        return self.mass.get(char, 0.05 ** self.options.mixture_frequency_exponent)
+        return self.mass.get(char, self._mass_floor)
 
     def _near_group(self, group: tuple) -> tuple:
         """(total mass, members sorted by mass, as a set) of a same-initial or same-final group."""
@@ -253,23 +257,39 @@ class ConfusionModel:
 
     def _glyph(self, char: str) -> tuple:
         """({candidate: similarity}, total glyph mass) for a character."""
-        if char not in self._glyph_cache:
-            similar = self.glyph_index.candidates(char, GLYPH_THRESHOLD) if self.glyph_index else {}
+        def build():
+            pools = self._pools
+            if pools is not None and pools.glyph_index is self.glyph_index and \
+                    confusion_ranker.POOL_GLYPH_THRESHOLD <= GLYPH_THRESHOLD:
+                # The ranker's pool already scored the look-alikes of a lower threshold (cached while the
+                # character is ranked): the same values in the same order, without scoring them again.
+                similar = {c: s for c, s in pools.glyph_candidates(char).items() if s >= GLYPH_THRESHOLD}
+            else:
+                similar = self.glyph_index.candidates(char, GLYPH_THRESHOLD) if self.glyph_index else {}
             gamma = self.options.mixture_glyph_exponent
-            total = sum(self._mass(c) * s ** gamma for c, s in similar.items())
-            self._glyph_cache[char] = (similar, total)
-        return self._glyph_cache[char]
+            mass, floor = self.mass, self._mass_floor
+            total = sum(mass.get(c, floor) * s ** gamma for c, s in similar.items())
+            return similar, total
+        # Bounded like the pools' caches: ranking visits each character once, fitting a few hundred many times.
+        return confusion_ranker.cached(self._glyph_cache, char, build)
 
-    def components(self, char: str, candidate: Optional[str] = None) -> Dict[str, Dict[str, float]]:
-        """{component: {candidate: probability inside the component}}; one candidate only if given."""
+    def components(self, char: str, candidate: Optional[str] = None, phonetic: bool = True,
+                   glyph: bool = True) -> Dict[str, Dict[str, float]]:
+        """{component: {candidate: probability inside the component}}; one candidate only if given;
+        `phonetic=False`/`glyph=False` skip those components (each is computed on its own, so the others are
+        the same either way)."""
         result: Dict[str, Dict[str, float]] = {}
         tight_members = set()
-        if self.phonetic_index is not None:
+        # Local lookups: this runs for every character of the universe (kind_candidates), and a method call
+        # per candidate cost more than the arithmetic.
+        mass, floor = self.mass, self._mass_floor
+        if phonetic and self.phonetic_index is not None:
             for name, members in self.phonetic_index.neighbourhoods(char).items():
                 tight_members |= set(members)
-                total = sum(self._mass(c) * weight for c, weight in members.items())
+                total = sum(mass.get(c, floor) * weight for c, weight in members.items())
                 chosen = [candidate] if candidate is not None else members
-                result[name] = {c: self._mass(c) * members[c] / total for c in chosen if c in members and total > 0}
+                result[name] = {c: mass.get(c, floor) * members[c] / total
+                                for c in chosen if c in members and total > 0}
             groups = [self._near_group(g) for g in self.phonetic_index.near_groups(char)]
             total = sum(g[0] for g in groups)
             near: Dict[str, float] = {}
@@ -282,13 +302,13 @@ class ConfusionModel:
                     for _, ranked, _ in groups:
                         for c in ranked[:limit]:
                             if c != char and c not in tight_members:
-                                near[c] = self._mass(c) / total
+                                near[c] = mass.get(c, floor) / total
             result["near_pinyin"] = near
-        if self.glyph_index is not None:
+        if glyph and self.glyph_index is not None:
             similar, total = self._glyph(char)
             gamma = self.options.mixture_glyph_exponent
             chosen = [candidate] if candidate is not None else similar
-            result["glyph"] = {c: self._mass(c) * similar[c] ** gamma / total
+            result["glyph"] = {c: mass.get(c, floor) * similar[c] ** gamma / total
                                for c in chosen if c in similar and total > 0}
         if candidate is not None and candidate != char:
             result["other"] = {candidate: self._mass(candidate) / self.total_mass}
@@ -299,7 +319,10 @@ class ConfusionModel:
         neighbourhoods of `char`, the most likely inside them first: what confusion masking draws a kind
         from when the ranked set holds none of it (the ranked set keeps the likeliest candidates of any kind,
         and look-alikes are rarely among them)."""
-        components = self.components(char)
+        # Only the neighbourhoods the kinds asked for: most characters' ranked sets already hold both
+        # pinyin kinds, and the phonetic neighbourhoods' reading weights are the costly part.
+        components = self.components(
+            char, phonetic=any(kind != "glyph" for kind in kinds), glyph="glyph" in kinds)
         result = {}
         for kind in kinds:
             scores: Dict[str, float] = {}

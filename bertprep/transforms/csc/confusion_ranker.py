@@ -111,7 +111,7 @@ _final_core = pinyin_relations.final_core
 CACHED_CHARACTERS = 1024
 
 
-def _cached(cache: OrderedDict, key, build):
+def cached(cache: OrderedDict, key, build):
     """cache[key], built on a miss; the least recently used entry goes past CACHED_CHARACTERS."""
     if key in cache:
         cache.move_to_end(key)
@@ -159,10 +159,11 @@ class CandidatePools:
             ranked = sorted(members, key=lambda c: (-self.log_frequency[c], c))
             self._groups[key] = ranked[:self.group_limit]
 
-    def _glyph(self, char: str) -> Dict[str, float]:
+    def glyph_candidates(self, char: str) -> Dict[str, float]:
+        """{look-alike: similarity ≥ POOL_GLYPH_THRESHOLD} in code point order (cached, the latest CACHED_CHARACTERS)."""
         if self.glyph_index is None:
             return {}
-        return _cached(self._glyph_cache, char, lambda: self.glyph_index.candidates(char, POOL_GLYPH_THRESHOLD))
+        return cached(self._glyph_cache, char, lambda: self.glyph_index.candidates(char, POOL_GLYPH_THRESHOLD))
 
     def base_pool(self, char: str) -> List[str]:
         """Candidates found without the corpus: pinyin neighbourhoods and groups, look-alike glyphs."""
@@ -173,7 +174,7 @@ class CandidatePools:
                 for key in (("initial", reading.initial), ("final", reading.final),
                             ("core", _final_core(reading.final)), ("letter", reading.toneless[0])):
                     pool.update(self._groups.get(key, ()))
-        pool.update(self._glyph(char))
+        pool.update(self.glyph_candidates(char))
         pool.discard(char)
         return sorted(pool)
 
@@ -182,7 +183,7 @@ class CandidatePools:
         def build():
             candidates = self.base_pool(char)
             return candidates, self._rows(char, candidates)
-        return _cached(self._base_cache, char, build)
+        return cached(self._base_cache, char, build)
 
     def _rows(self, char: str, candidates: Sequence[str]) -> np.ndarray:
         """Feature rows of `candidates` for `char`, all candidates at once (pinyin_relations.py)."""
@@ -192,7 +193,7 @@ class CandidatePools:
         if self.phonetic_index is not None:
             rows[:, :pinyin_relations.RELATION_COUNT] = pinyin_relations.relation_features(
                 self._reading_codes, char, candidates)
-        similar = self._glyph(char)
+        similar = self.glyph_candidates(char)
         glyph = np.fromiter((similar.get(c, 0.0) for c in candidates), dtype=float, count=len(candidates))
         rows[:, _INDEX["glyph_similarity"]] = glyph
         rows[:, _INDEX["glyph_similarity_sq"]] = glyph * glyph
