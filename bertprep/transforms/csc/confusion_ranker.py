@@ -28,6 +28,7 @@ shown yet, which is what the smoothed score needs from it.
 Set sizes can follow where errors are (`set_size`): a character's expected errors (its own error
 count smoothed by its frequency) decide its size, scaled so the mean over the universe is a budget.
 """
+import itertools
 import math
 from collections import OrderedDict
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -136,6 +137,10 @@ class CandidatePools:
         self.phonetic_index = phonetic_index if "phonetic" in self.sources else None
         self.glyph_index = glyph_index if "glyph" in self.sources else None
         self.log_frequency = {c: math.log(frequencies.get(c, 0.0) + 0.05) for c in self.universe}
+        # Per-candidate values as arrays by universe position (one slot past the end for characters outside
+        # it), so a pool's rows take one dict lookup per candidate instead of one per feature.
+        self._position = {c: i for i, c in enumerate(self.universe)}
+        self._log_frequency_by_position = np.array([self.log_frequency[c] for c in self.universe] + [math.log(0.05)])
         self.group_limit = group_limit
         self._groups: Dict[Tuple[str, str], List[str]] = {}
         self._reading_codes = None
@@ -193,13 +198,20 @@ class CandidatePools:
         if self.phonetic_index is not None:
             rows[:, :pinyin_relations.RELATION_COUNT] = pinyin_relations.relation_features(
                 self._reading_codes, char, candidates)
+        outside = len(self.universe)
+        positions = np.fromiter(map(self._position.get, candidates, itertools.repeat(outside)), dtype=np.intp,
+                                count=len(candidates))
         similar = self.glyph_candidates(char)
-        glyph = np.fromiter((similar.get(c, 0.0) for c in candidates), dtype=float, count=len(candidates))
+        similar_positions = [self._position.get(c, outside) for c in similar]
+        if outside in similar_positions:  # a look-alike outside the universe (another glyph universe): by name
+            glyph = np.fromiter((similar.get(c, 0.0) for c in candidates), dtype=float, count=len(candidates))
+        else:  # a candidate outside the universe is then no look-alike: the empty slot's 0.0
+            by_position = np.zeros(outside + 1)
+            by_position[similar_positions] = list(similar.values())
+            glyph = by_position[positions]
         rows[:, _INDEX["glyph_similarity"]] = glyph
         rows[:, _INDEX["glyph_similarity_sq"]] = glyph * glyph
-        unseen = math.log(0.05)
-        rows[:, _INDEX["log_frequency"]] = np.fromiter((self.log_frequency.get(c, unseen) for c in candidates),
-                                                       dtype=float, count=len(candidates))
+        rows[:, _INDEX["log_frequency"]] = self._log_frequency_by_position[positions]
         return rows
 
     def pool(self, char: str, observed: Optional[Mapping[str, int]] = None, external=None,
@@ -355,7 +367,7 @@ def rank(pools: CandidatePools, theta: np.ndarray, char: str, observed: Optional
     if use_external:
         scores = scores + external_features(char, candidates, rows, external) @ beta
     probabilities = softmax(scores)
-    if all(len(c) == 1 for c in candidates):  # single characters: code point order is string order
+    if min(map(len, candidates)) == 1 == max(map(len, candidates)):  # single characters: code point order is string order
         points = np.fromiter(map(ord, candidates), dtype=np.int64, count=len(candidates))
         order = np.lexsort((points, -probabilities)).tolist()
     else:
