@@ -5,7 +5,8 @@ over), each with --vocab ../shared/data/vocab/zh_vocab.txt:
   - the whole process: median wall seconds, CPU seconds and peak RSS (os.wait4) of `bertprep mask-probs`
     over --repeats runs, against the issue's targets (≤ 10 s wall and ≤ 600 MB for 2,338 pairs);
   - ranking alone, in this process: characters ranked per second by the fitted confusion model (its
-    candidate pools, features and scores, as the PerCharacter step calls it), over the run's universe (the
+    candidate pools, features and scores, and the candidates of the kinds a ranked set lacks, as the
+    PerCharacter step calls them), over the run's universe (the
     vocabulary's single CJK characters plus those seen), after fitting on the file's substitutions.
 The machine's load average is printed before and after: timings on a shared machine are only comparable in
 one run.
@@ -49,8 +50,8 @@ def timed_runs(input_path: str, repeats: int, scratch: str):
 def ranking_rate(input_path: str):
     """(characters, wall s, CPU s, characters/s) of ranking the run's universe with a model fitted on its pairs."""
     from bertprep.options.mask_probs import MaskProbsOptions
-    from bertprep.pipelines.mask_probs import build_confusion_model, universe_from_vocabulary
-    from bertprep.transforms.csc import confusion_ranker, mask_probability
+    from bertprep.pipelines.mask_probs import KIND_LIMIT, build_confusion_model, universe_from_vocabulary
+    from bertprep.transforms.csc import confusion_masking, confusion_ranker, mask_probability
 
     options = MaskProbsOptions(input=input_path, vocab=VOCAB, output="unused")
     counts, seen = {}, {}
@@ -71,7 +72,14 @@ def ranking_rate(input_path: str):
     observed = confusion_ranker.ErrorCounts(counts)
     started, cpu_started = time.perf_counter(), time.process_time()
     for char in universe:
-        model.score_candidates(char, observed.observed(char), options.top_k)
+        ranked = model.score_candidates(char, observed.observed(char), options.top_k)
+        # The kinds the ranked set lacks then get their own candidates (the confusion_kinds table), as in
+        # the pipeline's PerCharacter step.
+        present = {confusion_masking.classify(char, {"candidate": item.candidate, "same_pinyin": item.same_pinyin,
+                                                     "phonetic_score": round(item.phonetic, 6), "glyph_score": round(item.glyph, 6),
+                                                     "source": item.source}) for item in ranked}
+        missing = [kind for kind in confusion_masking.CANDIDATE_KINDS if kind not in present]
+        model.kind_candidates(char, missing, options.top_k or KIND_LIMIT)
     seconds = time.perf_counter() - started
     return len(universe), seconds, time.process_time() - cpu_started, len(universe) / seconds
 
