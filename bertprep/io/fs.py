@@ -1,18 +1,35 @@
-"""Local paths and remote ones (`gs://...`) in one place: open, match, size, exists, join.
+"""The one door to storage: every path a user gave (or one derived from it) is opened, listed, sized,
+checked, deleted and published here, local (`/data/...`) or remote (`gs://...`) alike.
 
 Local paths use the standard library, so code that reads local files (the formats, the pure
 transforms, the commands) runs without Beam; Beam's FileSystems is imported only for a path with a
-scheme. Local matching follows Beam's rules (`*` stays inside a directory, `**` crosses them, hidden
-files match), so a pattern names the same files whichever side reads it. `.gz`/`.bz2` files are
-decompressed by their extension with Python's own modules, which raise on a truncated stream
-instead of ending quietly as Beam's reader does, so no input is silently lost.
+scheme, and only by this module (`tests/test_storage_door.py` checks both). Local matching follows
+Beam's rules (`*` stays inside a directory, `**` crosses them, hidden files match), so a pattern names
+the same files whichever side reads it. `.gz`/`.bz2` files are decompressed by their extension with
+Python's own modules, which raise on a truncated stream instead of ending quietly as Beam's reader
+does, so no input is silently lost.
+
+Cloud Storage (see `_ensure_cloud_storage`): before the first gs:// call of a process, the credentials
+and the endpoint are checked once, with bounded waits, so a missing login or network is one line
+naming the path within seconds instead of Beam's retries (about 20 s for credentials, then 120 s per
+request). Against an emulator (`STORAGE_EMULATOR_HOST`) or with Beam's `--no_auth`, the client is
+anonymous from the start.
+
+Object stores have no directories and no atomic rename: `is_dir` means "some object lies under this
+prefix", `delete_tree` deletes every object under it, and `replace` (write, then publish under the
+final name) is one atomic step per object on both sides: `os.replace` locally, a server-side copy
+over the destination on Cloud Storage, where a reader sees the old object or the new one, never none.
 """
 import bz2
 import gzip
 import io
 import os
 import re
-from typing import BinaryIO, Iterable, List
+import shutil
+import socket
+import threading
+import uuid
+from typing import BinaryIO, Iterable, List, Optional
 
 from bertprep.errors import BertprepError
 
@@ -26,8 +43,12 @@ def is_remote(path: str) -> bool:
     return SCHEME_SEPARATOR in str(path)
 
 
-def _beam_filesystems():
-    from apache_beam.io.filesystems import FileSystems  # only remote paths pay for importing Beam
+def _beam_filesystems(path: Optional[str] = None):
+    """Beam's FileSystems (only remote paths pay for importing Beam), after the one-time Cloud Storage
+    check when `path` is on gs://."""
+    if path is not None:
+        _ensure_cloud_storage(path)
+    from apache_beam.io.filesystems import FileSystems
 
     return FileSystems
 
@@ -50,7 +71,7 @@ def _open_raw(path: str) -> BinaryIO:
     if is_remote(path):
         from apache_beam.io.filesystem import CompressionTypes
 
-        return _beam_filesystems().open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+        return _beam_filesystems(path).open(path, compression_type=CompressionTypes.UNCOMPRESSED)
     return open(path, "rb")
 
 
@@ -67,19 +88,27 @@ def open_read(path: str, decompress: bool = True) -> BinaryIO:
     return _Decompressed(raw, decompressor)
 
 
-def open_write(path: str) -> BinaryIO:
-    """A binary writer of `path` (no compression); a local file's directory is created."""
+def open_write(path: str, compression: str = "none") -> BinaryIO:
+    """A binary writer of `path`; a local file's directory is created. `compression="gzip"` writes through
+    Beam's gzip writer, whose bytes every output written so far has (Python's gzip module would put a
+    different header on them)."""
     try:
         if is_remote(path):
             from apache_beam.io.filesystem import CompressionTypes
 
-            return _beam_filesystems().create(path, compression_type=CompressionTypes.UNCOMPRESSED)
-        directory = os.path.dirname(path)
-        if directory:
-            os.makedirs(directory, exist_ok=True)
-        return open(path, "wb")
+            raw = _beam_filesystems(path).create(path, compression_type=CompressionTypes.UNCOMPRESSED)
+        else:
+            directory = os.path.dirname(path)
+            if directory:
+                os.makedirs(directory, exist_ok=True)
+            raw = open(path, "wb")
     except (OSError, IOError) as error:
         raise BertprepError("cannot write %s: %s" % (path, _describe(error))) from None
+    if compression == "gzip":
+        from apache_beam.io.filesystem import CompressedFile, CompressionTypes
+
+        return CompressedFile(raw, compression_type=CompressionTypes.GZIP)
+    return raw
 
 
 def _describe(error: BaseException) -> str:
@@ -87,15 +116,176 @@ def _describe(error: BaseException) -> str:
 
 
 def exists(path: str) -> bool:
+    """Whether `path` is a file (or, locally, a directory)."""
     if is_remote(path):
-        return _beam_filesystems().exists(path)
+        return _beam_filesystems(path).exists(path)
     return os.path.exists(path)
+
+
+def is_dir(path: str) -> bool:
+    """A local directory, or a remote prefix with at least one object under `path/`."""
+    if is_remote(path):
+        prefix = path.rstrip("/") + "/"
+        results = _beam_filesystems(path).match([prefix + "**"], limits=[1])
+        return any(result.metadata_list for result in results)
+    return os.path.isdir(path)
 
 
 def join(directory: str, *names: str) -> str:
     if is_remote(directory):
         return _beam_filesystems().join(directory, *names)
     return os.path.join(directory, *names)
+
+
+def dirname(path: str) -> str:
+    if is_remote(path):
+        return path.rstrip("/").rsplit("/", 1)[0] if path.count("/") > 3 else path
+    return os.path.dirname(path)
+
+
+def basename(path: str) -> str:
+    return path.rstrip("/").rsplit("/", 1)[-1] if is_remote(path) else os.path.basename(path)
+
+
+def makedirs(path: str) -> None:
+    """Create a local directory and its parents; nothing on an object store (a prefix needs no creating)."""
+    if not is_remote(path):
+        os.makedirs(path, exist_ok=True)
+
+
+def read_bytes(path: str, what: str = "file") -> bytes:
+    """Whole contents of a file (never decompressed); a missing or unreadable one is one BertprepError line."""
+    if not is_remote(path):
+        try:
+            with open(path, "rb") as handle:
+                return handle.read()
+        except FileNotFoundError:
+            raise BertprepError("%s not found: %s" % (what, path)) from None
+        except OSError as error:
+            raise BertprepError("cannot read %s %s: %s" % (what, path, _describe(error))) from None
+    if not exists(path):
+        raise BertprepError("%s not found: %s" % (what, path))
+    try:
+        with open_read(path, decompress=False) as handle:
+            return handle.read()
+    except BertprepError:
+        raise
+    except Exception as error:  # Beam wraps every backend's error differently
+        raise BertprepError("cannot read %s %s: %s" % (what, path, _describe(error))) from None
+
+
+def read_text(path: str, what: str = "file") -> str:
+    data = read_bytes(path, what)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise BertprepError("%s %s line %d: not valid UTF-8" % (what, path, line)) from None
+
+
+def read_parquet(path: str, what: str = "Parquet table"):
+    """A whole Parquet file as a pyarrow Table (tables read whole are small: mask-probs tables, side files)."""
+    import pyarrow.parquet as parquet
+
+    try:
+        if not is_remote(path):
+            return parquet.read_table(path)
+        with open_read(path, decompress=False) as handle:
+            return parquet.read_table(io.BytesIO(handle.read()))
+    except BertprepError:
+        raise
+    except FileNotFoundError:
+        raise BertprepError("%s not found: %s" % (what, path)) from None
+    except Exception as error:  # pyarrow raises several types for unreadable files
+        raise BertprepError("cannot read %s as Parquet: %s" % (path, error)) from None
+
+
+def write_bytes(path: str, data: bytes) -> str:
+    """Write `data` under a temporary name beside `path`, then publish it with `replace`: a reader sees the
+    old file or the whole new one, never a part."""
+    temporary = "%s.tmp-%s" % (path, uuid.uuid4().hex)
+    try:
+        with open_write(temporary) as handle:
+            handle.write(data)
+        replace(temporary, path)
+    except BaseException:
+        delete([temporary])
+        raise
+    return path
+
+
+def replace(source: str, destination: str) -> None:
+    """Publish `source` under the name `destination`, replacing what was there in one step: `os.replace`
+    locally; on an object store a server-side copy over the destination (one new object generation,
+    never a moment without one), then the source is deleted."""
+    try:
+        if is_remote(destination):
+            _beam_filesystems(destination).rename([source], [destination])
+        else:
+            os.replace(source, destination)
+    except (OSError, IOError) as error:
+        raise BertprepError("cannot publish %s: %s" % (destination, _describe(error))) from None
+
+
+def copy(source: str, destination: str) -> None:
+    """Copy one file (any side to any side) through a stream."""
+    with open_read(source, decompress=False) as reader, open_write(destination) as writer:
+        shutil.copyfileobj(reader, writer, 1 << 20)
+
+
+def delete(paths: Iterable[str]) -> None:
+    """Delete files; one already gone is no error (a retried or concurrent cleanup)."""
+    paths = list(paths)
+    remote = [path for path in paths if is_remote(path)]
+    for path in paths:
+        if not is_remote(path):
+            try:
+                os.remove(path)
+            except FileNotFoundError:
+                pass
+    if remote:
+        filesystems = _beam_filesystems(remote[0])
+        present = [path for path in remote if filesystems.exists(path)]
+        if present:
+            filesystems.delete(present)
+
+
+def delete_tree(path: str) -> None:
+    """Delete a directory and everything under it (on an object store: every object under `path/`)."""
+    if is_remote(path):
+        prefix = path.rstrip("/") + "/"
+        delete(list_files(prefix + "**"))
+        return
+    if os.path.isdir(path):
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        os.remove(path)
+
+
+def list_files(pattern: str) -> List[str]:
+    """Files matching a glob (Beam's rules), sorted; an empty list when none does (unlike `match`)."""
+    if is_remote(pattern):
+        return sorted(_match_remote(pattern))
+    return sorted(path for path in _match_local(pattern) if not os.path.isdir(path))
+
+
+def list_sizes(pattern: str) -> List[tuple]:
+    """(path, bytes) of every file matching a glob, sorted by path."""
+    if is_remote(pattern):
+        results = _beam_filesystems(pattern).match([pattern])
+        return sorted((m.path, m.size_in_bytes) for result in results for m in result.metadata_list)
+    return [(path, os.path.getsize(path)) for path in list_files(pattern)]
+
+
+def list_dir(path: str) -> List[str]:
+    """Names of the files and subdirectories directly in a directory, sorted ([] if there is none)."""
+    if is_remote(path):
+        prefix = path.rstrip("/") + "/"
+        return sorted({found[len(prefix):].split("/", 1)[0] for found in _match_remote(prefix + "**")})
+    try:
+        return sorted(os.listdir(path))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 def size(path: str) -> int:
@@ -110,7 +300,7 @@ def total_size(paths: Iterable[str]) -> int:
     local = sum(os.path.getsize(path) for path in paths if not is_remote(path))
     if not remote:
         return local
-    results = _beam_filesystems().match(remote)
+    results = _beam_filesystems(remote[0]).match(remote)
     return local + sum(metadata.size_in_bytes for result in results for metadata in result.metadata_list)
 
 
@@ -137,7 +327,8 @@ def match(pattern: str) -> List[str]:
 
 
 def _match_remote(pattern: str) -> List[str]:
-    return [metadata.path for result in _beam_filesystems().match([pattern]) for metadata in result.metadata_list]
+    return [metadata.path for result in _beam_filesystems(pattern).match([pattern])
+            for metadata in result.metadata_list]
 
 
 def _match_local(pattern: str) -> List[str]:
@@ -196,3 +387,109 @@ def translate_pattern(pattern: str) -> str:
         else:
             parts.append(re.escape(char))
     return r"(?ms)" + "".join(parts) + r"\Z"
+
+
+# --- Cloud Storage: credentials and reachability, checked once per process -------------------------------
+
+EMULATOR_VARIABLE = "STORAGE_EMULATOR_HOST"
+# Set by `use_anonymous_credentials` (Beam's --no_auth) so worker processes started later inherit it.
+ANONYMOUS_VARIABLE = "BERTPREP_GCS_ANONYMOUS"
+GCS_ENDPOINT = ("storage.googleapis.com", 443)
+REACH_TIMEOUT_SECONDS = 10.0
+LOGIN_HINT = ("run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS to a "
+              "service-account key (or STORAGE_EMULATOR_HOST for a local emulator)")
+_cloud_storage_checked = threading.Lock()
+_cloud_storage_ready = []
+
+
+def use_anonymous_credentials() -> None:
+    """Beam's `--no_auth`: talk to Cloud Storage without credentials, in this process and its workers."""
+    os.environ[ANONYMOUS_VARIABLE] = "1"
+    _cloud_storage_ready.clear()
+
+
+def _ensure_cloud_storage(path: str) -> None:
+    """Before this process's first gs:// call: pick the credentials and check the endpoint answers.
+
+    Why: Beam's GCS client asks google-auth for default credentials with four retries and exponential
+    backoff (about 20 s) before falling back to an anonymous client, and the storage client then retries a
+    request for up to 120 s when the network is down. An emulator needs no credentials, so Beam's
+    credential cache is filled with "anonymous" at once; otherwise google-auth is asked once, without
+    retries, and a missing login is one line naming the path. A TCP connection to the endpoint, bounded
+    by REACH_TIMEOUT_SECONDS, turns "no network" into one line too."""
+    if not str(path).startswith("gs://") or _cloud_storage_ready:
+        return
+    with _cloud_storage_checked:
+        if _cloud_storage_ready:
+            return
+        emulator = os.environ.get(EMULATOR_VARIABLE, "").strip()
+        if emulator or os.environ.get(ANONYMOUS_VARIABLE):
+            _set_beam_credentials(None)
+        else:
+            _require_default_credentials(path)
+        _require_reachable(path, emulator)
+        _cloud_storage_ready.append(True)
+
+
+def _set_beam_credentials(credentials) -> None:
+    # Beam keeps one process-wide credentials cache (apache_beam.internal.gcp.auth._Credentials) and offers
+    # no public way to say "anonymous" to its GCS file system (--no_auth is read by the Dataflow client
+    # only). Filling the cache before Beam's first look is what skips its retry loop.
+    from apache_beam.internal.gcp import auth
+
+    with auth._Credentials._credentials_lock:
+        auth._Credentials._credentials = None if credentials is None else auth._ApitoolsCredentialsAdapter(credentials)
+        auth._Credentials._credentials_init = True
+
+
+def _require_default_credentials(path: str) -> None:
+    try:
+        import google.auth
+        import google.auth.exceptions
+    except ImportError:
+        raise BertprepError("%s: reading gs:// needs the gcp extra (pip install 'apache-beam[gcp]')" % path) from None
+    try:
+        from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
+
+        scopes = PipelineOptions([]).view_as(GoogleCloudOptions).gcp_oauth_scopes
+        credentials, _ = google.auth.default(scopes=scopes)
+    except google.auth.exceptions.DefaultCredentialsError:
+        raise BertprepError("%s: no Google Cloud credentials found; %s" % (path, LOGIN_HINT)) from None
+    except Exception as error:  # a malformed key file, an unreadable gcloud configuration
+        raise BertprepError("%s: cannot load Google Cloud credentials (%s); %s" % (
+            path, _describe(error).splitlines()[0], LOGIN_HINT)) from None
+    _set_beam_credentials(credentials)
+
+
+def _endpoint(emulator: str):
+    if not emulator:
+        return GCS_ENDPOINT
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(emulator if "://" in emulator else "http://" + emulator)
+    return parts.hostname or "localhost", parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _require_reachable(path: str, emulator: str) -> None:
+    """A TCP connection to the storage endpoint within REACH_TIMEOUT_SECONDS (name resolution included,
+    which has no timeout of its own: the attempt runs in a daemon thread that is given up on)."""
+    host, port = _endpoint(emulator)
+    outcome = []
+
+    def connect():
+        try:
+            socket.create_connection((host, port), timeout=REACH_TIMEOUT_SECONDS).close()
+            outcome.append(None)
+        except OSError as error:
+            outcome.append(_describe(error) or type(error).__name__)
+
+    attempt = threading.Thread(target=connect, daemon=True, name="bertprep-gcs-reach")
+    attempt.start()
+    attempt.join(REACH_TIMEOUT_SECONDS + 1)
+    if outcome and outcome[0] is None:
+        return
+    reason = outcome[0] if outcome else "no answer in %.0f s" % REACH_TIMEOUT_SECONDS
+    where = "the storage emulator at %s (%s)" % (emulator, EMULATOR_VARIABLE) if emulator else \
+        "Cloud Storage at %s:%d" % (host, port)
+    raise BertprepError("%s: cannot reach %s: %s; check the network%s" % (
+        path, where, reason, " or start the emulator" if emulator else " or proxy settings"))

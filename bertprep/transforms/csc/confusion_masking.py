@@ -10,11 +10,12 @@ FASPell mode: a (wrong, correct) sentence pair becomes one instance whose input 
 every error position is predicted with the correct character as label, and each other character found
 in the probability table is predicted as itself with its probability.
 """
-import os
+import io
 import pickle
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from bertprep.errors import BertprepError
+from bertprep.io import fs
 from bertprep.transforms.pretraining.masking import (GLYPH, KEEP, MASK, PHONETIC, RANDOM, REAL_ERROR, MaskedInstance, Masker,
                                          MaskingOptions, num_to_predict)
 
@@ -49,21 +50,16 @@ def parse_mix(text: Optional[str]) -> Dict[str, float]:
 
 
 def _read_parquet_rows(path: str) -> List[dict]:
-    import pyarrow.parquet as parquet
-
-    try:
-        return parquet.read_table(path).to_pylist()
-    except Exception as error:  # pyarrow raises several types for unreadable files
-        raise BertprepError("cannot read %s as Parquet: %s" % (path, error)) from None
+    return fs.read_parquet(path).to_pylist()
 
 
 def _table_path(path: str, name: str) -> str:
-    if os.path.isdir(path):
-        candidate = os.path.join(path, name + ".parquet")
-        if not os.path.exists(candidate):
+    if fs.is_dir(path):
+        candidate = fs.join(path, name + ".parquet")
+        if not fs.exists(candidate):
             raise BertprepError("%s has no %s.parquet (is it a mask-probs output directory?)" % (path, name))
         return candidate
-    if not os.path.exists(path):
+    if not fs.exists(path):
         raise BertprepError("file not found: %s" % path)
     return path
 
@@ -71,13 +67,11 @@ def _table_path(path: str, name: str) -> str:
 def load_mask_probability(path: str, column: Optional[str] = None) -> Dict[str, float]:
     """A mask-probs directory, its mask_probability.parquet, or a FASPell mask_probability.sav → {char: p}."""
     if path.endswith(".sav"):
-        if not os.path.exists(path):
-            raise BertprepError("file not found: %s" % path)
-        with open(path, "rb") as handle:
-            try:
-                table = pickle.load(handle)
-            except Exception as error:  # a corrupt pickle can raise almost anything
-                raise BertprepError("%s is not a pickled dict: %s" % (path, error)) from None
+        data = fs.read_bytes(path)
+        try:
+            table = pickle.load(io.BytesIO(data))
+        except Exception as error:  # a corrupt pickle can raise almost anything
+            raise BertprepError("%s is not a pickled dict: %s" % (path, error)) from None
         if not isinstance(table, dict):
             raise BertprepError("%s holds a %s, not a dict[str, float]" % (path, type(table).__name__))
         return {str(char): float(value) for char, value in table.items()}
@@ -94,7 +88,7 @@ def load_mask_probability(path: str, column: Optional[str] = None) -> Dict[str, 
 def load_confusion_sets(path: str) -> Dict[str, List[dict]]:
     """Confusion sets → {char: [row, ...]} in rank order. Reads a mask-probs directory or its Parquet table,
     or a published `char:candidates` text file (every candidate then counts as observed)."""
-    if not os.path.isdir(path) and not path.endswith(".parquet"):
+    if not path.endswith(".parquet") and not fs.is_dir(path):
         return _load_published(path)
     rows = _read_parquet_rows(_table_path(path, "confusion_sets"))
     sets: Dict[str, List[dict]] = {}
@@ -104,19 +98,17 @@ def load_confusion_sets(path: str) -> Dict[str, List[dict]]:
 
 
 def _load_published(path: str) -> Dict[str, List[dict]]:
-    if not os.path.exists(path):
-        raise BertprepError("file not found: %s" % path)
     sets: Dict[str, List[dict]] = {}
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            line = line.strip()
-            if not line:
-                continue
-            char, separator, candidates = line.partition(":")
-            if not separator or len(char) != 1:
-                raise BertprepError("%s line %d: expected char:candidates" % (path, number))
-            sets[char] = [{"char": char, "candidate": candidate, "score": 1.0, "source": "observed", "rank": rank}
-                          for rank, candidate in enumerate(candidates, start=1) if candidate != char]
+    # One line per character: small enough to read whole through the storage door (local or gs://).
+    for number, line in enumerate(io.StringIO(fs.read_text(path)), start=1):
+        line = line.strip()
+        if not line:
+            continue
+        char, separator, candidates = line.partition(":")
+        if not separator or len(char) != 1:
+            raise BertprepError("%s line %d: expected char:candidates" % (path, number))
+        sets[char] = [{"char": char, "candidate": candidate, "score": 1.0, "source": "observed", "rank": rank}
+                      for rank, candidate in enumerate(candidates, start=1) if candidate != char]
     return sets
 
 
