@@ -124,3 +124,62 @@ def download_tree(remote: str, local: os.PathLike) -> pathlib.Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(fs.read_bytes(path))
     return local
+
+
+def small_csc_inputs(shared: pathlib.Path, directory: pathlib.Path) -> pathlib.Path:
+    """Tiny real inputs for the CSC chain: 20 SIGHAN pairs, 30 People's Daily lines, 30 published
+    confusion lines, and a vocabulary of just their characters (ranking a 21k vocabulary takes minutes)."""
+    data = pathlib.Path(shared) / "data"
+    directory.mkdir(parents=True, exist_ok=True)
+    pairs = _head(data / "csc" / "sighan15_train.tsv", 20)
+    docs = _head(data / "corpus" / "zh_peopledaily_docs.txt", 30)
+    (directory / "pairs.tsv").write_text(pairs, encoding="utf-8")
+    (directory / "docs.txt").write_text(docs, encoding="utf-8")
+    (directory / "confusion.txt").write_text(_head(data / "csc" / "confusion_ocr_asr.txt", 30), encoding="utf-8")
+    characters = sorted(set(pairs + docs) - set("\n\t "))
+    (directory / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + characters) + "\n",
+                                         encoding="utf-8")
+    return directory
+
+
+def _head(path: pathlib.Path, lines: int) -> str:
+    with open(path, encoding="utf-8") as handle:
+        return "".join(line for _, line in zip(range(lines), handle))
+
+
+def _replace_all(text: str, placeholders: dict) -> str:
+    for old in sorted(placeholders, key=len, reverse=True):  # a longer path before its own prefix
+        text = text.replace(old, placeholders[old])
+    return text
+
+
+def published_files(directory: pathlib.Path, placeholders: dict) -> dict:
+    """{relative name: bytes} of every published data file (not info.json, _COMPLETE or the report, which
+    hold paths and times); JSONL files (dead letters, side files name their source) with paths replaced."""
+    files = {}
+    for path in sorted(pathlib.Path(directory).rglob("*")):
+        name = path.relative_to(directory).as_posix()
+        if not path.is_file() or name in ("info.json", "_COMPLETE") or name.startswith("report"):
+            continue
+        data = path.read_bytes()
+        if name.endswith(".jsonl"):
+            data = _replace_all(data.decode("utf-8"), placeholders).encode("utf-8")
+        files[name] = data
+    return files
+
+
+TIME_WORDS = ("seconds", "elapsed", "_at", "time", "duration", "rate", "per_second")
+
+
+def comparable_info(path: pathlib.Path, placeholders: dict):
+    """info.json (or report.json) with paths replaced by placeholders and every timing field left out."""
+    import json
+
+    def strip(value):
+        if isinstance(value, dict):
+            return {key: strip(item) for key, item in value.items() if not any(word in key for word in TIME_WORDS)}
+        if isinstance(value, list):
+            return [strip(item) for item in value]
+        return value
+
+    return strip(json.loads(_replace_all(pathlib.Path(path).read_text(encoding="utf-8"), placeholders)))
