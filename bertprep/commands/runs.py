@@ -6,7 +6,6 @@ BERTPREP_REGISTRY environment variable. A retry queues a new run with the same j
 """
 import json
 import os
-import shutil
 
 from bertprep.errors import BertprepError
 from bertprep.io import fs
@@ -191,13 +190,8 @@ def _prune(registry, args) -> int:
 def _delete_run_files(run: dict) -> None:
     path = run.get("output_path")
     if path and path.rstrip("/").endswith(run["run_id"]):
-        if fs.is_remote(path):
-            from apache_beam.io.filesystems import FileSystems  # deleting a remote tree: Beam's own call
-            if FileSystems.exists(path.rstrip("/") + "/"):
-                FileSystems.delete([path.rstrip("/") + "/"])
-        elif os.path.isdir(path):
-            shutil.rmtree(path)
+        fs.delete_tree(path)
     log = run.get("log_path")
-    if log and os.path.exists(log):
-        os.remove(log)
+    if log:
+        fs.delete([log])
 

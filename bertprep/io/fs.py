@@ -116,9 +116,9 @@ def _describe(error: BaseException) -> str:
 
 
 def exists(path: str) -> bool:
-    """Whether `path` is a file (or, locally, a directory)."""
+    """Whether `path` is a file or a directory (on an object store: an object, or a prefix with objects)."""
     if is_remote(path):
-        return _beam_filesystems(path).exists(path)
+        return _beam_filesystems(path).exists(path) or is_dir(path)
     return os.path.exists(path)
 
 
@@ -138,8 +138,10 @@ def join(directory: str, *names: str) -> str:
 
 
 def dirname(path: str) -> str:
+    """os.path.dirname for both sides (`gs://b/x/y` → `gs://b/x`; a bucket is its own directory)."""
     if is_remote(path):
-        return path.rstrip("/").rsplit("/", 1)[0] if path.count("/") > 3 else path
+        scheme, _, rest = path.partition(SCHEME_SEPARATOR)
+        return scheme + SCHEME_SEPARATOR + rest.rsplit("/", 1)[0] if "/" in rest else path
     return os.path.dirname(path)
 
 
@@ -214,6 +216,24 @@ def write_bytes(path: str, data: bytes) -> str:
     return path
 
 
+def append_bytes(path: str, data: bytes) -> None:
+    """Add `data` at the end of a file (made if missing). An object store cannot append: the object is
+    rewritten whole, so this is for small files only (a training log: one line per logged step)."""
+    if not is_remote(path):
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        with open(path, "ab") as handle:
+            handle.write(data)
+        return
+    write_bytes(path, (read_bytes(path) if exists(path) else b"") + data)
+
+
+def open_text_write(path: str):
+    """A UTF-8 text writer of `path` (streamed; on an object store the object appears when it is closed)."""
+    return io.TextIOWrapper(open_write(path), encoding="utf-8")
+
+
 def replace(source: str, destination: str) -> None:
     """Publish `source` under the name `destination`, replacing what was there in one step: `os.replace`
     locally; on an object store a server-side copy over the destination (one new object generation,
@@ -275,6 +295,53 @@ def list_sizes(pattern: str) -> List[tuple]:
         results = _beam_filesystems(pattern).match([pattern])
         return sorted((m.path, m.size_in_bytes) for result in results for m in result.metadata_list)
     return [(path, os.path.getsize(path)) for path in list_files(pattern)]
+
+
+def expand_files(pattern: str) -> List[dict]:
+    """{path, size, mtime} of every file a pattern names, a directory's files included (walked, sorted):
+    what a service fingerprint lists. Local patterns follow the shell's glob (`~` expanded), as the jobs
+    file's paths are written; a remote pattern without a wildcard is the object itself and every object
+    under it as a directory."""
+    if is_remote(pattern):
+        wildcard = _WILDCARDS.search(pattern) is not None
+        patterns = [pattern] if wildcard else [pattern.rstrip("/"), pattern.rstrip("/") + "/**"]
+        try:
+            results = _beam_filesystems(pattern).match(patterns)
+        except BertprepError:
+            raise
+        except Exception as error:  # Beam wraps filesystem errors in BeamIOError
+            raise BertprepError("cannot list %s: %s" % (pattern, error)) from None
+        found = {meta.path: {"path": meta.path, "size": meta.size_in_bytes,
+                             "mtime": getattr(meta, "last_updated_in_seconds", 0)}
+                 for result in results for meta in result.metadata_list}
+        return [found[path] for path in sorted(found)]
+    import glob
+
+    found = []
+    for path in sorted(glob.glob(os.path.expanduser(pattern))):
+        if os.path.isdir(path):
+            for root, dirs, names in os.walk(path):
+                dirs.sort()
+                found.extend(_stat(os.path.join(root, name)) for name in sorted(names))
+        else:
+            found.append(_stat(path))
+    return found
+
+
+def _stat(path: str) -> dict:
+    status = os.stat(path)
+    return {"path": os.path.abspath(path), "size": status.st_size, "mtime": status.st_mtime_ns / 1e9}
+
+
+def sha256(path: str, chunk: int = 1 << 20) -> str:
+    """SHA-256 hex of a file's bytes, streamed."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open_read(path, decompress=False) as handle:
+        for block in iter(lambda: handle.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def list_dir(path: str) -> List[str]:

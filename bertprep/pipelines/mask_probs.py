@@ -373,5 +373,4 @@ def build_pipeline(pipeline, options: MaskProbsOptions) -> None:
 
 def load_mask_probability_sav(path: str) -> dict:
     """Read a mask_probability.sav (FASPell's pickle) back; for tests and migration checks."""
-    with open(path, "rb") as handle:
-        return pickle.load(handle)
+    return pickle.loads(fs.read_bytes(path))

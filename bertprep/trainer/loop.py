@@ -11,12 +11,13 @@ What a run leaves beside the checkpoints, so that it can be followed and judged:
 - `report.html`: loss and learning-rate curves and the metrics (bertprep/report/training.py).
 """
 import dataclasses
+import io
 import json
-import os
 import sys
 import time
 from typing import Optional
 
+from bertprep.io import fs
 from bertprep.errors import BertprepError
 from bertprep.trainer import data as data_lib
 from bertprep.trainer.config import OPTIMIZERS, BertConfig  # noqa: F401  (OPTIMIZERS: the train command's choices)
@@ -138,9 +139,9 @@ def _checkpoint_vocab_fingerprint(init_checkpoint):
     """Fingerprint of vocab.txt beside the initial checkpoint, if there is one."""
     if not init_checkpoint:
         return None
-    directory = init_checkpoint if os.path.isdir(init_checkpoint) else os.path.dirname(init_checkpoint)
-    path = os.path.join(directory, "vocab.txt")
-    if not os.path.exists(path):
+    directory = init_checkpoint if fs.is_dir(init_checkpoint) else fs.dirname(init_checkpoint)
+    path = fs.join(directory, "vocab.txt")
+    if not fs.exists(path):
         return None
     from bertprep.transforms.tokenization.vocabulary import Vocabulary
 
@@ -171,7 +172,7 @@ def train(config: TrainConfig) -> dict:
     from bertprep.trainer import checkpoint_import, collapse, optimization
     from bertprep.trainer.heads import build_task_model
 
-    os.makedirs(config.output, exist_ok=True)
+    fs.makedirs(config.output)
     strategy = create_strategy(config.strategy, config.tpu)
     device = describe_device(config.strategy, strategy)
     _log(config, device)
@@ -194,7 +195,7 @@ def train(config: TrainConfig) -> dict:
         checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
         manager = tf.train.CheckpointManager(checkpoint, _checkpoint_directory(config.output, strategy),
                                              max_to_keep=config.keep_checkpoints, checkpoint_name="ckpt")
-        bert_config.to_json_file(os.path.join(config.output, "bert_config.json"))
+        bert_config.to_json_file(fs.join(config.output, "bert_config.json"))
         write_model_description(config.output, config.task, options, config.next_sentence)
         if manager.latest_checkpoint:
             checkpoint.restore(manager.latest_checkpoint).assert_existing_objects_matched()
@@ -224,9 +225,9 @@ def train(config: TrainConfig) -> dict:
             _warn(warning)
         if config.eval_data:
             summary["eval"]["warnings"] = summary["warnings"]
-            with open(os.path.join(config.output, EVAL_RESULTS), "w", encoding="utf-8") as handle:
-                json.dump(summary["eval"], handle, indent=2, sort_keys=True, ensure_ascii=False)
-            _write_scalars(os.path.join(config.output, "tensorboard", "eval"), summary["eval"], step)
+            fs.write_bytes(fs.join(config.output, EVAL_RESULTS), json.dumps(
+                summary["eval"], indent=2, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+            _write_scalars(fs.join(config.output, "tensorboard", "eval"), summary["eval"], step)
         summary["step"] = step
         _write_report(config, summary, history, total_steps, precision, device)
         return summary
@@ -240,18 +241,18 @@ TRAIN_LOG = "train_log.jsonl"
 
 def read_train_log(output) -> list:
     """The entries of `output`/train_log.jsonl (a resumed run appends to it)."""
-    path = os.path.join(output, TRAIN_LOG)
-    if not os.path.exists(path):
+    path = fs.join(output, TRAIN_LOG)
+    if not fs.exists(path):
         return []
     entries, broken = [], []
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                entries.append(json.loads(line))
-            except json.JSONDecodeError:  # a killed run's half-written line (a resume appends after it)
-                broken.append(number)
+    text = fs.read_bytes(path).decode("utf-8", errors="replace")
+    for number, line in enumerate(io.StringIO(text, newline=None), start=1):
+        if not line.strip():
+            continue
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:  # a killed run's half-written line (a resume appends after it)
+            broken.append(number)
     if broken:
         print("bertprep: warning: %s: %d unreadable line(s) (%s) left out of the training curves"
               % (path, len(broken), ", ".join(map(str, broken[:5]))), file=sys.stderr)
@@ -292,9 +293,9 @@ def is_chief(strategy) -> bool:
 def _checkpoint_directory(output, strategy):
     """Every worker must take part in saving; non-chief workers write to a scratch directory of their own."""
     if is_chief(strategy):
-        return os.path.join(output, "checkpoints")
+        return fs.join(output, "checkpoints")
     resolver = strategy.cluster_resolver
-    return os.path.join(output, "worker_scratch", f"{resolver.task_type}_{resolver.task_id}")
+    return fs.join(output, "worker_scratch", f"{resolver.task_type}_{resolver.task_id}")
 
 
 def write_model_description(directory, task, options, next_sentence=True):
@@ -302,16 +303,14 @@ def write_model_description(directory, task, options, next_sentence=True):
     description = {"task": task, "num_labels": options["num_labels"], "use_next_sentence": bool(next_sentence),
                    "multi_label": options["multi_label"], "regression": options["regression"],
                    "labels": options["labels"]}
-    with open(os.path.join(directory, MODEL_FILE), "w", encoding="utf-8") as handle:
-        json.dump(description, handle, indent=2, sort_keys=True)
+    fs.write_bytes(fs.join(directory, MODEL_FILE), json.dumps(description, indent=2, sort_keys=True).encode("utf-8"))
 
 
 def read_model_description(directory) -> Optional[dict]:
-    path = os.path.join(directory, MODEL_FILE)
-    if not os.path.exists(path):
+    path = fs.join(directory, MODEL_FILE)
+    if not fs.exists(path):
         return None
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    return json.loads(fs.read_text(path))
 
 
 def _total_steps(config, info):
@@ -394,13 +393,13 @@ def _train_loop(config, strategy, model, optimizer, manager, info, total_steps, 
             examples += strategy.reduce(tf.distribute.ReduceOp.SUM, batch_examples, axis=None)
         return total / tf.cast(steps, tf.float32), counts, examples
 
-    writer = tf.summary.create_file_writer(os.path.join(config.output, "tensorboard", "train"))
+    writer = tf.summary.create_file_writer(fs.join(config.output, "tensorboard", "train"))
     end_step = total_steps if config.max_steps_this_run is None else \
         min(total_steps, start_step + config.max_steps_this_run)
     step = start_step
-    log_path = os.path.join(config.output, TRAIN_LOG)
-    if start_step == 0 and os.path.exists(log_path):
-        os.remove(log_path)  # a fresh run (no checkpoint to resume): an old log would mix two runs
+    log_path = fs.join(config.output, TRAIN_LOG)
+    if start_step == 0 and fs.exists(log_path):
+        fs.delete([log_path])  # a fresh run (no checkpoint to resume): an old log would mix two runs
     _log(config, f"training {config.task} from step {step} to {end_step} of {total_steps} "
                  f"(batch {config.train_batch_size}, {replicas} replica(s), optimizer {config.optimizer})")
     started_training = time.time()
@@ -420,8 +419,7 @@ def _train_loop(config, strategy, model, optimizer, manager, info, total_steps, 
         entry = {"step": step, "loss": loss, "learning_rate": learning_rate, "examples_per_second": speed,
                  "elapsed_seconds": round(time.time() - started_training, 3)}
         summary["losses"].append(entry)
-        with open(log_path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(entry) + "\n")
+        fs.append_bytes(log_path, (json.dumps(entry) + "\n").encode("utf-8"))
         with writer.as_default():
             _scalar("loss", loss, step)
             _scalar("learning_rate", learning_rate, step)
@@ -469,9 +467,9 @@ def evaluate(config, strategy, model, info, options) -> dict:
 
 def _write_squad_logits(config, batches) -> dict:
     """One JSON line per feature: unique_id, start_logits, end_logits over the real tokens' window."""
-    path = os.path.join(config.output, "squad_logits.jsonl")
+    path = fs.join(config.output, "squad_logits.jsonl")
     count = 0
-    with open(path, "w", encoding="utf-8") as handle:
+    with fs.open_text_write(path) as handle:
         for batch in batches:
             for unique_id, start, end in zip(batch["unique_id"], batch["start_logits"], batch["end_logits"]):
                 handle.write(json.dumps({"unique_id": int(unique_id),
