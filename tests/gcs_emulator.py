@@ -155,7 +155,8 @@ def _replace_all(text: str, placeholders: dict) -> str:
 
 def published_files(directory: pathlib.Path, placeholders: dict) -> dict:
     """{relative name: bytes} of every published data file (not info.json, _COMPLETE or the report, which
-    hold paths and times); JSONL files (dead letters, side files name their source) with paths replaced."""
+    hold paths and times); JSONL files (dead letters, side files name their source) with paths replaced, and
+    a Parquet file that holds a path as its rows with the path replaced."""
     files = {}
     for path in sorted(pathlib.Path(directory).rglob("*")):
         name = path.relative_to(directory).as_posix()
@@ -164,8 +165,17 @@ def published_files(directory: pathlib.Path, placeholders: dict) -> dict:
         data = path.read_bytes()
         if name.endswith(".jsonl"):
             data = _replace_all(data.decode("utf-8"), placeholders).encode("utf-8")
+        elif name.endswith(".parquet") and any(old.encode("utf-8") in data for old in placeholders):
+            data = _parquet_rows(path, placeholders)  # a column names the source file (embed's `source`)
         files[name] = data
     return files
+
+
+def _parquet_rows(path: pathlib.Path, placeholders: dict) -> list:
+    import pyarrow.parquet as parquet
+
+    return [{key: _replace_all(value, placeholders) if isinstance(value, str) else value
+             for key, value in row.items()} for row in parquet.read_table(path).to_pylist()]
 
 
 TIME_WORDS = ("seconds", "elapsed", "_at", "time", "duration", "rate", "per_second")
