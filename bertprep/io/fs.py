@@ -26,12 +26,12 @@ import io
 import os
 import re
 import shutil
-import socket
 import threading
+import time
 import uuid
 from typing import BinaryIO, Iterable, List, Optional
 
-from bertprep.errors import BertprepError
+from bertprep.errors import BertprepError, StorageUnavailable
 
 SCHEME_SEPARATOR = "://"
 COMPRESSED_SUFFIXES = (".gz", ".bz2")
@@ -461,18 +461,21 @@ def translate_pattern(pattern: str) -> str:
 EMULATOR_VARIABLE = "STORAGE_EMULATOR_HOST"
 # Set by `use_anonymous_credentials` (Beam's --no_auth) so worker processes started later inherit it.
 ANONYMOUS_VARIABLE = "BERTPREP_GCS_ANONYMOUS"
-GCS_ENDPOINT = ("storage.googleapis.com", 443)
+GCS_ENDPOINT_URL = "https://storage.googleapis.com"
 REACH_TIMEOUT_SECONDS = 10.0
 LOGIN_HINT = ("run `gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS to a "
               "service-account key (or STORAGE_EMULATOR_HOST for a local emulator)")
+FAILURE_MEMORY_SECONDS = 30.0
 _cloud_storage_checked = threading.Lock()
 _cloud_storage_ready = []
+_cloud_storage_failure = []  # [monotonic time, cause] of the last failed check
 
 
 def use_anonymous_credentials() -> None:
     """Beam's `--no_auth`: talk to Cloud Storage without credentials, in this process and its workers."""
     os.environ[ANONYMOUS_VARIABLE] = "1"
     _cloud_storage_ready.clear()
+    _cloud_storage_failure.clear()
 
 
 def _ensure_cloud_storage(path: str) -> None:
@@ -482,20 +485,32 @@ def _ensure_cloud_storage(path: str) -> None:
     backoff (about 20 s) before falling back to an anonymous client, and the storage client then retries a
     request for up to 120 s when the network is down. An emulator needs no credentials, so Beam's
     credential cache is filled with "anonymous" at once; otherwise google-auth is asked once, without
-    retries, and a missing login is one line naming the path. A TCP connection to the endpoint, bounded
-    by REACH_TIMEOUT_SECONDS, turns "no network" into one line too."""
+    retries, and a missing login is one line naming the path. An HTTP request to the endpoint, bounded
+    by REACH_TIMEOUT_SECONDS, turns "no network" into one line too. A failure is remembered for
+    FAILURE_MEMORY_SECONDS, so a service listing many gs:// paths answers at once instead of once per path."""
     if not str(path).startswith("gs://") or _cloud_storage_ready:
         return
     with _cloud_storage_checked:
         if _cloud_storage_ready:
             return
+        if _cloud_storage_failure and time.monotonic() - _cloud_storage_failure[0] < FAILURE_MEMORY_SECONDS:
+            raise StorageUnavailable("%s: %s" % (path, _cloud_storage_failure[1]))
         emulator = os.environ.get(EMULATOR_VARIABLE, "").strip()
-        if emulator or os.environ.get(ANONYMOUS_VARIABLE):
-            _set_beam_credentials(None)
-        else:
-            _require_default_credentials(path)
-        _require_reachable(path, emulator)
+        try:
+            if emulator or os.environ.get(ANONYMOUS_VARIABLE):
+                _set_beam_credentials(None)
+            else:
+                _require_default_credentials()
+            _require_reachable(emulator)
+        except _Unavailable as problem:
+            _cloud_storage_failure[:] = [time.monotonic(), str(problem)]
+            raise StorageUnavailable("%s: %s" % (path, problem)) from None
+        _cloud_storage_failure.clear()
         _cloud_storage_ready.append(True)
+
+
+class _Unavailable(Exception):
+    """Why Cloud Storage cannot be used (the path is added by the caller)."""
 
 
 def _set_beam_credentials(credentials) -> None:
@@ -509,54 +524,52 @@ def _set_beam_credentials(credentials) -> None:
         auth._Credentials._credentials_init = True
 
 
-def _require_default_credentials(path: str) -> None:
+def _require_default_credentials() -> None:
     try:
         import google.auth
         import google.auth.exceptions
     except ImportError:
-        raise BertprepError("%s: reading gs:// needs the gcp extra (pip install 'apache-beam[gcp]')" % path) from None
+        raise _Unavailable("reading gs:// needs the gcp extra (pip install 'apache-beam[gcp]')") from None
     try:
         from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions
 
         scopes = PipelineOptions([]).view_as(GoogleCloudOptions).gcp_oauth_scopes
         credentials, _ = google.auth.default(scopes=scopes)
     except google.auth.exceptions.DefaultCredentialsError:
-        raise BertprepError("%s: no Google Cloud credentials found; %s" % (path, LOGIN_HINT)) from None
+        raise _Unavailable("no Google Cloud credentials found; %s" % LOGIN_HINT) from None
     except Exception as error:  # a malformed key file, an unreadable gcloud configuration
-        raise BertprepError("%s: cannot load Google Cloud credentials (%s); %s" % (
-            path, _describe(error).splitlines()[0], LOGIN_HINT)) from None
+        raise _Unavailable("cannot load Google Cloud credentials (%s); %s" % (
+            (_describe(error) or type(error).__name__).splitlines()[0], LOGIN_HINT)) from None
     _set_beam_credentials(credentials)
 
 
-def _endpoint(emulator: str):
-    if not emulator:
-        return GCS_ENDPOINT
-    from urllib.parse import urlsplit
+def _require_reachable(emulator: str) -> None:
+    """An HTTP answer (any status) from the storage endpoint within REACH_TIMEOUT_SECONDS, name resolution
+    included, which has no timeout of its own: the request runs in a daemon thread that is given up on.
+    HTTP rather than a TCP connection, because a proxy or a sandbox may accept a connection to any address."""
+    import urllib.error
+    import urllib.request
 
-    parts = urlsplit(emulator if "://" in emulator else "http://" + emulator)
-    return parts.hostname or "localhost", parts.port or (443 if parts.scheme == "https" else 80)
-
-
-def _require_reachable(path: str, emulator: str) -> None:
-    """A TCP connection to the storage endpoint within REACH_TIMEOUT_SECONDS (name resolution included,
-    which has no timeout of its own: the attempt runs in a daemon thread that is given up on)."""
-    host, port = _endpoint(emulator)
+    url = (emulator if "://" in emulator else "http://" + emulator) if emulator else GCS_ENDPOINT_URL
     outcome = []
 
-    def connect():
+    def ask():
         try:
-            socket.create_connection((host, port), timeout=REACH_TIMEOUT_SECONDS).close()
+            urllib.request.urlopen(url.rstrip("/") + "/", timeout=REACH_TIMEOUT_SECONDS).close()
             outcome.append(None)
-        except OSError as error:
-            outcome.append(_describe(error) or type(error).__name__)
+        except urllib.error.HTTPError:  # an answer, whatever it says: the endpoint is there
+            outcome.append(None)
+        except Exception as error:  # URLError, timeouts, a reset connection
+            reason = getattr(error, "reason", None) or error
+            outcome.append(_describe(reason) if isinstance(reason, BaseException) else str(reason))
 
-    attempt = threading.Thread(target=connect, daemon=True, name="bertprep-gcs-reach")
+    attempt = threading.Thread(target=ask, daemon=True, name="bertprep-gcs-reach")
     attempt.start()
     attempt.join(REACH_TIMEOUT_SECONDS + 1)
     if outcome and outcome[0] is None:
         return
-    reason = outcome[0] if outcome else "no answer in %.0f s" % REACH_TIMEOUT_SECONDS
+    reason = (outcome[0] or "no answer") if outcome else "no answer in %.0f s" % REACH_TIMEOUT_SECONDS
     where = "the storage emulator at %s (%s)" % (emulator, EMULATOR_VARIABLE) if emulator else \
-        "Cloud Storage at %s:%d" % (host, port)
-    raise BertprepError("%s: cannot reach %s: %s; check the network%s" % (
-        path, where, reason, " or start the emulator" if emulator else " or proxy settings"))
+        "Cloud Storage at %s" % url
+    raise _Unavailable("cannot reach %s: %s; check the network%s" % (
+        where, reason, " or start the emulator" if emulator else " or proxy settings"))

@@ -20,7 +20,7 @@ import threading
 import time
 from typing import Iterable, Optional
 
-from bertprep.errors import BertprepError
+from bertprep.errors import BertprepError, StorageUnavailable
 from bertprep.io import fs
 from bertprep.service import catalog, fingerprint
 from bertprep.service.jobs_file import JobSpec, resolve_placeholders
@@ -93,6 +93,8 @@ def read_info(output_path: str) -> dict:
 
     try:
         return output_lib.OutputDirectory(output_path).read_info()
+    except StorageUnavailable:  # not "no info.json": the store cannot be asked (no credentials, no network)
+        raise
     except BertprepError:
         return {}
 
@@ -104,6 +106,8 @@ def read_report(output_path: str) -> Optional[dict]:
     report_path = fs.join(output_path, "report.json")
     try:
         return output_lib.read_json(report_path)
+    except StorageUnavailable:
+        raise
     except BertprepError:
         info = read_info(output_path)
         if not info:
