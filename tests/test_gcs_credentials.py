@@ -53,13 +53,17 @@ def test_an_unreachable_emulator_is_one_line(tmp_path):
     assert lines[0].startswith("bertprep: error: gs://bkt/o/info.json: cannot reach the storage emulator at " + dead)
 
 
-def test_no_auth_reaches_the_emulator_anonymously(storage_emulator, gcs_bucket, tmp_path):
-    """Beam's --no_auth: anonymous from the start, no credential look-up (here against the emulator)."""
+def test_the_emulator_and_no_auth_need_no_credentials(storage_emulator, gcs_bucket, tmp_path):
+    """Against the emulator the client is anonymous at once (no credential look-up, no retries); with Beam's
+    --no_auth and no emulator, the credentials are not looked for either: what fails is reaching the bucket."""
     env = no_credentials_env(tmp_path / "home", STORAGE_EMULATOR_HOST=storage_emulator.host)
     status, lines = bertprep(env, "inspect", gcs_bucket + "/nothing")
     assert status == 2 and lines == ["bertprep: error: %s/nothing is incomplete: no info.json and no _COMPLETE marker "
                                      "(the run did not finish)" % gcs_bucket]
-    assert not [line for line in lines if "Retry" in line or "credentials" in line]
+    status, lines = bertprep(no_credentials_env(tmp_path / "home"), "pretraining", "--input", "gs://bkt/in/*.txt",
+                             "--vocab", "gs://bkt/vocab.txt", "--output", "gs://bkt/out", "--no_auth")
+    assert status == 2 and len(lines) == 1 and lines[0].startswith("bertprep: error: gs://bkt/"), lines
+    assert "credentials" not in lines[0]
 
 
 def test_the_service_and_runs_show_without_credentials(tmp_path):
