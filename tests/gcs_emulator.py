@@ -178,18 +178,31 @@ def _parquet_rows(path: pathlib.Path, placeholders: dict) -> list:
              for key, value in row.items()} for row in parquet.read_table(path).to_pylist()]
 
 
-TIME_WORDS = ("seconds", "elapsed", "_at", "time", "duration", "rate", "per_second")
+TIME_WORDS = ("seconds", "elapsed", "_at", "time", "timing", "duration", "per_second", "cpu_second", "throughput")
 
 
 def comparable_info(path: pathlib.Path, placeholders: dict):
-    """info.json (or report.json) with paths replaced by placeholders and every timing field left out."""
+    """info.json (or report.json) with paths replaced by placeholders and every timing field (and plot of the
+    run over time) left out."""
     import json
 
     def strip(value):
         if isinstance(value, dict):
             return {key: strip(item) for key, item in value.items() if not any(word in key for word in TIME_WORDS)}
-        if isinstance(value, list):
-            return [strip(item) for item in value]
+        if isinstance(value, list):  # a plot of the run over time (its description says "elapsed") goes too
+            return [strip(item) for item in value
+                    if not (isinstance(item, dict) and "elapsed" in str(item.get("description", "")))]
         return value
 
     return strip(json.loads(_replace_all(pathlib.Path(path).read_text(encoding="utf-8"), placeholders)))
+
+
+def json_differences(first, second, where="") -> list:
+    """The paths (`/summary/rates[2]`) at which two JSON values differ, for a readable assertion."""
+    if isinstance(first, dict) and isinstance(second, dict):
+        return [found for key in sorted(set(first) | set(second))
+                for found in json_differences(first.get(key), second.get(key), "%s/%s" % (where, key))]
+    if isinstance(first, list) and isinstance(second, list) and len(first) == len(second):
+        return [found for index, (one, two) in enumerate(zip(first, second))
+                for found in json_differences(one, two, "%s[%d]" % (where, index))]
+    return [] if first == second else ["%s: %.60r != %.60r" % (where, first, second)]
