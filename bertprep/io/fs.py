@@ -71,7 +71,10 @@ def _open_raw(path: str) -> BinaryIO:
     if is_remote(path):
         from apache_beam.io.filesystem import CompressionTypes
 
-        return _beam_filesystems(path).open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+        filesystems = _beam_filesystems(path)
+        if not filesystems.exists(path):  # Beam's reader of a missing object fails only at the first read
+            raise FileNotFoundError(2, "No such file or directory", path)
+        return filesystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
     return open(path, "rb")
 
 
@@ -157,22 +160,14 @@ def makedirs(path: str) -> None:
 
 def read_bytes(path: str, what: str = "file") -> bytes:
     """Whole contents of a file (never decompressed); a missing or unreadable one is one BertprepError line."""
-    if not is_remote(path):
-        try:
-            with open(path, "rb") as handle:
-                return handle.read()
-        except FileNotFoundError:
-            raise BertprepError("%s not found: %s" % (what, path)) from None
-        except OSError as error:
-            raise BertprepError("cannot read %s %s: %s" % (what, path, _describe(error))) from None
-    if not exists(path):
-        raise BertprepError("%s not found: %s" % (what, path))
     try:
-        with open_read(path, decompress=False) as handle:
+        with _open_raw(path) as handle:
             return handle.read()
+    except FileNotFoundError:
+        raise BertprepError("%s not found: %s" % (what, path)) from None
     except BertprepError:
         raise
-    except Exception as error:  # Beam wraps every backend's error differently
+    except Exception as error:  # OSError locally; Beam wraps every backend's error differently
         raise BertprepError("cannot read %s %s: %s" % (what, path, _describe(error))) from None
 
 
