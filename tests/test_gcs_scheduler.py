@@ -30,11 +30,11 @@ jobs:
     pipeline: pretraining
     after: confusions
     args:
-      input: {inputs}/docs.txt
+      input: {inputs}/{docs}
       vocab: {inputs}/vocab.txt
       max-seq-length: 64
       dupe-factor: {dupe}
-      num-shards: 1
+      num-shards: {shards}
       mask-probability: "${{after}}"
       confusion-sets: "${{after}}"
 """
@@ -43,10 +43,14 @@ jobs:
 def test_after_chain_killed_run_and_runs_prune_on_a_gcs_output_root(storage_emulator, gcs_bucket, tmp_path, shared,
                                                                     monkeypatch, capsys):
     monkeypatch.delenv("BERTPREP_EXTRA_PIPELINES", raising=False)  # the real jobs only
-    inputs = upload(small_csc_inputs(shared, tmp_path / "in"), gcs_bucket + "/in")
+    local_inputs = small_csc_inputs(shared, tmp_path / "in")
+    with open(shared / "data" / "corpus" / "zh_peopledaily_docs.txt", encoding="utf-8") as corpus:
+        (local_inputs / "docs_big.txt").write_text("".join(line for _, line in zip(range(3000), corpus)),
+                                                   encoding="utf-8")
+    inputs = upload(local_inputs, gcs_bucket + "/in")
     root = gcs_bucket + "/runs"
     jobs = tmp_path / "jobs.yaml"
-    jobs.write_text(JOBS.format(root=root, inputs=inputs, dupe=1), encoding="utf-8")
+    jobs.write_text(JOBS.format(root=root, inputs=inputs, docs="docs.txt", dupe=1, shards=1), encoding="utf-8")
     scheduler = make_scheduler(jobs, clock=SystemClock())
 
     upstream = scheduler.trigger("confusions")
@@ -63,14 +67,15 @@ def test_after_chain_killed_run_and_runs_prune_on_a_gcs_output_root(storage_emul
     config = fs.read_text(downstream["output_path"] + "/info.json")
     assert "%s/confusions/%s" % (root, upstream) in config  # ${after} became the upstream run on gs://
 
-    # A run killed while it writes: nothing published, LATEST unmoved; the rerun publishes.
-    jobs.write_text(JOBS.format(root=root, inputs=inputs, dupe=40), encoding="utf-8")
+    # A run killed while it writes its shards (a bigger input in 8 shards, written one after another):
+    # nothing published, LATEST unmoved; the rerun publishes.
+    jobs.write_text(JOBS.format(root=root, inputs=inputs, docs="docs_big.txt", dupe=2, shards=8), encoding="utf-8")
     scheduler = make_scheduler(jobs, clock=SystemClock())
     killed_id = scheduler.trigger("pretraining")
     assert scheduler.tick() == [killed_id]
     run_dir = "%s/pretraining/%s" % (root, killed_id)
-    pid = wait_for(lambda: fs.list_files(run_dir + "/*.tmp-*") and scheduler.registry.get(killed_id)["pid"],
-                   timeout=120, interval=0.2, what="the pipeline to write a shard")
+    pid = wait_for(lambda: fs.list_files(run_dir + "/pretraining-*") and scheduler.registry.get(killed_id)["pid"],
+                   timeout=120, interval=0.1, what="the pipeline to write a shard")
     os.killpg(pid, signal.SIGKILL)
     assert scheduler.wait_idle(120)
     killed = scheduler.registry.get(killed_id)
@@ -79,7 +84,7 @@ def test_after_chain_killed_run_and_runs_prune_on_a_gcs_output_root(storage_emul
     assert not fs.exists(run_dir + "/_COMPLETE")
     with pytest.raises(BertprepError, match="incomplete"):
         inspect_directory(run_dir)
-    jobs.write_text(JOBS.format(root=root, inputs=inputs, dupe=2), encoding="utf-8")
+    jobs.write_text(JOBS.format(root=root, inputs=inputs, docs="docs.txt", dupe=2, shards=1), encoding="utf-8")
     scheduler = make_scheduler(jobs, clock=SystemClock())
     again = scheduler.trigger("pretraining")
     tick_and_wait(scheduler, timeout=300)
