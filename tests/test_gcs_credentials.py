@@ -24,7 +24,11 @@ def no_credentials_env(home, **extra):
            if key not in ("STORAGE_EMULATOR_HOST", "GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_CONFIG",
                           "GOOGLE_CLOUD_PROJECT", "BERTPREP_GCS_ANONYMOUS")}
     home.mkdir(exist_ok=True)
-    env.update(HOME=str(home), CLOUDSDK_CONFIG=str(home / "gcloud"), **extra)
+    # Not a Compute Engine VM either, wherever the suite runs: google-auth's metadata-server probe goes to a
+    # closed local port (it still runs, and is refused at once).
+    closed = "127.0.0.1:%d" % free_port()
+    env.update(HOME=str(home), CLOUDSDK_CONFIG=str(home / "gcloud"), GCE_METADATA_IP=closed,
+               GCE_METADATA_HOST=closed, **extra)
     return env
 
 
