@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import uuid
@@ -64,8 +65,9 @@ def storage_emulator():
         pytest.skip("gcp-storage-emulator is not installed (the test extras install it)")
     port = free_port()
     host = "http://127.0.0.1:%d" % port
+    log = tempfile.TemporaryFile()  # a file, not a pipe: a pipe nobody reads would stall a chatty server
     process = subprocess.Popen([EMULATOR, "start", "--host", "127.0.0.1", "--port", str(port), "--in-memory", "-q"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.time() + START_SECONDS
     while True:
         try:
@@ -74,7 +76,8 @@ def storage_emulator():
         except OSError:
             if process.poll() is not None or time.time() > deadline:
                 process.kill()
-                pytest.fail("the storage emulator did not start: %s" % process.stderr.read().decode()[-2000:])
+                log.seek(0)
+                pytest.fail("the storage emulator did not start: %s" % log.read().decode(errors="replace")[-2000:])
             time.sleep(0.1)
     previous = os.environ.get("STORAGE_EMULATOR_HOST")
     os.environ["STORAGE_EMULATOR_HOST"] = host  # this process and every subprocess it starts
@@ -91,6 +94,7 @@ def storage_emulator():
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        log.close()
 
 
 @pytest.fixture
