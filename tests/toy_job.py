@@ -1,6 +1,8 @@
 """A minimal job over the shared output protocol, used by the foundation tests.
 
 Each non-empty line becomes one record holding its length; lines starting with "!" are dead-lettered.
+A registry job (options, plan, build: `JOB`); `build_pipeline(pipeline, options)` is the same job with
+its publishing, in the shape bertprep.runtime.beam_job.run_job takes, for the tests that run it directly.
 """
 import dataclasses
 
@@ -9,7 +11,7 @@ import apache_beam as beam
 from bertprep import schemas
 from bertprep.io import beam_io, formats
 from bertprep.options.common import CommonJobOptions, ShardedOutputOptions
-from bertprep.runtime import run_report
+from bertprep.pipelines.registry import Job, JobOutputs
 
 KIND = "classifier"
 
@@ -31,7 +33,12 @@ def _to_record(record, schema):
     yield (record.key.encode("utf-8"), schema.encode(values))
 
 
-def build_pipeline(pipeline, options):
+def plan(options):
+    """Nothing to derive: the toy job reads its --input pattern as it is."""
+    return None
+
+
+def build(pipeline, options, plan) -> JobOutputs:
     schema = schemas.for_kind(KIND, {"max_seq_length": 4})
     read = pipeline | "Read" >> beam_io.ReadRecords(options.input, lambda path: formats.iter_file(path, "text"))
     converted = read.records | "Convert" >> beam.FlatMap(_to_record, schema).with_outputs("dead", main="records")
@@ -40,12 +47,18 @@ def build_pipeline(pipeline, options):
                                                                        options.compression)
     dead_counts = dead | "WriteDead" >> beam_io.WriteDeadLetters(options.output)
     info = {"config": options.to_config(), "schema": schema.to_json()}
-    finalize_inputs = beam_io.FinalizeInputs(shards=shards, dead_letter_counts=dead_counts,
-                                             read=beam_io.count_inputs(read),
-                                             written=beam_io.count(converted.records, "CountWritten"))
-    _ = pipeline | "Finalize" >> beam_io.Finalize(options.output, KIND, info, finalize_inputs, options.num_shards,
-                                                  options.compression, report=run_report.write_run_report,
-                                                  max_dead_letter_rate=options.max_dead_letter_rate)
+    return JobOutputs(KIND, info, shards=shards, dead_letter_counts=dead_counts, read=beam_io.count_inputs(read),
+                      written=beam_io.count(converted.records, "CountWritten"))
+
+
+JOB = Job("toy", "toy_job:ToyOptions", "toy_job:plan", build="toy_job:build")
+
+
+def build_pipeline(pipeline, options):
+    """The toy job's graph and its publishing (what bertprep.runtime.job_path runs for a registry job)."""
+    from bertprep.runtime.job_path import BuildAndPublish
+
+    BuildAndPublish(JOB, plan(options))(pipeline, options)
 
 
 def _fail_on_poison(record):

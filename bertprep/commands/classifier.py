@@ -1,8 +1,9 @@
 """`bertprep classifier`: the command line of the classifier job (bertprep/pipelines/classifier.py)."""
 from bertprep.options.classifier import ClassifierOptions
+from bertprep.pipelines import registry
 
 COMMAND = "classifier"
-HELP = "sentence(-pair) classification TFRecords: single, pair, multi-label, regression (run_classifier.py features)"
+HELP = registry.PIPELINES[COMMAND].help  # the registry lists every job's help
 ACCEPTS_BEAM_ARGS = True
 DESCRIPTION = """Turn labelled sentences or sentence pairs into the features run_classifier.py writes:
 input_ids, input_mask, segment_ids ([CLS] a [SEP] b [SEP], pairs truncated from the end of the longer side),
@@ -22,7 +23,6 @@ add_arguments = ClassifierOptions.add_arguments
 
 
 def run(args) -> int:
-    from bertprep.pipelines import classifier, finetune_common
+    from bertprep.commands import job_command
 
-    options = ClassifierOptions.from_namespace(args)
-    return finetune_common.run_finetune_job(classifier.build_pipeline, options, args.beam_args)
+    return job_command.run_job(COMMAND, args)

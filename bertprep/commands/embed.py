@@ -1,37 +1,27 @@
 """`bertprep embed`: text → sentence vectors (and token vectors on request) in Parquet, with any BERT model.
 
-The graph is `bertprep.pipelines.embed`; this module turns the command line into `EmbedOptions`, resolves
-the model's settings, vocabulary and shard count once (`plan_embedding`: a wrong model, setting or input
-is one line before any output exists), prepares the output directory and runs the job.
+The graph is `bertprep.pipelines.embed`, the plan `bertprep.pipelines.embed.plan` (the model's
+settings, vocabulary and shard count, once: a wrong model, setting or input is one line before any output
+exists); the run is the generic job path. This module adds the line that counts the texts embedded.
 """
-import time
-
 from bertprep.options.embed import EmbedOptions
+from bertprep.pipelines import registry
 
 COMMAND = "embed"
-HELP = "text → sentence (and token) vectors in Parquet with a BERT model"
+HELP = registry.PIPELINES[COMMAND].help  # the registry lists every job's help
 DESCRIPTION = HELP
 ACCEPTS_BEAM_ARGS = True
 
 add_arguments = EmbedOptions.add_arguments
 
 
-def run(args) -> int:
-    from bertprep.io import output as output_lib
-    from bertprep.options.embed import plan_embedding
-    from bertprep.pipelines.embed import pipeline_builder
-    from bertprep.runtime.runner import is_dry_run, run_job
+def _embedded_line(options, info, elapsed) -> str:
+    counts = info.get("counts", {})
+    return "embedded %d texts (%d dead-lettered) in %.1f s → %s" % (
+        counts.get("written", 0), counts.get("dead_lettered", 0), elapsed, options.output)
 
-    options = EmbedOptions.from_namespace(args)
-    plan = plan_embedding(options)
-    directory = output_lib.OutputDirectory(options.output, overwrite=options.overwrite)
-    directory.prepare()
-    started = time.time()
-    beam_args = getattr(args, "beam_args", None)
-    run_job(pipeline_builder(plan), options, beam_args)
-    if is_dry_run(beam_args):  # the job was built, not run: nothing to count
-        return 0
-    counts = directory.read_info().get("counts", {})
-    print("embedded %d texts (%d dead-lettered) in %.1f s → %s" % (
-        counts.get("written", 0), counts.get("dead_lettered", 0), time.time() - started, options.output))
-    return 0
+
+def run(args) -> int:
+    from bertprep.commands import job_command
+
+    return job_command.run_job(COMMAND, args, summary_line=_embedded_line)

@@ -3,9 +3,10 @@
 Only the options class is imported at the top, so `bertprep --help` does not load Beam for this command.
 """
 from bertprep.options.mask_probs import MaskProbsOptions
+from bertprep.pipelines import registry
 
 COMMAND = "mask-probs"
-HELP = "per-character mask probabilities and phonetic/glyph/observed confusion sets from correct/wrong corpora"
+HELP = registry.PIPELINES[COMMAND].help  # the registry lists every job's help
 ACCEPTS_BEAM_ARGS = True
 DESCRIPTION = """Read correct/wrong sentence pairs, align them, and write (one directory):
 
@@ -29,11 +30,6 @@ add_arguments = MaskProbsOptions.add_arguments
 
 
 def run(args) -> int:
-    from bertprep.io import output as output_lib
-    from bertprep.pipelines import mask_probs
-    from bertprep.runtime import runner
+    from bertprep.commands import job_command
 
-    options = MaskProbsOptions.from_namespace(args)  # validated here, once: inputs, sources, ranking options
-    output_lib.OutputDirectory(options.output, overwrite=options.overwrite).prepare()
-    runner.run_job(mask_probs.build_pipeline, options, args.beam_args)  # shows progress and ends with the summary
-    return 0
+    return job_command.run_job(COMMAND, args)

@@ -2,12 +2,11 @@
 
 Only the options class is imported at the top, so `bertprep --help` does not load Beam for this command.
 """
-import sys
-
 from bertprep.options.pretraining import PretrainingOptions
+from bertprep.pipelines import registry
 
 COMMAND = "pretraining"
-HELP = "masked-LM/next-sentence pre-training TFRecords (create_pretraining_data.py semantics, at scale)"
+HELP = registry.PIPELINES[COMMAND].help  # the registry lists every job's help
 ACCEPTS_BEAM_ARGS = True
 DESCRIPTION = """Turn documents (one sentence a line, a blank line between documents) into BERT pre-training
 TFRecords: input_ids, input_mask, segment_ids, masked_lm_positions, masked_lm_ids, masked_lm_weights,
@@ -26,17 +25,14 @@ replacements draw any vocabulary entry; by default the decision is made once per
 add_arguments = PretrainingOptions.add_arguments
 
 
-def run(args) -> int:
-    from bertprep.io import output as output_lib
-    from bertprep.pipelines import pretraining
-    from bertprep.runtime import runner
+def _note_missing_kernel(options, plan) -> None:
+    if plan.kernel_note:
+        from bertprep.runtime import job_path
 
-    options = PretrainingOptions.from_namespace(args)  # validated here, once
-    # A bad vocabulary, mask-probs table or confusion-set file fails here with one line, before Beam starts.
-    parts = pretraining.JobParts(options)
-    note = parts.builder.missing_kernel_note()
-    if note:
-        print("bertprep: note: " + note, file=sys.stderr)
-    output_lib.OutputDirectory(options.output, overwrite=options.overwrite).prepare()
-    runner.run_job(pretraining.build_pipeline, options, args.beam_args)
-    return 0
+        job_path.note(plan.kernel_note)
+
+
+def run(args) -> int:
+    from bertprep.commands import job_command
+
+    return job_command.run_job(COMMAND, args, before_run=_note_missing_kernel)

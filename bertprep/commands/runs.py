@@ -8,7 +8,6 @@ import json
 import os
 
 from bertprep.errors import BertprepError
-from bertprep.io import fs
 
 COMMAND = "runs"
 HELP = "list, show, retry and prune runs recorded in the run registry"
@@ -48,7 +47,7 @@ def _where(parser):
 
 
 def open_registry(args):
-    from bertprep.service.registry import Registry
+    from bertprep.service.run_registry import Registry
 
     path = args.registry
     if not path and args.jobs:
@@ -68,7 +67,7 @@ def run(args) -> int:
 
 
 def _list(registry, args) -> int:
-    from bertprep.service.registry import public_view
+    from bertprep.service.run_registry import public_view
 
     runs = [public_view(run) for run in registry.list(job=args.job, status=args.status, limit=args.limit)]
     if args.json:
@@ -94,12 +93,12 @@ def _list(registry, args) -> int:
 
 
 def _show(registry, args) -> int:
-    from bertprep.service import runner as runner_lib
-    from bertprep.service.registry import public_view
+    from bertprep.service import run_process
+    from bertprep.service.run_registry import public_view
 
     run = registry.get(args.run_id, prefix=True)
     view = public_view(run, with_spec=True)
-    view["report"] = runner_lib.read_report(run["output_path"]) if run.get("output_path") else None
+    view["report"] = run_process.read_report(run["output_path"]) if run.get("output_path") else None
     if args.json:
         print(json.dumps(view, indent=2, sort_keys=True, ensure_ascii=False, default=str))
         return 0
@@ -121,77 +120,29 @@ def _show(registry, args) -> int:
 
 
 def _retry(registry, args) -> int:
-    from bertprep.service.registry import process_owner
+    from bertprep.service import run_upkeep
     from bertprep.service.clock import SystemClock
 
-    original = registry.get(args.run_id, prefix=True)
-    if original["status"] in ("queued", "running"):
-        raise BertprepError("run %s is %s; retry a finished run" % (original["run_id"], original["status"]))
     clock = SystemClock()
-    run_id = registry.enqueue(original["spec"], "retry", clock.time(), retry_of=original["run_id"], force=True)
+    original, run_id = run_upkeep.enqueue_retry(registry, args.run_id, clock)
     print("queued %s (retry of %s, job %s)" % (run_id, original["run_id"], original["job"]))
     if not args.now:
         return 0
-    from bertprep.service.runner import Runner
-
-    output_root, logs_dir = _roots(original, registry.path)
-    runner = Runner(registry, output_root, logs_dir, clock)
-    status = runner.execute(registry.claim(run_id, clock.time(), process_owner()))
-    run = registry.get(run_id)
+    status, run = run_upkeep.run_now(registry, original, run_id, clock)
     print("%s %s%s" % (run_id, status, (": " + run["error"]) if run.get("error") else ""))
     return 0 if status in ("succeeded", "skipped") else 1
 
 
-def _roots(run: dict, registry_path: str):
-    """The output root and log directory the original run used (<root>/<job>/<run_id>)."""
-    if not run.get("output_path"):
-        raise BertprepError("run %s never started, so its output root is unknown; let the scheduler run the retry"
-                            % run["run_id"])
-    from bertprep.service.runner import output_root_of
-
-    output_root = output_root_of(run)
-    logs_dir = os.path.dirname(os.path.dirname(run["log_path"])) if run.get("log_path") else \
-        os.path.join(os.path.dirname(os.path.abspath(registry_path)), "bertprep-logs")
-    return output_root, logs_dir
-
-
 def _prune(registry, args) -> int:
-    from bertprep.service import runner as runner_lib
+    from bertprep.service import run_upkeep
 
-    if args.keep < 0:
-        raise BertprepError("--keep must be 0 or more")
-    runs = registry.list(job=args.job)
-    by_job = {}
-    for run in runs:  # newest first
-        by_job.setdefault(run["job"], []).append(run)
-    doomed = []
-    for job, job_runs in sorted(by_job.items()):
-        kept = 0
-        for run in job_runs:
-            if run["status"] in ("queued", "running"):
-                continue
-            if kept < args.keep:
-                kept += 1
-                continue
-            if runner_lib.is_published(run):  # LATEST's run stays, whatever --keep says
-                continue
-            doomed.append(run)
+    doomed = run_upkeep.runs_to_prune(registry.list(job=args.job), args.keep)
     for run in doomed:
         print("%s %s %s %s" % ("would delete" if args.dry_run else "deleting", run["run_id"], run["job"],
                                 run.get("output_path") or ""))
         if not args.dry_run:
-            _delete_run_files(run)
+            run_upkeep.delete_run_files(run)
     if not args.dry_run:
         registry.delete(run["run_id"] for run in doomed)
     print("%d run(s) %s" % (len(doomed), "to delete" if args.dry_run else "deleted"))
     return 0
-
-
-def _delete_run_files(run: dict) -> None:
-    path = run.get("output_path")
-    if path and path.rstrip("/").endswith(run["run_id"]):
-        fs.delete_tree(path)
-    log = run.get("log_path")
-    if log:
-        fs.delete([log])
-

@@ -1,8 +1,9 @@
 """`bertprep squad`: the command line of the SQuAD job (bertprep/pipelines/squad.py)."""
 from bertprep.options.squad import SquadOptions
+from bertprep.pipelines import registry
 
 COMMAND = "squad"
-HELP = "SQuAD v1.1/v2.0 (and Chinese CMRC) TFRecords with run_squad.py features, plus the eval side files"
+HELP = registry.PIPELINES[COMMAND].help  # the registry lists every job's help
 ACCEPTS_BEAM_ARGS = True
 DESCRIPTION = """Turn SQuAD-format JSON into the features run_squad.py writes. --split train (the reference's
 is_training) gives unique_id, input_ids, input_mask, segment_ids, start_positions, end_positions and
@@ -28,9 +29,6 @@ add_arguments = SquadOptions.add_arguments
 
 
 def run(args) -> int:
-    from bertprep.pipelines import finetune_common, squad
+    from bertprep.commands import job_command
 
-    options = SquadOptions.from_namespace(args)
-    # Side files are written beside the protocol's own files: --overwrite removes an old run's.
-    return finetune_common.run_finetune_job(squad.build_pipeline, options, args.beam_args,
-                                            extra_outputs=squad.SIDE_FILE_PATTERNS)
+    return job_command.run_job(COMMAND, args)

@@ -1,8 +1,9 @@
 """`bertprep tagging`: the command line of the tagging job (bertprep/pipelines/tagging.py)."""
 from bertprep.options.tagging import TaggingOptions
+from bertprep.pipelines import registry
 
 COMMAND = "tagging"
-HELP = "token tagging (NER/BIO) TFRecords: label on each word's first WordPiece, tag map in info.json"
+HELP = registry.PIPELINES[COMMAND].help  # the registry lists every job's help
 ACCEPTS_BEAM_ARGS = True
 DESCRIPTION = """Turn tagged sentences into input_ids, input_mask, segment_ids, label_ids and label_weights:
 each word is WordPiece-tokenized on its own, its tag id sits on its first piece with weight 1.0, other
@@ -20,7 +21,6 @@ add_arguments = TaggingOptions.add_arguments
 
 
 def run(args) -> int:
-    from bertprep.pipelines import finetune_common, tagging
+    from bertprep.commands import job_command
 
-    options = TaggingOptions.from_namespace(args)
-    return finetune_common.run_finetune_job(tagging.build_pipeline, options, args.beam_args)
+    return job_command.run_job(COMMAND, args)

@@ -1,4 +1,5 @@
-"""`bertprep classifier` options, and the input plan resolved from them once (format, columns, labels)."""
+"""`bertprep classifier` options, and how they read the rows (`plan_for`: format, columns, labels; the job's
+plan holds it)."""
 import dataclasses
 from typing import Optional, Tuple, Union
 
@@ -6,7 +7,7 @@ from bertprep.errors import BertprepError
 from bertprep.options.common import (COMMON_GROUP, CommonJobOptions, ShardedOutputOptions, TokenizerOptions,
                                      seed_not_drawn_from)
 from bertprep.options.fields import flag_option, switch_option, value_option
-from bertprep.options.finetune_common import read_labels_option
+from bertprep.options.labels_option import read_labels_option
 
 INPUT_GROUP = "input"
 LABELS_GROUP = "labels"
@@ -48,8 +49,6 @@ class ClassifierOptions(TokenizerOptions, ShardedOutputOptions, CommonJobOptions
         help="no label column (a test set): label_ids 0, as run_classifier.py does for test examples")
     max_seq_length: int = value_option(128, type=int, group=FEATURES_GROUP,
         help="tokens per record, [CLS]/[SEP] included")
-    # Not an option: what `with_plan()` derives from the options above (None until then).
-    plan: Optional["ClassifierPlan"] = None
 
     def __post_init__(self):
         super().__post_init__()
@@ -59,20 +58,14 @@ class ClassifierOptions(TokenizerOptions, ShardedOutputOptions, CommonJobOptions
         if self.label_type == "float" and self.multi_label:
             raise BertprepError("--multi-label and --label-type float cannot be combined")
 
-    def with_plan(self) -> "ClassifierOptions":
-        """These options with their plan (reads a --labels file); unchanged when the plan is already there."""
-        return self if self.plan is not None else self.resolved(plan=plan_for(self))
-
-    def to_config(self):
-        """info.json's `config`: the options with the planned format, header, labels and columns in place
+    def to_config(self, plan: Optional["ClassifierPlan"] = None):
+        """info.json's `config`: the options, with the `plan`'s format, header, labels and columns in place
         of what the user typed (the keys and values the job has always recorded)."""
         config = super().to_config()
-        del config["plan"]
-        if self.plan is not None:
-            config.update(format=self.plan.format, header=self.plan.header, unlabeled=self.plan.unlabeled,
-                          labels=list(self.plan.labels) if self.plan.labels is not None else None,
-                          columns=dict(self.plan.columns),
-                          label_rename=[list(pair) for pair in self.plan.label_rename])
+        if plan is not None:
+            config.update(format=plan.format, header=plan.header, unlabeled=plan.unlabeled,
+                          labels=list(plan.labels) if plan.labels is not None else None,
+                          columns=dict(plan.columns), label_rename=[list(pair) for pair in plan.label_rename])
         return dict(sorted(config.items()))
 
 

@@ -1,14 +1,11 @@
 """`bertprep embed` options."""
 import dataclasses
-from typing import TYPE_CHECKING, Optional, Tuple
+from typing import Optional
 
 from bertprep.errors import BertprepError
 from bertprep.options.common import (COMMON_GROUP, CommonJobOptions, ShardCountOptions, TokenizerOptions,
                                      seed_not_drawn_from)
 from bertprep.options.fields import switch_option, value_option
-
-if TYPE_CHECKING:  # trainer.inference imports numpy: not for every reader of the options
-    from bertprep.trainer.inference import EmbeddingSettings
 
 EMBED_GROUP = "embed options"
 
@@ -67,50 +64,3 @@ class EmbedOptions(TokenizerOptions, ShardCountOptions, CommonJobOptions):
 
 # Bytes of input per output shard when --num-shards is 0. Each shard is written by one worker from memory:
 # ~40,000 short texts, 60 MB of 384-wide vectors; with token vectors (~30 times bigger) 32 times fewer bytes.
-INPUT_BYTES_PER_SHARD = 4 << 20
-TOKEN_VECTOR_SHARD_DIVISOR = 32
-
-
-@dataclasses.dataclass(frozen=True)
-class EmbedPlan:
-    """What the job derives from its options and the model directory, once, before Beam starts."""
-
-    settings: "EmbeddingSettings"  # max_seq_length, pooling, normalize, lower, and where each came from
-    bert_config: str  # the BERT config file read (--bert-config, else the one beside the model)
-    hidden_size: int
-    vocab: Optional[str]  # --vocab, else the model's vocab.txt; None with --spm-model
-    num_shards: int  # --num-shards, else from the input size
-    input_paths: Tuple[str, ...]  # the files --input matches, listed once
-
-    def info_config(self, options: EmbedOptions) -> dict:
-        """info.json's `config`: the options, with the case setting as used (as it was recorded before the
-        model's tokenizer_config.json could decide it)."""
-        return {**options.to_config(), "lower": self.settings.lower}
-
-
-def plan_embedding(options: EmbedOptions) -> EmbedPlan:
-    """The model's settings (options first, then its files), its vocabulary and the shard count; a missing
-    model, vocabulary or input, or a setting the model cannot take, is one line here, before any output."""
-    from bertprep.io import fs
-    from bertprep.io.output import default_num_shards
-    from bertprep.trainer.config import BertConfig
-    from bertprep.trainer.inference import find_bert_config, find_vocab, resolve_settings
-    from bertprep.trainer.loading import require_model
-
-    require_model(options.model)
-    bert_config_path = options.bert_config or find_bert_config(options.model)
-    bert_config = BertConfig.from_json_file(bert_config_path)
-    settings = resolve_settings(options.model, bert_config, options.max_seq_length, options.pooling,
-                                options.normalize, options.lower)
-    vocab = options.vocab
-    if not vocab and not options.spm_model:
-        vocab = find_vocab(options.model)
-        if not vocab:
-            raise BertprepError("%s: no vocab.txt beside the model; give --vocab (WordPiece vocab.txt) or "
-                                "--spm-model (SentencePiece .model)" % options.model)
-    input_paths = tuple(fs.match(options.input))  # an input that matches nothing fails here, before any output
-    num_shards = options.num_shards
-    if not num_shards:
-        per_shard = INPUT_BYTES_PER_SHARD // (TOKEN_VECTOR_SHARD_DIVISOR if options.wants_token_vectors else 1)
-        num_shards = default_num_shards(fs.total_size(input_paths), per_shard)
-    return EmbedPlan(settings, bert_config_path, bert_config.hidden_size, vocab, num_shards, input_paths)

@@ -18,6 +18,7 @@ alone (as the original scripts' store_true flags were).
 """
 import argparse
 import dataclasses
+import difflib
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from bertprep.errors import BertprepError
@@ -325,9 +326,27 @@ def option_value(option: CommandOption, value):
 
 def unknown_option_message(options_class, key: str) -> str:
     """One line for a key no option of the class has, with the closest option when one is close (the
-    suggestion the command line and the jobs file give: beam_arguments.closest_option)."""
-    from bertprep.runtime.beam_arguments import closest_option
+    suggestion the command line and the jobs file give: closest_option)."""
 
     wanted = option_for_key(key)
     found = closest_option(wanted, options_class.option_strings())
     return "unknown option %s%s" % (wanted, "; did you mean %s?" % found if found else "")
+
+
+# Below this similarity (difflib's ratio) a known option is not offered as what the user meant.
+SUGGESTION_CUTOFF = 0.7
+
+
+def closest_option(name: str, known: Sequence[str]) -> Optional[str]:
+    """The known option most like `name` (dashes and underscores alike), or None when none is close."""
+    def normal(option):
+        return option.lstrip("-").replace("_", "-").lower()
+
+    by_normal = {}
+    for option in known:
+        by_normal.setdefault(normal(option), option)
+    extending = [option for key, option in by_normal.items() if key.startswith(normal(name))]
+    if len(extending) == 1:  # a cut-short option: jobs take no abbreviations, but the user meant this one
+        return extending[0]
+    found = difflib.get_close_matches(normal(name), list(by_normal), n=1, cutoff=SUGGESTION_CUTOFF)
+    return by_normal[found[0]] if found else None

@@ -67,3 +67,10 @@ class SquadOptions(TokenizerOptions, ShardedOutputOptions, CommonJobOptions):
     def to_config(self):
         """info.json's `config`: the options, with side_file decided (true or false, never null)."""
         return {**super().to_config(), "side_file": self.writes_side_files}
+
+
+def options_of_run(info: dict) -> SquadOptions:
+    """The options a `squad` run recorded in its info.json, as its typed options (the class's defaults for
+    what the record leaves out): squad-predict tokenizes answers back as that run did."""
+    known = {field.name for field in dataclasses.fields(SquadOptions)}
+    return SquadOptions(**{name: value for name, value in info.get("config", {}).items() if name in known})

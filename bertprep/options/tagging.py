@@ -6,7 +6,7 @@ from bertprep.errors import BertprepError
 from bertprep.options.common import (COMMON_GROUP, CommonJobOptions, ShardedOutputOptions, TokenizerOptions,
                                      seed_not_drawn_from)
 from bertprep.options.fields import flag_option, value_option
-from bertprep.options.finetune_common import read_labels_option
+from bertprep.options.labels_option import read_labels_option
 
 INPUT_GROUP = "input"
 TAGS_AND_FEATURES_GROUP = "tags and features"
@@ -32,26 +32,18 @@ class TaggingOptions(TokenizerOptions, ShardedOutputOptions, CommonJobOptions):
         help="tokens per record, [CLS]/[SEP] included")
     split_long: bool = flag_option(group=TAGS_AND_FEATURES_GROUP,
         help="cut sentences that do not fit into several records at word boundaries instead of dead-lettering them")
-    # Not an option: what `with_plan()` derives from the options above (None until then).
-    plan: Optional["TaggingPlan"] = None
 
     def __post_init__(self):
         super().__post_init__()
         if self.max_seq_length is None or int(self.max_seq_length) < 3:
             raise BertprepError("--max-seq-length must be at least 3, got %s" % self.max_seq_length)
 
-    def with_plan(self) -> "TaggingOptions":
-        """These options with their plan (reads a --labels file); unchanged when the plan is already there."""
-        return self if self.plan is not None else self.resolved(plan=plan_for(self))
-
-    def to_config(self):
-        """info.json's `config`: the options with the planned format and tag list in place of what the user
+    def to_config(self, plan: Optional["TaggingPlan"] = None):
+        """info.json's `config`: the options, with the `plan`'s format and tag list in place of what the user
         typed (the keys and values the job has always recorded)."""
         config = super().to_config()
-        del config["plan"]
-        if self.plan is not None:
-            config.update(format=self.plan.format,
-                          labels=list(self.plan.labels) if self.plan.labels is not None else None)
+        if plan is not None:
+            config.update(format=plan.format, labels=list(plan.labels) if plan.labels is not None else None)
         return config
 
 

@@ -12,11 +12,11 @@ import apache_beam as beam
 
 from bertprep import schemas
 from bertprep.errors import BertprepError
-from bertprep.io import beam_io, formats, fs
+from bertprep.io import beam_io, formats
 from bertprep.io.formats.columns import pick_columns
-from bertprep.options.classifier import ClassifierOptions
-from bertprep.pipelines import finetune_common
-from bertprep.runtime import run_report
+from bertprep.options.classifier import ClassifierOptions, ClassifierPlan, plan_for
+from bertprep.pipelines import finetune_steps
+from bertprep.pipelines.registry import JobOutputs
 from bertprep.schemas import statistics
 from bertprep.transforms.finetune import classifier_features as features_lib
 
@@ -26,10 +26,15 @@ SUMMED_STATS = (statistics.SEQUENCE_LENGTH_HISTOGRAM, statistics.TOKENS_PER_INST
                 statistics.LABEL_DISTRIBUTION, "truncated_examples")
 
 
-def label_spec(options: ClassifierOptions) -> features_lib.LabelSpec:
+def plan(options: ClassifierOptions) -> finetune_steps.FinetunePlan:
+    """How to read the rows (a --labels file read), the input listed, the shard count, the vocabulary: once."""
+    return finetune_steps.plan_finetune(options, plan_for(options))
+
+
+def label_spec(options: ClassifierOptions, rows: ClassifierPlan) -> features_lib.LabelSpec:
     return features_lib.LabelSpec(label_type=options.label_type, multi_label=options.multi_label,
-                                  delimiter=options.label_delimiter, rename=options.plan.label_rename,
-                                  unlabeled=options.plan.unlabeled)
+                                  delimiter=options.label_delimiter, rename=rows.label_rename,
+                                  unlabeled=rows.unlabeled)
 
 
 class RowReader:
@@ -67,10 +72,10 @@ def _keep_language(record, language):
 
 
 class _Convert(beam.DoFn):
-    def __init__(self, options: ClassifierOptions, file_indexes: Dict[str, int]):
+    def __init__(self, options: ClassifierOptions, spec: features_lib.LabelSpec, file_indexes: Dict[str, int]):
         self._options = options
         self._file_indexes = file_indexes
-        self._spec = label_spec(options)
+        self._spec = spec
 
     def setup(self):
         self._tokenizer = self._options.load_tokenizer()
@@ -83,7 +88,7 @@ class _Convert(beam.DoFn):
         return self._schemas[size]
 
     def process(self, record, labels):
-        example_id = finetune_common.example_id(self._file_indexes[record.source], record.line)
+        example_id = finetune_steps.example_id(self._file_indexes[record.source], record.line)
         try:
             values, facts = features_lib.convert_example(record.value, labels, self._spec, self._tokenizer,
                                                          self._options.max_seq_length, example_id)
@@ -91,13 +96,13 @@ class _Convert(beam.DoFn):
             yield beam.pvalue.TaggedOutput("dead", formats.DeadLetter(record.source, record.line, str(error),
                                                                       record.value))
             return
-        yield finetune_common.id_key(example_id), self._schema(labels).encode(values)
-        yield from finetune_common.unknown_word_outputs(facts["unknown_words"])
+        yield finetune_steps.id_key(example_id), self._schema(labels).encode(values)
+        yield from finetune_steps.unknown_word_outputs(facts["unknown_words"])
         yield beam.pvalue.TaggedOutput("facts", {
             statistics.SEQUENCE_LENGTH_HISTOGRAM: {str(facts["length"]): 1},
             statistics.TOKENS_PER_INSTANCE: {str(facts["tokens"]): 1},
             statistics.UNK_RATE: {"unk": facts["unk"], "tokens": facts["tokens"]},
-            statistics.LABEL_DISTRIBUTION: finetune_common.histogram(facts["labels"]),
+            statistics.LABEL_DISTRIBUTION: finetune_steps.histogram(facts["labels"]),
             "truncated_examples": facts["truncated"],
         })
 
@@ -120,38 +125,35 @@ def label_info(options: ClassifierOptions, info: dict) -> dict:
     return updates
 
 
-def build_pipeline(pipeline, options: ClassifierOptions) -> None:
-    options = finetune_common.resolved(options)
-    plan = options.plan
-    paths = fs.match(options.input)
-    indexes = finetune_common.file_indexes(paths)
-    read = pipeline | "Read" >> beam_io.ReadRecords(paths, RowReader(plan.format, dict(plan.columns), plan.header))
+def build_pipeline(pipeline, options: ClassifierOptions, plan: finetune_steps.FinetunePlan) -> JobOutputs:
+    rows = plan.rows
+    indexes = finetune_steps.file_indexes(plan.input_paths)
+    read = pipeline | "Read" >> beam_io.ReadRecords(plan.input_paths, RowReader(rows.format, dict(rows.columns),
+                                                                               rows.header))
     kept = read.records | "Language" >> beam.FlatMap(_keep_language, options.language).with_outputs(
         "filtered", main="rows")
-    spec = label_spec(options)
-    if plan.labels is not None:
-        labels = pipeline | "GivenLabels" >> beam.Create([list(plan.labels)])
-    elif plan.unlabeled or options.label_type == "float":
+    spec = label_spec(options, rows)
+    if rows.labels is not None:
+        labels = pipeline | "GivenLabels" >> beam.Create([list(rows.labels)])
+    elif rows.unlabeled or options.label_type == "float":
         labels = pipeline | "NoLabels" >> beam.Create([[]])
     else:
         labels = (kept.rows
                   | "RowLabels" >> beam.Map(lambda record: spec.raw_labels(record.value.get("label")))
-                  | "Discover" >> finetune_common.DiscoverLabels())
-    converted = kept.rows | "Convert" >> beam.ParDo(_Convert(options, indexes), beam.pvalue.AsSingleton(labels)) \
+                  | "Discover" >> finetune_steps.DiscoverLabels())
+    converted = kept.rows | "Convert" >> beam.ParDo(_Convert(options, spec, indexes),
+                                                    beam.pvalue.AsSingleton(labels)) \
         .with_outputs("dead", "facts", "unknown", main="records")
-    shards, dead_counts, stat_pcs = finetune_common.write_records_and_dead_letters(
-        options, KIND, converted, (read.dead_letters, converted.dead), labels, SUMMED_STATS)
-    num_labels = len(plan.labels) if plan.labels else 1
-    info = {"config": options.to_config(),
+    shards, dead_counts, stat_pcs = finetune_steps.write_records_and_dead_letters(
+        options, plan.num_shards, KIND, converted, (read.dead_letters, converted.dead), labels, SUMMED_STATS)
+    # The schema's label count when the labels are known now; a discovered multi-label count is learned info.
+    num_labels = len(rows.labels) if rows.labels else 1
+    info = {"config": dict(options.to_config(rows), num_shards=plan.num_shards),
             "schema": schemas.for_kind(KIND, schema_config(options, num_labels)).to_json(),
-            **finetune_common.vocabulary_info(options)}
-    finalize_inputs = beam_io.FinalizeInputs(
-        shards=shards, dead_letter_counts=dead_counts, read=beam_io.count_inputs(read),
+            **plan.vocabulary_info}
+    return JobOutputs(
+        KIND, info, shards=shards, dead_letter_counts=dead_counts, read=beam_io.count_inputs(read),
         written=beam_io.count(converted.records, "CountWritten"),
-        job_counts={"filtered": beam_io.count(kept.filtered, "CountFiltered")}, stats=stat_pcs)
-    _ = pipeline | "Finalize" >> beam_io.Finalize(
-        options.output, KIND, info, finalize_inputs, options.num_shards, options.compression,
+        job_counts={"filtered": beam_io.count(kept.filtered, "CountFiltered")}, stats=stat_pcs,
         accounting=("read", "written", "dead_lettered", "filtered"),
-        publish_hooks=[finetune_common.info_hook(functools.partial(label_info, options))],
-        report=run_report.write_run_report,
-        max_dead_letter_rate=options.max_dead_letter_rate)
+        learned_info=functools.partial(label_info, options), vocabulary=plan.vocabulary)

@@ -14,16 +14,20 @@ Output: `embeddings-SSSSS-of-NNNNN.parquet` with columns `id` (the input's line 
 """
 import dataclasses
 import os
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Optional, Tuple
 
 import apache_beam as beam
 
 from bertprep.io import beam_io, formats
-from bertprep.runtime import run_report
 from bertprep.schemas import tables
 from bertprep.io import output as output_lib
-from bertprep.options.embed import EmbedOptions, EmbedPlan, plan_embedding
+from bertprep.errors import BertprepError
+from bertprep.options.embed import EmbedOptions
+from bertprep.pipelines.registry import JobOutputs
 from bertprep.seeding import stable_hash
+
+if TYPE_CHECKING:  # trainer.inference imports numpy: only when the job runs
+    from bertprep.trainer.inference import EmbeddingSettings
 
 KIND = "embeddings"
 
@@ -70,6 +74,55 @@ def cores_per_worker(options: EmbedOptions) -> int:
     """This machine's cores shared among the local workers (a remote worker has its own machine)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     return max(1, cores // int(options.workers or 1)) if options.is_local else cores
+
+
+INPUT_BYTES_PER_SHARD = 4 << 20
+TOKEN_VECTOR_SHARD_DIVISOR = 32
+
+
+@dataclasses.dataclass(frozen=True)
+class EmbedPlan:
+    """What the job derives from its options and the model directory, once, before Beam starts."""
+
+    settings: "EmbeddingSettings"  # max_seq_length, pooling, normalize, lower, and where each came from
+    bert_config: str  # the BERT config file read (--bert-config, else the one beside the model)
+    hidden_size: int
+    vocab: Optional[str]  # --vocab, else the model's vocab.txt; None with --spm-model
+    num_shards: int  # --num-shards, else from the input size
+    input_paths: Tuple[str, ...]  # the files --input matches, listed once
+
+    def info_config(self, options: EmbedOptions) -> dict:
+        """info.json's `config`: the options, with the case setting as used (as it was recorded before the
+        model's tokenizer_config.json could decide it)."""
+        return {**options.to_config(), "lower": self.settings.lower}
+
+
+def plan(options: EmbedOptions) -> EmbedPlan:
+    """The model's settings (options first, then its files), its vocabulary and the shard count; a missing
+    model, vocabulary or input, or a setting the model cannot take, is one line here, before any output."""
+    from bertprep.io import fs
+    from bertprep.io.output import default_num_shards
+    from bertprep.trainer.config import BertConfig
+    from bertprep.trainer.inference import find_bert_config, find_vocab, resolve_settings
+    from bertprep.trainer.loading import require_model
+
+    require_model(options.model)
+    bert_config_path = options.bert_config or find_bert_config(options.model)
+    bert_config = BertConfig.from_json_file(bert_config_path)
+    settings = resolve_settings(options.model, bert_config, options.max_seq_length, options.pooling,
+                                options.normalize, options.lower)
+    vocab = options.vocab
+    if not vocab and not options.spm_model:
+        vocab = find_vocab(options.model)
+        if not vocab:
+            raise BertprepError("%s: no vocab.txt beside the model; give --vocab (WordPiece vocab.txt) or "
+                                "--spm-model (SentencePiece .model)" % options.model)
+    input_paths = tuple(fs.match(options.input))  # an input that matches nothing fails here, before any output
+    num_shards = options.num_shards
+    if not num_shards:
+        per_shard = INPUT_BYTES_PER_SHARD // (TOKEN_VECTOR_SHARD_DIVISOR if options.wants_token_vectors else 1)
+        num_shards = default_num_shards(fs.total_size(input_paths), per_shard)
+    return EmbedPlan(settings, bert_config_path, bert_config.hidden_size, vocab, num_shards, input_paths)
 
 
 def load_embed_tokenizer(options: EmbedOptions, plan: EmbedPlan):
@@ -146,7 +199,7 @@ class _ParquetSink:
         self.closed = True
 
 
-class _WriteParquetShard(beam.DoFn):
+class _ParquetShardWriter:
     """All rows of one shard, sorted by (source, id), to a temporary name renamed into place.
 
     Written ROW_GROUP rows at a time, so that the shard exists only once in memory (as its blocks)."""
@@ -156,14 +209,12 @@ class _WriteParquetShard(beam.DoFn):
     def __init__(self, directory, num_shards, hidden_size, token_vectors):
         self._args = (directory, num_shards, hidden_size, token_vectors)
 
-    def process(self, shard_blocks):
+    def __call__(self, index, blocks):
         import numpy as np
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         directory, num_shards, hidden_size, token_vectors = self._args
-        index, blocks = shard_blocks
-        blocks = [block for block in blocks if block is not None]
         # Per-row views into the blocks (no copy of the vectors); each row group gathers its own rows.
         ids = [row_id for block in blocks for row_id in block.ids]
         sources = [source for block in blocks for source in block.sources]
@@ -197,10 +248,8 @@ class _WriteParquetShard(beam.DoFn):
         yield {"path": path, "records": len(order), "shard": index}
 
 
-def build_pipeline(pipeline, options: EmbedOptions, plan: Optional[EmbedPlan] = None) -> None:
-    """The job's graph; `plan` is what `plan_embedding(options)` gave the command (made here when the job is
-    built without it, from the registry)."""
-    plan = plan or plan_embedding(options)
+def build_pipeline(pipeline, options: EmbedOptions, plan: EmbedPlan) -> JobOutputs:
+    """The job's graph; `plan` is `plan(options)` (the model's settings, vocabulary, shard count)."""
     settings, hidden_size, num_shards = plan.settings, plan.hidden_size, plan.num_shards
     token_vectors = options.token_vectors
     window = options.sort_window
@@ -210,11 +259,8 @@ def build_pipeline(pipeline, options: EmbedOptions, plan: Optional[EmbedPlan] = 
                 # One file is read by one worker: spreading its windows lets every worker embed.
                 | "SpreadWindows" >> beam.Reshuffle()
                 | "Embed" >> beam.ParDo(EmbedWindow(options, plan)).with_outputs("dead", main="rows"))
-    every_shard = pipeline | "EveryShard" >> beam.Create([(index, None) for index in range(num_shards)])
-    shards = ((embedded.rows, every_shard) | "WithEmptyShards" >> beam.Flatten()
-              | "GroupShard" >> beam.GroupByKey()
-              | "WriteShard" >> beam.ParDo(_WriteParquetShard(options.output, num_shards, hidden_size,
-                                                              token_vectors)))
+    shards = embedded.rows | "Write" >> beam_io.WriteEveryShard(
+        num_shards, _ParquetShardWriter(options.output, num_shards, hidden_size, token_vectors))
     dead = (read[beam_io.DEAD_LETTERS], embedded.dead) | "AllDead" >> beam.Flatten()
     dead_counts = dead | "WriteDead" >> beam_io.WriteDeadLetters(options.output)
     written = (shards | "RecordsPerShard" >> beam.Map(lambda result: result["records"])
@@ -223,18 +269,5 @@ def build_pipeline(pipeline, options: EmbedOptions, plan: Optional[EmbedPlan] = 
             "max_seq_length": settings.max_seq_length, "normalize": settings.normalize,
             "settings": settings.to_info(), "format": "parquet",
             "columns": parquet_schema(hidden_size, token_vectors).names}
-    finalize_inputs = beam_io.FinalizeInputs(shards=shards, dead_letter_counts=dead_counts,
-                                             read=beam_io.count_inputs(read), written=written)
-    _ = pipeline | "Finalize" >> beam_io.Finalize(options.output, KIND, info, finalize_inputs, num_shards=0,
-                                                  report=run_report.write_run_report,
-                                                  max_dead_letter_rate=options.max_dead_letter_rate)
-
-
-def pipeline_builder(plan: EmbedPlan) -> Callable:
-    """`build_pipeline` with the command's plan, in the shape `runtime.runner.run_job` calls (a function of
-    this module, so that local workers preload this module)."""
-
-    def build(pipeline, options: EmbedOptions) -> None:
-        build_pipeline(pipeline, options, plan)
-
-    return build
+    return JobOutputs(KIND, info, shards=shards, dead_letter_counts=dead_counts, read=beam_io.count_inputs(read),
+                      written=written)

@@ -6,17 +6,18 @@ glyph, confusion, confusion_ranker, confusion_files). Counting is done with Beam
 character or character pair (and fold, for the held-out fit of external confusion sets), so no process
 holds the corpus; the per-character tables and the external sets are bounded by the character universe.
 """
-import pickle
+import dataclasses
+from typing import Tuple
 
 import apache_beam as beam
 
 from bertprep.errors import BertprepError
 from bertprep.io import beam_io, formats, fs
-from bertprep.runtime import run_report
 from bertprep.schemas import statistics
 from bertprep.io import output as output_lib
 from bertprep.options.mask_probs import MaskProbsOptions
-from bertprep.runtime import progress
+from bertprep.pipelines.registry import JobOutputs
+from bertprep import progress
 from bertprep.seeding import rng_for
 from bertprep.transforms.csc import confusion
 from bertprep.transforms.csc import confusion_files
@@ -24,11 +25,11 @@ from bertprep.transforms.csc import confusion_ranker
 from bertprep.io.formats import csc as csc_readers
 from bertprep.transforms.csc import normalizer
 from bertprep.transforms.csc import mask_probability
-from bertprep.transforms.csc.mask_probability_tables import (SAV_FILE, TABLE_COLUMNS, char_stats_row,
-                                                       confusion_pairs_row, table_bytes, totals_stats)
+from bertprep.io.formats.mask_probs_tables import SAV_FILE, TABLE_COLUMNS, table_bytes
+from bertprep.transforms.csc.mask_probability import char_stats_row, confusion_pairs_row, totals_stats
 from bertprep.transforms.csc.alignment import AlignmentError, align_checked
 
-# Progress stages after the reading (the monitor shows the running one; see bertprep/runtime/progress.py).
+# Progress stages after the reading (the monitor shows the running one; see bertprep/progress.py).
 FIT_STAGE = "fitting the candidate ranker"
 MODEL_STAGE = "building the candidate indexes"
 RANK_STAGE = "ranking candidates"
@@ -189,26 +190,29 @@ class _PerCharacter(beam.DoFn):
 
 # ------------------------------------------------------------------------------------------ tables
 
-class _WriteTable(beam.DoFn):
+TABLE_NAMES = sorted(TABLE_COLUMNS)  # a table's shard index is its place in this list
+
+
+class _TableWriter:
+    """One table's file set (Parquet, TSV; the .sav beside mask_probability), written even when empty."""
+
     def __init__(self, directory):
         self._directory = directory
 
-    def process(self, named_rows):
-        name, rows = named_rows
-        rows = [row for row in rows if row is not None]
+    def __call__(self, index, rows):
+        name = TABLE_NAMES[index]
         with progress.stage("writing %s" % name, total=len(rows), unit="rows"):
             for file_name, data in sorted(table_bytes(name, rows).items()):
                 output_lib.write_bytes_atomically(output_lib.join(self._directory, file_name), data)
-        yield {"path": output_lib.join(self._directory, name + ".parquet"), "records": len(rows),
-               "shard": sorted(TABLE_COLUMNS).index(name)}
+        yield {"path": output_lib.join(self._directory, name + ".parquet"), "records": len(rows), "shard": index}
 
 
 def write_tables(directory: str, tables: dict):
-    """{table name: PCollection of row dicts} → one file set per table (written even when empty)."""
-    keyed = [rows | "Key_%s" % name >> beam.Map(lambda row, n=name: (n, row)) for name, rows in sorted(tables.items())]
-    markers = next(iter(tables.values())).pipeline | "TableMarkers" >> beam.Create([(n, None) for n in sorted(tables)])
-    return (tuple(keyed) + (markers,) | "FlattenTables" >> beam.Flatten() | "GroupTables" >> beam.GroupByKey()
-            | "WriteTables" >> beam.ParDo(_WriteTable(directory)))
+    """{table name: PCollection of row dicts} → one file set per table (every table, empty or not)."""
+    keyed = [rows | "Key_%s" % name >> beam.Map(lambda row, i=TABLE_NAMES.index(name): (i, row))
+             for name, rows in sorted(tables.items())]
+    return (tuple(keyed) | "FlattenTables" >> beam.Flatten()
+            | "WriteTables" >> beam_io.WriteEveryShard(len(TABLE_NAMES), _TableWriter(directory)))
 
 
 def job_info(options: MaskProbsOptions, vocab_chars: list, confusion_sources=()) -> dict:
@@ -282,14 +286,28 @@ def confusion_file_sources(options: MaskProbsOptions) -> list:
     return [(options.confusion_file_format, path, name) for path, name in zip(paths, names)]
 
 
-def build_pipeline(pipeline, options: MaskProbsOptions) -> None:
-    """Reads, aligns, counts, derives the tables and publishes them with info.json and the marker."""
+@dataclasses.dataclass(frozen=True)
+class MaskProbsPlan:
+    """The inputs listed, the vocabulary's characters and the confusion files named: once, on the driver."""
+
+    sources: Tuple[tuple, ...]  # (format, path) and ("parallel", (correct, wrong))
+    vocab_chars: Tuple[str, ...]
+    confusion_sources: Tuple[tuple, ...]  # (format, path, source name)
+
+
+def plan(options: MaskProbsOptions) -> MaskProbsPlan:
+    return MaskProbsPlan(tuple(_sources(options)), tuple(universe_from_vocabulary(options)),
+                         tuple(confusion_file_sources(options)))
+
+
+def build_pipeline(pipeline, options: MaskProbsOptions, plan: MaskProbsPlan) -> JobOutputs:
+    """Reads, aligns, counts and derives the tables; publishing adds info.json and the marker."""
     output = options.output
-    vocab_chars = universe_from_vocabulary(options)
-    confusion_sources = confusion_file_sources(options)
+    vocab_chars = list(plan.vocab_chars)
+    confusion_sources = list(plan.confusion_sources)
     external_names = [name for _, _, name in confusion_sources]
 
-    read = pipeline | "Read" >> beam_io.ReadRecords(_sources(options), csc_readers.iter_source)
+    read = pipeline | "Read" >> beam_io.ReadRecords(list(plan.sources), csc_readers.iter_source)
     counted = read[beam_io.RECORDS] | "AlignCount" >> beam.ParDo(
         _AlignAndCount(options.seed, options.max_edit_rate, options.traditional_to_simplified)
     ).with_outputs("chars", "pairs", beam_io.DEAD_LETTERS, main="totals")
@@ -362,15 +380,7 @@ def build_pipeline(pipeline, options: MaskProbsOptions) -> None:
             20, key=lambda kv: (kv[1], kv[0][0], kv[0][1])) | "TopPairsJson" >> beam.Map(
             lambda rows: [[c, w, n] for (c, w), n in rows]),
     }
-    finalize_inputs = beam_io.FinalizeInputs(
-        shards=written_tables, dead_letter_counts=dead_counts, read=counts.pop("read"), written=counts.pop("written"),
-        job_counts=counts, stats=stats)
-    _ = pipeline | "Finalize" >> beam_io.Finalize(
-        output, KIND, job_info(options, vocab_chars, confusion_sources), finalize_inputs,
-        accounting=("read", "written", "confusion_lines_used", "dead_lettered"), report=run_report.write_run_report,
-        max_dead_letter_rate=options.max_dead_letter_rate)
-
-
-def load_mask_probability_sav(path: str) -> dict:
-    """Read a mask_probability.sav (FASPell's pickle) back; for tests and migration checks."""
-    return pickle.loads(fs.read_bytes(path))
+    return JobOutputs(KIND, job_info(options, vocab_chars, confusion_sources), shards=written_tables,
+                      dead_letter_counts=dead_counts, read=counts.pop("read"), written=counts.pop("written"),
+                      job_counts=counts, stats=stats,
+                      accounting=("read", "written", "confusion_lines_used", "dead_lettered"))

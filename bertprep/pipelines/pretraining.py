@@ -9,22 +9,23 @@ The bucket count comes from the input size (or --num-shards), never from the wor
 random choice is seeded by (seed, document key, pass), so the bytes do not depend on --workers, nor on the
 directory the input lies in.
 """
+import dataclasses
 import math
 import time
-from typing import Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence, Tuple
 
 import apache_beam as beam
 
-from bertprep import data_warnings, schemas
+from bertprep import schemas
 from bertprep.errors import BertprepError
 from bertprep.io import beam_io, formats, fs
 from bertprep.io.formats import documents as documents_format
-from bertprep.runtime import run_report
 from bertprep.schemas import statistics
 from bertprep.io import output as output_lib
 from bertprep.options.pretraining import PretrainingOptions
 from bertprep.pipelines import unknown_words
-from bertprep.runtime import progress
+from bertprep.pipelines.registry import JobOutputs
+from bertprep import progress
 from bertprep.seeding import relative_names, stable_hash
 
 KIND = "pretraining"
@@ -121,6 +122,7 @@ class JobParts:
     """Everything a worker builds once from the options: tokenizer, masker, encoder, bucket builder."""
 
     def __init__(self, options: PretrainingOptions):
+        from bertprep.io.formats import mask_probs_tables
         from bertprep.transforms.csc import confusion_masking
         from bertprep.transforms.pretraining import masking
         from bertprep.transforms.pretraining.instances import DocumentTokenizer, InstanceOptions
@@ -146,7 +148,7 @@ class JobParts:
         weights, default_weight = None, 0.0
         probabilities = {}
         if options.mask_probability:
-            by_char = confusion_masking.load_mask_probability(options.mask_probability,
+            by_char = mask_probs_tables.read_mask_probability(options.mask_probability,
                                                               options.mask_probability_column)
             probabilities = {vocab[char]: p for char, p in by_char.items() if char in vocab}
             positive = [p for p in probabilities.values() if p > 0]
@@ -230,9 +232,10 @@ class JobParts:
             pairs.append((key, wrong_ids, correct_ids))
 
 
-class _BuildShard(beam.DoFn):
-    """(bucket, records) → the bucket's shard on disk; side outputs: stats (with the records used), dead letters,
-    and (word, count) of the words that became [UNK]."""
+class _BuildShard:
+    """(bucket, records) → the bucket's shard on disk (WriteEveryShard calls it for every bucket, so an empty
+    bucket is an empty shard); side outputs: stats (with the records used), dead letters, and (word, count)
+    of the words that became [UNK]."""
 
     def __init__(self, options: PretrainingOptions):
         self._options = options  # resolved: num_shards is the bucket count
@@ -247,11 +250,18 @@ class _BuildShard(beam.DoFn):
                 progress.notice_once("compiling", COMPILING_NOTICE)
         builder.warm()
 
-    def process(self, keyed):
+    def __call__(self, bucket, items):
         from bertprep.transforms.pretraining.records import PretrainingStats
         from bertprep.transforms.tokenization.tokenizer import UnknownWordSample
 
-        bucket, items = keyed
+        options = self._options
+        suffix = output_lib.tfrecord_suffix(options.compression)
+        path = output_lib.join(options.output, output_lib.shard_name(KIND, bucket, options.num_shards, suffix))
+        if not items:  # a bucket no document reached: its shard exists, empty
+            with output_lib.ShardWriter(path, options.compression) as writer:
+                pass
+            yield dict(writer.result, shard=bucket)
+            return
         started_wall, started_cpu = time.time(), time.process_time()
         parts = self._parts
         unknown = UnknownWordSample(parts.tokenizer, UNKNOWN_WORD_SENTENCES)
@@ -260,9 +270,6 @@ class _BuildShard(beam.DoFn):
             yield beam.pvalue.TaggedOutput("dead", letter)
         for word_count in unknown_words.pairs(unknown.words):
             yield beam.pvalue.TaggedOutput("unknown", word_count)
-        options = self._options
-        suffix = output_lib.tfrecord_suffix(options.compression)
-        path = output_lib.join(options.output, output_lib.shard_name(KIND, bucket, options.num_shards, suffix))
         stats = PretrainingStats(options.max_seq_length)
         with output_lib.ShardWriter(path, options.compression) as writer:
             for records in parts.builder.passes(bucket, documents, pairs, stats):
@@ -283,12 +290,36 @@ class _BuildShard(beam.DoFn):
             unknown_word_sample={"sentences": unknown.texts, "buckets_capped": int(unknown.capped)}))
 
 
-def build_pipeline(pipeline, options: PretrainingOptions) -> None:
+@dataclasses.dataclass(frozen=True)
+class PretrainingPlan:
+    """What the job derives once, on the driver: the options resolved as info.json records them (the bucket
+    count, the pair task), the files of --input and --wrong-input (listed once: sizes, reader choice, record
+    keys and reads agree), the vocabulary, and the note for a kernel that is not compiled."""
+
+    options: PretrainingOptions
+    input_paths: Tuple[str, ...]
+    wrong_paths: Tuple[str, ...]
+    vocabulary_info: Mapping[str, Any]  # info.json's entries about the vocabulary (its fingerprint)
+    vocabulary: Tuple[str, ...]  # its entries
+    kernel_note: Optional[str]
+
+
+def plan(options: PretrainingOptions) -> PretrainingPlan:
+    """A bad vocabulary, mask-probs table or confusion-set file fails here with one line, before any output."""
+    input_paths = tuple(fs.match(options.input))
+    wrong_paths = tuple(fs.match(options.wrong_input)) if options.wrong_input else ()
+    resolved = resolve_options(options, input_paths + wrong_paths)
+    parts = JobParts(resolved)
+    tokenizer = parts.tokenizer
+    return PretrainingPlan(resolved, input_paths, wrong_paths, {"vocab_fingerprint": tokenizer.fingerprint},
+                           tuple(tokenizer.vocab), parts.builder.missing_kernel_note())
+
+
+def build_pipeline(pipeline, options: PretrainingOptions, plan: PretrainingPlan) -> JobOutputs:
     from bertprep.transforms.pretraining.records import PretrainingStats, merge_stats
 
-    input_paths = fs.match(options.input)  # matched once: sizes, reader choice, record keys and reads agree
-    wrong_paths = fs.match(options.wrong_input) if options.wrong_input else []
-    options = resolve_options(options, input_paths + wrong_paths)
+    input_paths, wrong_paths = list(plan.input_paths), list(plan.wrong_paths)
+    options = plan.options
     shards = options.num_shards
     progress.announce_stage(BUILD_STAGE, shards, unit="buckets", item="instances")
     config = options.to_config()  # what info.json records (and the schema's shaping lengths)
@@ -307,34 +338,28 @@ def build_pipeline(pipeline, options: PretrainingOptions) -> None:
     records = tuple(inputs) | "AllRecords" >> beam.Flatten()
     built = (records
              | "Bucket" >> beam.Map(lambda item: (stable_hash("bucket", item[0]) % shards, item))
-             | "GroupBucket" >> beam.GroupByKey()
-             | "BuildShards" >> beam.ParDo(_BuildShard(options)).with_outputs("stats", "dead", "unknown",
-                                                                                main="shards"))
+             | "BuildShards" >> beam_io.WriteEveryShard(shards, _BuildShard(options),
+                                                       outputs=("stats", "dead", "unknown")))
     dead.append(built.dead)
     all_dead = tuple(dead) | "AllDead" >> beam.Flatten()
     dead_counts = all_dead | "WriteDead" >> beam_io.WriteDeadLetters(options.output)
     read_total = beam_io.count_inputs(counted)
     merged = built.stats | "MergeStats" >> beam.CombineGlobally(merge_stats)
     used = merged | "Used" >> beam.Map(lambda stats: stats.get("records_used", {}).get("count", 0))
-    tokenizer = options.load_tokenizer()
     info = {"config": config, "schema": schemas.for_kind(KIND, config).to_json(),
-            "vocab_fingerprint": tokenizer.fingerprint,
-            "vocabulary_case": data_warnings.vocabulary_case(tokenizer.vocab),
+            **plan.vocabulary_info,
             "scope": {"nsp_negatives": "documents of the same hash bucket (%d buckets)" % shards}}
     stat_items = merged | "StatItems" >> beam.FlatMap(
         lambda stats, names=PretrainingStats.REPORTED + ("unknown_word_sample",): [(n, stats.get(n, {}))
                                                                                    for n in names])
     unknown = (built.unknown | "UnknownWords" >> unknown_words.SummarizeUnknownWords()
                | "UnknownItem" >> beam.Map(lambda summary: ("unknown_words", summary)))
-    finalize_inputs = beam_io.FinalizeInputs(
-        shards=built.shards, dead_letter_counts=dead_counts, read=read_total, job_counts={"used": used},
+    return JobOutputs(
+        KIND, info, shards=built.shards, dead_letter_counts=dead_counts, read=read_total, job_counts={"used": used},
         stats=(stat_items, unknown) | "AllStats" >> beam.Flatten(),
         timing=merged | "TimingItems" >> beam.FlatMap(
-            lambda stats: [(n, stats[n]) for n in (statistics.BUILD_TIME, statistics.BUILD_WINDOW) if n in stats]))
-    _ = pipeline | "Finalize" >> beam_io.Finalize(options.output, KIND, info, finalize_inputs, shards,
-                                                  options.compression, accounting=("read", "used", "dead_lettered"),
-                                                  report=run_report.write_run_report,
-                                                  max_dead_letter_rate=options.max_dead_letter_rate)
+            lambda stats: [(n, stats[n]) for n in (statistics.BUILD_TIME, statistics.BUILD_WINDOW) if n in stats]),
+        accounting=("read", "used", "dead_lettered"), vocabulary=plan.vocabulary)
 
 
 def preload_worker() -> None:

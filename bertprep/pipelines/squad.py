@@ -7,43 +7,31 @@ its questions → per question, in parallel: example (answer located from answer
 `example_index` and `unique_id` are the reference's (unique_id from 1000000000 in that order) with any
 number of workers → TFRecord shards sorted by unique_id, and for evaluation the side files that
 squad-predict needs (features: tokens, token_to_orig_map, token_is_max_context; examples: context,
-words, gold answers).
+words, gold answers; their format: bertprep/io/formats/squad_side_files.py).
 The command line is bertprep/commands/squad.py, the options bertprep/options/squad.py.
 """
-import io
-import json
 from typing import Dict
 
 import apache_beam as beam
 
 from bertprep import schemas
-from bertprep.io import beam_io, formats, fs
-from bertprep.runtime import run_report
-from bertprep.schemas import statistics, tables
+from bertprep.io import beam_io, formats
+from bertprep.schemas import statistics
 from bertprep.io import output as output_lib
+from bertprep.io.formats import squad_side_files
 from bertprep.io.formats.squad import iter_squad_file
 from bertprep.options.squad import SquadOptions
-from bertprep.pipelines import finetune_common, unknown_words
+from bertprep.pipelines import finetune_steps, unknown_words
+from bertprep.pipelines.registry import JobOutputs
 from bertprep.seeding import stable_hash
 from bertprep.transforms.finetune import squad_examples
 from bertprep.transforms.finetune import squad_features
 
 FIRST_UNIQUE_ID = 1000000000
-SIDE_FEATURES = "squad_features"
-SIDE_EXAMPLES = "squad_examples"
-SIDE_FILE_PATTERNS = ("%s-*" % SIDE_FEATURES, "%s-*" % SIDE_EXAMPLES)
 # The facts each converted question reports, summed over the run into the report's statistics of these names.
 SUMMED_STATS = (statistics.SEQUENCE_LENGTH_HISTOGRAM, "features_per_question", statistics.TOKENS_PER_INSTANCE,
                 statistics.UNK_RATE, "questions_truncated", "answer_windows", "kept_questions",
                 "unanswerable_questions")
-
-
-def side_file_names(options: SquadOptions) -> dict:
-    suffix = ".parquet" if options.side_file_format == "parquet" else ".jsonl"
-    shards = options.num_shards
-    return {"format": options.side_file_format,
-            "features": [output_lib.shard_name(SIDE_FEATURES, i, shards, suffix) for i in range(shards)],
-            "examples": [output_lib.shard_name(SIDE_EXAMPLES, i, shards, suffix) for i in range(shards)]}
 
 
 class _ConvertQuestion(beam.DoFn):
@@ -83,10 +71,10 @@ class _ConvertQuestion(beam.DoFn):
         }
         yield position, (example_row, features)
         yield beam.pvalue.TaggedOutput("sizes", (position, len(features)))
-        yield from finetune_common.unknown_word_outputs(facts["unknown_words"])
+        yield from finetune_steps.unknown_word_outputs(facts["unknown_words"])
         answer_kind = "impossible" if example.is_impossible else ("answer" if is_training else "question")
         yield beam.pvalue.TaggedOutput("facts", {
-            statistics.SEQUENCE_LENGTH_HISTOGRAM: finetune_common.histogram(facts["lengths"]),
+            statistics.SEQUENCE_LENGTH_HISTOGRAM: finetune_steps.histogram(facts["lengths"]),
             "features_per_question": {str(facts["features"]): 1},
             statistics.TOKENS_PER_INSTANCE: {str(facts["tokens"]): 1},
             statistics.UNK_RATE: {"unk": facts["unk"], "tokens": facts["tokens"]},
@@ -149,7 +137,7 @@ class _Number(beam.DoFn):
                 values.update({"start_positions": feature["start_position"],
                                "end_positions": feature["end_position"],
                                "is_impossible": feature["is_impossible"]})
-            yield finetune_common.id_key(unique_id), self._schema.encode(values)
+            yield finetune_steps.id_key(unique_id), self._schema.encode(values)
             if side:
                 row = {"unique_id": unique_id, "example_index": example_index, "qas_id": example_row["qas_id"],
                        "doc_span_index": feature["doc_span_index"], "doc_span_start": feature["doc_span_start"],
@@ -165,92 +153,48 @@ class _Number(beam.DoFn):
                                                                                  example_index=example_index)))
 
 
-def feature_row_json(row: dict) -> dict:
-    """A side-file feature row as JSON (map keys become strings, as in the reference's logs and goldens)."""
-    row = dict(row)
-    row["token_to_orig_map"] = {str(k): v for k, v in row["token_to_orig_map"].items()}
-    row["token_is_max_context"] = {str(k): v for k, v in row["token_is_max_context"].items()}
-    return row
+class _SideShardWriter:
+    """One side file: its (key, row) pairs sorted by key (WriteEveryShard calls it for every shard)."""
 
-
-def _parquet_bytes(rows, table: str) -> bytes:
-    import pyarrow as pa
-    import pyarrow.parquet as parquet
-
-    if table == SIDE_FEATURES:
-        schema = tables.squad_side_features_table(bool(rows and "start_position" in rows[0]))
-        data = {name: [row[name] for row in rows] for name in schema.names}
-        for name in ("token_to_orig_map", "token_is_max_context"):
-            data[name] = [sorted(mapping.items()) for mapping in data[name]]
-    else:
-        schema = tables.squad_side_examples_table()
-        data = {name: [row[name] for row in rows] for name in schema.names}
-    buffer = io.BytesIO()
-    parquet.write_table(pa.table(data, schema=schema), buffer)
-    return buffer.getvalue()
-
-
-class _WriteSideShard(beam.DoFn):
     def __init__(self, directory: str, table: str, num_shards: int, file_format: str):
         self._args = (directory, table, num_shards, file_format)
 
-    def process(self, shard_and_rows):
+    def __call__(self, index, keyed):
         directory, table, num_shards, file_format = self._args
-        index, keyed = shard_and_rows
         rows = [row for _, row in sorted(keyed, key=lambda item: item[0])]
         suffix = ".parquet" if file_format == "parquet" else ".jsonl"
         path = output_lib.join(directory, output_lib.shard_name(table, index, num_shards, suffix))
-        yield write_side_file(path, rows, table, file_format)
+        yield squad_side_files.write_side_file(path, rows, table, file_format)
 
 
-def write_side_file(path: str, rows, table: str, file_format: str) -> dict:
-    if file_format == "parquet":
-        output_lib.write_bytes_atomically(path, _parquet_bytes(rows, table))
-    else:
-        with output_lib.ShardWriter(path, framing="lines") as writer:
-            for row in rows:
-                row = feature_row_json(row) if table == SIDE_FEATURES else row
-                writer.write((json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8"))
-    return {"table": table, "file": path.rsplit("/", 1)[-1], "rows": len(rows)}
-
-
-class _FillSideFiles(beam.DoFn):
-    """Write empty side files for shards no row reached, so every listed file exists; sum the rows."""
-
-    def __init__(self, directory: str, names: dict):
-        self._directory = directory
-        self._names = names
-
-    def process(self, _, results):
-        written = {result["file"] for result in results}
-        results = list(results)
-        for table, key in ((SIDE_FEATURES, "features"), (SIDE_EXAMPLES, "examples")):
-            for name in self._names[key]:
-                if name not in written:
-                    results.append(write_side_file(output_lib.join(self._directory, name), [], table,
-                                                   self._names["format"]))
-        yield {"features_rows": sum(r["rows"] for r in results if r["table"] == SIDE_FEATURES),
-               "examples_rows": sum(r["rows"] for r in results if r["table"] == SIDE_EXAMPLES),
-               "files": len(results)}
+def _side_files_stat(results) -> dict:
+    results = list(results)
+    return {"features_rows": sum(r["rows"] for r in results if r["table"] == squad_side_files.SIDE_FEATURES),
+            "examples_rows": sum(r["rows"] for r in results if r["table"] == squad_side_files.SIDE_EXAMPLES),
+            "files": len(results)}
 
 
 def _write_side(rows, label: str, directory: str, table: str, num_shards: int, file_format: str):
     return (rows
             | label + "Shard" >> beam.Map(lambda kv: (stable_hash(b"side", kv[0]) % num_shards, kv))
-            | label + "Group" >> beam.GroupByKey()
-            | label + "Write" >> beam.ParDo(_WriteSideShard(directory, table, num_shards, file_format)))
+            | label + "Write" >> beam_io.WriteEveryShard(num_shards, _SideShardWriter(directory, table, num_shards,
+                                                                                      file_format)))
 
 
 def _answers_stat(dead_counts, kept):
     return {"kept": kept, "dropped": dict(sorted((dead_counts or {}).items()))}
 
 
-def build_pipeline(pipeline, options: SquadOptions) -> None:
-    options = finetune_common.resolved(options)
+def plan(options: SquadOptions) -> finetune_steps.FinetunePlan:
+    """The input listed, the shard count and the vocabulary: once, on the driver."""
+    return finetune_steps.plan_finetune(options)
+
+
+def build_pipeline(pipeline, options: SquadOptions, plan: finetune_steps.FinetunePlan) -> JobOutputs:
     kind = options.kind
-    paths = fs.match(options.input)
-    indexes = finetune_common.file_indexes(paths)
-    read = pipeline | "Read" >> beam_io.ReadRecords(paths, iter_squad_file)
+    num_shards = plan.num_shards
+    indexes = finetune_steps.file_indexes(plan.input_paths)
+    read = pipeline | "Read" >> beam_io.ReadRecords(plan.input_paths, iter_squad_file)
     converted = (read.records
                  | "Spread" >> beam.Reshuffle()
                  | "Convert" >> beam.ParDo(_ConvertQuestion(options, indexes)).with_outputs(
@@ -259,34 +203,30 @@ def build_pipeline(pipeline, options: SquadOptions) -> None:
     numbered = converted.questions | "Number" >> beam.ParDo(_Number(options), beam.pvalue.AsSingleton(numbering)) \
         .with_outputs("side_features", "side_examples", main="records")
     dead = (read.dead_letters, converted.dead) | "AllDead" >> beam.Flatten()
-    shards = numbered.records | "Write" >> beam_io.WriteShardedRecords(options.output, kind, options.num_shards,
+    shards = numbered.records | "Write" >> beam_io.WriteShardedRecords(options.output, kind, num_shards,
                                                                       options.compression)
     dead_counts = dead | "WriteDead" >> beam_io.WriteDeadLetters(options.output)
     written = converted.sizes | "CountWritten" >> beam.combiners.Count.Globally()
-    stats = converted.facts | "SumStats" >> beam.CombineGlobally(finetune_common.SumStats())
-    stat_pcs = finetune_common.stat_fields(stats, SUMMED_STATS)
+    stats = converted.facts | "SumStats" >> beam.CombineGlobally(finetune_steps.SumStats())
+    stat_pcs = finetune_steps.stat_fields(stats, SUMMED_STATS)
     stat_pcs[statistics.UNKNOWN_WORDS] = converted.unknown | "UnknownWords" >> unknown_words.SummarizeUnknownWords()
     stat_pcs[statistics.ANSWERS] = dead_counts | "AnswersStat" >> beam.Map(_answers_stat,
                                                                             beam.pvalue.AsSingleton(written))
-    info = {"config": options.to_config(),
+    info = {"config": dict(options.to_config(), num_shards=num_shards),
             "schema": schemas.for_kind(kind, {"max_seq_length": options.max_seq_length}).to_json(),
-            **finetune_common.vocabulary_info(options), "first_unique_id": FIRST_UNIQUE_ID}
+            **plan.vocabulary_info, "first_unique_id": FIRST_UNIQUE_ID}
     if options.writes_side_files:
-        names = side_file_names(options)
+        names = squad_side_files.side_file_names(options.side_file_format, num_shards)
         info["side_files"] = names
         side_results = (
-            (_write_side(numbered.side_features, "SideFeatures", options.output, SIDE_FEATURES,
-                         options.num_shards, names["format"]),
-             _write_side(numbered.side_examples, "SideExamples", options.output, SIDE_EXAMPLES,
-                         options.num_shards, names["format"]))
+            (_write_side(numbered.side_features, "SideFeatures", options.output, squad_side_files.SIDE_FEATURES,
+                         num_shards, names["format"]),
+             _write_side(numbered.side_examples, "SideExamples", options.output, squad_side_files.SIDE_EXAMPLES,
+                         num_shards, names["format"]))
             | "SideResults" >> beam.Flatten())
         # Finalize waits for this one-element summary, so the marker comes after every side file.
-        stat_pcs["side_files"] = (pipeline | "SideTrigger" >> beam.Create([None])
-                                  | "FillSide" >> beam.ParDo(_FillSideFiles(options.output, names),
-                                                             beam.pvalue.AsList(side_results)))
-    finalize_inputs = beam_io.FinalizeInputs(
-        shards=shards, dead_letter_counts=dead_counts, read=beam_io.count_inputs(read), written=written,
-        job_counts={"features": beam_io.count(numbered.records, "CountFeatures")}, stats=stat_pcs)
-    _ = pipeline | "Finalize" >> beam_io.Finalize(options.output, kind, info, finalize_inputs, options.num_shards,
-                                                  options.compression, report=run_report.write_run_report,
-                                                  max_dead_letter_rate=options.max_dead_letter_rate)
+        stat_pcs["side_files"] = (side_results | "SideFilesList" >> beam.combiners.ToList()
+                                  | "SideFilesStat" >> beam.Map(_side_files_stat))
+    return JobOutputs(kind, info, shards=shards, dead_letter_counts=dead_counts, read=beam_io.count_inputs(read),
+                      written=written, job_counts={"features": beam_io.count(numbered.records, "CountFeatures")},
+                      stats=stat_pcs, vocabulary=plan.vocabulary)

@@ -10,11 +10,11 @@ from typing import Dict
 import apache_beam as beam
 
 from bertprep import schemas
-from bertprep.io import beam_io, formats, fs
+from bertprep.io import beam_io, formats
 from bertprep.io.formats.conll import iter_conll_file
-from bertprep.options.tagging import TaggingOptions
-from bertprep.pipelines import finetune_common
-from bertprep.runtime import run_report
+from bertprep.options.tagging import TaggingOptions, plan_for
+from bertprep.pipelines import finetune_steps
+from bertprep.pipelines.registry import JobOutputs
 from bertprep.schemas import statistics
 from bertprep.transforms.finetune import tagging_features as tagging_lib
 from bertprep.transforms.finetune.classifier_features import ExampleError
@@ -37,9 +37,9 @@ class SentenceReader:
         return iter_conll_file(path)
 
 
-def _parse(record, options: TaggingOptions):
+def _parse(record, options: TaggingOptions, input_format: str):
     try:
-        if options.plan.format == "jsonl":
+        if input_format == "jsonl":
             tokens, tags = tagging_lib.parse_json(record.value, options.tokens_field, options.tags_field)
         else:
             tokens, tags = tagging_lib.parse_conll(record.value)
@@ -63,7 +63,7 @@ class _Convert(beam.DoFn):
     def process(self, record, labels):
         if self._tag_ids is None:
             self._tag_ids = {tag: index for index, tag in enumerate(labels)}
-        example_id = finetune_common.example_id(self._file_indexes[record.source], record.line)
+        example_id = finetune_steps.example_id(self._file_indexes[record.source], record.line)
         try:
             values, facts = tagging_lib.convert_sentence(
                 record.value["tokens"], record.value["tags"], self._tag_ids, self._tokenizer,
@@ -73,13 +73,13 @@ class _Convert(beam.DoFn):
                                                                       record.value["raw"]))
             return
         for chunk, features in enumerate(values):
-            yield finetune_common.id_key(example_id) + chunk.to_bytes(2, "big"), self._schema.encode(features)
-        yield from finetune_common.unknown_word_outputs(facts["unknown_words"])
+            yield finetune_steps.id_key(example_id) + chunk.to_bytes(2, "big"), self._schema.encode(features)
+        yield from finetune_steps.unknown_word_outputs(facts["unknown_words"])
         yield beam.pvalue.TaggedOutput("facts", {
-            statistics.SEQUENCE_LENGTH_HISTOGRAM: finetune_common.histogram(facts["lengths"]),
+            statistics.SEQUENCE_LENGTH_HISTOGRAM: finetune_steps.histogram(facts["lengths"]),
             statistics.TOKENS_PER_INSTANCE: {str(facts["tokens"]): 1},
             statistics.UNK_RATE: {"unk": facts["unk"], "tokens": facts["tokens"]},
-            statistics.TAG_DISTRIBUTION: finetune_common.histogram(facts["tags"]),
+            statistics.TAG_DISTRIBUTION: finetune_steps.histogram(facts["tags"]),
             "split_sentences": int(facts["records"] > 1),
         })
 
@@ -89,30 +89,33 @@ def tag_info(info: dict) -> dict:
     return {"labels": labels, "tag_map": {tag: index for index, tag in enumerate(labels)}}
 
 
-def build_pipeline(pipeline, options: TaggingOptions) -> None:
-    options = finetune_common.resolved(options)
+def plan(options: TaggingOptions) -> finetune_steps.FinetunePlan:
+    """The input format and tag list (a --labels file read), the input listed, the shard count, the
+    vocabulary: once, on the driver."""
+    return finetune_steps.plan_finetune(options, plan_for(options))
+
+
+def build_pipeline(pipeline, options: TaggingOptions, plan: finetune_steps.FinetunePlan) -> JobOutputs:
+    rows = plan.rows
     schema = schemas.for_kind(KIND, {"max_seq_length": options.max_seq_length})
-    paths = fs.match(options.input)
-    indexes = finetune_common.file_indexes(paths)
-    read = pipeline | "Read" >> beam_io.ReadRecords(paths, SentenceReader(options.plan.format))
-    parsed = read.records | "Parse" >> beam.FlatMap(_parse, options).with_outputs("dead", main="sentences")
-    if options.plan.labels:
-        labels = pipeline | "GivenTags" >> beam.Create([list(options.plan.labels)])
+    indexes = finetune_steps.file_indexes(plan.input_paths)
+    read = pipeline | "Read" >> beam_io.ReadRecords(plan.input_paths, SentenceReader(rows.format))
+    parsed = read.records | "Parse" >> beam.FlatMap(_parse, options, rows.format).with_outputs(
+        "dead", main="sentences")
+    if rows.labels:
+        labels = pipeline | "GivenTags" >> beam.Create([list(rows.labels)])
     else:
         labels = (parsed.sentences
                   | "SentenceTags" >> beam.Map(lambda record: record.value["tags"])
-                  | "Discover" >> finetune_common.DiscoverLabels())
+                  | "Discover" >> finetune_steps.DiscoverLabels())
     converted = parsed.sentences | "Convert" >> beam.ParDo(_Convert(options, indexes),
                                                            beam.pvalue.AsSingleton(labels)) \
         .with_outputs("dead", "facts", "unknown", main="records")
-    shards, dead_counts, stat_pcs = finetune_common.write_records_and_dead_letters(
-        options, KIND, converted, (read.dead_letters, parsed.dead, converted.dead), labels, SUMMED_STATS)
+    shards, dead_counts, stat_pcs = finetune_steps.write_records_and_dead_letters(
+        options, plan.num_shards, KIND, converted, (read.dead_letters, parsed.dead, converted.dead), labels,
+        SUMMED_STATS)
     written = converted.facts | "CountWritten" >> beam.combiners.Count.Globally()
-    info = {"config": options.to_config(), "schema": schema.to_json(), **finetune_common.vocabulary_info(options)}
-    finalize_inputs = beam_io.FinalizeInputs(shards=shards, dead_letter_counts=dead_counts,
-                                             read=beam_io.count_inputs(read), written=written, stats=stat_pcs)
-    _ = pipeline | "Finalize" >> beam_io.Finalize(options.output, KIND, info, finalize_inputs, options.num_shards,
-                                                  options.compression,
-                                                  publish_hooks=[finetune_common.info_hook(tag_info)],
-                                                  report=run_report.write_run_report,
-                                                  max_dead_letter_rate=options.max_dead_letter_rate)
+    info = {"config": dict(options.to_config(rows), num_shards=plan.num_shards), "schema": schema.to_json(),
+            **plan.vocabulary_info}
+    return JobOutputs(KIND, info, shards=shards, dead_letter_counts=dead_counts, read=beam_io.count_inputs(read),
+                      written=written, stats=stat_pcs, learned_info=tag_info, vocabulary=plan.vocabulary)

@@ -11,6 +11,7 @@ import importlib
 from typing import List, Optional, Sequence
 
 from bertprep.errors import BertprepError
+from bertprep.options.fields import closest_option
 
 # Modules that define runner-specific PipelineOptions classes beyond apache_beam.options.pipeline_options
 # (Beam only knows an options class once its module is imported). They are imported only when an
@@ -20,8 +21,6 @@ RUNNER_OPTION_MODULES = (
     "apache_beam.runners.dask.dask_runner",
     "apache_beam.runners.render",
 )
-# Below this similarity (difflib's ratio) a known option is not offered as what the user meant.
-SUGGESTION_CUTOFF = 0.7
 
 
 def beam_option_parser(load_runner_modules: bool = False) -> argparse.ArgumentParser:
@@ -81,21 +80,6 @@ class _OptionRecorder:
 
     def add_argument_group(self, *args, **kwargs):
         return self
-
-
-def closest_option(name: str, known: Sequence[str]) -> Optional[str]:
-    """The known option most like `name` (dashes and underscores alike), or None when none is close."""
-    def normal(option):
-        return option.lstrip("-").replace("_", "-").lower()
-
-    by_normal = {}
-    for option in known:
-        by_normal.setdefault(normal(option), option)
-    extending = [option for key, option in by_normal.items() if key.startswith(normal(name))]
-    if len(extending) == 1:  # a cut-short option: jobs take no abbreviations, but the user meant this one
-        return extending[0]
-    found = difflib.get_close_matches(normal(name), list(by_normal), n=1, cutoff=SUGGESTION_CUTOFF)
-    return by_normal[found[0]] if found else None
 
 
 def unknown_option_message(argument: str, known: Sequence[str]) -> str:

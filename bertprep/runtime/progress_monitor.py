@@ -1,7 +1,7 @@
 """The live progress display of a local run, in the launching process (rich on a terminal, plain log
 lines otherwise).
 
-The job's steps publish their counts as small files (bertprep.runtime.progress); a monitor thread sums
+The job's steps publish their counts as small files (bertprep.progress); a monitor thread sums
 them: the records read, then the running stage after the reading, or beside it a stage that counts items
 (pre-training's build: units done, the items and their rate, the time left). It also keeps a timeline of
 (seconds, records) samples that the run report plots as throughput.
@@ -15,7 +15,7 @@ import threading
 import time
 from typing import Dict, List, Optional
 
-from bertprep.runtime.progress import (COUNT_PREFIX, PROGRESS_DIR_ENV, RUN_FILE, STAGE_PREFIX, flush, flush_stages,
+from bertprep.progress import (COUNT_PREFIX, PROGRESS_DIR_ENV, RUN_FILE, STAGE_PREFIX, flush, flush_stages,
                                        write_atomically)
 
 # Seconds between plain log lines when stderr is not a terminal (tests set it lower).

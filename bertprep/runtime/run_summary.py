@@ -67,7 +67,7 @@ def print_summary(output_dir: str, elapsed: Optional[float] = None, stream=None,
                   runner: Optional[str] = None) -> None:
     """The summary, then one `WARNING:` line for each thing the data says about the settings (info.json read
     once for both)."""
-    from bertprep import data_warnings
+    from bertprep.publish import data_warnings
     from bertprep.io import output as output_lib
 
     stream = stream or sys.stdout

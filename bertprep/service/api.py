@@ -25,9 +25,9 @@ from starlette.concurrency import run_in_threadpool
 
 from bertprep import __version__
 from bertprep.errors import BertprepError, StorageUnavailable
-from bertprep.service import runner as runner_lib
+from bertprep.service import run_process
 from bertprep.service.jobs_file import JobsConfig
-from bertprep.service.registry import STATUSES, Registry, RegistryError, RunNotFound, iso_time, public_view
+from bertprep.service.run_registry import STATUSES, Registry, RegistryError, RunNotFound, iso_time, public_view
 
 TOKEN_ENV = "BERTPREP_API_TOKEN"
 LOG_TAIL_LINES = 40
@@ -139,7 +139,7 @@ def create_app(config: JobsConfig, registry: Optional[Registry] = None, schedule
                 "schedule": spec.schedule, "timezone": spec.timezone, "after": spec.after, "enabled": spec.enabled,
                 "retries": spec.retries,
                 "next_run": next_times[spec.name].isoformat() if spec.name in next_times else None,
-                "latest": runner_lib.read_latest(spec.output_root or config.output_root, spec.name),
+                "latest": run_process.read_latest(spec.output_root or config.output_root, spec.name),
                 "last_run": {"run_id": last[0]["run_id"], "status": last[0]["status"],
                              "ended_at": iso_time(last[0]["ended_at"])} if last else None,
             })
@@ -174,8 +174,8 @@ def create_app(config: JobsConfig, registry: Optional[Registry] = None, schedule
         view = public_view(run, with_spec=True)
         view["log_tail"] = log_tail(run.get("log_path"))
         try:
-            view["report"] = runner_lib.read_report(run["output_path"]) if run.get("output_path") else None
-            view["is_latest"] = runner_lib.is_published(run)
+            view["report"] = run_process.read_report(run["output_path"]) if run.get("output_path") else None
+            view["is_latest"] = run_process.is_published(run)
         except StorageUnavailable as error:  # the run's own record still answers; say why the store does not
             view["report"] = view["is_latest"] = None
             view["storage_error"] = str(error)

@@ -31,8 +31,8 @@ from croniter import croniter
 from bertprep.errors import BertprepError
 from bertprep.service.clock import SystemClock
 from bertprep.service.jobs_file import JobsConfig, JobSpec
-from bertprep.service.registry import Registry, RegistryError, iso_time, process_owner
-from bertprep.service.runner import Runner, recover_stale_runs, retry_registry
+from bertprep.service.run_registry import Registry, RegistryError, iso_time, process_owner
+from bertprep.service.run_process import Runner, recover_stale_runs, retry_registry
 
 LOG = logging.getLogger("bertprep.scheduler")
 MAX_BACKOFF_SECONDS = 6 * 3600

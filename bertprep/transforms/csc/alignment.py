@@ -7,7 +7,7 @@ shows up as one deletion instead of a run of bogus substitutions after it. Only 
 count as confusions; insertions and deletions are counted apart.
 """
 from dataclasses import dataclass, field
-from typing import List, Tuple
+from typing import List
 
 from rapidfuzz.distance import Levenshtein
 
@@ -110,8 +110,3 @@ def _align_min_edit(correct: str, wrong: str) -> Alignment:
         elif op.tag == "insert":
             result.insertions.extend(w_part)
     return result
-
-
-def substitution_pairs(alignment: Alignment) -> List[Tuple[str, str]]:
-    """The (correct, wrong) confusion pairs of an alignment, in sentence order."""
-    return [(s.correct, s.wrong) for s in alignment.substitutions]

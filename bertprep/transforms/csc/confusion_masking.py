@@ -11,11 +11,11 @@ every error position is predicted with the correct character as label, and each 
 in the probability table is predicted as itself with its probability.
 """
 import io
-import pickle
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from bertprep.errors import BertprepError
 from bertprep.io import fs
+from bertprep.io.formats import mask_probs_tables
 from bertprep.transforms.pretraining.masking import (GLYPH, KEEP, MASK, PHONETIC, RANDOM, REAL_ERROR, MaskedInstance, Masker,
                                          MaskingOptions, num_to_predict)
 
@@ -24,7 +24,6 @@ DEFAULT_MIX = {"same_pinyin": 0.30, "similar_pinyin": 0.30, "glyph": 0.15, "rand
                "mask": 0.0}
 _KIND_CODE = {"same_pinyin": PHONETIC, "similar_pinyin": PHONETIC, "glyph": GLYPH, "random": RANDOM,
               "keep": KEEP, "mask": MASK}
-PROBABILITY_COLUMNS = ("smoothed_probability", "faspell_probability", "probability", "mask_probability")
 
 
 def parse_mix(text: Optional[str]) -> Dict[str, float]:
@@ -49,48 +48,12 @@ def parse_mix(text: Optional[str]) -> Dict[str, float]:
     return {kind: share / total for kind, share in mix.items()}
 
 
-def _read_parquet_rows(path: str) -> List[dict]:
-    return fs.read_parquet(path).to_pylist()
-
-
-def _table_path(path: str, name: str) -> str:
-    if fs.is_dir(path):
-        candidate = fs.join(path, name + ".parquet")
-        if not fs.exists(candidate):
-            raise BertprepError("%s has no %s.parquet (is it a mask-probs output directory?)" % (path, name))
-        return candidate
-    if not fs.exists(path):
-        raise BertprepError("file not found: %s" % path)
-    return path
-
-
-def load_mask_probability(path: str, column: Optional[str] = None) -> Dict[str, float]:
-    """A mask-probs directory, its mask_probability.parquet, or a FASPell mask_probability.sav → {char: p}."""
-    if path.endswith(".sav"):
-        data = fs.read_bytes(path)
-        try:
-            table = pickle.load(io.BytesIO(data))
-        except Exception as error:  # a corrupt pickle can raise almost anything
-            raise BertprepError("%s is not a pickled dict: %s" % (path, error)) from None
-        if not isinstance(table, dict):
-            raise BertprepError("%s holds a %s, not a dict[str, float]" % (path, type(table).__name__))
-        return {str(char): float(value) for char, value in table.items()}
-    rows = _read_parquet_rows(_table_path(path, "mask_probability"))
-    if not rows:
-        return {}
-    names = [column] if column else [name for name in PROBABILITY_COLUMNS if name in rows[0]]
-    if not names or names[0] not in rows[0] or "char" not in rows[0]:
-        raise BertprepError("%s: need columns char and %s (have %s)" % (path, column or " or ".join(PROBABILITY_COLUMNS),
-                                                                         ", ".join(rows[0])))
-    return {row["char"]: float(row[names[0]]) for row in rows if row[names[0]] is not None}
-
-
 def load_confusion_sets(path: str) -> Dict[str, List[dict]]:
     """Confusion sets → {char: [row, ...]} in rank order. Reads a mask-probs directory or its Parquet table,
     or a published `char:candidates` text file (every candidate then counts as observed)."""
-    if not path.endswith(".parquet") and not fs.is_dir(path):
+    if not mask_probs_tables.is_confusion_sets_table(path):
         return _load_published(path)
-    rows = _read_parquet_rows(_table_path(path, "confusion_sets"))
+    rows = mask_probs_tables.read_confusion_set_rows(path)
     sets: Dict[str, List[dict]] = {}
     for row in sorted(rows, key=lambda r: (r["char"], r.get("rank", 0))):
         sets.setdefault(row["char"], []).append(row)

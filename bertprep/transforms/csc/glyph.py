@@ -156,15 +156,6 @@ class GlyphData:
             weights[part] += self.stroke_count(part)
         return dict(weights), sum(weights.values()), self.stroke_count(char)
 
-    @lru_cache(maxsize=None)
-    def profile(self, char: str) -> Tuple[Counter, float]:
-        """(weighted component multiset, total weight); the character itself is a feature too."""
-        weights: Counter = Counter()
-        weights[char] += self.stroke_count(char)
-        for part in self.features(char):
-            weights[part] += self.stroke_count(part)
-        return weights, float(sum(weights.values()))
-
 
 def similarity(data: GlyphData, a: str, b: str) -> float:
     """Weighted Dice overlap of the two characters' parts, containment, plus a same-layout bonus; 0..1."""

@@ -114,3 +114,17 @@ def smoothed_probability(errors: int, count: int, alpha: float, r0: float) -> fl
     if count + alpha <= 0:
         return r0
     return (errors + alpha * r0) / (count + alpha)
+
+
+# The rows of the mask-probs tables (their files: bertprep/io/formats/mask_probs_tables.py).
+def char_stats_row(char, vector):
+    return dict(zip(("char",) + CHAR_STAT_FIELDS, (char,) + tuple(vector)))
+
+
+def confusion_pairs_row(pair, count):
+    return {"correct": pair[0], "wrong": pair[1], "count": count}
+
+
+def totals_stats(total):
+    names = ("pairs", "substitutions", "deletions", "insertions", "unequal_length_pairs")
+    return dict(zip(names, total))

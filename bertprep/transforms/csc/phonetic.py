@@ -287,7 +287,3 @@ class PhoneticIndex:
                 if similarity > min_similarity:
                     scores[other] = similarity
         return scores
-
-
-def toneless_keys(char: str) -> FrozenSet[str]:
-    return frozenset(r.toneless for r in readings(char))

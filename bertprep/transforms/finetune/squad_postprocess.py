@@ -377,3 +377,41 @@ def evaluate(gold_answers: Dict[str, Sequence[str]], predictions: Dict[str, str]
         scores[prefix + "f1"] = 100.0 * f1 / count if count else 0.0
         scores[prefix + "total"] = count
     return scores
+
+
+def predict(info, examples, features, results, n_best_size=20, max_answer_length=30,
+            null_score_diff_threshold=0.0, version_2_with_negative=False, metric="auto",
+            max_context_rule="span", lower=True, strip_accents=None) -> dict:
+    """Everything squad-predict writes, as dicts: predictions, nbest, null_odds, eval. `info` is the eval
+    output's info.json; `lower` and `strip_accents` as that run tokenized."""
+    predictions, nbest_all, null_odds = {}, {}, {}
+    not_predicted = collections.Counter()
+    gold = {}
+    for example_index in sorted(examples):
+        example = examples[example_index]
+        windows = features.get(example_index, [])
+        missing = [row["unique_id"] for row in windows if row["unique_id"] not in results]
+        if not windows or missing:
+            not_predicted["no logits for %s" % ("the question" if len(missing) == len(windows) else
+                                                "some of its windows")] += 1
+            continue
+        text, nbest, score_diff = predict_example(
+            example, windows, results, n_best_size, max_answer_length, version_2_with_negative,
+            null_score_diff_threshold, lower, strip_accents, max_context_rule)
+        qas_id = example["qas_id"]
+        predictions[qas_id] = text
+        nbest_all[qas_id] = nbest
+        if version_2_with_negative:
+            null_odds[qas_id] = score_diff
+        gold[qas_id] = list(example.get("answers") or [])
+    scores = evaluate(gold, predictions, metric)
+    scores.update({
+        "questions": len(examples),
+        "predicted": len(predictions),
+        "not_predicted": sum(not_predicted.values()),
+        "not_predicted_by_reason": dict(sorted(not_predicted.items())),
+        "dropped_when_made": dict(info.get("dead_letters_by_reason", {})),
+        "unused_logits": len(set(results) - {row["unique_id"] for rows in features.values() for row in rows}),
+    })
+    return {"predictions": predictions, "nbest": nbest_all, "null_odds": null_odds if version_2_with_negative else None,
+            "eval": scores}

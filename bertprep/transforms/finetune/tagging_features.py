@@ -111,8 +111,3 @@ def convert_sentence(tokens: Sequence[str], tags: Sequence[str], tag_ids: Dict[s
     if unk:
         tokenizer.count_unknown_words(" ".join(tokens), facts["unknown_words"])
     return records, facts
-
-
-def tags_from_record(label_ids: Sequence[int], label_weights: Sequence[float], id_to_tag: Sequence[str]) -> List[str]:
-    """The word tags of one record, read back from the first-piece labels."""
-    return [id_to_tag[int(label)] for label, weight in zip(label_ids, label_weights) if weight > 0]

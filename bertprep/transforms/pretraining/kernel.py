@@ -9,7 +9,7 @@ It is `instances.document_instances` with each instance masked by `Masker.mask` 
 soon as it is built, draw for draw: the same random stream (`seeding.SplitMix64` seeded by
 `stable_hash(seed, document key, pass)`; `_random` here is the same algorithm), the same draws in the
 same order (`randint` as low + int(random() * n), positions by `masking.draw_positions`), so both paths
-give the same bytes (tests/test_instance_kernel.py compares them on the shared corpus). The plain-Python
+give the same bytes (tests/transforms/test_instance_kernel.py compares them on the shared corpus). The plain-Python
 path runs every other option, and this configuration too where numba is missing.
 
 Arrays: a bucket's sentences are one int32 `tokens` array cut by `sentence_starts` (S+1 offsets);

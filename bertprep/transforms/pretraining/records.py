@@ -10,7 +10,7 @@ bucket's token ids and one pass of its encoded records. Every stream is `seeding
 In the common configuration (segment pairs or single segments, plain masking) a pass runs through the
 compiled kernel (`transforms/pretraining/kernel.py`: one call builds, masks and serializes every instance) when numba
 is installed; it draws the same numbers in the same order as the Python path here, so the bytes are the
-same either way (tests/test_instance_kernel.py). Every other option (whole words, n-grams, weighted or
+same either way (tests/transforms/test_instance_kernel.py). Every other option (whole words, n-grams, weighted or
 confusion masking, full-sentence packing) runs in Python.
 """
 import importlib.util
@@ -131,25 +131,6 @@ class PretrainingEncoder:
         if prefix is None:
             prefix = self._record_prefixes[size] = example_codec.example_prefix(size)
         return prefix + body
-
-
-def features_of(tokens: Sequence[int], len_a: int, label: int, masked: MaskedInstance, max_seq_length: int,
-                max_predictions: int) -> Dict[str, list]:
-    """The feature dict of one instance (the slow, obvious form; tests compare the encoder with it)."""
-    length = len(tokens)
-    pad = max_seq_length - length
-    segments = [0] * (len_a + 2) + [1] * (length - len_a - 2) if len_a + 2 < length else [0] * length
-    count = len(masked.positions)
-    extra = max_predictions - count
-    return {
-        "input_ids": list(masked.tokens) + [0] * pad,
-        "input_mask": [1] * length + [0] * pad,
-        "segment_ids": segments + [0] * pad,
-        "masked_lm_positions": list(masked.positions) + [0] * extra,
-        "masked_lm_ids": list(masked.labels) + [0] * extra,
-        "masked_lm_weights": [1.0] * count + [0.0] * extra,
-        "next_sentence_labels": [label],
-    }
 
 
 # ---------------------------------------------------------------- statistics
