@@ -4,6 +4,26 @@
 ARG LAUNCHER_TAG=latest
 FROM gcr.io/dataflow-templates-base/python311-template-launcher-base:${LAUNCHER_TAG} AS launcher
 
+# `serve` target: the scheduler and HTTP API, with its run registry on a volume (README, "Running serve
+# in a container"):  docker build --target serve -t bertprep-serve .
+# A stage of its own, before the worker stage, so the worker image stays what a plain `docker build` makes.
+FROM python:3.11-slim AS serve
+WORKDIR /opt/bertprep
+COPY setup.py README.md ./
+COPY bertprep ./bertprep
+RUN pip install --no-cache-dir '.[gcp]'
+# The registry (SQLite), logs and local outputs live under /var/lib/bertprep: mount a volume there so a
+# restarted or replaced container finds its runs; the new container takes over the old one's runs when
+# their leases expire (--lease-seconds), whatever its host name or PID.
+VOLUME ["/var/lib/bertprep"]
+WORKDIR /var/lib/bertprep
+EXPOSE 8080
+# serve handles SIGTERM (docker stop): running pipelines get --grace-seconds, then are retried after the restart.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["bertprep", "serve", "--host", "0.0.0.0", "--port", "8080"]
+CMD ["--jobs", "/etc/bertprep/jobs.yaml", "--registry", "/var/lib/bertprep/bertprep-runs.sqlite"]
+
+# The default target (last stage): the Dataflow worker and Flex Template launcher image.
 FROM apache/beam_python3.11_sdk:2.77.0
 
 # The Beam SDK image has no Flex Template launcher; take it from Google's launcher base image.

@@ -52,8 +52,19 @@ ALLOWED = {
     ("bertprep/service/run_process.py", 'cwd=workdir if os.path.isdir(workdir) else None, start_new_session=True)'):
         "the jobs file's directory, a working directory",
     ("bertprep/service/run_process.py", 'with open(log_path, "rb") as handle:'): "the service's log dir",
-    ("bertprep/service/run_process.py", 'with open("/proc/%d/stat" % pid) as handle:'): "/proc",
-    ("bertprep/service/run_process.py", 'with open("/proc/%d/cmdline" % pid, "rb") as handle:'): "/proc",
+    ("bertprep/service/recovery.py", 'with open("/proc/%d/stat" % pid) as handle:'): "/proc",
+    ("bertprep/service/recovery.py", 'with open("/proc/%d/cmdline" % pid, "rb") as handle:'): "/proc",
+    # The tool's fingerprint hashes the installed package's own files.
+    ("bertprep/service/fingerprint.py", "for root, dirs, names in os.walk(directory):"): "the package's files",
+    # Local-only branches of user paths, for what an object store does not have: LATEST's fsynced
+    # temporary renamed over it (issue 29's atomic pointer; gs:// goes through fs), and prune's refusal
+    # of symbolic links and non-directories before it deletes (fs.delete_tree then deletes).
+    ("bertprep/service/run_process.py", "if os.path.isdir(path):"): "LATEST: local branch",
+    ("bertprep/service/run_process.py", 'with open(temporary, "wb") as handle:'): "LATEST: local branch",
+    ("bertprep/service/run_process.py", "os.replace(temporary, path)"): "LATEST: local branch",
+    ("bertprep/service/run_process.py", "os.remove(temporary)"): "LATEST: local branch",
+    ("bertprep/service/run_upkeep.py", "if os.path.lexists(path) and not os.path.isdir(path):"): "prune: symlink checks",
+    ("bertprep/service/run_upkeep.py", "if os.path.isdir(path):"): "prune: symlink checks",
     ("bertprep/service/api.py", "if not path or not os.path.exists(path):"): "the service's log dir",
     ("bertprep/service/api.py", 'with open(path, "rb") as handle:'): "the service's log dir",
     ("bertprep/commands/runs.py", "if not os.path.exists(path):"): "the registry (SQLite needs a local file)",

@@ -47,8 +47,8 @@ def _job_arguments(parser):
     parser.add_argument("--temp-location", default=None, help="environment.tempLocation (gs://...)")
     parser.add_argument("--staging-location", default=None, help="environment.stagingLocation (gs://...)")
     parser.add_argument("--service-account-email", default=None, help="environment.serviceAccountEmail")
-    parser.add_argument("--max-workers", type=int, default=None, help="environment.maxWorkers")
-    parser.add_argument("--num-workers", type=int, default=None, help="environment.numWorkers")
+    parser.add_argument("--max-workers", type=_positive_int, default=None, help="environment.maxWorkers")
+    parser.add_argument("--num-workers", type=_positive_int, default=None, help="environment.numWorkers")
     parser.add_argument("--machine-type", default=None, help="environment.machineType")
     parser.add_argument("--worker-region", default=None, help="environment.workerRegion")
     parser.add_argument("--network", default=None, help="environment.network")
@@ -133,3 +133,15 @@ def run(args) -> int:
           "\"Content-Type: application/json\" -d @%s https://dataflow.googleapis.com/v1b3/projects/PROJECT/"
           "locations/REGION/flexTemplates:launch" % written[2])
     return 0
+
+
+def _positive_int(text: str) -> int:
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected a whole number, got %r" % text) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1, got %d" % value)
+    return value

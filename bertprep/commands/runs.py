@@ -6,6 +6,7 @@ BERTPREP_REGISTRY environment variable. A retry queues a new run with the same j
 """
 import json
 import os
+import sys
 
 from bertprep.errors import BertprepError
 
@@ -137,12 +138,26 @@ def _prune(registry, args) -> int:
     from bertprep.service import run_upkeep
 
     doomed = run_upkeep.runs_to_prune(registry.list(job=args.job), args.keep)
+    refused = []
+    deleted = 0
     for run in doomed:
+        # Checked before anything of the run is deleted: a run whose output is not its own directory
+        # (a symlink, a path outside <root>/<job>/<run_id>) is left alone with a line saying why, and the
+        # runs after it are still pruned, each removed from the registry as soon as its files are gone.
+        problem = run_upkeep.not_prunable(run)
+        if problem:
+            refused.append(run)
+            print("not deleting %s %s: %s" % (run["run_id"], run["job"], problem), file=sys.stderr)
+            continue
         print("%s %s %s %s" % ("would delete" if args.dry_run else "deleting", run["run_id"], run["job"],
                                 run.get("output_path") or ""))
         if not args.dry_run:
             run_upkeep.delete_run_files(run)
-    if not args.dry_run:
-        registry.delete(run["run_id"] for run in doomed)
-    print("%d run(s) %s" % (len(doomed), "to delete" if args.dry_run else "deleted"))
+            registry.delete([run["run_id"]])
+        deleted += 1
+    print("%d run(s) %s" % (deleted, "to delete" if args.dry_run else "deleted"))
+    if refused:
+        print("bertprep: error: %d run(s) not pruned (see above); move their outputs away or delete them by hand"
+              % len(refused), file=sys.stderr)
+        return 1
     return 0

@@ -26,6 +26,7 @@ def add_arguments(parser):
     run.add_argument("--poll-seconds", type=float, default=5.0, help="how often the loop looks for due runs")
     run.add_argument("--grace-seconds", type=float, default=30.0, help="on SIGTERM, how long running pipelines "
                      "may take to finish before they are stopped and marked interrupted")
+    add_lease_argument(run)
     check = actions.add_parser("check", help="validate the jobs file and print each job's next run time")
     _common(check)
 
@@ -34,6 +35,35 @@ def _common(parser):
     parser.add_argument("--jobs", required=True, help="the YAML jobs file")
     parser.add_argument("--registry", default=None, help="SQLite run registry (default: the jobs file's "
                         "`registry`, else bertprep-runs.sqlite beside it)")
+
+
+def add_lease_argument(parser):
+    import argparse
+    import os
+
+    from bertprep.errors import BertprepError
+
+    try:
+        default = _positive_seconds(os.environ.get("BERTPREP_LEASE_SECONDS", "60"))
+    except argparse.ArgumentTypeError as error:
+        raise BertprepError("BERTPREP_LEASE_SECONDS %s" % error) from None
+    parser.add_argument("--lease-seconds", type=_positive_seconds, default=default,
+                        help="a running run's lease: renewed every quarter of it while the run lives; a run whose "
+                        "owner died (crash, container restart, lost host) is taken over by any scheduler this long "
+                        "after its last renewal (default: $BERTPREP_LEASE_SECONDS, else 60)")
+
+
+def _positive_seconds(text: str) -> float:
+    import argparse
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a number: %r" % text) from None
+    if not math.isfinite(value) or not 0.1 <= value <= 86400:
+        raise argparse.ArgumentTypeError("must be between 0.1 and 86400 seconds, got %r" % text)
+    return value
 
 
 def load_config(args):
@@ -52,7 +82,7 @@ def run(args) -> int:
     config = load_config(args)
     if args.scheduler_action == "check":
         return _check(config)
-    scheduler = Scheduler(config, force=args.force)
+    scheduler = Scheduler(config, force=args.force, lease_seconds=args.lease_seconds)
     log_to_stderr()
     for job in args.trigger:
         run_id = scheduler.trigger(job, trigger="cli")

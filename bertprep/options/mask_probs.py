@@ -42,10 +42,12 @@ class MaskProbsOptions(CommonJobOptions):
         help="existing confusion sets (path, glob or comma-separated list, local or gs://; repeatable): their "
              "candidates join the sets, each file as source external:<file name>, weighted by how well it predicted "
              "the errors of held-out sentences of the input")
-    confusion_file_format: str = value_option("auto", choices=("auto", "colon", "tab", "comma", "space"),
+    confusion_file_format: str = value_option("auto", choices=("auto", "colon", "tab", "comma", "space", "groups"),
                                               group=MASK_PROBS_GROUP,
         help="layout of the --confusion-file files: colon (char:candidates), tab (char<TAB>candidates...), comma or "
-             "space (a run or one character an item); auto: from each file's first data line")
+             "space (a run or one character an item), groups (comma-separated look-alike groups, each member's "
+             "candidates the whole group, as PLOME's same_stroke.txt); auto: from each file's first data line "
+             "(never groups)")
     top_k: int = value_option(15, type=int, group=MASK_PROBS_GROUP,
         help="candidates kept per character")
     frequency_prior: str = value_option("jieba+corpus", choices=("jieba+corpus", "corpus", "none"),

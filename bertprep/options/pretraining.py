@@ -57,14 +57,29 @@ class PretrainingOptions(TokenizerOptions, ShardedOutputOptions, CommonJobOption
     mask_probability_column: Optional[str] = value_option(group=CONFUSION_AWARE_MASKING_GROUP,
         help="column of mask_probability.parquet (default: smoothed_probability, else faspell_probability)")
     confusion_sets: Optional[str] = value_option(group=CONFUSION_AWARE_MASKING_GROUP,
-        help="mask-probs output directory or confusion_sets.parquet (or a char:candidates text file): replace chosen "
-             "characters by confusable ones")
+        help="replace chosen characters by confusable ones from: a mask-probs output directory or its "
+             "confusion_sets.parquet, a confusion file in any layout mask-probs --confusion-file reads (candidates "
+             "sorted into kinds by sound and shape), or files of one kind each as KIND[:LAYOUT]=PATH,... (kinds "
+             "same_pinyin, similar_pinyin, glyph; e.g. PLOME's same_pinyin=same_pinyin.txt,"
+             "similar_pinyin=simi_pinyin.txt,glyph=same_stroke.txt)")
     confusion_mix: str = value_option("same_pinyin=0.3,similar_pinyin=0.3,glyph=0.15,random=0.1,keep=0.15",
                                       group=CONFUSION_AWARE_MASKING_GROUP,
-        help="replacement shares with --confusion-sets (kinds: same_pinyin, similar_pinyin, glyph, random, keep, mask)")
+        help="replacement shares with --confusion-sets (kinds: same_pinyin, similar_pinyin, glyph, random, keep, "
+             "mask); a kind the chosen characters have no candidate of is a warning naming it (--strict fails)")
+    confusion_masking: str = value_option("mix", choices=("mix", "plome"), group=CONFUSION_AWARE_MASKING_GROUP,
+        help="with --confusion-sets: mix (characters with candidates chosen by --mask-probability, each kind given "
+             "its --confusion-mix share) or plome (PLOME's mask.py: int(--masked-lm-prob x tokens) positions drawn "
+             "uniformly over every token but [CLS], [SEP] and [UNK], a position dropped when its drawn kind has no "
+             "candidate)")
     wrong_input: Optional[str] = value_option(group=CONFUSION_AWARE_MASKING_GROUP,
         help="FASPell mode: wrong/correct sentence pairs (tsv, faspell, jsonl or sgml; see mask-probs) added as "
              "instances whose errors are predicted")
+
+    wrong_input_instances: str = value_option("pairs", choices=("pairs", "faspell"),
+                                              group=CONFUSION_AWARE_MASKING_GROUP,
+        help="with --wrong-input: pairs (one instance a pair, [CLS] wrong [SEP]) or faspell (FASPell's "
+             "create_data.py documents, the pair, a correct copy and partly corrected copies, made into "
+             "next-sentence instances as its create_tf_record.py does)")
 
     def __post_init__(self):
         super().__post_init__()
@@ -85,9 +100,18 @@ class PretrainingOptions(TokenizerOptions, ShardedOutputOptions, CommonJobOption
         if self.confusion_sets and self.whole_word_mask:
             raise BertprepError("--confusion-sets masks single characters; drop --whole-word-mask")
         if self.confusion_sets:
-            from bertprep.transforms.csc.confusion_masking import parse_mix
+            from bertprep.transforms.csc.confusion_masking import parse_confusion_sets, parse_mix
 
             parse_mix(self.confusion_mix)  # a bad share fails here, naming --confusion-mix
+            parse_confusion_sets(self.confusion_sets)
+        if self.wrong_input_instances == "faspell" and self.packing == "full_sentences":
+            raise BertprepError("--wrong-input-instances faspell makes segment pairs; drop --packing full_sentences")
+        if self.confusion_masking == "plome":
+            if not self.confusion_sets:
+                raise BertprepError("--confusion-masking plome replaces characters from --confusion-sets; give them")
+            if self.mask_probability:
+                raise BertprepError("--confusion-masking plome draws positions uniformly, as PLOME; drop "
+                                    "--mask-probability")
 
     @property
     def pair_task(self) -> str:

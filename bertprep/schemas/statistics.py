@@ -24,6 +24,8 @@ TOP_CONFUSION_PAIRS = "top_confusion_pairs"              # mask_probs: [[correct
 CONFUSION_MIXTURE = "confusion_mixture"                  # mask_probs: {source: weight}
 UNKNOWN_WORDS = "unknown_words"                          # {"top": [[word, count], ...], ...}
 UNKNOWN_WORD_SAMPLE = "unknown_word_sample"              # pretraining: {"sentences": n, ...}
+CONFUSION_MIX_REALIZED = "confusion_mix_realized"        # pretraining --confusion-sets: {mix kind: predictions}
+CONFUSION_MIX_SHORTFALL = "confusion_mix_shortfall"      # {mix kind: draws of it the characters had no candidate for}
 # Drawn when present; no job writes them today (mask_probs' figures come from its tables instead).
 MASK_PROBABILITY_HISTOGRAM = "mask_probability_histogram"          # {bin start: characters}
 CONFUSION_COVERAGE_BY_SET_SIZE = "confusion_coverage_by_set_size"  # {set size: share of held-out errors}

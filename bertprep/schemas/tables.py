@@ -25,6 +25,10 @@ MASK_PROBS_TABLES: Dict[str, List[Tuple[str, str]]] = {
     "confusion_sets": [("char", "string"), ("candidate", "string"), ("score", "float64"), ("source", "string"),
                        ("rank", "int64"), ("phonetic_score", "float64"), ("glyph_score", "float64"),
                        ("observed_count", "int64"), ("same_pinyin", "bool_")],
+    # Candidates of the kinds (same_pinyin, similar_pinyin, glyph) a character's ranked set lacks, from the
+    # own sources' neighbourhoods, so confusion masking can give every kind its share.
+    "confusion_kinds": [("char", "string"), ("kind", "string"), ("candidate", "string"), ("score", "float64"),
+                        ("rank", "int64")],
     "mask_probability": [("char", "string"), ("faspell_probability", "float64"), ("smoothed_probability", "float64"),
                          ("top_confusion_count", "int64"), ("unchanged_count", "int64"), ("correct_count", "int64"),
                          ("written_wrong_count", "int64")],

@@ -1,9 +1,11 @@
 """The HTTP API behind `bertprep serve` (FastAPI; uvicorn serves it).
 
     GET  /health                 the scheduler loop's real state, last successful tick, run counts; 503 when
-                                 the scheduler is dead or stalled or the registry cannot be read
+                                 the scheduler is dead or stalled, the registry cannot be read, or a run
+                                 whose owner's lease expired was not taken over (`stuck_runs`)
     GET  /jobs                   the jobs file's jobs with next scheduled time, LATEST run and last run
-    POST /jobs/{job}/trigger     queue a run now (202); needs the token; body {"force": true} optional
+    POST /jobs/{job}/trigger     queue a run now (202); needs the token; body {"force": true} optional;
+                                 409 for a job with `enabled: false`
     GET  /runs?job=&status=&limit=   runs, newest first
     GET  /runs/{run_id}          one run with its counters, report and log tail
 
@@ -12,7 +14,9 @@ token is the value of an environment variable of the server (BERTPREP_API_TOKEN 
 a matching token, or when the server has no token configured, it answers 401: triggering is never
 open by accident. The token is checked before any of the body is read, and no request body may be
 larger than MAX_BODY_BYTES (413): an unauthenticated client cannot make the server buffer anything.
-Reading endpoints are unauthenticated; bind to loopback or put them behind a proxy.
+Reading endpoints are unauthenticated; bind to loopback or put them behind a proxy. `serve` answers
+only Host headers naming its bind address (HostCheck: a DNS-rebinding page cannot read the API through a
+browser), and /docs and /openapi.json are off unless asked for, and then need the token.
 """
 import hmac
 import json
@@ -88,16 +92,48 @@ def trigger_options(body: bytes) -> dict:
     return {"force": force}
 
 
+class HostCheck:
+    """ASGI middleware: 421 for a request whose Host header is not one this server answers to (a page
+    that rebinds its DNS name to 127.0.0.1 sends its own name), before anything else runs."""
+
+    def __init__(self, app, allowed):
+        self.app = app
+        self.allowed = list(allowed)
+
+    async def __call__(self, scope, receive, send):
+        from bertprep.service.http_server import host_allowed
+
+        if scope["type"] == "http":
+            host = dict(scope.get("headers") or ()).get(b"host", b"").decode("latin-1")
+            if not host_allowed(host, self.allowed):
+                response = JSONResponse(status_code=421, content={
+                    "detail": "this server does not answer to Host %r (see serve --allowed-host)" % host[:100]})
+                return await response(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
+DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
+
+
 def create_app(config: JobsConfig, registry: Optional[Registry] = None, scheduler=None,
-               token_env: str = TOKEN_ENV, clock=None) -> FastAPI:
-    """The app; with a `scheduler` (same process) triggers wake it so the run starts at once."""
+               token_env: str = TOKEN_ENV, clock=None, stuck_after_seconds: Optional[float] = None,
+               allowed_hosts=None, docs: bool = False) -> FastAPI:
+    """The app; with a `scheduler` (same process) triggers wake it so the run starts at once.
+
+    `stuck_after_seconds`: how long past its expiry a run's lease may stay untaken before /health says
+    503 (default: one lease, time for a scheduler to tick and take it over). `allowed_hosts`: the Host
+    header values answered (None: any; `serve` passes its bind address's). `docs`: serve /docs and
+    /openapi.json, to clients with the token only; off by default (they list every endpoint)."""
     from bertprep.service.clock import SystemClock
 
     registry = registry or Registry(config.registry)
     clock = clock or (scheduler.clock if scheduler is not None else SystemClock())
+    if stuck_after_seconds is None:
+        stuck_after_seconds = scheduler.lease_seconds if scheduler is not None else run_process.LEASE_SECONDS
     expected_token = os.environ.get(token_env) or None
     app = FastAPI(title="bertprep", version=__version__,
-                  description="Scheduled bertprep pipeline runs: jobs, runs, triggers.")
+                  description="Scheduled bertprep pipeline runs: jobs, runs, triggers.",
+                  **({} if docs else {"docs_url": None, "redoc_url": None, "openapi_url": None}))
     app.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
 
     def require_token(authorization: Optional[str] = Header(default=None),
@@ -111,6 +147,20 @@ def create_app(config: JobsConfig, registry: Optional[Registry] = None, schedule
         if not given or not hmac.compare_digest(given.encode("utf-8"), expected_token.encode("utf-8")):
             raise HTTPException(401, detail="missing or wrong token", headers={"WWW-Authenticate": "Bearer"})
 
+    if docs:
+        @app.middleware("http")
+        async def docs_need_the_token(request: Request, call_next):
+            if request.url.path in DOCS_PATHS:
+                try:
+                    require_token(request.headers.get("authorization"), request.headers.get("x-bertprep-token"))
+                except HTTPException as error:
+                    return JSONResponse(status_code=error.status_code, content={"detail": error.detail},
+                                        headers=error.headers)
+            return await call_next(request)
+
+    if allowed_hosts is not None:
+        app.add_middleware(HostCheck, allowed=allowed_hosts)  # added last: runs first
+
     @app.get("/health")
     def health():
         loop = scheduler.health() if scheduler is not None else {"state": "off", "healthy": True}
@@ -118,12 +168,17 @@ def create_app(config: JobsConfig, registry: Optional[Registry] = None, schedule
                 "last_tick_at": loop.get("last_tick_at"),
                 "seconds_since_last_tick": loop.get("seconds_since_last_tick"),
                 "tick_failures": loop.get("tick_failures", 0), "last_tick_error": loop.get("last_error"),
-                "runs": None, "registry_error": None}
+                "runs": None, "registry_error": None, "stuck_runs": []}
         try:
             body["runs"] = registry.counts_by_status()
+            # A long run keeps its lease renewed and stays healthy; a dead owner's run that no scheduler
+            # took over within `stuck_after_seconds` of its lease's end is stuck.
+            limit = clock.time() - stuck_after_seconds
+            body["stuck_runs"] = [run["run_id"] for run in registry.expired_leases(clock.time())
+                                  if run.get("lease_expires") is None or run["lease_expires"] < limit]
         except RegistryError as error:
             body["registry_error"] = error.reason
-        healthy = loop["healthy"] and body["registry_error"] is None
+        healthy = loop["healthy"] and body["registry_error"] is None and not body["stuck_runs"]
         if not healthy:
             body["status"] = "unhealthy"
         return JSONResponse(status_code=200 if healthy else 503, content=body)
@@ -139,7 +194,7 @@ def create_app(config: JobsConfig, registry: Optional[Registry] = None, schedule
                 "schedule": spec.schedule, "timezone": spec.timezone, "after": spec.after, "enabled": spec.enabled,
                 "retries": spec.retries,
                 "next_run": next_times[spec.name].isoformat() if spec.name in next_times else None,
-                "latest": run_process.read_latest(spec.output_root or config.output_root, spec.name),
+                "latest": _latest_or_why(spec.output_root or config.output_root, spec.name),
                 "last_run": {"run_id": last[0]["run_id"], "status": last[0]["status"],
                              "ended_at": iso_time(last[0]["ended_at"])} if last else None,
             })
@@ -151,6 +206,9 @@ def create_app(config: JobsConfig, registry: Optional[Registry] = None, schedule
         force = trigger_options(await request.body())["force"]
         if job not in config.jobs:
             raise HTTPException(404, detail="no job named %r" % job)
+        if not config.jobs[job].enabled:
+            raise HTTPException(409, detail="job %r is disabled in the jobs file (enabled: false); enable it and "
+                                "restart serve to run it" % job)
         run_id = await run_in_threadpool(registry.enqueue, config.jobs[job].to_json(), "api", clock.time(),
                                          force=force)
         if scheduler is not None:
@@ -194,6 +252,15 @@ def create_app(config: JobsConfig, registry: Optional[Registry] = None, schedule
         return JSONResponse(status_code=503, content={"detail": "run registry unavailable: %s" % error.reason})
 
     return app
+
+
+def _latest_or_why(output_root: str, job: str):
+    """The run LATEST names, or why it cannot be read (a directory named LATEST): one job's problem, not
+    the whole listing's."""
+    try:
+        return run_process.read_latest(output_root, job)
+    except BertprepError as error:
+        return {"error": str(error)}
 
 
 def log_tail(path: Optional[str], lines: int = LOG_TAIL_LINES) -> Optional[str]:

@@ -15,10 +15,12 @@ if __name__ == "__main__" and sys.path and os.path.abspath(sys.path[0]) == os.pa
     # Run by path: don't let this directory's modules shadow top-level ones.
     sys.path.pop(0)
 
+import argparse  # noqa: E402
 import functools  # noqa: E402
 
 PIPELINE_PARAMETER = "pipeline"
 PIPELINE_ENV = "BERTPREP_PIPELINE"
+LAUNCHER_ENV = "FLEX_TEMPLATE_PYTHON_PY_FILE"  # set in the template's image (Dockerfile)
 DATAFLOW_RUNNER = "DataflowRunner"
 # Prefix of a template parameter whose job option has the name of a Beam pipeline option.
 SHADOWED_PREFIX = "bertprep_"
@@ -41,7 +43,8 @@ def template_parameter_name(field: str, beam_options: frozenset = None) -> str:
 
 
 def translate(argv, environ=None):
-    """Launcher argv → (pipeline, bertprep CLI argv), the job's options read by its options class."""
+    """Launcher argv → (pipeline, bertprep CLI argv), the job's options read by its options class (`main`
+    then checks their values with `check_job_arguments`)."""
     from bertprep.errors import BertprepError
     from bertprep.options import fields
     from bertprep.runtime import beam_arguments
@@ -108,6 +111,43 @@ def translate(argv, environ=None):
     return pipeline, out
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse that raises BertprepError with its one-line message instead of printing the usage."""
+
+    def error(self, message):
+        from bertprep.errors import BertprepError
+
+        raise BertprepError(message)
+
+
+def check_job_arguments(pipeline: str, job_argv) -> None:
+    """Check the job's options as `bertprep <pipeline>` would (types, ranges, required options: the options
+    class's own checks), before anything starts on Dataflow, in one line. `input` and `output` may not be
+    empty, and in the launcher's image they must be gs:// paths (Dataflow workers read no local file)."""
+    from bertprep.errors import BertprepError
+    from bertprep.io import fs
+    from bertprep.service import catalog
+
+    options_class = catalog.options_class(pipeline)
+    parser = _OneLineParser(prog="bertprep " + pipeline, add_help=False, allow_abbrev=False)
+    options_class.add_arguments(parser)
+    namespace, _ = parser.parse_known_args(list(job_argv))
+    options = options_class.from_namespace(namespace)
+    names = {option.name for option in options_class.command_options()}
+    in_launcher = LAUNCHER_ENV in os.environ  # Google's launcher image: its local files are not the workers'
+    for name in ("input", "output"):
+        if name not in names or getattr(options, name, None) is None:  # required-ness is the class's to check
+            continue
+        value = str(getattr(options, name))
+        parts = [part.strip() for part in value.split(",")]
+        if not value.strip() or not all(parts):
+            raise BertprepError("template parameter %s is empty" % name)
+        if in_launcher and getattr(options, "runner", DATAFLOW_RUNNER) == DATAFLOW_RUNNER and \
+                not all(fs.is_remote(part) for part in parts):
+            raise BertprepError("template parameter %s must be a gs:// path on Dataflow (workers cannot read the "
+                                "launcher's files), got %r" % (name, value))
+
+
 def run_cli_process(cli_argv) -> int:
     """Become `python -m bertprep ...` (os.execv): the job's exit status and signals are the launcher's,
     and this module never imports the CLI."""
@@ -127,11 +167,12 @@ def main(argv=None, run_command=run_cli_process) -> int:
 
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        _, cli_argv = translate(argv)
+        pipeline, cli_argv = translate(argv)
+        print("bertprep flex launcher: bertprep %s" % " ".join(cli_argv), file=sys.stderr, flush=True)
+        check_job_arguments(pipeline, cli_argv[1:])  # one line now, not a usage screen from the job
     except BertprepError as error:
         print("bertprep: error: %s" % error, file=sys.stderr)
         return 2
-    print("bertprep flex launcher: bertprep %s" % " ".join(cli_argv), file=sys.stderr, flush=True)
     return run_command(cli_argv)
 
 

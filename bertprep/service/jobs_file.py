@@ -18,6 +18,7 @@
 Every problem is reported as `FILE:LINE: jobs.NAME.KEY: what is wrong`, using the YAML node marks.
 """
 import dataclasses
+import math
 import os
 import re
 from typing import Dict, List, Optional, Tuple
@@ -37,6 +38,8 @@ DEFAULTABLE_KEYS = JOB_KEYS - {"pipeline", "description", "after", "schedule"}
 JOB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 DEFAULT_REGISTRY = "bertprep-runs.sqlite"
+MAX_RETRIES = 100
+MAX_SECONDS = 7 * 24 * 3600
 
 
 @dataclasses.dataclass
@@ -119,7 +122,8 @@ def parse_jobs(text: str, path: str = "<jobs>", check_pipelines: bool = True) ->
         check.fail(top["registry"].line, "registry", "must be a local file (SQLite)")
     logs = _resolve(check.string(top["logs"], "logs"), base) if "logs" in top else \
         os.path.join(os.path.dirname(registry), "bertprep-logs")
-    max_parallel = check.number(top["max_parallel_runs"], "max_parallel_runs", integer=True, minimum=1) \
+    max_parallel = check.number(top["max_parallel_runs"], "max_parallel_runs", integer=True, minimum=1,
+                                maximum=256) \
         if "max_parallel_runs" in top else 2
     defaults = {}
     if "defaults" in top:
@@ -195,9 +199,12 @@ def _job(check: Checker, name: str, job_node: Located, defaults: Dict[str, Locat
         spec.after = check.string_list(merged["after"], key + ".after")
     if "inputs" in merged:
         spec.inputs = check.string_list(merged["inputs"], key + ".inputs")
-    for field, integer in (("retries", True), ("retry_backoff_seconds", False), ("timeout_seconds", False)):
+    for field, integer, minimum, maximum in (("retries", True, 0, MAX_RETRIES),
+                                             ("retry_backoff_seconds", False, 0, MAX_SECONDS),
+                                             ("timeout_seconds", False, 1, MAX_SECONDS)):
         if field in merged and merged[field].value is not None:
-            setattr(spec, field, check.number(merged[field], "%s.%s" % (key, field), integer=integer))
+            setattr(spec, field, check.number(merged[field], "%s.%s" % (key, field), integer=integer,
+                                              minimum=minimum, maximum=maximum))
     for field in ("content_hash", "enabled"):
         if field in merged:
             setattr(spec, field, check.boolean(merged[field], "%s.%s" % (key, field)))
@@ -206,12 +213,28 @@ def _job(check: Checker, name: str, job_node: Located, defaults: Dict[str, Locat
     args_node = merged.get("args")
     if args_node is not None:
         spec.args = plain(Located(check.mapping(args_node, key + ".args"), 0))
+    for field in ("args", "runner_options"):
+        if field in merged:
+            _check_finite(check, merged[field], "%s.%s" % (key, field))
     if "max_dead_letter_rate" in merged:
         _set_dead_letter_rate(check, spec, merged["max_dead_letter_rate"], key + ".max_dead_letter_rate")
     _check_args(check, spec, args_node, job_node, pipelines is not None)
     if pipelines is not None and "runner_options" in merged:
         _check_runner_options(check, spec, merged["runner_options"])
     return spec
+
+
+def _check_finite(check: Checker, located: Located, key: str) -> None:
+    """`.nan` and `.inf` are YAML floats; no option takes them."""
+    value = located.value
+    if isinstance(value, float) and not math.isfinite(value):
+        check.fail(located.line, key, "must be a finite number, got %s" % value)
+    if isinstance(value, dict):
+        for name, item in value.items():
+            _check_finite(check, item, "%s.%s" % (key, name))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _check_finite(check, item, "%s[%d]" % (key, index))
 
 
 def _set_dead_letter_rate(check: Checker, spec: JobSpec, located: Located, key: str) -> None:
@@ -239,6 +262,9 @@ def _check_cron(check: Checker, located: Located, key: str) -> None:
 
     from croniter import CroniterError, croniter
 
+    if len(str(located.value).split()) != 5:
+        check.fail(located.line, key, "%r is not a 5-field cron expression (minute hour day month weekday; "
+                   "seconds and years are not supported)" % located.value)
     if not croniter.is_valid(located.value):
         check.fail(located.line, key, "%r is not a valid cron expression (minute hour day month weekday)"
                    % located.value)

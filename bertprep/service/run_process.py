@@ -3,8 +3,16 @@
 The pipeline runs in its own process (`python -m bertprep <pipeline> ... --output
 <output_root>/<job>/<run_id>/`), in its own session so a signal to the scheduler does not reach it
 by accident. The run succeeds only when the process exits 0 *and* its output carries the
-completion marker; only then is `<output_root>/<job>/LATEST` rewritten (atomically: a temporary
-file renamed into place) to name the run. A killed, failed or interrupted run never moves LATEST.
+completion marker; only then is `<output_root>/<job>/LATEST` replaced to name the run (`publish_latest`:
+a temporary pointer renamed over it, so a reader never finds it missing). A killed, failed or
+interrupted run never moves LATEST.
+
+While a run lives, a heartbeat thread renews its lease in the registry (`lease_seconds`); a run whose
+owner died stops being renewed and is taken over by whichever scheduler sees the lease expired
+(`recovery.py`): `succeeded` if LATEST already names it (the owner died between publishing and
+recording), else `interrupted`, and then retried like a failed run. The final state is written with
+retries until it lands (`Runner._finish`); should the process die first, that recovery records it.
+
 The pipeline's own publish gates (no record written, too many dead letters) make it exit non-zero
 without a marker, so such a run ends `failed` with the pipeline's one-line reason.
 
@@ -12,6 +20,7 @@ The pipeline's environment is the service's without the API token (`secret_env`)
 business triggering runs. Registry writes that record a run's progress are retried through a lock
 (`retry_registry`), so a registry locked for a while does not lose a run's outcome.
 """
+import contextlib
 import logging
 import os
 import signal
@@ -33,21 +42,29 @@ KILL_GRACE_SECONDS = 10.0
 ERROR_PREFIX = "bertprep: error:"
 API_TOKEN_ENV = "BERTPREP_API_TOKEN"
 RECORD_RETRY_SECONDS = 600.0
+TAKEN_OVER = "taken over"  # what execute() returns for a run another scheduler took over (not a registry status)
+LEASE_SECONDS = 60.0  # a run's owner renews its lease every quarter of this; a dead owner's run waits this long
 
 
-def retry_registry(operation, *args, retry_seconds: float = RECORD_RETRY_SECONDS, **kwargs):
+def retry_registry(operation, *args, retry_seconds: Optional[float] = RECORD_RETRY_SECONDS,
+                   give_up: Optional[threading.Event] = None, **kwargs):
     """Call a registry operation, retrying RegistryError (each try already waits the busy timeout) with a
-    growing pause for up to `retry_seconds`; the last error is raised when that time is spent."""
+    growing pause for up to `retry_seconds` (None: until it lands or `give_up` is set); the last error is
+    raised when that time is spent."""
     pause = 0.5
-    end = time.monotonic() + retry_seconds
+    started = time.monotonic()
     while True:
         try:
             return operation(*args, **kwargs)
         except RegistryError as error:
-            if time.monotonic() + pause > end:
+            waited = time.monotonic() - started
+            if (retry_seconds is not None and waited + pause > retry_seconds) or (give_up and give_up.is_set()):
                 raise
-            LOG.warning("%s; retrying in %.1f s", error, pause)
-            time.sleep(pause)
+            LOG.warning("%s; retrying in %.1f s (%.0f s so far)", error, pause, waited)
+            if give_up is not None:
+                give_up.wait(pause)
+            else:
+                time.sleep(pause)
             pause = min(pause * 2, 10.0)
 
 
@@ -68,6 +85,8 @@ def read_latest(output_root: str, job: str) -> Optional[str]:
     path = latest_path(output_root, job)
     if not fs.exists(path):
         return None
+    if not fs.is_remote(path) and fs.is_dir(path):
+        raise BertprepError("%s is a directory, not a LATEST pointer; move it away" % path)
     return fs.read_text(path, "LATEST pointer").strip() or None
 
 
@@ -77,9 +96,33 @@ def latest_output(output_root: str, job: str) -> Optional[str]:
 
 
 def publish_latest(output_root: str, job: str, run_id: str) -> None:
-    from bertprep.io.output import write_bytes_atomically
-
-    write_bytes_atomically(latest_path(output_root, job), (run_id + "\n").encode("utf-8"))
+    """Point LATEST at `run_id` so that a reader never finds it missing, not even for a moment: locally a
+    temporary pointer beside it, fsynced, renamed over it (rename(2) replaces atomically); on an object
+    store one single-object write (readers see the old object or the new one). Every LATEST write goes
+    through here. A directory named LATEST is refused, not deleted: it is not ours."""
+    path = latest_path(output_root, job)
+    data = (run_id + "\n").encode("utf-8")
+    if fs.is_remote(path):
+        try:
+            with fs.open_write(path) as handle:
+                handle.write(data)
+        except OSError as error:
+            raise BertprepError("cannot write %s: %s" % (path, error)) from None
+        return
+    if os.path.isdir(path):
+        raise BertprepError("%s is a directory, not a LATEST pointer; move it away (nothing was published)" % path)
+    temporary = "%s.tmp-%d-%s" % (path, os.getpid(), threading.get_ident())
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(temporary, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            os.remove(temporary)
+        raise BertprepError("cannot write %s: %s" % (path, error.strerror or error)) from None
 
 
 def is_complete(output_path: str) -> bool:
@@ -141,8 +184,12 @@ class Runner:
 
     def __init__(self, registry: Registry, output_root: str, logs_dir: str, clock, env: Optional[dict] = None,
                  kill_grace_seconds: float = KILL_GRACE_SECONDS, secret_env: Iterable[str] = (),
-                 record_retry_seconds: float = RECORD_RETRY_SECONDS):
+                 record_retry_seconds: float = RECORD_RETRY_SECONDS, lease_seconds: float = LEASE_SECONDS):
         self.registry = registry
+        self.lease_seconds = lease_seconds
+        # Set when this process gives up on recording outcomes (shutdown with the registry locked): the
+        # runs' leases then expire and the next scheduler records them from LATEST (recovery.py).
+        self.abandon = threading.Event()
         self.output_root = output_root
         self.logs_dir = logs_dir
         self.clock = clock
@@ -155,20 +202,48 @@ class Runner:
         return retry_registry(operation, *args, retry_seconds=self.record_retry_seconds, **kwargs)
 
     def _finish(self, run_id: str, status: str, **fields) -> str:
-        self._record(self.registry.finish, run_id, status, self.clock.time(), **fields)
+        """Record the final state, retrying through any lock until it lands: a run whose output is
+        published must not stay `running` (`abandon` ends the retries; recovery takes over then)."""
+        retry_registry(self.registry.finish, run_id, status, self.clock.time(), retry_seconds=None,
+                       give_up=self.abandon, **fields)
         return status
 
     def execute(self, run: dict, interrupt: Optional[threading.Event] = None) -> str:
         """Run a claimed (status running) run to its end; returns the final status."""
         interrupt = interrupt or threading.Event()
+        done = threading.Event()
+        lost = threading.Event()  # another scheduler took the run over: its record is no longer ours
+        if run.get("lease_expires") is not None:
+            threading.Thread(target=self._heartbeat, args=(run, done, lost), name="lease-" + run["run_id"],
+                             daemon=True).start()
         try:
-            return self._execute(run, interrupt)
-        except BertprepError as error:
-            return self._finish(run["run_id"], "failed", error=str(error))
-        except Exception as error:  # the registry must never be left saying `running`
-            return self._finish(run["run_id"], "failed", error="%s: %s" % (type(error).__name__, error))
+            try:
+                return self._execute(run, interrupt, lost)
+            except BertprepError as error:
+                return self._finish(run["run_id"], "failed", error=str(error))
+            except Exception as error:  # the registry must never be left saying `running`
+                return self._finish(run["run_id"], "failed", error="%s: %s" % (type(error).__name__, error))
+        finally:
+            done.set()
 
-    def _execute(self, run: dict, interrupt: threading.Event) -> str:
+    def _heartbeat(self, run: dict, done: threading.Event, lost: threading.Event) -> None:
+        """Renew the run's lease every quarter lease while it lives; a failed renewal (a locked registry)
+        is tried again at the next beat. When the run is no longer ours (its lease ran out during a long
+        lock and another scheduler took it over and queued its retry), `lost` stops the pipeline: two runs
+        of a job never overlap, and the taker's record stands."""
+        interval = max(0.05, self.lease_seconds / 4.0)
+        while not done.wait(interval):
+            try:
+                if not self.registry.renew_lease(run["run_id"], run["owner"], self.clock.time() + self.lease_seconds):
+                    if not done.is_set():
+                        LOG.error("run %s: taken over by another scheduler (its lease expired); stopping its "
+                                  "pipeline", run["run_id"])
+                        lost.set()
+                    return
+            except RegistryError as error:
+                LOG.warning("run %s: lease not renewed: %s", run["run_id"], error)
+
+    def _execute(self, run: dict, interrupt: threading.Event, lost: threading.Event) -> str:
         run_id = run["run_id"]
         spec = JobSpec.from_json(run["spec"])
         output_root = spec.output_root or self.output_root
@@ -184,6 +259,7 @@ class Runner:
         parameters_hash = fingerprint.fingerprint_hash(parameters)
         inputs = fingerprint.fingerprint(fingerprint.input_patterns(args, spec.inputs, spec.workdir), spec.content_hash)
         inputs["upstream_runs"] = {job: path.rstrip("/").rsplit("/", 1)[-1] for job, path in upstream.items()}
+        inputs["tool"] = fingerprint.tool_fingerprint(spec.pipeline)  # an upgrade or a fix reruns
         inputs_hash = fingerprint.fingerprint_hash(inputs)
         self._record(self.registry.update, run_id, parameters=parameters, parameters_hash=parameters_hash,
                      input_fingerprint=inputs, fingerprint_hash=inputs_hash)
@@ -203,7 +279,10 @@ class Runner:
         os.makedirs(os.path.dirname(log_path), exist_ok=True)
         self._record(self.registry.update, run_id, parameters=parameters, output_path=output_path,
                      log_path=log_path)
-        status, error = self._run_process(run_id, argv, log_path, spec.timeout_seconds, interrupt, spec.workdir)
+        status, error = self._run_process(run_id, argv, log_path, spec.timeout_seconds, interrupt, spec.workdir,
+                                          lost)
+        if lost.is_set():  # the run was taken over: its record (interrupted, retry queued) is the taker's
+            return TAKEN_OVER
         if status != "succeeded":
             return self._finish(run_id, status, error=error)
         if not is_complete(output_path):
@@ -214,7 +293,7 @@ class Runner:
         return self._finish(run_id, "succeeded", counters=counters, published=1)
 
     def _run_process(self, run_id: str, argv, log_path: str, timeout: Optional[float],
-                     interrupt: threading.Event, workdir: str):
+                     interrupt: threading.Event, workdir: str, lost: Optional[threading.Event] = None):
         started = time.monotonic()
         with open(log_path, "ab") as log:
             log.write(("$ %s\n" % " ".join(argv)).encode("utf-8"))
@@ -228,7 +307,7 @@ class Runner:
                 LOG.warning("run %s: pid %d not recorded: %s", run_id, process.pid, error)
             reason = None
             while process.poll() is None:
-                if interrupt.is_set():
+                if interrupt.is_set() or (lost is not None and lost.is_set()):
                     reason = "interrupted"
                 elif timeout and time.monotonic() - started > timeout:
                     reason = "timeout"
@@ -284,53 +363,3 @@ def error_from_log(log_path: str, max_chars: int = 2000) -> str:
             return line[len(ERROR_PREFIX):].strip()
     tail = [line for line in lines if line.strip() and not line.startswith("$ ")][-5:]
     return "\n".join(tail)[-max_chars:] or "(empty log)"
-
-
-def recover_stale_runs(registry: Registry, clock) -> list:
-    """Runs left `running` by a scheduler process on this host that no longer exists → interrupted.
-
-    If the orphaned pipeline process is still alive (its command line names the run), it is
-    stopped: its output was never published. `Scheduler.recover` then queues a retry when the job's
-    `retries` allow, as for a failed run.
-    """
-    import socket
-
-    recovered = []
-    host = socket.gethostname()
-    for run in registry.running():
-        owner_host, _, owner_pid = (run.get("owner") or "").rpartition(":")
-        if owner_host != host or not owner_pid.isdigit() or _alive(int(owner_pid)):
-            continue
-        if run.get("pid") and _alive(run["pid"]) and _cmdline_mentions(run["pid"], run["run_id"]):
-            try:
-                os.killpg(run["pid"], signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        registry.finish(run["run_id"], "interrupted", clock.time(),
-                        error="the scheduler process %s stopped while the run was running; nothing was published"
-                        % run["owner"])
-        recovered.append(run["run_id"])
-    return recovered
-
-
-def _alive(pid: int) -> bool:
-    """True while the process exists and is not a zombie (an unreaped dead process)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open("/proc/%d/stat" % pid) as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def _cmdline_mentions(pid: int, text: str) -> bool:
-    try:
-        with open("/proc/%d/cmdline" % pid, "rb") as handle:
-            return text.encode("utf-8") in handle.read()
-    except OSError:
-        return False

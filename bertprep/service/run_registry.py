@@ -1,6 +1,6 @@
 """The run registry: one SQLite table of runs, which is also the queue the scheduler works from.
 
-Schema (version 1), table `runs`, one row per run attempt:
+Schema (version 2), table `runs`, one row per run attempt:
 
     run_id            TEXT PRIMARY KEY   sortable: 20250101T020000Z-1a2b3c
     job               TEXT               job name from the jobs file
@@ -21,14 +21,23 @@ Schema (version 1), table `runs`, one row per run attempt:
     error             TEXT               why a run failed, was skipped or was interrupted
     queued_at, not_before, started_at, ended_at   REAL  seconds since the epoch (UTC)
     pid               INTEGER            the pipeline subprocess while running
-    owner             TEXT               host:pid of the scheduler process that claimed the run
+    owner             TEXT               host:pid-namespace:pid:random of the process that claimed the run
     log_path          TEXT               the run's combined stdout/stderr
+    (table cron_slots, version 2: job, slot, run_id — each scheduled time of a job, taken once by whichever
+    scheduler sharing the registry queues it first)
+    lease_expires     REAL               (version 2) the owner's lease on a running run: renewed by its
+                                         heartbeat while the run lives; once it has passed, any scheduler
+                                         takes the run over (NULL: claimed by an older version, expired)
 
 Every operation opens its own connection (WAL mode, busy timeout), so the scheduler's threads, the
 HTTP API and `bertprep runs` can share one file. Claiming a queued run is one IMMEDIATE transaction
 that also checks no run of the same job is running: two runs of a job never overlap, even across
-processes. Any SQLite failure (locked past the busy timeout, a corrupted file) surfaces as one
-`RegistryError` line naming the file; callers decide whether to retry.
+processes. A running run belongs to the process whose lease on it is current (`lease_expires`), not
+to a host name and PID: a container restarted with a new host name, or with `serve` as PID 1 again,
+cannot pass for the old owner, and any scheduler takes over a run whose lease has expired
+(`take_over`, conditional on the lease it saw, so two schedulers never both do). Any SQLite failure
+(locked past the busy timeout, a corrupted file) surfaces as one `RegistryError` line naming the file;
+callers decide whether to retry.
 """
 import contextlib
 import json
@@ -41,7 +50,7 @@ from typing import Dict, Iterable, List, Optional
 
 from bertprep.errors import BertprepError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 STATUSES = ("queued", "running", "succeeded", "failed", "skipped", "interrupted")
 FINISHED = ("succeeded", "failed", "skipped", "interrupted")
 JSON_COLUMNS = ("spec", "parameters", "input_fingerprint", "counters")
@@ -71,11 +80,14 @@ CREATE TABLE IF NOT EXISTS runs (
     ended_at REAL,
     pid INTEGER,
     owner TEXT,
-    log_path TEXT
+    log_path TEXT,
+    lease_expires REAL
 );
 CREATE INDEX IF NOT EXISTS runs_by_job ON runs (job, queued_at);
 CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, not_before);
 CREATE TABLE IF NOT EXISTS registry_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cron_slots (job TEXT NOT NULL, slot TEXT NOT NULL, run_id TEXT,
+                                       PRIMARY KEY (job, slot));
 """
 
 
@@ -100,7 +112,17 @@ def new_run_id(now: float) -> str:
 
 
 def process_owner() -> str:
-    return "%s:%d" % (socket.gethostname(), os.getpid())
+    """host:pid-namespace:pid:random. The random part makes the id unique to this process's life: a
+    restarted container may have the old host name and PID (serve is PID 1 again) but never the old id."""
+    return "%s:%s:%d:%s" % (socket.gethostname(), pid_namespace(), os.getpid(), uuid.uuid4().hex[:8])
+
+
+def pid_namespace() -> str:
+    """The inode of this process's PID namespace: a PID means something only within its namespace."""
+    try:
+        return os.readlink("/proc/self/ns/pid").strip("pid:[]")
+    except OSError:
+        return "-"
 
 
 class Registry:
@@ -114,7 +136,14 @@ class Registry:
             try:
                 connection.execute("PRAGMA journal_mode=WAL")
                 connection.executescript(SCHEMA)
-                connection.execute("INSERT OR IGNORE INTO registry_info VALUES ('schema_version', ?)",
+                columns = {row[1] for row in connection.execute("PRAGMA table_info(runs)")}
+                if "lease_expires" not in columns:  # a version 1 registry: its running runs have no lease
+                    try:
+                        connection.execute("ALTER TABLE runs ADD COLUMN lease_expires REAL")
+                    except sqlite3.OperationalError as error:  # another process upgraded it just now
+                        if "duplicate column" not in str(error):
+                            raise
+                connection.execute("INSERT OR REPLACE INTO registry_info VALUES ('schema_version', ?)",
                                    (str(SCHEMA_VERSION),))
                 connection.commit()
             finally:
@@ -148,10 +177,17 @@ class Registry:
     # --- writing -------------------------------------------------------------------------------
 
     def enqueue(self, spec: dict, trigger: str, now: float, not_before: Optional[float] = None, attempt: int = 1,
-                retry_of: Optional[str] = None, force: bool = False, coalesce: bool = False) -> Optional[str]:
-        """Add a queued run; with `coalesce`, return None instead when the job already has one queued."""
+                retry_of: Optional[str] = None, force: bool = False, coalesce: bool = False,
+                slot: Optional[str] = None) -> Optional[str]:
+        """Add a queued run; with `coalesce`, return None instead when the job already has one queued; with a
+        cron `slot`, return None when a scheduler sharing this registry already took that slot of the job."""
         run_id = new_run_id(now)
         with self._connect(immediate=True) as connection:
+            if slot is not None:
+                taken = connection.execute("INSERT OR IGNORE INTO cron_slots (job, slot, run_id) VALUES (?, ?, ?)",
+                                           (spec["name"], slot, run_id))
+                if taken.rowcount == 0:
+                    return None
             if coalesce:
                 waiting = connection.execute("SELECT run_id FROM runs WHERE job = ? AND status = 'queued'",
                                              (spec["name"],)).fetchone()
@@ -164,8 +200,11 @@ class Registry:
                  json.dumps(spec, sort_keys=True, default=str), now, now if not_before is None else not_before))
         return run_id
 
-    def claim_next(self, now: float, owner: str, busy_jobs: Iterable[str] = ()) -> Optional[dict]:
-        """Mark the oldest due queued run `running` and return it, skipping jobs with a running run."""
+    def claim_next(self, now: float, owner: str, busy_jobs: Iterable[str] = (),
+                   lease_seconds: Optional[float] = None) -> Optional[dict]:
+        """Mark the oldest due queued run `running` (leased to `owner` for `lease_seconds`) and return it,
+        skipping jobs with a running run."""
+        lease = None if lease_seconds is None else now + lease_seconds
         busy = set(busy_jobs)
         with self._connect(immediate=True) as connection:
             running = {row["job"] for row in connection.execute("SELECT job FROM runs WHERE status = 'running'")}
@@ -174,15 +213,16 @@ class Registry:
             for row in rows:
                 if row["job"] in running or row["job"] in busy:
                     continue
-                connection.execute("UPDATE runs SET status = 'running', started_at = ?, owner = ? "
-                                   "WHERE run_id = ? AND status = 'queued'", (now, owner, row["run_id"]))
+                connection.execute("UPDATE runs SET status = 'running', started_at = ?, owner = ?, lease_expires = ? "
+                                   "WHERE run_id = ? AND status = 'queued'", (now, owner, lease, row["run_id"]))
                 claimed = dict(row)
-                claimed.update(status="running", started_at=now, owner=owner)
+                claimed.update(status="running", started_at=now, owner=owner, lease_expires=lease)
                 return _decode(claimed)
         return None
 
-    def claim(self, run_id: str, now: float, owner: str) -> dict:
+    def claim(self, run_id: str, now: float, owner: str, lease_seconds: Optional[float] = None) -> dict:
         """Mark one queued run `running` (for `bertprep runs retry --now`); error if its job is busy."""
+        lease = None if lease_seconds is None else now + lease_seconds
         with self._connect(immediate=True) as connection:
             row = connection.execute("SELECT * FROM runs WHERE run_id = ?", (run_id,)).fetchone()
             if row is None or row["status"] != "queued":
@@ -191,10 +231,10 @@ class Registry:
                                       (row["job"],)).fetchone()
             if busy:
                 raise BertprepError("job %s is already running (run %s)" % (row["job"], busy["run_id"]))
-            connection.execute("UPDATE runs SET status = 'running', started_at = ?, owner = ? WHERE run_id = ?",
-                               (now, owner, run_id))
+            connection.execute("UPDATE runs SET status = 'running', started_at = ?, owner = ?, lease_expires = ? "
+                               "WHERE run_id = ?", (now, owner, lease, run_id))
             claimed = dict(row)
-        claimed.update(status="running", started_at=now, owner=owner)
+        claimed.update(status="running", started_at=now, owner=owner, lease_expires=lease)
         return _decode(claimed)
 
     def update(self, run_id: str, **fields) -> None:
@@ -215,6 +255,39 @@ class Registry:
         if status not in FINISHED:
             raise ValueError("not a finished status: %s" % status)
         self.update(run_id, status=status, ended_at=now, pid=None, **fields)
+
+    def renew_lease(self, run_id: str, owner: str, until: float) -> bool:
+        """The owner's heartbeat: extend its lease on a running run; False when the run is no longer its own."""
+        with self._connect() as connection:
+            cursor = connection.execute("UPDATE runs SET lease_expires = ? WHERE run_id = ? AND owner = ? "
+                                        "AND status = 'running'", (until, run_id, owner))
+            return cursor.rowcount == 1
+
+    def expired_leases(self, now: float) -> List[dict]:
+        """Running runs whose owner's lease has passed (or that a version without leases left running)."""
+        with self._connect() as connection:
+            rows = connection.execute("SELECT * FROM runs WHERE status = 'running' AND "
+                                      "(lease_expires IS NULL OR lease_expires < ?) ORDER BY queued_at", (now,))
+            return [_decode(dict(row)) for row in rows]
+
+    def take_over(self, run: dict, status: str, now: float, **fields) -> bool:
+        """Finish a run whose lease expired, only if it is still running under the lease `run` was read
+        with: of two schedulers taking over the same run, one succeeds, and a heartbeat that came back in
+        between keeps the run with its owner."""
+        if status not in FINISHED:
+            raise ValueError("not a finished status: %s" % status)
+        fields.update(status=status, ended_at=now, pid=None)
+        for name in fields:
+            if name not in _COLUMNS:
+                raise ValueError("unknown run column %s" % name)
+        values = [json.dumps(value, sort_keys=True, default=str) if name in JSON_COLUMNS and value is not None
+                  else value for name, value in fields.items()]
+        with self._connect(immediate=True) as connection:
+            cursor = connection.execute(
+                "UPDATE runs SET %s WHERE run_id = ? AND status = 'running' AND owner IS ? AND lease_expires IS ?"
+                % ", ".join("%s = ?" % name for name in fields),
+                values + [run["run_id"], run.get("owner"), run.get("lease_expires")])
+            return cursor.rowcount == 1
 
     def delete(self, run_ids: Iterable[str]) -> None:
         with self._connect() as connection:
@@ -269,7 +342,7 @@ class Registry:
 
 _COLUMNS = {"run_id", "job", "pipeline", "status", "trigger", "attempt", "retry_of", "force", "spec", "parameters",
             "parameters_hash", "input_fingerprint", "fingerprint_hash", "output_path", "published", "counters",
-            "error", "queued_at", "not_before", "started_at", "ended_at", "pid", "owner", "log_path"}
+            "error", "queued_at", "not_before", "started_at", "ended_at", "pid", "owner", "log_path", "lease_expires"}
 
 
 def _decode(row: dict) -> dict:
@@ -289,7 +362,8 @@ def iso_time(seconds: Optional[float]) -> Optional[str]:
 
 def public_view(run: dict, with_spec: bool = False) -> dict:
     """A run as the API and `bertprep runs` show it: ISO times, duration, no internal columns."""
-    view = {key: value for key, value in run.items() if key not in ("spec", "owner", "force", "not_before")}
+    view = {key: value for key, value in run.items()
+            if key not in ("spec", "owner", "force", "not_before", "lease_expires")}
     for key in ("queued_at", "started_at", "ended_at"):
         view[key] = iso_time(run.get(key))
     if run.get("not_before") and run.get("status") == "queued" and run["not_before"] > run["queued_at"]:

@@ -3,7 +3,7 @@
 `bertprep runs retry|prune` calls these (the command only parses and prints), as the API could.
 """
 import os
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from bertprep.errors import BertprepError
 from bertprep.io import fs
@@ -26,7 +26,8 @@ def run_now(registry, original: dict, run_id: str, clock) -> Tuple[str, dict]:
 
     output_root, logs_dir = run_roots(original, registry.path)
     runner = Runner(registry, output_root, logs_dir, clock)
-    status = runner.execute(registry.claim(run_id, clock.time(), process_owner()))
+    status = runner.execute(registry.claim(run_id, clock.time(), process_owner(),
+                                           lease_seconds=runner.lease_seconds))
     return status, registry.get(run_id)
 
 
@@ -66,6 +67,28 @@ def runs_to_prune(runs: List[dict], keep: int) -> List[dict]:
                 continue
             doomed.append(run)
     return doomed
+
+
+def not_prunable(run: dict) -> Optional[str]:
+    """Why a run's files may not be deleted, or None: its output must be the directory <root>/<job>/<run_id>
+    itself (not a symlink to somewhere else) and its log a plain file."""
+    path = run.get("output_path")
+    if path and not fs.is_remote(path):
+        if os.path.islink(path.rstrip("/")):
+            return "its output %s is a symbolic link (to %s), not the run's own directory" % (
+                path, os.path.realpath(path))
+        if os.path.lexists(path) and not os.path.isdir(path):
+            return "its output %s is not a directory" % path
+        if os.path.isdir(path):
+            for parent in (os.path.dirname(path.rstrip("/")), os.path.dirname(os.path.dirname(path.rstrip("/")))):
+                if os.path.islink(parent):
+                    return "%s, above its output, is a symbolic link" % parent
+    if path and not path.rstrip("/").endswith("/" + run["run_id"]):
+        return "its output %s is not named after the run" % path
+    log = run.get("log_path")
+    if log and os.path.islink(log):
+        return "its log %s is a symbolic link" % log
+    return None
 
 
 def delete_run_files(run: dict) -> None:

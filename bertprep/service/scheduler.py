@@ -11,7 +11,12 @@ Each loop step (`tick`) does three things:
      up; a succeeded run queues the jobs that depend on it (`after:`) and have no schedule of their own.
 
 Stopping (SIGTERM): no new runs start; running pipelines get `grace_seconds` to finish, after which
-they are stopped and marked `interrupted`. Nothing unfinished is ever published.
+they are stopped and marked `interrupted`, and retried like a failed run (the retry waits in the
+registry for the next scheduler start). Nothing unfinished is ever published.
+
+Runs are owned by lease (see registry.py): each tick first takes over runs whose owner's lease expired
+(a crashed or restarted process, on any host), marking them `interrupted` and queuing their retry, or
+`succeeded` when LATEST already names them.
 
 A tick that fails (the registry locked past its busy timeout, a full disk) is logged and retried after
 a backoff (`tick_backoff`); the loop never ends on such an error. `health()` reports the loop's real
@@ -32,7 +37,8 @@ from bertprep.errors import BertprepError
 from bertprep.service.clock import SystemClock
 from bertprep.service.jobs_file import JobsConfig, JobSpec
 from bertprep.service.run_registry import Registry, RegistryError, iso_time, process_owner
-from bertprep.service.run_process import Runner, recover_stale_runs, retry_registry
+from bertprep.service.recovery import recover_expired_runs
+from bertprep.service.run_process import LEASE_SECONDS, Runner, retry_registry
 
 LOG = logging.getLogger("bertprep.scheduler")
 MAX_BACKOFF_SECONDS = 6 * 3600
@@ -41,9 +47,16 @@ MIN_STALL_SECONDS = 120.0
 
 
 def next_fire_time(schedule: str, timezone: str, after: datetime.datetime) -> datetime.datetime:
-    """The first cron time strictly after `after`, computed in the job's time zone (DST-aware)."""
+    """The first cron time strictly after `after`, computed in the job's time zone (DST-aware).
+
+    When clocks fall back, an hour of wall-clock times happens twice; as with cron, a job fires at the
+    first of them only (croniter yields both; the second has `fold=1`)."""
     local = after.astimezone(ZoneInfo(timezone))
-    return croniter(schedule, local).get_next(datetime.datetime)
+    times = croniter(schedule, local)
+    while True:
+        candidate = times.get_next(datetime.datetime)
+        if not candidate.fold:
+            return candidate
 
 
 def retry_delay(spec: JobSpec, attempt: int) -> float:
@@ -58,12 +71,13 @@ def tick_backoff(poll_seconds: float, failures: int) -> float:
 class Scheduler:
     def __init__(self, config: JobsConfig, registry: Optional[Registry] = None, runner: Optional[Runner] = None,
                  clock=None, force: bool = False, env: Optional[dict] = None, secret_env: tuple = (),
-                 stall_seconds: Optional[float] = None):
+                 stall_seconds: Optional[float] = None, lease_seconds: Optional[float] = None):
         self.config = config
         self.clock = clock or SystemClock()
         self.registry = registry or Registry(config.registry)
         self.runner = runner or Runner(self.registry, config.output_root, config.logs, self.clock, env=env,
-                                       secret_env=secret_env)
+                                       secret_env=secret_env, lease_seconds=lease_seconds or LEASE_SECONDS)
+        self.lease_seconds = self.runner.lease_seconds
         self.stall_seconds = stall_seconds
         self.force = force
         self.owner = process_owner()
@@ -109,12 +123,15 @@ class Scheduler:
             if now < due:
                 continue
             spec = self.config.jobs[name]
+            # The registry decides which of the schedulers sharing it takes this slot (`cron_slots`).
+            slot = due.astimezone(datetime.timezone.utc).isoformat()
             run_id = self.registry.enqueue(spec.to_json(), "schedule", now.timestamp(), force=self.force,
-                                           coalesce=True)
+                                           coalesce=True, slot=slot)
             if run_id:
                 queued.append(run_id)
             else:
-                LOG.info("%s is due but a run is already queued; not queuing another", name)
+                LOG.info("%s is due (%s) but a run is already queued or another scheduler took the slot; not "
+                         "queuing another", name, slot)
             self._next_fire[name] = next_fire_time(spec.schedule, spec.timezone, now)
         return queued
 
@@ -124,13 +141,15 @@ class Scheduler:
         """Queue due scheduled runs and start every queued run that may start; returns started run ids."""
         if self._stop.is_set():
             return []
+        self.recover()
         self._queue_due()
         started = []
         while True:
             with self._lock:
                 if len(self._threads) >= self.max_parallel or self._stop.is_set():
                     break
-                run = self.registry.claim_next(self.clock.time(), self.owner, busy_jobs=list(self._active_jobs))
+                run = self.registry.claim_next(self.clock.time(), self.owner, busy_jobs=list(self._active_jobs),
+                                               lease_seconds=self.lease_seconds)
                 if run is None:
                     break
                 thread = threading.Thread(target=self._run_thread, args=(run,), name="run-" + run["run_id"],
@@ -164,15 +183,22 @@ class Scheduler:
             self._wake.set()  # a finished run may have queued a retry or a dependent job
 
     def _after_run(self, run: dict, status: str) -> None:
-        now = self.clock.time()
         if status == "failed" and not self._stop.is_set():
             self._queue_retry(run)
+        if status == "interrupted":  # stopped by SIGTERM: retried as a crash would be, after the restart
+            retry = self._queue_retry(run)
+            if retry:
+                LOG.info("run %s was interrupted by the shutdown; queued retry %s", run["run_id"], retry)
         if status == "succeeded":
-            for name in self.config.downstream_of(run["job"]):
-                downstream = self.config.jobs[name]
-                if downstream.enabled and not downstream.schedule:
-                    retry_registry(self.registry.enqueue, downstream.to_json(), "after:%s" % run["job"], now,
-                                   coalesce=True)
+            self._queue_downstream(run)
+
+    def _queue_downstream(self, run: dict) -> None:
+        now = self.clock.time()
+        for name in self.config.downstream_of(run["job"]):
+            downstream = self.config.jobs[name]
+            if downstream.enabled and not downstream.schedule:
+                retry_registry(self.registry.enqueue, downstream.to_json(), "after:%s" % run["job"], now,
+                               coalesce=True)
 
     def _queue_retry(self, run: dict) -> Optional[str]:
         """Queue the next attempt of a failed (or crash-interrupted) run while its job's `retries` allow."""
@@ -203,10 +229,16 @@ class Scheduler:
                     return not self._threads
 
     def recover(self) -> List[str]:
-        """Runs a crashed scheduler left `running` become `interrupted`, and are retried as a failure would be."""
-        recovered = recover_stale_runs(self.registry, self.clock)
+        """Runs whose owner's lease expired become `interrupted` and are retried as a failure would be
+        (or `succeeded`, when LATEST names them, and their dependent jobs are queued)."""
+        recovered = recover_expired_runs(self.registry, self.clock, self.owner)
         for run_id in recovered:
-            retry = self._queue_retry(self.registry.get(run_id))
+            run = self.registry.get(run_id)
+            LOG.warning("run %s of %s taken over from %s: %s", run_id, run["job"], run.get("owner"), run["status"])
+            if run["status"] == "succeeded":
+                self._queue_downstream(run)
+                continue
+            retry = self._queue_retry(run)
             if retry:
                 LOG.info("run %s was interrupted by a crash; queued retry %s", run_id, retry)
         return recovered
@@ -240,12 +272,8 @@ class Scheduler:
         self._loop_thread = threading.current_thread()
         self._loop_started = time.monotonic()
         self._poll_seconds = poll_seconds
-        recovered = False
         while not self._stop.is_set():
             try:
-                if not recovered:
-                    self.recover()
-                    recovered = True
                 started = self.tick()
                 finished = once and not started and not self.active_runs() and not self.registry.list(status="queued")
             except Exception as error:  # noqa: BLE001 — any failure of one tick; the next one may succeed
@@ -311,7 +339,13 @@ class Scheduler:
             LOG.warning("stopping %d running pipeline(s) after the %.0f s grace period",
                         len(self.active_runs()), grace_seconds)
             self._interrupt.set()
-            self.wait_idle()
+            if not self.wait_idle(timeout=self.runner.kill_grace_seconds + 30.0):
+                # The registry will not take the outcomes (locked): stop trying; the runs' leases expire
+                # and the next scheduler records them from LATEST or marks them interrupted and retries.
+                LOG.error("the outcome of %d run(s) could not be recorded; the next scheduler start takes them "
+                          "over", len(self.active_runs()))
+                self.runner.abandon.set()
+                self.wait_idle(timeout=60.0)
 
 
 def _one_line(error: BaseException, with_paths: bool = True) -> str:

@@ -6,9 +6,11 @@ BertprepError with the file, line and dotted key. Duplicate keys, which PyYAML s
 collapses, are errors here, and so are aliases that expand past MAX_EXPANDED_VALUES values (a
 600-byte "billion laughs" file otherwise grows to gigabytes when its aliases are expanded).
 """
+import math
 from typing import Dict, List, Optional
 
 import yaml
+import yaml.reader
 
 from bertprep.errors import BertprepError
 
@@ -24,20 +26,51 @@ class Located:
         self.key_lines = key_lines or {}
 
 
+MAX_DEPTH = 50  # a jobs file nests four or five levels deep
+
+
 def compose(text: str, path: str):
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)  # refuses a NUL or other control character here
         node = loader.get_single_node()
+    except yaml.reader.ReaderError as error:
+        line = text.count("\n", 0, error.position) + 1
+        character = chr(error.character) if isinstance(error.character, int) else error.character
+        raise BertprepError("%s:%d: invalid YAML: character %r (offset %d) is not allowed in a jobs file"
+                            % (path, line, character, error.position)) from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark else 1
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise BertprepError("%s:%d: invalid YAML: %s" % (path, line, problem)) from None
+    except RecursionError:  # the parser recurses once per level: `[[[[...` thousands deep
+        raise BertprepError("%s: invalid YAML: nested deeper than %d levels" % (path, MAX_DEPTH)) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if node is not None:
+        check_depth(node, path)
         check_expansion(node, path)
     return node
+
+
+def check_depth(root, path: str, limit: int = MAX_DEPTH) -> None:
+    """Refuse nesting deeper than `limit` (without recursion, so any depth gets this one line)."""
+    stack = [(root, 1)]
+    seen = set()
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            raise BertprepError("%s:%d: invalid YAML: nested deeper than %d levels"
+                                % (path, node.start_mark.line + 1, limit))
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.SequenceNode):
+            stack.extend((child, depth + 1) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            stack.extend((child, depth + 1) for pair in node.value for child in pair)
 
 
 def check_expansion(root, path: str, limit: int = MAX_EXPANDED_VALUES) -> None:
@@ -84,9 +117,14 @@ def locate(node, path: str, constructor) -> Located:
         items, key_lines = {}, {}
         for key_node, value_node in node.value:
             key = constructor.construct_object(key_node, deep=True)
-            if not isinstance(key, (str, int, float, bool)):
+            if not isinstance(key, str):
+                # YAML 1.1 reads `off` as false, `012` as 10, `0x1A` as 26: the name would silently change
+                source = key_node.value if isinstance(key_node, yaml.ScalarNode) else None
+                if isinstance(key, (int, float, bool)) and source is not None:
+                    raise BertprepError("%s:%d: key %s is read by YAML as %s %r, not as text; quote it (\"%s\")"
+                                        % (path, key_node.start_mark.line + 1, source, kind(key).split()[0],
+                                           key, source))
                 raise BertprepError("%s:%d: mapping keys must be plain text" % (path, key_node.start_mark.line + 1))
-            key = str(key)
             if key in items:
                 raise BertprepError("%s:%d: duplicate key %r (first at line %d)"
                                     % (path, key_node.start_mark.line + 1, key, key_lines[key]))
@@ -129,12 +167,16 @@ class Checker:
             self.fail(located.line, key, "expected text, got %s" % kind(located.value))
         return located.value
 
-    def number(self, located: Located, key: str, integer=False, minimum=0):
+    def number(self, located: Located, key: str, integer=False, minimum=0, maximum=None):
         value = located.value
         if isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int)):
             self.fail(located.line, key, "expected %s, got %s" % ("an integer" if integer else "a number", kind(value)))
+        if not math.isfinite(value):
+            self.fail(located.line, key, "must be a finite number, got %s" % value)
         if value < minimum:
             self.fail(located.line, key, "must be at least %s, got %s" % (minimum, value))
+        if maximum is not None and value > maximum:
+            self.fail(located.line, key, "must be at most %s, got %s" % (maximum, value))
         return value
 
     def boolean(self, located: Located, key: str) -> bool:

@@ -172,12 +172,8 @@ def test_sgml_and_tsv_of_the_same_pairs_give_the_same_statistics(tmp_path, share
     (tmp_path / "same.tsv").write_text("".join(f"{w}\t{c}\n" for w, c in kept_pairs), encoding="utf-8")
     from_sgml = run_job(tmp_path, "from_sgml", input=str(tmp_path / "same.sgml"))
     from_tsv = run_job(tmp_path, "from_tsv", input=str(tmp_path / "same.tsv"))
-    for name in ("char_stats", "confusion_pairs"):
-        sgml_rows, tsv_rows = table(from_sgml, name), table(from_tsv, name)
-        if name == "char_stats":  # FASPell's random partial corrections are seeded by the pair's file:line key
-            assert sum(r.pop("faspell_unchanged_count") for r in sgml_rows) == sum(
-                r.pop("faspell_unchanged_count") for r in tsv_rows)
-        assert sgml_rows == tsv_rows
+    for name in ("char_stats", "confusion_pairs"):  # FASPell's partial corrections are seeded by the pair's text
+        assert table(from_sgml, name) == table(from_tsv, name)
 
 
 def test_traditional_input_with_t2s_gives_the_simplified_statistics(tmp_path):

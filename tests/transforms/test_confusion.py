@@ -128,11 +128,6 @@ def test_fit_mixture_moves_weight_to_the_components_that_explain_the_pairs():
     assert look_alikes["glyph"] > confusion.DEFAULT_MIXTURE["glyph"]
 
 
-def test_published_confusion_set_loader():
-    table = confusion.load_published_confusion_set(["在:再载在\n", "bad line\n", "是:事\n"])
-    assert table == {"在": ["再", "载"], "是": ["事"]}
-
-
 PAIRS = {("在", "再"): 6, ("再", "在"): 4, ("的", "地"): 8, ("的", "得"): 5, ("是", "事"): 3,
          ("请", "清"): 3,
          ("情", "请"): 2, ("时", "十"): 2, ("实", "十"): 1}

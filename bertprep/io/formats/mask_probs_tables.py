@@ -3,7 +3,7 @@
 
 Plain Python (no Beam): the mask-probs job writes with `table_bytes`; pre-training's confusion-aware
 masking reads with `read_mask_probability` and `read_confusion_set_rows`, local or gs:// (through
-bertprep.io.fs). One definition of what `char_stats`, `confusion_pairs`, `confusion_sets` and
+bertprep.io.fs). One definition of what `char_stats`, `confusion_pairs`, `confusion_sets`, `confusion_kinds` and
 `mask_probability` hold.
 """
 import io
@@ -19,6 +19,7 @@ _SORT_KEYS = {
     "char_stats": lambda row: row["char"],
     "confusion_pairs": lambda row: (-row["count"], row["correct"], row["wrong"]),
     "confusion_sets": lambda row: (row["char"], row["rank"]),
+    "confusion_kinds": lambda row: (row["char"], row["kind"], row["rank"]),
     "mask_probability": lambda row: row["char"],
 }
 SAV_FILE = "mask_probability.sav"
@@ -117,3 +118,13 @@ def is_confusion_sets_table(path: str) -> bool:
 def read_confusion_set_rows(path: str) -> List[dict]:
     """The rows of confusion_sets (a mask-probs directory or its Parquet table)."""
     return _read_parquet_rows(_table_path(path, "confusion_sets"))
+
+
+def read_confusion_kind_rows(path: str) -> Optional[List[dict]]:
+    """The rows of confusion_kinds beside `path` (a mask-probs directory or its confusion_sets.parquet);
+    None for an output that predates the table."""
+    directory = path if _is_directory(path) else path[:max(path.rfind("/"), 0)]
+    table_path = fs.join(directory, "confusion_kinds.parquet") if directory else "confusion_kinds.parquet"
+    if not fs.exists(table_path):
+        return None
+    return _read_parquet_rows(table_path)

@@ -32,6 +32,9 @@ COMPONENT_SOURCE = {"same_syllable_tone": "phonetic", "same_syllable": "phonetic
 DEFAULT_MIXTURE = {"same_syllable_tone": 0.51, "same_syllable": 0.225, "fuzzy_pinyin": 0.099, "near_pinyin": 0.072,
                    "glyph": 0.041, "other": 0.053}
 GLYPH_THRESHOLD = 0.3
+# Confusion masking's candidate kinds and the neighbourhoods (mixture components) each is drawn from.
+KIND_COMPONENTS = {"same_pinyin": ("same_syllable_tone", "same_syllable"),
+                   "similar_pinyin": ("fuzzy_pinyin", "near_pinyin"), "glyph": ("glyph",)}
 
 
 @dataclass(frozen=True)
@@ -288,6 +291,24 @@ class ConfusionModel:
             result["other"] = {candidate: self._mass(candidate) / self.total_mass}
         return result
 
+    def kind_candidates(self, char: str, kinds: Sequence[str], limit: int) -> Dict[str, List[tuple]]:
+        """Per kind asked for (KIND_COMPONENTS), up to `limit` (candidate, score) from the own sources'
+        neighbourhoods of `char`, the most likely inside them first: what confusion masking draws a kind
+        from when the ranked set holds none of it (the ranked set keeps the likeliest candidates of any kind,
+        and look-alikes are rarely among them)."""
+        components = self.components(char)
+        result = {}
+        for kind in kinds:
+            scores: Dict[str, float] = {}
+            for name in KIND_COMPONENTS[kind]:
+                for candidate, probability in components.get(name, {}).items():
+                    if candidate != char:
+                        scores[candidate] = scores.get(candidate, 0.0) + probability
+            ranked = sorted(scores.items(), key=lambda item: (-item[1], item[0]))[:limit]
+            if ranked:
+                result[kind] = ranked
+        return result
+
     # -- mixture -------------------------------------------------------------------------------------
     def effective_mixture(self) -> Dict[str, float]:
         """Fitted weights scaled by the phonetic/glyph weights, only for enabled sources, summing to 1."""
@@ -422,20 +443,3 @@ class ConfusionModel:
                                           same_pinyin=same_syllable(char, candidate), sources=sources))
         return result
 
-
-def load_published_confusion_set(lines: Iterable[str]) -> Dict[str, List[str]]:
-    """A `correct:candidates` confusion file (one character, a colon, the candidate characters)."""
-    table: Dict[str, List[str]] = {}
-    for line in lines:
-        line = line.strip()
-        if not line or ":" not in line:
-            continue
-        char, _, candidates = line.partition(":")
-        char = char.strip()
-        if len(char) != 1:
-            continue
-        table.setdefault(char, [])
-        for candidate in candidates.strip():
-            if candidate != char and candidate not in table[char]:
-                table[char].append(candidate)
-    return table

@@ -33,15 +33,20 @@ class MaskingOptions:
 
 
 class MaskedInstance:
-    """The instance's tokens after masking, and its predictions sorted by position."""
+    """The instance's tokens after masking, and its predictions sorted by position. Confusion masking also
+    gives each prediction's replacement kind by name (`mix_kinds`: same_pinyin, similar_pinyin, glyph,
+    random, keep, mask) and the kinds it drew but could not give (`shortfall`), for the realized mix."""
 
-    __slots__ = ("tokens", "positions", "labels", "kinds")
+    __slots__ = ("tokens", "positions", "labels", "kinds", "mix_kinds", "shortfall")
 
-    def __init__(self, tokens: List[int], positions: List[int], labels: List[int], kinds: List[int]):
+    def __init__(self, tokens: List[int], positions: List[int], labels: List[int], kinds: List[int],
+                 mix_kinds: Optional[List[str]] = None, shortfall: Sequence[str] = ()):
         self.tokens = tokens
         self.positions = positions
         self.labels = labels
         self.kinds = kinds
+        self.mix_kinds = mix_kinds
+        self.shortfall = shortfall
 
 
 def num_to_predict(length: int, options: MaskingOptions) -> int:

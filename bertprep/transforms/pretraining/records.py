@@ -144,12 +144,16 @@ class PretrainingStats:
                 statistics.MASKED_POSITION_KINDS, statistics.NEXT_SENTENCE_LABELS, statistics.UNK_RATE,
                 "mean_sequence_length",
                 "full_length_share", "mean_segment_a_tokens", "mean_predictions_per_instance")
+    # Reported too when confusion masking ran (the realized mix and what it could not give).
+    CONFUSION_REPORTED = (statistics.CONFUSION_MIX_REALIZED, statistics.CONFUSION_MIX_SHORTFALL)
 
     def __init__(self, max_seq_length: int = 128):
         self.length_histogram = [0] * (max_seq_length + 1)
         self.text_token_histogram = [0] * (max_seq_length + 1)
         self.predictions_histogram: Dict[int, int] = {}
         self.kinds = [0] * len(KIND_NAMES)
+        self.mix_realized: Dict[str, int] = {}  # confusion masking only
+        self.mix_shortfall: Dict[str, int] = {}
         self.labels = [0, 0]
         self.unk = 0
         self.text_tokens = 0
@@ -158,6 +162,10 @@ class PretrainingStats:
     def add(self, tokens: Sequence[int], len_a: int, label: int, masked: MaskedInstance, specials: int,
             unk_id: int) -> None:
         self.add_counts(len(tokens), len_a, label, specials, tokens.count(unk_id), masked.kinds)
+        if masked.mix_kinds is not None:
+            for into, names in ((self.mix_realized, masked.mix_kinds), (self.mix_shortfall, masked.shortfall)):
+                for name in names:
+                    into[name] = into.get(name, 0) + 1
 
     def add_counts(self, length: int, len_a: int, label: int, specials: int, unk: int, kinds: Sequence[int]) -> None:
         """One instance: its length, segment A length, pair label, [CLS]/[SEP] count, [UNK] count and the
@@ -217,7 +225,9 @@ class PretrainingStats:
             statistics.NEXT_SENTENCE_LABELS: {"0": self.labels[0], "1": self.labels[1]},
             statistics.UNK_RATE: {"unk": self.unk, "tokens": self.text_tokens},
             "totals": totals,
-        }, **_means(totals, instances))
+        }, **_means(totals, instances), **({statistics.CONFUSION_MIX_REALIZED: dict(self.mix_realized),
+                                             statistics.CONFUSION_MIX_SHORTFALL: dict(self.mix_shortfall)}
+                                            if self.mix_realized or self.mix_shortfall else {}))
 
 
 # Means of the run report, each an integer total over the instance count.
@@ -283,6 +293,9 @@ class BucketBuilder:
         self.pair_probabilities = pair_probabilities or {}
         self._kernel = None
         self.compiled = True  # False keeps every document on the plain-Python path (tests compare the two)
+        # (sentence-end ids, closing-quote ids) when pairs make FASPell's own documents and instances
+        # (csc/faspell_documents.py); None: one instance per pair (confusion_masking.faspell_instance)
+        self.faspell_documents: Optional[tuple] = None
 
     def passes(self, bucket: int, documents: List[TokenizedDocument], pairs: Sequence[tuple],
                stats: PretrainingStats) -> Iterator[List[bytes]]:
@@ -291,13 +304,21 @@ class BucketBuilder:
         compiled = None
         if documents and self.uses_kernel:
             compiled = BucketArrays(documents)
+        pair_documents = []
+        if self.faspell_documents is not None and pairs:
+            from bertprep.transforms.csc import faspell_documents
+
+            pair_documents = faspell_documents.pair_documents(pairs, self.seed, *self.faspell_documents,
+                                                              self.masker.vocab_size)
         for pass_index in range(self.dupe_factor):
             records: List[bytes] = []
             if compiled is not None:
                 self._documents_compiled(pass_index, compiled, records, stats)
             else:
                 self._documents(bucket, pass_index, documents, records, stats)
-            for key, wrong_ids, correct_ids in pairs:
+            if self.faspell_documents is not None:
+                self._faspell_pass(pass_index, pair_documents, records, stats)
+            for key, wrong_ids, correct_ids in (pairs if self.faspell_documents is None else ()):
                 rng = stream_for(self.seed, key, pass_index)
                 tokens, masked = confusion_masking.faspell_instance(
                     wrong_ids, correct_ids, self.pair_probabilities, self.options.max_seq_length,
@@ -305,6 +326,20 @@ class BucketBuilder:
                 self._emit(tokens, len(tokens) - 2, 0, masked, records, stats)
             stream_for(self.seed, "order", bucket, pass_index).shuffle(records)
             yield records
+
+    def _faspell_pass(self, pass_index, pair_documents, records, stats):
+        """FASPell's instances of the pairs' documents, B drawn from the bucket's other pair documents."""
+        from bertprep.transforms.csc import faspell_documents
+
+        masker = self.masker
+        streams = streams_for(self.seed, [document.key for document in pair_documents], "faspell", pass_index)
+        for index, rng in enumerate(streams):
+            for instance in document_instances(pair_documents, index, self.options, rng, self.cls_id, self.sep_id):
+                tokens, masked = faspell_documents.mask_instance(
+                    instance.tokens, masker.vocab_size, self.pair_probabilities, self.max_predictions,
+                    masker.options.masked_lm_prob, masker.mask_id, masker.random_ids, instance.special_positions(),
+                    rng)
+                self._emit(tokens, instance.len_a, instance.label, masked, records, stats)
 
     @property
     def kernel_covers(self) -> bool:
