@@ -4,11 +4,8 @@
 --confusion-sets DIR` reads them from there (it stopped with "file not found" while the confusion
 reader used `os.path`); `--confusion-sets` also takes a published `char:candidates` file on gs://, and
 FASPell's `--wrong-input` pairs and `mask_probability.sav` are read from gs:// too. The pre-training shards
-written to gs:// are byte-identical to the same run on local disk fed the same tables.
-
-mask-probs itself is compared only where the input path does not enter: it seeds its draws by the input
-path today (the PLOME/FASPell issue keys them by content), so its confusion sets and pairs are equal on
-both sides while its per-character counts and probabilities may differ.
+written to gs:// are byte-identical to the same run on local disk fed the same tables, and so are the
+mask-probs tables (its draws are keyed by content, not by the input path).
 """
 import pathlib
 
@@ -34,8 +31,8 @@ def test_mask_probs_then_confusion_aware_pretraining_on_gcs(storage_emulator, gc
     run("mask-probs", "--input", local_in / "pairs.tsv", "--vocab", local_in / "vocab.txt",
         "--confusion-file", local_in / "confusion.txt", "--output", tmp_path / "local_mp")
     remote_mp = download_tree(mask_probs, tmp_path / "remote_mp")
-    for name in ("confusion_sets.parquet", "confusion_sets.tsv", "confusion_pairs.parquet"):
-        assert (remote_mp / name).read_bytes() == (tmp_path / "local_mp" / name).read_bytes(), name
+    assert_same_outputs(remote_mp, tmp_path / "local_mp", {
+        str(local_in): "$IN", remote_in: "$IN", str(tmp_path / "local_mp"): "$OUT", mask_probs: "$OUT"})
 
     # The chain reads the gs:// directory; the local twin reads the same tables, downloaded.
     chain = gcs_bucket + "/out/pt"
@@ -67,5 +64,5 @@ def assert_same_outputs(remote: pathlib.Path, local: pathlib.Path, placeholders:
     but for paths and times."""
     remote_files, local_files = published_files(remote, placeholders), published_files(local, placeholders)
     assert remote_files == local_files
-    assert any(name.endswith(".tfrecord") for name in local_files)
+    assert any(name.endswith((".tfrecord", ".parquet")) for name in local_files)
     assert comparable_info(remote / "info.json", placeholders) == comparable_info(local / "info.json", placeholders)
