@@ -14,6 +14,7 @@ hand-set mixture of similarity neighbourhoods whose weights are fitted on the sa
 cut at `top_k` (or at a per-character size when `mean_set_size` is set) and at `min_score`.
 """
 import functools
+import itertools
 import os
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
@@ -445,14 +446,18 @@ class ConfusionModel:
             score = (m * observed.get(candidate, 0) + k * probability) / denominator if denominator > 0 else 0.0
             scored.append((score, candidate, row))
         scored.sort(key=lambda item: (-item[0], item[1]))
+        # Which candidates hold a pinyin relation, for all rows at once (one numpy call per candidate cost
+        # more than the rest of this loop).
+        phonetic_rows = (confusion_ranker.phonetic_relations(np.vstack([row for _, _, row in scored]))
+                         if scored and self.phonetic_index is not None else [])
         result = []
-        for score, candidate, row in scored:
+        for (score, candidate, row), phonetic in itertools.zip_longest(scored, phonetic_rows):
             if top_k and len(result) >= top_k:
                 break
             if score <= 0 or score < self.options.min_score:
                 break
             sources = []
-            if self.phonetic_index is not None and confusion_ranker.is_phonetic(row):
+            if phonetic:
                 sources.append("phonetic")
             glyph_score = row[confusion_ranker.FEATURE_INDEX["glyph_similarity"]]
             if self.glyph_index is not None and glyph_score >= GLYPH_THRESHOLD:

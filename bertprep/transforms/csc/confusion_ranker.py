@@ -245,6 +245,11 @@ def is_phonetic(row: np.ndarray) -> bool:
     return bool(np.any(row[_PHONETIC_RELATIONS] > 0))
 
 
+def phonetic_relations(rows: np.ndarray) -> List[bool]:
+    """`is_phonetic` of each row of a feature matrix."""
+    return np.any(rows[:, _PHONETIC_RELATIONS] > 0, axis=1).tolist()
+
+
 def softmax(scores: np.ndarray) -> np.ndarray:
     shifted = np.exp(scores - scores.max())
     return shifted / shifted.sum()
