@@ -285,7 +285,7 @@ def _tensorflow_cores() -> None:
         pass  # TensorFlow already ran in this process (a test, an in-process worker): its pools stay
 
 
-BACKENDS = ("auto", "numpy", "tensorflow")
+BACKENDS = ("auto", "torch", "numpy", "tensorflow")
 
 
 @dataclasses.dataclass
@@ -320,9 +320,11 @@ class Embedder:
         own_config = bert_config_path is None or os.path.abspath(bert_config_path) == \
             os.path.abspath(os.path.join(model_path, "config.json"))
         if backend == "auto":
-            backend = "numpy" if own_config and numpy_encoder.supports(model_path) else "tensorflow"
+            backend = "tensorflow"
+            if own_config and numpy_encoder.supports(model_path):
+                backend = "torch" if numpy_encoder.torch_available() else "numpy"
         self.backend = backend
-        if backend == "numpy":
+        if backend in ("torch", "numpy"):
             if not numpy_encoder.supports(model_path):
                 raise BertprepError(f"{model_path}: the numpy backend needs a Hugging Face BERT directory "
                                     "(config.json, model.safetensors)")
@@ -331,7 +333,8 @@ class Embedder:
             require_model(model_path)
             self.config = BertConfig.from_json_file(bert_config_path or find_bert_config(model_path))
             self.hidden_size = self.config.hidden_size
-            self._run = self._numpy_run(numpy_encoder.NumpyBertEncoder(model_path))
+            self._run = self._numpy_run(numpy_encoder.TorchBertEncoder(model_path, _CORES["threads"])
+                                        if backend == "torch" else numpy_encoder.NumpyBertEncoder(model_path))
         else:
             self._run = self._tensorflow_run(model_path, bert_config_path)
 
