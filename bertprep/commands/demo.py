@@ -56,14 +56,13 @@ def _run_pretraining(argv) -> None:
 
 
 def run(args) -> int:
+    from bertprep.io import fs
     from bertprep.io import output as output_lib
     from bertprep.commands import inspect as inspect_command
 
-    os.makedirs(args.output, exist_ok=True)
-    vocab_path = os.path.join(args.output, "vocab.txt")
-    with open(vocab_path, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(build_vocabulary(demo_corpus_path())) + "\n")
-    records_dir = os.path.join(args.output, "pretraining")
+    vocab_path = fs.join(args.output, "vocab.txt")
+    fs.write_bytes(vocab_path, ("\n".join(build_vocabulary(demo_corpus_path())) + "\n").encode("utf-8"))
+    records_dir = fs.join(args.output, "pretraining")
     started = time.time()
     _run_pretraining([
         "--input", demo_corpus_path(), "--vocab", vocab_path, "--output", records_dir,
@@ -76,9 +75,9 @@ def run(args) -> int:
     print("  corpus      %s" % demo_corpus_path())
     print("  vocabulary  %s" % vocab_path)
     print("  records     %s (%d pretraining instances, complete)" % (records_dir, summary["records"]))
-    print("  info        %s" % os.path.join(records_dir, output_lib.INFO_FILE))
-    report = os.path.join(records_dir, "report.html")
-    if os.path.exists(report):
+    print("  info        %s" % fs.join(records_dir, output_lib.INFO_FILE))
+    report = fs.join(records_dir, "report.html")
+    if fs.exists(report):
         print("  report      %s" % report)
     example = summary["examples"][0] if summary["examples"] else None
     if example:

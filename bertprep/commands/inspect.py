@@ -7,10 +7,9 @@ end with a one-line error and exit status 1.
 """
 import json
 
-from apache_beam.io.filesystems import FileSystems
-
 from bertprep import schemas
 from bertprep.errors import BertprepError
+from bertprep.io import fs
 from bertprep.io import output as output_lib
 from bertprep.io import tfrecord
 
@@ -32,7 +31,7 @@ def inspect_directory(path: str, examples: int = 1, expected: dict = None) -> di
     """Validate `path`; return a summary with counts and decoded examples. Raises BertprepError."""
     directory = output_lib.OutputDirectory(path)
     info_path = directory.file(output_lib.INFO_FILE)
-    if not FileSystems.exists(info_path):
+    if not fs.exists(info_path):
         if directory.is_complete():
             raise BertprepError("%s has a completion marker but no info.json" % path)
         raise BertprepError("%s is incomplete: no info.json and no %s marker (the run did not finish)"
@@ -53,7 +52,7 @@ def inspect_directory(path: str, examples: int = 1, expected: dict = None) -> di
     decoded = []
     for shard in info.get("shards", []):
         shard_path = directory.file(shard["file"])
-        if not FileSystems.exists(shard_path):
+        if not fs.exists(shard_path):
             raise BertprepError("%s: shard listed in info.json is missing" % shard_path)
         count = 0
         for offset, record in tfrecord.read_file(shard_path):

@@ -15,12 +15,11 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    from apache_beam.io.filesystems import FileSystems
-
+    from bertprep.io import fs
     from bertprep.report import report
 
     info_path = output_lib.join(args.path, output_lib.INFO_FILE)
-    if not FileSystems.exists(info_path):
+    if not fs.exists(info_path):
         raise BertprepError("%s has no %s: not a bertprep output directory, or its run did not finish"
                             % (args.path, output_lib.INFO_FILE))
     paths = report.regenerate(args.path)

@@ -5,7 +5,6 @@ them all too). Questions whose windows lack logits are not predicted and are cou
 the questions the `squad --split eval` run dead-lettered are listed from its info.json.
 """
 import json
-import os
 
 from bertprep.io import output as output_lib
 from bertprep.io import fs
@@ -58,8 +57,7 @@ def run(args) -> int:
         info, examples, features, results, args.n_best_size, args.max_answer_length,
         args.null_score_diff_threshold, recorded.version_2_with_negative if version_2 is None else version_2,
         args.metric, args.max_context, recorded.lower, recorded.strip_accents)
-    if not fs.is_remote(args.output):
-        os.makedirs(args.output, exist_ok=True)
+    fs.makedirs(args.output)
     written = [_write(args.output, "predictions.json", made["predictions"]),
                _write(args.output, "nbest_predictions.json", made["nbest"])]
     if made["null_odds"] is not None:

@@ -6,18 +6,15 @@
     <output>/_COMPLETE                              written last: the output is whole
 
 Every file is written under a temporary name and renamed into place, and the marker comes last, so a
-reader that sees `_COMPLETE` never reads a half-written run. Paths go through Beam's FileSystems, so
-`gs://` outputs work the same way as local ones.
+reader that sees `_COMPLETE` never reads a half-written run. Paths go through `bertprep.io.fs`, so
+`gs://` outputs work the same way as local ones (the README's "Publishing on an object store" says how
+each step stays correct without an atomic directory rename).
 """
 import json
 import math
-import os
 import re
 import uuid
 from typing import Iterable, List, Sequence
-
-from apache_beam.io.filesystem import CompressionTypes
-from apache_beam.io.filesystems import FileSystems
 
 from bertprep.errors import BertprepError
 from bertprep.io import fs, tfrecord
@@ -30,7 +27,7 @@ SHARD_NAME = re.compile(r"^(?P<prefix>.+)-\d{5}-of-\d{5}(\.[A-Za-z0-9.]+)?$")
 
 
 def join(directory: str, *names: str) -> str:
-    return FileSystems.join(directory, *names)
+    return fs.join(directory, *names)
 
 
 def default_num_shards(input_bytes: int, bytes_per_shard: int = 32 << 20) -> int:
@@ -48,7 +45,9 @@ def tfrecord_suffix(compression: str) -> str:
 
 def _exists(path: str) -> bool:
     try:
-        return FileSystems.exists(path)
+        return fs.exists(path)
+    except BertprepError:  # no credentials or no network: one line, said now rather than as "not there"
+        raise
     except Exception:  # a remote filesystem error reads as "not there"; the write step reports the real one
         return False
 
@@ -81,14 +80,14 @@ class OutputDirectory:
             if not self.overwrite:
                 raise BertprepError("%s already holds a complete output; pass --overwrite to replace it" % self.path)
             # Withdraw the marker first: if the rerun dies, nobody mistakes the leftovers for a whole output.
-            FileSystems.delete([self.file(COMPLETE_MARKER)])
+            fs.delete([self.file(COMPLETE_MARKER)])
         if not fs.is_remote(self.path):
             try:
-                os.makedirs(os.path.join(self.path, DEAD_LETTER_DIR), exist_ok=True)
-                probe = os.path.join(self.path, ".write-probe-%s" % uuid.uuid4().hex)
-                with open(probe, "w") as handle:
-                    handle.write("ok")
-                os.remove(probe)
+                fs.makedirs(fs.join(self.path, DEAD_LETTER_DIR))
+                probe = fs.join(self.path, ".write-probe-%s" % uuid.uuid4().hex)
+                with fs.open_write(probe) as handle:
+                    handle.write(b"ok")
+                fs.delete([probe])
             except OSError as error:
                 raise BertprepError(describe_os_error(error, self.path)) from None
         if self.overwrite:
@@ -98,9 +97,9 @@ class OutputDirectory:
 
     def remove_temporaries(self) -> None:
         patterns = [self.file("*" + TEMP_INFIX + "*"), self.file(DEAD_LETTER_DIR, "*" + TEMP_INFIX + "*")]
-        paths = sorted({m.path for result in FileSystems.match(patterns) for m in result.metadata_list})
+        paths = sorted({path for pattern in patterns for path in fs.list_files(pattern)})
         if paths:
-            FileSystems.delete(paths)
+            fs.delete(paths)
 
     def remove_outputs(self, side_outputs: Sequence[str] = ()) -> None:
         """Delete files an earlier run of ours left (shards, dead letters, info, reports, temporaries, the
@@ -108,11 +107,9 @@ class OutputDirectory:
         patterns = [self.file("*.tfrecord*"), self.file("*.parquet"), self.file("*" + TEMP_INFIX + "*"),
                     self.file(DEAD_LETTER_DIR, "*.jsonl*"), self.file(INFO_FILE), self.file("report.*")]
         patterns += [self.file(pattern) for pattern in side_outputs]
-        paths = []
-        for result in FileSystems.match(patterns):
-            paths.extend(metadata.path for metadata in result.metadata_list)
+        paths = [path for pattern in patterns for path in fs.list_files(pattern)]
         if paths:  # a temporary shard matches two patterns: delete each file once
-            FileSystems.delete(sorted(set(paths)))
+            fs.delete(sorted(set(paths)))
 
     def remove_stale_shards(self, published: Iterable[str]) -> List[str]:
         """Delete shards a killed earlier run into this directory left under other names (another
@@ -123,11 +120,10 @@ class OutputDirectory:
         prefixes = sorted({SHARD_NAME.match(name).group("prefix") for name in keep})
         if not prefixes:
             return []
-        matches = FileSystems.match([self.file("%s-*-of-*" % prefix) for prefix in prefixes])
-        stale = sorted({metadata.path for result in matches for metadata in result.metadata_list
-                        if _is_stale_shard(metadata.path.rstrip("/").rsplit("/", 1)[-1], prefixes, keep)})
+        matches = [path for prefix in prefixes for path in fs.list_files(self.file("%s-*-of-*" % prefix))]
+        stale = sorted({path for path in matches if _is_stale_shard(fs.basename(path), prefixes, keep)})
         if stale:
-            FileSystems.delete(stale)
+            fs.delete(stale)
         return stale
 
     def read_info(self) -> dict:
@@ -148,9 +144,9 @@ def _is_stale_shard(name: str, prefixes, keep) -> bool:
 def write_bytes_atomically(path: str, data: bytes) -> str:
     temporary = path + TEMP_INFIX + uuid.uuid4().hex
     try:
-        with FileSystems.create(temporary, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+        with fs.open_write(temporary) as handle:
             handle.write(data)
-        _rename(temporary, path)
+        fs.replace(temporary, path)
     except OSError as error:
         raise BertprepError(describe_os_error(error, path)) from None
     return path
@@ -171,18 +167,9 @@ def _json_default(value):
 
 def read_json(path: str) -> dict:
     try:
-        with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
-            return json.loads(handle.read().decode("utf-8"))
-    except (OSError, IOError) as error:
-        raise BertprepError("cannot read %s: %s" % (path, error)) from None
+        return json.loads(fs.read_bytes(path).decode("utf-8"))
     except ValueError as error:
         raise BertprepError("%s is not valid JSON: %s" % (path, error)) from None
-
-
-def _rename(source: str, destination: str) -> None:
-    if _exists(destination):
-        FileSystems.delete([destination])
-    FileSystems.rename([source], [destination])
 
 
 class ShardWriter:
@@ -194,9 +181,8 @@ class ShardWriter:
         self.records = 0
         self.bytes = 0
         self._temporary = path + TEMP_INFIX + uuid.uuid4().hex
-        compression_type = CompressionTypes.GZIP if compression == "gzip" else CompressionTypes.UNCOMPRESSED
         try:
-            self._handle = FileSystems.create(self._temporary, compression_type=compression_type)
+            self._handle = fs.open_write(self._temporary, compression="gzip" if compression == "gzip" else "none")
         except OSError as error:
             raise BertprepError(describe_os_error(error, path)) from None
 
@@ -212,7 +198,7 @@ class ShardWriter:
     def close(self) -> dict:
         try:
             self._handle.close()
-            _rename(self._temporary, self.path)
+            fs.replace(self._temporary, self.path)
         except OSError as error:
             raise BertprepError(describe_os_error(error, self.path)) from None
         return {"path": self.path, "records": self.records, "bytes": self.bytes}
@@ -226,9 +212,8 @@ class ShardWriter:
         except OSError:
             pass
         try:
-            if _exists(self._temporary):
-                FileSystems.delete([self._temporary])
-        except OSError:
+            fs.delete([self._temporary])
+        except (OSError, BertprepError):
             pass  # a leftover temporary is removed by the next run's prepare()
 
     def __enter__(self):

@@ -54,11 +54,9 @@ def iter_records(handle, name: str = "<stream>"):
 
 def read_file(path: str):
     """Yield (offset, record) from a local or remote TFRecord file; `.gz` files are decompressed."""
-    from apache_beam.io.filesystems import FileSystems
+    from bertprep.io import fs
 
-    with FileSystems.open(path, mime_type="application/octet-stream",
-                          compression_type="uncompressed") as raw:
-        data = raw.read()
+    data = fs.read_bytes(path)
     if path.endswith(".gz"):
         try:
             data = gzip.decompress(data)

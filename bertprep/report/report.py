@@ -424,12 +424,12 @@ def write_report(directory: str, info: dict, timing: Optional[dict] = None) -> D
 
 def regenerate(directory: str) -> Dict[str, str]:
     """Rebuild the report of an existing output directory, keeping the timing the run recorded."""
-    from apache_beam.io.filesystems import FileSystems
+    from bertprep.io import fs
 
     info = output_lib.read_json(output_lib.join(directory, output_lib.INFO_FILE))
     timing = {}
     previous = output_lib.join(directory, REPORT_JSON)
-    if FileSystems.exists(previous):
+    if fs.exists(previous):
         try:
             timing = output_lib.read_json(previous).get("timing") or {}
         except Exception:  # an unreadable old report is replaced, its timing lost

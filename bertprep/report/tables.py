@@ -8,7 +8,7 @@ import heapq
 import io
 from typing import List, Optional, Tuple
 
-from apache_beam.io.filesystems import FileSystems
+from bertprep.io import fs
 
 CORRECT_COLUMNS = ("correct", "char", "character", "source", "from")
 WRONG_COLUMNS = ("wrong", "candidate", "target", "to", "confused")
@@ -30,9 +30,9 @@ def _pick(header: List[str], names) -> Optional[int]:
 
 def _rows(path: str):
     """Header and rows of a UTF-8 TSV file; nothing if it does not exist."""
-    if not FileSystems.exists(path):
+    if not fs.exists(path):
         return None, iter(())
-    handle = io.TextIOWrapper(FileSystems.open(path, compression_type="auto"), encoding="utf-8", errors="replace")
+    handle = io.TextIOWrapper(fs.open_read(path), encoding="utf-8", errors="replace")
     reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
     header = next(reader, None)
 

@@ -4,9 +4,9 @@ Written by the trainer beside its checkpoints from `train_log.jsonl` and the eva
 the same page style and plot helpers as the data jobs' reports (html.py, plots.py).
 """
 import datetime
-import os
 from typing import List, Optional
 
+from bertprep.io import fs
 from bertprep.report import plots
 from bertprep.report.html import _escape, _table, figure, head, json_cell
 
@@ -82,9 +82,4 @@ def write_training_report(directory: str, history: List[dict], metrics: Optional
                           settings: dict, prior_loss: Optional[float] = None) -> str:
     """Write `directory`/report.html (replacing it whole); its path."""
     page = render_training_report(history, metrics, warnings, settings, prior_loss)
-    path = os.path.join(directory, TRAINING_REPORT)
-    temporary = path + ".tmp"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(page)
-    os.replace(temporary, path)
-    return path
+    return fs.write_bytes(fs.join(directory, TRAINING_REPORT), page.encode("utf-8"))

@@ -9,8 +9,7 @@ def format_summary(output_dir: str, elapsed: Optional[float] = None, max_files: 
     """One screen: what was read, written and dead-lettered, how fast, what ran (the `options` that
     differ from their defaults, one a line, and the `runner`), and the paths written. `info`: the
     directory's info.json when the caller has read it already."""
-    from apache_beam.io.filesystems import FileSystems
-
+    from bertprep.io import fs
     from bertprep.io import output as output_lib
 
     directory = output_lib.OutputDirectory(output_dir)
@@ -44,13 +43,12 @@ def format_summary(output_dir: str, elapsed: Optional[float] = None, max_files: 
         lines.append("  … %d more shards" % (len(shards) - max_files))
     extra = [output_lib.INFO_FILE, "report.html", "report.json", output_lib.COMPLETE_MARKER]
     for name in extra:
-        if FileSystems.exists(directory.file(name)):
+        if fs.exists(directory.file(name)):
             lines.append("  %s" % name)
     dead_dir = directory.file(output_lib.DEAD_LETTER_DIR, "*.jsonl*")
-    for result in FileSystems.match([dead_dir]):
-        for metadata in sorted(result.metadata_list, key=lambda m: m.path):
-            if metadata.size_in_bytes:
-                lines.append("  %s/%s" % (output_lib.DEAD_LETTER_DIR, metadata.path.rsplit("/", 1)[-1]))
+    for path, size in fs.list_sizes(dead_dir):
+        if size:
+            lines.append("  %s/%s" % (output_lib.DEAD_LETTER_DIR, fs.basename(path)))
     return "\n".join(lines)
 
 

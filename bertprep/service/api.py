@@ -28,7 +28,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from bertprep import __version__
-from bertprep.errors import BertprepError
+from bertprep.errors import BertprepError, StorageUnavailable
 from bertprep.service import run_process
 from bertprep.service.jobs_file import JobsConfig
 from bertprep.service.run_registry import STATUSES, Registry, RegistryError, RunNotFound, iso_time, public_view
@@ -230,14 +230,22 @@ def create_app(config: JobsConfig, registry: Optional[Registry] = None, schedule
         except RunNotFound:  # the registry's own message names its file: not for HTTP clients
             raise HTTPException(404, detail="no run %r" % run_id) from None
         view = public_view(run, with_spec=True)
-        view["report"] = run_process.read_report(run["output_path"]) if run.get("output_path") else None
         view["log_tail"] = log_tail(run.get("log_path"))
-        view["is_latest"] = run_process.is_published(run)
+        try:
+            view["report"] = run_process.read_report(run["output_path"]) if run.get("output_path") else None
+            view["is_latest"] = run_process.is_published(run)
+        except StorageUnavailable as error:  # the run's own record still answers; say why the store does not
+            view["report"] = view["is_latest"] = None
+            view["storage_error"] = str(error)
         return view
 
     @app.exception_handler(BertprepError)
     def bertprep_error(_, error: BertprepError):
         return JSONResponse(status_code=400, content={"detail": str(error)})
+
+    @app.exception_handler(StorageUnavailable)
+    def storage_unavailable(_, error: StorageUnavailable):  # gs:// without credentials or network: one line
+        return JSONResponse(status_code=503, content={"detail": str(error)})
 
     @app.exception_handler(RegistryError)
     def registry_error(_, error: RegistryError):

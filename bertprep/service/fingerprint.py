@@ -3,14 +3,13 @@
 A fingerprint lists every matched file with its size and modification time (cheap), or with a
 SHA-256 of its content when `content_hash` is set (exact: a file rewritten with the same bytes
 stays unchanged). Directories are walked (an upstream job's output directory is an input too).
-Remote paths (gs://) go through Beam's FileSystems.
+Every path goes through `bertprep.io.fs` (local or gs://).
 
 Every argument naming an existing file counts (vocabularies, tables, models), whether or not the job
 lists its `inputs:` explicitly. The code counts too (`tool_fingerprint`): the bertprep version and a
 hash of the installed package's files, and of the job's own modules when they live outside it
 (BERTPREP_EXTRA_PIPELINES), so an upgrade or a fix reruns instead of keeping the old output as good.
 """
-import glob
 import hashlib
 import json
 import os
@@ -61,7 +60,7 @@ def tool_fingerprint(pipeline: str) -> dict:
         from bertprep.pipelines import registry
 
         entry = registry.pipeline(pipeline)
-        for target in (entry.options, entry.build):
+        for target in (entry.options, entry.plan, entry.build or entry.run):
             origin = _module_file(target.split(":")[0])
             if origin and not origin.startswith(package_dir + os.sep) and origin not in job_files:
                 job_files.append(origin)
@@ -107,7 +106,7 @@ def _absolute(pattern: str, base_dir: str) -> str:
 def _matches_something(pattern: str) -> bool:
     if fs.is_remote(pattern):
         return pattern.startswith("gs://") and "/" in pattern[5:]
-    return bool(glob.glob(os.path.expanduser(pattern)))
+    return bool(fs.expand_files(pattern)) or fs.is_dir(os.path.expanduser(pattern))
 
 
 def fingerprint(patterns: Iterable[str], content_hash: bool = False) -> dict:
@@ -121,7 +120,7 @@ def fingerprint(patterns: Iterable[str], content_hash: bool = False) -> dict:
     for path in sorted(files):
         entry = files[path]
         if content_hash:
-            listed.append({"path": path, "size": entry["size"], "sha256": _sha256(path)})
+            listed.append({"path": path, "size": entry["size"], "sha256": fs.sha256(path, HASH_CHUNK)})
         else:
             listed.append({"path": path, "size": entry["size"], "mtime": entry["mtime"]})
     return {"patterns": list(patterns), "mode": mode, "files": listed}
@@ -132,44 +131,8 @@ def fingerprint_hash(value) -> str:
 
 
 def _expand(pattern: str) -> List[dict]:
-    if fs.is_remote(pattern):
-        return _expand_remote(pattern)
-    found = []
-    for path in sorted(glob.glob(os.path.expanduser(pattern))):
-        if os.path.isdir(path):
-            for root, dirs, names in os.walk(path):
-                dirs.sort()
-                for name in sorted(names):
-                    found.append(_stat(os.path.join(root, name)))
-        else:
-            found.append(_stat(path))
-    return found
-
-
-def _stat(path: str) -> dict:
-    status = os.stat(path)
-    return {"path": os.path.abspath(path), "size": status.st_size, "mtime": status.st_mtime_ns / 1e9}
-
-
-def _expand_remote(pattern: str) -> List[dict]:
-    from apache_beam.io.filesystems import FileSystems
-
-    try:
-        results = FileSystems.match([pattern if any(c in pattern for c in "*?[") else pattern.rstrip("/") + "*"])
-    except Exception as error:  # Beam wraps filesystem errors in BeamIOError
-        raise BertprepError("cannot list %s: %s" % (pattern, error)) from None
-    return [{"path": meta.path, "size": meta.size_in_bytes, "mtime": getattr(meta, "last_updated_in_seconds", 0)}
-            for result in results for meta in result.metadata_list]
+    return fs.expand_files(pattern)
 
 
 def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    if fs.is_remote(path):
-        with fs.open_read(path, decompress=False) as handle:
-            for chunk in iter(lambda: handle.read(HASH_CHUNK), b""):
-                digest.update(chunk)
-    else:
-        with open(path, "rb") as handle:
-            for chunk in iter(lambda: handle.read(HASH_CHUNK), b""):
-                digest.update(chunk)
-    return digest.hexdigest()
+    return fs.sha256(path, HASH_CHUNK)

@@ -93,11 +93,9 @@ class JobsConfig:
 
 def load_jobs_file(path: str, check_pipelines: bool = True) -> JobsConfig:
     """Read and validate a jobs file; raises BertprepError naming the file, line and key at fault."""
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as error:
-        raise BertprepError("cannot read jobs file %s: %s" % (path, error.strerror or error)) from None
+    from bertprep.io import fs
+
+    data = fs.read_bytes(path, "jobs file")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as error:

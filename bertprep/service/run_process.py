@@ -29,7 +29,7 @@ import threading
 import time
 from typing import Iterable, Optional
 
-from bertprep.errors import BertprepError
+from bertprep.errors import BertprepError, StorageUnavailable
 from bertprep.io import fs
 from bertprep.service import catalog, fingerprint
 from bertprep.service.jobs_file import JobSpec, resolve_placeholders
@@ -83,20 +83,11 @@ def latest_path(output_root: str, job: str) -> str:
 def read_latest(output_root: str, job: str) -> Optional[str]:
     """The run id LATEST names for `job`, or None before its first successful run."""
     path = latest_path(output_root, job)
-    try:
-        if fs.is_remote(path):
-            if not fs.exists(path):
-                return None
-            with fs.open_read(path, decompress=False) as handle:
-                text = handle.read().decode("utf-8")
-        else:
-            with open(path, encoding="utf-8") as handle:
-                text = handle.read()
-    except FileNotFoundError:
+    if not fs.exists(path):
         return None
-    except IsADirectoryError:
-        raise BertprepError("%s is a directory, not a LATEST pointer; move it away" % path) from None
-    return text.strip() or None
+    if not fs.is_remote(path) and fs.is_dir(path):
+        raise BertprepError("%s is a directory, not a LATEST pointer; move it away" % path)
+    return fs.read_text(path, "LATEST pointer").strip() or None
 
 
 def latest_output(output_root: str, job: str) -> Optional[str]:
@@ -145,6 +136,8 @@ def read_info(output_path: str) -> dict:
 
     try:
         return output_lib.OutputDirectory(output_path).read_info()
+    except StorageUnavailable:  # not "no info.json": the store cannot be asked (no credentials, no network)
+        raise
     except BertprepError:
         return {}
 
@@ -156,6 +149,8 @@ def read_report(output_path: str) -> Optional[dict]:
     report_path = fs.join(output_path, "report.json")
     try:
         return output_lib.read_json(report_path)
+    except StorageUnavailable:
+        raise
     except BertprepError:
         info = read_info(output_path)
         if not info:

@@ -3,7 +3,6 @@
 `bertprep runs retry|prune` calls these (the command only parses and prints), as the API could.
 """
 import os
-import shutil
 from typing import Dict, List, Optional, Tuple
 
 from bertprep.errors import BertprepError
@@ -96,12 +95,7 @@ def delete_run_files(run: dict) -> None:
     """The run's output directory (only when it is the run's own <root>/<job>/<run_id>) and its log."""
     path = run.get("output_path")
     if path and path.rstrip("/").endswith(run["run_id"]):
-        if fs.is_remote(path):
-            from apache_beam.io.filesystems import FileSystems  # deleting a remote tree: Beam's own call
-            if FileSystems.exists(path.rstrip("/") + "/"):
-                FileSystems.delete([path.rstrip("/") + "/"])
-        elif os.path.isdir(path):
-            shutil.rmtree(path)
+        fs.delete_tree(path)  # local or gs:// (every object under the run's prefix)
     log = run.get("log_path")
-    if log and os.path.exists(log):
-        os.remove(log)
+    if log:
+        fs.delete([log])

@@ -7,12 +7,12 @@ built. Hugging Face weights come from `model.safetensors` (numpy loader) or `pyt
 and the stored tensors it did not use (`unused`); Adam slots and step counters are ignored.
 """
 import dataclasses
-import glob
 import os
 import re
 
 import numpy as np
 
+from bertprep.io import fs
 from bertprep.errors import BertprepError
 
 GOOGLE = "google"
@@ -148,19 +148,19 @@ def assign_tensors(model, tensors: dict, naming: str, source: str) -> ImportRepo
 def resolve_tf_checkpoint(path) -> str:
     """A checkpoint prefix from a prefix, an `.index`/`.data-*` file, or a directory (its latest checkpoint)."""
     path = os.fspath(path)
-    if os.path.isdir(path):
+    if fs.is_dir(path):
         import tensorflow as tf
 
         latest = tf.train.latest_checkpoint(path)
-        if latest and os.path.exists(latest + ".index"):
+        if latest and fs.exists(latest + ".index"):
             return latest
         if latest:  # the `checkpoint` file often names the machine it was written on
-            local = os.path.join(path, os.path.basename(latest))
-            if os.path.exists(local + ".index"):
+            local = fs.join(path, fs.basename(latest))
+            if fs.exists(local + ".index"):
                 return local
-        indexes = sorted(glob.glob(os.path.join(path, "*.index")))
-        if not indexes and os.path.isdir(os.path.join(path, "checkpoints")):  # a `bertprep train` output
-            return resolve_tf_checkpoint(os.path.join(path, "checkpoints"))
+        indexes = sorted(fs.list_files(fs.join(path, "*.index")))
+        if not indexes and fs.is_dir(fs.join(path, "checkpoints")):  # a `bertprep train` output
+            return resolve_tf_checkpoint(fs.join(path, "checkpoints"))
         if len(indexes) == 1:
             return indexes[0][: -len(".index")]
         if not indexes:
@@ -172,8 +172,8 @@ def resolve_tf_checkpoint(path) -> str:
     if path.endswith(".index"):
         path = path[: -len(".index")]
     path = re.sub(r"\.data-\d+-of-\d+$", "", path)
-    if not os.path.exists(path + ".index"):
-        raise BertprepError(f"{path}: checkpoint not found (no {os.path.basename(path)}.index)")
+    if not fs.exists(path + ".index"):
+        raise BertprepError(f"{path}: checkpoint not found (no {fs.basename(path)}.index)")
     return path
 
 
@@ -201,17 +201,22 @@ def load_google_checkpoint(model, path) -> ImportReport:
 def read_hf_tensors(directory) -> tuple:
     """(name → array, file) from model.safetensors or pytorch_model.bin, names without `bert.`."""
     directory = os.fspath(directory)
-    safetensors_path = os.path.join(directory, "model.safetensors")
-    torch_path = os.path.join(directory, "pytorch_model.bin")
-    if os.path.exists(safetensors_path):
-        from safetensors import safe_open
-
+    safetensors_path = fs.join(directory, "model.safetensors")
+    torch_path = fs.join(directory, "pytorch_model.bin")
+    if fs.exists(safetensors_path):
         raw = {}
-        with safe_open(safetensors_path, framework="np") as handle:
-            for name in handle.keys():
-                raw[name] = handle.get_tensor(name)
+        if fs.is_remote(safetensors_path):  # safe_open maps a local file; a remote one is read whole
+            from safetensors.numpy import load
+
+            raw.update(load(fs.read_bytes(safetensors_path)))
+        else:
+            from safetensors import safe_open
+
+            with safe_open(safetensors_path, framework="np") as handle:
+                for name in handle.keys():
+                    raw[name] = handle.get_tensor(name)
         source = safetensors_path
-    elif os.path.exists(torch_path):
+    elif fs.exists(torch_path):
         try:
             import torch
         except ImportError:
@@ -268,8 +273,8 @@ def load_object_checkpoint(model, prefix) -> ImportReport:
 def detect_format(path) -> str:
     """"hf", "google" or "bertprep" for a model path (directory or checkpoint prefix)."""
     path = os.fspath(path)
-    if os.path.isdir(path) and (
-        os.path.exists(os.path.join(path, "model.safetensors")) or os.path.exists(os.path.join(path, "pytorch_model.bin"))
+    if fs.is_dir(path) and (
+        fs.exists(fs.join(path, "model.safetensors")) or fs.exists(fs.join(path, "pytorch_model.bin"))
     ):
         return HF
     prefix = resolve_tf_checkpoint(path)

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import os
 
+from bertprep.io import fs
 from bertprep.errors import BertprepError
 
 # Activation names as stored in BertConfig.hidden_act.
@@ -65,9 +66,7 @@ class BertConfig:
         return dataclasses.asdict(self)
 
     def to_json_file(self, path) -> None:
-        with open(path, "w", encoding="utf-8") as handle:
-            json.dump(self.to_dict(), handle, indent=2, sort_keys=True)
-            handle.write("\n")
+        fs.write_bytes(os.fspath(path), (json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n").encode("utf-8"))
 
     @classmethod
     def from_dict(cls, data: dict, flavour: str = "auto", source: str = "<dict>") -> "BertConfig":
@@ -96,18 +95,17 @@ class BertConfig:
     def from_json_file(cls, path, flavour: str = "auto") -> "BertConfig":
         """Read bert_config.json (Google), config.json (Hugging Face) or our own export's config."""
         path = os.fspath(path)
-        if os.path.isdir(path):
+        if fs.is_dir(path):
             for name in ("bert_config.json", "config.json"):
-                if os.path.exists(os.path.join(path, name)):
-                    path = os.path.join(path, name)
+                if fs.exists(fs.join(path, name)):
+                    path = fs.join(path, name)
                     break
             else:
                 raise BertprepError(f"{path}: no bert_config.json or config.json in this directory")
+        if not fs.exists(path):
+            raise BertprepError(f"{path}: BERT config file not found")
         try:
-            with open(path, encoding="utf-8") as handle:
-                data = json.load(handle)
-        except FileNotFoundError:
-            raise BertprepError(f"{path}: BERT config file not found") from None
+            data = json.loads(fs.read_text(path, "BERT config"))
         except json.JSONDecodeError as exc:
             raise BertprepError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
         return cls.from_dict(data, flavour=flavour, source=path)

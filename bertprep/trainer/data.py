@@ -6,7 +6,6 @@ checked against the model (sequence length, predictions per sequence, label coun
 and a mismatch is refused with a one-line message naming both values.
 """
 import dataclasses
-import glob
 import json
 import os
 from typing import List, Optional
@@ -81,16 +80,15 @@ def _first(mapping: dict, *keys):
 def read_dataset_info(path) -> DatasetInfo:
     """Read and check `path`/info.json; the directory must be a complete bertprep output."""
     path = os.fspath(path)
-    info_path = os.path.join(path, INFO_FILE)
-    if not os.path.isdir(path):
+    info_path = fs.join(path, INFO_FILE)
+    if not fs.is_dir(path):
         raise BertprepError(f"{path}: dataset directory not found")
-    if not os.path.exists(info_path):
+    if not fs.exists(info_path):
         raise BertprepError(f"{path}: no info.json; is this a bertprep output directory?")
-    if not os.path.exists(os.path.join(path, COMPLETE_MARKER)):
+    if not fs.exists(fs.join(path, COMPLETE_MARKER)):
         raise BertprepError(f"{path}: no {COMPLETE_MARKER} marker; the job that writes it did not finish")
     try:
-        with open(info_path, encoding="utf-8") as handle:
-            info = json.load(handle)
+        info = json.loads(fs.read_text(info_path))
     except json.JSONDecodeError as exc:
         raise BertprepError(f"{info_path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     config = dict(info.get("config") or {})
@@ -106,15 +104,15 @@ def read_dataset_info(path) -> DatasetInfo:
     prefix = info.get("shard_prefix") or kind
     shard_names = [shard["file"] for shard in info.get("shards", []) if shard.get("records", 1)]
     if shard_names:
-        files = [os.path.join(path, name) for name in shard_names]
+        files = [fs.join(path, name) for name in shard_names]
     else:
-        files = sorted(glob.glob(os.path.join(path, f"{prefix}-*.tfrecord")) +
-                       glob.glob(os.path.join(path, f"{prefix}-*.tfrecord.gz")))
+        files = sorted(fs.list_files(fs.join(path, f"{prefix}-*.tfrecord")) +
+                       fs.list_files(fs.join(path, f"{prefix}-*.tfrecord.gz")))
     if not files:
         raise BertprepError(f"{path}: no {prefix}-*.tfrecord shards")
-    missing = [name for name in files if not os.path.exists(name)]
+    missing = [name for name in files if not fs.exists(name)]
     if missing:
-        raise BertprepError(f"{path}: shard {os.path.basename(missing[0])} listed in info.json is missing")
+        raise BertprepError(f"{path}: shard {fs.basename(missing[0])} listed in info.json is missing")
     compression = "gzip" if files[0].endswith(".gz") else "none"
     counts = info.get("counts") or {}
     fingerprint = _first(info, "vocab_fingerprint") or config.get("vocab_fingerprint")
@@ -130,7 +128,7 @@ def read_dataset_info(path) -> DatasetInfo:
 def _vocab_size_from(config, fingerprint):
     """The size of the vocabulary the job read (config["vocab"]), if that file is here and unchanged."""
     vocab = config.get("vocab")
-    if not vocab or not fingerprint or fs.is_remote(str(vocab)) or not os.path.exists(vocab):
+    if not vocab or not fingerprint or fs.is_remote(str(vocab)) or not fs.exists(vocab):
         return None
     from bertprep.transforms.tokenization.vocabulary import Vocabulary
 

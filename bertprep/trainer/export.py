@@ -7,10 +7,8 @@ Written to the output directory:
                       `sequence_output`, `pooled_output`, `encoder_outputs` [batch, layers, length, hidden]
 Optionally `bert_model.ckpt.*` with Google's variable names, for tools that read original checkpoints.
 """
-import glob
-import os
-import shutil
 
+from bertprep.io import fs
 from bertprep.errors import BertprepError
 from bertprep.trainer import checkpoint_import, loop
 from bertprep.trainer.loading import find_beside, load_task_model
@@ -21,7 +19,7 @@ GOOGLE_PREFIX = "bert_model.ckpt"
 
 def checkpoint_size(prefix) -> int:
     """Bytes in a checkpoint's .index and .data-* files."""
-    return sum(os.path.getsize(name) for name in glob.glob(prefix + ".index") + glob.glob(prefix + ".data-*"))
+    return sum(fs.size(name) for name in fs.list_files(prefix + ".index") + fs.list_files(prefix + ".data-*"))
 
 
 def human_size(size: int) -> str:
@@ -37,31 +35,31 @@ def export(checkpoint, output, bert_config_path=None, vocab=None, saved_model=Tr
     """Write the slim export; returns sizes and paths."""
     import tensorflow as tf
 
-    if os.path.exists(os.path.join(output, WEIGHTS_PREFIX + ".index")) and not overwrite:
+    if fs.exists(fs.join(output, WEIGHTS_PREFIX + ".index")) and not overwrite:
         raise BertprepError(f"{output} already holds an export; pass --overwrite to replace it")
     loaded = load_task_model(checkpoint, bert_config_path)
     model, bert_config, description, prefix = loaded.model, loaded.bert_config, loaded.description, loaded.prefix
     if loaded.import_report is not None:  # an original Google checkpoint: its Adam slots are dropped the same way
         log(loaded.import_report.summary())
-    os.makedirs(output, exist_ok=True)
-    weights = os.path.join(output, WEIGHTS_PREFIX)
+    fs.makedirs(output)
+    weights = fs.join(output, WEIGHTS_PREFIX)
     tf.train.Checkpoint(model=model).write(weights)
     old_size, new_size = checkpoint_size(prefix), checkpoint_size(weights)
     log(f"checkpoint {prefix}: {human_size(old_size)} → weights only {weights}: {human_size(new_size)}")
-    bert_config.to_json_file(os.path.join(output, "bert_config.json"))
+    bert_config.to_json_file(fs.join(output, "bert_config.json"))
     loop.write_model_description(output, description["task"], {
         "num_labels": description.get("num_labels"), "multi_label": description.get("multi_label", False),
         "regression": description.get("regression", False), "labels": description.get("labels"),
         "vocab_fingerprint": description.get("vocab_fingerprint"), "max_seq_length": description.get("max_seq_length")},
         description.get("use_next_sentence", True))
-    vocab = vocab or find_beside(prefix, os.path.dirname(prefix), "vocab.txt")
+    vocab = vocab or find_beside(prefix, fs.dirname(prefix), "vocab.txt")
     if vocab:
-        shutil.copyfile(vocab, os.path.join(output, "vocab.txt"))
+        fs.copy(vocab, fs.join(output, "vocab.txt"))
     result = {"old_bytes": old_size, "new_bytes": new_size, "weights": weights}
     if google_format:
-        result["google_checkpoint"] = write_google_checkpoint(model, os.path.join(output, GOOGLE_PREFIX))
+        result["google_checkpoint"] = write_google_checkpoint(model, fs.join(output, GOOGLE_PREFIX))
     if saved_model:
-        result["saved_model"] = write_saved_model(model.encoder, os.path.join(output, "saved_model"))
+        result["saved_model"] = write_saved_model(model.encoder, fs.join(output, "saved_model"))
         log(f"SavedModel with serving signature: {result['saved_model']}")
     return result
 
@@ -99,7 +97,7 @@ def write_saved_model(encoder, directory) -> str:
                     "encoder_outputs": tf.cast(tf.stack(outputs["encoder_outputs"], axis=1), tf.float32)}
 
     module = Serving(encoder)
-    if os.path.exists(directory):
-        shutil.rmtree(directory)
+    if fs.exists(directory):
+        fs.delete_tree(directory)
     tf.saved_model.save(module, directory, signatures={"serving_default": module.serve})
     return directory

@@ -23,6 +23,7 @@ import os
 
 import numpy as np
 
+from bertprep.io import fs
 from bertprep.errors import BertprepError
 from bertprep.trainer import checkpoint_import
 from bertprep.trainer.config import BertConfig
@@ -33,7 +34,7 @@ DEFAULT_POOLING = "mean"
 SENTENCE_BERT_CONFIG = "sentence_bert_config.json"
 MODULES = "modules.json"
 TOKENIZER_CONFIG = "tokenizer_config.json"
-DEFAULT_POOLING_CONFIG = os.path.join("1_Pooling", "config.json")
+DEFAULT_POOLING_CONFIG = fs.join("1_Pooling", "config.json")
 # sentence-transformers' pooling flags (its older config format) and the pooling each one names.
 _POOLING_FLAGS = {"pooling_mode_cls_token": "cls", "pooling_mode_max_tokens": "max",
                   "pooling_mode_mean_tokens": "mean", "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len_tokens",
@@ -44,16 +45,16 @@ _SENTENCE_TRANSFORMERS_POOLINGS = ("cls", "mean", "max")
 def model_directory(path) -> str:
     """The directory holding the model's files (a checkpoint prefix lives in its directory)."""
     path = os.fspath(path)
-    return path if os.path.isdir(path) else os.path.dirname(path)
+    return path if fs.is_dir(path) else fs.dirname(path)
 
 
 def _find_beside_model(path, names):
     """The first of `names` in the model's directory, else in the directory above it; None when absent."""
     directory = model_directory(path)
-    for candidate in (directory, os.path.dirname(directory)):
+    for candidate in (directory, fs.dirname(directory)):
         for name in names:
-            if candidate and os.path.exists(os.path.join(candidate, name)):
-                return os.path.join(candidate, name)
+            if candidate and fs.exists(fs.join(candidate, name)):
+                return fs.join(candidate, name)
     return None
 
 
@@ -85,15 +86,14 @@ class EmbeddingSettings:
 
 def _read_json(path):
     try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError) as error:
+        return json.loads(fs.read_text(path))
+    except (BertprepError, ValueError) as error:
         raise BertprepError(f"{path}: cannot read it as JSON: {error}") from None
 
 
 def _declared(path, key):
     """`key`'s value in the JSON object file `path`; None when the file or the key is absent."""
-    if not os.path.exists(path):
+    if not fs.exists(path):
         return None
     data = _read_json(path)
     if not isinstance(data, dict):
@@ -108,8 +108,8 @@ def _module_kind(module: dict) -> str:
 
 def _read_modules(directory):
     """sentence-transformers' module list (modules.json), or None when the directory has none."""
-    path = os.path.join(directory, MODULES)
-    if not os.path.exists(path):
+    path = fs.join(directory, MODULES)
+    if not fs.exists(path):
         return None
     modules = _read_json(path)
     if not isinstance(modules, list) or not all(isinstance(module, dict) for module in modules):
@@ -145,7 +145,7 @@ def resolve_settings(model_path, bert_config: BertConfig, max_seq_length=None, p
     directory = model_directory(model_path)
     sources = {}
     modules = _read_modules(directory)
-    modules_path = os.path.join(directory, MODULES)
+    modules_path = fs.join(directory, MODULES)
 
     if pooling is not None:
         sources["pooling"] = "--pooling"
@@ -158,9 +158,9 @@ def resolve_settings(model_path, bert_config: BertConfig, max_seq_length=None, p
             raise BertprepError(f"{modules_path}: bertprep embed cannot compute module {names}; pass --pooling "
                                 "to embed with the transformer and pooling alone")
         pooling_dirs = [module.get("path") or "" for module in modules or [] if _module_kind(module) == "Pooling"]
-        pooling_path = os.path.join(directory, pooling_dirs[0], "config.json") if pooling_dirs else \
-            os.path.join(directory, DEFAULT_POOLING_CONFIG)
-        if os.path.exists(pooling_path):
+        pooling_path = fs.join(directory, pooling_dirs[0], "config.json") if pooling_dirs else \
+            fs.join(directory, DEFAULT_POOLING_CONFIG)
+        if fs.exists(pooling_path):
             pooling = _pooling_from_file(pooling_path)
             sources["pooling"] = os.path.relpath(pooling_path, directory)
         else:
@@ -173,7 +173,7 @@ def resolve_settings(model_path, bert_config: BertConfig, max_seq_length=None, p
     if max_seq_length is not None:
         sources["max_seq_length"] = "--max-seq-length"
     else:
-        sentence_bert_path = os.path.join(directory, SENTENCE_BERT_CONFIG)
+        sentence_bert_path = fs.join(directory, SENTENCE_BERT_CONFIG)
         declared = _declared(sentence_bert_path, "max_seq_length")
         if declared is not None:
             if not isinstance(declared, int) or isinstance(declared, bool):
@@ -200,7 +200,7 @@ def resolve_settings(model_path, bert_config: BertConfig, max_seq_length=None, p
     if lower is not None:
         sources["lower"] = "--lower" if lower else "--no-lower"
     else:
-        tokenizer_config_path = os.path.join(directory, TOKENIZER_CONFIG)
+        tokenizer_config_path = fs.join(directory, TOKENIZER_CONFIG)
         lower = _declared(tokenizer_config_path, "do_lower_case")
         if lower is None:
             lower = True

@@ -9,9 +9,9 @@ evaluation that cannot run or evaluates no example, any error — the marker is 
 """
 import dataclasses
 import json
-import os
 
 from bertprep.errors import BertprepError
+from bertprep.io import fs
 from bertprep.options.train import ExportOptions, TrainOptions
 
 COMPLETE_MARKER = "_COMPLETE"  # the name every bertprep output uses (io/output.py)
@@ -43,18 +43,15 @@ def plan_training(options: TrainOptions) -> TrainPlan:
 
 def _write_marker(directory: str, summary: dict) -> None:
     """`_COMPLETE`, written last and atomically (a temporary name renamed into place)."""
-    temporary = os.path.join(directory, COMPLETE_MARKER + ".incomplete")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(summary, handle, indent=2, sort_keys=True, ensure_ascii=False)
-    os.replace(temporary, os.path.join(directory, COMPLETE_MARKER))
+    fs.write_bytes(fs.join(directory, COMPLETE_MARKER),
+                   json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False).encode("utf-8"))
 
 
 def _withdraw_marker(directory: str) -> None:
     """A rerun into the same output (a resume) is not complete until it finishes again."""
-    try:
-        os.remove(os.path.join(directory, COMPLETE_MARKER))
-    except FileNotFoundError:
-        pass
+    marker = fs.join(directory, COMPLETE_MARKER)
+    if fs.exists(marker):
+        fs.delete([marker])
 
 
 def run_training(options: TrainOptions, plan: TrainPlan, log=print) -> int:

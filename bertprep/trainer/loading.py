@@ -10,6 +10,7 @@ import dataclasses
 import os
 from typing import Optional
 
+from bertprep.io import fs
 from bertprep.errors import BertprepError
 from bertprep.trainer import checkpoint_import, loop
 from bertprep.trainer.config import BertConfig
@@ -21,15 +22,15 @@ PRETRAINING_DESCRIPTION = {"task": "pretraining", "use_next_sentence": True, "nu
 def require_model(path) -> None:
     """A one-line error when `path` is neither a model directory/file nor a checkpoint prefix."""
     path = os.fspath(path)
-    if not os.path.exists(path) and not os.path.exists(path + ".index"):
+    if not fs.exists(path) and not fs.exists(path + ".index"):
         raise BertprepError(f"{path}: model not found")
 
 
 def find_beside(prefix, start_directory, name) -> Optional[str]:
     """`name` in the directory given, the checkpoint's directory or the training output above it."""
-    for directory in (start_directory, os.path.dirname(prefix), os.path.dirname(os.path.dirname(prefix))):
-        if directory and os.path.exists(os.path.join(directory, name)):
-            return os.path.join(directory, name)
+    for directory in (start_directory, fs.dirname(prefix), fs.dirname(fs.dirname(prefix))):
+        if directory and fs.exists(fs.join(directory, name)):
+            return fs.join(directory, name)
     return None
 
 
@@ -54,13 +55,13 @@ def load_task_model(directory_or_prefix, bert_config_path=None, task: Optional[s
     directory_or_prefix = os.fspath(directory_or_prefix)
     require_model(directory_or_prefix)
     prefix = checkpoint_import.resolve_tf_checkpoint(directory_or_prefix)
-    start = directory_or_prefix if os.path.isdir(directory_or_prefix) else os.path.dirname(directory_or_prefix)
+    start = directory_or_prefix if fs.is_dir(directory_or_prefix) else fs.dirname(directory_or_prefix)
     bert_config_path = bert_config_path or find_beside(prefix, start, "bert_config.json")
     if not bert_config_path:
         raise BertprepError(f"{directory_or_prefix}: no bert_config.json beside the checkpoint; pass --bert-config")
     bert_config = BertConfig.from_json_file(bert_config_path)
     model_file = find_beside(prefix, start, loop.MODEL_FILE)
-    description = (loop.read_model_description(os.path.dirname(model_file)) if model_file else None) or \
+    description = (loop.read_model_description(fs.dirname(model_file)) if model_file else None) or \
         PRETRAINING_DESCRIPTION
     if task is not None and description.get("task") != task:
         raise BertprepError(f"{directory_or_prefix} holds a {description.get('task')!r} model (model.json), "

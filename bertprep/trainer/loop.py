@@ -10,9 +10,10 @@ What a run leaves beside the checkpoints, so that it can be followed and judged:
 - `eval_results.json`: the evaluation metrics, with `warnings` when the model collapsed (collapse.py);
 - `report.html`: loss and learning-rate curves and the metrics (bertprep/report/training.py).
 """
+import contextlib
 import dataclasses
+import io
 import json
-import os
 import sys
 import time
 from typing import Optional
@@ -157,10 +158,9 @@ def prepare(config: TrainConfig):
 def _check_init_checkpoint_meaning(config, info):
     """A bertprep train or export output as the initial checkpoint (its model.json) must mean by each id what
     the data does: the vocabulary always, the labels when it was trained for this very task."""
-    if not config.init_checkpoint or fs.is_remote(str(config.init_checkpoint)):
+    if not config.init_checkpoint:
         return
-    directory = config.init_checkpoint if os.path.isdir(config.init_checkpoint) else \
-        os.path.dirname(config.init_checkpoint)
+    directory = config.init_checkpoint if fs.is_dir(config.init_checkpoint) else fs.dirname(config.init_checkpoint)
     description = read_model_description(directory)
     if not description:
         return
@@ -175,9 +175,9 @@ def _checkpoint_vocab_fingerprint(init_checkpoint):
     """Fingerprint of vocab.txt beside the initial checkpoint, if there is one."""
     if not init_checkpoint:
         return None
-    directory = init_checkpoint if os.path.isdir(init_checkpoint) else os.path.dirname(init_checkpoint)
-    path = os.path.join(directory, "vocab.txt")
-    if not os.path.exists(path):
+    directory = init_checkpoint if fs.is_dir(init_checkpoint) else fs.dirname(init_checkpoint)
+    path = fs.join(directory, "vocab.txt")
+    if not fs.exists(path):
         return None
     from bertprep.transforms.tokenization.vocabulary import Vocabulary
 
@@ -212,7 +212,7 @@ def train(config: TrainConfig, prepared=None) -> dict:
     strategy = create_strategy(config.strategy, config.tpu)
     chief = cluster.is_chief(strategy)
     if chief:
-        os.makedirs(config.output, exist_ok=True)
+        fs.makedirs(config.output)
     device = describe_device(config.strategy, strategy)
     _log(config, device)
     precision = resolve_precision(config.precision, config.strategy)
@@ -233,11 +233,11 @@ def train(config: TrainConfig, prepared=None) -> dict:
                 config.weight_decay, loss_scale=precision == "mixed_float16", optimizer=config.optimizer)
             optimizer.build(model.trainable_variables)
         checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
-        checkpoints = os.path.join(config.output, "checkpoints")
+        checkpoints = fs.join(config.output, "checkpoints")
         manager = tf.train.CheckpointManager(checkpoint, scratch or checkpoints, max_to_keep=config.keep_checkpoints,
                                              checkpoint_name="ckpt")
         if chief:
-            bert_config.to_json_file(os.path.join(config.output, "bert_config.json"))
+            bert_config.to_json_file(fs.join(config.output, "bert_config.json"))
             write_model_description(config.output, config.task, options, config.next_sentence)
         latest = tf.train.latest_checkpoint(checkpoints)  # every worker resumes from the chief's checkpoint
         if latest:
@@ -272,9 +272,9 @@ def train(config: TrainConfig, prepared=None) -> dict:
             _warn(warning)
         if config.eval_data:
             summary["eval"]["warnings"] = summary["warnings"]
-            with open(os.path.join(config.output, EVAL_RESULTS), "w", encoding="utf-8") as handle:
-                json.dump(summary["eval"], handle, indent=2, sort_keys=True, ensure_ascii=False)
-            _write_scalars(os.path.join(config.output, "tensorboard", "eval"), summary["eval"], step)
+            fs.write_bytes(fs.join(config.output, EVAL_RESULTS), json.dumps(
+                summary["eval"], indent=2, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+            _write_scalars(fs.join(config.output, "tensorboard", "eval"), summary["eval"], step)
         _write_report(config, summary, history, total_steps, precision, device)
         return summary
     finally:
@@ -289,18 +289,18 @@ TRAIN_LOG = "train_log.jsonl"
 
 def read_train_log(output) -> list:
     """The entries of `output`/train_log.jsonl (a resumed run appends to it)."""
-    path = os.path.join(output, TRAIN_LOG)
-    if not os.path.exists(path):
+    path = fs.join(output, TRAIN_LOG)
+    if not fs.exists(path):
         return []
     entries, broken = [], []
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                entries.append(json.loads(line))
-            except json.JSONDecodeError:  # a killed run's half-written line (a resume appends after it)
-                broken.append(number)
+    text = fs.read_bytes(path).decode("utf-8", errors="replace")
+    for number, line in enumerate(io.StringIO(text, newline=None), start=1):
+        if not line.strip():
+            continue
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:  # a killed run's half-written line (a resume appends after it)
+            broken.append(number)
     if broken:
         print("bertprep: warning: %s: %d unreadable line(s) (%s) left out of the training curves"
               % (path, len(broken), ", ".join(map(str, broken[:5]))), file=sys.stderr)
@@ -337,16 +337,14 @@ def write_model_description(directory, task, options, next_sentence=True):
     for field in ("vocab_fingerprint", "max_seq_length"):
         if options.get(field) is not None:
             description[field] = options[field]
-    with open(os.path.join(directory, MODEL_FILE), "w", encoding="utf-8") as handle:
-        json.dump(description, handle, indent=2, sort_keys=True)
+    fs.write_bytes(fs.join(directory, MODEL_FILE), json.dumps(description, indent=2, sort_keys=True).encode("utf-8"))
 
 
 def read_model_description(directory) -> Optional[dict]:
-    path = os.path.join(directory, MODEL_FILE)
-    if not os.path.exists(path):
+    path = fs.join(directory, MODEL_FILE)
+    if not fs.exists(path):
         return None
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    return json.loads(fs.read_text(path))
 
 
 def _total_steps(config, info):
@@ -436,14 +434,14 @@ def _train_loop(config, strategy, model, optimizer, manager, info, total_steps, 
             examples += strategy.reduce(tf.distribute.ReduceOp.SUM, batch_examples, axis=None)
         return total / tf.cast(steps, tf.float32), counts, examples
 
-    writer = tf.summary.create_file_writer(os.path.join(config.output, "tensorboard", "train")) if chief \
+    writer = tf.summary.create_file_writer(fs.join(config.output, "tensorboard", "train")) if chief \
         else tf.summary.create_noop_writer()
     end_step = total_steps if config.max_steps_this_run is None else \
         min(total_steps, start_step + config.max_steps_this_run)
     step = start_step
-    log_path = os.path.join(config.output, TRAIN_LOG)
-    if chief and start_step == 0 and os.path.exists(log_path):
-        os.remove(log_path)  # a fresh run (no checkpoint to resume): an old log would mix two runs
+    log_path = fs.join(config.output, TRAIN_LOG)
+    if chief and start_step == 0 and fs.exists(log_path):
+        fs.delete([log_path])  # a fresh run (no checkpoint to resume): an old log would mix two runs
     _log(config, f"training {config.task} from step {step} to {end_step} of {total_steps} "
                  f"(batch {config.train_batch_size}, {replicas} replica(s), optimizer {config.optimizer})")
     started_training = time.time()
@@ -464,8 +462,7 @@ def _train_loop(config, strategy, model, optimizer, manager, info, total_steps, 
                  "elapsed_seconds": round(time.time() - started_training, 3)}
         summary["losses"].append(entry)
         if chief:
-            with open(log_path, "a", encoding="utf-8") as handle:
-                handle.write(json.dumps(entry) + "\n")
+            fs.append_bytes(log_path, (json.dumps(entry) + "\n").encode("utf-8"))
         with writer.as_default():
             _scalar("loss", loss, step)
             _scalar("learning_rate", learning_rate, step)
@@ -525,11 +522,18 @@ def evaluate(config, strategy, model, info, options) -> dict:
                            regression=options["regression"], num_labels=options["num_labels"])
 
 
+class _Discard:
+    """A text sink for a worker that is not the chief: it computes the logits with the others, writes none."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
 def _write_squad_logits(config, batches, write=True) -> dict:
     """One JSON line per feature: unique_id, start_logits, end_logits over the real tokens' window."""
-    path = os.path.join(config.output, "squad_logits.jsonl")
+    path = fs.join(config.output, "squad_logits.jsonl")
     count = 0
-    with open(path if write else os.devnull, "w", encoding="utf-8") as handle:
+    with (fs.open_text_write(path) if write else contextlib.nullcontext(_Discard())) as handle:
         for batch in batches:
             for unique_id, start, end in zip(batch["unique_id"], batch["start_logits"], batch["end_logits"]):
                 handle.write(json.dumps({"unique_id": int(unique_id),

@@ -7,6 +7,7 @@ the data is a bertprep classifier or tagging output directory, labelled or not. 
 - tagging: example_id and the predicted tag of every word (a word's tag sits on its first piece).
 Written as TSV, JSONL or Parquet (a local file), batch by batch, under a temporary name renamed when complete.
 """
+import io
 import json
 import os
 from typing import List, Optional
@@ -35,18 +36,18 @@ def output_format(path: str, requested: str = "auto") -> str:
 
 
 class RowWriter:
-    """Rows (dicts with the same keys) to a local TSV, JSONL or Parquet file; `close()` renames the finished
-    file into place, so a stopped run never leaves a partial file under the final name."""
+    """Rows (dicts with the same keys) to a TSV, JSONL or Parquet file, local or gs://; `close()` publishes the
+    finished file under its name (fs.replace), so a stopped run never leaves a partial file there."""
 
     def __init__(self, path: str, fmt: str):
-        if fs.is_remote(path):
-            raise BertprepError(f"{path}: predictions are written to a local file")
         self.path, self.fmt = path, fmt
         self.temporary = path + ".incomplete"
-        directory = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(directory):
-            raise BertprepError(f"{path}: directory {directory} does not exist")
-        self.handle = None if fmt == "parquet" else open(self.temporary, "w", encoding="utf-8")
+        if not fs.is_remote(path):  # an object store has no directories to check
+            directory = fs.dirname(os.path.abspath(path))
+            if not fs.is_dir(directory):
+                raise BertprepError(f"{path}: directory {directory} does not exist")
+        self.raw = fs.open_write(self.temporary)
+        self.handle = None if fmt == "parquet" else io.TextIOWrapper(self.raw, encoding="utf-8")
         self.parquet = None
         self.columns: Optional[List[str]] = None
         self.rows = 0
@@ -69,26 +70,24 @@ class RowWriter:
 
             table = pa.Table.from_pylist([{name: row[name] for name in self.columns} for row in rows])
             if self.parquet is None:
-                self.parquet = pq.ParquetWriter(self.temporary, table.schema)
+                self.parquet = pq.ParquetWriter(self.raw, table.schema)
             self.parquet.write_table(table.cast(self.parquet.schema))
         self.rows += len(rows)
 
     def close(self) -> None:
         if self.parquet is not None:
             self.parquet.close()
-        elif self.handle is None:  # Parquet with no rows: an empty file, not a missing one
-            open(self.temporary, "wb").close()
-        if self.handle is not None:
-            self.handle.close()
-        os.replace(self.temporary, self.path)
+        # Parquet with no rows: the raw file closes empty, an empty file rather than a missing one.
+        (self.handle or self.raw).close()
+        fs.replace(self.temporary, self.path)
 
     def abort(self) -> None:
-        if self.parquet is not None:
-            self.parquet.close()
-        if self.handle is not None:
-            self.handle.close()
-        if os.path.exists(self.temporary):
-            os.remove(self.temporary)
+        try:
+            if self.parquet is not None:
+                self.parquet.close()
+            (self.handle or self.raw).close()
+        finally:
+            fs.delete([self.temporary])
 
 
 def _tsv_cell(value) -> str:
@@ -131,8 +130,8 @@ def _check_input_meaning(model_path, info) -> None:
     any TensorFlow work; unlabelled input states no labels and is not compared on them."""
     from bertprep.trainer.loop import MODEL_FILE, read_model_description
 
-    directory = model_path if os.path.isdir(model_path) else os.path.dirname(model_path)
-    description = read_model_description(directory) if not fs.is_remote(str(directory)) else None
+    directory = model_path if fs.is_dir(model_path) else fs.dirname(model_path)
+    description = read_model_description(directory)
     if description:
         data_lib.check_same_meaning(f"the model {directory} ({MODEL_FILE})", description, f"the input {info.path}",
                                     data_lib.data_meaning(info),

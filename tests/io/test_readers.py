@@ -1,5 +1,4 @@
 import gzip
-import io
 import os
 import subprocess
 import sys
@@ -9,6 +8,7 @@ import pytest
 
 from bertprep.errors import BertprepError
 from bertprep.io import formats, fs
+from gcs_emulator import gcs_bucket, storage_emulator  # noqa: F401 (fixtures: a local Cloud Storage emulator)
 
 
 def _write(tmp_path, name, data: bytes):
@@ -140,32 +140,20 @@ def test_local_reading_and_matching_import_no_beam(tmp_path):
     assert done.returncode == 0, done.stderr
 
 
-def test_remote_paths_go_through_beam_filesystems(monkeypatch):
-    from apache_beam.io.filesystem import FileMetadata, MatchResult
-    from apache_beam.io.filesystems import FileSystems
-
-    files = {"gs://b/in/2.txt": b"two\n", "gs://b/in/1.txt.gz": gzip.compress(b"\xef\xbb\xbfone\r\nbad \xff\n")}
-
-    def fake_open(path, *args, **kwargs):
-        if path not in files:
-            raise IOError("404 Not Found")
-        return io.BytesIO(files[path])
-
-    def fake_match(patterns, *args, **kwargs):
-        return [MatchResult(pattern, [FileMetadata(path, len(data)) for path, data in files.items()
-                                      if path.startswith(pattern.rstrip("*"))]) for pattern in patterns]
-
-    monkeypatch.setattr(FileSystems, "open", staticmethod(fake_open))
-    monkeypatch.setattr(FileSystems, "match", staticmethod(fake_match))
-    assert fs.match("gs://b/in/*") == ["gs://b/in/1.txt.gz", "gs://b/in/2.txt"]
-    with pytest.raises(BertprepError, match="no input file matches gs://b/out/"):
-        fs.match("gs://b/out/*")
-    items = list(formats.iter_text_lines("gs://b/in/1.txt.gz"))
-    assert items[0] == formats.Record("gs://b/in/1.txt.gz", 1, "one")
+def test_remote_paths_go_through_the_storage_door(storage_emulator, gcs_bucket):
+    files = {gcs_bucket + "/in/2.txt": b"two\n", gcs_bucket + "/in/1.txt.gz": gzip.compress(b"\xef\xbb\xbfone\r\nbad \xff\n")}
+    for path, data in files.items():  # on the local Cloud Storage emulator
+        with fs.open_write(path) as handle:
+            handle.write(data)
+    assert fs.match(gcs_bucket + "/in/*") == [gcs_bucket + "/in/1.txt.gz", gcs_bucket + "/in/2.txt"]
+    with pytest.raises(BertprepError, match="no input file matches %s/out/" % gcs_bucket):
+        fs.match(gcs_bucket + "/out/*")
+    items = list(formats.iter_text_lines(gcs_bucket + "/in/1.txt.gz"))
+    assert items[0] == formats.Record(gcs_bucket + "/in/1.txt.gz", 1, "one")
     assert items[1].reason == "undecodable: invalid UTF-8 at byte 4" and items[1].line == 2
-    assert fs.total_size(["gs://b/in/2.txt"]) == 4
-    with pytest.raises(BertprepError, match="cannot open gs://b/missing.txt"):
-        fs.open_read("gs://b/missing.txt")
+    assert fs.total_size([gcs_bucket + "/in/2.txt"]) == 4
+    with pytest.raises(BertprepError, match="cannot open %s/missing.txt" % gcs_bucket):
+        fs.open_read(gcs_bucket + "/missing.txt")
 
 
 def test_local_write_exists_join_size(tmp_path):

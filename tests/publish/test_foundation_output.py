@@ -211,13 +211,13 @@ class _FullDiskHandle:
 def test_disk_full_ends_with_one_line_naming_the_path(toy, tmp_path, capsys, monkeypatch):
     out = str(tmp_path / "out")
     source = write_toy_input(tmp_path / "in.txt")
-    real_create = output_lib.FileSystems.create
+    real_create = output_lib.fs.open_write
 
     def create(path, *args, **kwargs):
         handle = real_create(path, *args, **kwargs)
         return _FullDiskHandle(handle) if path.startswith(out) and ".tfrecord" in path else handle
 
-    monkeypatch.setattr(output_lib.FileSystems, "create", staticmethod(create))
+    monkeypatch.setattr(output_lib.fs, "open_write", create)
     assert toy("--input", source, "--output", out) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1, error
@@ -236,7 +236,7 @@ def test_permission_error_ends_with_one_line_naming_the_path(toy, tmp_path, caps
             raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(tmp_path / "locked"))
         return real_makedirs(path, *args, **kwargs)
 
-    monkeypatch.setattr(output_lib.os, "makedirs", makedirs)
+    monkeypatch.setattr(output_lib.fs.os, "makedirs", makedirs)
     assert toy("--input", source, "--output", out) == 2
     error = capsys.readouterr().err
     assert error == "bertprep: error: cannot write %s: Permission denied\n" % (tmp_path / "locked")

@@ -77,7 +77,7 @@ def test_a_worker_process_error_keeps_the_whole_message(tmp_path, zh_vocab, capf
 
 
 def test_a_full_disk_is_one_line_naming_the_shard(toy, tmp_path, capfd, monkeypatch):
-    real_create = output_lib.FileSystems.create
+    real_create = output_lib.fs.open_write
 
     def create(path, *args, **kwargs):  # shards go to /dev/full: every flush fails with ENOSPC, as on a full disk
         if ".tfrecord" + output_lib.TEMP_INFIX in path:
@@ -85,7 +85,7 @@ def test_a_full_disk_is_one_line_naming_the_shard(toy, tmp_path, capfd, monkeypa
             return open("/dev/full", "wb")
         return real_create(path, *args, **kwargs)
 
-    monkeypatch.setattr(output_lib.FileSystems, "create", staticmethod(create))
+    monkeypatch.setattr(output_lib.fs, "open_write", create)
     source = tmp_path / "in.txt"
     source.write_text("".join("line number %d is long enough to fill a buffer\n" % n for n in range(3000)))
     out = tmp_path / "out"

@@ -9,6 +9,7 @@ import pytest
 from bertprep.errors import BertprepError
 from bertprep.transforms.tokenization.tokenizer import load_tokenizer
 from bertprep.transforms.tokenization.vocabulary import Vocabulary
+from gcs_emulator import gcs_bucket, storage_emulator  # noqa: F401 (fixtures: a local Cloud Storage emulator)
 from spm_helpers import train_spm
 
 GOLDEN = [
@@ -248,23 +249,11 @@ def test_sentencepiece_accent_stripping_only_when_asked(spm_model):
     assert stripped.tokenize("Fóx") == plain.tokenize("fox")
 
 
-def test_remote_vocabulary_is_read_through_beam_filesystems(monkeypatch, zh_vocab):
-    import io
+def test_remote_vocabulary_is_read_through_the_storage_door(storage_emulator, gcs_bucket, zh_vocab):
+    from gcs_emulator import upload
 
-    from apache_beam.io.filesystems import FileSystems
-
-    opened = []
-    data = open(zh_vocab, "rb").read()
-
-    def fake_open(path, *args, **kwargs):
-        opened.append(path)
-        if path.endswith("missing.txt"):
-            raise OSError("404 Not Found")
-        return io.BytesIO(data)
-
-    monkeypatch.setattr(FileSystems, "open", staticmethod(fake_open))
-    tokenizer = load_tokenizer(vocab="gs://bucket/zh_vocab.txt")
-    assert opened == ["gs://bucket/zh_vocab.txt"]
+    remote = upload(zh_vocab, gcs_bucket + "/zh_vocab.txt")  # on the local Cloud Storage emulator
+    tokenizer = load_tokenizer(vocab=remote)
     assert tokenizer.fingerprint == load_tokenizer(vocab=zh_vocab).fingerprint
-    with pytest.raises(BertprepError, match="gs://bucket/missing.txt"):
-        load_tokenizer(vocab="gs://bucket/missing.txt")
+    with pytest.raises(BertprepError, match="%s/missing.txt" % gcs_bucket):
+        load_tokenizer(vocab=gcs_bucket + "/missing.txt")

@@ -1,6 +1,7 @@
 """Documents as create_pretraining_data.py reads them: one sentence a line, a blank line between documents."""
 from typing import Iterator, List, Union
 
+from bertprep.io import fs
 from bertprep.io.formats.lines import BOM, decode_line, iter_text_lines
 from bertprep.io.records import DeadLetter, Record
 
@@ -38,7 +39,7 @@ def iter_document_spans(path: str):
     """
     start = None
     first = end = offset = 0
-    with open(path, "rb") as handle:
+    with fs.open_read(path, decompress=False) as handle:
         for number, raw in enumerate(handle, start=1):
             line_start = offset
             offset += len(raw)
@@ -62,7 +63,7 @@ def read_span(handles: dict, path: str, start: int, end: int):
     """The sentences of one document span (undecodable lines were dead-lettered when the span was made)."""
     handle = handles.get(path)
     if handle is None:
-        handle = handles[path] = open(path, "rb")
+        handle = handles[path] = fs.open_read(path, decompress=False)
     handle.seek(start)
     sentences = []
     for number, raw in enumerate(handle.read(end - start).split(b"\n")):

@@ -7,7 +7,6 @@ bertprep.io.fs). One definition of what `char_stats`, `confusion_pairs`, `confus
 `mask_probability` hold.
 """
 import io
-import os
 import pickle
 from typing import Dict, List, Optional
 
@@ -66,10 +65,9 @@ def _read_parquet_rows(path: str) -> List[dict]:
 
 
 def _is_directory(path: str) -> bool:
-    """A local directory, or a remote path not naming a file (object stores have no directories)."""
-    if fs.is_remote(path):
-        return not path.endswith((".parquet", ".sav"))
-    return os.path.isdir(path)
+    """A local directory, or a remote prefix with objects under it (a published confusion file on gs:// is
+    not one)."""
+    return fs.is_dir(path)
 
 
 def _table_path(path: str, name: str) -> str:

@@ -15,6 +15,7 @@ The smoothed per-character error rate is `(errors(c) + alpha * r0) / (count(c) +
 the *correct* character, with `errors(c)` the times `c` was written as another character,
 `count(c)` its occurrences on the correct side and `r0` the corpus-wide rate.
 """
+import io
 import random
 from collections import Counter
 from typing import Dict, Iterable, Optional, Tuple
@@ -32,8 +33,9 @@ DEFAULT_ALPHA = 10.0
 def vocabulary_characters(lines_or_path) -> set:
     """Single CJK characters of a WordPiece vocabulary (`中` and `##中` both give 中)."""
     if isinstance(lines_or_path, str):
-        with open(lines_or_path, encoding="utf-8") as handle:
-            return vocabulary_characters(list(handle))
+        from bertprep.io import fs
+
+        return vocabulary_characters(io.StringIO(fs.read_text(lines_or_path, "vocabulary")))
     chars = set()
     for line in lines_or_path:
         if isinstance(line, bytes):

@@ -1,9 +1,8 @@
 """WordPiece vocabulary files: one token a line, the line number is the id.
 
 Loading follows the reference's `load_vocab` (each line stripped of surrounding whitespace, a
-repeated token keeps its last id) so ids match google-research/bert exactly. Remote paths
-(gs://...) are read through Beam's FileSystems, imported only then, so that local use stays
-free of Beam.
+repeated token keeps its last id) so ids match google-research/bert exactly. Files are read through
+`bertprep.io.fs` (local, or gs:// through Beam, imported only then).
 """
 import hashlib
 import os
@@ -17,20 +16,7 @@ SPECIAL_TOKENS = ("[CLS]", "[SEP]", "[MASK]", "[PAD]", "[UNK]")
 
 def read_bytes(path, what="file"):
     """Whole contents of a local or remote file; a missing or unreadable one is a BertprepError."""
-    path = os.fspath(path)
-    if not fs.is_remote(path):
-        try:
-            with open(path, "rb") as handle:
-                return handle.read()
-        except FileNotFoundError:
-            raise BertprepError(f"{what} not found: {path}") from None
-        except OSError as error:
-            raise BertprepError(f"cannot read {what} {path}: {error.strerror or error}") from None
-    try:
-        with fs.open_read(path, decompress=False) as handle:  # Beam is imported for remote paths only
-            return handle.read()
-    except Exception as error:  # Beam wraps every backend's error differently
-        raise BertprepError(f"cannot read {what} {path}: {type(error).__name__}") from None
+    return fs.read_bytes(os.fspath(path), what)
 
 
 def decode_utf8(data, path, what="file"):
