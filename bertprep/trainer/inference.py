@@ -261,15 +261,31 @@ def plan_batches(lengths, batch_size: int, max_tokens: int = None):
     return batches
 
 
+_CORES = {"threads": None}
+
+
 def use_cores(threads: int) -> None:
-    """Let TensorFlow's math use `threads` cores (a process's first TF call fixes its thread pools)."""
+    """Let the model's math use `threads` cores: numpy's BLAS now, TensorFlow's pools when an Embedder
+    imports it (a process's first TF call fixes them); TensorFlow itself is not imported here."""
+    from threadpoolctl import threadpool_limits
+
+    _CORES["threads"] = int(threads)
+    threadpool_limits(limits=int(threads))
+
+
+def _tensorflow_cores() -> None:
     import tensorflow as tf
 
+    if _CORES["threads"] is None:
+        return
     try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        tf.config.threading.set_intra_op_parallelism_threads(_CORES["threads"])
+        tf.config.threading.set_inter_op_parallelism_threads(_CORES["threads"])
     except RuntimeError:
         pass  # TensorFlow already ran in this process (a test, an in-process worker): its pools stay
+
+
+BACKENDS = ("auto", "torch", "numpy", "tensorflow")
 
 
 @dataclasses.dataclass
@@ -290,15 +306,60 @@ class Embedder:
     FULL_BATCH_LENGTH = 128
 
     def __init__(self, model_path, settings: EmbeddingSettings, bert_config_path=None, batch_size=32,
-                 token_vectors=False):
-        import tensorflow as tf
+                 token_vectors=False, backend="auto"):
+        from bertprep.trainer import numpy_encoder
 
-        self.encoder, self.config, self.report = load_encoder(model_path, bert_config_path)
+        if backend not in BACKENDS:
+            raise BertprepError(f"unknown backend {backend!r}; expected one of {', '.join(BACKENDS)}")
         self.settings = settings
         self.batch_size = int(batch_size)
-        self.hidden_size = self.config.hidden_size
         self.token_vectors = bool(token_vectors)
-        encoder, pooling, normalize = self.encoder, settings.pooling, settings.normalize
+        model_path = os.fspath(model_path)
+        # numpy (no TensorFlow import: ~1 GB and ~3 CPU s less per worker) for a Hugging Face BERT directory
+        # read with its own config.json; TensorFlow for every other model.
+        own_config = bert_config_path is None or os.path.abspath(bert_config_path) == \
+            os.path.abspath(os.path.join(model_path, "config.json"))
+        if backend == "auto":
+            backend = "tensorflow"
+            if own_config and numpy_encoder.supports(model_path):
+                backend = "torch" if numpy_encoder.torch_available() else "numpy"
+        self.backend = backend
+        if backend in ("torch", "numpy"):
+            if not numpy_encoder.supports(model_path):
+                raise BertprepError(f"{model_path}: the numpy backend needs a Hugging Face BERT directory "
+                                    "(config.json, model.safetensors)")
+            from bertprep.trainer.loading import require_model
+
+            require_model(model_path)
+            self.config = BertConfig.from_json_file(bert_config_path or find_bert_config(model_path))
+            self.hidden_size = self.config.hidden_size
+            self._run = self._numpy_run(numpy_encoder.TorchBertEncoder(model_path, _CORES["threads"])
+                                        if backend == "torch" else numpy_encoder.NumpyBertEncoder(model_path))
+        else:
+            self._run = self._tensorflow_run(model_path, bert_config_path)
+
+    def _numpy_run(self, encoder):
+        from bertprep.trainer import numpy_encoder
+
+        pooling, normalize, token_vectors = self.settings.pooling, self.settings.normalize, self.token_vectors
+
+        def run(input_ids, input_mask):
+            layers = encoder(input_ids, input_mask)
+            sentence = numpy_encoder.pool(layers, input_mask, pooling)
+            if normalize:  # as sentence-transformers' Normalize: x / max(‖x‖, 1e-12)
+                sentence = sentence / np.maximum(np.linalg.norm(sentence, axis=-1, keepdims=True), 1e-12)
+            return (sentence, layers[-1]) if token_vectors else (sentence,)
+
+        return run
+
+    def _tensorflow_run(self, model_path, bert_config_path):
+        import tensorflow as tf
+
+        _tensorflow_cores()
+        self.encoder, self.config, self.report = load_encoder(model_path, bert_config_path)
+        self.hidden_size = self.config.hidden_size
+        encoder, pooling, normalize = self.encoder, self.settings.pooling, self.settings.normalize
+        token_vectors = self.token_vectors
 
         def run(input_ids, input_mask):
             outputs = encoder(input_ids, input_mask, tf.zeros_like(input_ids), training=False)
@@ -308,7 +369,8 @@ class Embedder:
             return (sentence, outputs["sequence_output"]) if token_vectors else (sentence,)
 
         # One trace for every batch size and length; autograph off: the call has no Python control flow.
-        self._run = tf.function(run, input_signature=[tf.TensorSpec([None, None], tf.int32)] * 2, autograph=False)
+        traced = tf.function(run, input_signature=[tf.TensorSpec([None, None], tf.int32)] * 2, autograph=False)
+        return lambda input_ids, input_mask: [output.numpy() for output in traced(input_ids, input_mask)]
 
     def embed_ids(self, id_lists) -> Embedded:
         """Vectors for token-id lists ([CLS] ... [SEP], at most max_seq_length ids each), in their order."""
@@ -323,9 +385,9 @@ class Embedder:
                 input_ids[row, :lengths[index]] = id_lists[index]
                 input_mask[row, :lengths[index]] = 1
             outputs = self._run(input_ids, input_mask)
-            sentence[indices] = outputs[0].numpy()
+            sentence[indices] = outputs[0]
             if tokens is not None:
-                sequence = outputs[1].numpy()
+                sequence = outputs[1]
                 for row, index in enumerate(indices):
                     tokens[index] = sequence[row, :lengths[index]]
         return Embedded(sentence, tokens)
