@@ -19,6 +19,8 @@ import os
 
 import numpy as np
 
+from bertprep.io import fs
+
 ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu")
 
 
@@ -50,12 +52,10 @@ def _layer_norm(x, weight, bias, eps):
 def supports(path) -> bool:
     """Whether `path` is a Hugging Face BERT directory this module can run (else: TensorFlow)."""
     path = os.fspath(path)
-    config_path = os.path.join(path, "config.json")
-    if not (os.path.isdir(path) and os.path.exists(os.path.join(path, "model.safetensors"))
-            and os.path.exists(config_path)):
+    if not (fs.is_dir(path) and fs.exists(fs.join(path, "model.safetensors"))
+            and fs.exists(fs.join(path, "config.json"))):
         return False
-    with open(config_path, encoding="utf-8") as handle:
-        config = json.load(handle)
+    config = _read_config(path)
     return (config.get("model_type", "bert") == "bert" and config.get("hidden_act", "gelu") in ACTIVATIONS
             and config.get("position_embedding_type", "absolute") == "absolute")
 
@@ -66,8 +66,7 @@ class NumpyBertEncoder:
     def __init__(self, directory):
         from bertprep.trainer.checkpoint_import import read_hf_tensors
 
-        with open(os.path.join(os.fspath(directory), "config.json"), encoding="utf-8") as handle:
-            config = json.load(handle)
+        config = _read_config(directory)
         tensors, self.source = read_hf_tensors(directory)
         self.heads = int(config["num_attention_heads"])
         self.eps = np.float32(config.get("layer_norm_eps", 1e-12))
@@ -198,5 +197,9 @@ class TorchBertEncoder:
 
 
 def weights_activation(directory) -> str:
-    with open(os.path.join(os.fspath(directory), "config.json"), encoding="utf-8") as handle:
-        return json.load(handle).get("hidden_act", "gelu")
+    return _read_config(directory).get("hidden_act", "gelu")
+
+
+def _read_config(directory) -> dict:
+    """The model's Hugging Face config.json (local or gs://)."""
+    return json.loads(fs.read_text(fs.join(os.fspath(directory), "config.json")))
