@@ -193,9 +193,10 @@ def comparable_info(path: pathlib.Path, placeholders: dict):
     def strip(value):
         if isinstance(value, dict):
             return {key: strip(item) for key, item in value.items() if not any(word in key for word in TIME_WORDS)}
-        if isinstance(value, list):  # a plot of the run over time (its description says "elapsed") goes too
+        if isinstance(value, list):  # a plot of the run over time ("elapsed", the stages' "time axis") goes too
             return [strip(item) for item in value
-                    if not (isinstance(item, dict) and "elapsed" in str(item.get("description", "")))]
+                    if not (isinstance(item, dict) and any(word in str(item.get("description", ""))
+                                                           for word in ("elapsed", "time axis")))]
         return value
 
     return strip(json.loads(_replace_all(pathlib.Path(path).read_text(encoding="utf-8"), placeholders)))
