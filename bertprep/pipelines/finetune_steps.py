@@ -10,7 +10,7 @@ import apache_beam as beam
 
 from bertprep.io import beam_io, fs
 from bertprep.io import output as output_lib
-from bertprep.options.common import ShardedOutputOptions, TokenizerOptions
+from bertprep.options.common import ShardedOutputOptions
 from bertprep.pipelines import unknown_words
 from bertprep.transforms.tokenization import punctuation
 

@@ -313,7 +313,7 @@ def confusion_file_sources(options: MaskProbsOptions) -> list:
     """(format, path, source name) of every --confusion-file match; BertprepError on clashing names."""
     paths = fs.match(options.confusion_file) if options.confusion_file else []
     try:
-        names = confusion_files.check_source_names(paths)
+        names = confusion_sets_format.check_source_names(paths)
     except ValueError as error:
         raise BertprepError(str(error)) from None
     return [(options.confusion_file_format, path, name) for path, name in zip(paths, names)]
